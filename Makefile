@@ -1,0 +1,74 @@
+# satchel: plain make. `make`, `make test`, `make run`, `make asan`.
+VERSION   := 0.1.0
+CC        ?= cc
+BUILD     ?= build
+CFLAGS    ?= -O2 -g
+WARN      := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter
+CPPFLAGS  += -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc
+LDLIBS    += -lcrypt -lcrypto
+ifdef WERROR
+WARN += -Werror
+endif
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev python3 \
+            curl fetchmail mpop openssl
+
+SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit integration run deps asan clean install
+all: $(BUILD)/satchel $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/libsatchel.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/satchel: $(BUILD)/src/main.o $(BUILD)/libsatchel.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsatchel.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/libsatchel.a $(LDFLAGS) $(LDLIBS)
+
+# Install missing Debian packages only; never touches what is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && ! getent passwd satchel >/dev/null; then \
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin satchel; \
+	fi
+
+test: deps all
+	@BUILD=$(BUILD) scripts/run-tests
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" all
+
+run: deps all
+	@scripts/demo
+
+install: all
+	install -D -m 755 $(BUILD)/satchel $(DESTDIR)/usr/local/bin/satchel
+	install -D -m 644 docs/satchel.1 $(DESTDIR)/usr/local/share/man/man1/satchel.1
+	install -D -m 644 docs/satchel.conf.5 $(DESTDIR)/usr/local/share/man/man5/satchel.conf.5
+	@getent passwd satchel >/dev/null || useradd --system --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin satchel
+
+clean:
+	rm -rf build build-asan

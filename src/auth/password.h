@@ -1,0 +1,35 @@
+/* password.h: password schemes.
+ *
+ *   {PLAIN}secret      (also {CLEAR}, {CLEARTEXT}; the only one APOP can use)
+ *   {CRYPT}$y$...      yescrypt, $6$ SHA-512-crypt, $2b$ bcrypt via crypt_r
+ *   {SHA512-CRYPT}, {BLF-CRYPT}, {SHA256-CRYPT}, {MD5-CRYPT}: Dovecot's names
+ *   a bare "$..." hash is treated as {CRYPT}
+ * Comparisons are constant-time. */
+#ifndef SATCHEL_PASSWORD_H
+#define SATCHEL_PASSWORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when password matches the stored "{SCHEME}secret". Unknown schemes
+ * never match (and are reported once by the caller when loading). */
+bool password_verify(const char *stored, const char *password);
+
+/* True when APOP digest (32 lowercase/uppercase hex) equals
+ * MD5(timestamp + plaintext) for a {PLAIN} stored secret. */
+bool password_verify_apop(const char *stored, const char *timestamp,
+			  const char *digest_hex);
+
+/* True when the scheme of stored is known. */
+bool password_scheme_known(const char *stored);
+
+/* Hashes password with scheme "yescrypt" (default), "sha512-crypt",
+ * "bcrypt" or "plain", writing "{SCHEME}..." into out. 0 or -1. */
+int password_hash(const char *scheme, const char *password,
+		  char *out, size_t out_size);
+
+/* Runs a dummy verification with the cost of a real one, so an unknown
+ * user takes about as long as a wrong password. */
+void password_dummy_verify(const char *password);
+
+#endif

@@ -1,0 +1,66 @@
+/* config.h: the effective configuration: defaults, then the config file,
+ * then -o key=value overrides. Every key is described in the table in
+ * config.c and in docs/satchel.conf.5. */
+#ifndef SATCHEL_CONFIG_H
+#define SATCHEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum plaintext_auth { PLAINTEXT_ALWAYS, PLAINTEXT_TLS_OR_LOOPBACK, PLAINTEXT_NEVER };
+enum mail_kind { MAIL_MAILDIR, MAIL_MBOX };
+
+#define CONFIG_STR_MAX 1024
+
+struct config {
+	char listen[CONFIG_STR_MAX];     /* "host:port,[v6]:port" */
+	char listen_tls[CONFIG_STR_MAX];
+	char tls_cert[CONFIG_STR_MAX];
+	char tls_key[CONFIG_STR_MAX];
+	char users[CONFIG_STR_MAX];      /* "passwd-file:PATH" */
+	char passwd_file[CONFIG_STR_MAX]; /* PATH part of users */
+	char mail[CONFIG_STR_MAX];       /* "maildir:PATTERN" / "mbox:PATTERN" */
+	enum mail_kind mail_kind;
+	char mail_pattern[CONFIG_STR_MAX]; /* PATTERN part of mail */
+	char mail_user[64];
+	char hostname[256];              /* used in the greeting and APOP */
+	char log[CONFIG_STR_MAX];
+	char log_level[16];
+	char state_dir[CONFIG_STR_MAX];  /* auth's persistent state (last logins) */
+	unsigned workers;                /* 0 = one per core */
+	enum plaintext_auth plaintext_auth;
+	bool apop;
+	unsigned expire_days;            /* 0 = NEVER */
+	unsigned login_delay;            /* seconds, 0 = not advertised */
+	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
+	unsigned max_bad_lines;          /* over-long/garbage lines before close */
+	unsigned preauth_timeout;        /* seconds */
+	unsigned autologout;             /* seconds, >= 600 (RFC 1939 3.) */
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned max_sessions_per_user;
+	unsigned lock_stale_timeout;     /* seconds before a lock is stale */
+	unsigned auth_fail_delay_ms;     /* first failed-login delay, doubles */
+	unsigned auth_fail_delay_max_ms;
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/* Reads a key = value file. Returns 0, or -1 with a message naming the
+ * file, line and key in err (size errsize). */
+int config_load_file(struct config *cfg, const char *path,
+		     char *err, size_t errsize);
+
+/* Applies one "key=value" override (-o). Returns 0 or -1 with err set. */
+int config_override(struct config *cfg, const char *assignment,
+		    char *err, size_t errsize);
+
+/* Checks cross-key constraints after everything is set. 0 or -1 + err. */
+int config_finish(struct config *cfg, char *err, size_t errsize);
+
+/* Prints every key with its effective value, in file syntax. */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif
