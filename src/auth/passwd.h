@@ -2,15 +2,26 @@
  *
  *   user:{SCHEME}secret:uid:gid:gecos:home:shell:extra fields
  *
- * Only the first two fields are required. Extra fields are blank-separated
- * key=value pairs: mail=maildir:~/Maildir (or userdb_mail=), expire=DAYS,
- * login_delay=SECONDS. Blank lines and lines starting with '#' are skipped.
- * A user may appear once; a duplicate is an error for the whole file. */
+ * Only the first two fields are required. Everything after the seventh ':'
+ * is the extra fields: blank-separated key=value pairs (a "userdb_" prefix
+ * is accepted on each key): mail=maildir:~/Maildir, expire=DAYS,
+ * login_delay=SECONDS. Other keys are ignored, except Dovecot's
+ * restrictions satchel does not implement ("nologin", "allow_nets"), which
+ * disable the account rather than being silently dropped.
+ * Blank lines and lines starting with '#' are skipped. A user may appear
+ * once; a duplicate is an error for the whole file, as is a line longer
+ * than PASSWD_LINE_MAX, a NUL byte, a bad number, a user name with control
+ * bytes or longer than PASSWD_USER_MAX, or a relative home.
+ * The file is trusted (admin-written) but parsed defensively. */
 #ifndef SATCHEL_PASSWD_H
 #define SATCHEL_PASSWD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define PASSWD_LINE_MAX 4096           /* octets, without the newline */
+#define PASSWD_USER_MAX 255            /* octets */
+#define PASSWD_FILE_MAX (64u << 20)    /* bounds the memory a load takes */
 
 struct passwd_entry {
 	char *user;
@@ -20,6 +31,7 @@ struct passwd_entry {
 	char *mail;         /* NULL when not set */
 	int expire_days;    /* -1 when not set */
 	int login_delay;    /* -1 when not set */
+	bool disabled;      /* nologin / allow_nets: never authenticates */
 };
 
 struct passwd_db;
@@ -30,6 +42,11 @@ int passwd_db_load(const char *path, struct passwd_db **db_r,
 /* NULL when the user is not there. The entry lives as long as the db. */
 const struct passwd_entry *passwd_db_lookup(const struct passwd_db *db,
 					    const char *user);
+/* Number of users in the db, and the i-th of them (0 <= i < count) in
+ * name order. */
+size_t passwd_db_count(const struct passwd_db *db);
+const struct passwd_entry *passwd_db_entry(const struct passwd_db *db,
+					   size_t i);
 void passwd_db_destroy(struct passwd_db **dbp); /* wipes secrets */
 
 /* Parses one line (modifies it). Returns 0, 1 for a blank/comment line,

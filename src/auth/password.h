@@ -20,6 +20,10 @@ bool password_verify(const char *stored, const char *password);
 bool password_verify_apop(const char *stored, const char *timestamp,
 			  const char *digest_hex);
 
+/* True when stored is a plaintext scheme ({PLAIN}, {CLEAR}, {CLEARTEXT}):
+ * the only kind APOP (and CRAM-MD5) can use. */
+bool password_is_plain(const char *stored);
+
 /* True when the scheme of stored is known. */
 bool password_scheme_known(const char *stored);
 

@@ -19,10 +19,11 @@ struct msgconv {
 	int64_t body_lines;    /* TOP: body lines still to send; -1 = all */
 	bool in_body;          /* past the blank line ending the header */
 	bool line_start;       /* next byte begins a line */
-	bool line_empty;       /* current line has no bytes yet (header end) */
-	bool pending_cr;       /* last input byte was CR, LF may follow */
+	bool prev_cr;          /* last input byte was CR (a LF after it ends
+				  the line without adding a CR) */
+	unsigned char line_len; /* input bytes in the current line, capped
+				   at 2: enough to tell an empty line */
 	bool done;             /* TOP line count reached: ignore further input */
-	bool empty_message;    /* nothing has been fed yet */
 };
 
 /* top_lines: -1 for RETR; m for "TOP n m" (any value >= 0, beyond the body
@@ -37,7 +38,7 @@ size_t msgconv_feed(struct msgconv *conv, const char *in, size_t in_len,
 		    char *out, size_t out_size, size_t *out_len_r);
 
 /* Ends the message: writes what is pending (a final CRLF when the message
- * did not end with a line end) into out (needs 3 bytes). Returns bytes
+ * did not end with a line end) into out (needs 2 bytes). Returns bytes
  * written. The ".CRLF" terminator is the caller's. */
 size_t msgconv_finish(struct msgconv *conv, char *out, size_t out_size);
 
@@ -47,9 +48,8 @@ bool msgconv_is_done(const struct msgconv *conv);
 /* Incremental LIST size of a message as stored. */
 struct msgsize {
 	uint64_t octets;
-	bool pending_cr;
-	bool line_start;
-	bool empty_message;
+	bool prev_cr;          /* last byte fed was CR */
+	bool line_start;       /* last byte fed was LF, or nothing fed */
 };
 void msgsize_init(struct msgsize *ms);
 void msgsize_feed(struct msgsize *ms, const char *in, size_t len);

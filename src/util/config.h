@@ -31,7 +31,7 @@ struct config {
 	unsigned workers;                /* 0 = one per core */
 	enum plaintext_auth plaintext_auth;
 	bool apop;
-	unsigned expire_days;            /* 0 = NEVER */
+	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
 	unsigned login_delay;            /* seconds, 0 = not advertised */
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */

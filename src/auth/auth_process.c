@@ -1,0 +1,914 @@
+/* auth_process.c: the auth process: answers the workers' login requests
+ * from the passwd-file and enforces login_delay and sessions per user
+ * (see auth_process.h). */
+#include "auth/auth_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth_proto.h"
+#include "auth/mailpath.h"
+#include "auth/passwd.h"
+#include "auth/password.h"
+#include "net/fdpass.h"
+#include "util/log.h"
+#include "util/strnum.h"
+
+#define AUTH_SLOTS_MAX 256
+/* Requests taken from one worker per wakeup, so one busy worker cannot
+ * starve the others while each request costs a password hash. */
+#define AUTH_BATCH_MAX 16
+#define AUTH_STATE_FILE "last-login"
+#define AUTH_STATE_LINE_MAX 512
+/* After a failed state write, wait this long before trying again so a
+ * full disk does not fill the log once a second. */
+#define AUTH_STATE_RETRY_SECS 60
+#define AUTH_LOG_USER_MAX 128
+
+struct auth_user_slot {
+	uint32_t slot;
+	uint32_t count;
+};
+
+/* One per canonical user name that logged in (or was in the state file).
+ * Names come from the passwd-file or our own state file, never straight
+ * from a client, so a simple hash is not a flooding risk. */
+struct auth_user {
+	struct auth_user *next;
+	time_t last_login;             /* 0 = none known */
+	unsigned sessions;             /* sum of slots[].count */
+	unsigned n_slots, cap_slots;
+	struct auth_user_slot *slots;
+	char name[];
+};
+
+struct auth_users {
+	struct auth_user **buckets;
+	size_t n_buckets, count;
+};
+
+struct auth_server {
+	const struct config *cfg;
+	struct passwd_db *db;
+
+	/* identity of the passwd-file last loaded (or tried) */
+	bool file_known, stat_failed;
+	dev_t file_dev;
+	ino_t file_ino;
+	off_t file_size;
+	struct timespec file_mtime;
+
+	int slot_fd[AUTH_SLOTS_MAX];
+	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
+	struct auth_reply pending_reply[AUTH_SLOTS_MAX];
+
+	struct auth_users users;
+	bool state_dirty;
+	time_t state_saved, state_failed;
+};
+
+static volatile sig_atomic_t auth_hup_flag, auth_term_flag;
+
+static void auth_signal(int signo)
+{
+	if (signo == SIGHUP)
+		auth_hup_flag = 1;
+	else
+		auth_term_flag = 1;
+}
+
+/* ---- users: last login and sessions per worker slot ---- */
+
+static size_t auth_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (size_t)h;
+}
+
+static struct auth_user *auth_users_find(const struct auth_users *t,
+					 const char *name)
+{
+	struct auth_user *u;
+
+	if (t->n_buckets == 0)
+		return NULL;
+	for (u = t->buckets[auth_hash(name) % t->n_buckets]; u != NULL;
+	     u = u->next) {
+		if (strcmp(u->name, name) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+static int auth_users_grow(struct auth_users *t)
+{
+	size_t n = t->n_buckets == 0 ? 1024 : t->n_buckets * 2, i;
+	struct auth_user **b, *u, *next;
+
+	b = calloc(n, sizeof(*b));
+	if (b == NULL)
+		return -1;
+	for (i = 0; i < t->n_buckets; i++) {
+		for (u = t->buckets[i]; u != NULL; u = next) {
+			size_t k = auth_hash(u->name) % n;
+
+			next = u->next;
+			u->next = b[k];
+			b[k] = u;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->n_buckets = n;
+	return 0;
+}
+
+/* Finds or creates the record of name. NULL when out of memory. */
+static struct auth_user *auth_users_get(struct auth_users *t,
+					const char *name)
+{
+	struct auth_user *u = auth_users_find(t, name);
+	size_t len, k;
+
+	if (u != NULL)
+		return u;
+	if (t->count >= t->n_buckets && auth_users_grow(t) < 0 &&
+	    t->n_buckets == 0)
+		return NULL;
+	len = strlen(name);
+	u = calloc(1, sizeof(*u) + len + 1);
+	if (u == NULL)
+		return NULL;
+	memcpy(u->name, name, len + 1);
+	k = auth_hash(name) % t->n_buckets;
+	u->next = t->buckets[k];
+	t->buckets[k] = u;
+	t->count++;
+	return u;
+}
+
+static int auth_user_session_add(struct auth_user *u, uint32_t slot)
+{
+	unsigned i;
+
+	for (i = 0; i < u->n_slots; i++) {
+		if (u->slots[i].slot == slot)
+			break;
+	}
+	if (i == u->n_slots) {
+		if (u->n_slots == u->cap_slots) {
+			unsigned cap = u->cap_slots == 0 ? 2 : u->cap_slots * 2;
+			struct auth_user_slot *s;
+
+			s = reallocarray(u->slots, cap, sizeof(*s));
+			if (s == NULL)
+				return -1;
+			u->slots = s;
+			u->cap_slots = cap;
+		}
+		u->slots[i].slot = slot;
+		u->slots[i].count = 0;
+		u->n_slots++;
+	}
+	u->slots[i].count++;
+	u->sessions++;
+	return 0;
+}
+
+/* Drops count sessions (UINT32_MAX: all) of slot from u. A worker cannot
+ * make the counters wrap by sending more logouts than logins. */
+static void auth_user_session_drop(struct auth_user *u, uint32_t slot,
+				   uint32_t count)
+{
+	unsigned i;
+
+	for (i = 0; i < u->n_slots; i++) {
+		if (u->slots[i].slot != slot)
+			continue;
+		if (count > u->slots[i].count)
+			count = u->slots[i].count;
+		u->slots[i].count -= count;
+		u->sessions -= count;
+		if (u->slots[i].count == 0)
+			u->slots[i] = u->slots[--u->n_slots];
+		return;
+	}
+}
+
+static void auth_users_forget_slot(struct auth_users *t, uint32_t slot)
+{
+	struct auth_user *u;
+	size_t i;
+
+	for (i = 0; i < t->n_buckets; i++) {
+		for (u = t->buckets[i]; u != NULL; u = u->next)
+			auth_user_session_drop(u, slot, UINT32_MAX);
+	}
+}
+
+static void auth_users_free(struct auth_users *t)
+{
+	struct auth_user *u, *next;
+	size_t i;
+
+	for (i = 0; i < t->n_buckets; i++) {
+		for (u = t->buckets[i]; u != NULL; u = next) {
+			next = u->next;
+			free(u->slots);
+			free(u);
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- last-login persistence ---- */
+
+static int auth_state_path(const struct auth_server *srv, const char *suffix,
+			   char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/%s%s", srv->cfg->state_dir,
+			 AUTH_STATE_FILE, suffix);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int auth_user_delay(const struct auth_server *srv,
+			   const struct passwd_entry *entry)
+{
+	if (entry != NULL && entry->login_delay >= 0)
+		return entry->login_delay;
+	return (int)srv->cfg->login_delay;
+}
+
+/* Reads "name TAB epoch" lines. A damaged file only weakens login_delay
+ * for a while, so bad lines are skipped, not fatal. */
+static void auth_state_load(struct auth_server *srv)
+{
+	char path[CONFIG_STR_MAX + 32], line[AUTH_STATE_LINE_MAX];
+	unsigned bad = 0;
+	FILE *f;
+
+	if (srv->cfg->state_dir[0] == '\0')
+		return;
+	if (auth_state_path(srv, "", path, sizeof(path)) < 0) {
+		log_warn("state_dir too long; last logins not loaded");
+		return;
+	}
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno != ENOENT)
+			log_warn("%s: %s", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *tab, *nl = strchr(line, '\n');
+		struct auth_user *u;
+		uint64_t when;
+
+		if (nl == NULL) {
+			int c;
+
+			/* over-long line: skip the rest of it */
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			bad++;
+			continue;
+		}
+		*nl = '\0';
+		tab = strchr(line, '\t');
+		if (tab == NULL) {
+			bad++;
+			continue;
+		}
+		*tab++ = '\0';
+		if (!mailpath_user_valid(line) ||
+		    strnum_parse_u64(tab, INT64_MAX, &when) < 0) {
+			bad++;
+			continue;
+		}
+		u = auth_users_get(&srv->users, line);
+		if (u == NULL) {
+			log_error("out of memory loading %s", path);
+			break;
+		}
+		u->last_login = (time_t)when;
+	}
+	if (ferror(f))
+		log_warn("%s: read error", path);
+	fclose(f);
+	if (bad > 0)
+		log_warn("%s: skipped %u malformed lines", path, bad);
+}
+
+/* Writes the users still inside their login_delay window to a temporary
+ * file and renames it over the old one, so a crash leaves either the old
+ * or the new file. */
+static int auth_state_save(struct auth_server *srv, time_t now)
+{
+	char path[CONFIG_STR_MAX + 32], tmp[CONFIG_STR_MAX + 32];
+	struct auth_user *u;
+	FILE *f;
+	size_t i;
+	int fd;
+
+	if (auth_state_path(srv, "", path, sizeof(path)) < 0 ||
+	    auth_state_path(srv, ".tmp", tmp, sizeof(tmp)) < 0) {
+		log_error("state_dir too long; last logins not saved");
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		log_error("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		log_error("%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out_unlink;
+	}
+	for (i = 0; i < srv->users.n_buckets; i++) {
+		for (u = srv->users.buckets[i]; u != NULL; u = u->next) {
+			const struct passwd_entry *e;
+			int delay;
+
+			if (u->last_login == 0)
+				continue;
+			e = passwd_db_lookup(srv->db, u->name);
+			delay = auth_user_delay(srv, e);
+			if (delay <= 0 || u->last_login + delay <= now)
+				continue;
+			fprintf(f, "%s\t%lld\n", u->name,
+				(long long)u->last_login);
+		}
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		log_error("%s: %s", tmp, strerror(errno));
+		fclose(f);
+		goto out_unlink;
+	}
+	if (fclose(f) != 0) {
+		log_error("%s: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	if (rename(tmp, path) < 0) {
+		log_error("rename %s: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	return 0;
+
+out_unlink:
+	unlink(tmp);
+	return -1;
+}
+
+static void auth_state_maybe_save(struct auth_server *srv, bool force)
+{
+	time_t now = time(NULL);
+
+	if (!srv->state_dirty)
+		return;
+	if (!force && (now == srv->state_saved ||
+		       now - srv->state_failed < AUTH_STATE_RETRY_SECS))
+		return;
+	if (auth_state_save(srv, now) < 0) {
+		srv->state_failed = now;
+		return;
+	}
+	srv->state_dirty = false;
+	srv->state_saved = now;
+}
+
+/* ---- the passwd-file ---- */
+
+static void auth_db_warn_schemes(const struct passwd_db *db)
+{
+	size_t i, n = passwd_db_count(db), unknown = 0;
+	const struct passwd_entry *first = NULL;
+
+	for (i = 0; i < n; i++) {
+		const struct passwd_entry *e = passwd_db_entry(db, i);
+
+		if (!password_scheme_known(e->password)) {
+			if (first == NULL)
+				first = e;
+			unknown++;
+		}
+	}
+	if (unknown > 0) {
+		log_warn("%zu users have an unknown password scheme and "
+			 "cannot log in (first: %s)", unknown, first->user);
+	}
+}
+
+/* Reloads the passwd-file when forced or when it changed. On failure the
+ * loaded users stay in service. */
+static void auth_db_check(struct auth_server *srv, bool force)
+{
+	const char *path = srv->cfg->passwd_file;
+	struct passwd_db *db;
+	char err[512];
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (!srv->stat_failed) {
+			log_error("%s: %s%s", path, strerror(errno),
+				  srv->db != NULL ?
+				  "; keeping the loaded users" : "");
+		}
+		srv->stat_failed = true;
+		srv->file_known = false;
+		return;
+	}
+	srv->stat_failed = false;
+	if (!force && srv->file_known && st.st_dev == srv->file_dev &&
+	    st.st_ino == srv->file_ino && st.st_size == srv->file_size &&
+	    st.st_mtim.tv_sec == srv->file_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == srv->file_mtime.tv_nsec)
+		return;
+	/* remembered even if the load fails: retry when it changes again */
+	srv->file_known = true;
+	srv->file_dev = st.st_dev;
+	srv->file_ino = st.st_ino;
+	srv->file_size = st.st_size;
+	srv->file_mtime = st.st_mtim;
+	if (passwd_db_load(path, &db, err, sizeof(err)) < 0) {
+		log_error("passwd-file not loaded: %s%s", err,
+			  srv->db != NULL ? "; keeping the previous users" : "");
+		return;
+	}
+	passwd_db_destroy(&srv->db);
+	srv->db = db;
+	log_info("loaded %zu users from %s", passwd_db_count(db), path);
+	auth_db_warn_schemes(db);
+}
+
+/* ---- requests ---- */
+
+static bool auth_check_pass(const struct auth_server *srv,
+			    const struct passwd_entry *entry,
+			    const struct auth_request *req)
+{
+	bool plaintext_ok;
+
+	/* the worker enforces this too; checked again here because this
+	 * process trusts nothing it receives */
+	plaintext_ok = srv->cfg->plaintext_auth == PLAINTEXT_ALWAYS ||
+		       (srv->cfg->plaintext_auth ==
+			PLAINTEXT_TLS_OR_LOOPBACK && req->secured);
+	if (!plaintext_ok) {
+		log_warn("worker sent a plaintext login the plaintext_auth "
+			 "setting does not allow");
+		return false;
+	}
+	/* unknown, disabled and unusable accounts pay for a hash too, so
+	 * timing does not tell them from a wrong password */
+	if (entry == NULL || entry->disabled || req->secret[0] == '\0' ||
+	    !password_scheme_known(entry->password)) {
+		password_dummy_verify(req->secret);
+		return false;
+	}
+	return password_verify(entry->password, req->secret);
+}
+
+static bool auth_check_apop(const struct auth_server *srv,
+			    const struct passwd_entry *entry,
+			    const struct auth_request *req)
+{
+	if (!srv->cfg->apop || req->timestamp[0] != '<')
+		return false;
+	if (entry == NULL || entry->disabled) {
+		/* same MD5 cost as a real check */
+		(void)password_verify_apop("{PLAIN}", req->timestamp,
+					   req->secret);
+		return false;
+	}
+	/* only {PLAIN} secrets can succeed (RFC 1939 7.: the server needs
+	 * the shared secret itself) */
+	return password_verify_apop(entry->password, req->timestamp,
+				    req->secret);
+}
+
+static int auth_fill_reply(const struct auth_server *srv,
+			   const struct passwd_entry *entry,
+			   struct auth_reply *reply, const char **error_r)
+{
+	enum mail_kind kind = srv->cfg->mail_kind;
+	const char *pattern = srv->cfg->mail_pattern;
+	int n;
+
+	/* DESIGN.md: uid 0 is refused for mail access */
+	if (entry->uid == 0 || entry->gid == 0) {
+		*error_r = "uid or gid 0 refused for mail access";
+		return -1;
+	}
+	n = snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
+	if (n < 0 || (size_t)n >= sizeof(reply->user)) {
+		*error_r = "user name too long";
+		return -1;
+	}
+	if (entry->mail != NULL &&
+	    mailpath_parse(entry->mail, &kind, &pattern, error_r) < 0)
+		return -1;
+	if (mailpath_expand(pattern, entry->user, entry->home,
+			    reply->mail_path, sizeof(reply->mail_path),
+			    error_r) < 0)
+		return -1;
+	reply->mail_kind = (uint32_t)kind;
+	reply->uid = entry->uid;
+	reply->gid = entry->gid;
+	reply->expire_days = entry->expire_days;
+	reply->login_delay = entry->login_delay;
+	return 0;
+}
+
+static void auth_login(struct auth_server *srv, uint32_t slot,
+		       const struct auth_request *req, struct auth_reply *reply)
+{
+	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
+	const struct passwd_entry *entry = NULL;
+	const char *error;
+	struct auth_user *u;
+	time_t now;
+	bool ok;
+	int delay;
+
+	log_sanitize(req->user, strlen(req->user), user_log,
+		     sizeof(user_log));
+	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
+		     sizeof(rip));
+	if (srv->db == NULL) {
+		reply->result = AUTH_TEMPFAIL;
+		log_warn("auth tempfail (no user database): user=%s rip=%s",
+			 user_log, rip);
+		return;
+	}
+	/* names that could leave the mail directory are never looked up */
+	if (mailpath_user_valid(req->user))
+		entry = passwd_db_lookup(srv->db, req->user);
+	if (req->type == AUTH_REQ_APOP)
+		ok = auth_check_apop(srv, entry, req);
+	else
+		ok = auth_check_pass(srv, entry, req);
+	if (!ok) {
+		reply->result = AUTH_FAILED;
+		log_info("auth failed: user=%s rip=%s", user_log, rip);
+		return;
+	}
+
+	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
+	 * credentials were right, so it reveals nothing to a guesser */
+	now = time(NULL);
+	delay = auth_user_delay(srv, entry);
+	u = auth_users_find(&srv->users, entry->user);
+	/* a last login in the future means the clock went back: do not
+	 * lock the user out until it catches up */
+	if (delay > 0 && u != NULL && u->last_login != 0 &&
+	    u->last_login <= now && now - u->last_login < delay) {
+		reply->result = AUTH_LOGIN_DELAY;
+		log_info("login refused (login delay): user=%s rip=%s",
+			 user_log, rip);
+		return;
+	}
+	if (srv->cfg->max_sessions_per_user > 0 && u != NULL &&
+	    u->sessions >= srv->cfg->max_sessions_per_user) {
+		reply->result = AUTH_TOO_MANY;
+		log_info("login refused (too many sessions): user=%s rip=%s",
+			 user_log, rip);
+		return;
+	}
+	if (auth_fill_reply(srv, entry, reply, &error) < 0) {
+		memset(reply->mail_path, 0, sizeof(reply->mail_path));
+		reply->result = AUTH_PERMFAIL;
+		log_error("bad user record: user=%s: %s", user_log, error);
+		return;
+	}
+	if (u == NULL)
+		u = auth_users_get(&srv->users, entry->user);
+	if (u == NULL || auth_user_session_add(u, slot) < 0) {
+		reply->result = AUTH_TEMPFAIL;
+		log_error("out of memory: user=%s rip=%s", user_log, rip);
+		return;
+	}
+	u->last_login = now;
+	if (delay > 0 && srv->cfg->state_dir[0] != '\0')
+		srv->state_dirty = true;
+	reply->result = AUTH_OK;
+	log_info("login: user=%s rip=%s", user_log, rip);
+}
+
+static void auth_logout(struct auth_server *srv, uint32_t slot,
+			const struct auth_request *req)
+{
+	struct auth_user *u = auth_users_find(&srv->users, req->user);
+
+	if (u != NULL)
+		auth_user_session_drop(u, slot, 1);
+}
+
+/* Handles one request; false when no reply is due. */
+static bool auth_handle(struct auth_server *srv, uint32_t slot,
+			struct auth_request *req, struct auth_reply *reply)
+{
+	/* trust nothing: every string ends inside its field */
+	req->user[sizeof(req->user) - 1] = '\0';
+	req->secret[sizeof(req->secret) - 1] = '\0';
+	req->timestamp[sizeof(req->timestamp) - 1] = '\0';
+	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
+
+	memset(reply, 0, sizeof(*reply));
+	reply->id = req->id;
+	reply->uid = reply->gid = -1;
+	reply->expire_days = reply->login_delay = -1;
+	switch (req->type) {
+	case AUTH_REQ_PASS:
+	case AUTH_REQ_APOP:
+		auth_login(srv, slot, req, reply);
+		return true;
+	case AUTH_REQ_LOGOUT:
+		auth_logout(srv, slot, req);
+		return false;
+	default:
+		log_warn("worker slot %u: unknown request type %u", slot,
+			 req->type);
+		reply->result = AUTH_PERMFAIL;
+		return true;
+	}
+}
+
+/* ---- worker sockets ---- */
+
+static void auth_slot_close(struct auth_server *srv, uint32_t slot)
+{
+	if (srv->slot_fd[slot] < 0)
+		return;
+	close(srv->slot_fd[slot]);
+	srv->slot_fd[slot] = -1;
+	srv->pending[slot] = false;
+	auth_users_forget_slot(&srv->users, slot);
+}
+
+/* Sends reply; when the worker's socket is full it is kept and the slot
+ * is not read again until it went out (backpressure, and the auth
+ * process never blocks on one worker). */
+static void auth_slot_send(struct auth_server *srv, uint32_t slot,
+			   const struct auth_reply *reply)
+{
+	ssize_t n;
+
+	do {
+		n = send(srv->slot_fd[slot], reply, sizeof(*reply),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(*reply))
+		return;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (reply != &srv->pending_reply[slot])
+			srv->pending_reply[slot] = *reply;
+		srv->pending[slot] = true;
+		return;
+	}
+	log_warn("worker slot %u: send: %s; closing it", slot,
+		 n < 0 ? strerror(errno) : "short write");
+	auth_slot_close(srv, slot);
+}
+
+static void auth_slot_flush(struct auth_server *srv, uint32_t slot)
+{
+	srv->pending[slot] = false;
+	auth_slot_send(srv, slot, &srv->pending_reply[slot]);
+}
+
+static void auth_slot_read(struct auth_server *srv, uint32_t slot)
+{
+	union {
+		struct auth_request req;
+		unsigned char raw[sizeof(struct auth_request) + 1];
+	} buf;
+	struct auth_reply reply;
+	unsigned i;
+
+	for (i = 0; i < AUTH_BATCH_MAX; i++) {
+		ssize_t n;
+
+		if (srv->slot_fd[slot] < 0 || srv->pending[slot])
+			break;
+		/* MSG_TRUNC: the real length of a longer message, so it
+		 * is rejected instead of read as a cut-off request */
+		n = recv(srv->slot_fd[slot], &buf, sizeof(buf),
+			 MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			if (n < 0)
+				log_warn("worker slot %u: recv: %s", slot,
+					 strerror(errno));
+			auth_slot_close(srv, slot);
+			break;
+		}
+		if (n != (ssize_t)sizeof(buf.req)) {
+			log_warn("worker slot %u: dropped a %zd-octet message "
+				 "(requests are %zu octets)", slot, n,
+				 sizeof(buf.req));
+			explicit_bzero(&buf, sizeof(buf));
+			continue;
+		}
+		if (auth_handle(srv, slot, &buf.req, &reply))
+			auth_slot_send(srv, slot, &reply);
+		explicit_bzero(&buf, sizeof(buf));
+	}
+}
+
+/* Returns 1 on EOF, 0 when handled, -1 on a fatal error. */
+static int auth_control_read(struct auth_server *srv, int control_fd)
+{
+	struct auth_control ctl;
+	ssize_t n;
+	int fd, type = 0;
+	socklen_t len = sizeof(type);
+
+	n = fdpass_recv(control_fd, &ctl, sizeof(ctl), &fd);
+	if (n == 0)
+		return 1;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		log_error("control socket: %s", strerror(errno));
+		return -1;
+	}
+	if (n != (ssize_t)sizeof(ctl) || ctl.slot >= AUTH_SLOTS_MAX) {
+		log_warn("control socket: bad message (%zd octets)", n);
+		goto out_close;
+	}
+	auth_slot_close(srv, ctl.slot);
+	if (fd < 0)
+		return 0; /* no descriptor: the slot just goes away */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET) {
+		log_warn("worker slot %u: not a SOCK_SEQPACKET socket",
+			 ctl.slot);
+		goto out_close;
+	}
+	srv->slot_fd[ctl.slot] = fd;
+	log_debug("worker slot %u connected", ctl.slot);
+	return 0;
+
+out_close:
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static int auth_signals_setup(sigset_t *wait_mask_r, sigset_t *old_mask_r)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = auth_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the signal must end the wait */
+	if (sigaction(SIGHUP, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	/* blocked except inside ppoll(), so a signal arriving just before
+	 * the wait is not missed until the next request */
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &block, old_mask_r) < 0)
+		return -1;
+	*wait_mask_r = *old_mask_r;
+	sigdelset(wait_mask_r, SIGHUP);
+	sigdelset(wait_mask_r, SIGTERM);
+	sigdelset(wait_mask_r, SIGINT);
+	return 0;
+}
+
+static int auth_loop(struct auth_server *srv, int control_fd,
+		     const sigset_t *wait_mask)
+{
+	struct pollfd fds[AUTH_SLOTS_MAX + 1];
+	uint32_t slots[AUTH_SLOTS_MAX + 1];
+
+	for (;;) {
+		const struct timespec one_second = { 1, 0 };
+		nfds_t nfds = 1, i;
+		bool requests = false;
+		int n, ret;
+		uint32_t s;
+
+		fds[0].fd = control_fd;
+		fds[0].events = POLLIN;
+		for (s = 0; s < AUTH_SLOTS_MAX; s++) {
+			if (srv->slot_fd[s] < 0)
+				continue;
+			fds[nfds].fd = srv->slot_fd[s];
+			fds[nfds].events = srv->pending[s] ? POLLOUT : POLLIN;
+			slots[nfds++] = s;
+		}
+		n = ppoll(fds, nfds, srv->state_dirty ? &one_second : NULL,
+			  wait_mask);
+		if (n < 0 && errno != EINTR) {
+			log_error("ppoll: %s", strerror(errno));
+			return EX_OSERR;
+		}
+		if (auth_term_flag)
+			return EX_OK;
+		if (auth_hup_flag) {
+			auth_hup_flag = 0;
+			auth_db_check(srv, true);
+		}
+		for (i = 1; n > 0 && i < nfds; i++) {
+			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+				requests = true;
+		}
+		/* one cheap stat() per batch keeps the users current */
+		if (requests)
+			auth_db_check(srv, false);
+		for (i = 1; n > 0 && i < nfds; i++) {
+			s = slots[i];
+			if (fds[i].revents == 0 || srv->slot_fd[s] != fds[i].fd)
+				continue;
+			if (srv->pending[s] && (fds[i].revents & POLLOUT))
+				auth_slot_flush(srv, s);
+			if (srv->slot_fd[s] >= 0 && !srv->pending[s])
+				auth_slot_read(srv, s);
+		}
+		/* after the workers: a new socket for a slot must not be
+		 * confused with the old one the poll results talk about */
+		if (n > 0 && fds[0].revents != 0) {
+			ret = auth_control_read(srv, control_fd);
+			if (ret > 0)
+				return EX_OK;
+			if (ret < 0)
+				return EX_OSERR;
+		}
+		auth_state_maybe_save(srv, false);
+	}
+}
+
+int auth_process_run(const struct config *cfg, int control_fd)
+{
+	struct auth_server *srv;
+	sigset_t wait_mask, old_mask;
+	uint32_t s;
+	int ret;
+
+	log_set_role("auth");
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		log_error("out of memory");
+		return EX_OSERR;
+	}
+	srv->cfg = cfg;
+	for (s = 0; s < AUTH_SLOTS_MAX; s++)
+		srv->slot_fd[s] = -1;
+	if (auth_signals_setup(&wait_mask, &old_mask) < 0) {
+		log_error("signals: %s", strerror(errno));
+		free(srv);
+		return EX_OSERR;
+	}
+	/* without users every login gets AUTH_TEMPFAIL until the file
+	 * can be loaded */
+	auth_db_check(srv, true);
+	auth_state_load(srv);
+
+	ret = auth_loop(srv, control_fd, &wait_mask);
+
+	auth_state_maybe_save(srv, true);
+	for (s = 0; s < AUTH_SLOTS_MAX; s++) {
+		if (srv->slot_fd[s] >= 0)
+			close(srv->slot_fd[s]);
+	}
+	auth_users_free(&srv->users);
+	passwd_db_destroy(&srv->db);
+	explicit_bzero(srv->pending_reply, sizeof(srv->pending_reply));
+	free(srv);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	return ret;
+}

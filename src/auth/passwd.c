@@ -1,0 +1,377 @@
+/* passwd.c: loads a Dovecot-style passwd-file into a sorted, searchable
+ * array (see passwd.h). */
+#include "auth/passwd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/strnum.h"
+
+/* uid_t is 32 bits and (uid_t)-1 means "no change" to setresuid() */
+#define PASSWD_ID_MAX 4294967294ull
+#define PASSWD_INT_MAX 2147483647ull
+
+struct passwd_record {
+	struct passwd_entry entry;
+	unsigned line;
+};
+
+/* Every string of every entry points into text, the file's contents, so
+ * one wipe and two frees release everything. */
+struct passwd_db {
+	char *text;
+	size_t text_size;
+	struct passwd_record *records; /* sorted by user name */
+	size_t count;
+};
+
+/* Cuts s at the next ':' and returns what follows, or NULL at the end. */
+static char *passwd_next_field(char *s)
+{
+	char *colon = strchr(s, ':');
+
+	if (colon == NULL)
+		return NULL;
+	*colon = '\0';
+	return colon + 1;
+}
+
+static int passwd_parse_id(const char *text, long long *id_r)
+{
+	uint64_t value;
+
+	if (text == NULL || text[0] == '\0') {
+		*id_r = -1;
+		return 0;
+	}
+	if (strnum_parse_u64(text, PASSWD_ID_MAX, &value) < 0)
+		return -1;
+	*id_r = (long long)value;
+	return 0;
+}
+
+static int passwd_parse_int(const char *text, int *value_r)
+{
+	uint64_t value;
+
+	if (strnum_parse_u64(text, PASSWD_INT_MAX, &value) < 0)
+		return -1;
+	*value_r = (int)value;
+	return 0;
+}
+
+static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
+			      const char **error_r)
+{
+	char *field, *save = NULL;
+
+	for (field = strtok_r(extra, " \t", &save); field != NULL;
+	     field = strtok_r(NULL, " \t", &save)) {
+		char *key = field, *value = strchr(field, '=');
+
+		if (value != NULL)
+			*value++ = '\0';
+		if (strncmp(key, "userdb_", 7) == 0)
+			key += 7;
+		if (strcmp(key, "nologin") == 0 ||
+		    strcmp(key, "allow_nets") == 0) {
+			/* restrictions we do not implement: fail closed */
+			entry->disabled = true;
+		} else if (value == NULL) {
+			continue;
+		} else if (strcmp(key, "mail") == 0) {
+			if (value[0] == '\0') {
+				*error_r = "empty mail= field";
+				return -1;
+			}
+			entry->mail = value;
+		} else if (strcmp(key, "expire") == 0) {
+			if (passwd_parse_int(value, &entry->expire_days) < 0) {
+				*error_r = "bad number in expire=";
+				return -1;
+			}
+		} else if (strcmp(key, "login_delay") == 0) {
+			if (passwd_parse_int(value, &entry->login_delay) < 0) {
+				*error_r = "bad number in login_delay=";
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool passwd_user_ok(const char *user)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)user; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == ' ')
+			return false;
+	}
+	return (size_t)(p - (const unsigned char *)user) <= PASSWD_USER_MAX;
+}
+
+int passwd_parse_line(char *line, struct passwd_entry *entry_r,
+		      const char **error_r)
+{
+	char *fields[7] = { NULL };
+	char *p, *extra;
+	size_t len, i;
+
+	memset(entry_r, 0, sizeof(*entry_r));
+	entry_r->uid = entry_r->gid = -1;
+	entry_r->expire_days = entry_r->login_delay = -1;
+
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	p = line + strspn(line, " \t");
+	if (*p == '\0' || *p == '#')
+		return 1;
+
+	/* user:password:uid:gid:gecos:home:shell, then the rest of the
+	 * line verbatim: extra fields may contain ':' (mail=maildir:...) */
+	fields[0] = line;
+	for (i = 1; i < 7 && fields[i - 1] != NULL; i++)
+		fields[i] = passwd_next_field(fields[i - 1]);
+	extra = fields[6] != NULL ? passwd_next_field(fields[6]) : NULL;
+
+	if (fields[0][0] == '\0') {
+		*error_r = "empty user name";
+		return -1;
+	}
+	if (!passwd_user_ok(fields[0])) {
+		*error_r = "user name too long or with blanks or control bytes";
+		return -1;
+	}
+	if (fields[1] == NULL) {
+		*error_r = "missing password field";
+		return -1;
+	}
+	entry_r->user = fields[0];
+	entry_r->password = fields[1];
+	if (passwd_parse_id(fields[2], &entry_r->uid) < 0) {
+		*error_r = "bad uid";
+		return -1;
+	}
+	if (passwd_parse_id(fields[3], &entry_r->gid) < 0) {
+		*error_r = "bad gid";
+		return -1;
+	}
+	if (fields[5] != NULL && fields[5][0] != '\0') {
+		if (fields[5][0] != '/') {
+			*error_r = "home is not an absolute path";
+			return -1;
+		}
+		entry_r->home = fields[5];
+	}
+	if (extra != NULL && passwd_parse_extra(extra, entry_r, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static int passwd_record_cmp(const void *a, const void *b)
+{
+	const struct passwd_record *ra = a, *rb = b;
+
+	return strcmp(ra->entry.user, rb->entry.user);
+}
+
+static int passwd_key_cmp(const void *key, const void *elem)
+{
+	const struct passwd_record *r = elem;
+
+	return strcmp(key, r->entry.user);
+}
+
+/* Reads the whole file into a NUL-terminated buffer. */
+static int passwd_read_file(const char *path, char **text_r, size_t *size_r,
+			    char *err, size_t errsize)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t size, got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsize, "%s: not a regular file", path);
+		goto out_close;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > PASSWD_FILE_MAX) {
+		snprintf(err, errsize, "%s: larger than %u octets", path,
+			 PASSWD_FILE_MAX);
+		goto out_close;
+	}
+	size = (size_t)st.st_size;
+	/* one spare octet for the NUL, one to notice the file growing */
+	text = malloc(size + 2);
+	if (text == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		goto out_close;
+	}
+	while (got < size + 1) {
+		ssize_t n = read(fd, text + got, size + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errsize, "%s: %s", path, strerror(errno));
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > size) {
+		snprintf(err, errsize, "%s: changed while being read", path);
+		goto out_free;
+	}
+	text[got] = '\0';
+	close(fd);
+	*text_r = text;
+	*size_r = got + 1;
+	return 0;
+
+out_free:
+	explicit_bzero(text, size + 2);
+	free(text);
+out_close:
+	close(fd);
+	return -1;
+}
+
+int passwd_db_load(const char *path, struct passwd_db **db_r,
+		   char *err, size_t errsize)
+{
+	struct passwd_db *db;
+	char *line, *end, *text_end;
+	size_t max_records = 1, i;
+	unsigned lineno = 0;
+	const char *error;
+
+	db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		return -1;
+	}
+	if (passwd_read_file(path, &db->text, &db->text_size,
+			     err, errsize) < 0)
+		goto out_destroy;
+	text_end = db->text + db->text_size - 1;
+	for (line = db->text; line < text_end; line++) {
+		if (*line == '\n')
+			max_records++;
+	}
+	db->records = calloc(max_records, sizeof(*db->records));
+	if (db->records == NULL) {
+		snprintf(err, errsize, "%s: out of memory", path);
+		goto out_destroy;
+	}
+
+	for (line = db->text; line < text_end; line = end + 1) {
+		struct passwd_record *rec = &db->records[db->count];
+		int ret;
+
+		lineno++;
+		end = memchr(line, '\n', (size_t)(text_end - line));
+		if (end == NULL)
+			end = text_end;
+		/* over-long lines are refused, never cut: half a record
+		 * could still parse and mean something else */
+		if ((size_t)(end - line) > PASSWD_LINE_MAX) {
+			snprintf(err, errsize, "%s:%u: line longer than %u "
+				 "octets", path, lineno, PASSWD_LINE_MAX);
+			goto out_destroy;
+		}
+		if (memchr(line, '\0', (size_t)(end - line)) != NULL) {
+			snprintf(err, errsize, "%s:%u: NUL byte", path,
+				 lineno);
+			goto out_destroy;
+		}
+		*end = '\0';
+		ret = passwd_parse_line(line, &rec->entry, &error);
+		if (ret < 0) {
+			snprintf(err, errsize, "%s:%u: %s", path, lineno,
+				 error);
+			goto out_destroy;
+		}
+		if (ret == 0) {
+			rec->line = lineno;
+			db->count++;
+		}
+	}
+
+	qsort(db->records, db->count, sizeof(*db->records),
+	      passwd_record_cmp);
+	for (i = 1; i < db->count; i++) {
+		if (strcmp(db->records[i - 1].entry.user,
+			   db->records[i].entry.user) == 0) {
+			unsigned a = db->records[i - 1].line;
+			unsigned b = db->records[i].line;
+
+			snprintf(err, errsize, "%s:%u: duplicate user (also "
+				 "on line %u)", path, a > b ? a : b,
+				 a > b ? b : a);
+			goto out_destroy;
+		}
+	}
+	*db_r = db;
+	return 0;
+
+out_destroy:
+	passwd_db_destroy(&db);
+	return -1;
+}
+
+const struct passwd_entry *passwd_db_lookup(const struct passwd_db *db,
+					    const char *user)
+{
+	const struct passwd_record *rec;
+
+	if (db == NULL || db->count == 0)
+		return NULL;
+	rec = bsearch(user, db->records, db->count, sizeof(*db->records),
+		      passwd_key_cmp);
+	return rec != NULL ? &rec->entry : NULL;
+}
+
+size_t passwd_db_count(const struct passwd_db *db)
+{
+	return db != NULL ? db->count : 0;
+}
+
+const struct passwd_entry *passwd_db_entry(const struct passwd_db *db,
+					   size_t i)
+{
+	return i < db->count ? &db->records[i].entry : NULL;
+}
+
+void passwd_db_destroy(struct passwd_db **dbp)
+{
+	struct passwd_db *db = *dbp;
+
+	if (db == NULL)
+		return;
+	*dbp = NULL;
+	if (db->text != NULL) {
+		explicit_bzero(db->text, db->text_size);
+		free(db->text);
+	}
+	free(db->records);
+	free(db);
+}

@@ -1,0 +1,310 @@
+/* password.c: password schemes: plaintext, crypt(3) hashes, APOP digests. */
+#include "auth/password.h"
+
+#include <crypt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+enum password_kind {
+	PASSWORD_UNKNOWN,
+	PASSWORD_PLAIN,
+	PASSWORD_CRYPT,
+};
+
+struct password_scheme {
+	const char *name;   /* between the braces, matched case-insensitively */
+	enum password_kind kind;
+	/* the crypt hash must start with one of these (none: any) */
+	const char *prefixes[3];
+};
+
+/* Dovecot's scheme names. The named crypt schemes insist on their own
+ * hash prefix so that "{SHA512-CRYPT}ab..." cannot fall back to DES;
+ * {CRYPT} and bare "$..." take whatever crypt_r() accepts. */
+static const struct password_scheme password_schemes[] = {
+	{ "PLAIN", PASSWORD_PLAIN, { NULL } },
+	{ "CLEAR", PASSWORD_PLAIN, { NULL } },
+	{ "CLEARTEXT", PASSWORD_PLAIN, { NULL } },
+	{ "CRYPT", PASSWORD_CRYPT, { NULL } },
+	{ "SHA512-CRYPT", PASSWORD_CRYPT, { "$6$" } },
+	{ "SHA256-CRYPT", PASSWORD_CRYPT, { "$5$" } },
+	{ "BLF-CRYPT", PASSWORD_CRYPT, { "$2b$", "$2a$", "$2y$" } },
+	{ "MD5-CRYPT", PASSWORD_CRYPT, { "$1$" } },
+};
+
+/* A yescrypt hash at libxcrypt's default cost, the cost password_hash()
+ * gives new accounts, of a password nobody knows. */
+static const char password_dummy_hash[] =
+	"$y$j9T$/x5khmpw3t1bzDTEO2L0x/"
+	"$b78QiT8d5CDOwSGq5NQbqIYT/Wb3jh5FkYwaTrf98j0";
+
+/* Hashing cost for new hashes. 0 is libxcrypt's default (yescrypt: j9T);
+ * bcrypt's default of 5 and sha512-crypt's 5000 rounds are far cheaper
+ * than yescrypt's, so those get a cost of the same order. */
+struct password_new_scheme {
+	const char *name;
+	const char *label;  /* what goes between the braces */
+	const char *prefix; /* crypt_gensalt prefix, NULL for plaintext */
+	unsigned long count;
+};
+
+static const struct password_new_scheme password_new_schemes[] = {
+	{ "yescrypt", "CRYPT", "$y$", 0 },
+	{ "sha512-crypt", "SHA512-CRYPT", "$6$", 100000 },
+	{ "bcrypt", "BLF-CRYPT", "$2b$", 10 },
+	{ "plain", "PLAIN", NULL, 0 },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Splits stored into its scheme and the secret after the braces. */
+static const struct password_scheme *
+password_scheme_find(const char *stored, const char **secret_r)
+{
+	static const struct password_scheme bare_crypt = {
+		"CRYPT", PASSWORD_CRYPT, { NULL }
+	};
+	const char *end;
+	size_t len, i;
+
+	if (stored[0] == '$') {
+		*secret_r = stored;
+		return &bare_crypt;
+	}
+	if (stored[0] != '{')
+		return NULL;
+	end = strchr(stored, '}');
+	if (end == NULL)
+		return NULL;
+	len = (size_t)(end - stored - 1);
+	for (i = 0; i < ARRAY_SIZE(password_schemes); i++) {
+		const struct password_scheme *s = &password_schemes[i];
+
+		if (strlen(s->name) == len &&
+		    strncasecmp(s->name, stored + 1, len) == 0) {
+			*secret_r = end + 1;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static bool password_prefix_ok(const struct password_scheme *s,
+			       const char *hash)
+{
+	size_t i;
+
+	if (s->prefixes[0] == NULL)
+		return hash[0] != '\0';
+	for (i = 0; i < ARRAY_SIZE(s->prefixes) && s->prefixes[i] != NULL;
+	     i++) {
+		if (strncmp(hash, s->prefixes[i], strlen(s->prefixes[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool password_is_plain(const char *stored)
+{
+	const struct password_scheme *s;
+	const char *secret;
+
+	s = password_scheme_find(stored, &secret);
+	return s != NULL && s->kind == PASSWORD_PLAIN;
+}
+
+bool password_scheme_known(const char *stored)
+{
+	const struct password_scheme *s;
+	const char *secret;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL)
+		return false;
+	return s->kind == PASSWORD_PLAIN || password_prefix_ok(s, secret);
+}
+
+/* Compares two strings of any length in time that depends on neither
+ * content nor length: both are reduced to SHA-256 digests first. */
+static bool password_equal(const char *a, const char *b)
+{
+	unsigned char da[32], db[32];
+	unsigned int la = 0, lb = 0;
+	bool equal = false;
+
+	if (EVP_Digest(a, strlen(a), da, &la, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(b, strlen(b), db, &lb, EVP_sha256(), NULL) != 1)
+		goto out_wipe;
+	equal = la == sizeof(da) && lb == sizeof(db) &&
+		CRYPTO_memcmp(da, db, sizeof(da)) == 0;
+out_wipe:
+	explicit_bzero(da, sizeof(da));
+	explicit_bzero(db, sizeof(db));
+	return equal;
+}
+
+/* Runs crypt_r() and compares its output with hash. The crypt_data area
+ * (32 KiB) holds password-derived state, hence the wipe. */
+static bool password_crypt_match(const char *hash, const char *password)
+{
+	struct crypt_data *data;
+	const char *out;
+	bool match = false;
+
+	data = OPENSSL_zalloc(sizeof(*data));
+	if (data == NULL)
+		return false;
+	out = crypt_r(password, hash, data);
+	/* libxcrypt signals failure with NULL or a string starting "*" */
+	if (out != NULL && out[0] != '*')
+		match = password_equal(out, hash);
+	OPENSSL_clear_free(data, sizeof(*data));
+	return match;
+}
+
+bool password_verify(const char *stored, const char *password)
+{
+	const struct password_scheme *s;
+	const char *secret;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL)
+		return false;
+	switch (s->kind) {
+	case PASSWORD_PLAIN:
+		return password_equal(secret, password);
+	case PASSWORD_CRYPT:
+		if (!password_prefix_ok(s, secret))
+			return false;
+		return password_crypt_match(secret, password);
+	case PASSWORD_UNKNOWN:
+		break;
+	}
+	return false;
+}
+
+void password_dummy_verify(const char *password)
+{
+	(void)password_crypt_match(password_dummy_hash, password);
+}
+
+static int password_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 1939 7. APOP: digest = MD5(timestamp || shared secret), sent as 32
+ * hex digits. The client's digits are decoded to bytes so case does not
+ * matter, then compared in constant time. */
+bool password_verify_apop(const char *stored, const char *timestamp,
+			  const char *digest_hex)
+{
+	const struct password_scheme *s;
+	const char *secret;
+	unsigned char want[16], got[EVP_MAX_MD_SIZE];
+	unsigned int got_len = 0;
+	EVP_MD_CTX *ctx = NULL;
+	bool match = false;
+	size_t i;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL || s->kind != PASSWORD_PLAIN)
+		return false;
+	if (strlen(digest_hex) != 2 * sizeof(want))
+		return false;
+	for (i = 0; i < sizeof(want); i++) {
+		int hi = password_hex_value(digest_hex[2 * i]);
+		int lo = password_hex_value(digest_hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			goto out_wipe;
+		want[i] = (unsigned char)(hi << 4 | lo);
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		goto out_wipe;
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) != 1 ||
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, got, &got_len) != 1)
+		goto out_free;
+	match = got_len == sizeof(want) &&
+		CRYPTO_memcmp(got, want, sizeof(want)) == 0;
+out_free:
+	EVP_MD_CTX_free(ctx);
+out_wipe:
+	explicit_bzero(got, sizeof(got));
+	explicit_bzero(want, sizeof(want));
+	return match;
+}
+
+/* A plaintext secret is stored inside a ':'-separated line, so it must
+ * not contain the separator or a line break. */
+static bool password_plain_storable(const char *password)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)password; *p != '\0'; p++) {
+		if (*p == ':' || *p < 0x20 || *p == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int password_hash(const char *scheme, const char *password,
+		  char *out, size_t out_size)
+{
+	const struct password_new_scheme *ns = NULL;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *data = NULL;
+	const char *hash;
+	size_t i;
+	int ret = -1, n;
+
+	if (scheme == NULL)
+		scheme = "yescrypt";
+	for (i = 0; i < ARRAY_SIZE(password_new_schemes); i++) {
+		if (strcmp(password_new_schemes[i].name, scheme) == 0)
+			ns = &password_new_schemes[i];
+	}
+	if (ns == NULL || out_size == 0)
+		return -1;
+	if (ns->prefix == NULL) {
+		if (!password_plain_storable(password))
+			return -1;
+		n = snprintf(out, out_size, "{%s}%s", ns->label, password);
+		if (n < 0 || (size_t)n >= out_size) {
+			explicit_bzero(out, out_size);
+			return -1;
+		}
+		return 0;
+	}
+	/* NULL random bytes: libxcrypt reads the OS's random source */
+	if (crypt_gensalt_rn(ns->prefix, ns->count, NULL, 0,
+			     salt, sizeof(salt)) == NULL)
+		return -1;
+	data = OPENSSL_zalloc(sizeof(*data));
+	if (data == NULL)
+		return -1;
+	hash = crypt_r(password, salt, data);
+	if (hash == NULL || hash[0] == '*')
+		goto out_free;
+	n = snprintf(out, out_size, "{%s}%s", ns->label, hash);
+	if (n < 0 || (size_t)n >= out_size)
+		goto out_free;
+	ret = 0;
+out_free:
+	OPENSSL_clear_free(data, sizeof(*data));
+	return ret;
+}

@@ -1,0 +1,49 @@
+/* main.c: `satchel COMMAND ...`: dispatch to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "serve/master.h"
+#include "user/usercmd.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "serve", master_main, "run the POP3 server" },
+	{ "user", usercmd_main, "manage the passwd-file users" },
+};
+
+static int usage(FILE *out)
+{
+	fprintf(out, "usage: satchel COMMAND [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name,
+			subcommands[i].summary);
+	fprintf(out, "\nsee satchel(1); satchel --version prints the "
+		"version\n");
+	return out == stdout ? EX_OK : EX_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("satchel %s\n", SATCHEL_VERSION);
+		return EX_OK;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return usage(stdout);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++) {
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "satchel: unknown command '%s'\n", argv[1]);
+	return usage(stderr);
+}

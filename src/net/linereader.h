@@ -1,0 +1,44 @@
+/* linereader.h: a bounded line reader over a fixed input buffer.
+ *
+ * Bytes are appended as they arrive; lines ending in LF (CRLF or bare LF;
+ * the CR is stripped) are handed out one at a time. A line longer than
+ * max_line octets (counting its CRLF, RFC 2449 section 4) is reported once
+ * as LINE_TOO_LONG and the rest of it, up to its LF, is thrown away: we
+ * never act on half a line. */
+#ifndef SATCHEL_LINEREADER_H
+#define SATCHEL_LINEREADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LINEREADER_BUF 1024 /* > 255: room for a few pipelined commands */
+
+enum line_status {
+	LINE_NONE,      /* no complete line buffered */
+	LINE_OK,        /* *line_r points at a NUL-terminated line */
+	LINE_TOO_LONG,  /* an over-long line was dropped */
+};
+
+struct linereader {
+	char buf[LINEREADER_BUF + 1];
+	size_t start, len;  /* unread bytes are buf[start .. start+len) */
+	size_t max_line;    /* including CRLF */
+	bool discarding;    /* inside the tail of an over-long line */
+	bool nul_seen;      /* the returned line contained a NUL byte */
+};
+
+void linereader_init(struct linereader *lr, size_t max_line);
+/* Where to put new bytes, and how many fit (0 when full: consume lines
+ * first). */
+char *linereader_space(struct linereader *lr, size_t *size_r);
+void linereader_added(struct linereader *lr, size_t n);
+/* Next line. LINE_OK lines stay valid until the next call. *len_r excludes
+ * the line end. nul_seen is set when the line held a NUL byte. */
+enum line_status linereader_next(struct linereader *lr, char **line_r,
+				 size_t *len_r);
+/* Drops everything buffered (STLS: bytes sent before the handshake). */
+void linereader_clear(struct linereader *lr);
+/* True when bytes are buffered (a pipelined command may be waiting). */
+bool linereader_has_data(const struct linereader *lr);
+
+#endif

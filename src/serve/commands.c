@@ -1,0 +1,400 @@
+/* commands.c: one handler per POP3 command and the table that dispatches
+ * them. Handlers queue exactly one reply (or start a long one) and return
+ * an outcome; session.c writes and sequences everything. */
+#include "serve/commands.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "serve/session.h"
+#include "serve/worker.h"
+#include "util/log.h"
+#include "util/strnum.h"
+
+#define BOTH_STATES (STATE_AUTHORIZATION | STATE_TRANSACTION)
+
+static const struct config *cfg_of(const struct session *s)
+{
+	return s->worker->cfg;
+}
+
+/* RFC 1939 3.: a message number refers to a message not marked deleted;
+ * one checked helper turns the argument into a 0-based index. */
+static int parse_msg_number(struct session *s, const char *arg,
+			    unsigned *index_r)
+{
+	uint64_t num;
+
+	if (strnum_parse_u64(arg, UINT32_MAX, &num) < 0) {
+		session_reply(s, "-ERR invalid message number");
+		return -1;
+	}
+	if (num == 0 || num > maildrop_count(s->drop)) {
+		session_reply(s, "-ERR no such message");
+		return -1;
+	}
+	if (maildrop_msg(s->drop, (unsigned)num - 1)->deleted) {
+		session_reply(s, "-ERR message %llu already deleted",
+			      (unsigned long long)num);
+		return -1;
+	}
+	*index_r = (unsigned)num - 1;
+	return 0;
+}
+
+static void drop_totals(struct session *s, unsigned *count_r,
+			uint64_t *octets_r)
+{
+	unsigned n = maildrop_count(s->drop), count = 0;
+	uint64_t octets = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct maildrop_msg *msg = maildrop_msg(s->drop, i);
+
+		if (!msg->deleted) {
+			count++;
+			octets += msg->size;
+		}
+	}
+	*count_r = count;
+	*octets_r = octets;
+}
+
+/* --- AUTHORIZATION --- */
+
+static bool user_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > USER_NAME_MAX)
+		return false;
+	for (; *name != '\0'; name++) {
+		if ((unsigned char)*name < 0x21 || *name == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static enum cmd_outcome cmd_user(struct session *s,
+				 const struct cmd_args *args)
+{
+	if (!session_plaintext_allowed(s)) {
+		session_reply(s, "-ERR [AUTH] plaintext authentication is not "
+			      "allowed on this connection; use STLS first");
+		return CMD_DONE;
+	}
+	if (!user_name_valid(args->argv[0])) {
+		s->have_user = false;
+		session_reply(s, "-ERR invalid user name");
+		return CMD_BAD;
+	}
+	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
+	s->have_user = true;
+	/* The same answer for every name: USER must not reveal who exists. */
+	session_reply(s, "+OK send PASS");
+	return CMD_DONE;
+}
+
+static enum cmd_outcome send_auth(struct session *s, struct auth_request *req)
+{
+	snprintf(req->client_addr, sizeof(req->client_addr), "%s", s->addr);
+	req->secured = s->secured || s->loopback;
+	if (worker_auth_send(s->worker, s, req) < 0) {
+		explicit_bzero(req, sizeof(*req));
+		session_reply(s, "-ERR [SYS/TEMP] authentication service "
+			      "unavailable, try again later");
+		return CMD_DONE;
+	}
+	explicit_bzero(req, sizeof(*req));
+	s->waiting = true;
+	return CMD_WAIT;
+}
+
+static enum cmd_outcome cmd_pass(struct session *s,
+				 const struct cmd_args *args)
+{
+	struct auth_request req;
+
+	if (!s->have_user) {
+		session_reply(s, "-ERR send USER first");
+		return CMD_DONE;
+	}
+	if (!session_plaintext_allowed(s)) {
+		session_reply(s, "-ERR [AUTH] plaintext authentication is not "
+			      "allowed on this connection; use STLS first");
+		return CMD_DONE;
+	}
+	if (strlen(args->argv[0]) >= sizeof(req.secret)) {
+		s->have_user = false;
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
+	memset(&req, 0, sizeof(req));
+	req.type = AUTH_REQ_PASS;
+	snprintf(req.user, sizeof(req.user), "%s", s->user);
+	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[0]);
+	return send_auth(s, &req);
+}
+
+static bool apop_digest_valid(const char *digest)
+{
+	if (strlen(digest) != 32)
+		return false;
+	for (; *digest != '\0'; digest++) {
+		if (!isxdigit((unsigned char)*digest))
+			return false;
+	}
+	return true;
+}
+
+static enum cmd_outcome cmd_apop(struct session *s,
+				 const struct cmd_args *args)
+{
+	struct auth_request req;
+
+	if (!cfg_of(s)->apop) {
+		session_reply(s, "-ERR APOP is not enabled on this server");
+		return CMD_DONE;
+	}
+	if (!user_name_valid(args->argv[0]) ||
+	    !apop_digest_valid(args->argv[1])) {
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
+	memset(&req, 0, sizeof(req));
+	req.type = AUTH_REQ_APOP;
+	snprintf(req.user, sizeof(req.user), "%s", args->argv[0]);
+	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[1]);
+	snprintf(req.timestamp, sizeof(req.timestamp), "%s", s->timestamp);
+	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
+	return send_auth(s, &req);
+}
+
+/* RFC 2449 section 5: CAPA in both states. Every line is true for this
+ * connection now: USER only where plaintext passwords are allowed, the
+ * per-user EXPIRE and LOGIN-DELAY values after login, "USER" suffixes
+ * before login (RFC 2449 6.5, 6.7: the value may differ per user). */
+static enum cmd_outcome cmd_capa(struct session *s,
+				 const struct cmd_args *args)
+{
+	const struct config *cfg = cfg_of(s);
+	bool before_login = s->state == STATE_AUTHORIZATION;
+	int expire = before_login ? cfg->expire_days : s->expire_days;
+	unsigned delay = before_login ? cfg->login_delay : s->login_delay;
+	const char *user_suffix = before_login ? " USER" : "";
+
+	session_reply(s, "+OK capability list follows");
+	session_reply_line(s, "TOP");
+	if (before_login && session_plaintext_allowed(s))
+		session_reply_line(s, "USER");
+	session_reply_line(s, "UIDL");
+	session_reply_line(s, "RESP-CODES");
+	session_reply_line(s, "AUTH-RESP-CODE");
+	session_reply_line(s, "PIPELINING");
+	if (expire < 0)
+		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
+	else
+		session_reply_line(s, "EXPIRE %d%s", expire, user_suffix);
+	if (delay > 0)
+		session_reply_line(s, "LOGIN-DELAY %u%s", delay, user_suffix);
+	session_reply_line(s, "IMPLEMENTATION satchel-%s", SATCHEL_VERSION);
+	session_reply_line(s, ".");
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_quit(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned deleted = 0;
+	const char *error = NULL;
+
+	if (s->state == STATE_AUTHORIZATION) {
+		session_reply(s, "+OK satchel signing off");
+		s->end_reason = "quit";
+		return CMD_CLOSE;
+	}
+	/* RFC 2449 6.7: EXPIRE 0 means retrieved messages are not kept. */
+	if (s->expire_days == 0) {
+		for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
+			struct maildrop_msg *msg = maildrop_msg(s->drop, i);
+
+			if (msg->retrieved)
+				msg->deleted = true;
+		}
+	}
+	s->end_reason = "quit";
+	if (maildrop_commit(&s->drop, &deleted, &error) != MAILDROP_OK) {
+		log_error("update failed: user=%s: %s", s->user, error);
+		s->dele_count = deleted;
+		session_reply(s, "-ERR [SYS/TEMP] some deleted messages were "
+			      "not removed");
+		return CMD_CLOSE;
+	}
+	s->dele_count = deleted;
+	session_reply(s, "+OK satchel signing off (%u messages deleted)",
+		      deleted);
+	return CMD_CLOSE;
+}
+
+/* --- TRANSACTION --- */
+
+static enum cmd_outcome cmd_stat(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned count;
+	uint64_t octets;
+
+	drop_totals(s, &count, &octets);
+	session_reply(s, "+OK %u %llu", count, (unsigned long long)octets);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_list(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned index, count;
+	uint64_t octets;
+
+	if (args->argc == 1) {
+		if (parse_msg_number(s, args->argv[0], &index) < 0)
+			return CMD_DONE;
+		session_reply(s, "+OK %u %llu", index + 1,
+			      (unsigned long long)
+			      maildrop_msg(s->drop, index)->size);
+		return CMD_DONE;
+	}
+	drop_totals(s, &count, &octets);
+	session_reply(s, "+OK %u messages (%llu octets)", count,
+		      (unsigned long long)octets);
+	session_start_long(s, LONG_LIST, 0, -1);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_uidl(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned index;
+
+	if (args->argc == 1) {
+		if (parse_msg_number(s, args->argv[0], &index) < 0)
+			return CMD_DONE;
+		session_reply(s, "+OK %u %s", index + 1,
+			      maildrop_msg(s->drop, index)->uidl);
+		return CMD_DONE;
+	}
+	session_reply(s, "+OK unique-id listing follows");
+	session_start_long(s, LONG_UIDL, 0, -1);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_retr(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned index;
+
+	if (parse_msg_number(s, args->argv[0], &index) < 0)
+		return CMD_DONE;
+	session_start_long(s, LONG_MESSAGE, index, -1);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_top(struct session *s,
+				const struct cmd_args *args)
+{
+	unsigned index;
+	uint64_t lines;
+
+	if (parse_msg_number(s, args->argv[0], &index) < 0)
+		return CMD_DONE;
+	/* RFC 1939 7.: n must be non-negative; a count beyond the body
+	 * means the whole message (fetchmail sends TOP n 99999999). */
+	if (strnum_parse_u64(args->argv[1], UINT64_MAX, &lines) < 0) {
+		session_reply(s, "-ERR invalid line count");
+		return CMD_DONE;
+	}
+	session_start_long(s, LONG_MESSAGE, index,
+			   lines > INT64_MAX ? INT64_MAX : (int64_t)lines);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_dele(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned index;
+
+	if (parse_msg_number(s, args->argv[0], &index) < 0)
+		return CMD_DONE;
+	maildrop_msg(s->drop, index)->deleted = true;
+	session_reply(s, "+OK message %u deleted", index + 1);
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_noop(struct session *s,
+				 const struct cmd_args *args)
+{
+	session_reply(s, "+OK");
+	return CMD_DONE;
+}
+
+static enum cmd_outcome cmd_rset(struct session *s,
+				 const struct cmd_args *args)
+{
+	unsigned count;
+	uint64_t octets;
+
+	for (unsigned i = 0; i < maildrop_count(s->drop); i++)
+		maildrop_msg(s->drop, i)->deleted = false;
+	drop_totals(s, &count, &octets);
+	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
+		      (unsigned long long)octets);
+	return CMD_DONE;
+}
+
+static const struct command command_table[] = {
+	{ "USER", STATE_AUTHORIZATION, 1, 1, false, cmd_user },
+	{ "PASS", STATE_AUTHORIZATION, 1, 1, true, cmd_pass },
+	{ "APOP", STATE_AUTHORIZATION, 2, 2, false, cmd_apop },
+	{ "CAPA", BOTH_STATES, 0, 0, false, cmd_capa },
+	{ "QUIT", BOTH_STATES, 0, 0, false, cmd_quit },
+	{ "STAT", STATE_TRANSACTION, 0, 0, false, cmd_stat },
+	{ "LIST", STATE_TRANSACTION, 0, 1, false, cmd_list },
+	{ "UIDL", STATE_TRANSACTION, 0, 1, false, cmd_uidl },
+	{ "RETR", STATE_TRANSACTION, 1, 1, false, cmd_retr },
+	{ "TOP", STATE_TRANSACTION, 2, 2, false, cmd_top },
+	{ "DELE", STATE_TRANSACTION, 1, 1, false, cmd_dele },
+	{ "NOOP", STATE_TRANSACTION, 0, 0, false, cmd_noop },
+	{ "RSET", STATE_TRANSACTION, 0, 0, false, cmd_rset },
+};
+
+enum cmd_outcome commands_dispatch(struct session *s, char *line)
+{
+	const struct command *cmd;
+	struct cmd_args args;
+
+	if (cmdparse_verb(line, &args) < 0 ||
+	    (cmd = cmdparse_find(command_table,
+				 sizeof(command_table) /
+				 sizeof(command_table[0]),
+				 args.verb)) == NULL) {
+		session_reply(s, "-ERR unknown command");
+		return CMD_BAD;
+	}
+	if ((cmd->states & s->state) == 0) {
+		session_reply(s, "-ERR %s is not valid in the %s state",
+			      cmd->name, s->state == STATE_AUTHORIZATION ?
+			      "AUTHORIZATION" : "TRANSACTION");
+		return CMD_BAD;
+	}
+	cmdparse_args(&args, cmd->rest_arg);
+	if (args.argc < cmd->min_args) {
+		session_reply(s, "-ERR %s needs %u argument%s", cmd->name,
+			      cmd->min_args, cmd->min_args == 1 ? "" : "s");
+		return CMD_BAD;
+	}
+	if (args.argc > cmd->max_args) {
+		session_reply(s, "-ERR too many arguments for %s", cmd->name);
+		return CMD_BAD;
+	}
+	return cmd->handler(s, &args);
+}

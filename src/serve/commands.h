@@ -1,0 +1,13 @@
+/* commands.h: the POP3 command table (RFC 1939, RFC 2449) and CAPA. */
+#ifndef SATCHEL_COMMANDS_H
+#define SATCHEL_COMMANDS_H
+
+#include "serve/cmdparse.h"
+
+struct session;
+
+/* Parses and runs one command line (NUL-terminated, no CRLF). Answers
+ * wrong state and argument counts before any handler runs. */
+enum cmd_outcome commands_dispatch(struct session *s, char *line);
+
+#endif

@@ -1,0 +1,719 @@
+/* master.c: process supervision for `satchel serve` (see master.h).
+ *
+ * Processes come in generations: one auth process and N workers that talk
+ * to it. SIGHUP starts a new generation with the new config; the old
+ * workers stop accepting and exit when their last session ends, and the
+ * old auth process is let go after them, so no session is cut by a
+ * reload. A crashed worker is restarted in its slot; a crashed auth
+ * process is replaced by a whole new generation. */
+#include "serve/master.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth_process.h"
+#include "net/fdpass.h"
+#include "net/listener.h"
+#include "serve/connlimit.h"
+#include "serve/worker.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/privdrop.h"
+
+#define MAX_SLOTS 64
+#define MAX_GENERATIONS 8
+#define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
+#define SHUTDOWN_GRACE_SECS 10
+
+struct generation {
+	bool used;
+	bool draining;
+	struct config *cfg;
+	pid_t auth_pid;
+	int control_fd;
+	struct listener listeners[LISTENER_MAX];
+	size_t nlisteners;
+};
+
+struct slot {
+	pid_t pid;
+	int gen;            /* index into generations, -1 when free */
+	time_t started;
+	time_t restart_at;  /* pending restart after a crash (0: none) */
+};
+
+struct master {
+	const char *config_path;
+	bool config_given;
+	char **overrides;
+	int noverrides;
+	struct privdrop priv;
+	unsigned nworkers;
+	struct connlimit *connlimit;
+	int signal_fd;
+	int current;        /* index of the newest generation */
+	struct generation gens[MAX_GENERATIONS];
+	struct slot slots[MAX_SLOTS];
+	bool stopping;
+};
+
+static int load_config(struct master *m, struct config *cfg, char *err,
+		       size_t errsize)
+{
+	config_defaults(cfg);
+	if (m->config_given || access(m->config_path, F_OK) == 0) {
+		if (config_load_file(cfg, m->config_path, err, errsize) < 0)
+			return -1;
+	}
+	for (int i = 0; i < m->noverrides; i++) {
+		if (config_override(cfg, m->overrides[i], err, errsize) < 0)
+			return -1;
+	}
+	return config_finish(cfg, err, errsize);
+}
+
+static int bind_listeners(const struct config *cfg, struct generation *g,
+			  char *err, size_t errsize)
+{
+	g->nlisteners = 0;
+	if (cfg->listen_tls[0] != '\0') {
+		snprintf(err, errsize, "listen_tls: implicit TLS is not "
+			 "available in this version");
+		return -1;
+	}
+	if (listener_bind_list(cfg->listen, false, g->listeners,
+			       &g->nlisteners, err, errsize) < 0) {
+		listener_close_all(g->listeners, g->nlisteners);
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes what a child must not keep: the master's signalfd and every
+ * generation's control socket (only auth keeps its own, passed apart). */
+static void child_close_inherited(struct master *m, int keep_fd)
+{
+	close(m->signal_fd);
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
+		    m->gens[i].control_fd >= 0)
+			close(m->gens[i].control_fd);
+	}
+}
+
+static void child_unblock_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static pid_t start_auth(struct master *m, struct generation *g)
+{
+	int pair[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(pair[0]);
+		close(pair[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char err[256];
+
+		child_close_inherited(m, -1);
+		for (int i = 0; i < MAX_GENERATIONS; i++) {
+			if (m->gens[i].used)
+				listener_close_all(m->gens[i].listeners,
+						   m->gens[i].nlisteners);
+		}
+		listener_close_all(g->listeners, g->nlisteners);
+		close(pair[0]);
+		child_unblock_signals();
+		log_set_role("auth");
+		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			_exit(EX_OSERR);
+		}
+		_exit(auth_process_run(g->cfg, pair[1]));
+	}
+	close(pair[1]);
+	g->control_fd = pair[0];
+	g->auth_pid = pid;
+	log_info("auth process started: pid=%d", (int)pid);
+	return pid;
+}
+
+static int start_worker(struct master *m, unsigned slot_index, int gen_index)
+{
+	struct generation *g = &m->gens[gen_index];
+	struct slot *slot = &m->slots[slot_index];
+	struct auth_control ctl = { .slot = slot_index };
+	int pair[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	/* A bigger buffer lets a burst of logins queue instead of failing. */
+	int bufsize = 1 << 20;
+	(void)setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &bufsize,
+			 sizeof(bufsize));
+	(void)setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &bufsize,
+			 sizeof(bufsize));
+	if (fdpass_send(g->control_fd, &ctl, sizeof(ctl), pair[1]) < 0) {
+		log_error("passing the worker socket to auth: %s",
+			  strerror(errno));
+		close(pair[0]);
+		close(pair[1]);
+		return -1;
+	}
+	close(pair[1]);
+	connlimit_reset_row(m->connlimit, slot_index);
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(pair[0]);
+		return -1;
+	}
+	if (pid == 0) {
+		char err[256];
+
+		child_close_inherited(m, -1);
+		/* Only this generation's listeners stay open. */
+		for (int i = 0; i < MAX_GENERATIONS; i++) {
+			if (m->gens[i].used && i != gen_index)
+				listener_close_all(m->gens[i].listeners,
+						   m->gens[i].nlisteners);
+		}
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			_exit(EX_OSERR);
+		}
+		_exit(worker_run(g->cfg, slot_index, pair[0], g->listeners,
+				 g->nlisteners, m->connlimit));
+	}
+	close(pair[0]);
+	slot->pid = pid;
+	slot->gen = gen_index;
+	slot->started = time(NULL);
+	slot->restart_at = 0;
+	log_info("worker %u started: pid=%d", slot_index, (int)pid);
+	return 0;
+}
+
+static int free_slot(struct master *m)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen < 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Starts auth + workers for cfg (owned by the generation afterwards)
+ * with already bound listeners. Returns the generation index or -1. */
+static int start_generation(struct master *m, struct config *cfg,
+			    struct listener *listeners, size_t nlisteners)
+{
+	struct generation *g = NULL;
+	int gi;
+
+	for (gi = 0; gi < MAX_GENERATIONS; gi++) {
+		if (!m->gens[gi].used) {
+			g = &m->gens[gi];
+			break;
+		}
+	}
+	if (g == NULL) {
+		log_error("too many generations still draining");
+		return -1;
+	}
+	memset(g, 0, sizeof(*g));
+	g->used = true;
+	g->cfg = cfg;
+	g->control_fd = -1;
+	memcpy(g->listeners, listeners, nlisteners * sizeof(*listeners));
+	g->nlisteners = nlisteners;
+	if (start_auth(m, g) < 0)
+		goto out_fail;
+	for (unsigned i = 0; i < m->nworkers; i++) {
+		int slot = free_slot(m);
+
+		if (slot < 0 || start_worker(m, (unsigned)slot, gi) < 0)
+			log_error("could not start worker %u of %u", i + 1,
+				  m->nworkers);
+	}
+	return gi;
+
+out_fail:
+	g->used = false;
+	return -1;
+}
+
+/* The old generation stops accepting; its auth process goes once its
+ * workers are all gone (see reap). */
+static void drain_generation(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+
+	g->draining = true;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen == gi && m->slots[i].pid > 0)
+			kill(m->slots[i].pid, SIGUSR1);
+	}
+	listener_close_all(g->listeners, g->nlisteners);
+}
+
+static unsigned generation_workers(struct master *m, int gi)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		n += m->slots[i].gen == gi;
+	return n;
+}
+
+static void retire_if_done(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+
+	if (!g->used || !g->draining || generation_workers(m, gi) > 0)
+		return;
+	if (g->control_fd >= 0) {
+		close(g->control_fd); /* auth exits on EOF */
+		g->control_fd = -1;
+	}
+	if (g->auth_pid <= 0) {
+		free(g->cfg);
+		g->used = false;
+	}
+}
+
+static void log_exit(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_error("%s pid=%d killed by signal %d", what, (int)pid,
+			  WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		log_error("%s pid=%d exited with status %d", what, (int)pid,
+			  WEXITSTATUS(status));
+	else
+		log_info("%s pid=%d exited", what, (int)pid);
+}
+
+static void new_generation_like(struct master *m, int old)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct listener ls[LISTENER_MAX];
+	size_t n = m->gens[old].nlisteners;
+	int gi;
+
+	if (cfg == NULL)
+		return;
+	*cfg = *m->gens[old].cfg;
+	for (size_t i = 0; i < n; i++) {
+		ls[i] = m->gens[old].listeners[i];
+		ls[i].fd = fcntl(m->gens[old].listeners[i].fd, F_DUPFD_CLOEXEC,
+				 0);
+	}
+	gi = start_generation(m, cfg, ls, n);
+	if (gi < 0) {
+		listener_close_all(ls, n);
+		free(cfg);
+		return;
+	}
+	m->current = gi;
+}
+
+static void reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool found = false;
+
+		for (int i = 0; i < MAX_GENERATIONS && !found; i++) {
+			struct generation *g = &m->gens[i];
+
+			if (!g->used || g->auth_pid != pid)
+				continue;
+			found = true;
+			g->auth_pid = 0;
+			if (m->stopping || g->draining) {
+				log_exit("auth", pid, status);
+				retire_if_done(m, i);
+				continue;
+			}
+			log_exit("auth process (restarting all workers)", pid,
+				 status);
+			/* Its workers lose auth and drain by themselves. */
+			new_generation_like(m, i);
+			drain_generation(m, i);
+			retire_if_done(m, i);
+		}
+		for (int i = 0; i < MAX_SLOTS && !found; i++) {
+			struct slot *slot = &m->slots[i];
+			int gi = slot->gen;
+
+			if (slot->pid != pid)
+				continue;
+			found = true;
+			slot->pid = 0;
+			if (m->stopping || m->gens[gi].draining) {
+				log_exit("worker", pid, status);
+				slot->gen = -1;
+				retire_if_done(m, gi);
+				continue;
+			}
+			log_exit("worker (restarting)", pid, status);
+			/* A worker that dies at once would spin: wait a bit. */
+			slot->restart_at = time(NULL) - slot->started < 2 ?
+					   time(NULL) + 1 : time(NULL);
+		}
+	}
+}
+
+static void restart_pending(struct master *m)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		struct slot *slot = &m->slots[i];
+
+		if (slot->gen >= 0 && slot->pid == 0 && slot->restart_at > 0 &&
+		    slot->restart_at <= now &&
+		    start_worker(m, (unsigned)i, slot->gen) < 0)
+			slot->restart_at = now + 1;
+	}
+}
+
+static void reload(struct master *m)
+{
+	struct generation *old = &m->gens[m->current];
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct generation tmp;
+	char err[512];
+	int gi, old_index = m->current;
+
+	if (cfg == NULL)
+		return;
+	if (load_config(m, cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		free(cfg);
+		return;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	if (strcmp(cfg->listen, old->cfg->listen) == 0 &&
+	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
+		tmp.nlisteners = old->nlisteners;
+		for (size_t i = 0; i < old->nlisteners; i++) {
+			tmp.listeners[i] = old->listeners[i];
+			tmp.listeners[i].fd = fcntl(old->listeners[i].fd,
+						    F_DUPFD_CLOEXEC, 0);
+		}
+	} else if (bind_listeners(cfg, &tmp, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		free(cfg);
+		return;
+	}
+	gi = start_generation(m, cfg, tmp.listeners, tmp.nlisteners);
+	if (gi < 0) {
+		listener_close_all(tmp.listeners, tmp.nlisteners);
+		free(cfg);
+		return;
+	}
+	m->current = gi;
+	drain_generation(m, old_index);
+	retire_if_done(m, old_index);
+	log_info("configuration reloaded");
+}
+
+static bool any_children(struct master *m)
+{
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].auth_pid > 0)
+			return true;
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].pid > 0)
+			return true;
+	}
+	return false;
+}
+
+static void kill_all(struct master *m, int sig)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].pid > 0)
+			kill(m->slots[i].pid, sig);
+	}
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].auth_pid > 0 &&
+		    sig == SIGKILL)
+			kill(m->gens[i].auth_pid, sig);
+	}
+}
+
+static void begin_shutdown(struct master *m)
+{
+	log_info("shutting down");
+	m->stopping = true;
+	kill_all(m, SIGTERM);
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used) {
+			listener_close_all(m->gens[i].listeners,
+					   m->gens[i].nlisteners);
+			m->gens[i].draining = true;
+		}
+	}
+}
+
+static int master_loop(struct master *m)
+{
+	time_t kill_at = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = m->signal_fd, .events = POLLIN };
+		struct signalfd_siginfo info;
+
+		if (m->stopping) {
+			/* Auth goes when the workers are gone. */
+			bool workers_left = false;
+
+			for (int i = 0; i < MAX_SLOTS; i++)
+				workers_left |= m->slots[i].pid > 0;
+			for (int i = 0; !workers_left && i < MAX_GENERATIONS;
+			     i++) {
+				if (m->gens[i].used &&
+				    m->gens[i].control_fd >= 0) {
+					close(m->gens[i].control_fd);
+					m->gens[i].control_fd = -1;
+				}
+			}
+			if (!any_children(m))
+				break;
+			if (kill_at == 0)
+				kill_at = time(NULL) + SHUTDOWN_GRACE_SECS;
+			else if (time(NULL) >= kill_at)
+				kill_all(m, SIGKILL);
+		}
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return EX_OSERR;
+		}
+		while (read(m->signal_fd, &info, sizeof(info)) ==
+		       sizeof(info)) {
+			switch (info.ssi_signo) {
+			case SIGCHLD:
+				break;
+			case SIGHUP:
+				if (!m->stopping)
+					reload(m);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				if (!m->stopping)
+					begin_shutdown(m);
+				break;
+			}
+		}
+		reap(m);
+		if (!m->stopping)
+			restart_pending(m);
+	}
+	log_info("stopped");
+	return EX_OK;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: satchel serve [-c FILE] [-o key=value]... "
+		"[--foreground] [--check]\n");
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(EX_OK);
+	if (setsid() < 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return chdir("/");
+}
+
+static void make_state_dir(const struct config *cfg,
+			   const struct privdrop *priv)
+{
+	if (cfg->state_dir[0] == '\0')
+		return;
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		log_warn("state_dir %s: %s (last-login times will not "
+			 "persist)", cfg->state_dir, strerror(errno));
+		return;
+	}
+	if (priv->active && chown(cfg->state_dir, priv->uid, priv->gid) < 0)
+		log_warn("state_dir %s: chown: %s", cfg->state_dir,
+			 strerror(errno));
+}
+
+int master_main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct master m = { .config_path = DEFAULT_CONFIG };
+	struct config *cfg;
+	struct generation first;
+	bool foreground = false, check = false;
+	enum log_level level;
+	const char *log_err = NULL;
+	char err[512];
+	sigset_t mask;
+	struct rlimit rl;
+	int opt, gi;
+
+	m.overrides = calloc((size_t)argc, sizeof(char *));
+	cfg = malloc(sizeof(*cfg));
+	if (m.overrides == NULL || cfg == NULL)
+		return EX_OSERR;
+	while ((opt = getopt_long(argc, argv, "c:o:h", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			m.config_path = optarg;
+			m.config_given = true;
+			break;
+		case 'o':
+			m.overrides[m.noverrides++] = optarg;
+			break;
+		case 'F':
+			foreground = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'h':
+			usage();
+			return EX_OK;
+		default:
+			usage();
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return EX_USAGE;
+	}
+	if (load_config(&m, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "satchel: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (check) {
+		config_print(cfg, stdout);
+		return EX_OK;
+	}
+	(void)log_level_parse(cfg->log_level, &level);
+	if (log_init(cfg->log, level, &log_err) < 0) {
+		fprintf(stderr, "satchel: log %s: %s\n", cfg->log, log_err);
+		return EX_CANTCREAT;
+	}
+	log_set_role("master");
+	if (cfg->autologout < 600)
+		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
+			 "requires", cfg->autologout);
+	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EX_CONFIG;
+	}
+	memset(&first, 0, sizeof(first));
+	if (bind_listeners(cfg, &first, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EX_OSERR;
+	}
+	make_state_dir(cfg, &m.priv);
+	m.nworkers = cfg->workers;
+	if (m.nworkers == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		m.nworkers = cores > 0 ? (unsigned)cores : 1;
+	}
+	if (m.nworkers > MAX_SLOTS / 2)
+		m.nworkers = MAX_SLOTS / 2;
+	m.connlimit = connlimit_create(MAX_SLOTS);
+	if (m.connlimit == NULL) {
+		log_error("shared memory: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	for (int i = 0; i < MAX_SLOTS; i++)
+		m.slots[i].gen = -1;
+	/* Thousands of clients per worker need as many descriptors. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!foreground && daemonize() < 0) {
+		log_error("daemonize: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m.signal_fd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	for (size_t i = 0; i < first.nlisteners; i++)
+		log_info("listening on %s", first.listeners[i].name);
+	gi = start_generation(&m, cfg, first.listeners, first.nlisteners);
+	if (gi < 0)
+		return EX_OSERR;
+	m.current = gi;
+	return master_loop(&m);
+}

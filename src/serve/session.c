@@ -1,0 +1,670 @@
+/* session.c: the life of one POP3 connection: greeting, reading lines,
+ * dispatching them in order (PIPELINING), writing replies in large writes,
+ * streaming long replies as the socket drains, timeouts, and the end of
+ * the session. Commands themselves live in commands.c. */
+#include "serve/session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/ioloop.h"
+#include "serve/commands.h"
+#include "serve/limits.h"
+#include "serve/worker.h"
+#include "util/log.h"
+
+static void session_io(void *context, unsigned ready);
+static void session_process(struct session *s);
+
+static const struct config *cfg_of(const struct session *s)
+{
+	return s->worker->cfg;
+}
+
+bool session_plaintext_allowed(const struct session *s)
+{
+	switch (cfg_of(s)->plaintext_auth) {
+	case PLAINTEXT_ALWAYS:
+		return true;
+	case PLAINTEXT_TLS_OR_LOOPBACK:
+		return s->secured || s->loopback;
+	case PLAINTEXT_NEVER:
+		return false;
+	}
+	return false;
+}
+
+/* An allocation failure here loses the reply; the session is closed
+ * rather than left answering out of step. */
+static void session_out_of_memory(struct session *s)
+{
+	log_error("out of memory for client %s", s->addr);
+	s->closing = true;
+	s->end_reason = "out of memory";
+}
+
+static void session_vreply(struct session *s, bool stuff, const char *fmt,
+			   va_list args)
+{
+	char line[512];
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, args);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	/* RFC 1939 3.: lines of a multi-line reply that begin with '.' are
+	 * byte-stuffed; the terminating "." line itself is written as is. */
+	if (stuff && line[0] == '.' && n > 3 &&
+	    outbuf_append(&s->out, ".", 1) < 0) {
+		session_out_of_memory(s);
+		return;
+	}
+	if (outbuf_append(&s->out, line, (size_t)n) < 0)
+		session_out_of_memory(s);
+}
+
+void session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	session_vreply(s, false, fmt, args);
+	va_end(args);
+}
+
+void session_reply_line(struct session *s, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	session_vreply(s, true, fmt, args);
+	va_end(args);
+}
+
+/* --- timers --- */
+
+static void session_timeout(void *context);
+
+static void session_arm_timer(struct session *s)
+{
+	const struct config *cfg = cfg_of(s);
+	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop), wait_ms;
+
+	limit_ms = 1000ull * (s->state == STATE_AUTHORIZATION ?
+			      cfg->preauth_timeout : cfg->autologout);
+	wait_ms = s->last_activity_ms + limit_ms > now ?
+		  s->last_activity_ms + limit_ms - now : 0;
+	/* The maildrop lock must be refreshed well before it goes stale. */
+	if (s->drop != NULL && wait_ms > cfg->lock_stale_timeout * 1000ull / 3)
+		wait_ms = cfg->lock_stale_timeout * 1000ull / 3;
+	timer_remove(&s->timer);
+	s->timer = timer_add(s->worker->loop, wait_ms + 1, session_timeout, s);
+}
+
+static void session_timeout(void *context)
+{
+	struct session *s = context;
+	const struct config *cfg = cfg_of(s);
+	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop);
+
+	s->timer = NULL;
+	limit_ms = 1000ull * (s->state == STATE_AUTHORIZATION ?
+			      cfg->preauth_timeout : cfg->autologout);
+	if (now - s->last_activity_ms >= limit_ms && !s->closing) {
+		/* RFC 1939 3.: an expired autologout timer ends the session
+		 * without entering UPDATE; we say why before closing. */
+		session_close_with(s, s->state == STATE_AUTHORIZATION ?
+				   "-ERR [SYS/TEMP] timeout: no login within "
+				   "the time allowed, closing" :
+				   "-ERR [SYS/TEMP] autologout: idle for too "
+				   "long, closing", "timeout");
+		return;
+	}
+	if (s->drop != NULL && maildrop_refresh_lock(s->drop) != MAILDROP_OK) {
+		session_close_with(s, "-ERR [SYS/TEMP] lost the maildrop lock, "
+				   "closing", "lock lost");
+		return;
+	}
+	session_arm_timer(s);
+}
+
+/* --- output --- */
+
+static void session_update_events(struct session *s)
+{
+	unsigned events = 0;
+	size_t room;
+
+	if (!s->peer_closed && !s->closing) {
+		(void)linereader_space(&s->in, &room);
+		if (room > 0)
+			events |= IO_READ;
+	}
+	if (outbuf_pending(&s->out) > 0)
+		events |= IO_WRITE;
+	if (io_set_events(s->io, events) < 0) {
+		log_error("epoll: %s", strerror(errno));
+		s->closing = true;
+	}
+}
+
+/* Writes as much as the socket takes. Returns -1 when the peer is gone. */
+static int session_flush(struct session *s)
+{
+	while (outbuf_pending(&s->out) > 0) {
+		ssize_t n = write(s->fd, outbuf_head(&s->out),
+				  outbuf_pending(&s->out));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (s->end_reason == NULL)
+				s->end_reason = "write error";
+			return -1;
+		}
+		outbuf_consume(&s->out, (size_t)n);
+		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
+	}
+	return 0;
+}
+
+/* --- long replies --- */
+
+void session_start_long(struct session *s, enum long_kind kind,
+			unsigned msg_index, int64_t top_lines)
+{
+	const char *error = "cannot read the message";
+
+	memset(&s->reply, 0, sizeof(s->reply));
+	if (kind == LONG_MESSAGE) {
+		struct maildrop_msg *msg = maildrop_msg(s->drop, msg_index);
+
+		if (maildrop_reader_open(s->drop, msg_index, &s->reply.reader,
+					 &error) != MAILDROP_OK) {
+			log_error("user=%s message %u: %s", s->user,
+				  msg_index + 1, error);
+			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
+				      "%u", msg_index + 1);
+			return;
+		}
+		msgconv_init(&s->reply.conv, true, top_lines);
+		if (top_lines < 0) {
+			session_reply(s, "+OK %llu octets",
+				      (unsigned long long)msg->size);
+			msg->retrieved = true;
+			s->retr_count++;
+			s->retr_bytes += msg->size;
+		} else {
+			session_reply(s, "+OK top of message follows");
+		}
+		s->reply.msg_index = msg_index;
+	}
+	s->reply.kind = kind;
+}
+
+/* Fills the output with the next part of a message. Returns 1 when the
+ * message is complete, 0 when output is full, -1 on a read error. */
+static int long_fill_message(struct session *s)
+{
+	struct long_reply *r = &s->reply;
+	char chunk[MESSAGE_CHUNK];
+
+	while (outbuf_pending(&s->out) < OUTPUT_HIGH_WATER) {
+		size_t room, used = 0, done_in = 0;
+		ssize_t got = 0;
+		char *dst;
+
+		if (!msgconv_is_done(&r->conv))
+			got = maildrop_reader_read(r->reader, chunk,
+						   sizeof(chunk));
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			dst = outbuf_reserve(&s->out, 8, &room);
+			if (dst == NULL)
+				return -1;
+			used = msgconv_finish(&r->conv, dst, room);
+			memcpy(dst + used, ".\r\n", 3);
+			outbuf_commit(&s->out, used + 3);
+			return 1;
+		}
+		/* Worst case every byte doubles (LF -> CRLF, '.' stuffed). */
+		while (done_in < (size_t)got) {
+			size_t out_len;
+
+			dst = outbuf_reserve(&s->out, 2 * ((size_t)got - done_in)
+					     + 8, &room);
+			if (dst == NULL)
+				return -1;
+			done_in += msgconv_feed(&r->conv, chunk + done_in,
+						(size_t)got - done_in, dst,
+						room, &out_len);
+			outbuf_commit(&s->out, out_len);
+			if (msgconv_is_done(&r->conv))
+				break;
+		}
+	}
+	return 0;
+}
+
+/* Returns 1 when the listing is complete, 0 when output is full. */
+static int long_fill_listing(struct session *s)
+{
+	struct long_reply *r = &s->reply;
+	unsigned count = maildrop_count(s->drop);
+
+	while (r->next < count && outbuf_pending(&s->out) < OUTPUT_HIGH_WATER) {
+		const struct maildrop_msg *msg = maildrop_msg(s->drop, r->next);
+
+		r->next++;
+		if (msg->deleted)
+			continue;
+		if (r->kind == LONG_LIST)
+			session_reply(s, "%u %llu", r->next,
+				      (unsigned long long)msg->size);
+		else
+			session_reply(s, "%u %s", r->next, msg->uidl);
+	}
+	if (r->next < count)
+		return 0;
+	session_reply(s, ".");
+	return 1;
+}
+
+static void long_end(struct session *s)
+{
+	maildrop_reader_destroy(&s->reply.reader);
+	s->reply.kind = LONG_NONE;
+}
+
+/* Returns true when the long reply is finished (or failed and closing). */
+static bool session_continue_long(struct session *s)
+{
+	int ret = s->reply.kind == LONG_MESSAGE ? long_fill_message(s)
+						: long_fill_listing(s);
+
+	if (ret < 0) {
+		/* Half a message is out: the only honest thing left is to
+		 * drop the connection (the client sees no terminator). */
+		log_error("user=%s: reading message %u failed", s->user,
+			  s->reply.msg_index + 1);
+		s->closing = true;
+		s->end_reason = "read error";
+		long_end(s);
+		return true;
+	}
+	if (ret == 1)
+		long_end(s);
+	return ret == 1;
+}
+
+/* --- input --- */
+
+static void session_handle_line(struct session *s, char *line, size_t len)
+{
+	enum cmd_outcome outcome;
+
+	if (s->in.nul_seen) {
+		session_reply(s, "-ERR invalid character in command");
+		outcome = CMD_BAD;
+	} else {
+		outcome = commands_dispatch(s, line);
+	}
+	/* The line may hold a password; do not leave it in the buffer. */
+	explicit_bzero(line, len);
+	switch (outcome) {
+	case CMD_DONE:
+	case CMD_WAIT:
+		break;
+	case CMD_BAD:
+		s->bad_lines++;
+		break;
+	case CMD_CLOSE:
+		s->closing = true;
+		break;
+	}
+}
+
+static void session_process(struct session *s)
+{
+	const struct config *cfg = cfg_of(s);
+
+	while (!s->waiting && !s->closing) {
+		enum line_status status;
+		char *line;
+		size_t len;
+
+		if (s->reply.kind != LONG_NONE) {
+			if (!session_continue_long(s))
+				break;
+			continue;
+		}
+		if (outbuf_pending(&s->out) >= OUTPUT_HIGH_WATER)
+			break;
+		status = linereader_next(&s->in, &line, &len);
+		if (status == LINE_NONE)
+			break;
+		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
+		if (status == LINE_TOO_LONG) {
+			session_reply(s, "-ERR line too long");
+			s->bad_lines++;
+		} else {
+			session_handle_line(s, line, len);
+		}
+		if (s->bad_lines >= cfg->max_bad_lines && !s->closing) {
+			session_reply(s, "-ERR too many bad commands, closing");
+			s->closing = true;
+			s->end_reason = "too many bad commands";
+		}
+	}
+}
+
+static void session_read(struct session *s)
+{
+	for (;;) {
+		size_t room;
+		char *dst = linereader_space(&s->in, &room);
+		ssize_t n;
+
+		if (room == 0 || s->closing)
+			return;
+		n = read(s->fd, dst, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				s->peer_closed = true;
+				if (s->end_reason == NULL)
+					s->end_reason = "read error";
+			}
+			return;
+		}
+		if (n == 0) {
+			s->peer_closed = true;
+			if (s->end_reason == NULL)
+				s->end_reason = "disconnected";
+			return;
+		}
+		linereader_added(&s->in, (size_t)n);
+		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
+		session_process(s);
+	}
+}
+
+/* Runs after every event: flush, then either close or wait for more.
+ * May destroy s. */
+static void session_settle(struct session *s)
+{
+	if (session_flush(s) < 0) {
+		session_destroy(&s);
+		return;
+	}
+	/* Writing made room: continue a long reply or pipelined commands. */
+	while (!s->closing && !s->waiting && outbuf_pending(&s->out) == 0 &&
+	       (s->reply.kind != LONG_NONE ||
+		(linereader_has_data(&s->in) && !s->peer_closed))) {
+		size_t before = s->in.len;
+		enum long_kind kind = s->reply.kind;
+
+		session_process(s);
+		if (session_flush(s) < 0) {
+			session_destroy(&s);
+			return;
+		}
+		if (outbuf_pending(&s->out) == 0 && s->in.len == before &&
+		    kind == LONG_NONE && s->reply.kind == LONG_NONE)
+			break; /* only a partial line is buffered */
+	}
+	if (outbuf_pending(&s->out) == 0) {
+		if (s->closing || (s->peer_closed && !s->waiting)) {
+			session_destroy(&s);
+			return;
+		}
+		outbuf_release_if_empty(&s->out);
+	}
+	session_update_events(s);
+}
+
+static void session_io(void *context, unsigned ready)
+{
+	struct session *s = context;
+
+	if ((ready & IO_READ) && !s->peer_closed && !s->closing)
+		session_read(s);
+	session_settle(s);
+}
+
+void session_resume(struct session *s)
+{
+	s->waiting = false;
+	session_process(s);
+	session_settle(s);
+}
+
+void session_close_with(struct session *s, const char *reply,
+			const char *reason)
+{
+	if (s->reply.kind == LONG_NONE)
+		session_reply(s, "%s", reply);
+	else
+		long_end(s);
+	s->closing = true;
+	s->end_reason = reason;
+	session_settle(s);
+}
+
+/* --- login --- */
+
+static void session_delay_done(void *context)
+{
+	struct session *s = context;
+
+	s->delay_timer = NULL;
+	session_reply(s, "%s", s->delayed_reply);
+	session_resume(s);
+}
+
+static void session_fail_login(struct session *s, const char *reply)
+{
+	unsigned delay_ms = worker_login_result(s->worker, s->addr, true);
+
+	s->have_user = false;
+	snprintf(s->delayed_reply, sizeof(s->delayed_reply), "%s", reply);
+	if (delay_ms == 0) {
+		session_reply(s, "%s", reply);
+		session_resume(s);
+		return;
+	}
+	/* Keep waiting: no further command is read during the delay. */
+	s->delay_timer = timer_add(s->worker->loop, delay_ms,
+				   session_delay_done, s);
+	if (s->delay_timer == NULL)
+		session_delay_done(s);
+}
+
+static int reply_expire(const struct session *s, const struct auth_reply *r)
+{
+	return r->expire_days >= 0 ? r->expire_days : cfg_of(s)->expire_days;
+}
+
+static void session_login(struct session *s, const struct auth_reply *r)
+{
+	const struct config *cfg = cfg_of(s);
+	struct maildrop_settings set = { 0 };
+	const char *error = NULL;
+	unsigned count = 0;
+	uint64_t octets = 0;
+	int ret;
+
+	snprintf(s->user, sizeof(s->user), "%s", r->user);
+	s->counted = true;
+	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
+	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
+		/* Workers run as mail_user only (virtual users); a record
+		 * asking for another uid cannot be served safely here. */
+		log_error("user=%s: passwd-file uid/gid %lld/%lld differ from "
+			  "mail_user's", s->user, (long long)r->uid,
+			  (long long)r->gid);
+		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
+			      "contact the administrator");
+		return;
+	}
+	set.kind = r->mail_kind == MAIL_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
+	set.path = r->mail_path;
+	set.lock_stale_secs = cfg->lock_stale_timeout;
+	s->expire_days = reply_expire(s, r);
+	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
+	set.create = true;
+	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
+					     : cfg->login_delay;
+	ret = maildrop_open(&set, &s->drop, &error);
+	if (ret != MAILDROP_OK) {
+		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
+			 s->addr, error);
+		if (ret == MAILDROP_IN_USE)
+			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
+				      "another session");
+		else if (ret == MAILDROP_PERM)
+			session_reply(s, "-ERR [SYS/PERM] cannot open the "
+				      "maildrop");
+		else
+			session_reply(s, "-ERR [SYS/TEMP] cannot open the "
+				      "maildrop, try again later");
+		return;
+	}
+	s->state = STATE_TRANSACTION;
+	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
+		count++;
+		octets += maildrop_msg(s->drop, i)->size;
+	}
+	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
+		      (unsigned long long)octets);
+	session_arm_timer(s);
+}
+
+void session_auth_reply(struct session *s, const struct auth_reply *r)
+{
+	switch (r->result) {
+	case AUTH_OK:
+		(void)worker_login_result(s->worker, s->addr, false);
+		session_login(s, r);
+		if (s->state != STATE_TRANSACTION && s->counted) {
+			worker_auth_logout(s->worker, r->user);
+			s->counted = false;
+		}
+		break;
+	case AUTH_FAILED:
+		session_fail_login(s, "-ERR [AUTH] invalid user name or "
+				   "password");
+		return;
+	case AUTH_LOGIN_DELAY:
+		session_reply(s, "-ERR [LOGIN-DELAY] logged in too recently, "
+			      "try again later");
+		break;
+	case AUTH_TOO_MANY:
+		session_reply(s, "-ERR [IN-USE] too many sessions for this "
+			      "user");
+		break;
+	case AUTH_PERMFAIL:
+		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
+			      "contact the administrator");
+		break;
+	default:
+		session_reply(s, "-ERR [SYS/TEMP] authentication temporarily "
+			      "unavailable");
+		break;
+	}
+	s->have_user = false;
+	session_resume(s);
+}
+
+/* --- creation and end --- */
+
+static void make_timestamp(struct session *s)
+{
+	uint32_t random_bits = 0;
+
+	if (getrandom(&random_bits, sizeof(random_bits), 0) !=
+	    sizeof(random_bits))
+		random_bits = (uint32_t)s->serial * 2654435761u;
+	/* Letters, digits and dots only: mpop ignores a timestamp with '='. */
+	snprintf(s->timestamp, sizeof(s->timestamp), "<%d.%llu.%08x@%.64s>",
+		 (int)getpid(), (unsigned long long)time(NULL), random_bits,
+		 s->worker->hostname);
+}
+
+struct session *session_create(struct worker *worker, int fd,
+			       const char *addr, bool loopback)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->worker = worker;
+	s->fd = fd;
+	s->serial = worker->next_serial++;
+	s->loopback = loopback;
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	s->state = STATE_AUTHORIZATION;
+	s->expire_days = worker->cfg->expire_days;
+	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
+	linereader_init(&s->in, worker->cfg->max_line);
+	s->io = io_add(worker->loop, fd, IO_READ, false, session_io, s);
+	if (s->io == NULL) {
+		free(s);
+		return NULL;
+	}
+	if (worker->cfg->apop) {
+		make_timestamp(s);
+		session_reply(s, "+OK satchel ready. %s", s->timestamp);
+	} else {
+		session_reply(s, "+OK satchel ready.");
+	}
+	session_arm_timer(s);
+	session_settle(s);
+	return s;
+}
+
+void session_destroy(struct session **sessionp)
+{
+	struct session *s = *sessionp;
+	uint64_t now;
+
+	if (s == NULL)
+		return;
+	*sessionp = NULL;
+	now = ioloop_now_ms(s->worker->loop);
+	if (s->state == STATE_TRANSACTION || s->counted)
+		log_info("logout: user=%s rip=%s retr=%u bytes=%llu dele=%u "
+			 "duration=%.3fs end=%s", s->user, s->addr,
+			 s->retr_count, (unsigned long long)s->retr_bytes,
+			 s->dele_count, (double)(now - s->started_ms) / 1000.0,
+			 s->end_reason != NULL ? s->end_reason : "closed");
+	else
+		log_debug("disconnect: rip=%s end=%s", s->addr,
+			  s->end_reason != NULL ? s->end_reason : "closed");
+	if (s->counted)
+		worker_auth_logout(s->worker, s->user);
+	maildrop_reader_destroy(&s->reply.reader);
+	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
+	maildrop_close(&s->drop);
+	timer_remove(&s->timer);
+	timer_remove(&s->delay_timer);
+	io_remove(&s->io);
+	worker_session_gone(s->worker, s);
+	close(s->fd);
+	outbuf_free(&s->out);
+	explicit_bzero(&s->in, sizeof(s->in));
+	free(s);
+}

@@ -1,0 +1,108 @@
+/* session.h: one POP3 client connection inside a worker.
+ *
+ * The session owns its socket, buffers, maildrop and timers and frees them
+ * in session_destroy(). Input is read into a bounded line reader; each
+ * complete line is dispatched through the command table (commands.c);
+ * replies go to the output buffer and are written in large writes. Long
+ * replies (LIST, UIDL, RETR, TOP) are produced as the output drains. */
+#ifndef SATCHEL_SESSION_H
+#define SATCHEL_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/auth_proto.h"
+#include "net/linereader.h"
+#include "net/outbuf.h"
+#include "store/maildrop.h"
+#include "store/msgconv.h"
+
+struct worker;
+struct io;
+struct timer;
+
+/* Bit values so the command table can name several states at once. */
+enum session_state {
+	STATE_AUTHORIZATION = 0x1,
+	STATE_TRANSACTION = 0x2,
+};
+
+enum long_kind { LONG_NONE, LONG_LIST, LONG_UIDL, LONG_MESSAGE };
+
+struct long_reply {
+	enum long_kind kind;
+	unsigned next;                    /* LIST/UIDL: next index */
+	unsigned msg_index;               /* RETR/TOP: the message */
+	struct maildrop_reader *reader;
+	struct msgconv conv;
+};
+
+struct session {
+	struct worker *worker;
+	int fd;
+	uint32_t serial;
+	struct io *io;
+	struct timer *timer;       /* idle timeout, lock refresh */
+	struct timer *delay_timer; /* failed-login delay */
+	uint64_t started_ms, last_activity_ms;
+	char addr[64];             /* client address, printable */
+	bool loopback;
+	bool secured;              /* TLS (later) */
+
+	enum session_state state;
+	bool waiting;              /* auth request or delayed reply pending */
+	bool closing;              /* close once the output is written */
+	bool peer_closed;
+	bool counted;              /* holds a session slot in the auth process */
+	unsigned bad_lines;
+
+	struct linereader in;
+	struct outbuf out;
+	struct long_reply reply;
+
+	char user[AUTH_USER_MAX];
+	bool have_user;
+	char timestamp[128];        /* APOP: <pid.clock.random@host> */
+	char delayed_reply[160];   /* sent when delay_timer fires */
+
+	struct maildrop *drop;
+	int expire_days;           /* -1 never */
+	unsigned login_delay;
+
+	unsigned retr_count, dele_count;
+	uint64_t retr_bytes;
+	const char *end_reason;
+};
+
+/* Creates a session for an accepted socket and sends the greeting.
+ * NULL on out of memory (the caller closes fd). */
+struct session *session_create(struct worker *worker, int fd,
+			       const char *addr, bool loopback);
+/* Ends the session without UPDATE, logs it, frees everything. */
+void session_destroy(struct session **sessionp);
+
+/* Queues a one-line reply ("+OK ..." / "-ERR ...") with CRLF. */
+void session_reply(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Queues a line of a multi-line reply, byte-stuffed. */
+void session_reply_line(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Continues after an asynchronous step (auth reply, delay) finished:
+ * processes buffered pipelined commands and flushes. May destroy s. */
+void session_resume(struct session *s);
+/* Says why and closes after flushing (limits, shutdown). */
+void session_close_with(struct session *s, const char *reply,
+			const char *reason);
+
+/* The auth process answered this session's request. May destroy s. */
+void session_auth_reply(struct session *s, const struct auth_reply *reply);
+
+/* Starts a long reply; the session fills it as output drains. */
+void session_start_long(struct session *s, enum long_kind kind,
+			unsigned msg_index, int64_t top_lines);
+
+/* True when plaintext passwords may be sent on this connection now. */
+bool session_plaintext_allowed(const struct session *s);
+
+#endif

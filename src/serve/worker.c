@@ -1,0 +1,408 @@
+/* worker.c: a worker process: accepts connections on the inherited
+ * listeners, runs their sessions in one event loop, and relays login
+ * requests to the auth process. */
+#include "serve/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "net/ioloop.h"
+#include "serve/connlimit.h"
+#include "serve/session.h"
+#include "util/log.h"
+
+/* Request ids carry the socket fd (low 20 bits) and the session serial,
+ * so a late reply for a closed session cannot reach its fd's successor. */
+#define ID_FD_BITS 20
+#define ID_FD_MASK ((1u << ID_FD_BITS) - 1)
+
+static uint32_t request_id(const struct session *s)
+{
+	return ((uint32_t)s->fd & ID_FD_MASK) | (s->serial << ID_FD_BITS);
+}
+
+static struct session *session_by_id(struct worker *w, uint32_t id)
+{
+	size_t fd = id & ID_FD_MASK;
+	struct session *s;
+
+	if (fd >= w->by_fd_cap || (s = w->by_fd[fd]) == NULL)
+		return NULL;
+	return request_id(s) == id ? s : NULL;
+}
+
+int worker_auth_send(struct worker *w, struct session *s,
+		     struct auth_request *req)
+{
+	ssize_t n;
+
+	if (w->auth_fd < 0)
+		return -1;
+	req->id = request_id(s);
+	n = send(w->auth_fd, req, sizeof(*req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(*req)) {
+		log_error("auth request not sent: %s",
+			  n < 0 ? strerror(errno) : "short send");
+		return -1;
+	}
+	return 0;
+}
+
+void worker_auth_logout(struct worker *w, const char *user)
+{
+	struct auth_request req;
+
+	if (w->auth_fd < 0)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.type = AUTH_REQ_LOGOUT;
+	snprintf(req.user, sizeof(req.user), "%s", user);
+	if (send(w->auth_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(req))
+		log_warn("auth logout for %s not sent", user);
+}
+
+/* --- failed-login delays, per client address --- */
+
+static unsigned fail_slot(const char *addr)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *addr != '\0'; addr++) {
+		h ^= (unsigned char)*addr;
+		h *= 16777619u;
+	}
+	return h % FAIL_TABLE_SIZE;
+}
+
+unsigned worker_login_result(struct worker *w, const char *addr,
+			     bool failed)
+{
+	struct fail_entry *e = &w->fail_table[fail_slot(addr)];
+	uint64_t now = ioloop_now_ms(w->loop), delay;
+	const struct config *cfg = w->cfg;
+
+	if (strcmp(e->addr, addr) != 0 ||
+	    now - e->last_ms > FAIL_FORGET_SECS * 1000ull) {
+		/* A different address in the slot or old failures: start
+		 * over (a collision can only shorten someone's delay). */
+		snprintf(e->addr, sizeof(e->addr), "%s", addr);
+		e->failures = 0;
+	}
+	if (!failed) {
+		e->failures = 0;
+		return 0;
+	}
+	e->last_ms = now;
+	if (e->failures < 32)
+		e->failures++;
+	if (cfg->auth_fail_delay_ms == 0)
+		return 0;
+	delay = (uint64_t)cfg->auth_fail_delay_ms << (e->failures - 1);
+	if (delay > cfg->auth_fail_delay_max_ms)
+		delay = cfg->auth_fail_delay_max_ms;
+	return (unsigned)delay;
+}
+
+/* --- sessions --- */
+
+static int worker_track(struct worker *w, struct session *s)
+{
+	if ((size_t)s->fd >= w->by_fd_cap) {
+		size_t cap = w->by_fd_cap == 0 ? 1024 : w->by_fd_cap;
+		struct session **by_fd;
+
+		while (cap <= (size_t)s->fd)
+			cap *= 2;
+		by_fd = realloc(w->by_fd, cap * sizeof(*by_fd));
+		if (by_fd == NULL)
+			return -1;
+		memset(by_fd + w->by_fd_cap, 0,
+		       (cap - w->by_fd_cap) * sizeof(*by_fd));
+		w->by_fd = by_fd;
+		w->by_fd_cap = cap;
+	}
+	w->by_fd[s->fd] = s;
+	w->nsessions++;
+	return 0;
+}
+
+void worker_session_gone(struct worker *w, struct session *s)
+{
+	if ((size_t)s->fd < w->by_fd_cap && w->by_fd[s->fd] == s) {
+		w->by_fd[s->fd] = NULL;
+		w->nsessions--;
+		connlimit_release(w->connlimit, w->index, s->addr);
+	}
+	if (w->draining && w->nsessions == 0)
+		ioloop_stop(w->loop);
+}
+
+static bool addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+		const uint8_t *b = sin6->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127;
+	}
+	return false;
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *out,
+		      size_t size)
+{
+	const void *raw = ss->ss_family == AF_INET6 ?
+		(const void *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr :
+		(const void *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+
+	if (inet_ntop(ss->ss_family, raw, out, (socklen_t)size) == NULL)
+		snprintf(out, size, "unknown");
+}
+
+/* Refuses a connection with a reason instead of a silent close. */
+static void refuse(int fd, const char *why)
+{
+	char line[160];
+	int len = snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s\r\n", why);
+
+	if (write(fd, line, (size_t)len) < 0) {
+		/* The client is gone already; nothing else to do. */
+	}
+	close(fd);
+}
+
+static void worker_accept(void *context, unsigned ready)
+{
+	struct worker_listener *wl = context;
+	struct worker *w = wl->worker;
+	struct listener *l = wl->listener;
+
+	for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		const char *why = NULL;
+		struct session *s;
+		char addr[64];
+		int fd, one = 1;
+
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_error("accept on %s: %s", l->name,
+					  strerror(errno));
+			return;
+		}
+		addr_text(&ss, addr, sizeof(addr));
+		if (!connlimit_admit(w->connlimit, w->index, addr,
+				     w->cfg->max_connections,
+				     w->cfg->max_connections_per_ip, &why)) {
+			log_warn("connection refused: rip=%s: %s", addr, why);
+			refuse(fd, why);
+			continue;
+		}
+		/* Whole replies are written at once; Nagle would only add
+		 * latency to the last segment of each. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+		s = session_create(w, fd, addr, addr_is_loopback(&ss));
+		if (s == NULL) {
+			connlimit_release(w->connlimit, w->index, addr);
+			refuse(fd, "out of memory");
+			continue;
+		}
+		if (worker_track(w, s) < 0) {
+			/* session_destroy releases the count once tracked;
+			 * untracked, release here. */
+			connlimit_release(w->connlimit, w->index, addr);
+			session_destroy(&s);
+			continue;
+		}
+	}
+}
+
+/* --- auth replies --- */
+
+static void worker_auth_lost(struct worker *w)
+{
+	log_error("lost the auth process; finishing current sessions");
+	io_remove(&w->auth_io);
+	close(w->auth_fd);
+	w->auth_fd = -1;
+	for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
+		struct session *s = w->by_fd[fd];
+		struct auth_reply reply;
+
+		if (s == NULL || !s->waiting || s->delay_timer != NULL)
+			continue;
+		memset(&reply, 0, sizeof(reply));
+		reply.result = AUTH_TEMPFAIL;
+		session_auth_reply(s, &reply);
+	}
+	/* The master starts a new generation; this one drains. */
+	w->draining = true;
+	for (size_t i = 0; i < w->nlisteners; i++)
+		io_remove(&w->listen_io[i]);
+	if (w->nsessions == 0)
+		ioloop_stop(w->loop);
+}
+
+static void worker_auth_io(void *context, unsigned ready)
+{
+	struct worker *w = context;
+
+	for (;;) {
+		struct auth_reply reply;
+		struct session *s;
+		ssize_t n = recv(w->auth_fd, &reply, sizeof(reply),
+				 MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			worker_auth_lost(w);
+			return;
+		}
+		if (n != (ssize_t)sizeof(reply)) {
+			log_error("malformed auth reply (%zd bytes)", n);
+			continue;
+		}
+		reply.user[sizeof(reply.user) - 1] = '\0';
+		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
+		s = session_by_id(w, reply.id);
+		if (s == NULL || !s->waiting) {
+			/* The client left while auth worked: free its slot. */
+			if (reply.result == AUTH_OK)
+				worker_auth_logout(w, reply.user);
+			continue;
+		}
+		session_auth_reply(s, &reply);
+	}
+}
+
+/* --- signals --- */
+
+static void worker_drain(struct worker *w, bool now)
+{
+	w->draining = true;
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		io_remove(&w->listen_io[i]);
+		close(w->listeners[i].fd);
+		w->listeners[i].fd = -1;
+	}
+	if (now) {
+		for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
+			if (w->by_fd[fd] != NULL)
+				session_close_with(w->by_fd[fd],
+					"-ERR [SYS/TEMP] server shutting "
+					"down, closing", "shutdown");
+		}
+	}
+	if (w->nsessions == 0)
+		ioloop_stop(w->loop);
+}
+
+static void worker_signal(void *context, unsigned ready)
+{
+	struct worker *w = context;
+	struct signalfd_siginfo info;
+
+	while (read(w->signal_fd, &info, sizeof(info)) == sizeof(info)) {
+		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
+			worker_drain(w, true);
+		else if (info.ssi_signo == SIGUSR1)
+			worker_drain(w, false);
+	}
+}
+
+int worker_run(const struct config *cfg, unsigned index, int auth_fd,
+	       struct listener *listeners, size_t nlisteners,
+	       struct connlimit *connlimit)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	char role[32];
+	sigset_t mask;
+	int ret = EX_OK;
+
+	if (w == NULL)
+		return EX_OSERR;
+	snprintf(role, sizeof(role), "worker %u", index);
+	log_set_role(role);
+	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
+	w->cfg = cfg;
+	w->index = index;
+	w->auth_fd = auth_fd;
+	w->listeners = listeners;
+	w->nlisteners = nlisteners;
+	w->connlimit = connlimit;
+	if (cfg->hostname[0] != '\0')
+		snprintf(w->hostname, sizeof(w->hostname), "%s",
+			 cfg->hostname);
+	else if (gethostname(w->hostname, sizeof(w->hostname) - 1) < 0)
+		snprintf(w->hostname, sizeof(w->hostname), "localhost");
+	w->loop = ioloop_create();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	w->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (w->loop == NULL || w->signal_fd < 0) {
+		log_error("worker setup: %s", strerror(errno));
+		ret = EX_OSERR;
+		goto out_free;
+	}
+	w->signal_io = io_add(w->loop, w->signal_fd, IO_READ, false,
+			      worker_signal, w);
+	w->auth_io = io_add(w->loop, auth_fd, IO_READ, false, worker_auth_io,
+			    w);
+	if (w->signal_io == NULL || w->auth_io == NULL) {
+		log_error("worker setup: %s", strerror(errno));
+		ret = EX_OSERR;
+		goto out_free;
+	}
+	for (size_t i = 0; i < nlisteners; i++) {
+		w->listen_ctx[i].worker = w;
+		w->listen_ctx[i].listener = &listeners[i];
+		w->listen_io[i] = io_add(w->loop, listeners[i].fd, IO_READ,
+					 true, worker_accept,
+					 &w->listen_ctx[i]);
+		if (w->listen_io[i] == NULL) {
+			log_error("watching %s: %s", listeners[i].name,
+				  strerror(errno));
+			ret = EX_OSERR;
+			goto out_free;
+		}
+	}
+	if (ioloop_run(w->loop) < 0) {
+		log_error("event loop: %s", strerror(errno));
+		ret = EX_OSERR;
+	}
+out_free:
+	ioloop_destroy(&w->loop);
+	free(w->by_fd);
+	free(w);
+	return ret;
+}

@@ -1,0 +1,75 @@
+/* worker.h: a worker process: one event loop serving many sessions.
+ * Runs unprivileged; it reads client input, talks to the auth process over
+ * its socket and reads the maildrops. */
+#ifndef SATCHEL_WORKER_H
+#define SATCHEL_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth_proto.h"
+#include "net/listener.h"
+#include "serve/limits.h"
+#include "util/config.h"
+
+struct ioloop;
+struct io;
+struct session;
+struct connlimit;
+
+struct fail_entry {
+	char addr[64];
+	unsigned failures;
+	uint64_t last_ms;
+};
+
+struct worker_listener {
+	struct worker *worker;
+	struct listener *listener;
+};
+
+struct worker {
+	const struct config *cfg;
+	struct ioloop *loop;
+	unsigned index;
+	int auth_fd;
+	struct io *auth_io;
+	struct io *signal_io;
+	int signal_fd;
+	struct listener *listeners;
+	size_t nlisteners;
+	struct io *listen_io[LISTENER_MAX];
+	struct worker_listener listen_ctx[LISTENER_MAX];
+	struct connlimit *connlimit;
+	struct session **by_fd;    /* sessions indexed by socket fd */
+	size_t by_fd_cap;
+	unsigned nsessions;
+	uint32_t next_serial;
+	bool draining;             /* no new connections; exit when empty */
+	char hostname[256];
+	struct fail_entry fail_table[FAIL_TABLE_SIZE];
+};
+
+/* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
+ * reload). Returns a sysexits status. */
+int worker_run(const struct config *cfg, unsigned index, int auth_fd,
+	       struct listener *listeners, size_t nlisteners,
+	       struct connlimit *connlimit);
+
+/* Sends a request for session s (fills req->id). 0, or -1 when the auth
+ * process cannot be reached. */
+int worker_auth_send(struct worker *w, struct session *s,
+		     struct auth_request *req);
+/* Tells auth that a counted session of user ended. */
+void worker_auth_logout(struct worker *w, const char *user);
+
+/* Records a failed (failed = true) or successful login from addr and
+ * returns how long to delay the failure reply, in milliseconds. */
+unsigned worker_login_result(struct worker *w, const char *addr,
+			     bool failed);
+
+/* Called by session_destroy. */
+void worker_session_gone(struct worker *w, struct session *s);
+
+#endif

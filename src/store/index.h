@@ -1,0 +1,45 @@
+/* index.h: the per-maildrop cache "satchel.index" (Maildir: keyed by base
+ * name; mbox sidecar: keyed by UIDL). One text line per message:
+ *
+ *	key SP size SP uidl SP retrieved-epoch LF
+ *
+ * after a version line. It is only a cache: a missing, unreadable or
+ * corrupt file (any line that does not parse) loads as an empty index, and
+ * the store rebuilds it. Written to a temporary file, fsync'd, renamed. */
+#ifndef SATCHEL_INDEX_H
+#define SATCHEL_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct index_entry {
+	const char *key;      /* 1-255 octets of 0x21-0x7E */
+	uint64_t size;        /* LIST size (0 when the store does not use it) */
+	const char *uidl;     /* valid UIDL */
+	int64_t retrieved;    /* epoch of the first RETR kept, 0 = never */
+};
+
+struct index;
+
+/* Loads path. Returns 0 with *index_r (possibly empty; *index_r owns its
+ * strings), or -1 only when out of memory. A file that did not load whole
+ * sets index_is_complete() false so the store knows to rewrite it. */
+int index_load(const char *path, struct index **index_r);
+bool index_is_complete(const struct index *index);
+size_t index_count(const struct index *index);
+/* The entry for key, or NULL. O(log n). */
+const struct index_entry *index_lookup(const struct index *index,
+				       const char *key);
+void index_free(struct index **indexp);
+
+/* True when key can be stored (the text format has no quoting). */
+bool index_key_is_valid(const char *key);
+
+/* Writes count entries to path atomically (temp file, fsync, rename).
+ * Entries with an invalid key or UIDL are skipped. The array is sorted by
+ * key in place. Returns 0, or -1 with *error_r. */
+int index_write(const char *path, struct index_entry *entries, size_t count,
+		const char **error_r);
+
+#endif

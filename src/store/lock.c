@@ -1,0 +1,449 @@
+/* lock.c: session lock files and mbox dotlock + fcntl locking (lock.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/lock.h"
+#include "util/strnum.h"
+
+#define LOCK_BREAK_STALE_SECS 30 /* a "<path>.break" lives microseconds */
+#define LOCK_TAKE_TRIES 8
+
+struct lock_file {
+	char *path;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct lock_mbox {
+	char *dotlock;   /* NULL when we hold no dotlock */
+	dev_t dev;
+	ino_t ino;
+	int fd;          /* -1 when we hold no fcntl lock */
+};
+
+static char *lock_path_with(const char *path, const char *suffix)
+{
+	size_t plen = strlen(path), slen = strlen(suffix);
+	char *p = malloc(plen + slen + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, path, plen);
+	memcpy(p + plen, suffix, slen + 1);
+	return p;
+}
+
+static void lock_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static uint64_t lock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int lock_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void lock_hostname(char *host, size_t size)
+{
+	if (gethostname(host, size) < 0)
+		snprintf(host, size, "localhost");
+	host[size - 1] = '\0';
+}
+
+/* "hostname pid timestamp\n": who holds the lock, for admins and for the
+ * same-host dead-pid check. */
+static int lock_write_owner(int fd)
+{
+	char host[HOST_NAME_MAX + 1], buf[HOST_NAME_MAX + 64];
+	int len;
+
+	lock_hostname(host, sizeof(host));
+	len = snprintf(buf, sizeof(buf), "%s %ld %lld\n", host,
+		       (long)getpid(), (long long)time(NULL));
+	if (len < 0 || (size_t)len >= sizeof(buf))
+		return -1;
+	return lock_write_all(fd, buf, (size_t)len);
+}
+
+/* True when the lock content names this host and a process that is gone.
+ * Unparsable content is not proof of anything: only mtime decides then. */
+static bool lock_owner_is_dead(const char *content)
+{
+	char host[HOST_NAME_MAX + 1], pidtext[24];
+	const char *sp, *end;
+	uint64_t pid;
+
+	sp = strchr(content, ' ');
+	if (sp == NULL)
+		return false;
+	lock_hostname(host, sizeof(host));
+	if ((size_t)(sp - content) != strlen(host) ||
+	    memcmp(content, host, (size_t)(sp - content)) != 0)
+		return false;
+	end = strchr(sp + 1, ' ');
+	if (end == NULL || (size_t)(end - sp - 1) >= sizeof(pidtext))
+		return false;
+	memcpy(pidtext, sp + 1, (size_t)(end - sp - 1));
+	pidtext[end - sp - 1] = '\0';
+	if (strnum_parse_u64(pidtext, INT32_MAX, &pid) < 0 || pid < 2)
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Returns 1 stale, 0 fresh, -1 with errno (ENOENT: gone meanwhile). The
+ * stat of the lock judged is returned in st_r for the removal check. */
+static int lock_check_stale(const char *path, unsigned stale_secs,
+			    struct stat *st_r)
+{
+	char content[HOST_NAME_MAX + 64];
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st_r) < 0) {
+		ret = -1;
+		goto out_close;
+	}
+	if (st_r->st_mtime + (time_t)stale_secs < time(NULL)) {
+		ret = 1;
+		goto out_close;
+	}
+	n = read(fd, content, sizeof(content) - 1);
+	if (n > 0) {
+		content[n] = '\0';
+		ret = lock_owner_is_dead(content) ? 1 : 0;
+	}
+out_close:
+	close(fd);
+	return ret;
+}
+
+/* Removes path only if it is still the file judged stale (same inode and
+ * mtime): renames it aside, compares, and puts back a file that turned out
+ * to be a fresh lock. rename() is atomic, so the fresh lock of someone
+ * else is never lost except in a window where a third taker creates one
+ * at the same instant (its holder then sees refresh fail). */
+static int lock_remove_if_same(const char *path, const struct stat *judged)
+{
+	char aside[PATH_MAX];
+	struct stat st;
+	int len;
+
+	len = snprintf(aside, sizeof(aside), "%s.stale.%ld", path,
+		       (long)getpid());
+	if (len < 0 || (size_t)len >= sizeof(aside)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (rename(path, aside) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (lstat(aside, &st) < 0)
+		return -1;
+	if (st.st_dev == judged->st_dev && st.st_ino == judged->st_ino &&
+	    st.st_mtime == judged->st_mtime)
+		return unlink(aside) < 0 && errno != ENOENT ? -1 : 0;
+	if (link(aside, path) < 0 && errno != EEXIST)
+		return -1;
+	if (unlink(aside) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* Breaks a stale session lock under "<path>.break" so that two takers do
+ * not both judge and remove. Returns 0 (broken or someone else is at it)
+ * or -1 on an I/O error. */
+static int lock_break(const char *path, unsigned stale_secs,
+		      const struct stat *judged)
+{
+	struct stat st, again;
+	char *brk;
+	int fd, ret = -1;
+
+	brk = lock_path_with(path, ".break");
+	if (brk == NULL)
+		return -1;
+	fd = open(brk, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		if (errno != EEXIST)
+			goto out_free;
+		/* a breaker died between its open and unlink */
+		if (stat(brk, &st) == 0 &&
+		    st.st_mtime + LOCK_BREAK_STALE_SECS < time(NULL))
+			lock_remove_if_same(brk, &st);
+		ret = 0;
+		goto out_free;
+	}
+	/* re-check under the break lock: still the same stale file? */
+	ret = 0;
+	if (lock_check_stale(path, stale_secs, &again) == 1 &&
+	    again.st_dev == judged->st_dev && again.st_ino == judged->st_ino)
+		ret = lock_remove_if_same(path, &again);
+	if (unlink(brk) < 0 && errno != ENOENT)
+		ret = -1;
+	close(fd);
+out_free:
+	free(brk);
+	return ret;
+}
+
+int lock_file_take(const char *path, unsigned stale_secs,
+		   struct lock_file **lock_r, const char **error_r)
+{
+	struct lock_file *lock;
+	struct stat st;
+	unsigned tries;
+	int fd = -1;
+
+	if (stale_secs == 0)
+		stale_secs = LOCK_STALE_SECS_DEFAULT;
+	for (tries = 0; tries < LOCK_TAKE_TRIES; tries++) {
+		int stale;
+
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				O_CLOEXEC, 0600);
+		if (fd >= 0)
+			break;
+		if (errno == EACCES || errno == EROFS || errno == EPERM) {
+			*error_r = "cannot create the session lock file: "
+				   "permission denied";
+			return MAILDROP_PERM;
+		}
+		if (errno != EEXIST)
+			goto out_temp;
+		stale = lock_check_stale(path, stale_secs, &st);
+		if (stale == 0)
+			return MAILDROP_IN_USE;
+		if (stale < 0) {
+			if (errno == ENOENT)
+				continue; /* released meanwhile */
+			goto out_temp;
+		}
+		if (lock_break(path, stale_secs, &st) < 0)
+			goto out_temp;
+		if (tries > 0)
+			lock_sleep_ms(20 * tries);
+	}
+	if (fd < 0)
+		return MAILDROP_IN_USE;
+
+	lock = calloc(1, sizeof(*lock));
+	if (lock == NULL)
+		goto out_unlink;
+	lock->fd = fd;
+	lock->path = strdup(path);
+	if (lock->path == NULL || lock_write_owner(fd) < 0 ||
+	    fstat(fd, &st) < 0) {
+		free(lock->path);
+		free(lock);
+		goto out_unlink;
+	}
+	lock->dev = st.st_dev;
+	lock->ino = st.st_ino;
+	*lock_r = lock;
+	return MAILDROP_OK;
+
+out_unlink:
+	unlink(path);
+	close(fd);
+out_temp:
+	*error_r = "cannot create the session lock file";
+	return MAILDROP_TEMP;
+}
+
+int lock_file_refresh(struct lock_file *lock)
+{
+	struct stat st;
+
+	if (futimens(lock->fd, NULL) < 0)
+		return -1;
+	if (stat(lock->path, &st) < 0 || st.st_dev != lock->dev ||
+	    st.st_ino != lock->ino)
+		return -1;
+	return 0;
+}
+
+void lock_file_release(struct lock_file **lockp)
+{
+	struct lock_file *lock = *lockp;
+	struct stat st;
+
+	if (lock == NULL)
+		return;
+	*lockp = NULL;
+	/* only our own file: someone may have broken and retaken it */
+	if (stat(lock->path, &st) == 0 && st.st_dev == lock->dev &&
+	    st.st_ino == lock->ino)
+		unlink(lock->path);
+	close(lock->fd);
+	free(lock->path);
+	free(lock);
+}
+
+/* One attempt at the dotlock. Returns 1 taken, 0 busy, 2 not allowed to
+ * create it (fcntl alone then), -1 error. */
+static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd >= 0) {
+		char buf[24];
+		int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+		if (lock_write_all(fd, buf, (size_t)len) < 0 ||
+		    fstat(fd, &st) < 0) {
+			unlink(path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		lock->dev = st.st_dev;
+		lock->ino = st.st_ino;
+		return 1;
+	}
+	if (errno == EACCES || errno == EPERM || errno == EROFS)
+		return 2;
+	if (errno != EEXIST)
+		return -1;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (st.st_mtime + LOCK_DOTLOCK_STALE_SECS < time(NULL) &&
+	    lock_remove_if_same(path, &st) < 0)
+		return -1;
+	return 0;
+}
+
+int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
+		   const char **error_r)
+{
+	uint64_t deadline = lock_now_ms() + LOCK_RETRY_MSECS;
+	unsigned delay = 10;
+	struct lock_mbox *lock;
+	char *dotlock;
+	bool dotlock_done = false;
+
+	lock = calloc(1, sizeof(*lock));
+	dotlock = lock_path_with(mbox_path, ".lock");
+	if (lock == NULL || dotlock == NULL) {
+		free(lock);
+		free(dotlock);
+		*error_r = "out of memory";
+		return MAILDROP_TEMP;
+	}
+	lock->fd = -1;
+	for (;;) {
+		uint64_t now;
+
+		if (!dotlock_done) {
+			int r = lock_dotlock_try(lock, dotlock);
+
+			if (r < 0) {
+				*error_r = "cannot create the mbox dotlock";
+				goto out_fail;
+			}
+			if (r == 1) {
+				lock->dotlock = dotlock;
+				dotlock = NULL;
+			}
+			dotlock_done = r != 0;
+		}
+		if (dotlock_done) {
+			struct flock fl;
+
+			if (fd < 0)
+				break;
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(fd, F_SETLK, &fl) == 0) {
+				lock->fd = fd;
+				break;
+			}
+			if (errno != EACCES && errno != EAGAIN) {
+				*error_r = "cannot fcntl-lock the mbox";
+				goto out_fail;
+			}
+		}
+		now = lock_now_ms();
+		if (now >= deadline) {
+			lock_mbox_release(&lock);
+			free(dotlock);
+			*error_r = "the mbox is locked by another program";
+			return MAILDROP_IN_USE;
+		}
+		lock_sleep_ms((unsigned)(deadline - now < delay ?
+					 deadline - now : delay));
+		if (delay < 200)
+			delay *= 2;
+	}
+	free(dotlock);
+	*lock_r = lock;
+	return MAILDROP_OK;
+
+out_fail:
+	lock_mbox_release(&lock);
+	free(dotlock);
+	return MAILDROP_TEMP;
+}
+
+void lock_mbox_release(struct lock_mbox **lockp)
+{
+	struct lock_mbox *lock = *lockp;
+	struct stat st;
+
+	if (lock == NULL)
+		return;
+	*lockp = NULL;
+	if (lock->fd >= 0) {
+		struct flock fl;
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_UNLCK;
+		fl.l_whence = SEEK_SET;
+		(void)fcntl(lock->fd, F_SETLK, &fl);
+	}
+	if (lock->dotlock != NULL) {
+		if (stat(lock->dotlock, &st) == 0 && st.st_dev == lock->dev &&
+		    st.st_ino == lock->ino)
+			unlink(lock->dotlock);
+		free(lock->dotlock);
+	}
+	free(lock);
+}

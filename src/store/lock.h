@@ -1,0 +1,51 @@
+/* lock.h: the locks a maildrop session takes.
+ *
+ * Session lock: a file made with O_EXCL holding "hostname pid timestamp",
+ * held for the whole POP3 session (RFC 1939 8.: exclusive access), so a
+ * second login gets [IN-USE]. It works across processes and hosts that
+ * share the store. The holder refreshes its mtime; a lock is stale when
+ * its mtime is older than stale_secs, or when it names this host and a pid
+ * that no longer exists. A stale lock is removed under a short-lived
+ * "<path>.break" lock and re-checked by inode after renaming it aside, so
+ * two takers never remove each other's fresh lock.
+ *
+ * Mbox lock: "<mbox>.lock" dotlock (as Postfix, procmail and mutt make it)
+ * plus an fcntl write lock on the mbox fd, taken only while scanning or
+ * rewriting so the MTA can append during the session. Both are retried
+ * for at most about 2 seconds, which blocks the caller that long at worst.
+ */
+#ifndef SATCHEL_LOCK_H
+#define SATCHEL_LOCK_H
+
+#include "store/maildrop.h"
+
+#define LOCK_STALE_SECS_DEFAULT 300
+#define LOCK_DOTLOCK_STALE_SECS 300 /* mutt, procmail: 5 minutes */
+#define LOCK_RETRY_MSECS 2000       /* total wait for dotlock + fcntl */
+
+struct lock_file;
+struct lock_mbox;
+
+/* Takes the session lock at path (stale_secs 0 = default). Returns
+ * MAILDROP_OK with *lock_r, MAILDROP_IN_USE, or MAILDROP_TEMP /
+ * MAILDROP_PERM with *error_r. */
+int lock_file_take(const char *path, unsigned stale_secs,
+		   struct lock_file **lock_r, const char **error_r);
+/* Touches the lock. Returns 0, or -1 when the lock file is no longer ours
+ * (removed or replaced by someone who judged it stale). */
+int lock_file_refresh(struct lock_file *lock);
+/* Removes the lock file if it is still ours, frees, sets *lockp = NULL.
+ * NULL-safe. */
+void lock_file_release(struct lock_file **lockp);
+
+/* Takes "<mbox_path>.lock" and an fcntl write lock on fd (fd -1: the mbox
+ * does not exist; dotlock only). A directory where we may not create the
+ * dotlock (EACCES, as /var/mail often is without a mail group) means
+ * fcntl only. Returns MAILDROP_OK with *lock_r, MAILDROP_IN_USE after
+ * LOCK_RETRY_MSECS, or MAILDROP_TEMP with *error_r. */
+int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
+		   const char **error_r);
+/* Drops the fcntl lock and removes the dotlock. NULL-safe. */
+void lock_mbox_release(struct lock_mbox **lockp);
+
+#endif

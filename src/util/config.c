@@ -1,0 +1,352 @@
+/* config.c: the table of configuration keys, their defaults, parsing and
+ * validation. A key is described once, here; --check prints from the same
+ * table, so the printed config cannot disagree with what is parsed. */
+#include "util/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/strnum.h"
+
+enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
+		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL };
+
+struct config_key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	size_t size;      /* KEY_STR: buffer size */
+	uint64_t min, max; /* KEY_UINT */
+	const char *defval;
+};
+
+#define STR(n, d) { #n, KEY_STR, offsetof(struct config, n), \
+		    sizeof(((struct config *)0)->n), 0, 0, d }
+#define UINT(n, lo, hi, d) { #n, KEY_UINT, offsetof(struct config, n), 0, \
+			     lo, hi, d }
+#define SPECIAL(n, t, field, d) { #n, t, offsetof(struct config, field), \
+				  sizeof(((struct config *)0)->field), 0, 0, d }
+
+static const struct config_key config_keys[] = {
+	STR(listen, "127.0.0.1:110,[::1]:110"),
+	STR(listen_tls, ""),
+	STR(tls_cert, ""),
+	STR(tls_key, ""),
+	SPECIAL(users, KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
+	SPECIAL(mail, KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
+	STR(mail_user, "satchel"),
+	STR(hostname, ""),
+	STR(log, "stderr"),
+	SPECIAL(log_level, KEY_LOGLEVEL, log_level, "info"),
+	STR(state_dir, "/var/lib/satchel"),
+	UINT(workers, 0, 256, "0"),
+	SPECIAL(plaintext_auth, KEY_PLAINTEXT, plaintext_auth,
+		"tls-or-loopback"),
+	SPECIAL(apop, KEY_BOOL, apop, "no"),
+	SPECIAL(expire, KEY_EXPIRE, expire_days, "never"),
+	UINT(login_delay, 0, 86400 * 365, "0"),
+	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF. */
+	UINT(max_line, 255, 8192, "255"),
+	UINT(max_bad_lines, 1, 1000, "10"),
+	UINT(preauth_timeout, 1, 3600, "60"),
+	/* RFC 1939 section 3: an autologout timer of at least 10 minutes;
+	 * shorter values are accepted (with a warning) for testing. */
+	UINT(autologout, 1, 86400, "600"),
+	UINT(max_connections, 1, 1000000, "10000"),
+	UINT(max_connections_per_ip, 1, 1000000, "50"),
+	UINT(max_sessions_per_user, 0, 1000000, "10"),
+	UINT(lock_stale_timeout, 10, 86400, "300"),
+	{ "auth_fail_delay", KEY_UINT,
+	  offsetof(struct config, auth_fail_delay_ms), 0, 0, 60000, "500" },
+	{ "auth_fail_delay_max", KEY_UINT,
+	  offsetof(struct config, auth_fail_delay_max_ms), 0, 0, 600000,
+	  "10000" },
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const plaintext_names[] = {
+	[PLAINTEXT_ALWAYS] = "always",
+	[PLAINTEXT_TLS_OR_LOOPBACK] = "tls-or-loopback",
+	[PLAINTEXT_NEVER] = "never",
+};
+
+static const struct config_key *config_find(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+static int copy_str(char *dst, size_t size, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= size)
+		return -1;
+	memcpy(dst, value, len + 1);
+	return 0;
+}
+
+/* Sets one key from text. Returns 0 or -1 with *reason_r. */
+static int config_set(struct config *cfg, const struct config_key *key,
+		      const char *value, const char **reason_r)
+{
+	char *field = (char *)cfg + key->offset;
+	uint64_t num;
+
+	switch (key->type) {
+	case KEY_STR:
+		if (copy_str(field, key->size, value) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	case KEY_UINT:
+		if (strnum_parse_u64(value, key->max, &num) < 0 ||
+		    num < key->min) {
+			*reason_r = "expected a whole number in range";
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)num;
+		return 0;
+	case KEY_BOOL:
+		if (strcmp(value, "yes") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "no") == 0)
+			*(bool *)field = false;
+		else {
+			*reason_r = "expected yes or no";
+			return -1;
+		}
+		return 0;
+	case KEY_PLAINTEXT:
+		for (int i = 0; i < 3; i++) {
+			if (strcmp(value, plaintext_names[i]) == 0) {
+				*(enum plaintext_auth *)field = i;
+				return 0;
+			}
+		}
+		*reason_r = "expected always, tls-or-loopback or never";
+		return -1;
+	case KEY_EXPIRE:
+		if (strcmp(value, "never") == 0) {
+			*(int *)field = -1;
+			return 0;
+		}
+		if (strnum_parse_u64(value, 36500, &num) < 0) {
+			*reason_r = "expected never or a number of days";
+			return -1;
+		}
+		*(int *)field = (int)num;
+		return 0;
+	case KEY_LOGLEVEL: {
+		enum log_level level;
+
+		if (log_level_parse(value, &level) < 0) {
+			*reason_r = "expected error, warn, info or debug";
+			return -1;
+		}
+		return copy_str(field, key->size, value);
+	}
+	case KEY_USERS:
+		if (strncmp(value, "passwd-file:", 12) != 0 ||
+		    value[12] == '\0') {
+			*reason_r = "expected passwd-file:PATH";
+			return -1;
+		}
+		if (copy_str(cfg->users, sizeof(cfg->users), value) < 0 ||
+		    copy_str(cfg->passwd_file, sizeof(cfg->passwd_file),
+			     value + 12) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	case KEY_MAIL: {
+		const char *pattern;
+
+		if (strncmp(value, "maildir:", 8) == 0) {
+			cfg->mail_kind = MAIL_MAILDIR;
+			pattern = value + 8;
+		} else if (strncmp(value, "mbox:", 5) == 0) {
+			cfg->mail_kind = MAIL_MBOX;
+			pattern = value + 5;
+		} else {
+			*reason_r = "expected maildir:PATTERN or mbox:PATTERN";
+			return -1;
+		}
+		if (*pattern == '\0') {
+			*reason_r = "empty mail pattern";
+			return -1;
+		}
+		if (copy_str(cfg->mail, sizeof(cfg->mail), value) < 0 ||
+		    copy_str(cfg->mail_pattern, sizeof(cfg->mail_pattern),
+			     pattern) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	}
+	}
+	*reason_r = "internal error";
+	return -1;
+}
+
+void config_defaults(struct config *cfg)
+{
+	const char *reason;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++) {
+		/* The defaults are constants above; they always parse. */
+		(void)config_set(cfg, &config_keys[i], config_keys[i].defval,
+				 &reason);
+	}
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* Splits "key = value" (or "key=value"), sets it. 0 or -1 + err. */
+static int config_assign(struct config *cfg, char *line, const char *where,
+			 char *err, size_t errsize)
+{
+	char *eq = strchr(line, '=');
+	const struct config_key *key;
+	const char *reason = NULL;
+	char *name, *value;
+
+	if (eq == NULL) {
+		snprintf(err, errsize, "%s: expected key = value", where);
+		return -1;
+	}
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	key = config_find(name);
+	if (key == NULL) {
+		snprintf(err, errsize, "%s: unknown key '%.64s'", where, name);
+		return -1;
+	}
+	if (config_set(cfg, key, value, &reason) < 0) {
+		snprintf(err, errsize, "%s: key '%s': bad value '%.128s': %s",
+			 where, name, value, reason);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path,
+		     char *err, size_t errsize)
+{
+	char line[CONFIG_STR_MAX + 128];
+	char where[CONFIG_STR_MAX + 32];
+	unsigned lineno = 0;
+	int ret = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *text;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errsize, "%s: line too long", where);
+			ret = -1;
+			break;
+		}
+		text = trim(line);
+		if (*text == '\0' || *text == '#')
+			continue;
+		if (config_assign(cfg, text, where, err, errsize) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && ferror(f)) {
+		snprintf(err, errsize, "%s: read error", path);
+		ret = -1;
+	}
+	fclose(f);
+	return ret;
+}
+
+int config_override(struct config *cfg, const char *assignment,
+		    char *err, size_t errsize)
+{
+	char copy[CONFIG_STR_MAX + 128];
+
+	if (copy_str(copy, sizeof(copy), assignment) < 0) {
+		snprintf(err, errsize, "-o: override too long");
+		return -1;
+	}
+	return config_assign(cfg, copy, "-o", err, errsize);
+}
+
+int config_finish(struct config *cfg, char *err, size_t errsize)
+{
+	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0') {
+		snprintf(err, errsize, "no listen address configured");
+		return -1;
+	}
+	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
+		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;
+	return 0;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *key = &config_keys[i];
+		const char *field = (const char *)cfg + key->offset;
+		int expire;
+
+		fprintf(out, "%s = ", key->name);
+		switch (key->type) {
+		case KEY_STR:
+		case KEY_LOGLEVEL:
+		case KEY_USERS:
+		case KEY_MAIL:
+			fprintf(out, "%s\n", field);
+			break;
+		case KEY_UINT:
+			fprintf(out, "%u\n", *(const unsigned *)field);
+			break;
+		case KEY_BOOL:
+			fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no");
+			break;
+		case KEY_PLAINTEXT:
+			fprintf(out, "%s\n", plaintext_names[
+				*(const enum plaintext_auth *)field]);
+			break;
+		case KEY_EXPIRE:
+			expire = *(const int *)field;
+			if (expire < 0)
+				fprintf(out, "never\n");
+			else
+				fprintf(out, "%d\n", expire);
+			break;
+		}
+	}
+}
