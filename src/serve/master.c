@@ -663,6 +663,9 @@ int master_main(int argc, char **argv)
 	if (cfg->autologout < 600)
 		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
 			 "requires", cfg->autologout);
+	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
+		log_warn("plaintext_auth = always: passwords may cross the "
+			 "network in clear text");
 	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EX_CONFIG;

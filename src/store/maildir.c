@@ -38,6 +38,8 @@ struct maildir_file {
 	char *moved;          /* malloc'd new name after a move, or NULL */
 	enum maildir_sub sub;
 	uint64_t s_size, w_size;
+	uint64_t lead;        /* leading number of the base (sort key) */
+	unsigned lead_len;    /* its digits; 0 = none or too long */
 	bool has_s, has_w;
 	int64_t retrieved;
 };
@@ -117,31 +119,39 @@ static void maildir_parse_sizes(struct maildir_file *f)
 
 /* Delivery order: names start with the epoch seconds, so the leading
  * number compares numerically ("999.x" before "1000.x"), the rest as
- * bytes; new/ before cur/ when a base is in both. */
+ * bytes; new/ before cur/ when a base is in both. The number is parsed
+ * once per file (sorting 100,000 names is the hot part of a warm open). */
+static void maildir_parse_lead(struct maildir_file *f)
+{
+	size_t n = strspn(f->base, "0123456789");
+	uint64_t value = 0;
+	size_t i;
+
+	f->lead_len = 0;
+	if (n == 0 || n > 19)
+		return; /* compared as text below */
+	for (i = 0; i < n; i++)
+		value = value * 10 + (uint64_t)(f->base[i] - '0');
+	f->lead = value;
+	f->lead_len = (unsigned)n;
+}
+
 static int maildir_file_cmp(const void *a, const void *b)
 {
 	const struct maildir_file *x = a, *y = b;
-	const char *nx = x->base, *ny = y->base;
-	size_t dx = strspn(nx, "0123456789"), dy = strspn(ny, "0123456789");
-	const char *px = nx, *py = ny;
-	size_t lx = dx, ly = dy;
 	int c;
 
-	while (lx > 1 && *px == '0') {
-		px++;
-		lx--;
+	if (x->lead_len != 0 && y->lead_len != 0) {
+		if (x->lead != y->lead)
+			return x->lead < y->lead ? -1 : 1;
+		c = strcmp(x->base + x->lead_len, y->base + y->lead_len);
+	} else if (x->lead_len != 0 || y->lead_len != 0) {
+		return x->lead_len != 0 ? -1 : 1; /* numbered names first */
+	} else {
+		c = 0;
 	}
-	while (ly > 1 && *py == '0') {
-		py++;
-		ly--;
-	}
-	if (lx != ly)
-		return lx < ly ? -1 : 1;
-	c = memcmp(px, py, lx);
 	if (c == 0)
-		c = strcmp(nx + dx, ny + dy);
-	if (c == 0)
-		c = strcmp(nx, ny);
+		c = strcmp(x->base, y->base);
 	if (c == 0)
 		c = (int)x->sub - (int)y->sub;
 	return c;
@@ -177,6 +187,7 @@ static int maildir_add_file(struct maildir *md, enum maildir_sub sub,
 	if (f->name == NULL || f->base == NULL)
 		return -1;
 	maildir_parse_sizes(f);
+	maildir_parse_lead(f);
 	md->files_count++;
 	return 0;
 }
@@ -291,8 +302,9 @@ static int maildir_snapshot(struct maildir *md, struct index *index,
 	bool *fresh_uidl = NULL;
 	int ret = MAILDROP_TEMP;
 
-	qsort(md->files, md->files_count, sizeof(*md->files),
-	      maildir_file_cmp);
+	if (md->files_count > 1)
+		qsort(md->files, md->files_count, sizeof(*md->files),
+		      maildir_file_cmp);
 	md->drop.msgs = calloc(md->files_count + 1, sizeof(*md->drop.msgs));
 	fresh_uidl = calloc(md->files_count + 1, sizeof(*fresh_uidl));
 	if (md->drop.msgs == NULL || fresh_uidl == NULL ||

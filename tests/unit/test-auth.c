@@ -1,0 +1,471 @@
+/* test-auth.c: runs auth_process_run() in a child and talks to it over
+ * socketpairs like the master and the workers do: logins, APOP,
+ * login_delay, sessions per user, reloads, hostile messages, exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "auth/auth_process.h"
+#include "auth/auth_proto.h"
+#include "net/fdpass.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "unit.h"
+
+/* "secret" hashed with yescrypt (libxcrypt default cost) */
+#define YES_SECRET "$y$j9T$yOxY/tNMCtzRgk97OoxYB.$cdSEPw0.tJ" \
+		   "OCZ8L8h2srZIapjN8lu93dCOORSaw3OBB"
+
+static char tmpdir[] = "/tmp/test-auth.XXXXXX";
+static char passwd_path[256], log_path[256], state_path[256];
+static int control_fd = -1;
+static pid_t child = -1;
+static uint32_t next_id = 1;
+
+static void put(const char *path, const char *text)
+{
+	char tmp[300];
+	FILE *f;
+
+	/* rename into place, the way `satchel user` does */
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	fputs(text, f);
+	fclose(f);
+	rename(tmp, path);
+}
+
+static const char users[] =
+	"alice:{PLAIN}wonderland:1000:1000::/home/alice::"
+	"mail=maildir:~/Maildir\n"
+	"bob@example.org:{CRYPT}" YES_SECRET ":1001:1001\n"
+	"delayed:{PLAIN}d:1002:1002::::login_delay=3600\n"
+	"many:{PLAIN}m:1003:1003\n"
+	"root:{PLAIN}r:0:0\n"
+	"homeless:{PLAIN}h:1004:1004::::mail=mbox:~/mbox\n"
+	"locked:{PLAIN}l:1005:1005::::nologin\n";
+
+static void start(struct config *cfg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+		exit(2);
+	child = fork();
+	if (child == 0) {
+		const char *error;
+		int ret;
+
+		close(sv[0]);
+		if (log_init(log_path, LOG_LEVEL_DEBUG, &error) < 0)
+			_exit(99);
+		ret = auth_process_run(cfg, sv[1]);
+		_exit(ret);
+	}
+	close(sv[1]);
+	control_fd = sv[0];
+}
+
+static int stop(void)
+{
+	int status;
+
+	close(control_fd);
+	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Gives slot a new worker socket; returns the worker's end. */
+static int attach(uint32_t slot)
+{
+	struct auth_control ctl = { .slot = slot };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+		exit(2);
+	if (fdpass_send(control_fd, &ctl, sizeof(ctl), sv[1]) < 0)
+		exit(2);
+	close(sv[1]);
+	return sv[0];
+}
+
+static void request(int fd, uint32_t type, const char *user,
+		    const char *secret, const char *timestamp, uint32_t *id_r)
+{
+	struct auth_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.type = type;
+	req.id = next_id++;
+	snprintf(req.user, sizeof(req.user), "%s", user);
+	snprintf(req.secret, sizeof(req.secret), "%s", secret);
+	snprintf(req.timestamp, sizeof(req.timestamp), "%s",
+		 timestamp != NULL ? timestamp : "");
+	snprintf(req.client_addr, sizeof(req.client_addr), "192.0.2.7");
+	req.secured = 1;
+	if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
+		exit(2);
+	if (id_r != NULL)
+		*id_r = req.id;
+}
+
+/* Reads one reply within 5 s; result -1 on timeout or a bad reply. */
+static int reply(int fd, struct auth_reply *rep)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return -1;
+	n = recv(fd, rep, sizeof(*rep), 0);
+	return n == (ssize_t)sizeof(*rep) ? (int)rep->result : -1;
+}
+
+static int login(int fd, uint32_t type, const char *user,
+		 const char *secret, const char *timestamp,
+		 struct auth_reply *rep)
+{
+	struct auth_reply dummy;
+	uint32_t id;
+	int ret;
+
+	if (rep == NULL)
+		rep = &dummy;
+	request(fd, type, user, secret, timestamp, &id);
+	ret = reply(fd, rep);
+	return ret >= 0 && rep->id == id ? ret : -1;
+}
+
+static void logout(int fd, const char *user)
+{
+	request(fd, AUTH_REQ_LOGOUT, user, "", NULL, NULL);
+}
+
+static bool no_reply(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 0;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static void test_logins(int w)
+{
+	struct auth_reply rep;
+
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, &rep) ==
+	      AUTH_OK, "PASS right");
+	logout(w, "alice");
+	CHECK_STR(rep.user, "alice", "canonical user");
+	CHECK_STR(rep.mail_path, "/home/alice/Maildir", "mail= with ~");
+	CHECK(rep.mail_kind == MAIL_MAILDIR && rep.uid == 1000 &&
+	      rep.gid == 1000 && rep.expire_days == -1 &&
+	      rep.login_delay == -1, "reply fields");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "Wonderland", NULL, &rep) ==
+	      AUTH_FAILED, "PASS wrong");
+	CHECK(rep.user[0] == '\0' && rep.mail_path[0] == '\0',
+	      "failure reply carries nothing");
+	CHECK(login(w, AUTH_REQ_PASS, "nobody", "wonderland", NULL, NULL) ==
+	      AUTH_FAILED, "unknown user");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "", NULL, NULL) ==
+	      AUTH_FAILED, "empty password");
+	CHECK(login(w, AUTH_REQ_PASS, "../alice", "wonderland", NULL,
+		    NULL) == AUTH_FAILED, "path-like user");
+	CHECK(login(w, AUTH_REQ_PASS, "bob@example.org", "secret", NULL,
+		    &rep) == AUTH_OK, "yescrypt user");
+	CHECK_STR(rep.mail_path, "/var/mail/vhosts/example.org/bob",
+		  "global pattern %d/%n");
+	CHECK(login(w, AUTH_REQ_PASS, "bob@example.org", "secreT", NULL,
+		    NULL) == AUTH_FAILED, "yescrypt wrong");
+	CHECK(login(w, AUTH_REQ_PASS, "root", "r", NULL, NULL) ==
+	      AUTH_PERMFAIL, "uid 0 refused");
+	CHECK(login(w, AUTH_REQ_PASS, "homeless", "h", NULL, NULL) ==
+	      AUTH_PERMFAIL, "~ without home");
+	CHECK(login(w, AUTH_REQ_PASS, "locked", "l", NULL, NULL) ==
+	      AUTH_FAILED, "nologin");
+}
+
+static void test_apop(int w)
+{
+	static const char ts[] = "<1896.697170952@dbc.mtview.ca.us>";
+	char plain[] = "tanstaaf:{PLAIN}tanstaaf:2000:2000\n";
+	char text[sizeof(users) + sizeof(plain)];
+	struct auth_reply rep;
+
+	snprintf(text, sizeof(text), "%s%s", users, plain);
+	put(passwd_path, text);
+	CHECK(login(w, AUTH_REQ_APOP, "tanstaaf", "c4c9334bac560ecc979e5800"
+		    "1b3e22fb", ts, &rep) == AUTH_OK,
+	      "APOP RFC 1939 (file reloaded on change)");
+	CHECK(login(w, AUTH_REQ_APOP, "tanstaaf", "C4C9334BAC560ECC979E5800"
+		    "1B3E22FB", ts, NULL) == AUTH_OK, "APOP upper case");
+	CHECK(login(w, AUTH_REQ_APOP, "tanstaaf", "c4c9334bac560ecc979e5800"
+		    "1b3e22fc", ts, NULL) == AUTH_FAILED, "APOP wrong");
+	CHECK(login(w, AUTH_REQ_APOP, "tanstaaf", "c4c9334bac560ecc979e5800"
+		    "1b3e22fb", "", NULL) == AUTH_FAILED, "APOP no timestamp");
+	CHECK(login(w, AUTH_REQ_APOP, "bob@example.org", "c4c9334bac560ecc9"
+		    "79e58001b3e22fb", ts, NULL) == AUTH_FAILED,
+	      "APOP impossible for a hashed secret");
+	CHECK(login(w, AUTH_REQ_APOP, "ghost", "c4c9334bac560ecc979e58001b3"
+		    "e22fb", ts, NULL) == AUTH_FAILED, "APOP unknown user");
+}
+
+static void test_delay_and_sessions(int w, int w2)
+{
+	struct auth_reply rep;
+
+	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, &rep) ==
+	      AUTH_OK && rep.login_delay == 3600, "first login");
+	CHECK(login(w, AUTH_REQ_PASS, "delayed", "x", NULL, NULL) ==
+	      AUTH_FAILED, "wrong password inside the delay: FAILED");
+	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, NULL) ==
+	      AUTH_LOGIN_DELAY, "second login too soon");
+	usleep(300 * 1000);
+	CHECK(strstr(slurp(state_path), "delayed\t") != NULL,
+	      "last login persisted");
+	CHECK(strstr(slurp(state_path), "alice") == NULL,
+	      "users without a delay are not persisted");
+
+	/* max_sessions_per_user = 2 */
+	CHECK(login(w, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK &&
+	      login(w2, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "two sessions");
+	CHECK(login(w, AUTH_REQ_PASS, "many", "m", NULL, NULL) ==
+	      AUTH_TOO_MANY, "third refused");
+	CHECK(login(w, AUTH_REQ_PASS, "many", "bad", NULL, NULL) ==
+	      AUTH_FAILED, "wrong password still FAILED");
+	request(w, AUTH_REQ_LOGOUT, "many", "", NULL, NULL);
+	CHECK(no_reply(w, 100), "no reply to LOGOUT");
+	CHECK(login(w, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "a logout frees a session");
+	/* logouts beyond the count must not wrap it */
+	request(w2, AUTH_REQ_LOGOUT, "many", "", NULL, NULL);
+	request(w2, AUTH_REQ_LOGOUT, "many", "", NULL, NULL);
+	request(w2, AUTH_REQ_LOGOUT, "many", "", NULL, NULL);
+	CHECK(login(w2, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "after extra logouts: 2nd session");
+	CHECK(login(w2, AUTH_REQ_PASS, "many", "m", NULL, NULL) ==
+	      AUTH_TOO_MANY, "extra logouts did not wrap the counter");
+}
+
+static void test_hostile(int w)
+{
+	unsigned char junk[sizeof(struct auth_request) + 10];
+	struct auth_request req;
+
+	memset(junk, 'A', sizeof(junk));
+	CHECK(send(w, junk, 10, 0) == 10 && no_reply(w, 100),
+	      "short message dropped");
+	CHECK(send(w, junk, sizeof(junk), 0) == (ssize_t)sizeof(junk) &&
+	      no_reply(w, 100), "long message dropped");
+	/* a full-size request with no NUL anywhere */
+	memcpy(&req, junk, sizeof(req));
+	req.type = AUTH_REQ_PASS;
+	req.id = 4242;
+	CHECK(send(w, &req, sizeof(req), 0) == (ssize_t)sizeof(req),
+	      "unterminated request sent");
+	{
+		struct auth_reply rep;
+
+		CHECK(reply(w, &rep) == AUTH_FAILED && rep.id == 4242,
+		      "unterminated strings: FAILED, id echoed");
+	}
+	req.type = 77;
+	req.id = 4343;
+	send(w, &req, sizeof(req), 0);
+	{
+		struct auth_reply rep;
+
+		CHECK(reply(w, &rep) == AUTH_PERMFAIL && rep.id == 4343,
+		      "unknown type: PERMFAIL");
+	}
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_OK, "still serving after junk");
+	logout(w, "alice");
+}
+
+static void test_reload(int w)
+{
+	struct stat st;
+	struct timespec times[2];
+	FILE *f;
+	char text[sizeof(users) + 64];
+
+	/* a broken file keeps the old users */
+	put(passwd_path, "alice:{PLAIN}x\nalice:{PLAIN}y\n");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_OK, "failed reload keeps the old users");
+	logout(w, "alice");
+	/* SIGHUP reloads even when size, inode and mtime look the same */
+	snprintf(text, sizeof(text), "%s", users);
+	put(passwd_path, text);
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_OK, "good file back");
+	logout(w, "alice");
+	stat(passwd_path, &st);
+	memcpy(strstr(text, "wonderland"), "WONDERLAND", 10);
+	f = fopen(passwd_path, "r+");
+	fputs(text, f);
+	fclose(f);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	utimensat(AT_FDCWD, passwd_path, times, 0);
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "WONDERLAND", NULL, NULL) ==
+	      AUTH_FAILED, "unchanged stat: not reloaded");
+	kill(child, SIGHUP);
+	usleep(200 * 1000);
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "WONDERLAND", NULL, NULL) ==
+	      AUTH_OK, "SIGHUP reloads");
+}
+
+static void test_slots(int w2)
+{
+	int a = attach(5), b;
+
+	/* "many" holds one session on slot 1 and one on slot 2 */
+	logout(w2, "many");
+	CHECK(login(a, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "slot 5 login");
+	CHECK(login(a, AUTH_REQ_PASS, "many", "m", NULL, NULL) ==
+	      AUTH_TOO_MANY, "slot 5: at the limit");
+	/* a new socket for slot 5 forgets the old socket's session */
+	b = attach(5);
+	CHECK(reply(a, &(struct auth_reply){ 0 }) == -1,
+	      "old slot 5 socket closed");
+	close(a);
+	CHECK(login(b, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "replaced slot: its sessions forgotten");
+	CHECK(login(b, AUTH_REQ_PASS, "many", "m", NULL, NULL) ==
+	      AUTH_TOO_MANY, "new slot 5 counts again");
+	/* EOF on a worker socket forgets too */
+	close(b);
+	usleep(100 * 1000);
+	b = attach(6);
+	CHECK(login(b, AUTH_REQ_PASS, "many", "m", NULL, NULL) == AUTH_OK,
+	      "closed slot: its sessions forgotten");
+	close(b);
+	{
+		struct auth_control bad = { .slot = 256 };
+		int sv[2];
+
+		socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+		fdpass_send(control_fd, &bad, sizeof(bad), sv[1]);
+		close(sv[1]);
+		CHECK(reply(sv[0], &(struct auth_reply){ 0 }) == -1,
+		      "slot 256 refused, socket closed");
+		close(sv[0]);
+	}
+}
+
+static void test_tempfail(struct config *cfg)
+{
+	int w, ret;
+
+	snprintf(cfg->passwd_file, sizeof(cfg->passwd_file), "%s/none",
+		 tmpdir);
+	start(cfg);
+	w = attach(0);
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_TEMPFAIL, "no database: TEMPFAIL");
+	put(cfg->passwd_file, users);
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_OK, "database appears: served");
+	close(w);
+	ret = stop();
+	CHECK(ret == 0, "second run exits 0");
+	unlink(cfg->passwd_file);
+}
+
+int main(void)
+{
+	struct config cfg;
+	int w, w2, ret;
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 2;
+	snprintf(passwd_path, sizeof(passwd_path), "%s/passwd", tmpdir);
+	snprintf(log_path, sizeof(log_path), "%s/log", tmpdir);
+	snprintf(state_path, sizeof(state_path), "%s/last-login", tmpdir);
+	put(passwd_path, users);
+
+	config_defaults(&cfg);
+	snprintf(cfg.passwd_file, sizeof(cfg.passwd_file), "%s", passwd_path);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpdir);
+	cfg.apop = true;
+	cfg.max_sessions_per_user = 2;
+	cfg.login_delay = 0;
+	cfg.mail_kind = MAIL_MAILDIR;
+	snprintf(cfg.mail_pattern, sizeof(cfg.mail_pattern),
+		 "/var/mail/vhosts/%%d/%%n");
+
+	start(&cfg);
+	w = attach(1);
+	w2 = attach(2);
+	test_logins(w);
+	test_apop(w);
+	test_delay_and_sessions(w, w2);
+	test_hostile(w);
+	test_reload(w);
+	test_slots(w2);
+
+	/* a restarted auth process remembers the last login */
+	close(w);
+	close(w2);
+	ret = stop();
+	CHECK(ret == 0, "EOF on the control socket: exit 0");
+	CHECK(strstr(slurp(log_path), "auth failed: user=nobody "
+		     "rip=192.0.2.7") != NULL, "failure logged");
+	CHECK(strstr(slurp(log_path), "login: user=alice rip=192.0.2.7") !=
+	      NULL, "success logged");
+	CHECK(strstr(slurp(log_path), "wonderland") == NULL &&
+	      strstr(slurp(log_path), "WONDERLAND") == NULL,
+	      "no password in the log");
+	CHECK(strstr(slurp(log_path), "user=AAAA") != NULL &&
+	      strstr(slurp(log_path), "\001") == NULL,
+	      "hostile user name logged sanitized");
+	put(passwd_path, users);
+	start(&cfg);
+	w = attach(0);
+	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, NULL) ==
+	      AUTH_LOGIN_DELAY, "login delay survives a restart");
+	close(w);
+	CHECK(stop() == 0, "exit 0 again");
+
+	test_tempfail(&cfg);
+
+	if (getenv("TEST_AUTH_KEEP") == NULL) {
+		char path[300];
+		const char *names[] = { "passwd", "log", "last-login" };
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/%s", tmpdir,
+				 names[i]);
+			unlink(path);
+		}
+		rmdir(tmpdir);
+	} else {
+		printf("# kept %s\n", tmpdir);
+	}
+	return unit_done();
+}

@@ -1,0 +1,284 @@
+/* test-mbox.c: mbox parsing (mboxo/mboxrd quoting, separators), X-UIDL,
+ * commit keeping mail appended during the session, EXPIRE. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/maildrop.h"
+#include "store/msgconv.h"
+#include "unit.h"
+
+static char root[] = "/tmp/satchel-mbox-XXXXXX";
+static char mbox[512];
+
+static void write_mbox(const char *text, const char *mode)
+{
+	FILE *f = fopen(mbox, mode);
+
+	if (f == NULL)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_whole(const char *path)
+{
+	static char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
+static struct maildrop *open_drop(int *ret_r, unsigned expire_days)
+{
+	struct maildrop_settings set = {
+		.kind = MAILDROP_MBOX, .path = mbox, .lock_stale_secs = 300,
+		.expire_days = expire_days,
+	};
+	struct maildrop *drop = NULL;
+	const char *error = NULL;
+
+	*ret_r = maildrop_open(&set, &drop, &error);
+	return drop;
+}
+
+/* The message as stored (after un-quoting), before conversion. */
+static char *raw(struct maildrop *drop, unsigned idx)
+{
+	static char out[65536];
+	struct maildrop_reader *reader = NULL;
+	const char *error;
+	size_t len = 0;
+	ssize_t got;
+
+	if (maildrop_reader_open(drop, idx, &reader, &error) != MAILDROP_OK)
+		return NULL;
+	/* small reads: exercise the skipping of quote octets across calls */
+	while ((got = maildrop_reader_read(reader, out + len, 3)) > 0)
+		len += (size_t)got;
+	out[len] = '\0';
+	maildrop_reader_destroy(&reader);
+	return got < 0 ? NULL : out;
+}
+
+static uint64_t size_of(const char *s)
+{
+	struct msgsize ms;
+
+	msgsize_init(&ms);
+	msgsize_feed(&ms, s, strlen(s));
+	return msgsize_finish(&ms);
+}
+
+static bool sizes_match(struct maildrop *drop)
+{
+	unsigned i;
+
+	for (i = 0; i < maildrop_count(drop); i++) {
+		const char *r = raw(drop, i);
+
+		if (r == NULL || size_of(r) != maildrop_msg(drop, i)->size)
+			return false;
+	}
+	return true;
+}
+
+static void test_parse(void)
+{
+	struct maildrop *drop;
+	int ret;
+
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 0,
+	      "missing mbox: empty maildrop");
+	maildrop_close(&drop);
+
+	write_mbox("", "w");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 0,
+	      "empty file: empty maildrop");
+	maildrop_close(&drop);
+
+	/* mboxo: the writer turned "From " in the body into ">From " */
+	write_mbox("From a@example Mon Jan  1 00:00:00 2024\n"
+		   "Subject: one\n\nhello\n>From the start\nFrom inside\n\n"
+		   "From b@example Mon Jan  1 00:00:01 2024\n"
+		   "Subject: two\n\n>>From deep\n> From not quoted\nend\n\n",
+		   "w");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 2,
+	      "two messages; From without blank line before is body");
+	if (drop == NULL || maildrop_count(drop) != 2)
+		return;
+	CHECK_STR(raw(drop, 0),
+		  "Subject: one\n\nhello\nFrom the start\nFrom inside\n",
+		  "mboxo: >From unquoted, separator blank line dropped");
+	CHECK_STR(raw(drop, 1),
+		  "Subject: two\n\n>From deep\n> From not quoted\nend\n",
+		  "mboxrd: >>From loses one >, \"> From\" untouched");
+	CHECK(sizes_match(drop), "sizes equal the unquoted conversion");
+	CHECK(strlen(maildrop_msg(drop, 0)->uidl) == 32,
+	      "no X-UIDL: digest UIDL");
+	maildrop_close(&drop);
+
+	/* last message without a trailing newline; CRLF mbox */
+	write_mbox("From x Mon Jan  1 00:00:00 2024\r\nA: 1\r\n\r\nbody\r\n"
+		   "\r\nFrom y Mon Jan  1 00:00:00 2024\nB: 2\n\nno newline",
+		   "w");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 2,
+	      "CRLF separator line recognised");
+	CHECK_STR(raw(drop, 0), "A: 1\r\n\r\nbody\r\n",
+		  "CRLF message without the separator");
+	CHECK_STR(raw(drop, 1), "B: 2\n\nno newline",
+		  "last message without trailing newline");
+	CHECK(maildrop_msg(drop, 1)->size == strlen("B: 2\r\n\r\nno newline\r\n"),
+	      "size counts the added final CRLF");
+	maildrop_close(&drop);
+
+	write_mbox("Subject: not an mbox\n", "w");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_PERM && drop == NULL, "not an mbox: PERM");
+}
+
+static void test_uidl(void)
+{
+	char first[MAILDROP_UIDL_MAX + 1], dup1[MAILDROP_UIDL_MAX + 1];
+	unsigned deleted;
+	const char *error;
+	struct maildrop *drop, *drop2;
+	int ret;
+
+	write_mbox("From a Mon Jan  1 00:00:00 2024\n"
+		   "X-UIDL: abc123\nMessage-ID: <1@x>\n\none\n\n"
+		   "From a Mon Jan  1 00:00:00 2024\n"
+		   "x-uidl:   abc123  \nMessage-ID: <2@x>\n\ntwo\n\n"
+		   "From a Mon Jan  1 00:00:00 2024\n"
+		   "X-UIDL: has space\n\nthree\n\n"
+		   "From a Mon Jan  1 00:00:00 2024\nMessage-ID: <d@x>\n\nsame\n\n"
+		   "From a Mon Jan  1 00:00:00 2024\nMessage-ID: <d@x>\n\nsame\n\n"
+		   "From a Mon Jan  1 00:00:00 2024\n\nbody X-UIDL: no\n",
+		   "w");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 6, "six messages");
+	if (drop == NULL || maildrop_count(drop) != 6)
+		return;
+	CHECK_STR(maildrop_msg(drop, 0)->uidl, "abc123", "X-UIDL used");
+	CHECK(strcmp(maildrop_msg(drop, 1)->uidl, "abc123") != 0 &&
+		      strlen(maildrop_msg(drop, 1)->uidl) == 32,
+	      "duplicate X-UIDL: digest instead");
+	CHECK(strlen(maildrop_msg(drop, 2)->uidl) == 32,
+	      "invalid X-UIDL: digest");
+	snprintf(dup1, sizeof(dup1), "%s", maildrop_msg(drop, 4)->uidl);
+	CHECK(strncmp(maildrop_msg(drop, 3)->uidl, dup1, 32) == 0 &&
+		      strcmp(dup1 + 32, "-2") == 0,
+	      "identical messages: suffix -2");
+	CHECK(strlen(maildrop_msg(drop, 5)->uidl) == 32,
+	      "X-UIDL in the body is not a header");
+	snprintf(first, sizeof(first), "%s", maildrop_msg(drop, 2)->uidl);
+	CHECK(maildrop_open(&(struct maildrop_settings){
+				    .kind = MAILDROP_MBOX, .path = mbox },
+			    &drop2, &error) == MAILDROP_IN_USE,
+	      "second session: IN-USE");
+	maildrop_msg(drop, 0)->deleted = true;
+	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
+		      deleted == 1,
+	      "commit one deletion");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 5 &&
+		      strcmp(maildrop_msg(drop, 1)->uidl, first) == 0,
+	      "digest UIDL stable after another message's deletion");
+	CHECK_STR(maildrop_msg(drop, 0)->uidl, "abc123",
+		  "duplicate X-UIDL: first holder wins (documented limit)");
+	maildrop_close(&drop);
+}
+
+static void test_commit(void)
+{
+	const char *m1 = "From a Mon Jan  1 00:00:00 2024\nS: 1\n\none\n\n";
+	const char *m2 = "From b Mon Jan  1 00:00:00 2024\nS: 2\n\n>From x\n\n";
+	const char *m3 = "From c Mon Jan  1 00:00:00 2024\nS: 3\n\nthree\n\n";
+	const char *late = "From d Mon Jan  1 00:00:00 2024\nS: 4\n\nnew\n\n";
+	char want[4096], lock_path[600];
+	struct maildrop *drop;
+	const char *error;
+	unsigned deleted;
+	struct stat st;
+	int ret;
+
+	write_mbox(m1, "w");
+	write_mbox(m2, "a");
+	write_mbox(m3, "a");
+	chmod(mbox, 0620);
+	drop = open_drop(&ret, 0);
+	maildrop_msg(drop, 0)->deleted = true;
+	maildrop_close(&drop);
+	snprintf(want, sizeof(want), "%s%s%s", m1, m2, m3);
+	CHECK_STR(read_whole(mbox), want, "close without commit: unchanged");
+
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 3, "three");
+	write_mbox(late, "a"); /* the MTA delivers during the session */
+	maildrop_msg(drop, 1)->deleted = true;
+	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
+		      deleted == 1,
+	      "commit with mail appended");
+	snprintf(want, sizeof(want), "%s%s%s", m1, m3, late);
+	CHECK_STR(read_whole(mbox), want,
+		  "kept messages and appended mail survive, bytes intact");
+	CHECK(stat(mbox, &st) == 0 && (st.st_mode & 0777) == 0620,
+	      "mode preserved");
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", mbox);
+	CHECK(access(lock_path, F_OK) < 0, "dotlock removed");
+	snprintf(lock_path, sizeof(lock_path), "%s.satchel-lock", mbox);
+	CHECK(access(lock_path, F_OK) < 0, "session lock removed");
+
+	drop = open_drop(&ret, 0);
+	CHECK(maildrop_count(drop) == 3, "new mail in the next session");
+	maildrop_msg(drop, 0)->deleted = true;
+	maildrop_msg(drop, 1)->deleted = true;
+	maildrop_msg(drop, 2)->deleted = true;
+	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
+		      deleted == 3 && read_whole(mbox)[0] == '\0',
+	      "delete all: empty file");
+
+	/* EXPIRE: retrieval recorded at commit, in the sidecar index */
+	write_mbox(m1, "w");
+	write_mbox(m3, "a");
+	drop = open_drop(&ret, 0);
+	maildrop_msg(drop, 0)->retrieved = true;
+	maildrop_commit(&drop, &deleted, &error);
+	drop = open_drop(&ret, 1);
+	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
+		      deleted == 0,
+	      "EXPIRE: a fresh retrieval is kept");
+	snprintf(lock_path, sizeof(lock_path), "%s.satchel-index", mbox);
+	CHECK(access(lock_path, F_OK) == 0, "sidecar index written");
+}
+
+int main(void)
+{
+	if (mkdtemp(root) == NULL)
+		abort();
+	snprintf(mbox, sizeof(mbox), "%s/user", root);
+	test_parse();
+	test_uidl();
+	test_commit();
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", root);
+	}
+	return unit_done();
+}
