@@ -5,7 +5,7 @@ BUILD     ?= build
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter
 CPPFLAGS  += -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc
-LDLIBS    += -lcrypt -lcrypto
+LDLIBS    += -lssl -lcrypto -lcrypt
 ifdef WERROR
 WARN += -Werror
 endif

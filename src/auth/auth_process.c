@@ -449,7 +449,8 @@ static void auth_db_check(struct auth_server *srv, bool force)
 	srv->file_mtime = st.st_mtim;
 	if (passwd_db_load(path, &db, err, sizeof(err)) < 0) {
 		log_error("passwd-file not loaded: %s%s", err,
-			  srv->db != NULL ? "; keeping the previous users" : "");
+			  srv->db != NULL ?
+			  "; keeping the previous users" : "");
 		return;
 	}
 	passwd_db_destroy(&srv->db);
@@ -552,6 +553,9 @@ static void auth_login(struct auth_server *srv, uint32_t slot,
 		     sizeof(user_log));
 	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
 		     sizeof(rip));
+	/* a stat() (about a microsecond, against milliseconds for a hash)
+	 * per login: a request sent after an edit always sees the edit */
+	auth_db_check(srv, false);
 	if (srv->db == NULL) {
 		reply->result = AUTH_TEMPFAIL;
 		log_warn("auth tempfail (no user database): user=%s rip=%s",
@@ -818,7 +822,6 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 	for (;;) {
 		const struct timespec one_second = { 1, 0 };
 		nfds_t nfds = 1, i;
-		bool requests = false;
 		int n, ret;
 		uint32_t s;
 
@@ -843,13 +846,6 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			auth_hup_flag = 0;
 			auth_db_check(srv, true);
 		}
-		for (i = 1; n > 0 && i < nfds; i++) {
-			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
-				requests = true;
-		}
-		/* one cheap stat() per batch keeps the users current */
-		if (requests)
-			auth_db_check(srv, false);
 		for (i = 1; n > 0 && i < nfds; i++) {
 			s = slots[i];
 			if (fds[i].revents == 0 || srv->slot_fd[s] != fds[i].fd)

@@ -8,9 +8,25 @@
  * socket; when a worker socket closes, its sessions are forgotten).
  *
  * control_fd: the master sends a struct auth_control with the new worker
- * socket attached (fdpass.h) whenever a worker slot is (re)started; the
- * previous socket of that slot is closed. EOF on control_fd ends the
- * process. SIGHUP (or a changed mtime) reloads the passwd-file. */
+ * socket (AF_UNIX SOCK_SEQPACKET) attached (fdpass.h) whenever a worker
+ * slot (0..255) is (re)started; the previous socket of that slot is closed
+ * and its sessions forgotten. A message without a descriptor just closes
+ * the slot. EOF on control_fd (or SIGTERM/SIGINT) ends the process with 0.
+ * SIGHUP, or a change of the passwd-file's inode, size or mtime (checked
+ * with stat() before each login), reloads it; a file that fails to load
+ * leaves the previous users in service (AUTH_TEMPFAIL if there never were
+ * any).
+ *
+ * Requests: AUTH_REQ_LOGOUT must carry the canonical user name from the
+ * AUTH_OK reply, on the socket that got the reply; it has no reply.
+ * PASS is refused (AUTH_FAILED) when plaintext_auth forbids it for the
+ * request's "secured" flag, APOP when apop = no. An unknown request type
+ * gets AUTH_PERMFAIL; a message of the wrong size is dropped without a
+ * reply. A user with uid or gid 0, or whose mail location cannot be
+ * expanded, gets AUTH_PERMFAIL (after a correct password). In the reply,
+ * expire_days and login_delay are the user's own values, -1 when the
+ * global setting applies. Replies to a worker whose socket is full wait
+ * (and that worker is not read) until it drains. */
 #ifndef SATCHEL_AUTH_PROCESS_H
 #define SATCHEL_AUTH_PROCESS_H
 

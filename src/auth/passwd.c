@@ -77,6 +77,13 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 
 		if (value != NULL)
 			*value++ = '\0';
+		/* one ':' too many before the extra fields would otherwise
+		 * silently drop "mail=" and the like */
+		if (key[0] == ':') {
+			*error_r = "extra field starts with ':' (extra fields "
+				   "follow the 7th ':')";
+			return -1;
+		}
 		if (strncmp(key, "userdb_", 7) == 0)
 			key += 7;
 		if (strcmp(key, "nologin") == 0 ||

@@ -171,6 +171,23 @@ static enum cmd_outcome cmd_apop(struct session *s,
 	return send_auth(s, &req);
 }
 
+/* RFC 2595 4.: STLS only before login, only without TLS already. */
+static enum cmd_outcome cmd_stls(struct session *s,
+				 const struct cmd_args *args)
+{
+	if (s->worker->tls == NULL) {
+		session_reply(s, "-ERR STLS is not available on this server");
+		return CMD_DONE;
+	}
+	if (s->secured) {
+		session_reply(s, "-ERR the connection is already encrypted");
+		return CMD_DONE;
+	}
+	session_reply(s, "+OK begin TLS negotiation");
+	session_start_tls(s);
+	return CMD_DONE;
+}
+
 /* RFC 2449 section 5: CAPA in both states. Every line is true for this
  * connection now: USER only where plaintext passwords are allowed, the
  * per-user EXPIRE and LOGIN-DELAY values after login, "USER" suffixes
@@ -186,6 +203,8 @@ static enum cmd_outcome cmd_capa(struct session *s,
 
 	session_reply(s, "+OK capability list follows");
 	session_reply_line(s, "TOP");
+	if (before_login && !s->secured && s->worker->tls != NULL)
+		session_reply_line(s, "STLS");
 	if (before_login && session_plaintext_allowed(s))
 		session_reply_line(s, "USER");
 	session_reply_line(s, "UIDL");
@@ -355,6 +374,7 @@ static const struct command command_table[] = {
 	{ "USER", STATE_AUTHORIZATION, 1, 1, false, cmd_user },
 	{ "PASS", STATE_AUTHORIZATION, 1, 1, true, cmd_pass },
 	{ "APOP", STATE_AUTHORIZATION, 2, 2, false, cmd_apop },
+	{ "STLS", STATE_AUTHORIZATION, 0, 0, false, cmd_stls },
 	{ "CAPA", BOTH_STATES, 0, 0, false, cmd_capa },
 	{ "QUIT", BOTH_STATES, 0, 0, false, cmd_quit },
 	{ "STAT", STATE_TRANSACTION, 0, 0, false, cmd_stat },

@@ -29,6 +29,7 @@
 #include "auth/auth_process.h"
 #include "net/fdpass.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/worker.h"
 #include "util/config.h"
@@ -44,6 +45,7 @@ struct generation {
 	bool used;
 	bool draining;
 	struct config *cfg;
+	struct tls_ctx *tls;
 	pid_t auth_pid;
 	int control_fd;
 	struct listener listeners[LISTENER_MAX];
@@ -91,12 +93,9 @@ static int bind_listeners(const struct config *cfg, struct generation *g,
 			  char *err, size_t errsize)
 {
 	g->nlisteners = 0;
-	if (cfg->listen_tls[0] != '\0') {
-		snprintf(err, errsize, "listen_tls: implicit TLS is not "
-			 "available in this version");
-		return -1;
-	}
 	if (listener_bind_list(cfg->listen, false, g->listeners,
+			       &g->nlisteners, err, errsize) < 0 ||
+	    listener_bind_list(cfg->listen_tls, true, g->listeners,
 			       &g->nlisteners, err, errsize) < 0) {
 		listener_close_all(g->listeners, g->nlisteners);
 		return -1;
@@ -216,8 +215,8 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		_exit(worker_run(g->cfg, slot_index, pair[0], g->listeners,
-				 g->nlisteners, m->connlimit));
+		_exit(worker_run(g->cfg, g->tls, slot_index, pair[0],
+				 g->listeners, g->nlisteners, m->connlimit));
 	}
 	close(pair[0]);
 	slot->pid = pid;
@@ -240,7 +239,8 @@ static int free_slot(struct master *m)
 /* Starts auth + workers for cfg (owned by the generation afterwards)
  * with already bound listeners. Returns the generation index or -1. */
 static int start_generation(struct master *m, struct config *cfg,
-			    struct listener *listeners, size_t nlisteners)
+			    struct tls_ctx *tls, struct listener *listeners,
+			    size_t nlisteners)
 {
 	struct generation *g = NULL;
 	int gi;
@@ -258,6 +258,7 @@ static int start_generation(struct master *m, struct config *cfg,
 	memset(g, 0, sizeof(*g));
 	g->used = true;
 	g->cfg = cfg;
+	g->tls = tls;
 	g->control_fd = -1;
 	memcpy(g->listeners, listeners, nlisteners * sizeof(*listeners));
 	g->nlisteners = nlisteners;
@@ -312,6 +313,7 @@ static void retire_if_done(struct master *m, int gi)
 	}
 	if (g->auth_pid <= 0) {
 		free(g->cfg);
+		tls_ctx_destroy(&g->tls);
 		g->used = false;
 	}
 }
@@ -333,19 +335,27 @@ static void new_generation_like(struct master *m, int old)
 	struct config *cfg = malloc(sizeof(*cfg));
 	struct listener ls[LISTENER_MAX];
 	size_t n = m->gens[old].nlisteners;
+	struct tls_ctx *tls = NULL;
+	char err[512];
 	int gi;
 
 	if (cfg == NULL)
 		return;
 	*cfg = *m->gens[old].cfg;
+	if (tls_ctx_create(cfg, &tls, err, sizeof(err)) < 0) {
+		log_error("cannot restart: %s", err);
+		free(cfg);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		ls[i] = m->gens[old].listeners[i];
 		ls[i].fd = fcntl(m->gens[old].listeners[i].fd, F_DUPFD_CLOEXEC,
 				 0);
 	}
-	gi = start_generation(m, cfg, ls, n);
+	gi = start_generation(m, cfg, tls, ls, n);
 	if (gi < 0) {
 		listener_close_all(ls, n);
+		tls_ctx_destroy(&tls);
 		free(cfg);
 		return;
 	}
@@ -431,6 +441,11 @@ static void reload(struct master *m)
 		return;
 	}
 	memset(&tmp, 0, sizeof(tmp));
+	if (tls_ctx_create(cfg, &tmp.tls, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		free(cfg);
+		return;
+	}
 	if (strcmp(cfg->listen, old->cfg->listen) == 0 &&
 	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
 		tmp.nlisteners = old->nlisteners;
@@ -441,12 +456,14 @@ static void reload(struct master *m)
 		}
 	} else if (bind_listeners(cfg, &tmp, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
+		tls_ctx_destroy(&tmp.tls);
 		free(cfg);
 		return;
 	}
-	gi = start_generation(m, cfg, tmp.listeners, tmp.nlisteners);
+	gi = start_generation(m, cfg, tmp.tls, tmp.listeners, tmp.nlisteners);
 	if (gi < 0) {
 		listener_close_all(tmp.listeners, tmp.nlisteners);
+		tls_ctx_destroy(&tmp.tls);
 		free(cfg);
 		return;
 	}
@@ -671,6 +688,10 @@ int master_main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	memset(&first, 0, sizeof(first));
+	if (tls_ctx_create(cfg, &first.tls, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EX_CONFIG;
+	}
 	if (bind_listeners(cfg, &first, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EX_OSERR;
@@ -714,7 +735,8 @@ int master_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < first.nlisteners; i++)
 		log_info("listening on %s", first.listeners[i].name);
-	gi = start_generation(&m, cfg, first.listeners, first.nlisteners);
+	gi = start_generation(&m, cfg, first.tls, first.listeners,
+			      first.nlisteners);
 	if (gi < 0)
 		return EX_OSERR;
 	m.current = gi;

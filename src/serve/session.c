@@ -21,6 +21,8 @@
 
 static void session_io(void *context, unsigned ready);
 static void session_process(struct session *s);
+static void session_begin_handshake(struct session *s);
+static void make_timestamp(struct session *s);
 
 static const struct config *cfg_of(const struct session *s)
 {
@@ -94,13 +96,22 @@ void session_reply_line(struct session *s, const char *fmt, ...)
 
 static void session_timeout(void *context);
 
+static uint64_t session_limit_ms(const struct session *s)
+{
+	const struct config *cfg = cfg_of(s);
+
+	if (s->conn.state == CONN_HANDSHAKE)
+		return 1000ull * cfg->tls_handshake_timeout;
+	return 1000ull * (s->state == STATE_AUTHORIZATION ?
+			  cfg->preauth_timeout : cfg->autologout);
+}
+
 static void session_arm_timer(struct session *s)
 {
 	const struct config *cfg = cfg_of(s);
 	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop), wait_ms;
 
-	limit_ms = 1000ull * (s->state == STATE_AUTHORIZATION ?
-			      cfg->preauth_timeout : cfg->autologout);
+	limit_ms = session_limit_ms(s);
 	wait_ms = s->last_activity_ms + limit_ms > now ?
 		  s->last_activity_ms + limit_ms - now : 0;
 	/* The maildrop lock must be refreshed well before it goes stale. */
@@ -113,12 +124,18 @@ static void session_arm_timer(struct session *s)
 static void session_timeout(void *context)
 {
 	struct session *s = context;
-	const struct config *cfg = cfg_of(s);
 	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop);
 
 	s->timer = NULL;
-	limit_ms = 1000ull * (s->state == STATE_AUTHORIZATION ?
-			      cfg->preauth_timeout : cfg->autologout);
+	limit_ms = session_limit_ms(s);
+	if (s->conn.state == CONN_HANDSHAKE &&
+	    now - s->last_activity_ms >= limit_ms) {
+		/* Nothing can be said on a half-made TLS connection. */
+		log_info("TLS handshake timeout: rip=%s", s->addr);
+		s->end_reason = "TLS handshake timeout";
+		session_destroy(&s);
+		return;
+	}
 	if (now - s->last_activity_ms >= limit_ms && !s->closing) {
 		/* RFC 1939 3.: an expired autologout timer ends the session
 		 * without entering UPDATE; we say why before closing. */
@@ -141,16 +158,15 @@ static void session_timeout(void *context)
 
 static void session_update_events(struct session *s)
 {
-	unsigned events = 0;
+	bool want_read = false;
+	unsigned events;
 	size_t room;
 
 	if (!s->peer_closed && !s->closing) {
 		(void)linereader_space(&s->in, &room);
-		if (room > 0)
-			events |= IO_READ;
+		want_read = room > 0;
 	}
-	if (outbuf_pending(&s->out) > 0)
-		events |= IO_WRITE;
+	events = conn_wanted(&s->conn, want_read, outbuf_pending(&s->out) > 0);
 	if (io_set_events(s->io, events) < 0) {
 		log_error("epoll: %s", strerror(errno));
 		s->closing = true;
@@ -161,14 +177,12 @@ static void session_update_events(struct session *s)
 static int session_flush(struct session *s)
 {
 	while (outbuf_pending(&s->out) > 0) {
-		ssize_t n = write(s->fd, outbuf_head(&s->out),
-				  outbuf_pending(&s->out));
+		ssize_t n = conn_write(&s->conn, outbuf_head(&s->out),
+				       outbuf_pending(&s->out));
 
+		if (n == CONN_AGAIN)
+			return 0;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
 			if (s->end_reason == NULL)
 				s->end_reason = "write error";
 			return -1;
@@ -340,7 +354,7 @@ static void session_process(struct session *s)
 {
 	const struct config *cfg = cfg_of(s);
 
-	while (!s->waiting && !s->closing) {
+	while (!s->waiting && !s->closing && !s->stls_pending) {
 		enum line_status status;
 		char *line;
 		size_t len;
@@ -377,20 +391,19 @@ static void session_read(struct session *s)
 		char *dst = linereader_space(&s->in, &room);
 		ssize_t n;
 
-		if (room == 0 || s->closing)
+		if (room == 0 || s->closing || s->stls_pending)
 			return;
-		n = read(s->fd, dst, room);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				s->peer_closed = true;
-				if (s->end_reason == NULL)
-					s->end_reason = "read error";
-			}
+		n = conn_read(&s->conn, dst, room);
+		if (n == CONN_AGAIN)
+			return;
+		if (n == CONN_ERROR) {
+			log_info("rip=%s: %s", s->addr, s->conn.error);
+			s->peer_closed = true;
+			if (s->end_reason == NULL)
+				s->end_reason = "read error";
 			return;
 		}
-		if (n == 0) {
+		if (n == CONN_EOF) {
 			s->peer_closed = true;
 			if (s->end_reason == NULL)
 				s->end_reason = "disconnected";
@@ -411,7 +424,8 @@ static void session_settle(struct session *s)
 		return;
 	}
 	/* Writing made room: continue a long reply or pipelined commands. */
-	while (!s->closing && !s->waiting && outbuf_pending(&s->out) == 0 &&
+	while (!s->closing && !s->waiting && !s->stls_pending &&
+	       outbuf_pending(&s->out) == 0 &&
 	       (s->reply.kind != LONG_NONE ||
 		(linereader_has_data(&s->in) && !s->peer_closed))) {
 		size_t before = s->in.len;
@@ -432,14 +446,89 @@ static void session_settle(struct session *s)
 			return;
 		}
 		outbuf_release_if_empty(&s->out);
+		if (s->stls_pending) {
+			session_begin_handshake(s);
+			return;
+		}
+	}
+	/* TLS may hold decrypted input that epoll cannot report. */
+	if (conn_has_buffered(&s->conn) && !s->closing && !s->peer_closed &&
+	    !s->waiting && s->in.len < LINEREADER_BUF) {
+		session_read(s);
+		session_settle(s);
+		return;
 	}
 	session_update_events(s);
+}
+
+static void session_greet(struct session *s)
+{
+	if (s->worker->cfg->apop) {
+		make_timestamp(s);
+		session_reply(s, "+OK satchel ready. %s", s->timestamp);
+	} else {
+		session_reply(s, "+OK satchel ready.");
+	}
+}
+
+/* Runs the TLS handshake. Returns true once it is done; false while it
+ * waits or after it failed (then s is destroyed). */
+static bool session_handshake(struct session **sp)
+{
+	struct session *s = *sp;
+	int ret = conn_handshake(&s->conn);
+
+	if (ret == 0) {
+		session_update_events(s);
+		return false;
+	}
+	if (ret < 0) {
+		log_info("TLS handshake failed: rip=%s: %s", s->addr,
+			 s->conn.error);
+		s->end_reason = "TLS handshake failed";
+		session_destroy(sp);
+		return false;
+	}
+	s->secured = true;
+	s->last_activity_ms = ioloop_now_ms(s->worker->loop);
+	session_arm_timer(s);
+	/* Implicit TLS (RFC 8314): the greeting comes after the handshake.
+	 * After STLS nothing is sent: the client speaks next. */
+	if (!s->greeted) {
+		s->greeted = true;
+		session_greet(s);
+	}
+	return true;
+}
+
+static void session_begin_handshake(struct session *s)
+{
+	s->stls_pending = false;
+	/* RFC 2595 4. / CVE-2011-0411: whatever arrived in clear after
+	 * STLS must not be acted on once the connection is encrypted. */
+	linereader_clear(&s->in);
+	if (conn_start_tls(&s->conn, s->worker->tls) < 0) {
+		log_error("rip=%s: %s", s->addr, s->conn.error);
+		s->end_reason = "TLS setup failed";
+		session_destroy(&s);
+		return;
+	}
+	session_arm_timer(s);
+	if (session_handshake(&s))
+		session_settle(s);
+}
+
+void session_start_tls(struct session *s)
+{
+	s->stls_pending = true;
 }
 
 static void session_io(void *context, unsigned ready)
 {
 	struct session *s = context;
 
+	if (s->conn.state == CONN_HANDSHAKE && !session_handshake(&s))
+		return;
 	if ((ready & IO_READ) && !s->peer_closed && !s->closing)
 		session_read(s);
 	session_settle(s);
@@ -605,7 +694,8 @@ static void make_timestamp(struct session *s)
 }
 
 struct session *session_create(struct worker *worker, int fd,
-			       const char *addr, bool loopback)
+			       const char *addr, bool loopback,
+			       bool implicit_tls)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -620,20 +710,33 @@ struct session *session_create(struct worker *worker, int fd,
 	s->expire_days = worker->cfg->expire_days;
 	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
 	linereader_init(&s->in, worker->cfg->max_line);
+	conn_init(&s->conn, fd);
 	s->io = io_add(worker->loop, fd, IO_READ, false, session_io, s);
 	if (s->io == NULL) {
 		free(s);
 		return NULL;
 	}
-	if (worker->cfg->apop) {
-		make_timestamp(s);
-		session_reply(s, "+OK satchel ready. %s", s->timestamp);
-	} else {
-		session_reply(s, "+OK satchel ready.");
+	if (implicit_tls && conn_start_tls(&s->conn, worker->tls) < 0) {
+		log_error("rip=%s: %s", addr, s->conn.error);
+		io_remove(&s->io);
+		conn_deinit(&s->conn);
+		free(s);
+		return NULL;
 	}
-	session_arm_timer(s);
-	session_settle(s);
 	return s;
+}
+
+void session_start(struct session *s)
+{
+	session_arm_timer(s);
+	if (s->conn.state == CONN_HANDSHAKE) {
+		/* Implicit TLS: the greeting waits for the handshake. */
+		session_update_events(s);
+		return;
+	}
+	s->greeted = true;
+	session_greet(s);
+	session_settle(s);
 }
 
 void session_destroy(struct session **sessionp)
@@ -663,6 +766,7 @@ void session_destroy(struct session **sessionp)
 	timer_remove(&s->delay_timer);
 	io_remove(&s->io);
 	worker_session_gone(s->worker, s);
+	conn_deinit(&s->conn);
 	close(s->fd);
 	outbuf_free(&s->out);
 	explicit_bzero(&s->in, sizeof(s->in));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "auth/auth_proto.h"
+#include "net/conn.h"
 #include "net/linereader.h"
 #include "net/outbuf.h"
 #include "store/maildrop.h"
@@ -47,7 +48,10 @@ struct session {
 	uint64_t started_ms, last_activity_ms;
 	char addr[64];             /* client address, printable */
 	bool loopback;
-	bool secured;              /* TLS (later) */
+	bool secured;              /* TLS is up */
+	struct conn conn;          /* the stream, plain or TLS */
+	bool stls_pending;         /* STLS accepted: handshake once flushed */
+	bool greeted;              /* the greeting was queued */
 
 	enum session_state state;
 	bool waiting;              /* auth request or delayed reply pending */
@@ -74,10 +78,14 @@ struct session {
 	const char *end_reason;
 };
 
-/* Creates a session for an accepted socket and sends the greeting.
- * NULL on out of memory (the caller closes fd). */
+/* Creates a session for an accepted socket (with implicit_tls, the
+ * handshake is set up). NULL on failure (the caller closes fd). The caller
+ * registers it, then calls session_start(). */
 struct session *session_create(struct worker *worker, int fd,
-			       const char *addr, bool loopback);
+			       const char *addr, bool loopback,
+			       bool implicit_tls);
+/* Sends the greeting (or waits for the TLS handshake). May destroy s. */
+void session_start(struct session *s);
 /* Ends the session without UPDATE, logs it, frees everything. */
 void session_destroy(struct session **sessionp);
 
@@ -101,6 +109,10 @@ void session_auth_reply(struct session *s, const struct auth_reply *reply);
 /* Starts a long reply; the session fills it as output drains. */
 void session_start_long(struct session *s, enum long_kind kind,
 			unsigned msg_index, int64_t top_lines);
+
+/* Accepts STLS: the "+OK" is flushed in clear, then the handshake runs
+ * and every byte received before it is thrown away (RFC 2595 4.). */
+void session_start_tls(struct session *s);
 
 /* True when plaintext passwords may be sent on this connection now. */
 bool session_plaintext_allowed(const struct session *s);

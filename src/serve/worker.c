@@ -225,10 +225,10 @@ static void worker_accept(void *context, unsigned ready)
 		 * latency to the last segment of each. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				 sizeof(one));
-		s = session_create(w, fd, addr, addr_is_loopback(&ss));
+		s = session_create(w, fd, addr, addr_is_loopback(&ss), l->tls);
 		if (s == NULL) {
 			connlimit_release(w->connlimit, w->index, addr);
-			refuse(fd, "out of memory");
+			refuse(fd, "cannot set up the session");
 			continue;
 		}
 		if (worker_track(w, s) < 0) {
@@ -238,6 +238,7 @@ static void worker_accept(void *context, unsigned ready)
 			session_destroy(&s);
 			continue;
 		}
+		session_start(s);
 	}
 }
 
@@ -335,7 +336,8 @@ static void worker_signal(void *context, unsigned ready)
 	}
 }
 
-int worker_run(const struct config *cfg, unsigned index, int auth_fd,
+int worker_run(const struct config *cfg, struct tls_ctx *tls,
+	       unsigned index, int auth_fd,
 	       struct listener *listeners, size_t nlisteners,
 	       struct connlimit *connlimit)
 {
@@ -350,6 +352,7 @@ int worker_run(const struct config *cfg, unsigned index, int auth_fd,
 	log_set_role(role);
 	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
 	w->cfg = cfg;
+	w->tls = tls;
 	w->index = index;
 	w->auth_fd = auth_fd;
 	w->listeners = listeners;

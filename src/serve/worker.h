@@ -17,6 +17,7 @@ struct ioloop;
 struct io;
 struct session;
 struct connlimit;
+struct tls_ctx;
 
 struct fail_entry {
 	char addr[64];
@@ -31,6 +32,7 @@ struct worker_listener {
 
 struct worker {
 	const struct config *cfg;
+	struct tls_ctx *tls;       /* NULL: no TLS configured */
 	struct ioloop *loop;
 	unsigned index;
 	int auth_fd;
@@ -53,7 +55,8 @@ struct worker {
 
 /* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
  * reload). Returns a sysexits status. */
-int worker_run(const struct config *cfg, unsigned index, int auth_fd,
+int worker_run(const struct config *cfg, struct tls_ctx *tls,
+	       unsigned index, int auth_fd,
 	       struct listener *listeners, size_t nlisteners,
 	       struct connlimit *connlimit);
 

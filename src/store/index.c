@@ -20,8 +20,10 @@
 
 struct index {
 	char *text;                  /* the file; entries point into it */
-	struct index_entry *entries; /* sorted by key */
+	struct index_entry *entries;
 	size_t count;
+	size_t *slots;               /* hash table: entry index + 1, 0 = free */
+	size_t mask;
 	bool complete;
 };
 
@@ -73,13 +75,56 @@ static int index_parse_line(char *line, struct index_entry *e)
 	return 0;
 }
 
+/* FNV-1a over the key: a hash table makes the warm open O(n) in
+ * lookups instead of n binary searches over long common prefixes. */
+static size_t index_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *key != '\0'; key++) {
+		h ^= (unsigned char)*key;
+		h *= 1099511628211ULL;
+	}
+	/* FNV's low bits cluster on keys that differ only in digits:
+	 * mix before masking (splitmix64 finaliser). */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 31;
+	return (size_t)h;
+}
+
+/* Returns 0, -1 on a duplicate key (corrupt), -2 out of memory. */
+static int index_build_table(struct index *index)
+{
+	size_t size = 16, i;
+
+	while (size < index->count * 2 + 16)
+		size *= 2;
+	index->slots = calloc(size, sizeof(*index->slots));
+	if (index->slots == NULL)
+		return -2;
+	index->mask = size - 1;
+	for (i = 0; i < index->count; i++) {
+		const char *key = index->entries[i].key;
+		size_t s = index_hash(key) & index->mask;
+
+		while (index->slots[s] != 0) {
+			if (strcmp(index->entries[index->slots[s] - 1].key,
+				   key) == 0)
+				return -1;
+			s = (s + 1) & index->mask;
+		}
+		index->slots[s] = i + 1;
+	}
+	return 0;
+}
+
 /* Parses the whole file or nothing: a cache that is partly wrong is
  * worse than none. */
 static int index_parse(struct index *index, size_t len)
 {
-	size_t vlen = strlen(INDEX_VERSION_LINE), lines = 0, i;
+	size_t vlen = strlen(INDEX_VERSION_LINE), lines = 0;
 	char *p, *end = index->text + len;
-	bool sorted = true;
 
 	if (len < vlen || memcmp(index->text, INDEX_VERSION_LINE, vlen) != 0)
 		return -1;
@@ -93,27 +138,14 @@ static int index_parse(struct index *index, size_t len)
 		return -2;
 	for (p = index->text + vlen; p < end;) {
 		char *lf = memchr(p, '\n', (size_t)(end - p));
-		struct index_entry *e = &index->entries[index->count];
 
 		*lf = '\0';
-		if (index_parse_line(p, e) < 0)
+		if (index_parse_line(p, &index->entries[index->count]) < 0)
 			return -1;
-		if (index->count > 0 &&
-		    strcmp(e[-1].key, e->key) >= 0)
-			sorted = false;
 		index->count++;
 		p = lf + 1;
 	}
-	if (!sorted) {
-		qsort(index->entries, index->count, sizeof(*index->entries),
-		      index_entry_cmp);
-		for (i = 1; i < index->count; i++) {
-			if (strcmp(index->entries[i - 1].key,
-				   index->entries[i].key) == 0)
-				return -1;
-		}
-	}
-	return 0;
+	return index_build_table(index);
 }
 
 int index_load(const char *path, struct index **index_r)
@@ -178,12 +210,18 @@ size_t index_count(const struct index *index)
 const struct index_entry *index_lookup(const struct index *index,
 				       const char *key)
 {
-	struct index_entry probe = { .key = key };
+	size_t s;
 
 	if (index->count == 0)
 		return NULL;
-	return bsearch(&probe, index->entries, index->count,
-		       sizeof(*index->entries), index_entry_cmp);
+	for (s = index_hash(key) & index->mask; index->slots[s] != 0;
+	     s = (s + 1) & index->mask) {
+		const struct index_entry *e = &index->entries[index->slots[s] - 1];
+
+		if (strcmp(e->key, key) == 0)
+			return e;
+	}
+	return NULL;
 }
 
 void index_free(struct index **indexp)
@@ -193,6 +231,7 @@ void index_free(struct index **indexp)
 	if (index == NULL)
 		return;
 	*indexp = NULL;
+	free(index->slots);
 	free(index->entries);
 	free(index->text);
 	free(index);

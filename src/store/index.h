@@ -28,7 +28,7 @@ struct index;
 int index_load(const char *path, struct index **index_r);
 bool index_is_complete(const struct index *index);
 size_t index_count(const struct index *index);
-/* The entry for key, or NULL. O(log n). */
+/* The entry for key, or NULL (hash lookup). */
 const struct index_entry *index_lookup(const struct index *index,
 				       const char *key);
 void index_free(struct index **indexp);
@@ -38,7 +38,8 @@ bool index_key_is_valid(const char *key);
 
 /* Writes count entries to path atomically (temp file, fsync, rename).
  * Entries with an invalid key or UIDL are skipped. The array is sorted by
- * key in place. Returns 0, or -1 with *error_r. */
+ * key in place (a stable file for diffs and tests). Returns 0, or -1
+ * with *error_r. */
 int index_write(const char *path, struct index_entry *entries, size_t count,
 		const char **error_r);
 

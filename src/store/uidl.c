@@ -69,6 +69,11 @@ static size_t uidl_hash(const char *id)
 		h ^= (unsigned char)*id;
 		h *= 1099511628211ULL;
 	}
+	/* FNV's low bits cluster on keys that differ only in digits:
+	 * mix before masking (splitmix64 finaliser). */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 31;
 	return (size_t)h;
 }
 

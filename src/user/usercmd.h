@@ -1,7 +1,7 @@
 /* usercmd.h: `satchel user add|passwd|del|list`: manages the passwd-file.
  *
  *   satchel user add|passwd|del|list [-c CONFIG] [-f PASSWD_FILE]
- *		  [--scheme yescrypt|sha512-crypt|bcrypt|plain] [--stdin] [NAME]
+ *	[--scheme yescrypt|sha512-crypt|bcrypt|plain] [--stdin] [NAME]
  *
  * Edits are atomic (temporary file in the same directory, fsync, rename)
  * and serialized by flock() on "<file>.lock", which is left in place:

@@ -13,6 +13,7 @@
 #include "util/strnum.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
+		KEY_TLS_VERIFY,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL };
 
 struct config_key {
@@ -36,6 +37,11 @@ static const struct config_key config_keys[] = {
 	STR(listen_tls, ""),
 	STR(tls_cert, ""),
 	STR(tls_key, ""),
+	STR(tls_min_version, "TLSv1.2"),
+	STR(tls_ciphers, ""),
+	STR(tls_ca, ""),
+	SPECIAL(tls_verify_client, KEY_TLS_VERIFY, tls_verify_client, "no"),
+	UINT(tls_handshake_timeout, 1, 600, "30"),
 	SPECIAL(users, KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
 	SPECIAL(mail, KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
 	STR(mail_user, "satchel"),
@@ -73,6 +79,12 @@ static const char *const plaintext_names[] = {
 	[PLAINTEXT_ALWAYS] = "always",
 	[PLAINTEXT_TLS_OR_LOOPBACK] = "tls-or-loopback",
 	[PLAINTEXT_NEVER] = "never",
+};
+
+static const char *const tls_verify_names[] = {
+	[TLS_VERIFY_NO] = "no",
+	[TLS_VERIFY_OPTIONAL] = "optional",
+	[TLS_VERIFY_REQUIRED] = "required",
 };
 
 static const struct config_key *config_find(const char *name)
@@ -134,6 +146,15 @@ static int config_set(struct config *cfg, const struct config_key *key,
 			}
 		}
 		*reason_r = "expected always, tls-or-loopback or never";
+		return -1;
+	case KEY_TLS_VERIFY:
+		for (int i = 0; i < 3; i++) {
+			if (strcmp(value, tls_verify_names[i]) == 0) {
+				*(enum tls_verify *)field = i;
+				return 0;
+			}
+		}
+		*reason_r = "expected no, optional or required";
 		return -1;
 	case KEY_EXPIRE:
 		if (strcmp(value, "never") == 0) {
@@ -310,6 +331,16 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "no listen address configured");
 		return -1;
 	}
+	if (strcmp(cfg->tls_min_version, "TLSv1.2") != 0 &&
+	    strcmp(cfg->tls_min_version, "TLSv1.3") != 0) {
+		snprintf(err, errsize, "tls_min_version: expected TLSv1.2 or "
+			 "TLSv1.3");
+		return -1;
+	}
+	if (cfg->listen_tls[0] != '\0' && cfg->tls_cert[0] == '\0') {
+		snprintf(err, errsize, "listen_tls needs tls_cert and tls_key");
+		return -1;
+	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
 		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;
 	return 0;
@@ -339,6 +370,10 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_PLAINTEXT:
 			fprintf(out, "%s\n", plaintext_names[
 				*(const enum plaintext_auth *)field]);
+			break;
+		case KEY_TLS_VERIFY:
+			fprintf(out, "%s\n", tls_verify_names[
+				*(const enum tls_verify *)field]);
 			break;
 		case KEY_EXPIRE:
 			expire = *(const int *)field;

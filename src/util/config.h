@@ -10,6 +10,7 @@
 
 enum plaintext_auth { PLAINTEXT_ALWAYS, PLAINTEXT_TLS_OR_LOOPBACK, PLAINTEXT_NEVER };
 enum mail_kind { MAIL_MAILDIR, MAIL_MBOX };
+enum tls_verify { TLS_VERIFY_NO, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRED };
 
 #define CONFIG_STR_MAX 1024
 
@@ -18,6 +19,11 @@ struct config {
 	char listen_tls[CONFIG_STR_MAX];
 	char tls_cert[CONFIG_STR_MAX];
 	char tls_key[CONFIG_STR_MAX];
+	char tls_min_version[16];        /* TLSv1.2 or TLSv1.3 */
+	char tls_ciphers[CONFIG_STR_MAX]; /* TLS 1.2 cipher list; "" = default */
+	char tls_ca[CONFIG_STR_MAX];     /* CAs for client certificates */
+	enum tls_verify tls_verify_client;
+	unsigned tls_handshake_timeout;  /* seconds */
 	char users[CONFIG_STR_MAX];      /* "passwd-file:PATH" */
 	char passwd_file[CONFIG_STR_MAX]; /* PATH part of users */
 	char mail[CONFIG_STR_MAX];       /* "maildir:PATTERN" / "mbox:PATTERN" */

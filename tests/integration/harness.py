@@ -1050,7 +1050,7 @@ class Runner:
                 if newlog:
                     diag.append("server log (last lines of this test):")
                     diag.extend("  " + l for l in newlog[-12:])
-        if elapsed > 20:
+        if elapsed > 3:
             diag.append("(test took %.1fs)" % elapsed)
         self.emit(ok, full, reason, diag)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -134,3 +134,17 @@ def test_mbox_x_uidl_header(ctx):
     ctx.srv.fill("alice", msgs)
     a = get_uidls(ctx.srv)
     eq(a[1], "abc123xyz", "UIDL taken from the X-UIDL header")
+
+
+@only("mbox")
+def test_mbox_duplicates_stable_after_deleting_first(ctx):
+    same = simple_msg(7)
+    msgs = make_msgs([same, same, same, simple_msg(8)], "mbox")
+    ctx.srv.fill("alice", msgs)
+    a = get_uidls(ctx.srv)
+    p = ctx.srv.login_retry("alice")
+    p.ok("DELE 1")
+    p.quit()
+    b = get_uidls(ctx.srv)
+    eq([b[n] for n in sorted(b)], [a[n] for n in (2, 3, 4)],
+       "UIDLs of the remaining duplicates after deleting the first")

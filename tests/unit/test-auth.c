@@ -60,6 +60,7 @@ static void start(struct config *cfg)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
 		exit(2);
+	fflush(stdout); /* or the child's exit() prints our lines again */
 	child = fork();
 	if (child == 0) {
 		const char *error;
@@ -69,7 +70,8 @@ static void start(struct config *cfg)
 		if (log_init(log_path, LOG_LEVEL_DEBUG, &error) < 0)
 			_exit(99);
 		ret = auth_process_run(cfg, sv[1]);
-		_exit(ret);
+		/* exit(), not _exit(): lets LeakSanitizer check the child */
+		exit(ret);
 	}
 	close(sv[1]);
 	control_fd = sv[0];

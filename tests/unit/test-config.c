@@ -8,9 +8,13 @@
 
 static const char *write_file(const char *text)
 {
-	static char path[] = "/tmp/satchel-test-config-XXXXXX";
-	int fd = mkstemp(path);
-	FILE *f = fdopen(fd, "w");
+	static char path[64];
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/satchel-test-config-XXXXXX");
+	fd = mkstemp(path);
+	f = fdopen(fd, "w");
 
 	fputs(text, f);
 	fclose(f);

@@ -112,6 +112,7 @@ static void test_parse_errors(void)
 		"a:{PLAIN}x:1:1::/h::login_delay=-3",
 		"a:{PLAIN}x:1:1::/h::login_delay=2147483648",
 		"a:{PLAIN}x:1:1::/h::mail=",
+		"a:{PLAIN}x:1:1::/h:::mail=maildir:/m", /* one ':' too many */
 	};
 	struct passwd_entry e;
 	const char *error;
@@ -175,7 +176,7 @@ static void check_load_fails(const char *name, const char *text,
 			     size_t len, const char *want_err)
 {
 	struct passwd_db *db = NULL;
-	char err[256] = "", label[160];
+	char err[256] = "", label[512];
 	const char *path = write_file(name, text, len);
 	int ret = passwd_db_load(path, &db, err, sizeof(err));
 

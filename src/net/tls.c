@@ -1,0 +1,147 @@
+/* tls.c: building the OpenSSL server context (see tls.h). */
+#include "net/tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+};
+
+static void openssl_error(char *err, size_t errsize, const char *what,
+			  const char *path)
+{
+	unsigned long code = ERR_get_error();
+	char reason[256] = "unknown error";
+
+	if (code != 0)
+		ERR_error_string_n(code, reason, sizeof(reason));
+	snprintf(err, errsize, "%s %s: %s", what, path, reason);
+	ERR_clear_error();
+}
+
+static int min_version(const char *name, int *version_r)
+{
+	if (strcmp(name, "TLSv1.2") == 0)
+		*version_r = TLS1_2_VERSION;
+	else if (strcmp(name, "TLSv1.3") == 0)
+		*version_r = TLS1_3_VERSION;
+	else
+		return -1;
+	return 0;
+}
+
+int tls_ctx_create(const struct config *cfg, struct tls_ctx **ctx_r,
+		   char *err, size_t errsize)
+{
+	struct tls_ctx *ctx;
+	SSL_CTX *ssl_ctx;
+	int version;
+
+	*ctx_r = NULL;
+	if (cfg->tls_cert[0] == '\0') {
+		if (cfg->listen_tls[0] != '\0') {
+			snprintf(err, errsize, "listen_tls is set but tls_cert "
+				 "is not");
+			return -1;
+		}
+		return 0;
+	}
+	if (cfg->tls_key[0] == '\0') {
+		snprintf(err, errsize, "tls_cert is set but tls_key is not");
+		return -1;
+	}
+	if (min_version(cfg->tls_min_version, &version) < 0) {
+		snprintf(err, errsize, "tls_min_version: expected TLSv1.2 or "
+			 "TLSv1.3");
+		return -1;
+	}
+	ssl_ctx = SSL_CTX_new(TLS_server_method());
+	if (ssl_ctx == NULL) {
+		openssl_error(err, errsize, "creating", "the TLS context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ssl_ctx, version);
+	/* Idle connections give their TLS buffers back (DESIGN.md). */
+	SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_IGNORE_UNEXPECTED_EOF |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ssl_ctx, 0);
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, cfg->tls_cert) != 1) {
+		openssl_error(err, errsize, "tls_cert", cfg->tls_cert);
+		goto out_free;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, cfg->tls_key,
+					SSL_FILETYPE_PEM) != 1) {
+		openssl_error(err, errsize, "tls_key", cfg->tls_key);
+		goto out_free;
+	}
+	if (SSL_CTX_check_private_key(ssl_ctx) != 1) {
+		openssl_error(err, errsize, "tls_key does not match tls_cert",
+			      cfg->tls_key);
+		goto out_free;
+	}
+	if (cfg->tls_ciphers[0] != '\0' &&
+	    SSL_CTX_set_cipher_list(ssl_ctx, cfg->tls_ciphers) != 1) {
+		openssl_error(err, errsize, "tls_ciphers", cfg->tls_ciphers);
+		goto out_free;
+	}
+	if (cfg->tls_verify_client != TLS_VERIFY_NO) {
+		int mode = SSL_VERIFY_PEER;
+
+		if (cfg->tls_ca[0] == '\0') {
+			snprintf(err, errsize, "tls_verify_client needs tls_ca");
+			goto out_free;
+		}
+		if (SSL_CTX_load_verify_locations(ssl_ctx, cfg->tls_ca,
+						  NULL) != 1) {
+			openssl_error(err, errsize, "tls_ca", cfg->tls_ca);
+			goto out_free;
+		}
+		if (cfg->tls_verify_client == TLS_VERIFY_REQUIRED)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ssl_ctx, mode, NULL);
+		SSL_CTX_set_client_CA_list(ssl_ctx,
+			SSL_load_client_CA_file(cfg->tls_ca));
+		/* A context id is required once peers are verified. */
+		SSL_CTX_set_session_id_context(ssl_ctx,
+					       (const unsigned char *)"satchel",
+					       7);
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		snprintf(err, errsize, "out of memory");
+		goto out_free;
+	}
+	ctx->ssl_ctx = ssl_ctx;
+	*ctx_r = ctx;
+	return 0;
+
+out_free:
+	SSL_CTX_free(ssl_ctx);
+	return -1;
+}
+
+void tls_ctx_destroy(struct tls_ctx **ctxp)
+{
+	struct tls_ctx *ctx = *ctxp;
+
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+	*ctxp = NULL;
+}
+
+void *tls_ctx_ssl_ctx(struct tls_ctx *ctx)
+{
+	return ctx->ssl_ctx;
+}
