@@ -11,7 +11,8 @@
  * Blank lines and lines starting with '#' are skipped. A user may appear
  * once; a duplicate is an error for the whole file, as is a line longer
  * than PASSWD_LINE_MAX, a NUL byte, a bad number, a user name with control
- * bytes or longer than PASSWD_USER_MAX, or a relative home.
+ * bytes or longer than PASSWD_USER_MAX, a relative home, or an extra
+ * field starting with ':' (a miscounted line).
  * The file is trusted (admin-written) but parsed defensively. */
 #ifndef SATCHEL_PASSWD_H
 #define SATCHEL_PASSWD_H

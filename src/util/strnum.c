@@ -14,7 +14,7 @@ int strnum_parse_u64(const char *text, uint64_t max, uint64_t *value_r)
 		if (*p < '0' || *p > '9')
 			return -1;
 		digit = (unsigned)(*p - '0');
-		if (value > (max - digit) / 10)
+		if (digit > max || value > (max - digit) / 10)
 			return -1;
 		value = value * 10 + digit;
 	}

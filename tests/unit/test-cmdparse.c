@@ -60,6 +60,8 @@ static void test_numbers(void)
 	CHECK(strnum_parse_u64(" 1", 100, &v) < 0, "blank refused");
 	CHECK(strnum_parse_u64("1x", 100, &v) < 0, "trailing junk refused");
 	CHECK(strnum_parse_u64("101", 100, &v) < 0, "above max refused");
+	CHECK(strnum_parse_u64("9", 5, &v) < 0, "digit above a small max");
+	CHECK(strnum_parse_u64("5", 5, &v) == 0 && v == 5, "max itself");
 	CHECK(strnum_parse_u64("99999999999999999999", UINT64_MAX, &v) < 0,
 	      "overflow refused");
 	CHECK(strnum_parse_u64("18446744073709551615", UINT64_MAX, &v) == 0 &&
