@@ -20,7 +20,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration run deps asan clean install
+.PHONY: all test unit integration run deps asan clean install fuzz
 all: $(BUILD)/satchel $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
@@ -60,6 +60,22 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" all
 
+# libFuzzer targets, one per parser; each runs for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+fuzz:
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRCS); do \
+		t=build-fuzz/$$(basename $$f .c); \
+		clang -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc -g -O1 \
+			-fsanitize=fuzzer,address,undefined -o $$t $$f $(LIB_SRCS) \
+			$(LDLIBS) || exit 1; \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		mkdir -p build-fuzz/corpus-$$(basename $$f .c); \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+			build-fuzz/corpus-$$(basename $$f .c) 2>&1 | tail -3 || exit 1; \
+	done
+
 run: deps all
 	@scripts/demo
 
@@ -71,4 +87,4 @@ install: all
 		--home-dir /nonexistent --shell /usr/sbin/nologin satchel
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
