@@ -28,7 +28,12 @@ int privdrop_resolve(const char *user, struct privdrop *pd,
 			 "refusing to serve mail as root", user);
 		return -1;
 	}
+	if (strlen(user) >= sizeof(pd->name)) {
+		snprintf(err, errsize, "mail_user name too long");
+		return -1;
+	}
 	pd->active = true;
+	strcpy(pd->name, user);
 	pd->uid = pw->pw_uid;
 	pd->gid = pw->pw_gid;
 	return 0;
@@ -41,7 +46,7 @@ int privdrop_apply(const struct privdrop *pd, char *err, size_t errsize)
 
 	if (!pd->active)
 		return 0;
-	if (setgroups(1, &pd->gid) < 0 ||
+	if (initgroups(pd->name, pd->gid) < 0 ||
 	    setresgid(pd->gid, pd->gid, pd->gid) < 0 ||
 	    setresuid(pd->uid, pd->uid, pd->uid) < 0) {
 		snprintf(err, errsize, "dropping privileges: %s",
