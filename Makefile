@@ -5,13 +5,14 @@ BUILD     ?= build
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter
 CPPFLAGS  += -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc
-LDLIBS    += -lssl -lcrypto -lcrypt
+LDLIBS    += -lssl -lcrypto -lcrypt $(shell pkg-config --libs libgsasl 2>/dev/null || echo -lgsasl)
 ifdef WERROR
 WARN += -Werror
 endif
 
 # Debian packages the build, the tests and the demo need.
-DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev python3 \
+DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
+            python3 \
             curl fetchmail mpop openssl
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))

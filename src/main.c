@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "bench/bench.h"
 #include "serve/master.h"
 #include "user/usercmd.h"
 
@@ -15,6 +16,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "serve", master_main, "run the POP3 server" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
+	{ "bench", bench_main, "load-test a POP3 server" },
 };
 
 static int usage(FILE *out)

@@ -1,6 +1,6 @@
 /* auth_process.c: the auth process: answers the workers' login requests
  * from the passwd-file and enforces login_delay and sessions per user
- * (see auth_process.h). */
+ * (see auth_process.h). SASL exchanges run in sasl.c. */
 #include "auth/auth_process.h"
 
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "auth/mailpath.h"
 #include "auth/passwd.h"
 #include "auth/password.h"
+#include "auth/sasl.h"
 #include "net/fdpass.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -71,6 +72,9 @@ struct auth_server {
 	int slot_fd[AUTH_SLOTS_MAX];
 	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
 	struct auth_reply pending_reply[AUTH_SLOTS_MAX];
+
+	struct sasl_server *sasl;      /* NULL: SASL gets AUTH_TEMPFAIL */
+	unsigned char *rx;             /* one received message */
 
 	struct auth_users users;
 	bool state_dirty;
@@ -457,6 +461,8 @@ static void auth_db_check(struct auth_server *srv, bool force)
 	srv->db = db;
 	log_info("loaded %zu users from %s", passwd_db_count(db), path);
 	auth_db_warn_schemes(db);
+	if (srv->sasl != NULL)
+		sasl_server_check_db(srv->sasl, db);
 }
 
 /* ---- requests ---- */
@@ -538,16 +544,17 @@ static int auth_fill_reply(const struct auth_server *srv,
 	return 0;
 }
 
+static void auth_grant(struct auth_server *srv, uint32_t slot,
+		       const struct passwd_entry *entry,
+		       struct auth_reply *reply, const char *user_log,
+		       const char *rip);
+
 static void auth_login(struct auth_server *srv, uint32_t slot,
 		       const struct auth_request *req, struct auth_reply *reply)
 {
 	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
 	const struct passwd_entry *entry = NULL;
-	const char *error;
-	struct auth_user *u;
-	time_t now;
 	bool ok;
-	int delay;
 
 	log_sanitize(req->user, strlen(req->user), user_log,
 		     sizeof(user_log));
@@ -574,6 +581,20 @@ static void auth_login(struct auth_server *srv, uint32_t slot,
 		log_info("auth failed: user=%s rip=%s", user_log, rip);
 		return;
 	}
+	auth_grant(srv, slot, entry, reply, user_log, rip);
+}
+
+/* The credentials of entry were right: applies login_delay and sessions
+ * per user, fills the reply. Shared by PASS, APOP and SASL. */
+static void auth_grant(struct auth_server *srv, uint32_t slot,
+		       const struct passwd_entry *entry,
+		       struct auth_reply *reply, const char *user_log,
+		       const char *rip)
+{
+	const char *error;
+	struct auth_user *u;
+	time_t now;
+	int delay;
 
 	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
 	 * credentials were right, so it reveals nothing to a guesser */
@@ -625,6 +646,63 @@ static void auth_logout(struct auth_server *srv, uint32_t slot,
 		auth_user_session_drop(u, slot, 1);
 }
 
+/* Handles one SASL message (sasl.h); false when no reply is due. */
+static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
+			     struct auth_sasl_request *req,
+			     struct auth_reply *reply)
+{
+	char user[AUTH_USER_MAX], user_log[AUTH_LOG_USER_MAX];
+	char rip[AUTH_ADDR_MAX], mech[AUTH_MECH_MAX];
+	const struct passwd_entry *entry = NULL;
+	enum sasl_result res;
+	const char *why = "";
+	size_t out_len = 0;
+
+	req->mech[sizeof(req->mech) - 1] = '\0';
+	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
+	req->peer_cn[sizeof(req->peer_cn) - 1] = '\0';
+	memset(reply, 0, AUTH_REPLY_HDR);
+	reply->id = req->id;
+	reply->uid = reply->gid = -1;
+	reply->expire_days = reply->login_delay = -1;
+	if (srv->sasl == NULL) {
+		reply->result = AUTH_TEMPFAIL;
+		return req->type != AUTH_REQ_SASL_ABORT;
+	}
+	/* the same reload check as for PASS, at every step */
+	if (req->type != AUTH_REQ_SASL_ABORT)
+		auth_db_check(srv, false);
+	res = sasl_server_handle(srv->sasl, slot, req, srv->db, reply->data,
+				 sizeof(reply->data), &out_len, &entry, user,
+				 sizeof(user), &why);
+	log_sanitize(user, strlen(user), user_log, sizeof(user_log));
+	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
+		     sizeof(rip));
+	log_sanitize(req->mech, strlen(req->mech), mech, sizeof(mech));
+	switch (res) {
+	case SASL_RESULT_NONE:
+		return false;
+	case SASL_RESULT_CONTINUE:
+		reply->result = AUTH_CONTINUE;
+		reply->data_len = (uint32_t)out_len;
+		return true;
+	case SASL_RESULT_SUCCESS:
+		auth_grant(srv, slot, entry, reply, user_log, rip);
+		return true;
+	case SASL_RESULT_FAILED:
+		reply->result = AUTH_FAILED;
+		log_info("auth failed: mech=%s user=%s rip=%s (%s)", mech,
+			 user_log, rip, why);
+		return true;
+	case SASL_RESULT_TEMPFAIL:
+		break;
+	}
+	reply->result = AUTH_TEMPFAIL;
+	log_warn("auth tempfail: mech=%s user=%s rip=%s (%s)", mech,
+		 user_log, rip, why);
+	return true;
+}
+
 /* Handles one request; false when no reply is due. */
 static bool auth_handle(struct auth_server *srv, uint32_t slot,
 			struct auth_request *req, struct auth_reply *reply)
@@ -635,7 +713,7 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	req->timestamp[sizeof(req->timestamp) - 1] = '\0';
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 
-	memset(reply, 0, sizeof(*reply));
+	memset(reply, 0, AUTH_REPLY_HDR);
 	reply->id = req->id;
 	reply->uid = reply->gid = -1;
 	reply->expire_days = reply->login_delay = -1;
@@ -665,6 +743,8 @@ static void auth_slot_close(struct auth_server *srv, uint32_t slot)
 	srv->slot_fd[slot] = -1;
 	srv->pending[slot] = false;
 	auth_users_forget_slot(&srv->users, slot);
+	if (srv->sasl != NULL)
+		sasl_server_forget_slot(srv->sasl, slot);
 }
 
 /* Sends reply; when the worker's socket is full it is kept and the slot
@@ -673,17 +753,18 @@ static void auth_slot_close(struct auth_server *srv, uint32_t slot)
 static void auth_slot_send(struct auth_server *srv, uint32_t slot,
 			   const struct auth_reply *reply)
 {
+	size_t len = AUTH_REPLY_HDR + reply->data_len;
 	ssize_t n;
 
 	do {
-		n = send(srv->slot_fd[slot], reply, sizeof(*reply),
+		n = send(srv->slot_fd[slot], reply, len,
 			 MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(*reply))
+	if (n == (ssize_t)len)
 		return;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		if (reply != &srv->pending_reply[slot])
-			srv->pending_reply[slot] = *reply;
+			memcpy(&srv->pending_reply[slot], reply, len);
 		srv->pending[slot] = true;
 		return;
 	}
@@ -698,12 +779,23 @@ static void auth_slot_flush(struct auth_server *srv, uint32_t slot)
 	auth_slot_send(srv, slot, &srv->pending_reply[slot]);
 }
 
+/* The size of the receive buffer: the largest request, plus one octet so
+ * that a longer message shows (MSG_TRUNC reports its real length). */
+#define AUTH_RX_SIZE (sizeof(struct auth_sasl_request) + 1)
+
+/* A SASL message is its header plus exactly data_len octets. */
+static bool auth_sasl_length_ok(const struct auth_sasl_request *req,
+				ssize_t n)
+{
+	return n >= (ssize_t)AUTH_SASL_REQUEST_HDR &&
+	       req->data_len <= AUTH_SASL_DATA_MAX &&
+	       (size_t)n == AUTH_SASL_REQUEST_HDR + req->data_len;
+}
+
 static void auth_slot_read(struct auth_server *srv, uint32_t slot)
 {
-	union {
-		struct auth_request req;
-		unsigned char raw[sizeof(struct auth_request) + 1];
-	} buf;
+	struct auth_request *req = (struct auth_request *)srv->rx;
+	struct auth_sasl_request *sreq = (struct auth_sasl_request *)srv->rx;
 	struct auth_reply reply;
 	unsigned i;
 
@@ -714,7 +806,7 @@ static void auth_slot_read(struct auth_server *srv, uint32_t slot)
 			break;
 		/* MSG_TRUNC: the real length of a longer message, so it
 		 * is rejected instead of read as a cut-off request */
-		n = recv(srv->slot_fd[slot], &buf, sizeof(buf),
+		n = recv(srv->slot_fd[slot], srv->rx, AUTH_RX_SIZE,
 			 MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -727,16 +819,26 @@ static void auth_slot_read(struct auth_server *srv, uint32_t slot)
 			auth_slot_close(srv, slot);
 			break;
 		}
-		if (n != (ssize_t)sizeof(buf.req)) {
-			log_warn("worker slot %u: dropped a %zd-octet message "
-				 "(requests are %zu octets)", slot, n,
-				 sizeof(buf.req));
-			explicit_bzero(&buf, sizeof(buf));
-			continue;
+		if (n >= (ssize_t)sizeof(uint32_t) &&
+		    req->type >= AUTH_REQ_SASL_START &&
+		    req->type <= AUTH_REQ_SASL_ABORT &&
+		    (size_t)n <= AUTH_RX_SIZE - 1 &&
+		    auth_sasl_length_ok(sreq, n)) {
+			if (auth_handle_sasl(srv, slot, sreq, &reply))
+				auth_slot_send(srv, slot, &reply);
+		} else if (n == (ssize_t)sizeof(*req) &&
+			   (req->type < AUTH_REQ_SASL_START ||
+			    req->type > AUTH_REQ_SASL_ABORT)) {
+			if (auth_handle(srv, slot, req, &reply))
+				auth_slot_send(srv, slot, &reply);
+		} else {
+			log_warn("worker slot %u: dropped a malformed "
+				 "%zd-octet message", slot, n);
 		}
-		if (auth_handle(srv, slot, &buf.req, &reply))
-			auth_slot_send(srv, slot, &reply);
-		explicit_bzero(&buf, sizeof(buf));
+		/* client data and passwords: never left behind */
+		explicit_bzero(srv->rx, (size_t)n < AUTH_RX_SIZE ?
+			       (size_t)n : AUTH_RX_SIZE);
+		explicit_bzero(&reply, sizeof(reply));
 	}
 }
 
@@ -884,8 +986,18 @@ int auth_process_run(const struct config *cfg, int control_fd)
 	srv->cfg = cfg;
 	for (s = 0; s < AUTH_SLOTS_MAX; s++)
 		srv->slot_fd[s] = -1;
+	srv->rx = malloc(AUTH_RX_SIZE);
+	if (srv->rx == NULL) {
+		log_error("out of memory");
+		free(srv);
+		return EX_OSERR;
+	}
+	if (sasl_server_create(cfg, &srv->sasl) < 0)
+		log_error("SASL unavailable: GNU SASL did not initialise");
 	if (auth_signals_setup(&wait_mask, &old_mask) < 0) {
 		log_error("signals: %s", strerror(errno));
+		sasl_server_destroy(&srv->sasl);
+		free(srv->rx);
 		free(srv);
 		return EX_OSERR;
 	}
@@ -902,7 +1014,10 @@ int auth_process_run(const struct config *cfg, int control_fd)
 			close(srv->slot_fd[s]);
 	}
 	auth_users_free(&srv->users);
+	sasl_server_destroy(&srv->sasl);
 	passwd_db_destroy(&srv->db);
+	explicit_bzero(srv->rx, AUTH_RX_SIZE);
+	free(srv->rx);
 	explicit_bzero(srv->pending_reply, sizeof(srv->pending_reply));
 	free(srv);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);

@@ -5,10 +5,29 @@
  * the receiver rejects any other length and forces NUL termination of every
  * string field before use (it trusts nothing from the other side).
  * Requests carry an id chosen by the worker; the reply echoes it. Replies
- * may come back in any order. */
+ * may come back in any order.
+ *
+ * Two messages have a variable tail: struct auth_sasl_request and struct
+ * auth_reply end in a data[] array of which only data_len octets are
+ * sent (message length = offsetof(data) + data_len, checked exactly).
+ * The receiver tells requests apart by the leading type field: PASS,
+ * APOP and LOGOUT are struct auth_request, the SASL types struct
+ * auth_sasl_request.
+ *
+ * SASL (RFC 4422 over RFC 5034): the worker sends SASL_START with the
+ * mechanism and the decoded initial response (if any), then one
+ * SASL_CONTINUE per client line, all with the same id (one exchange per
+ * session at a time). Each is answered by AUTH_CONTINUE with the server
+ * challenge in data (the worker sends it as "+ BASE64"), or by a final
+ * result exactly like PASS. SASL_ABORT (no reply) drops the exchange:
+ * sent on "*", bad client base64 and when the session ends mid-exchange.
+ * Server data that comes with success (SCRAM's v=) is sent as one more
+ * AUTH_CONTINUE; the client's empty answer then gets the result (RFC 5034
+ * 4.: POP3 has no "additional data with success"). */
 #ifndef SATCHEL_AUTH_PROTO_H
 #define SATCHEL_AUTH_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define AUTH_USER_MAX 256
@@ -21,6 +40,9 @@ enum auth_request_type {
 	AUTH_REQ_PASS = 1,   /* USER + PASS: secret = password */
 	AUTH_REQ_APOP = 2,   /* APOP: secret = 32 hex digits, timestamp set */
 	AUTH_REQ_LOGOUT = 3, /* a session of user ended: frees its slot */
+	AUTH_REQ_SASL_START = 4,    /* struct auth_sasl_request */
+	AUTH_REQ_SASL_CONTINUE = 5, /* struct auth_sasl_request */
+	AUTH_REQ_SASL_ABORT = 6,    /* struct auth_sasl_request, no reply */
 };
 
 struct auth_request {
@@ -33,6 +55,35 @@ struct auth_request {
 	uint8_t secured;                    /* connection is TLS or loopback */
 };
 
+/* Decoded client data of one SASL message: what a sasl_max_line of at
+ * most 65536 octets (with CRLF) of base64 can carry. */
+#define AUTH_SASL_DATA_MAX 49152
+/* Server challenge data (SCRAM's are ~100 octets, GSSAPI tokens a few
+ * hundred). */
+#define AUTH_SASL_OUT_MAX 8192
+#define AUTH_MECH_MAX 32
+#define AUTH_CB_MAX 64
+
+struct auth_sasl_request {
+	uint32_t type;        /* AUTH_REQ_SASL_* */
+	uint32_t id;
+	char mech[AUTH_MECH_MAX];        /* START: the mechanism, upper case */
+	char client_addr[AUTH_ADDR_MAX]; /* for logs */
+	/* START: the TLS client certificate's subject CN when it was
+	 * verified against tls_ca (for EXTERNAL), else "" */
+	char peer_cn[AUTH_USER_MAX];
+	uint8_t secured;      /* TLS or loopback: plaintext_auth policy */
+	uint8_t has_data;     /* START: an initial response was given (RFC
+			       * 4422 5.: empty differs from absent) */
+	uint8_t reserved[2];
+	/* START on TLS: RFC 9266 tls-exporter data, for the -PLUS
+	 * mechanisms and to detect a downgrade ("y" flag, RFC 5802 6.) */
+	uint32_t cb_exporter_len;
+	unsigned char cb_exporter[AUTH_CB_MAX];
+	uint32_t data_len;    /* octets of data[] sent; wiped after use */
+	unsigned char data[AUTH_SASL_DATA_MAX];
+};
+
 enum auth_result {
 	AUTH_OK = 0,
 	AUTH_FAILED = 1,          /* unknown user or wrong password: same reply */
@@ -40,6 +91,7 @@ enum auth_result {
 	AUTH_TOO_MANY = 3,        /* max_sessions_per_user reached: [IN-USE] */
 	AUTH_TEMPFAIL = 4,        /* passwd-file unreadable etc.: [SYS/TEMP] */
 	AUTH_PERMFAIL = 5,        /* bad user record (uid, mail): [SYS/PERM] */
+	AUTH_CONTINUE = 6,        /* SASL: data holds the next challenge */
 };
 
 struct auth_reply {
@@ -51,6 +103,12 @@ struct auth_reply {
 	int64_t uid, gid;         /* from the passwd-file, -1 when unset */
 	int32_t expire_days;      /* per user; -1 = the global setting */
 	int32_t login_delay;      /* per user; -1 = the global setting */
+	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
+	unsigned char data[AUTH_SASL_OUT_MAX];
 };
+
+/* The length of the fixed part of the variable-length messages. */
+#define AUTH_SASL_REQUEST_HDR offsetof(struct auth_sasl_request, data)
+#define AUTH_REPLY_HDR offsetof(struct auth_reply, data)
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,75 @@ static int passwd_parse_int(const char *text, int *value_r)
 	return 0;
 }
 
+/* The scheme name of "{NAME}...": its start and length, or -1. */
+static int passwd_scheme_span(const char *stored, size_t *len_r)
+{
+	const char *end;
+
+	if (stored[0] != '{' || (end = strchr(stored, '}')) == NULL)
+		return -1;
+	*len_r = (size_t)(end - stored - 1);
+	return 0;
+}
+
+static bool passwd_scheme_is(const char *stored, const char *scheme)
+{
+	static const char *const plain[] = { "PLAIN", "CLEAR", "CLEARTEXT" };
+	size_t len, i;
+
+	if (passwd_scheme_span(stored, &len) < 0)
+		return false;
+	if (strcasecmp(scheme, "PLAIN") != 0)
+		return strlen(scheme) == len &&
+		       strncasecmp(stored + 1, scheme, len) == 0;
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (strlen(plain[i]) == len &&
+		    strncasecmp(stored + 1, plain[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *passwd_entry_secret(const struct passwd_entry *entry,
+				const char *scheme)
+{
+	unsigned i;
+
+	if (passwd_scheme_is(entry->password, scheme))
+		return entry->password;
+	for (i = 0; i < entry->n_secrets; i++) {
+		if (passwd_scheme_is(entry->secrets[i], scheme))
+			return entry->secrets[i];
+	}
+	return NULL;
+}
+
+static int passwd_add_secret(struct passwd_entry *entry, char *value,
+			     const char **error_r)
+{
+	char scheme[64];
+	size_t len;
+
+	if (passwd_scheme_span(value, &len) < 0 || len == 0 ||
+	    len >= sizeof(scheme)) {
+		*error_r = "secret= needs a {SCHEME} prefix";
+		return -1;
+	}
+	if (entry->n_secrets == PASSWD_SECRETS_MAX) {
+		*error_r = "too many secret= fields";
+		return -1;
+	}
+	memcpy(scheme, value + 1, len);
+	scheme[len] = '\0';
+	/* two secrets of one scheme would make the choice arbitrary */
+	if (passwd_entry_secret(entry, scheme) != NULL) {
+		*error_r = "two secrets of the same scheme";
+		return -1;
+	}
+	entry->secrets[entry->n_secrets++] = value;
+	return 0;
+}
+
 static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 			      const char **error_r)
 {
@@ -98,6 +168,9 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 				return -1;
 			}
 			entry->mail = value;
+		} else if (strcmp(key, "secret") == 0) {
+			if (passwd_add_secret(entry, value, error_r) < 0)
+				return -1;
 		} else if (strcmp(key, "expire") == 0) {
 			if (passwd_parse_int(value, &entry->expire_days) < 0) {
 				*error_r = "bad number in expire=";

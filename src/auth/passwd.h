@@ -5,7 +5,11 @@
  * Only the first two fields are required. Everything after the seventh ':'
  * is the extra fields: blank-separated key=value pairs (a "userdb_" prefix
  * is accepted on each key): mail=maildir:~/Maildir, expire=DAYS,
- * login_delay=SECONDS. Other keys are ignored, except Dovecot's
+ * login_delay=SECONDS, and secret={SCHEME}... (repeatable): more secrets
+ * for the same password in other schemes, so one user can have, say, a
+ * {CRYPT} hash for USER/PASS and a {SCRAM-SHA-256} secret for SCRAM
+ * (the password field stays the one Dovecot reads; each scheme at most
+ * once per user, at most PASSWD_SECRETS_MAX extra). Other keys are ignored, except Dovecot's
  * restrictions satchel does not implement ("nologin", "allow_nets"), which
  * disable the account rather than being silently dropped.
  * Blank lines and lines starting with '#' are skipped. A user may appear
@@ -23,10 +27,13 @@
 #define PASSWD_LINE_MAX 4096           /* octets, without the newline */
 #define PASSWD_USER_MAX 255            /* octets */
 #define PASSWD_FILE_MAX (64u << 20)    /* bounds the memory a load takes */
+#define PASSWD_SECRETS_MAX 4           /* secret= fields per user */
 
 struct passwd_entry {
 	char *user;
 	char *password;     /* "{SCHEME}secret", or a bare crypt hash */
+	char *secrets[PASSWD_SECRETS_MAX]; /* secret= extra fields */
+	unsigned n_secrets;
 	long long uid, gid; /* -1 when empty */
 	char *home;         /* NULL when empty */
 	char *mail;         /* NULL when not set */
@@ -49,6 +56,13 @@ size_t passwd_db_count(const struct passwd_db *db);
 const struct passwd_entry *passwd_db_entry(const struct passwd_db *db,
 					   size_t i);
 void passwd_db_destroy(struct passwd_db **dbp); /* wipes secrets */
+
+/* Finds the user's secret whose scheme name (between the braces, case
+ * insensitive) is scheme: the password field first, then the secret=
+ * fields. NULL when there is none. For "PLAIN", {CLEAR} and {CLEARTEXT}
+ * count too. */
+const char *passwd_entry_secret(const struct passwd_entry *entry,
+				const char *scheme);
 
 /* Parses one line (modifies it). Returns 0, 1 for a blank/comment line,
  * or -1 with *error_r. Exposed for tests. */

@@ -4,12 +4,17 @@
  *   {CRYPT}$y$...      yescrypt, $6$ SHA-512-crypt, $2b$ bcrypt via crypt_r
  *   {SHA512-CRYPT}, {BLF-CRYPT}, {SHA256-CRYPT}, {MD5-CRYPT}: Dovecot's names
  *   a bare "$..." hash is treated as {CRYPT}
+ *   {SCRAM-SHA-256}, {SCRAM-SHA-1}: Dovecot's stored SCRAM secrets
+ *                      (scram.h); USER/PASS and AUTH PLAIN work with them
+ *                      too, the PBKDF2 being run on the password sent
  * Comparisons are constant-time. */
 #ifndef SATCHEL_PASSWORD_H
 #define SATCHEL_PASSWORD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "auth/scram.h"
 
 /* True when password matches the stored "{SCHEME}secret". Unknown schemes
  * never match (and are reported once by the caller when loading). */
@@ -24,11 +29,22 @@ bool password_verify_apop(const char *stored, const char *timestamp,
  * the only kind APOP (and CRAM-MD5) can use. */
 bool password_is_plain(const char *stored);
 
-/* True when the scheme of stored is known. */
+/* The parsed SCRAM secret when stored is "{SCRAM-SHA-256}..." (hash
+ * SCRAM_SHA256) or "{SCRAM-SHA-1}..." (SCRAM_SHA1). 0, or -1 when stored
+ * is another scheme or malformed. The caller wipes *secret_r. */
+int password_scram(const char *stored, enum scram_hash hash,
+		   struct scram_secret *secret_r);
+
+/* The plaintext of a {PLAIN} stored secret, else NULL. Points into
+ * stored. */
+const char *password_plain_secret(const char *stored);
+
+/* True when the scheme of stored is known (and, for SCRAM, well-formed). */
 bool password_scheme_known(const char *stored);
 
 /* Hashes password with scheme "yescrypt" (default), "sha512-crypt",
- * "bcrypt" or "plain", writing "{SCHEME}..." into out. 0 or -1. */
+ * "bcrypt", "plain", "scram-sha-256" or "scram-sha-1", writing
+ * "{SCHEME}..." into out. 0 or -1. */
 int password_hash(const char *scheme, const char *password,
 		  char *out, size_t out_size);
 

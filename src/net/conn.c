@@ -222,6 +222,11 @@ int conn_channel_binding(struct conn *c, const char *type,
 		 * context; defined for TLS 1.3 (and 1.2 with EMS). */
 		static const char label[] = "EXPORTER-Channel-Binding";
 
+		/* RFC 9266 3.: on TLS 1.2 only with the extended master
+		 * secret, else the exporter does not bind the session */
+		if (SSL_version(c->ssl) < TLS1_3_VERSION &&
+		    SSL_get_extms_support(c->ssl) != 1)
+			return -1;
 		if (size < 32 ||
 		    SSL_export_keying_material(c->ssl, out, 32, label,
 					       sizeof(label) - 1, NULL, 0,

@@ -1,10 +1,18 @@
 /* linereader.c: bounded line splitting (see linereader.h). */
 #include "net/linereader.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+static char *linereader_data(struct linereader *lr)
+{
+	return lr->big != NULL ? lr->big : lr->buf;
+}
 
 void linereader_init(struct linereader *lr, size_t max_line)
 {
+	lr->big = NULL;
+	lr->cap = LINEREADER_BUF;
 	lr->start = 0;
 	lr->len = 0;
 	lr->max_line = max_line < LINEREADER_BUF ? max_line : LINEREADER_BUF;
@@ -12,14 +20,69 @@ void linereader_init(struct linereader *lr, size_t max_line)
 	lr->nul_seen = false;
 }
 
-char *linereader_space(struct linereader *lr, size_t *size_r)
+static void linereader_free_big(struct linereader *lr)
 {
-	if (lr->start > 0) {
-		memmove(lr->buf, lr->buf + lr->start, lr->len);
+	explicit_bzero(lr->big, lr->cap + 1);
+	free(lr->big);
+	lr->big = NULL;
+	lr->cap = LINEREADER_BUF;
+}
+
+void linereader_deinit(struct linereader *lr)
+{
+	if (lr->big != NULL)
+		linereader_free_big(lr);
+	explicit_bzero(lr->buf, sizeof(lr->buf));
+}
+
+int linereader_set_limit(struct linereader *lr, size_t max_line)
+{
+	char *big;
+
+	if (max_line <= LINEREADER_BUF) {
+		lr->max_line = max_line;
+		return 0;
+	}
+	if (lr->big == NULL || lr->cap < max_line) {
+		big = malloc(max_line + 1);
+		if (big == NULL)
+			return -1;
+		memcpy(big, linereader_data(lr) + lr->start, lr->len);
+		if (lr->big != NULL)
+			linereader_free_big(lr);
+		else
+			explicit_bzero(lr->buf, sizeof(lr->buf));
+		lr->big = big;
+		lr->cap = max_line;
 		lr->start = 0;
 	}
-	*size_r = LINEREADER_BUF - lr->len;
-	return lr->buf + lr->len;
+	lr->max_line = max_line;
+	return 0;
+}
+
+char *linereader_space(struct linereader *lr, size_t *size_r)
+{
+	char *data = linereader_data(lr);
+
+	/* back to the inline buffer once the raised limit is over */
+	if (lr->big != NULL && lr->max_line <= LINEREADER_BUF &&
+	    lr->len <= LINEREADER_BUF) {
+		memcpy(lr->buf, data + lr->start, lr->len);
+		lr->start = 0;
+		linereader_free_big(lr);
+		data = lr->buf;
+	}
+	if (lr->start > 0) {
+		memmove(data, data + lr->start, lr->len);
+		lr->start = 0;
+	}
+	*size_r = lr->cap - lr->len;
+	return data + lr->len;
+}
+
+size_t linereader_room(const struct linereader *lr)
+{
+	return lr->cap - lr->len;
 }
 
 void linereader_added(struct linereader *lr, size_t n)
@@ -43,7 +106,7 @@ enum line_status linereader_next(struct linereader *lr, char **line_r,
 				 size_t *len_r)
 {
 	for (;;) {
-		char *data = lr->buf + lr->start;
+		char *data = linereader_data(lr) + lr->start;
 		char *lf = memchr(data, '\n', lr->len);
 		size_t line_len;
 

@@ -4,7 +4,13 @@
  * the CR is stripped) are handed out one at a time. A line longer than
  * max_line octets (counting its CRLF, RFC 2449 section 4) is reported once
  * as LINE_TOO_LONG and the rest of it, up to its LF, is thrown away: we
- * never act on half a line. */
+ * never act on half a line.
+ *
+ * The buffer is LINEREADER_BUF octets inside the struct, so an idle
+ * connection costs no allocation. linereader_set_limit() can raise the
+ * limit for a while (a SASL exchange, RFC 5034 4.); a heap buffer of that
+ * size is used until the limit is lowered again and the unread bytes fit
+ * back into the inline one. */
 #ifndef SATCHEL_LINEREADER_H
 #define SATCHEL_LINEREADER_H
 
@@ -21,13 +27,22 @@ enum line_status {
 
 struct linereader {
 	char buf[LINEREADER_BUF + 1];
-	size_t start, len;  /* unread bytes are buf[start .. start+len) */
+	char *big;          /* heap buffer of cap + 1 octets, or NULL */
+	size_t cap;         /* size of the buffer in use */
+	size_t start, len;  /* unread bytes are data[start .. start+len) */
 	size_t max_line;    /* including CRLF */
 	bool discarding;    /* inside the tail of an over-long line */
 	bool nul_seen;      /* the returned line contained a NUL byte */
 };
 
 void linereader_init(struct linereader *lr, size_t max_line);
+/* Wipes and frees the heap buffer, if any. */
+void linereader_deinit(struct linereader *lr);
+/* Sets the line limit (with CRLF). Above LINEREADER_BUF it allocates a
+ * buffer of max_line octets: 0, or -1 when out of memory (the old limit
+ * stays). Lowering never fails; the big buffer goes once it is drained
+ * down to what the inline one holds. */
+int linereader_set_limit(struct linereader *lr, size_t max_line);
 /* Where to put new bytes, and how many fit (0 when full: consume lines
  * first). */
 char *linereader_space(struct linereader *lr, size_t *size_r);
@@ -36,6 +51,9 @@ void linereader_added(struct linereader *lr, size_t n);
  * the line end. nul_seen is set when the line held a NUL byte. */
 enum line_status linereader_next(struct linereader *lr, char **line_r,
 				 size_t *len_r);
+/* Octets that can be added before lines must be consumed (a hint: the
+ * space may grow when linereader_space() compacts). */
+size_t linereader_room(const struct linereader *lr);
 /* Drops everything buffered (STLS: bytes sent before the handshake). */
 void linereader_clear(struct linereader *lr);
 /* True when bytes are buffered (a pipelined command may be waiting). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "serve/cmd_auth.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -210,6 +211,7 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	session_reply_line(s, "UIDL");
 	session_reply_line(s, "RESP-CODES");
 	session_reply_line(s, "AUTH-RESP-CODE");
+	cmd_auth_capa(s);
 	session_reply_line(s, "PIPELINING");
 	if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
@@ -375,6 +377,7 @@ static const struct command command_table[] = {
 	{ "PASS", STATE_AUTHORIZATION, 1, 1, true, cmd_pass },
 	{ "APOP", STATE_AUTHORIZATION, 2, 2, false, cmd_apop },
 	{ "STLS", STATE_AUTHORIZATION, 0, 0, false, cmd_stls },
+	{ "AUTH", STATE_AUTHORIZATION, 0, 2, false, cmd_auth },
 	{ "CAPA", BOTH_STATES, 0, 0, false, cmd_capa },
 	{ "QUIT", BOTH_STATES, 0, 0, false, cmd_quit },
 	{ "STAT", STATE_TRANSACTION, 0, 0, false, cmd_stat },

@@ -623,19 +623,21 @@ int master_main(int argc, char **argv)
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG };
 	struct config *cfg;
-	struct generation first;
+	struct generation first = { 0 };
 	bool foreground = false, check = false;
 	enum log_level level;
 	const char *log_err = NULL;
 	char err[512];
 	sigset_t mask;
 	struct rlimit rl;
-	int opt, gi;
+	int opt, gi, ret = EX_OK;
 
 	m.overrides = calloc((size_t)argc, sizeof(char *));
 	cfg = malloc(sizeof(*cfg));
-	if (m.overrides == NULL || cfg == NULL)
-		return EX_OSERR;
+	if (m.overrides == NULL || cfg == NULL) {
+		ret = EX_OSERR;
+		goto out;
+	}
 	while ((opt = getopt_long(argc, argv, "c:o:h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -653,28 +655,34 @@ int master_main(int argc, char **argv)
 			break;
 		case 'h':
 			usage();
-			return EX_OK;
+			ret = EX_OK;
+			goto out;
 		default:
 			usage();
-			return EX_USAGE;
+			ret = EX_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc) {
 		usage();
-		return EX_USAGE;
+		ret = EX_USAGE;
+		goto out;
 	}
 	if (load_config(&m, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "satchel: %s\n", err);
-		return EX_CONFIG;
+		ret = EX_CONFIG;
+		goto out;
 	}
 	if (check) {
 		config_print(cfg, stdout);
-		return EX_OK;
+		ret = EX_OK;
+		goto out;
 	}
 	(void)log_level_parse(cfg->log_level, &level);
 	if (log_init(cfg->log, level, &log_err) < 0) {
 		fprintf(stderr, "satchel: log %s: %s\n", cfg->log, log_err);
-		return EX_CANTCREAT;
+		ret = EX_CANTCREAT;
+		goto out;
 	}
 	log_set_role("master");
 	if (cfg->autologout < 600)
@@ -685,16 +693,19 @@ int master_main(int argc, char **argv)
 			 "network in clear text");
 	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return EX_CONFIG;
+		ret = EX_CONFIG;
+		goto out;
 	}
 	memset(&first, 0, sizeof(first));
 	if (tls_ctx_create(cfg, &first.tls, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return EX_CONFIG;
+		ret = EX_CONFIG;
+		goto out;
 	}
 	if (bind_listeners(cfg, &first, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return EX_OSERR;
+		ret = EX_OSERR;
+		goto out;
 	}
 	make_state_dir(cfg, &m.priv);
 	m.nworkers = cfg->workers;
@@ -708,7 +719,8 @@ int master_main(int argc, char **argv)
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	if (m.connlimit == NULL) {
 		log_error("shared memory: %s", strerror(errno));
-		return EX_OSERR;
+		ret = EX_OSERR;
+		goto out;
 	}
 	for (int i = 0; i < MAX_SLOTS; i++)
 		m.slots[i].gen = -1;
@@ -719,7 +731,8 @@ int master_main(int argc, char **argv)
 	}
 	if (!foreground && daemonize() < 0) {
 		log_error("daemonize: %s", strerror(errno));
-		return EX_OSERR;
+		ret = EX_OSERR;
+		goto out;
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -731,14 +744,30 @@ int master_main(int argc, char **argv)
 	m.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (m.signal_fd < 0) {
 		log_error("signalfd: %s", strerror(errno));
-		return EX_OSERR;
+		ret = EX_OSERR;
+		goto out;
 	}
 	for (size_t i = 0; i < first.nlisteners; i++)
 		log_info("listening on %s", first.listeners[i].name);
 	gi = start_generation(&m, cfg, first.tls, first.listeners,
 			      first.nlisteners);
-	if (gi < 0)
-		return EX_OSERR;
+	if (gi < 0) {
+		ret = EX_OSERR;
+		goto out;
+	}
 	m.current = gi;
-	return master_loop(&m);
+	cfg = NULL; /* owned by the generation now, like first.tls */
+	first.tls = NULL;
+	ret = master_loop(&m);
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m.gens[i].used) {
+			free(m.gens[i].cfg);
+			tls_ctx_destroy(&m.gens[i].tls);
+		}
+	}
+out:
+	tls_ctx_destroy(&first.tls);
+	free(cfg);
+	free(m.overrides);
+	return ret;
 }

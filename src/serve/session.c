@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "net/ioloop.h"
+#include "serve/cmd_auth.h"
 #include "serve/commands.h"
 #include "serve/limits.h"
 #include "serve/worker.h"
@@ -96,6 +97,18 @@ void session_reply_line(struct session *s, const char *fmt, ...)
 
 static void session_timeout(void *context);
 
+/* When the running limit started: the pre-auth and handshake limits run
+ * from connect (chatter must not keep an unauthenticated connection open
+ * for ever); autologout runs from the last activity. */
+static uint64_t session_since_ms(const struct session *s)
+{
+	if (s->conn.state == CONN_HANDSHAKE)
+		return s->handshake_started_ms;
+	if (s->state == STATE_AUTHORIZATION)
+		return s->started_ms;
+	return s->last_activity_ms;
+}
+
 static uint64_t session_limit_ms(const struct session *s)
 {
 	const struct config *cfg = cfg_of(s);
@@ -112,8 +125,8 @@ static void session_arm_timer(struct session *s)
 	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop), wait_ms;
 
 	limit_ms = session_limit_ms(s);
-	wait_ms = s->last_activity_ms + limit_ms > now ?
-		  s->last_activity_ms + limit_ms - now : 0;
+	wait_ms = session_since_ms(s) + limit_ms > now ?
+		  session_since_ms(s) + limit_ms - now : 0;
 	/* The maildrop lock must be refreshed well before it goes stale. */
 	if (s->drop != NULL && wait_ms > cfg->lock_stale_timeout * 1000ull / 3)
 		wait_ms = cfg->lock_stale_timeout * 1000ull / 3;
@@ -129,14 +142,14 @@ static void session_timeout(void *context)
 	s->timer = NULL;
 	limit_ms = session_limit_ms(s);
 	if (s->conn.state == CONN_HANDSHAKE &&
-	    now - s->last_activity_ms >= limit_ms) {
+	    now - session_since_ms(s) >= limit_ms) {
 		/* Nothing can be said on a half-made TLS connection. */
 		log_info("TLS handshake timeout: rip=%s", s->addr);
 		s->end_reason = "TLS handshake timeout";
 		session_destroy(&s);
 		return;
 	}
-	if (now - s->last_activity_ms >= limit_ms && !s->closing) {
+	if (now - session_since_ms(s) >= limit_ms && !s->closing) {
 		/* RFC 1939 3.: an expired autologout timer ends the session
 		 * without entering UPDATE; we say why before closing. */
 		session_close_with(s, s->state == STATE_AUTHORIZATION ?
@@ -329,7 +342,10 @@ static void session_handle_line(struct session *s, char *line, size_t len)
 {
 	enum cmd_outcome outcome;
 
-	if (s->in.nul_seen) {
+	if (s->sasl_active) {
+		/* RFC 5034 4.: lines are SASL responses until it ends */
+		outcome = cmd_auth_continue(s, line, len);
+	} else if (s->in.nul_seen) {
 		session_reply(s, "-ERR invalid character in command");
 		outcome = CMD_BAD;
 	} else {
@@ -370,7 +386,10 @@ static void session_process(struct session *s)
 		if (status == LINE_NONE)
 			break;
 		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
-		if (status == LINE_TOO_LONG) {
+		if (status == LINE_TOO_LONG && s->sasl_active) {
+			cmd_auth_too_long(s);
+			s->bad_lines++;
+		} else if (status == LINE_TOO_LONG) {
 			session_reply(s, "-ERR line too long");
 			s->bad_lines++;
 		} else {
@@ -453,7 +472,7 @@ static void session_settle(struct session *s)
 	}
 	/* TLS may hold decrypted input that epoll cannot report. */
 	if (conn_has_buffered(&s->conn) && !s->closing && !s->peer_closed &&
-	    !s->waiting && s->in.len < LINEREADER_BUF) {
+	    !s->waiting && linereader_room(&s->in) > 0) {
 		session_read(s);
 		session_settle(s);
 		return;
@@ -513,6 +532,7 @@ static void session_begin_handshake(struct session *s)
 		session_destroy(&s);
 		return;
 	}
+	s->handshake_started_ms = ioloop_now_ms(s->worker->loop);
 	session_arm_timer(s);
 	if (session_handshake(&s))
 		session_settle(s);
@@ -644,6 +664,14 @@ static void session_login(struct session *s, const struct auth_reply *r)
 
 void session_auth_reply(struct session *s, const struct auth_reply *r)
 {
+	if (s->sasl_active)
+		cmd_auth_reply(s, r);
+	else
+		session_auth_result(s, r);
+}
+
+void session_auth_result(struct session *s, const struct auth_reply *r)
+{
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);
@@ -709,6 +737,7 @@ struct session *session_create(struct worker *worker, int fd,
 	s->state = STATE_AUTHORIZATION;
 	s->expire_days = worker->cfg->expire_days;
 	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
+	s->handshake_started_ms = s->started_ms;
 	linereader_init(&s->in, worker->cfg->max_line);
 	conn_init(&s->conn, fd);
 	s->io = io_add(worker->loop, fd, IO_READ, false, session_io, s);
@@ -759,6 +788,8 @@ void session_destroy(struct session **sessionp)
 			  s->end_reason != NULL ? s->end_reason : "closed");
 	if (s->counted)
 		worker_auth_logout(s->worker, s->user);
+	if (s->sasl_active)
+		cmd_auth_abort(s);
 	maildrop_reader_destroy(&s->reply.reader);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
@@ -769,6 +800,7 @@ void session_destroy(struct session **sessionp)
 	conn_deinit(&s->conn);
 	close(s->fd);
 	outbuf_free(&s->out);
+	linereader_deinit(&s->in);
 	explicit_bzero(&s->in, sizeof(s->in));
 	free(s);
 }

@@ -45,7 +45,7 @@ struct session {
 	struct io *io;
 	struct timer *timer;       /* idle timeout, lock refresh */
 	struct timer *delay_timer; /* failed-login delay */
-	uint64_t started_ms, last_activity_ms;
+	uint64_t started_ms, last_activity_ms, handshake_started_ms;
 	char addr[64];             /* client address, printable */
 	bool loopback;
 	bool secured;              /* TLS is up */
@@ -58,6 +58,7 @@ struct session {
 	bool closing;              /* close once the output is written */
 	bool peer_closed;
 	bool counted;              /* holds a session slot in the auth process */
+	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
 	unsigned bad_lines;
 
 	struct linereader in;
@@ -105,6 +106,10 @@ void session_close_with(struct session *s, const char *reply,
 
 /* The auth process answered this session's request. May destroy s. */
 void session_auth_reply(struct session *s, const struct auth_reply *reply);
+/* Acts on a final login result (AUTH_OK: log in and open the maildrop;
+ * failures: the reply with its RFC 3206 code, after the failed-login
+ * delay). Shared by PASS, APOP and AUTH. May destroy s. */
+void session_auth_result(struct session *s, const struct auth_reply *reply);
 
 /* Starts a long reply; the session fills it as output drains. */
 void session_start_long(struct session *s, enum long_kind kind,

@@ -59,6 +59,24 @@ int worker_auth_send(struct worker *w, struct session *s,
 	return 0;
 }
 
+int worker_auth_send_sasl(struct worker *w, struct session *s,
+			  struct auth_sasl_request *req)
+{
+	size_t len = AUTH_SASL_REQUEST_HDR + req->data_len;
+	ssize_t n;
+
+	if (w->auth_fd < 0 || req->data_len > AUTH_SASL_DATA_MAX)
+		return -1;
+	req->id = request_id(s);
+	n = send(w->auth_fd, req, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)len) {
+		log_error("auth request not sent: %s",
+			  n < 0 ? strerror(errno) : "short send");
+		return -1;
+	}
+	return 0;
+}
+
 void worker_auth_logout(struct worker *w, const char *user)
 {
 	struct auth_request req;
@@ -256,7 +274,7 @@ static void worker_auth_lost(struct worker *w)
 
 		if (s == NULL || !s->waiting || s->delay_timer != NULL)
 			continue;
-		memset(&reply, 0, sizeof(reply));
+		memset(&reply, 0, AUTH_REPLY_HDR);
 		reply.result = AUTH_TEMPFAIL;
 		session_auth_reply(s, &reply);
 	}
@@ -284,7 +302,10 @@ static void worker_auth_io(void *context, unsigned ready)
 			worker_auth_lost(w);
 			return;
 		}
-		if (n != (ssize_t)sizeof(reply)) {
+		/* the fixed part and exactly data_len octets of data */
+		if (n < (ssize_t)AUTH_REPLY_HDR ||
+		    reply.data_len > AUTH_SASL_OUT_MAX ||
+		    (size_t)n != AUTH_REPLY_HDR + reply.data_len) {
 			log_error("malformed auth reply (%zd bytes)", n);
 			continue;
 		}
@@ -292,7 +313,8 @@ static void worker_auth_io(void *context, unsigned ready)
 		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
 		s = session_by_id(w, reply.id);
 		if (s == NULL || !s->waiting) {
-			/* The client left while auth worked: free its slot. */
+			/* The client left while auth worked: free its slot
+			 * (a SASL exchange was aborted when it left). */
 			if (reply.result == AUTH_OK)
 				worker_auth_logout(w, reply.user);
 			continue;

@@ -64,6 +64,10 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
  * process cannot be reached. */
 int worker_auth_send(struct worker *w, struct session *s,
 		     struct auth_request *req);
+/* Sends a SASL request (header + req->data_len octets) for session s
+ * (fills req->id). 0, or -1 when the auth process cannot be reached. */
+int worker_auth_send_sasl(struct worker *w, struct session *s,
+			  struct auth_sasl_request *req);
 /* Tells auth that a counted session of user ended. */
 void worker_auth_logout(struct worker *w, const char *user);
 

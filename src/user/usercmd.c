@@ -27,6 +27,9 @@
  * never be sent with PASS anyway */
 #define USERCMD_PASSWORD_MAX 255
 #define USERCMD_HASH_MAX 512
+/* the password field plus its secret= companions */
+#define USERCMD_SCHEMES_MAX (1 + PASSWD_SECRETS_MAX)
+#define USERCMD_EXTRAS_MAX (PASSWD_SECRETS_MAX * USERCMD_HASH_MAX)
 #define USERCMD_LOCK_WAIT_MS 10000
 
 enum usercmd_action { USERCMD_ADD, USERCMD_PASSWD, USERCMD_DEL, USERCMD_LIST };
@@ -54,8 +57,13 @@ static void usercmd_usage(FILE *out)
 	fprintf(out,
 		"usage: satchel user add|passwd|del|list [-c CONFIG] "
 		"[-f PASSWD_FILE]\n"
-		"                    [--scheme yescrypt|sha512-crypt|bcrypt|"
-		"plain] [--stdin] [NAME]\n");
+		"                    [--scheme SCHEME[,SCHEME...]] [--stdin] "
+		"[NAME]\n"
+		"schemes: yescrypt (default), sha512-crypt, bcrypt, plain, "
+		"scram-sha-256, scram-sha-1\n"
+		"the first goes in the password field, the others in secret= "
+		"fields;\nAPOP and CRAM-MD5 need plain, SCRAM-SHA-* need "
+		"scram-sha-* or plain\n");
 }
 
 static void usercmd_wipe_free(struct usercmd_file *f)
@@ -213,10 +221,70 @@ out_close:
 	return ret;
 }
 
-/* Reads the password and turns it into the stored "{SCHEME}..." form. */
-static int usercmd_new_secret(const struct usercmd *cmd, char *hash,
-			      size_t hash_size)
+/* Splits "a,b,c" into names (pointing into buf); plain moves first, as
+ * a plaintext password may hold blanks, which secret= fields cannot. */
+static int usercmd_split_schemes(const char *list, char *buf, size_t size,
+				 const char **names, size_t *n_r)
 {
+	char *save = NULL, *p;
+	size_t n = 0, i;
+
+	if (snprintf(buf, size, "%s", list) >= (int)size)
+		return -1;
+	for (p = strtok_r(buf, ",", &save); p != NULL;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (n == USERCMD_SCHEMES_MAX)
+			return -1;
+		for (i = 0; i < n; i++) {
+			if (strcmp(names[i], p) == 0)
+				return -1;
+		}
+		names[n++] = p;
+	}
+	for (i = 1; i < n; i++) {
+		if (strcmp(names[i], "plain") == 0) {
+			names[i] = names[0];
+			names[0] = "plain";
+		}
+	}
+	*n_r = n;
+	return n > 0 ? 0 : -1;
+}
+
+/* What the stored secrets allow, so the admin is not surprised. */
+static void usercmd_note_mechanisms(const char *const *names, size_t n)
+{
+	bool plain = false, scram256 = false, scram1 = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		plain |= strcmp(names[i], "plain") == 0;
+		scram256 |= strcmp(names[i], "scram-sha-256") == 0;
+		scram1 |= strcmp(names[i], "scram-sha-1") == 0;
+	}
+	if (plain) {
+		fprintf(stderr, "satchel user: note: stored in plaintext: "
+			"needed for APOP and CRAM-MD5; every mechanism "
+			"works\n");
+		return;
+	}
+	fprintf(stderr, "satchel user: note: usable: USER/PASS, AUTH PLAIN "
+		"and LOGIN%s%s; not APOP or CRAM-MD5 (they need "
+		"--scheme plain)\n",
+		scram256 ? ", SCRAM-SHA-256(-PLUS)" : "",
+		scram1 ? ", SCRAM-SHA-1(-PLUS)" : "");
+}
+
+/* Reads the password and turns it into the stored "{SCHEME}..." form
+ * (hash, the password field) and " secret={SCHEME}..." fields (extras,
+ * "" when one scheme was asked for). */
+static int usercmd_new_secret(const struct usercmd *cmd, char *hash,
+			      size_t hash_size, char *extras,
+			      size_t extras_size)
+{
+	char list[256], one[USERCMD_HASH_MAX];
+	const char *names[USERCMD_SCHEMES_MAX];
+	size_t n = 0, i, used = 0;
 	char password[USERCMD_PASSWORD_MAX + 1];
 	const char *error = NULL;
 	int ret = EX_DATAERR;
@@ -233,22 +301,45 @@ static int usercmd_new_secret(const struct usercmd *cmd, char *hash,
 		error = "empty password refused";
 		goto out_error;
 	}
-	if (password_hash(cmd->scheme, password, hash, hash_size) < 0) {
-		error = strcmp(cmd->scheme, "plain") == 0 ?
-			"a plaintext password cannot contain ':' or control "
-			"characters" : "hashing failed";
-		ret = strcmp(cmd->scheme, "plain") == 0 ? EX_DATAERR :
-			EX_SOFTWARE;
+	if (usercmd_split_schemes(cmd->scheme, list, sizeof(list), names,
+				  &n) < 0) {
+		error = "bad scheme list";
 		goto out_error;
 	}
+	extras[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char *dst = i == 0 ? hash : one;
+		size_t size = i == 0 ? hash_size : sizeof(one);
+		int len;
+
+		if (password_hash(names[i], password, dst, size) < 0) {
+			error = strcmp(names[i], "plain") == 0 ?
+				"a plaintext password cannot contain ':' or "
+				"control characters" : "hashing failed";
+			ret = strcmp(names[i], "plain") == 0 ? EX_DATAERR :
+				EX_SOFTWARE;
+			goto out_error;
+		}
+		if (i == 0)
+			continue;
+		len = snprintf(extras + used, extras_size - used,
+			       " secret=%s", one);
+		explicit_bzero(one, sizeof(one));
+		if (len < 0 || (size_t)len >= extras_size - used) {
+			error = "secrets too long";
+			ret = EX_SOFTWARE;
+			goto out_error;
+		}
+		used += (size_t)len;
+	}
 	explicit_bzero(password, sizeof(password));
-	if (strcmp(cmd->scheme, "plain") == 0)
-		fprintf(stderr, "satchel user: note: stored in plaintext: "
-			"needed for APOP (and CRAM-MD5)\n");
+	usercmd_note_mechanisms(names, n);
 	return 0;
 
 out_error:
 	explicit_bzero(password, sizeof(password));
+	explicit_bzero(hash, hash_size);
+	explicit_bzero(extras, extras_size);
 	fprintf(stderr, "satchel user: %s\n", error);
 	return ret;
 }
@@ -346,9 +437,71 @@ static unsigned usercmd_count_user(const struct usercmd_file *f,
 }
 
 /* Writes f's contents, edited for cmd, to out. */
+/* True when the extra-field token [p, end) is a secret= field. */
+static bool usercmd_is_secret_field(const char *p, const char *end)
+{
+	size_t len = (size_t)(end - p);
+
+	if (len > 7 && strncmp(p, "userdb_", 7) == 0) {
+		p += 7;
+		len -= 7;
+	}
+	return len >= 7 && strncmp(p, "secret=", 7) == 0;
+}
+
+/* Writes fields 3 to 7 and the extra fields of a user's line after a new
+ * password: old secret= fields go (they belong to the old password), the
+ * new ones (extras) are added; other fields stay as they were. */
+static void usercmd_write_rest(const char *rest, const char *end,
+			       const char *extras, FILE *out)
+{
+	const char *p, *seventh = NULL;
+	unsigned colons = 0;
+	bool wrote = false;
+
+	/* rest starts at the ':' after the password (or is empty); the
+	 * 6th ':' in it is the line's 7th, where the extra fields start */
+	for (p = rest; p < end; p++) {
+		if (*p == ':' && ++colons == 6) {
+			seventh = p;
+			break;
+		}
+	}
+	if (seventh == NULL) {
+		fwrite(rest, 1, (size_t)(end - rest), out);
+		if (extras[0] == '\0')
+			return;
+		for (; colons < 6; colons++)
+			fputc(':', out);
+		fputs(extras + 1, out);
+		return;
+	}
+	fwrite(rest, 1, (size_t)(seventh + 1 - rest), out);
+	for (p = seventh + 1; p < end;) {
+		const char *tok_end = p + strcspn(p, " \t");
+
+		if (tok_end > end)
+			tok_end = end;
+		if (usercmd_is_secret_field(p, tok_end)) {
+			for (p = tok_end; p < end && (*p == ' ' || *p == '\t');)
+				p++;
+			continue;
+		}
+		if (wrote)
+			fputc(' ', out);
+		fwrite(p, 1, (size_t)(tok_end - p), out);
+		wrote = true;
+		for (p = tok_end; p < end && (*p == ' ' || *p == '\t');)
+			p++;
+	}
+	if (extras[0] != '\0')
+		fputs(wrote ? extras : extras + 1, out);
+}
+
 static int usercmd_write_edited(const struct usercmd *cmd,
 				const struct usercmd_file *f,
-				const char *hash, FILE *out)
+				const char *hash, const char *extras,
+				FILE *out)
 {
 	const char *line = f->text, *end = f->text + f->len, *eol, *user;
 	size_t name_len = strlen(cmd->name), len;
@@ -377,12 +530,15 @@ static int usercmd_write_edited(const struct usercmd *cmd,
 			pw_end = content_end;
 		fwrite(line, 1, len + 1, out);
 		fputs(hash, out);
-		fwrite(pw_end, 1, (size_t)(eol - pw_end), out);
+		usercmd_write_rest(pw_end, content_end, extras, out);
+		fwrite(content_end, 1, (size_t)(eol - content_end), out);
 	}
 	if (cmd->action == USERCMD_ADD) {
 		if (f->len > 0 && f->text[f->len - 1] != '\n')
 			fputc('\n', out);
-		fprintf(out, "%s:%s\n", cmd->name, hash);
+		fprintf(out, "%s:%s%s%s\n", cmd->name, hash,
+			extras[0] != '\0' ? "::::::" : "",
+			extras[0] != '\0' ? extras + 1 : "");
 	}
 	return ferror(out) ? -1 : 0;
 }
@@ -411,7 +567,8 @@ static int usercmd_fsync_dir(const char *path)
 /* Writes the edited file next to the old one and renames it into place:
  * readers (the auth process) see the old or the new file, never half. */
 static int usercmd_replace(const struct usercmd *cmd,
-			   const struct usercmd_file *f, const char *hash)
+			   const struct usercmd_file *f, const char *hash,
+			   const char *extras)
 {
 	char tmp[CONFIG_STR_MAX + 16];
 	mode_t mode = f->exists ? (f->st.st_mode & 07777) : 0600;
@@ -441,7 +598,7 @@ static int usercmd_replace(const struct usercmd *cmd,
 	if (out == NULL)
 		goto out_errno;
 	fd = -1;
-	if (usercmd_write_edited(cmd, f, hash, out) < 0 ||
+	if (usercmd_write_edited(cmd, f, hash, extras, out) < 0 ||
 	    fflush(out) != 0 || fsync(fileno(out)) < 0) {
 		fprintf(stderr, "satchel user: %s: %s\n", tmp,
 			strerror(errno));
@@ -530,7 +687,7 @@ static int usercmd_check_user(const struct usercmd *cmd,
 
 static int usercmd_edit(const struct usercmd *cmd)
 {
-	char hash[USERCMD_HASH_MAX] = "";
+	char hash[USERCMD_HASH_MAX] = "", extras[USERCMD_EXTRAS_MAX] = "";
 	struct usercmd_file f;
 	int ret, lock_fd = -1;
 
@@ -549,7 +706,8 @@ static int usercmd_edit(const struct usercmd *cmd)
 	if (ret != EX_OK)
 		return ret;
 	if (cmd->action != USERCMD_DEL) {
-		ret = usercmd_new_secret(cmd, hash, sizeof(hash));
+		ret = usercmd_new_secret(cmd, hash, sizeof(hash), extras,
+					 sizeof(extras));
 		if (ret != EX_OK)
 			return ret;
 	}
@@ -567,13 +725,14 @@ static int usercmd_edit(const struct usercmd *cmd)
 	}
 	ret = usercmd_check_user(cmd, &f);
 	if (ret == EX_OK)
-		ret = usercmd_replace(cmd, &f, hash);
+		ret = usercmd_replace(cmd, &f, hash, extras);
 out_free:
 	usercmd_wipe_free(&f);
 out_unlock:
 	close(lock_fd);
 out_wipe:
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(extras, sizeof(extras));
 	return ret;
 }
 
@@ -732,7 +891,8 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const schemes[] = {
-		"yescrypt", "sha512-crypt", "bcrypt", "plain"
+		"yescrypt", "sha512-crypt", "bcrypt", "plain",
+		"scram-sha-256", "scram-sha-1",
 	};
 	static const char *const actions[] = {
 		[USERCMD_ADD] = "add", [USERCMD_PASSWD] = "passwd",
@@ -768,8 +928,23 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 			return EX_USAGE;
 		}
 	}
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		scheme_ok |= strcmp(cmd->scheme, schemes[i]) == 0;
+	{
+		char list[256];
+		const char *names[USERCMD_SCHEMES_MAX];
+		size_t n = 0, j;
+
+		scheme_ok = usercmd_split_schemes(cmd->scheme, list,
+						  sizeof(list), names,
+						  &n) == 0;
+		for (j = 0; scheme_ok && j < n; j++) {
+			bool known = false;
+
+			for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]);
+			     i++)
+				known |= strcmp(names[j], schemes[i]) == 0;
+			scheme_ok = known;
+		}
+	}
 	if (!scheme_ok) {
 		fprintf(stderr, "satchel user: unknown scheme %s\n",
 			cmd->scheme);

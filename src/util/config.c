@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/sasl_mech.h"
+#include "net/listener.h"
 #include "util/log.h"
 #include "util/strnum.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
-		KEY_TLS_VERIFY,
+		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL };
 
 struct config_key {
@@ -33,8 +35,8 @@ struct config_key {
 				  sizeof(((struct config *)0)->field), 0, 0, d }
 
 static const struct config_key config_keys[] = {
-	STR(listen, "127.0.0.1:110,[::1]:110"),
-	STR(listen_tls, ""),
+	SPECIAL(listen, KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
+	SPECIAL(listen_tls, KEY_LISTEN, listen_tls, ""),
 	STR(tls_cert, ""),
 	STR(tls_key, ""),
 	STR(tls_min_version, "TLSv1.2"),
@@ -71,6 +73,15 @@ static const struct config_key config_keys[] = {
 	{ "auth_fail_delay_max", KEY_UINT,
 	  offsetof(struct config, auth_fail_delay_max_ms), 0, 0, 600000,
 	  "10000" },
+	/* Every mechanism satchel has; CAPA shows only those usable on the
+	 * connection at the time. "" disables AUTH. */
+	SPECIAL(sasl_mechanisms, KEY_SASL_MECHS, sasl_mechanisms,
+		"SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 "
+		"CRAM-MD5 EXTERNAL PLAIN LOGIN"),
+	/* RFC 5034 4.: SASL responses are not bound by the 255-octet
+	 * command line; GSSAPI and OAuth tokens need a few KB. At most
+	 * 65536, which is what the auth protocol carries. */
+	UINT(sasl_max_line, 256, 65536, "8192"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -104,6 +115,24 @@ static int copy_str(char *dst, size_t size, const char *value)
 		return -1;
 	memcpy(dst, value, len + 1);
 	return 0;
+}
+
+/* The syntax of a listen list; binding may still fail later. */
+static bool listen_list_valid(const char *list)
+{
+	char copy[CONFIG_STR_MAX], host[64], port[8];
+	char *save = NULL, *item;
+
+	if (strlen(list) >= sizeof(copy))
+		return false;
+	strcpy(copy, list);
+	for (item = strtok_r(copy, ", ", &save); item != NULL;
+	     item = strtok_r(NULL, ", ", &save)) {
+		if (listener_parse_addr(item, host, sizeof(host), port,
+					sizeof(port)) < 0)
+			return false;
+	}
+	return true;
 }
 
 /* Sets one key from text. Returns 0 or -1 with *reason_r. */
@@ -147,6 +176,17 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*reason_r = "expected always, tls-or-loopback or never";
 		return -1;
+	case KEY_LISTEN:
+		if (copy_str(field, key->size, value) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		if (!listen_list_valid(value)) {
+			*reason_r = "expected host:port or [v6]:port, "
+				    "comma-separated";
+			return -1;
+		}
+		return 0;
 	case KEY_TLS_VERIFY:
 		for (int i = 0; i < 3; i++) {
 			if (strcmp(value, tls_verify_names[i]) == 0) {
@@ -156,6 +196,20 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*reason_r = "expected no, optional or required";
 		return -1;
+	case KEY_SASL_MECHS: {
+		const char *bad;
+
+		if (sasl_mech_parse_list(value, &cfg->sasl_mech_mask,
+					 &bad) < 0) {
+			*reason_r = "unknown SASL mechanism";
+			return -1;
+		}
+		if (copy_str(field, key->size, value) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	}
 	case KEY_EXPIRE:
 		if (strcmp(value, "never") == 0) {
 			*(int *)field = -1;
@@ -356,6 +410,8 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "%s = ", key->name);
 		switch (key->type) {
 		case KEY_STR:
+		case KEY_LISTEN:
+		case KEY_SASL_MECHS:
 		case KEY_LOGLEVEL:
 		case KEY_USERS:
 		case KEY_MAIL:

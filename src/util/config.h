@@ -49,6 +49,10 @@ struct config {
 	unsigned lock_stale_timeout;     /* seconds before a lock is stale */
 	unsigned auth_fail_delay_ms;     /* first failed-login delay, doubles */
 	unsigned auth_fail_delay_max_ms;
+	char sasl_mechanisms[CONFIG_STR_MAX]; /* as written */
+	unsigned sasl_mech_mask;         /* bit i: sasl_mech_get(i) enabled */
+	unsigned sasl_max_line;          /* octets of a SASL response line,
+					  * with CRLF */
 };
 
 /* Fills cfg with the built-in defaults. */

@@ -49,6 +49,9 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -592,8 +595,9 @@ class Server:
     def write_passwd(self):
         with open(self.passwd_path, "w") as f:
             f.write("# test users\n")
-            for u, pw in self.passwords.items():
-                f.write("%s:{PLAIN}%s\n" % (u, pw))
+            for u, pw in PASSWORDS.items():
+                if u not in self.extra_users:
+                    f.write("%s:{PLAIN}%s\n" % (u, pw))
             for u, rest in self.extra_users.items():
                 f.write("%s:%s\n" % (u, rest))
         os.chmod(self.passwd_path, 0o600)

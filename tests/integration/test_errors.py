@@ -8,8 +8,8 @@ from harness import *
 
 STORES = ("maildir", "mbox")
 
-BAD_NUMBERS = ["", "x", "1x", "0", "-1", "+1", "99999999999999999999",
-               "4294967297", "18446744073709551617", "7", " 1", "1.0", "0x1"]
+BAD_NUMBERS = ["x", "1x", "0", "-1", "+1", "99999999999999999999",
+               "4294967297", "18446744073709551617", "7", "1.0", "0x1", "\xb9"]
 
 
 def three(store):
@@ -42,11 +42,15 @@ def test_empty_line(ctx):
 
 def test_wrong_state_authorization(ctx):
     ctx.srv.fill("alice", three(ctx.store))
+    # two connections, so the error count stays below max_bad_lines
     p = ctx.srv.connect()
-    for c in ("STAT", "LIST", "LIST 1", "RETR 1", "DELE 1", "NOOP", "RSET",
-              "TOP 1 1", "UIDL", "LAST"):
+    for c in ("STAT", "LIST", "LIST 1", "RETR 1", "DELE 1"):
         p.err(c)
     p.err("PASS " + ctx.srv.passwords["alice"])   # PASS without USER
+    p.quit()
+    p = ctx.srv.connect()
+    for c in ("NOOP", "RSET", "TOP 1 1", "UIDL", "LAST"):
+        p.err(c)
     p.ok("USER alice")
     p.ok("PASS " + ctx.srv.passwords["alice"])
     p.ok("NOOP")
@@ -93,16 +97,19 @@ def test_case_insensitive_keywords(ctx):
 
 def _bad_numbers(ctx, command, fmt):
     ctx.srv.fill("alice", three(ctx.store))
-    p = ctx.srv.login("alice")
-    p.ok("DELE 3")
-    for b in BAD_NUMBERS + ["3"]:
-        resp = p.cmd(fmt % b)
-        if resp.startswith("+OK"):
-            # a multi-line +OK would be a bug too; drain it for the report
-            raise AssertionError("%r got %r" % (fmt % b, resp))
-        starts(resp, "-ERR", "response to %r" % (fmt % b))
-    p.ok("NOOP")
-    p.close()
+    bad = BAD_NUMBERS + ["3"]        # 3 is deleted
+    if command not in ("LIST", "UIDL"):
+        bad = [""] + bad                 # missing argument
+    # a few per connection, so the errors stay below max_bad_lines
+    for i in range(0, len(bad), 5):
+        p = ctx.srv.login_retry("alice")
+        p.ok("DELE 3")
+        for b in bad[i:i + 5]:
+            resp = p.cmd(fmt % b)
+            starts(resp, "-ERR", "response to %r" % (fmt % b))
+        p.ok("NOOP")
+        p.close()
+        ctx.srv.wait_unlocked("alice")
 
 
 def test_bad_numbers_retr(ctx):

@@ -130,7 +130,11 @@ static int reply(int fd, struct auth_reply *rep)
 	if (poll(&pfd, 1, 5000) != 1)
 		return -1;
 	n = recv(fd, rep, sizeof(*rep), 0);
-	return n == (ssize_t)sizeof(*rep) ? (int)rep->result : -1;
+	/* replies are the fixed header plus data_len octets of data */
+	if (n < (ssize_t)AUTH_REPLY_HDR || rep->data_len > AUTH_SASL_OUT_MAX ||
+	    (size_t)n != AUTH_REPLY_HDR + rep->data_len)
+		return -1;
+	return (int)rep->result;
 }
 
 static int login(int fd, uint32_t type, const char *user,

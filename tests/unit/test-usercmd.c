@@ -120,8 +120,8 @@ static void test_add(void)
 	      "password verifies");
 	CHECK(run("pw2\r\n", out, sizeof(out), "add", "-f", file, "--stdin",
 		  "--scheme", "plain", "bob", NULL) == EX_OK, "add plain");
-	CHECK(strstr(out, "stored in plaintext: needed for APOP (and "
-		     "CRAM-MD5)") != NULL, "plain note printed");
+	CHECK(strstr(out, "stored in plaintext: needed for APOP and "
+		     "CRAM-MD5") != NULL, "plain note printed");
 	e = load_user(&db, "bob");
 	CHECK(e != NULL && strcmp(e->password, "{PLAIN}pw2") == 0,
 	      "plain stored, CR stripped");
@@ -224,6 +224,50 @@ static void test_edit_keeps_lines(void)
 	passwd_db_destroy(&db);
 }
 
+/* --scheme lists: the first in the password field, the others in
+ * secret= fields; passwd replaces the old secret= fields only. */
+static void test_schemes(void)
+{
+	struct passwd_db *db = NULL;
+	const struct passwd_entry *e;
+	char out[4096], *text;
+
+	put(file, "amy:{PLAIN}x:1:2::/h:/s:mail=maildir:~/M "
+		  "secret={SCRAM-SHA-1}1,YQ==,AAAAAAAAAAAAAAAAAAAAAAAAAAA=,"
+		  "AAAAAAAAAAAAAAAAAAAAAAAAAAA= login_delay=3\n");
+	CHECK(run("pw\n", out, sizeof(out), "add", "-f", file, "--stdin",
+		  "--scheme", "yescrypt,scram-sha-256", "ann", NULL) == EX_OK,
+	      "add with two schemes");
+	CHECK(strstr(out, "SCRAM-SHA-256") != NULL &&
+	      strstr(out, "not APOP or CRAM-MD5") != NULL,
+	      "the note names the usable mechanisms");
+	e = load_user(&db, "ann");
+	CHECK(e != NULL && strncmp(e->password, "{CRYPT}$y$", 10) == 0 &&
+	      e->n_secrets == 1 &&
+	      passwd_entry_secret(e, "SCRAM-SHA-256") != NULL &&
+	      password_verify(passwd_entry_secret(e, "SCRAM-SHA-256"), "pw"),
+	      "yescrypt in the password field, SCRAM secret verifies");
+	passwd_db_destroy(&db);
+	CHECK(run("new\n", out, sizeof(out), "passwd", "-f", file, "--stdin",
+		  "--scheme", "scram-sha-256,plain", "amy", NULL) == EX_OK,
+	      "passwd with plain and scram");
+	text = slurp(file);
+	CHECK(strstr(text, "amy:{PLAIN}new:1:2::/h:/s:mail=maildir:~/M "
+		      "login_delay=3 secret={SCRAM-SHA-256}10000,") != NULL &&
+	      strstr(text, "SCRAM-SHA-1") == NULL,
+	      "plain goes first, old secret= dropped, other fields kept");
+	e = load_user(&db, "amy");
+	CHECK(e != NULL && e->login_delay == 3 && e->n_secrets == 1 &&
+	      password_verify(passwd_entry_secret(e, "SCRAM-SHA-256"), "new"),
+	      "the new SCRAM secret verifies");
+	passwd_db_destroy(&db);
+	CHECK(run("pw\n", out, sizeof(out), "add", "-f", file, "--stdin",
+		  "--scheme", "plain,plain", "bea", NULL) == EX_USAGE &&
+	      run("pw\n", out, sizeof(out), "add", "-f", file, "--stdin",
+		  "--scheme", "plain,md5", "bea", NULL) == EX_USAGE,
+	      "duplicate or unknown scheme in a list refused");
+}
+
 static void test_config(void)
 {
 	char conf[300], out[4096];
@@ -296,6 +340,7 @@ int main(void)
 	snprintf(file, sizeof(file), "%s/passwd", tmpdir);
 	test_add();
 	test_edit_keeps_lines();
+	test_schemes();
 	test_config();
 	test_concurrent();
 	unlink(file);

@@ -1,0 +1,599 @@
+/* sasl.c: SASL exchanges in the auth process with GNU SASL (see sasl.h).
+ * gsasl runs the mechanisms; the callback below hands it the secrets of
+ * the user it asks about, and decides PLAIN/LOGIN and EXTERNAL. */
+#include "auth/sasl.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsasl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "auth/mailpath.h"
+#include "auth/password.h"
+#include "auth/sasl_mech.h"
+#include "auth/scram.h"
+#include "util/log.h"
+
+struct sasl_exchange {
+	uint32_t slot, id;
+	Gsasl_session *gs;
+	const struct sasl_mech *mech;
+	struct sasl_server *ss;
+	const struct passwd_db *db;   /* set for the length of one step */
+	time_t last_used;
+	bool secured;
+	bool success_sent;            /* waiting for the empty response */
+	char peer_cn[AUTH_USER_MAX];
+};
+
+struct sasl_server {
+	const struct config *cfg;
+	Gsasl *ctx;
+	struct sasl_exchange *ex[SASL_EXCHANGES_MAX];
+	size_t n_ex;
+	/* keys fake SCRAM salts of users without a SCRAM secret, so the
+	 * salt a prober sees does not tell who exists */
+	unsigned char fake_key[32];
+};
+
+/* ---- the callback: secrets and decisions ---- */
+
+static const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
+					      const char *user)
+{
+	const struct passwd_entry *e;
+
+	/* names that could leave the mail directory are never looked up */
+	if (user == NULL || ex->db == NULL || !mailpath_user_valid(user))
+		return NULL;
+	e = passwd_db_lookup(ex->db, user);
+	return e != NULL && !e->disabled ? e : NULL;
+}
+
+static bool sasl_plaintext_ok(const struct sasl_exchange *ex)
+{
+	enum plaintext_auth p = ex->ss->cfg->plaintext_auth;
+
+	return p == PLAINTEXT_ALWAYS ||
+	       (p == PLAINTEXT_TLS_OR_LOOPBACK && ex->secured);
+}
+
+/* No proxy authorization: an authzid, when given, names the user. */
+static bool sasl_authzid_ok(Gsasl_session *gs, const char *user)
+{
+	const char *authzid = gsasl_property_fast(gs, GSASL_AUTHZID);
+
+	return authzid == NULL || authzid[0] == '\0' ||
+	       strcmp(authzid, user) == 0;
+}
+
+/* PLAIN and LOGIN (RFC 4616): the password against the password field,
+ * whatever its scheme; unknown users pay for a hash too. */
+static int sasl_validate_simple(struct sasl_exchange *ex, Gsasl_session *gs)
+{
+	const char *authid = gsasl_property_fast(gs, GSASL_AUTHID);
+	const char *password = gsasl_property_fast(gs, GSASL_PASSWORD);
+	const struct passwd_entry *e;
+
+	if (!sasl_plaintext_ok(ex) || password == NULL || authid == NULL)
+		return GSASL_AUTHENTICATION_ERROR;
+	e = sasl_lookup(ex, authid);
+	if (e == NULL || password[0] == '\0' || !sasl_authzid_ok(gs, authid) ||
+	    !password_scheme_known(e->password)) {
+		password_dummy_verify(password);
+		return GSASL_AUTHENTICATION_ERROR;
+	}
+	return password_verify(e->password, password) ? GSASL_OK :
+	       GSASL_AUTHENTICATION_ERROR;
+}
+
+/* CRAM-MD5, and SCRAM for users with only a {PLAIN} secret. */
+static int sasl_password(struct sasl_exchange *ex, Gsasl_session *gs)
+{
+	const struct passwd_entry *e;
+	const char *stored, *plain;
+
+	e = sasl_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID));
+	if (e == NULL || (stored = passwd_entry_secret(e, "PLAIN")) == NULL ||
+	    (plain = password_plain_secret(stored)) == NULL)
+		return GSASL_NO_CALLBACK;
+	return gsasl_property_set(gs, GSASL_PASSWORD, plain);
+}
+
+static enum scram_hash sasl_scram_hash(const struct sasl_exchange *ex)
+{
+	return strncmp(ex->mech->name, "SCRAM-SHA-1", 11) == 0 ?
+	       SCRAM_SHA1 : SCRAM_SHA256;
+}
+
+/* The user's stored SCRAM secret for this exchange's hash. 0 or -1. */
+static int sasl_scram_secret(struct sasl_exchange *ex, Gsasl_session *gs,
+			     struct scram_secret *secret_r)
+{
+	enum scram_hash hash = sasl_scram_hash(ex);
+	const struct passwd_entry *e;
+	const char *stored;
+
+	e = sasl_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID));
+	if (e == NULL ||
+	    (stored = passwd_entry_secret(e, scram_scheme_name(hash))) == NULL)
+		return -1;
+	return password_scram(stored, hash, secret_r);
+}
+
+/* Iteration count and salt (RFC 5802 5.1 server-first-message). Users
+ * without a stored secret (unknown, {PLAIN}-only, crypt hashes) get a
+ * salt derived from their name, the same on every attempt, like a real
+ * one; {PLAIN} users then really authenticate with it. */
+static int sasl_scram_params(struct sasl_exchange *ex, Gsasl_session *gs)
+{
+	struct scram_secret secret;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	const char *authid = gsasl_property_fast(gs, GSASL_AUTHID);
+	char iter[16], *salt64 = NULL;
+	int rc;
+
+	if (sasl_scram_secret(ex, gs, &secret) == 0) {
+		snprintf(iter, sizeof(iter), "%u", secret.iter);
+		rc = gsasl_property_set(gs, GSASL_SCRAM_ITER, iter);
+		if (rc == GSASL_OK)
+			rc = gsasl_property_set(gs, GSASL_SCRAM_SALT,
+						secret.salt_b64);
+		scram_secret_clear(&secret);
+		return rc;
+	}
+	if (authid == NULL ||
+	    HMAC(EVP_sha256(), ex->ss->fake_key, sizeof(ex->ss->fake_key),
+		 (const unsigned char *)authid, strlen(authid), mac,
+		 &mac_len) == NULL ||
+	    gsasl_base64_to((const char *)mac, 16, &salt64, NULL) != GSASL_OK)
+		return GSASL_NO_CALLBACK;
+	snprintf(iter, sizeof(iter), "%u", SCRAM_ITER_DEFAULT);
+	rc = gsasl_property_set(gs, GSASL_SCRAM_ITER, iter);
+	if (rc == GSASL_OK)
+		rc = gsasl_property_set(gs, GSASL_SCRAM_SALT, salt64);
+	gsasl_free(salt64);
+	return rc;
+}
+
+/* StoredKey and ServerKey, base64 as gsasl 2.2 reads them. */
+static int sasl_scram_keys(struct sasl_exchange *ex, Gsasl_session *gs)
+{
+	struct scram_secret secret;
+	int rc;
+
+	if (sasl_scram_secret(ex, gs, &secret) < 0)
+		return GSASL_NO_CALLBACK; /* gsasl falls back to PASSWORD */
+	rc = gsasl_property_set(gs, GSASL_SCRAM_STOREDKEY, secret.stored_b64);
+	if (rc == GSASL_OK)
+		rc = gsasl_property_set(gs, GSASL_SCRAM_SERVERKEY,
+					secret.server_b64);
+	scram_secret_clear(&secret);
+	return rc;
+}
+
+/* EXTERNAL (RFC 4422 appendix A): the identity is the verified client
+ * certificate's CN; the worker only sends one when tls_verify_client is
+ * on, and we check the setting again (this process trusts nothing). */
+static int sasl_validate_external(struct sasl_exchange *ex,
+				  Gsasl_session *gs)
+{
+	const char *authzid = gsasl_property_fast(gs, GSASL_AUTHZID);
+	const char *user = ex->peer_cn;
+
+	if (ex->ss->cfg->tls_verify_client == TLS_VERIFY_NO ||
+	    ex->peer_cn[0] == '\0')
+		return GSASL_AUTHENTICATION_ERROR;
+	if (authzid != NULL && authzid[0] != '\0' &&
+	    strcmp(authzid, ex->peer_cn) != 0)
+		return GSASL_AUTHENTICATION_ERROR;
+	if (sasl_lookup(ex, user) == NULL)
+		return GSASL_AUTHENTICATION_ERROR;
+	return gsasl_property_set(gs, GSASL_AUTHID, user);
+}
+
+static int sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
+{
+	struct sasl_exchange *ex = gsasl_session_hook_get(gs);
+
+	if (ex == NULL)
+		return GSASL_NO_CALLBACK;
+	switch (prop) {
+	case GSASL_VALIDATE_SIMPLE:
+		return sasl_validate_simple(ex, gs);
+	case GSASL_VALIDATE_EXTERNAL:
+		return sasl_validate_external(ex, gs);
+	case GSASL_PASSWORD:
+		return sasl_password(ex, gs);
+	case GSASL_SCRAM_ITER:
+	case GSASL_SCRAM_SALT:
+		return sasl_scram_params(ex, gs);
+	case GSASL_SCRAM_STOREDKEY:
+	case GSASL_SCRAM_SERVERKEY:
+		return sasl_scram_keys(ex, gs);
+	default:
+		/* channel bindings are set before the first step; no
+		 * other property has a value here */
+		return GSASL_NO_CALLBACK;
+	}
+}
+
+/* ---- the exchange table ---- */
+
+static struct sasl_exchange *sasl_find(struct sasl_server *ss, uint32_t slot,
+				       uint32_t id, size_t *index_r)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n_ex; i++) {
+		if (ss->ex[i]->slot == slot && ss->ex[i]->id == id) {
+			if (index_r != NULL)
+				*index_r = i;
+			return ss->ex[i];
+		}
+	}
+	return NULL;
+}
+
+static void sasl_drop_at(struct sasl_server *ss, size_t i)
+{
+	struct sasl_exchange *ex = ss->ex[i];
+
+	/* gsasl_finish frees (and gsasl wipes) the session's properties */
+	gsasl_finish(ex->gs);
+	explicit_bzero(ex, sizeof(*ex));
+	free(ex);
+	ss->ex[i] = ss->ex[--ss->n_ex];
+	ss->ex[ss->n_ex] = NULL;
+}
+
+static void sasl_drop(struct sasl_server *ss, uint32_t slot, uint32_t id)
+{
+	size_t i;
+
+	if (sasl_find(ss, slot, id, &i) != NULL)
+		sasl_drop_at(ss, i);
+}
+
+void sasl_server_forget_slot(struct sasl_server *ss, uint32_t slot)
+{
+	size_t i = 0;
+
+	while (i < ss->n_ex) {
+		if (ss->ex[i]->slot == slot)
+			sasl_drop_at(ss, i);
+		else
+			i++;
+	}
+}
+
+/* Drops exchanges idle for longer than a client may stay unauthenticated
+ * (a worker that lost an abort must not fill the table for good). */
+static void sasl_reap(struct sasl_server *ss, time_t now)
+{
+	time_t limit = (time_t)ss->cfg->preauth_timeout + 60;
+	size_t i = 0;
+
+	while (i < ss->n_ex) {
+		if (now - ss->ex[i]->last_used > limit)
+			sasl_drop_at(ss, i);
+		else
+			i++;
+	}
+}
+
+/* ---- steps ---- */
+
+static int sasl_set_channel_binding(struct sasl_exchange *ex,
+				    const struct auth_sasl_request *req)
+{
+	char *b64 = NULL;
+	int rc;
+
+	if (req->cb_exporter_len == 0)
+		return GSASL_OK;
+	if (req->cb_exporter_len > sizeof(req->cb_exporter))
+		return GSASL_AUTHENTICATION_ERROR;
+	rc = gsasl_base64_to((const char *)req->cb_exporter,
+			     req->cb_exporter_len, &b64, NULL);
+	if (rc != GSASL_OK)
+		return rc;
+	/* set for non-PLUS exchanges too: gsasl then refuses a client
+	 * that says "y" (it would use binding had we offered it), which
+	 * is how RFC 5802 6. detects a stripped -PLUS */
+	rc = gsasl_property_set(ex->gs, GSASL_CB_TLS_EXPORTER, b64);
+	gsasl_free(b64);
+	return rc;
+}
+
+static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
+				   const struct auth_sasl_request *req,
+				   struct sasl_exchange **ex_r,
+				   const char **why_r)
+{
+	const struct sasl_mech *mech;
+	struct sasl_exchange *ex;
+	char mech_name[AUTH_MECH_MAX];
+	size_t bit;
+	time_t now = time(NULL);
+
+	sasl_drop(ss, slot, req->id);
+	memcpy(mech_name, req->mech, sizeof(mech_name));
+	mech_name[sizeof(mech_name) - 1] = '\0';
+	mech = sasl_mech_find(mech_name, &bit);
+	if (mech == NULL || !(ss->cfg->sasl_mech_mask & (1u << bit)) ||
+	    mech->backend != SASL_BACKEND_GSASL) {
+		*why_r = "mechanism not enabled";
+		return SASL_RESULT_FAILED;
+	}
+	if ((mech->flags & SASL_MECH_CHANNEL_BINDING) &&
+	    req->cb_exporter_len == 0) {
+		*why_r = "-PLUS without channel binding data";
+		return SASL_RESULT_FAILED;
+	}
+	if (ss->n_ex == SASL_EXCHANGES_MAX)
+		sasl_reap(ss, now);
+	if (ss->n_ex == SASL_EXCHANGES_MAX) {
+		*why_r = "too many SASL exchanges in progress";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	ex = calloc(1, sizeof(*ex));
+	if (ex == NULL) {
+		*why_r = "out of memory";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	ex->slot = slot;
+	ex->id = req->id;
+	ex->mech = mech;
+	ex->ss = ss;
+	ex->secured = req->secured != 0;
+	ex->last_used = now;
+	memcpy(ex->peer_cn, req->peer_cn, sizeof(ex->peer_cn));
+	ex->peer_cn[sizeof(ex->peer_cn) - 1] = '\0';
+	if (gsasl_server_start(ss->ctx, mech->name, &ex->gs) != GSASL_OK) {
+		free(ex);
+		*why_r = "gsasl cannot start the mechanism";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	gsasl_session_hook_set(ex->gs, ex);
+	ss->ex[ss->n_ex++] = ex;
+	if (sasl_set_channel_binding(ex, req) != GSASL_OK) {
+		sasl_drop(ss, slot, req->id);
+		*why_r = "out of memory";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	*ex_r = ex;
+	return SASL_RESULT_CONTINUE;
+}
+
+static void sasl_claimed_user(const struct sasl_exchange *ex, char *user_r,
+			      size_t size)
+{
+	const char *u = gsasl_property_fast(ex->gs, GSASL_AUTHID);
+
+	if (u == NULL && strcmp(ex->mech->name, "EXTERNAL") == 0)
+		u = ex->peer_cn;
+	snprintf(user_r, size, "%s", u != NULL ? u : "");
+}
+
+/* The exchange ended well in gsasl: who is it? */
+static enum sasl_result sasl_success(struct sasl_exchange *ex,
+				     const struct passwd_entry **entry_r,
+				     const char **why_r)
+{
+	const char *user = gsasl_property_fast(ex->gs, GSASL_AUTHID);
+
+	*entry_r = sasl_lookup(ex, user);
+	if (*entry_r == NULL || !sasl_authzid_ok(ex->gs, user)) {
+		*why_r = "unknown user or other authorization identity";
+		return SASL_RESULT_FAILED;
+	}
+	return SASL_RESULT_SUCCESS;
+}
+
+static enum sasl_result sasl_step(struct sasl_exchange *ex,
+				  const unsigned char *in, size_t in_len,
+				  unsigned char *out, size_t out_size,
+				  size_t *out_len_r,
+				  const struct passwd_entry **entry_r,
+				  const char **why_r)
+{
+	char *o = NULL;
+	size_t o_len = 0;
+	enum sasl_result res;
+	int rc;
+
+	rc = gsasl_step(ex->gs, (const char *)in, in_len, &o, &o_len);
+	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
+		*why_r = gsasl_strerror_name(rc);
+		res = rc == GSASL_MALLOC_ERROR || rc == GSASL_CRYPTO_ERROR ?
+		      SASL_RESULT_TEMPFAIL : SASL_RESULT_FAILED;
+		goto out_free;
+	}
+	if (o_len > out_size) {
+		*why_r = "challenge too large";
+		res = SASL_RESULT_TEMPFAIL;
+		goto out_free;
+	}
+	if (rc == GSASL_OK) {
+		res = sasl_success(ex, entry_r, why_r);
+		if (res != SASL_RESULT_SUCCESS || o_len == 0)
+			goto out_free;
+		/* RFC 5034 4.: data with success goes out as one more
+		 * challenge; the empty answer completes the exchange */
+		ex->success_sent = true;
+	}
+	if (o_len > 0)
+		memcpy(out, o, o_len);
+	*out_len_r = o_len;
+	res = SASL_RESULT_CONTINUE;
+out_free:
+	if (o != NULL) {
+		explicit_bzero(o, o_len);
+		gsasl_free(o);
+	}
+	return res;
+}
+
+enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
+				    const struct auth_sasl_request *req,
+				    const struct passwd_db *db,
+				    unsigned char *out, size_t out_size,
+				    size_t *out_len_r,
+				    const struct passwd_entry **entry_r,
+				    char *user_r, size_t user_size,
+				    const char **why_r)
+{
+	struct sasl_exchange *ex = NULL;
+	const unsigned char *in = req->data;
+	size_t in_len = req->data_len;
+	enum sasl_result res;
+
+	*out_len_r = 0;
+	*entry_r = NULL;
+	user_r[0] = '\0';
+	*why_r = "";
+	switch (req->type) {
+	case AUTH_REQ_SASL_ABORT:
+		sasl_drop(ss, slot, req->id);
+		return SASL_RESULT_NONE;
+	case AUTH_REQ_SASL_START:
+		res = sasl_start(ss, slot, req, &ex, why_r);
+		if (res != SASL_RESULT_CONTINUE)
+			return res;
+		if (!req->has_data)
+			in = NULL; /* no initial response (RFC 4422 5.) */
+		/* gsasl's LOGIN ignores a first message, but clients send
+		 * the user name as the initial response (curl --sasl-ir):
+		 * run the empty first step, then the name */
+		if (req->has_data && in_len > 0 &&
+		    strcmp(ex->mech->name, "LOGIN") == 0) {
+			ex->db = db;
+			res = sasl_step(ex, NULL, 0, out, out_size, out_len_r,
+					entry_r, why_r);
+			if (res != SASL_RESULT_CONTINUE)
+				goto out_done;
+		}
+		break;
+	case AUTH_REQ_SASL_CONTINUE:
+		ex = sasl_find(ss, slot, req->id, NULL);
+		if (ex == NULL) {
+			*why_r = "no exchange in progress";
+			return SASL_RESULT_FAILED;
+		}
+		break;
+	default:
+		return SASL_RESULT_NONE;
+	}
+	ex->db = db;
+	ex->last_used = time(NULL);
+	if (db == NULL) {
+		*why_r = "no user database";
+		res = SASL_RESULT_TEMPFAIL;
+	} else if (ex->success_sent) {
+		*out_len_r = 0;
+		res = in_len == 0 ? sasl_success(ex, entry_r, why_r) :
+		      SASL_RESULT_FAILED;
+		if (in_len != 0)
+			*why_r = "data after the final challenge";
+	} else {
+		res = sasl_step(ex, in, in_len, out, out_size, out_len_r,
+				entry_r, why_r);
+	}
+out_done:
+	sasl_claimed_user(ex, user_r, user_size);
+	ex->db = NULL;
+	if (res != SASL_RESULT_CONTINUE)
+		sasl_drop(ss, slot, req->id);
+	return res;
+}
+
+/* ---- setup ---- */
+
+int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r)
+{
+	struct sasl_server *ss;
+	size_t i;
+
+	ss = calloc(1, sizeof(*ss));
+	if (ss == NULL)
+		return -1;
+	ss->cfg = cfg;
+	if (RAND_bytes(ss->fake_key, sizeof(ss->fake_key)) != 1 ||
+	    gsasl_init(&ss->ctx) != GSASL_OK) {
+		free(ss);
+		return -1;
+	}
+	gsasl_callback_set(ss->ctx, sasl_callback);
+	for (i = 0; i < sasl_mech_count(); i++) {
+		const struct sasl_mech *m = sasl_mech_get(i);
+
+		if ((cfg->sasl_mech_mask & (1u << i)) &&
+		    m->backend == SASL_BACKEND_GSASL &&
+		    !gsasl_server_support_p(ss->ctx, m->name))
+			log_error("sasl_mechanisms: this GNU SASL library "
+				  "cannot serve %s; it will fail", m->name);
+	}
+	*ss_r = ss;
+	return 0;
+}
+
+void sasl_server_destroy(struct sasl_server **ssp)
+{
+	struct sasl_server *ss = *ssp;
+
+	if (ss == NULL)
+		return;
+	*ssp = NULL;
+	while (ss->n_ex > 0)
+		sasl_drop_at(ss, ss->n_ex - 1);
+	gsasl_done(ss->ctx);
+	explicit_bzero(ss, sizeof(*ss));
+	free(ss);
+}
+
+static bool sasl_mech_enabled(const struct sasl_server *ss, const char *name)
+{
+	size_t bit;
+
+	return sasl_mech_find(name, &bit) != NULL &&
+	       (ss->cfg->sasl_mech_mask & (1u << bit));
+}
+
+void sasl_server_check_db(const struct sasl_server *ss,
+			  const struct passwd_db *db)
+{
+	size_t i, n = passwd_db_count(db), no_plain = 0, no_sha256 = 0,
+	       no_sha1 = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct passwd_entry *e = passwd_db_entry(db, i);
+		bool plain = passwd_entry_secret(e, "PLAIN") != NULL;
+
+		if (e->disabled)
+			continue;
+		no_plain += !plain;
+		no_sha256 += !plain &&
+			     passwd_entry_secret(e, "SCRAM-SHA-256") == NULL;
+		no_sha1 += !plain &&
+			   passwd_entry_secret(e, "SCRAM-SHA-1") == NULL;
+	}
+	if (no_plain > 0 && sasl_mech_enabled(ss, "CRAM-MD5"))
+		log_info("CRAM-MD5 is enabled but %zu users have no {PLAIN} "
+			 "secret and cannot use it", no_plain);
+	if (no_sha256 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-256"))
+		log_info("SCRAM-SHA-256 is enabled but %zu users have neither "
+			 "a {SCRAM-SHA-256} nor a {PLAIN} secret and cannot "
+			 "use it", no_sha256);
+	if (no_sha1 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-1"))
+		log_info("SCRAM-SHA-1 is enabled but %zu users have neither a "
+			 "{SCRAM-SHA-1} nor a {PLAIN} secret and cannot use "
+			 "it", no_sha1);
+}

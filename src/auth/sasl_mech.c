@@ -1,0 +1,73 @@
+/* sasl_mech.c: the mechanism table and list parsing (see sasl_mech.h). */
+#include "auth/sasl_mech.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct sasl_mech sasl_mechs[] = {
+	{ "SCRAM-SHA-256-PLUS", SASL_MECH_CHANNEL_BINDING,
+	  SASL_BACKEND_GSASL },
+	{ "SCRAM-SHA-256", 0, SASL_BACKEND_GSASL },
+	{ "SCRAM-SHA-1-PLUS", SASL_MECH_CHANNEL_BINDING, SASL_BACKEND_GSASL },
+	{ "SCRAM-SHA-1", 0, SASL_BACKEND_GSASL },
+	{ "CRAM-MD5", SASL_MECH_NEEDS_PLAIN, SASL_BACKEND_GSASL },
+	{ "EXTERNAL", SASL_MECH_CLIENT_CERT, SASL_BACKEND_GSASL },
+	/* GSSAPI, OAUTHBEARER, XOAUTH2: here, with their own backend */
+	{ "PLAIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_GSASL },
+	{ "LOGIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_GSASL },
+};
+
+#define SASL_MECH_N (sizeof(sasl_mechs) / sizeof(sasl_mechs[0]))
+
+size_t sasl_mech_count(void)
+{
+	return SASL_MECH_N;
+}
+
+const struct sasl_mech *sasl_mech_get(size_t i)
+{
+	return i < SASL_MECH_N ? &sasl_mechs[i] : NULL;
+}
+
+const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r)
+{
+	size_t i;
+
+	for (i = 0; i < SASL_MECH_N; i++) {
+		if (strcasecmp(sasl_mechs[i].name, name) == 0) {
+			if (index_r != NULL)
+				*index_r = i;
+			return &sasl_mechs[i];
+		}
+	}
+	return NULL;
+}
+
+int sasl_mech_parse_list(const char *list, unsigned *mask_r,
+			 const char **bad_r)
+{
+	static char bad[40];
+	unsigned mask = 0;
+	const char *p = list;
+
+	while (*p != '\0') {
+		char name[40];
+		size_t len = strcspn(p, " \t,"), i;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		if (len >= sizeof(name) || sasl_mech_find(name, &i) == NULL) {
+			snprintf(bad, sizeof(bad), "%s", name);
+			*bad_r = bad;
+			return -1;
+		}
+		mask |= 1u << i;
+		p += len;
+	}
+	*mask_r = mask;
+	return 0;
+}

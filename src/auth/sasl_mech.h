@@ -1,0 +1,45 @@
+/* sasl_mech.h: the table of SASL mechanisms satchel offers (RFC 4422),
+ * shared by the config (sasl_mechanisms), the workers (CAPA, AUTH) and
+ * the auth process. No gsasl here: workers only need names and rules. */
+#ifndef SATCHEL_SASL_MECH_H
+#define SATCHEL_SASL_MECH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sasl_mech_flag {
+	/* the password crosses the wire: plaintext_auth decides */
+	SASL_MECH_PLAINTEXT = 0x1,
+	/* -PLUS: only with channel binding data (TLS) */
+	SASL_MECH_CHANNEL_BINDING = 0x2,
+	/* needs a verified TLS client certificate */
+	SASL_MECH_CLIENT_CERT = 0x4,
+	/* the server needs the {PLAIN} secret (CRAM-MD5) */
+	SASL_MECH_NEEDS_PLAIN = 0x8,
+};
+
+/* Who runs the server side in the auth process. GSSAPI and OAUTHBEARER /
+ * XOAUTH2 get their own backends (Kerberos, token checks) next to the
+ * gsasl one; the table has a place for them. */
+enum sasl_backend { SASL_BACKEND_GSASL };
+
+struct sasl_mech {
+	const char *name;       /* as in CAPA and AUTH, upper case */
+	unsigned flags;         /* enum sasl_mech_flag */
+	enum sasl_backend backend;
+};
+
+/* Mechanisms in the order CAPA lists them (strongest first). */
+size_t sasl_mech_count(void);
+const struct sasl_mech *sasl_mech_get(size_t i);
+/* Case-insensitive lookup; *index_r is the bit of the mechanism in a
+ * mask. NULL when unknown. */
+const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r);
+
+/* Parses a list of names separated by blanks or commas into a bit mask
+ * (bit i = sasl_mech_get(i)). 0, or -1 with *bad_r pointing at a static
+ * copy of the unknown name. "" gives 0 (AUTH disabled). */
+int sasl_mech_parse_list(const char *list, unsigned *mask_r,
+			 const char **bad_r);
+
+#endif

@@ -1,0 +1,118 @@
+/* bench.h: `satchel bench`, a load generator for any POP3 server.
+ *
+ * One process, one epoll loop (net/ioloop.h), C non-blocking connections,
+ * each running sessions of one scenario back to back and checking every
+ * reply: multi-line framing, dot-unstuffing, RETR octets against LIST
+ * sizes, LIST/UIDL line counts against STAT. Every run is bounded in time.
+ */
+#ifndef SATCHEL_BENCH_H
+#define SATCHEL_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* argv[0] is "bench". Returns a sysexits code: EX_OK when every session
+ * succeeded, EX_SOFTWARE when some failed, EX_USAGE on bad options. */
+int bench_main(int argc, char **argv);
+
+enum bench_scenario {
+	SCENARIO_LOGIN,  /* greeting, USER/PASS, STAT, QUIT */
+	SCENARIO_FETCH,  /* STAT, LIST, UIDL, RETR each message, QUIT */
+	SCENARIO_TOP,    /* STAT, TOP n 0 for each message, QUIT */
+	SCENARIO_LIST,   /* STAT, LIST, UIDL, QUIT */
+	SCENARIO_IDLE,   /* log in, STAT, hold with a NOOP now and then */
+};
+
+enum bench_tls { BENCH_TLS_NONE, BENCH_TLS_IMPLICIT, BENCH_TLS_STARTTLS };
+
+/* Each kind of failure is counted apart; a failed session is closed and
+ * its slot starts a new one. */
+enum bench_error {
+	BERR_CONNECT,    /* connect() refused or failed */
+	BERR_TLS,        /* TLS handshake or record error */
+	BERR_GREETING,   /* no +OK greeting */
+	BERR_AUTH,       /* -ERR to USER or PASS */
+	BERR_IN_USE,     /* -ERR [IN-USE] (maildrop locked) */
+	BERR_ERR_REPLY,  /* any other -ERR */
+	BERR_PROTOCOL,   /* a status line that is neither +OK nor -ERR,
+			    or a reply that cannot be parsed */
+	BERR_FRAMING,    /* a line not ending in CRLF, or too long */
+	BERR_STUFFING,   /* a line starting with '.' that is not ".." */
+	BERR_SIZE,       /* RETR octets differ from the LIST size */
+	BERR_COUNT,      /* LIST/UIDL lines differ from the STAT count */
+	BERR_UIDL,       /* a UIDL that is not 1-70 chars of 0x21-0x7E, or
+			    repeated */
+	BERR_CLOSED,     /* the server closed or reset mid-session */
+	BERR_TIMEOUT,    /* no progress within the step timeout */
+	BERR_UNFINISHED, /* cut off at the end of the run */
+	BERR_COUNT_KINDS
+};
+
+extern const char *const bench_error_names[BERR_COUNT_KINDS];
+
+struct bench_options {
+	const char *host, *port, *user_fmt, *password, *cafile, *sni;
+	unsigned users, user_base, concurrency;
+	uint64_t sessions;         /* 0: run for `seconds` */
+	double seconds;            /* 0: run for `sessions` */
+	double step_timeout;       /* seconds without progress */
+	double noop_interval;      /* idle scenario */
+	double max_time;           /* hard bound of the whole run */
+	enum bench_scenario scenario;
+	enum bench_tls tls;
+	bool json, quiet;
+};
+
+/* Latency samples in microseconds; grows by doubling up to a cap. */
+struct bench_samples {
+	uint32_t *v;
+	size_t len, cap;
+};
+
+struct bench_stats {
+	uint64_t sessions_ok, sessions_failed, logins;
+	uint64_t message_octets;   /* un-stuffed RETR/TOP body octets */
+	uint64_t messages, noops;
+	uint64_t errors[BERR_COUNT_KINDS];
+	struct bench_samples session_us, login_us;
+};
+
+struct bench;
+struct bench_client;
+
+/* --- bench.c, for the clients --- */
+const struct bench_options *bench_options(const struct bench *b);
+struct bench_stats *bench_stats(struct bench *b);
+struct ioloop *bench_loop(struct bench *b);
+void *bench_tls_ctx(struct bench *b);
+const struct sockaddr *bench_addr(const struct bench *b, socklen_t *len_r);
+uint64_t bench_now_us(void);
+/* Called by a client when its session ended (ok or not) and its user is
+ * free again; the bench decides whether the slot starts another. */
+void bench_session_done(struct bench *b, struct bench_client *c, bool ok);
+/* Called once by an idle-scenario client when it is logged in. */
+void bench_idle_ready(struct bench *b);
+
+/* --- samples (stats.c) --- */
+void bench_samples_add(struct bench_samples *s, uint64_t us);
+/* q in [0,1]; sorts the samples; 0 when empty. */
+double bench_samples_quantile_ms(struct bench_samples *s, double q);
+void bench_samples_free(struct bench_samples *s);
+
+/* --- client.c --- */
+struct bench_client *bench_client_create(struct bench *b, unsigned slot);
+void bench_client_destroy(struct bench_client **cp);
+/* Starts a session for user (a name the client copies). */
+void bench_client_start(struct bench_client *c, const char *user,
+			unsigned user_index);
+unsigned bench_client_user_index(const struct bench_client *c);
+bool bench_client_busy(const struct bench_client *c);
+/* From the bench's periodic tick: step timeouts and idle NOOPs. */
+void bench_client_tick(struct bench_client *c, uint64_t now_us);
+/* Idle scenario: sends QUIT (ends the session normally). */
+void bench_client_quit(struct bench_client *c);
+/* Aborts a running session, counting it as BERR_UNFINISHED. */
+void bench_client_abort(struct bench_client *c);
+
+#endif

@@ -1,0 +1,130 @@
+"""Connection limits, LOGIN-DELAY, failed-login delay."""
+import time
+
+from harness import *
+
+STORES = None   # each test starts the server it needs
+
+
+def refused(p):
+    """The connection gets '-ERR [SYS/TEMP] ...' and is closed."""
+    line = p.greeting
+    starts(line, "-ERR [SYS/TEMP]", "greeting over the limit")
+    check(p.wait_closed(3), "not closed after %r" % line)
+
+
+def test_max_connections_per_ip(ctx):
+    srv = ctx.server(opts={"max_connections_per_ip": "3"}).start()
+    conns = [srv.connect() for _ in range(3)]
+    for c in conns:
+        starts(c.greeting, "+OK", "connection within the limit")
+    refused(srv.connect())
+    other = srv.connect(source="127.0.0.2")
+    starts(other.greeting, "+OK", "another client address is not limited")
+    other.quit()
+    conns[0].quit()
+
+    def can_connect():
+        p = srv.connect()
+        ok = p.greeting.startswith("+OK")
+        p.close()
+        return ok
+    check(wait_until(can_connect, 3, 0.2), "no new connection after one of three quit")
+    for c in conns[1:]:
+        c.close()
+
+
+def test_max_connections_total(ctx):
+    srv = ctx.server(opts={"max_connections": "4", "workers": "1"}).start()
+    time.sleep(0.2)
+    conns = [srv.connect(source="127.0.0.%d" % (i + 2)) for i in range(4)]
+    for c in conns:
+        starts(c.greeting, "+OK", "connection within the total limit")
+    refused(srv.connect(source="127.0.0.9"))
+    for c in conns:
+        c.close()
+
+
+def test_login_delay(ctx):
+    srv = ctx.server(opts={"login_delay": "2"}).start()
+    srv.fill("alice", [])
+    p = srv.login("alice")
+    p.quit()
+    q = srv.connect()
+    q.ok("USER alice")
+    eq(q.cmd("PASS wrong"), "-ERR [AUTH] invalid user name or password",
+       "wrong password during the login delay (must not reveal the delay)")
+    q.ok("USER alice")
+    starts(q.cmd("PASS " + srv.passwords["alice"]), "-ERR [LOGIN-DELAY]",
+           "correct password 0 s after the last login (login_delay = 2)")
+    q.quit()
+    time.sleep(2.3)
+    r = srv.login("alice")
+    r.quit()
+    other = srv.login("bob")   # per user
+    other.quit()
+
+
+def test_login_delay_per_user(ctx):
+    """passwd-file extra field login_delay=N overrides the global value."""
+    srv = ctx.server(users={"frank": "{PLAIN}frank-Pw.ld30::::::login_delay=30"},
+                     secrets=["frank-Pw.ld30"]).start()
+    srv.passwords["frank"] = "frank-Pw.ld30"
+    srv.fill("frank", [])
+    p = srv.login("frank")
+    p.quit()
+    q = srv.connect()
+    q.ok("USER frank")
+    starts(q.cmd("PASS frank-Pw.ld30"), "-ERR [LOGIN-DELAY]", "second login of frank")
+    q.quit()
+    a = srv.login("alice")
+    a.quit()
+    b = srv.login("alice")   # alice has no delay
+    b.quit()
+
+
+def test_failed_login_delay_grows(ctx):
+    srv = ctx.server(config={"auth_fail_delay": "300", "auth_fail_delay_max": "2000"}).start()
+    p = srv.connect()
+    times = []
+    for i in range(4):
+        p.ok("USER alice")
+        t0 = time.monotonic()
+        try:
+            resp = p.cmd("PASS wrong%d" % i)
+        except ConnectionClosed:
+            p = srv.connect()
+            continue
+        times.append(time.monotonic() - t0)
+        starts(resp, "-ERR [AUTH]", "failed login %d" % (i + 1))
+    check(len(times) >= 3, "too few measured failures: %s" % times)
+    check(times[0] >= 0.25, "first failure answered after %.2fs (auth_fail_delay = 300 ms)" % times[0])
+    check(times[2] > times[0] * 1.5, "delay does not grow: %s" % ["%.2f" % t for t in times])
+    check(max(times) < 3.0, "delay exceeds auth_fail_delay_max: %s" % times)
+    p.close()
+    # a correct login from another address is not delayed
+    q = srv.connect(source="127.0.0.3")
+    q.ok("USER bob")
+    t0 = time.monotonic()
+    q.ok("PASS " + srv.passwords["bob"])
+    check(time.monotonic() - t0 < 0.25, "a correct login from another address was delayed")
+    q.quit()
+
+
+def test_unknown_user_and_wrong_password_similar_timing(ctx):
+    srv = ctx.server(users={"hash": "{SHA512-CRYPT}" + __import__("crypt").crypt(
+        "hash-Pw.x", "$6$saltsalt$")}, secrets=["hash-Pw.x"]).start()
+    def attempt(user):
+        p = srv.connect()
+        p.ok("USER " + user)
+        t0 = time.monotonic()
+        resp = p.cmd("PASS not-the-password")
+        took = time.monotonic() - t0
+        eq(resp, "-ERR [AUTH] invalid user name or password", "failed login of %s" % user)
+        p.quit()
+        return took
+    known = min(attempt("hash") for _ in range(3))
+    unknown = min(attempt("nosuchuser") for _ in range(3))
+    check(unknown >= known * 0.3 or known < 0.01,
+          "unknown user answered much faster (%.4fs) than a wrong password for a "
+          "hashed user (%.4fs)" % (unknown, known))
