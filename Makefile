@@ -13,7 +13,7 @@ endif
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             python3 \
-            curl fetchmail mpop openssl
+            curl fetchmail mpop openssl iproute2
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -21,7 +21,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration run deps asan clean install fuzz
+.PHONY: all test unit integration run deps asan clean install fuzz bench
 all: $(BUILD)/satchel $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
@@ -76,6 +76,11 @@ fuzz:
 		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 			build-fuzz/corpus-$$(basename $$f .c) 2>&1 | tail -3 || exit 1; \
 	done
+
+# Side by side with Dovecot (installs dovecot-pop3d and gnuplot when
+# missing, runs as root, ~10-15 minutes): bench/out/results.json.
+bench: all
+	python3 bench/run.py
 
 run: deps all
 	@scripts/demo

@@ -655,7 +655,7 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 	char rip[AUTH_ADDR_MAX], mech[AUTH_MECH_MAX];
 	const struct passwd_entry *entry = NULL;
 	enum sasl_result res;
-	const char *why = "";
+	const char *why = "", *ex_mech = "";
 	size_t out_len = 0;
 
 	req->mech[sizeof(req->mech) - 1] = '\0';
@@ -674,11 +674,14 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 		auth_db_check(srv, false);
 	res = sasl_server_handle(srv->sasl, slot, req, srv->db, reply->data,
 				 sizeof(reply->data), &out_len, &entry, user,
-				 sizeof(user), &why);
+				 sizeof(user), &ex_mech, &why);
 	log_sanitize(user, strlen(user), user_log, sizeof(user_log));
 	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
 		     sizeof(rip));
-	log_sanitize(req->mech, strlen(req->mech), mech, sizeof(mech));
+	/* the exchange's mechanism; a START that failed early: its own */
+	if (ex_mech[0] == '\0')
+		ex_mech = req->mech;
+	log_sanitize(ex_mech, strlen(ex_mech), mech, sizeof(mech));
 	switch (res) {
 	case SASL_RESULT_NONE:
 		return false;

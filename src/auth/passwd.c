@@ -127,7 +127,10 @@ static int passwd_add_secret(struct passwd_entry *entry, char *value,
 	}
 	memcpy(scheme, value + 1, len);
 	scheme[len] = '\0';
-	/* two secrets of one scheme would make the choice arbitrary */
+	/* two secrets of one scheme would make the choice arbitrary
+	 * ({CLEAR} and {CLEARTEXT} are {PLAIN}) */
+	if (passwd_scheme_is(value, "PLAIN"))
+		snprintf(scheme, sizeof(scheme), "PLAIN");
 	if (passwd_entry_secret(entry, scheme) != NULL) {
 		*error_r = "two secrets of the same scheme";
 		return -1;

@@ -449,7 +449,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    size_t *out_len_r,
 				    const struct passwd_entry **entry_r,
 				    char *user_r, size_t user_size,
-				    const char **why_r)
+				    const char **mech_r, const char **why_r)
 {
 	struct sasl_exchange *ex = NULL;
 	const unsigned char *in = req->data;
@@ -459,6 +459,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 	*out_len_r = 0;
 	*entry_r = NULL;
 	user_r[0] = '\0';
+	*mech_r = "";
 	*why_r = "";
 	switch (req->type) {
 	case AUTH_REQ_SASL_ABORT:
@@ -509,6 +510,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 	}
 out_done:
 	sasl_claimed_user(ex, user_r, user_size);
+	*mech_r = ex->mech->name;
 	ex->db = NULL;
 	if (res != SASL_RESULT_CONTINUE)
 		sasl_drop(ss, slot, req->id);

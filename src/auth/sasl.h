@@ -48,8 +48,8 @@ void sasl_server_destroy(struct sasl_server **ssp);
  * the message length). db is the current user database (may be NULL:
  * TEMPFAIL). On CONTINUE, out/out_len_r hold the challenge. On SUCCESS
  * *entry_r is the user's record (valid until db changes). user_r gets the
- * name the client claimed, for logs (may be ""), why_r a reason for logs
- * on failure. Never logs secrets. */
+ * name the client claimed, for logs (may be ""), *mech_r the exchange's
+ * mechanism (may be ""), *why_r a reason for logs on failure. Never logs secrets. */
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
 				    const struct passwd_db *db,
@@ -57,7 +57,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    size_t *out_len_r,
 				    const struct passwd_entry **entry_r,
 				    char *user_r, size_t user_size,
-				    const char **why_r);
+				    const char **mech_r, const char **why_r);
 
 /* Drops every exchange of slot (its worker socket closed). */
 void sasl_server_forget_slot(struct sasl_server *ss, uint32_t slot);

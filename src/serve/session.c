@@ -285,6 +285,46 @@ static int long_fill_message(struct session *s)
 	return 0;
 }
 
+/* Decimal digits of v at the end of buf; returns where they start. */
+static char *format_u64(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/* One "n size" (LIST) or "n uidl" (UIDL) line. A UIDL is 0x21-0x7E and
+ * never starts with '.' after a number, so no stuffing is needed. This
+ * runs 100,000 times for a large maildrop: no printf. */
+static int listing_line(struct session *s, enum long_kind kind, unsigned n,
+			const struct maildrop_msg *msg)
+{
+	char num[24], size_buf[24], *p, *dst;
+	size_t room, nlen, vlen;
+	const char *value;
+
+	p = format_u64(num + sizeof(num), n);
+	nlen = (size_t)(num + sizeof(num) - p);
+	if (kind == LONG_LIST) {
+		value = format_u64(size_buf + sizeof(size_buf), msg->size);
+		vlen = (size_t)(size_buf + sizeof(size_buf) - value);
+	} else {
+		value = msg->uidl;
+		vlen = strlen(msg->uidl);
+	}
+	dst = outbuf_reserve(&s->out, nlen + vlen + 3, &room);
+	if (dst == NULL)
+		return -1;
+	memcpy(dst, p, nlen);
+	dst[nlen] = ' ';
+	memcpy(dst + nlen + 1, value, vlen);
+	memcpy(dst + nlen + 1 + vlen, "\r\n", 2);
+	outbuf_commit(&s->out, nlen + vlen + 3);
+	return 0;
+}
+
 /* Returns 1 when the listing is complete, 0 when output is full. */
 static int long_fill_listing(struct session *s)
 {
@@ -297,11 +337,10 @@ static int long_fill_listing(struct session *s)
 		r->next++;
 		if (msg->deleted)
 			continue;
-		if (r->kind == LONG_LIST)
-			session_reply(s, "%u %llu", r->next,
-				      (unsigned long long)msg->size);
-		else
-			session_reply(s, "%u %s", r->next, msg->uidl);
+		if (listing_line(s, r->kind, r->next, msg) < 0) {
+			session_out_of_memory(s);
+			return 0;
+		}
 	}
 	if (r->next < count)
 		return 0;
@@ -442,11 +481,11 @@ static void session_settle(struct session *s)
 		session_destroy(&s);
 		return;
 	}
-	/* Writing made room: continue a long reply or pipelined commands. */
+	/* Writing made room: continue a long reply or pipelined commands
+	 * (even after the peer half-closed: it may still read replies). */
 	while (!s->closing && !s->waiting && !s->stls_pending &&
 	       outbuf_pending(&s->out) == 0 &&
-	       (s->reply.kind != LONG_NONE ||
-		(linereader_has_data(&s->in) && !s->peer_closed))) {
+	       (s->reply.kind != LONG_NONE || linereader_has_data(&s->in))) {
 		size_t before = s->in.len;
 		enum long_kind kind = s->reply.kind;
 
@@ -460,7 +499,8 @@ static void session_settle(struct session *s)
 			break; /* only a partial line is buffered */
 	}
 	if (outbuf_pending(&s->out) == 0) {
-		if (s->closing || (s->peer_closed && !s->waiting)) {
+		if (s->closing || (s->peer_closed && !s->waiting &&
+				   s->reply.kind == LONG_NONE)) {
 			session_destroy(&s);
 			return;
 		}

@@ -22,9 +22,11 @@ struct index {
 	char *text;                  /* the file; entries point into it */
 	struct index_entry *entries;
 	size_t count;
-	size_t *slots;               /* hash table: entry index + 1, 0 = free */
+	size_t *slots;               /* hash table: entry index + 1, 0 = free;
+					NULL while entries are sorted */
 	size_t mask;
 	bool complete;
+	bool sorted;                 /* keys strictly increasing (strcmp) */
 };
 
 bool index_key_is_valid(const char *key)
@@ -136,15 +138,25 @@ static int index_parse(struct index *index, size_t len)
 				sizeof(*index->entries));
 	if (index->entries == NULL)
 		return -2;
+	index->sorted = true;
 	for (p = index->text + vlen; p < end;) {
 		char *lf = memchr(p, '\n', (size_t)(end - p));
+		struct index_entry *e = &index->entries[index->count];
 
 		*lf = '\0';
-		if (index_parse_line(p, &index->entries[index->count]) < 0)
+		if (index_parse_line(p, e) < 0)
 			return -1;
+		if (index->count > 0 && index->sorted &&
+		    strcmp(e[-1].key, e->key) >= 0)
+			index->sorted = false;
 		index->count++;
 		p = lf + 1;
 	}
+	/* index_write sorts by key: strictly increasing keys also prove
+	 * there is no duplicate, and lookups need no hash table. A file
+	 * written otherwise gets the table (which rejects duplicates). */
+	if (index->sorted)
+		return 0;
 	return index_build_table(index);
 }
 
@@ -207,6 +219,44 @@ size_t index_count(const struct index *index)
 	return index->count;
 }
 
+static const struct index_entry *index_bsearch(const struct index *index,
+					       const char *key)
+{
+	size_t lo = 0, hi = index->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(index->entries[mid].key, key);
+
+		if (c == 0)
+			return &index->entries[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct index_entry *index_lookup_next(const struct index *index,
+					    const char *key, size_t *hint)
+{
+	const struct index_entry *e;
+
+	if (index->count == 0)
+		return NULL;
+	if (*hint < index->count &&
+	    strcmp(index->entries[*hint].key, key) == 0) {
+		e = &index->entries[*hint];
+	} else {
+		e = index_lookup(index, key);
+		if (e == NULL)
+			return NULL;
+	}
+	*hint = (size_t)(e - index->entries) + 1;
+	return e;
+}
+
 const struct index_entry *index_lookup(const struct index *index,
 				       const char *key)
 {
@@ -214,6 +264,8 @@ const struct index_entry *index_lookup(const struct index *index,
 
 	if (index->count == 0)
 		return NULL;
+	if (index->slots == NULL)
+		return index_bsearch(index, key);
 	for (s = index_hash(key) & index->mask; index->slots[s] != 0;
 	     s = (s + 1) & index->mask) {
 		const struct index_entry *e = &index->entries[index->slots[s] - 1];
@@ -259,6 +311,21 @@ static int index_flush(struct index_writer *w)
 	}
 	w->used = 0;
 	return 0;
+}
+
+/* Whether losing this content in a crash could change what a client
+ * sees: a retrieval time (EXPIRE) or a UIDL that is not simply the key
+ * (a digest, possibly made unique) must survive; sizes can always be
+ * computed again. */
+static bool index_needs_durability(const struct index_entry *entries,
+				   size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (entries[i].retrieved != 0 ||
+		    strcmp(entries[i].key, entries[i].uidl) != 0)
+			return true;
+	}
+	return false;
 }
 
 int index_write(const char *path, struct index_entry *entries, size_t count,
@@ -309,7 +376,11 @@ int index_write(const char *path, struct index_entry *entries, size_t count,
 			goto out_fail;
 		w->used += (size_t)n;
 	}
-	if (index_flush(w) < 0 || fsync(w->fd) < 0)
+	/* fsync blocks the worker's event loop for as long as the journal
+	 * takes (seconds under write load); a pure cache does not need it:
+	 * after a crash a torn file fails index_parse and is rebuilt. */
+	if (index_flush(w) < 0 ||
+	    (index_needs_durability(entries, count) && fsync(w->fd) < 0))
 		goto out_fail;
 	if (close(w->fd) < 0) {
 		w->fd = -1;

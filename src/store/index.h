@@ -28,15 +28,23 @@ struct index;
 int index_load(const char *path, struct index **index_r);
 bool index_is_complete(const struct index *index);
 size_t index_count(const struct index *index);
-/* The entry for key, or NULL (hash lookup). */
+/* The entry for key, or NULL (binary search over the sorted file, or a
+ * hash table when the file was not sorted). */
 const struct index_entry *index_lookup(const struct index *index,
 				       const char *key);
+/* The same, first trying the entry at *hint, then setting *hint past the
+ * entry found: looking keys up in ascending order (a Maildir snapshot in
+ * delivery order) costs one strcmp per key. Start with *hint = 0. */
+const struct index_entry *index_lookup_next(const struct index *index,
+					    const char *key, size_t *hint);
 void index_free(struct index **indexp);
 
 /* True when key can be stored (the text format has no quoting). */
 bool index_key_is_valid(const char *key);
 
-/* Writes count entries to path atomically (temp file, fsync, rename).
+/* Writes count entries to path atomically (temp file, rename; fsync
+ * first unless every entry is pure cache: no retrieval time and a UIDL
+ * equal to its key, which can all be recomputed after a crash).
  * Entries with an invalid key or UIDL are skipped. The array is sorted by
  * key in place (a stable file for diffs and tests). Returns 0, or -1
  * with *error_r. */

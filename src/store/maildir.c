@@ -157,6 +157,86 @@ static int maildir_file_cmp(const void *a, const void *b)
 	return c;
 }
 
+struct maildir_sort_key {
+	uint64_t lead;
+	size_t index;
+};
+
+/* Sorts md->files in maildir_file_cmp order. A comparison sort of
+ * 100,000 names was the largest part of a warm open: numbered names are
+ * put in order by a radix sort of their leading number instead, and only
+ * runs of equal numbers (and names without one) go through the full
+ * comparison. Returns 0 or -1 (out of memory). */
+static int maildir_sort_files(struct maildir *md)
+{
+	size_t n = md->files_count, numbered = 0, i, j;
+	struct maildir_sort_key *a, *b, *t;
+	struct maildir_file *sorted;
+
+	if (n < 64) {
+		if (n > 1)
+			qsort(md->files, n, sizeof(*md->files),
+			      maildir_file_cmp);
+		return 0;
+	}
+	a = malloc(2 * n * sizeof(*a));
+	sorted = malloc(n * sizeof(*sorted));
+	if (a == NULL || sorted == NULL) {
+		free(a);
+		free(sorted);
+		return -1;
+	}
+	b = a + n;
+	/* Numbered names first (the comparison puts them first too). */
+	for (i = 0; i < n; i++) {
+		if (md->files[i].lead_len != 0) {
+			a[numbered].lead = md->files[i].lead;
+			a[numbered++].index = i;
+		}
+	}
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = { 0 };
+		bool trivial = false;
+
+		for (i = 0; i < numbered; i++)
+			count[((a[i].lead >> shift) & 0xff) + 1]++;
+		for (i = 0; i < 256; i++) {
+			if (count[i + 1] == numbered)
+				trivial = true; /* every key has this digit */
+			count[i + 1] += count[i];
+		}
+		if (trivial)
+			continue;
+		for (i = 0; i < numbered; i++)
+			b[count[(a[i].lead >> shift) & 0xff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (i = 0; i < numbered; i++)
+		sorted[i] = md->files[a[i].index];
+	for (i = 0, j = numbered; i < n; i++)
+		if (md->files[i].lead_len == 0)
+			sorted[j++] = md->files[i];
+	/* Equal numbers: the full order, run by run. */
+	for (i = 0; i < numbered; i = j) {
+		for (j = i + 1; j < numbered && sorted[j].lead == sorted[i].lead;
+		     j++)
+			;
+		if (j - i > 1)
+			qsort(sorted + i, j - i, sizeof(*sorted),
+			      maildir_file_cmp);
+	}
+	if (n - numbered > 1)
+		qsort(sorted + numbered, n - numbered, sizeof(*sorted),
+		      maildir_file_cmp);
+	free(a < b ? a : b);
+	free(md->files);
+	md->files = sorted;
+	md->files_alloc = n;
+	return 0;
+}
+
 static int maildir_add_file(struct maildir *md, enum maildir_sub sub,
 			    const char *name)
 {
@@ -242,19 +322,22 @@ static int maildir_open_file(struct maildir *md, const struct maildir_file *f)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* The slow path: read the file once to count the CRLF size. Returns 0,
- * 1 when the file vanished meanwhile, -1 on an I/O error. */
-static int maildir_compute_size(struct maildir *md,
-				const struct maildir_file *f, char *buf,
-				uint64_t *size_r)
+/* The slow path: read the file once to count the CRLF size. dir_fd is
+ * its sub-directory (openat: no path walk per file). Returns 0, 1 when
+ * the file vanished meanwhile, -1 on an I/O error. */
+static int maildir_compute_size(int dir_fd, const struct maildir_file *f,
+				char *buf, uint64_t *size_r)
 {
 	struct msgsize ms;
 	int fd;
 
-	fd = maildir_open_file(md, f);
+	/* O_NOATIME: reading 100,000 files must not dirty 100,000 inodes
+	 * (allowed to the owner, which the mail user is; else retry). */
+	fd = openat(dir_fd, f->name, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dir_fd, f->name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	msgsize_init(&ms);
 	for (;;) {
 		ssize_t n = read(fd, buf, MAILDIR_READ_BUF);
@@ -273,6 +356,8 @@ static int maildir_compute_size(struct maildir *md,
 	*size_r = msgsize_finish(&ms);
 	return 0;
 }
+
+static int maildir_open_sub(struct maildir *md, enum maildir_sub sub);
 
 static int maildir_create(const char *path)
 {
@@ -298,13 +383,15 @@ static int maildir_snapshot(struct maildir *md, struct index *index,
 {
 	struct uidl_set set;
 	char *buf = NULL;
-	size_t i, out = 0, matched = 0;
+	size_t i, out = 0, matched = 0, hint = 0;
 	bool *fresh_uidl = NULL;
 	int ret = MAILDROP_TEMP;
+	int dir_fd[MAILDIR_SUB_COUNT] = { -1, -1 };
 
-	if (md->files_count > 1)
-		qsort(md->files, md->files_count, sizeof(*md->files),
-		      maildir_file_cmp);
+	if (maildir_sort_files(md) < 0) {
+		*error_r = "out of memory";
+		return MAILDROP_TEMP;
+	}
 	md->drop.msgs = calloc(md->files_count + 1, sizeof(*md->drop.msgs));
 	fresh_uidl = calloc(md->files_count + 1, sizeof(*fresh_uidl));
 	if (md->drop.msgs == NULL || fresh_uidl == NULL ||
@@ -316,7 +403,8 @@ static int maildir_snapshot(struct maildir *md, struct index *index,
 	for (i = 0; i < md->files_count; i++) {
 		struct maildir_file *f = &md->files[i];
 		struct maildrop_msg *m = &md->drop.msgs[out];
-		const struct index_entry *e = index_lookup(index, f->base);
+		const struct index_entry *e = index_lookup_next(index, f->base,
+								&hint);
 		size_t blen = strlen(f->base);
 
 		if (e != NULL) {
@@ -335,7 +423,11 @@ static int maildir_snapshot(struct maildir *md, struct index *index,
 				*error_r = "out of memory";
 				goto out_free;
 			}
-			r = maildir_compute_size(md, f, buf, &m->size);
+			if (dir_fd[f->sub] < 0)
+				dir_fd[f->sub] = maildir_open_sub(md, f->sub);
+			r = dir_fd[f->sub] < 0 ? -1 :
+			    maildir_compute_size(dir_fd[f->sub], f, buf,
+						 &m->size);
 			if (r < 0) {
 				*error_r = "cannot read a message file";
 				goto out_free;
@@ -377,6 +469,9 @@ static int maildir_snapshot(struct maildir *md, struct index *index,
 		md->index_dirty = true;
 	ret = MAILDROP_OK;
 out_free:
+	for (i = 0; i < MAILDIR_SUB_COUNT; i++)
+		if (dir_fd[i] >= 0)
+			close(dir_fd[i]);
 	uidl_set_deinit(&set);
 	free(fresh_uidl);
 	free(buf);

@@ -1,7 +1,10 @@
 /* usercmd.h: `satchel user add|passwd|del|list`: manages the passwd-file.
  *
  *   satchel user add|passwd|del|list [-c CONFIG] [-f PASSWD_FILE]
- *	[--scheme yescrypt|sha512-crypt|bcrypt|plain] [--stdin] [NAME]
+ *	[--scheme SCHEME[,SCHEME...]] [--stdin] [NAME]
+ *
+ * SCHEME: yescrypt sha512-crypt bcrypt plain scram-sha-256 scram-sha-1;
+ * the first goes in the password field, the others in secret= fields.
  *
  * Edits are atomic (temporary file in the same directory, fsync, rename)
  * and serialized by flock() on "<file>.lock", which is left in place:
