@@ -817,9 +817,13 @@ static int usercmd_list(const struct usercmd *cmd)
 				error);
 		if (ret != 0)
 			continue;
-		printf("%s\t%s%s%s\n", e.user, usercmd_scheme_name(e.password),
-		       password_is_plain(e.password) ? "\tapop" : "",
-		       e.disabled ? "\tdisabled" : "");
+		printf("%s\t%s", e.user, usercmd_scheme_name(e.password));
+		/* the secret= fields' schemes, e.g. "CRYPT+SCRAM-SHA-256" */
+		for (unsigned k = 0; k < e.n_secrets; k++)
+			printf("+%s", usercmd_scheme_name(e.secrets[k]));
+		printf("%s%s\n",
+		       passwd_entry_secret(&e, "PLAIN") != NULL ?
+		       "\tapop" : "", e.disabled ? "\tdisabled" : "");
 	}
 	explicit_bzero(copy, PASSWD_LINE_MAX + 1);
 	free(copy);
