@@ -18,6 +18,7 @@
 
 #include "auth/auth_proto.h"
 #include "auth/auth_users.h"
+#include "auth/hashpool.h"
 #include "auth/mailpath.h"
 #include "auth/passwd.h"
 #include "auth/password.h"
@@ -56,6 +57,24 @@ struct auth_server {
 	struct auth_users users;
 	bool state_dirty;
 	time_t state_saved, state_failed;
+
+	/* PASS verifications run on threads (hashpool.h); a finished one
+	 * whose slot has a reply waiting is kept in deferred */
+	struct hashpool *pool;         /* NULL: verify inline */
+	struct hashjob *deferred;
+	uint32_t slot_gen[AUTH_SLOTS_MAX]; /* bumped when a slot closes */
+	/* a real hash of the loaded file, verified for unknown users so
+	 * they cost what a real user costs (same scheme, same rounds) */
+	char dummy_stored[HASHPOOL_STORED_MAX];
+};
+
+/* What a PASS verification on the pool needs to finish the login. */
+struct pending_login {
+	uint32_t slot_gen;
+	bool force_fail;               /* unknown user: the cost only */
+	char user[AUTH_USER_MAX];
+	char user_log[AUTH_LOG_USER_MAX];
+	char rip[AUTH_ADDR_MAX];
 };
 
 static volatile sig_atomic_t auth_hup_flag, auth_term_flag;
@@ -124,6 +143,26 @@ static void auth_db_warn_schemes(const struct passwd_db *db)
 	}
 }
 
+/* Picks the first hashed (not {PLAIN}) secret of the file as the one an
+ * unknown user's password is checked against, so the reply to a wrong
+ * user name takes as long as the reply to a wrong password. */
+static void auth_pick_dummy(struct auth_server *srv)
+{
+	size_t n = passwd_db_count(srv->db);
+
+	srv->dummy_stored[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct passwd_entry *e = passwd_db_entry(srv->db, i);
+
+		if (password_scheme_known(e->password) &&
+		    !password_is_plain(e->password) &&
+		    strlen(e->password) < sizeof(srv->dummy_stored)) {
+			strcpy(srv->dummy_stored, e->password);
+			return;
+		}
+	}
+}
+
 /* Reloads the passwd-file when forced or when it changed. On failure the
  * loaded users stay in service. */
 static void auth_db_check(struct auth_server *srv, bool force)
@@ -163,6 +202,7 @@ static void auth_db_check(struct auth_server *srv, bool force)
 	}
 	passwd_db_destroy(&srv->db);
 	srv->db = db;
+	auth_pick_dummy(srv);
 	log_info("loaded %zu users from %s", passwd_db_count(db), path);
 	auth_db_warn_schemes(db);
 	if (srv->sasl != NULL)
@@ -171,18 +211,30 @@ static void auth_db_check(struct auth_server *srv, bool force)
 
 /* ---- requests ---- */
 
+static void auth_dummy_verify(const struct auth_server *srv,
+			      const char *password)
+{
+	if (srv->dummy_stored[0] != '\0')
+		(void)password_verify(srv->dummy_stored, password);
+	else
+		password_dummy_verify(password);
+}
+
+/* The worker enforces plaintext_auth too; checked again here because
+ * this process trusts nothing it receives. */
+static bool auth_plaintext_ok(const struct auth_server *srv,
+			      const struct auth_request *req)
+{
+	return srv->cfg->plaintext_auth == PLAINTEXT_ALWAYS ||
+	       (srv->cfg->plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK &&
+		req->secured);
+}
+
 static bool auth_check_pass(const struct auth_server *srv,
 			    const struct passwd_entry *entry,
 			    const struct auth_request *req)
 {
-	bool plaintext_ok;
-
-	/* the worker enforces this too; checked again here because this
-	 * process trusts nothing it receives */
-	plaintext_ok = srv->cfg->plaintext_auth == PLAINTEXT_ALWAYS ||
-		       (srv->cfg->plaintext_auth ==
-			PLAINTEXT_TLS_OR_LOOPBACK && req->secured);
-	if (!plaintext_ok) {
+	if (!auth_plaintext_ok(srv, req)) {
 		log_warn("worker sent a plaintext login the plaintext_auth "
 			 "setting does not allow");
 		return false;
@@ -191,7 +243,7 @@ static bool auth_check_pass(const struct auth_server *srv,
 	 * timing does not tell them from a wrong password */
 	if (entry == NULL || entry->disabled || req->secret[0] == '\0' ||
 	    !password_scheme_known(entry->password)) {
-		password_dummy_verify(req->secret);
+		auth_dummy_verify(srv, req->secret);
 		return false;
 	}
 	return password_verify(entry->password, req->secret);
@@ -253,7 +305,54 @@ static void auth_grant(struct auth_server *srv, uint32_t slot,
 		       struct auth_reply *reply, const char *user_log,
 		       const char *rip);
 
-static void auth_login(struct auth_server *srv, uint32_t slot,
+/* Hands a PASS check to the pool. true when submitted (the reply comes
+ * from auth_pool_done), false when it must be done inline. */
+static bool auth_pass_submit(struct auth_server *srv, uint32_t slot,
+			     const struct auth_request *req,
+			     const struct passwd_entry *entry,
+			     const char *user_log, const char *rip)
+{
+	struct pending_login *pl;
+	struct hashjob *job;
+	bool usable;
+
+	if (srv->pool == NULL || !auth_plaintext_ok(srv, req))
+		return false;
+	usable = entry != NULL && !entry->disabled &&
+		 req->secret[0] != '\0' &&
+		 password_scheme_known(entry->password);
+	if (usable && strlen(entry->password) >= HASHPOOL_STORED_MAX)
+		return false;
+	if (strlen(req->secret) >= HASHPOOL_PASSWORD_MAX)
+		return false;
+	job = hashpool_job_new();
+	pl = calloc(1, sizeof(*pl));
+	if (job == NULL || pl == NULL) {
+		hashpool_job_free(&job);
+		free(pl);
+		return false;
+	}
+	job->slot = slot;
+	job->id = req->id;
+	if (usable)
+		strcpy(job->stored, entry->password);
+	else if (srv->dummy_stored[0] != '\0')
+		strcpy(job->stored, srv->dummy_stored);
+	else
+		job->dummy = true;
+	strcpy(job->password, req->secret);
+	pl->slot_gen = srv->slot_gen[slot];
+	pl->force_fail = !usable;
+	snprintf(pl->user, sizeof(pl->user), "%s", req->user);
+	snprintf(pl->user_log, sizeof(pl->user_log), "%s", user_log);
+	snprintf(pl->rip, sizeof(pl->rip), "%s", rip);
+	job->context = pl;
+	hashpool_submit(srv->pool, job);
+	return true;
+}
+
+/* Returns true when a reply is due now (false: it comes from the pool). */
+static bool auth_login(struct auth_server *srv, uint32_t slot,
 		       const struct auth_request *req, struct auth_reply *reply)
 {
 	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
@@ -271,11 +370,14 @@ static void auth_login(struct auth_server *srv, uint32_t slot,
 		reply->result = AUTH_TEMPFAIL;
 		log_warn("auth tempfail (no user database): user=%s rip=%s",
 			 user_log, rip);
-		return;
+		return true;
 	}
 	/* names that could leave the mail directory are never looked up */
 	if (mailpath_user_valid(req->user))
 		entry = passwd_db_lookup(srv->db, req->user);
+	if (req->type == AUTH_REQ_PASS &&
+	    auth_pass_submit(srv, slot, req, entry, user_log, rip))
+		return false;
 	if (req->type == AUTH_REQ_APOP)
 		ok = auth_check_apop(srv, entry, req);
 	else
@@ -283,9 +385,10 @@ static void auth_login(struct auth_server *srv, uint32_t slot,
 	if (!ok) {
 		reply->result = AUTH_FAILED;
 		log_info("auth failed: user=%s rip=%s", user_log, rip);
-		return;
+		return true;
 	}
 	auth_grant(srv, slot, entry, reply, user_log, rip);
+	return true;
 }
 
 /* The credentials of entry were right: applies login_delay and sessions
@@ -427,8 +530,7 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	switch (req->type) {
 	case AUTH_REQ_PASS:
 	case AUTH_REQ_APOP:
-		auth_login(srv, slot, req, reply);
-		return true;
+		return auth_login(srv, slot, req, reply);
 	case AUTH_REQ_LOGOUT:
 		auth_logout(srv, slot, req);
 		return false;
@@ -449,6 +551,7 @@ static void auth_slot_close(struct auth_server *srv, uint32_t slot)
 	close(srv->slot_fd[slot]);
 	srv->slot_fd[slot] = -1;
 	srv->pending[slot] = false;
+	srv->slot_gen[slot]++; /* verifications under way are void now */
 	auth_users_forget_slot(&srv->users, slot);
 	if (srv->sasl != NULL)
 		sasl_server_forget_slot(srv->sasl, slot);
@@ -549,6 +652,73 @@ static void auth_slot_read(struct auth_server *srv, uint32_t slot)
 	}
 }
 
+/* Finishes a PASS whose verification came back from the pool. Returns
+ * false when it has to wait (the slot's previous reply is still queued). */
+static bool auth_pool_finish(struct auth_server *srv, struct hashjob *job)
+{
+	struct pending_login *pl = job->context;
+	const struct passwd_entry *entry = NULL;
+	struct auth_reply reply;
+
+	/* the worker of this request went away: nothing to answer */
+	if (pl->slot_gen != srv->slot_gen[job->slot] ||
+	    srv->slot_fd[job->slot] < 0)
+		return true;
+	if (srv->pending[job->slot])
+		return false;
+	memset(&reply, 0, AUTH_REPLY_HDR);
+	reply.id = job->id;
+	reply.uid = reply.gid = -1;
+	reply.expire_days = reply.login_delay = -1;
+	/* the file may have been reloaded meanwhile: the entry must still
+	 * hold the secret that was checked */
+	if (srv->db != NULL && job->matched && !pl->force_fail)
+		entry = passwd_db_lookup(srv->db, pl->user);
+	if (entry == NULL || strcmp(entry->password, job->stored) != 0) {
+		reply.result = AUTH_FAILED;
+		log_info("auth failed: user=%s rip=%s", pl->user_log, pl->rip);
+	} else {
+		auth_grant(srv, job->slot, entry, &reply, pl->user_log,
+			   pl->rip);
+	}
+	auth_slot_send(srv, job->slot, &reply);
+	explicit_bzero(&reply, sizeof(reply));
+	return true;
+}
+
+static void auth_job_free(struct hashjob *job)
+{
+	free(job->context);
+	hashpool_job_free(&job);
+}
+
+/* Takes finished verifications; earlier deferred ones go first. */
+static void auth_pool_collect(struct auth_server *srv)
+{
+	struct hashjob *job, *still = NULL, **tail = &still;
+
+	while ((job = srv->deferred) != NULL) {
+		srv->deferred = job->next;
+		if (auth_pool_finish(srv, job)) {
+			auth_job_free(job);
+		} else {
+			job->next = NULL;
+			*tail = job;
+			tail = &job->next;
+		}
+	}
+	while (srv->pool != NULL && (job = hashpool_take(srv->pool)) != NULL) {
+		if (auth_pool_finish(srv, job)) {
+			auth_job_free(job);
+		} else {
+			job->next = NULL;
+			*tail = job;
+			tail = &job->next;
+		}
+	}
+	srv->deferred = still;
+}
+
 /* Returns 1 on EOF, 0 when handled, -1 on a fatal error. */
 static int auth_control_read(struct auth_server *srv, int control_fd)
 {
@@ -625,17 +795,20 @@ static int auth_signals_setup(sigset_t *wait_mask_r, sigset_t *old_mask_r)
 static int auth_loop(struct auth_server *srv, int control_fd,
 		     const sigset_t *wait_mask)
 {
-	struct pollfd fds[AUTH_SLOTS_MAX + 1];
-	uint32_t slots[AUTH_SLOTS_MAX + 1];
+	struct pollfd fds[AUTH_SLOTS_MAX + 2];
+	uint32_t slots[AUTH_SLOTS_MAX + 2];
 
 	for (;;) {
 		const struct timespec one_second = { 1, 0 };
-		nfds_t nfds = 1, i;
+		nfds_t nfds, i;
 		int n, ret;
 		uint32_t s;
 
 		fds[0].fd = control_fd;
 		fds[0].events = POLLIN;
+		fds[1].fd = srv->pool != NULL ? hashpool_fd(srv->pool) : -1;
+		fds[1].events = POLLIN;
+		nfds = 2;
 		for (s = 0; s < AUTH_SLOTS_MAX; s++) {
 			if (srv->slot_fd[s] < 0)
 				continue;
@@ -643,8 +816,8 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			fds[nfds].events = srv->pending[s] ? POLLOUT : POLLIN;
 			slots[nfds++] = s;
 		}
-		n = ppoll(fds, nfds, srv->state_dirty ? &one_second : NULL,
-			  wait_mask);
+		n = ppoll(fds, nfds, srv->state_dirty || srv->deferred != NULL ?
+			  &one_second : NULL, wait_mask);
 		if (n < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			return EX_OSERR;
@@ -655,7 +828,7 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			auth_hup_flag = 0;
 			auth_db_check(srv, true);
 		}
-		for (i = 1; n > 0 && i < nfds; i++) {
+		for (i = 2; n > 0 && i < nfds; i++) {
 			s = slots[i];
 			if (fds[i].revents == 0 || srv->slot_fd[s] != fds[i].fd)
 				continue;
@@ -664,6 +837,7 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			if (srv->slot_fd[s] >= 0 && !srv->pending[s])
 				auth_slot_read(srv, s);
 		}
+		auth_pool_collect(srv);
 		/* after the workers: a new socket for a slot must not be
 		 * confused with the old one the poll results talk about */
 		if (n > 0 && fds[0].revents != 0) {
@@ -708,6 +882,15 @@ int auth_process_run(const struct config *cfg, int control_fd)
 		free(srv);
 		return EX_OSERR;
 	}
+	/* created with the signals blocked, so they reach this thread */
+	{
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		srv->pool = hashpool_create(cores > 0 ? (unsigned)cores : 1);
+		if (srv->pool == NULL)
+			log_warn("password hashing threads unavailable (%s); "
+				 "verifying inline", strerror(errno));
+	}
 	/* without users every login gets AUTH_TEMPFAIL until the file
 	 * can be loaded */
 	auth_db_check(srv, true);
@@ -719,6 +902,13 @@ int auth_process_run(const struct config *cfg, int control_fd)
 	for (s = 0; s < AUTH_SLOTS_MAX; s++) {
 		if (srv->slot_fd[s] >= 0)
 			close(srv->slot_fd[s]);
+	}
+	hashpool_destroy(&srv->pool);
+	while (srv->deferred != NULL) {
+		struct hashjob *job = srv->deferred;
+
+		srv->deferred = job->next;
+		auth_job_free(job);
 	}
 	auth_users_free(&srv->users);
 	sasl_server_destroy(&srv->sasl);
