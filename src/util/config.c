@@ -73,11 +73,12 @@ static const struct config_key config_keys[] = {
 	{ "auth_fail_delay_max", KEY_UINT,
 	  offsetof(struct config, auth_fail_delay_max_ms), 0, 0, 600000,
 	  "10000" },
-	/* Every mechanism satchel has; CAPA shows only those usable on the
-	 * connection at the time. "" disables AUTH. */
+	/* Only what every stored secret can serve: a client that picks the
+	 * strongest mechanism offered does not fall back when it fails, so
+	 * SCRAM and CRAM-MD5 are for the admin to enable once the
+	 * passwd-file holds their secrets. "" disables AUTH. */
 	SPECIAL(sasl_mechanisms, KEY_SASL_MECHS, sasl_mechanisms,
-		"SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 "
-		"CRAM-MD5 EXTERNAL PLAIN LOGIN"),
+		"PLAIN LOGIN"),
 	/* RFC 5034 4.: SASL responses are not bound by the 255-octet
 	 * command line; GSSAPI and OAuth tokens need a few KB. At most
 	 * 65536, which is what the auth protocol carries. */

@@ -17,6 +17,11 @@ from test_tls import CERTS, client_ctx, need_certs, starttls, tls_connect, tls_s
 
 STORES = ("maildir",)
 
+# The default is PLAIN LOGIN; this module exercises every mechanism.
+ALL_MECHS = ("SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 "
+             "CRAM-MD5 EXTERNAL PLAIN LOGIN")
+CONFIG = {"sasl_mechanisms": ALL_MECHS}
+
 # "pencil" with RFC 7677's salt, derived independently (hashlib)
 SCRAM256 = ("{SCRAM-SHA-256}4096,W22ZaJ0SNY7soEsUEjb6gQ==,"
             "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
@@ -132,7 +137,8 @@ def test_capa_and_list(ctx):
 
 
 def test_capa_plaintext_never(ctx):
-    srv = ctx.server(config={"plaintext_auth": "never"}).start()
+    srv = ctx.server(config={"plaintext_auth": "never",
+                             "sasl_mechanisms": ALL_MECHS}).start()
     p = srv.connect()
     eq(capa_sasl(p), ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5"],
        "PLAIN and LOGIN left out where plaintext is refused")
@@ -140,6 +146,14 @@ def test_capa_plaintext_never(ctx):
     check("[AUTH]" in resp and "STLS" in resp, "refusal says why: %s" % resp)
     eq(scram_login(p, "SCRAM-SHA-256", "alice", srv.passwords["alice"])[:3], "+OK",
        "SCRAM still works")
+    p.quit()
+
+
+def test_capa_default_mechanisms(ctx):
+    srv = ctx.server().start()
+    p = srv.connect()
+    eq(capa_sasl(p), ["PLAIN", "LOGIN"],
+       "default: only what every stored secret can serve")
     p.quit()
 
 
@@ -303,7 +317,8 @@ def test_mpop_scram(ctx):
 
 def test_tls_plus_and_external(ctx):
     need_certs()
-    srv = tls_server(ctx, config={"tls_ca": CERTS.ca, "tls_verify_client": "optional",
+    srv = tls_server(ctx, config={"sasl_mechanisms": ALL_MECHS,
+                                  "tls_ca": CERTS.ca, "tls_verify_client": "optional",
                                   "tls_min_version": "TLSv1.3"},
                      users=EXTRA_USERS, secrets=EXTRA_SECRETS).start()
     # STLS, no client certificate: -PLUS appears, EXTERNAL does not
