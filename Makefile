@@ -6,14 +6,19 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter
 CPPFLAGS  += -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc
 LDLIBS    += -lssl -lcrypto -lcrypt $(shell pkg-config --libs libgsasl 2>/dev/null || echo -lgsasl)
+# jansson: JWT claims (OAUTHBEARER); krb5: the default realm (GSSAPI)
+LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansson -lkrb5) -lm
+CPPFLAGS  += $(shell pkg-config --cflags krb5 2>/dev/null)
 ifdef WERROR
 WARN += -Werror
 endif
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
+            libjansson-dev libkrb5-dev \
             python3 \
-            curl fetchmail mpop openssl iproute2
+            curl fetchmail mpop openssl iproute2 \
+            gsasl krb5-kdc krb5-admin-server krb5-user
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "store/lock.h"
+#include "util/fileio.h"
 #include "util/strnum.h"
 
 #define LOCK_BREAK_STALE_SECS 30 /* a "<path>.break" lives microseconds */
@@ -59,22 +60,6 @@ static uint64_t lock_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int lock_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void lock_hostname(char *host, size_t size)
 {
 	if (gethostname(host, size) < 0)
@@ -94,7 +79,7 @@ static int lock_write_owner(int fd)
 		       (long)getpid(), (long long)time(NULL));
 	if (len < 0 || (size_t)len >= sizeof(buf))
 		return -1;
-	return lock_write_all(fd, buf, (size_t)len);
+	return fileio_write_all(fd, buf, (size_t)len);
 }
 
 /* True when the lock content names this host and a process that is gone.
@@ -327,7 +312,7 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 		char buf[24];
 		int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-		if (lock_write_all(fd, buf, (size_t)len) < 0 ||
+		if (fileio_write_all(fd, buf, (size_t)len) < 0 ||
 		    fstat(fd, &st) < 0) {
 			unlink(path);
 			close(fd);

@@ -32,6 +32,7 @@
 #include "store/lock.h"
 #include "store/msgconv.h"
 #include "store/uidl.h"
+#include "util/fileio.h"
 
 #define MBOX_SESSION_LOCK_SUFFIX ".satchel-lock"
 #define MBOX_INDEX_SUFFIX ".satchel-index"
@@ -575,43 +576,6 @@ static int mbox_reader_open(struct maildrop *drop, unsigned idx,
 	return MAILDROP_OK;
 }
 
-static int mbox_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int mbox_fsync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd, ret;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if ((size_t)(slash - path) + 1 >= sizeof(dir))
-		return -1;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1),
-			 path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
-}
-
 /* Writes the kept messages, then everything after the snapshot, into a
  * temporary file and renames it over the mbox. Called under the lock. */
 static int mbox_rewrite(struct mbox *mb, const bool *gone,
@@ -671,12 +635,12 @@ static int mbox_rewrite(struct mbox *mb, const bool *gone,
 		end = (size_t)mb->info[i].next_off;
 		while (i + 1 < mb->drop.count && !gone[i + 1])
 			end = (size_t)mb->info[++i].next_off;
-		if (mbox_write_all(fd, map + start, end - start) < 0)
+		if (fileio_write_all(fd, map + start, end - start) < 0)
 			goto out_write_fail;
 	}
 	/* new mail delivered during the session */
 	if (len > mb->snap_size &&
-	    mbox_write_all(fd, map + mb->snap_size,
+	    fileio_write_all(fd, map + mb->snap_size,
 			   len - (size_t)mb->snap_size) < 0)
 		goto out_write_fail;
 	if (fsync(fd) < 0)
@@ -688,7 +652,7 @@ static int mbox_rewrite(struct mbox *mb, const bool *gone,
 	fd = -1;
 	if (rename(tmp, mb->path) < 0)
 		goto out_write_fail;
-	if (mbox_fsync_dir(mb->path) < 0) {
+	if (fileio_fsync_parent(mb->path) < 0) {
 		*error_r = "cannot sync the mail directory";
 		goto out_unmap;
 	}

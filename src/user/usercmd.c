@@ -21,6 +21,7 @@
 #include "auth/passwd.h"
 #include "auth/password.h"
 #include "util/config.h"
+#include "util/fileio.h"
 
 #define USERCMD_DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 /* RFC 2449 caps a command line at 255 octets, so a longer password could
@@ -543,27 +544,6 @@ static int usercmd_write_edited(const struct usercmd *cmd,
 	return ferror(out) ? -1 : 0;
 }
 
-static int usercmd_fsync_dir(const char *path)
-{
-	char dir[CONFIG_STR_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, ret;
-
-	if (slash == NULL) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
-}
-
 /* Writes the edited file next to the old one and renames it into place:
  * readers (the auth process) see the old or the new file, never half. */
 static int usercmd_replace(const struct usercmd *cmd,
@@ -609,7 +589,7 @@ static int usercmd_replace(const struct usercmd *cmd,
 		goto out_errno;
 	if (rename(tmp, cmd->path) < 0)
 		goto out_errno;
-	if (usercmd_fsync_dir(cmd->path) < 0)
+	if (fileio_fsync_parent(cmd->path) < 0)
 		fprintf(stderr, "satchel user: warning: fsync of the "
 			"directory of %s: %s\n", cmd->path, strerror(errno));
 	return EX_OK;

@@ -83,6 +83,17 @@ static const struct config_key config_keys[] = {
 	 * command line; GSSAPI and OAuth tokens need a few KB. At most
 	 * 65536, which is what the auth protocol carries. */
 	UINT(sasl_max_line, 256, 65536, "8192"),
+	/* GSSAPI (RFC 4752): offered only when the keytab is readable */
+	STR(gssapi_keytab, ""),
+	/* RFC 5034 4.: the GSSAPI service name of POP3 is "pop" */
+	STR(gssapi_service, "pop"),
+	STR(gssapi_hostname, ""),
+	STR(gssapi_realm, ""),
+	/* OAUTHBEARER (RFC 7628) and XOAUTH2: signed JWTs (jwt.h) */
+	STR(oauth_public_key, ""),
+	STR(oauth_issuer, ""),
+	STR(oauth_audience, ""),
+	STR(oauth_user_claim, "email"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -394,6 +405,19 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (cfg->listen_tls[0] != '\0' && cfg->tls_cert[0] == '\0') {
 		snprintf(err, errsize, "listen_tls needs tls_cert and tls_key");
+		return -1;
+	}
+	if (cfg->oauth_public_key[0] != '\0' &&
+	    (cfg->oauth_issuer[0] == '\0' || cfg->oauth_audience[0] == '\0' ||
+	     cfg->oauth_user_claim[0] == '\0')) {
+		snprintf(err, errsize, "oauth_public_key needs oauth_issuer, "
+			 "oauth_audience and oauth_user_claim");
+		return -1;
+	}
+	if (strchr(cfg->gssapi_service, '@') != NULL ||
+	    strchr(cfg->gssapi_hostname, '@') != NULL) {
+		snprintf(err, errsize, "gssapi_service and gssapi_hostname "
+			 "cannot contain '@'");
 		return -1;
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)

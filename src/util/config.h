@@ -53,6 +53,17 @@ struct config {
 	unsigned sasl_mech_mask;         /* bit i: sasl_mech_get(i) enabled */
 	unsigned sasl_max_line;          /* octets of a SASL response line,
 					  * with CRLF */
+	/* GSSAPI (Kerberos V5): offered only with a readable keytab */
+	char gssapi_keytab[CONFIG_STR_MAX];
+	char gssapi_service[64];         /* "pop" (RFC 5034 4.) */
+	char gssapi_hostname[256];       /* "" = gethostname() */
+	char gssapi_realm[256];          /* "" = krb5.conf default_realm */
+	/* OAUTHBEARER / XOAUTH2: JWTs checked against a public key
+	 * (jwt.h); offered only with a readable key */
+	char oauth_public_key[CONFIG_STR_MAX];
+	char oauth_issuer[CONFIG_STR_MAX];
+	char oauth_audience[CONFIG_STR_MAX];
+	char oauth_user_claim[64];
 };
 
 /* Fills cfg with the built-in defaults. */
