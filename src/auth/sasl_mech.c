@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#include "util/config.h"
 
 static const struct sasl_mech sasl_mechs[] = {
 	{ "SCRAM-SHA-256-PLUS", SASL_MECH_CHANNEL_BINDING,
@@ -13,7 +16,13 @@ static const struct sasl_mech sasl_mechs[] = {
 	{ "SCRAM-SHA-1", 0, SASL_BACKEND_GSASL },
 	{ "CRAM-MD5", SASL_MECH_NEEDS_PLAIN, SASL_BACKEND_GSASL },
 	{ "EXTERNAL", SASL_MECH_CLIENT_CERT, SASL_BACKEND_GSASL },
-	/* GSSAPI, OAUTHBEARER, XOAUTH2: here, with their own backend */
+	/* RFC 4752, through gsasl with the configured keytab */
+	{ "GSSAPI", SASL_MECH_NEEDS_KEYTAB, SASL_BACKEND_GSASL },
+	/* RFC 7628 and Google's XOAUTH2: bearer tokens (sasl_oauth.c) */
+	{ "OAUTHBEARER", SASL_MECH_PLAINTEXT | SASL_MECH_NEEDS_TOKEN_KEY,
+	  SASL_BACKEND_OAUTH },
+	{ "XOAUTH2", SASL_MECH_PLAINTEXT | SASL_MECH_NEEDS_TOKEN_KEY,
+	  SASL_BACKEND_OAUTH },
 	{ "PLAIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_GSASL },
 	{ "LOGIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_GSASL },
 };
@@ -42,6 +51,20 @@ const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r)
 		}
 	}
 	return NULL;
+}
+
+bool sasl_mech_configured(const struct sasl_mech *m,
+			  const struct config *cfg)
+{
+	if ((m->flags & SASL_MECH_NEEDS_KEYTAB) &&
+	    (cfg->gssapi_keytab[0] == '\0' ||
+	     access(cfg->gssapi_keytab, R_OK) != 0))
+		return false;
+	if ((m->flags & SASL_MECH_NEEDS_TOKEN_KEY) &&
+	    (cfg->oauth_public_key[0] == '\0' ||
+	     access(cfg->oauth_public_key, R_OK) != 0))
+		return false;
+	return true;
 }
 
 int sasl_mech_parse_list(const char *list, unsigned *mask_r,

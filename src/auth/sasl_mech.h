@@ -16,12 +16,19 @@ enum sasl_mech_flag {
 	SASL_MECH_CLIENT_CERT = 0x4,
 	/* the server needs the {PLAIN} secret (CRAM-MD5) */
 	SASL_MECH_NEEDS_PLAIN = 0x8,
+	/* offered only with a readable gssapi_keytab (GSSAPI) */
+	SASL_MECH_NEEDS_KEYTAB = 0x10,
+	/* offered only with a readable oauth_public_key; the bearer token
+	 * is a secret on the wire, so these are SASL_MECH_PLAINTEXT too */
+	SASL_MECH_NEEDS_TOKEN_KEY = 0x20,
 };
 
-/* Who runs the server side in the auth process. GSSAPI and OAUTHBEARER /
- * XOAUTH2 get their own backends (Kerberos, token checks) next to the
- * gsasl one; the table has a place for them. */
-enum sasl_backend { SASL_BACKEND_GSASL };
+/* Who runs the server side in the auth process: gsasl (GSSAPI too, with
+ * the keytab from the config), or sasl_oauth.c for the bearer tokens of
+ * OAUTHBEARER and XOAUTH2 (gsasl 2.2 has neither). */
+enum sasl_backend { SASL_BACKEND_GSASL, SASL_BACKEND_OAUTH };
+
+struct config;
 
 struct sasl_mech {
 	const char *name;       /* as in CAPA and AUTH, upper case */
@@ -35,6 +42,13 @@ const struct sasl_mech *sasl_mech_get(size_t i);
 /* Case-insensitive lookup; *index_r is the bit of the mechanism in a
  * mask. NULL when unknown. */
 const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r);
+
+/* True when what m needs from the config is there and readable by this
+ * process (workers and the auth process run as the same user, so they
+ * agree): the keytab for GSSAPI, the public key for the OAuth ones.
+ * Enabled-ness (sasl_mechanisms) is the caller's business. */
+bool sasl_mech_configured(const struct sasl_mech *m,
+			  const struct config *cfg);
 
 /* Parses a list of names separated by blanks or commas into a bit mask
  * (bit i = sasl_mech_get(i)). 0, or -1 with *bad_r pointing at a static

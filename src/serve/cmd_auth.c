@@ -54,7 +54,8 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	char cn[AUTH_USER_MAX];
 
 	*why_r = "-ERR unsupported authentication mechanism";
-	if (m == NULL || !(cfg_of(s)->sasl_mech_mask & (1u << i)))
+	if (m == NULL || !(cfg_of(s)->sasl_mech_mask & (1u << i)) ||
+	    !sasl_mech_configured(m, cfg_of(s)))
 		return false;
 	if ((m->flags & SASL_MECH_PLAINTEXT) && !session_plaintext_allowed(s)) {
 		*why_r = "-ERR [AUTH] plaintext authentication is not allowed "
