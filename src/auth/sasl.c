@@ -1,6 +1,7 @@
 /* sasl.c: SASL exchanges in the auth process with GNU SASL (see sasl.h).
  * gsasl runs the mechanisms; the callback below hands it the secrets of
- * the user it asks about, and decides PLAIN/LOGIN and EXTERNAL. */
+ * the user it asks about, and decides PLAIN/LOGIN, EXTERNAL and GSSAPI.
+ * OAUTHBEARER and XOAUTH2 are run here with sasl_oauth.c. */
 #include "auth/sasl.h"
 
 #include <stdbool.h>
@@ -8,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gsasl.h>
+#include <krb5.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -17,6 +20,7 @@
 #include "auth/mailpath.h"
 #include "auth/password.h"
 #include "auth/sasl_mech.h"
+#include "auth/sasl_oauth.h"
 #include "auth/scram.h"
 #include "util/log.h"
 
@@ -29,6 +33,9 @@ struct sasl_exchange {
 	time_t last_used;
 	bool secured;
 	bool success_sent;            /* waiting for the empty response */
+	bool oauth_error_sent;        /* waiting for the dummy response */
+	const char *oauth_why;        /* why the token was refused */
+	char oauth_user[AUTH_USER_MAX]; /* OAuth: the user, for logs */
 	char peer_cn[AUTH_USER_MAX];
 };
 
@@ -40,6 +47,10 @@ struct sasl_server {
 	/* keys fake SCRAM salts of users without a SCRAM secret, so the
 	 * salt a prober sees does not tell who exists */
 	unsigned char fake_key[32];
+	/* GSSAPI: the acceptor's host name and the realm users are in */
+	char gss_hostname[256];
+	char gss_realm[256];
+	struct sasl_oauth *oauth;     /* NULL: OAuth logins TEMPFAIL */
 };
 
 /* ---- the callback: secrets and decisions ---- */
@@ -199,6 +210,32 @@ static int sasl_validate_external(struct sasl_exchange *ex,
 	return gsasl_property_set(gs, GSASL_AUTHID, user);
 }
 
+/* GSSAPI (RFC 4752 3.1): gsasl has accepted the Kerberos context; the
+ * principal "user@REALM" is the passwd-file user "user" when REALM is
+ * ours. Other realms and principals with an instance ("user/admin") are
+ * refused; the authzid, when sent, must be that same user. */
+static int sasl_validate_gssapi(struct sasl_exchange *ex, Gsasl_session *gs)
+{
+	const char *name = gsasl_property_fast(gs, GSASL_GSSAPI_DISPLAY_NAME);
+	char user[AUTH_USER_MAX];
+	const char *at;
+	size_t len;
+
+	if (name == NULL || (at = strrchr(name, '@')) == NULL ||
+	    strcmp(at + 1, ex->ss->gss_realm) != 0 ||
+	    ex->ss->gss_realm[0] == '\0')
+		return GSASL_AUTHENTICATION_ERROR;
+	len = (size_t)(at - name);
+	if (len == 0 || len >= sizeof(user) || memchr(name, '/', len) != NULL)
+		return GSASL_AUTHENTICATION_ERROR;
+	memcpy(user, name, len);
+	user[len] = '\0';
+	if (!sasl_authzid_ok(gs, user) || sasl_lookup(ex, user) == NULL)
+		return GSASL_AUTHENTICATION_ERROR;
+	/* sasl_success() reads the user from AUTHID, like the others */
+	return gsasl_property_set(gs, GSASL_AUTHID, user);
+}
+
 static int sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
 {
 	struct sasl_exchange *ex = gsasl_session_hook_get(gs);
@@ -218,6 +255,13 @@ static int sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
 	case GSASL_SCRAM_STOREDKEY:
 	case GSASL_SCRAM_SERVERKEY:
 		return sasl_scram_keys(ex, gs);
+	case GSASL_SERVICE:
+		return gsasl_property_set(gs, prop,
+					  ex->ss->cfg->gssapi_service);
+	case GSASL_HOSTNAME:
+		return gsasl_property_set(gs, prop, ex->ss->gss_hostname);
+	case GSASL_VALIDATE_GSSAPI:
+		return sasl_validate_gssapi(ex, gs);
 	default:
 		/* channel bindings are set before the first step; no
 		 * other property has a value here */
@@ -247,7 +291,8 @@ static void sasl_drop_at(struct sasl_server *ss, size_t i)
 	struct sasl_exchange *ex = ss->ex[i];
 
 	/* gsasl_finish frees (and gsasl wipes) the session's properties */
-	gsasl_finish(ex->gs);
+	if (ex->gs != NULL)
+		gsasl_finish(ex->gs);
 	explicit_bzero(ex, sizeof(*ex));
 	free(ex);
 	ss->ex[i] = ss->ex[--ss->n_ex];
@@ -329,7 +374,7 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	mech_name[sizeof(mech_name) - 1] = '\0';
 	mech = sasl_mech_find(mech_name, &bit);
 	if (mech == NULL || !(ss->cfg->sasl_mech_mask & (1u << bit)) ||
-	    mech->backend != SASL_BACKEND_GSASL) {
+	    !sasl_mech_configured(mech, ss->cfg)) {
 		*why_r = "mechanism not enabled";
 		return SASL_RESULT_FAILED;
 	}
@@ -357,6 +402,11 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	ex->last_used = now;
 	memcpy(ex->peer_cn, req->peer_cn, sizeof(ex->peer_cn));
 	ex->peer_cn[sizeof(ex->peer_cn) - 1] = '\0';
+	if (mech->backend == SASL_BACKEND_OAUTH) {
+		ss->ex[ss->n_ex++] = ex;
+		*ex_r = ex;
+		return SASL_RESULT_CONTINUE;
+	}
 	if (gsasl_server_start(ss->ctx, mech->name, &ex->gs) != GSASL_OK) {
 		free(ex);
 		*why_r = "gsasl cannot start the mechanism";
@@ -376,10 +426,17 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 static void sasl_claimed_user(const struct sasl_exchange *ex, char *user_r,
 			      size_t size)
 {
-	const char *u = gsasl_property_fast(ex->gs, GSASL_AUTHID);
+	const char *u;
 
+	if (ex->gs == NULL) {
+		snprintf(user_r, size, "%s", ex->oauth_user);
+		return;
+	}
+	u = gsasl_property_fast(ex->gs, GSASL_AUTHID);
 	if (u == NULL && strcmp(ex->mech->name, "EXTERNAL") == 0)
 		u = ex->peer_cn;
+	if (u == NULL && strcmp(ex->mech->name, "GSSAPI") == 0)
+		u = gsasl_property_fast(ex->gs, GSASL_GSSAPI_DISPLAY_NAME);
 	snprintf(user_r, size, "%s", u != NULL ? u : "");
 }
 
@@ -442,6 +499,62 @@ out_free:
 	return res;
 }
 
+/* One OAUTHBEARER or XOAUTH2 step. in is NULL when START came without
+ * an initial response. A refused token gets the error challenge (RFC
+ * 7628 3.2.2) and the client's dummy answer to it the failure. */
+static enum sasl_result sasl_oauth_step(struct sasl_exchange *ex,
+					const unsigned char *in,
+					size_t in_len, unsigned char *out,
+					size_t out_size, size_t *out_len_r,
+					const struct passwd_entry **entry_r,
+					const char **why_r)
+{
+	bool xoauth2 = strcmp(ex->mech->name, "XOAUTH2") == 0;
+	enum sasl_oauth_status st;
+	const char *error;
+
+	if (ex->oauth_error_sent) {
+		/* RFC 7628 3.2.3: "\x01" from OAUTHBEARER clients, an empty
+		 * line from XOAUTH2 ones; either way it has failed */
+		*why_r = ex->oauth_why;
+		return SASL_RESULT_FAILED;
+	}
+	if (in == NULL) {
+		*out_len_r = 0; /* RFC 4422 5.: ask for the client's message */
+		return SASL_RESULT_CONTINUE;
+	}
+	/* a bearer token is as good as a password on the wire; the worker
+	 * checks this too, but this process trusts nothing */
+	if (!sasl_plaintext_ok(ex)) {
+		*why_r = "bearer token on an unprotected connection";
+		return SASL_RESULT_FAILED;
+	}
+	if (ex->ss->oauth == NULL) {
+		*why_r = "no token key loaded";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	st = sasl_oauth_check(ex->ss->oauth, xoauth2, in, in_len, time(NULL),
+			      ex->oauth_user, sizeof(ex->oauth_user), why_r);
+	if (st == SASL_OAUTH_MALFORMED)
+		return SASL_RESULT_FAILED;
+	if (st == SASL_OAUTH_OK) {
+		*entry_r = sasl_lookup(ex, ex->oauth_user);
+		if (*entry_r != NULL)
+			return SASL_RESULT_SUCCESS;
+		*why_r = "token user not in the passwd-file";
+	}
+	error = sasl_oauth_error(xoauth2);
+	if (strlen(error) > out_size) {
+		*why_r = "challenge too large";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	ex->oauth_error_sent = true;
+	ex->oauth_why = *why_r;
+	memcpy(out, error, strlen(error));
+	*out_len_r = strlen(error);
+	return SASL_RESULT_CONTINUE;
+}
+
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
 				    const struct passwd_db *db,
@@ -498,6 +611,9 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 	if (db == NULL) {
 		*why_r = "no user database";
 		res = SASL_RESULT_TEMPFAIL;
+	} else if (ex->mech->backend == SASL_BACKEND_OAUTH) {
+		res = sasl_oauth_step(ex, in, in_len, out, out_size, out_len_r,
+				      entry_r, why_r);
 	} else if (ex->success_sent) {
 		*out_len_r = 0;
 		res = in_len == 0 ? sasl_success(ex, entry_r, why_r) :
@@ -519,6 +635,53 @@ out_done:
 
 /* ---- setup ---- */
 
+static bool sasl_mech_wanted(const struct config *cfg, const char *name)
+{
+	size_t bit;
+	const struct sasl_mech *m = sasl_mech_find(name, &bit);
+
+	return m != NULL && (cfg->sasl_mech_mask & (1u << bit)) &&
+	       sasl_mech_configured(m, cfg);
+}
+
+/* GSSAPI: the keytab for gss_acquire_cred (MIT reads KRB5_KTNAME when
+ * it opens the default keytab), the host name of the service principal
+ * and the realm users belong to. Errors are logged: GSSAPI then fails,
+ * the rest works. */
+static void sasl_gssapi_setup(struct sasl_server *ss)
+{
+	const struct config *cfg = ss->cfg;
+	char ktname[CONFIG_STR_MAX + 8];
+	krb5_context kctx;
+	char *realm = NULL;
+
+	snprintf(ktname, sizeof(ktname), "FILE:%s", cfg->gssapi_keytab);
+	if (setenv("KRB5_KTNAME", ktname, 1) < 0)
+		log_error("GSSAPI: cannot set the keytab: out of memory");
+	if (cfg->gssapi_hostname[0] != '\0')
+		snprintf(ss->gss_hostname, sizeof(ss->gss_hostname), "%s",
+			 cfg->gssapi_hostname);
+	else if (gethostname(ss->gss_hostname, sizeof(ss->gss_hostname)) < 0)
+		ss->gss_hostname[sizeof(ss->gss_hostname) - 1] = '\0';
+	ss->gss_hostname[sizeof(ss->gss_hostname) - 1] = '\0';
+	if (cfg->gssapi_realm[0] != '\0') {
+		snprintf(ss->gss_realm, sizeof(ss->gss_realm), "%s",
+			 cfg->gssapi_realm);
+	} else if (krb5_init_context(&kctx) == 0) {
+		if (krb5_get_default_realm(kctx, &realm) == 0) {
+			snprintf(ss->gss_realm, sizeof(ss->gss_realm), "%s",
+				 realm);
+			krb5_free_default_realm(kctx, realm);
+		}
+		krb5_free_context(kctx);
+	}
+	if (ss->gss_realm[0] == '\0')
+		log_error("GSSAPI: gssapi_realm is not set and krb5.conf has "
+			  "no default_realm; GSSAPI logins will fail");
+	log_info("GSSAPI: service %s@%s, users of realm %s",
+		 cfg->gssapi_service, ss->gss_hostname, ss->gss_realm);
+}
+
 int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r)
 {
 	struct sasl_server *ss;
@@ -534,6 +697,17 @@ int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r)
 		return -1;
 	}
 	gsasl_callback_set(ss->ctx, sasl_callback);
+	if (sasl_mech_wanted(cfg, "GSSAPI"))
+		sasl_gssapi_setup(ss);
+	if (sasl_mech_wanted(cfg, "OAUTHBEARER") ||
+	    sasl_mech_wanted(cfg, "XOAUTH2")) {
+		const char *error;
+
+		if (sasl_oauth_create(cfg, &ss->oauth, &error) < 0)
+			log_error("oauth_public_key %s: %s; OAUTHBEARER and "
+				  "XOAUTH2 logins will fail",
+				  cfg->oauth_public_key, error);
+	}
 	for (i = 0; i < sasl_mech_count(); i++) {
 		const struct sasl_mech *m = sasl_mech_get(i);
 
@@ -557,6 +731,7 @@ void sasl_server_destroy(struct sasl_server **ssp)
 	while (ss->n_ex > 0)
 		sasl_drop_at(ss, ss->n_ex - 1);
 	gsasl_done(ss->ctx);
+	sasl_oauth_destroy(&ss->oauth);
 	explicit_bzero(ss, sizeof(*ss));
 	free(ss);
 }

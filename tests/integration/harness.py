@@ -534,10 +534,11 @@ class Server:
     """A satchel server in a temp dir: config, passwd-file, one maildrop per
     user, state dir, log file. Users: PASSWORDS plus `users` (name ->
     passwd-file line after 'name:', e.g. '{PLAIN}pw::::::expire=0'), whose
-    passwords (for the log check) go in `secrets`."""
+    passwords (for the log check) go in `secrets`. `env`: extra environment
+    variables of the server (e.g. KRB5_CONFIG)."""
 
     def __init__(self, store="maildir", opts=None, config=None, users=None,
-                 secrets=(), listen=None, name="server", workers=2):
+                 secrets=(), listen=None, name="server", workers=2, env=None):
         self.store = store or "maildir"
         self.opts = dict(opts or {})
         self.config = dict(config or {})
@@ -556,6 +557,7 @@ class Server:
         self.passwd_path = os.path.join(self.root, "passwd")
         self.state_dir = os.path.join(self.root, "state")
         self.workers = workers
+        self.env = dict(env or {})
         os.makedirs(self.state_dir)
         os.makedirs(os.path.join(self.root, "mail"))
         os.makedirs(os.path.join(self.root, "mbox"))
@@ -715,7 +717,8 @@ class Server:
         self.logf.flush()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
-                                     cwd=self.root)
+                                     cwd=self.root,
+                                     env=dict(os.environ, **self.env))
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

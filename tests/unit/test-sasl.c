@@ -591,16 +591,11 @@ int main(void)
 	test_mech_table();
 
 	config_defaults(&cfg);
-	{
-		char err[256];
-
-		/* the default is PLAIN LOGIN; every mechanism is tested */
-		CHECK(config_override(&cfg, "sasl_mechanisms=SCRAM-SHA-256-PLUS "
-				      "SCRAM-SHA-256 SCRAM-SHA-1-PLUS "
-				      "SCRAM-SHA-1 CRAM-MD5 EXTERNAL PLAIN "
-				      "LOGIN", err, sizeof(err)) == 0,
-		      "every mechanism enabled");
-	}
+	/* the default is PLAIN LOGIN; every mechanism is tested */
+	CHECK(config_override(&cfg, "sasl_mechanisms=SCRAM-SHA-256-PLUS "
+			      "SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 "
+			      "CRAM-MD5 EXTERNAL PLAIN LOGIN", err,
+			      sizeof(err)) == 0, "every mechanism enabled");
 	snprintf(cfg.passwd_file, sizeof(cfg.passwd_file), "%s", path_passwd);
 	cfg.state_dir[0] = '\0';
 	cfg.max_sessions_per_user = 0;
