@@ -555,6 +555,26 @@ static enum sasl_result sasl_oauth_step(struct sasl_exchange *ex,
 	return SASL_RESULT_CONTINUE;
 }
 
+/* XOAUTH2 clients (curl among them) answer the error challenge with "*"
+ * rather than the dummy response: the refused token is still a failed
+ * login, logged in the format fail2ban knows (as auth_process.c does). */
+static void sasl_log_refused_abort(struct sasl_server *ss, uint32_t slot,
+				   const struct auth_sasl_request *req)
+{
+	const struct sasl_exchange *ex = sasl_find(ss, slot, req->id, NULL);
+	char user[128], rip[AUTH_ADDR_MAX];
+
+	if (ex == NULL || !ex->oauth_error_sent)
+		return;
+	log_sanitize(ex->oauth_user, strlen(ex->oauth_user), user,
+		     sizeof(user));
+	log_sanitize(req->client_addr, strnlen(req->client_addr,
+					       sizeof(req->client_addr)),
+		     rip, sizeof(rip));
+	log_info("auth failed: mech=%s user=%s rip=%s (%s, then cancelled)",
+		 ex->mech->name, user, rip, ex->oauth_why);
+}
+
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
 				    const struct passwd_db *db,
@@ -576,6 +596,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 	*why_r = "";
 	switch (req->type) {
 	case AUTH_REQ_SASL_ABORT:
+		sasl_log_refused_abort(ss, slot, req);
 		sasl_drop(ss, slot, req->id);
 		return SASL_RESULT_NONE;
 	case AUTH_REQ_SASL_START:

@@ -11,6 +11,12 @@
  * and tls-unique is not defined for TLS 1.3, so tls-exporter it is).
  * EXTERNAL succeeds when the verified client certificate's CN is the user
  * name (the authzid, when given, must be that same name).
+ * GSSAPI (RFC 4752, gsasl over the system's GSS-API, "no security layer"
+ * only) maps the principal user@REALM of gssapi_realm to the user "user";
+ * KRB5_KTNAME is set to gssapi_keytab in this process.
+ * OAUTHBEARER and XOAUTH2 are run here (sasl_oauth.c, jwt.c): a refused
+ * token gets the error challenge and the next client message the
+ * failure (RFC 7628 3.2.3).
  * Proxy authorization is not offered: an authzid other than the
  * authenticated user fails.
  *
@@ -40,7 +46,9 @@ enum sasl_result {
 struct sasl_server;
 
 /* Initialises gsasl and checks that it serves every enabled mechanism
- * (logging those it cannot). 0 or -1. */
+ * (logging those it cannot); loads the OAuth key. With GSSAPI it calls
+ * setenv(KRB5_KTNAME): call it before the process starts threads. 0 or
+ * -1. */
 int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r);
 void sasl_server_destroy(struct sasl_server **ssp);
 

@@ -11,9 +11,9 @@
 
 #include "store/index.h"
 #include "store/uidl.h"
-#include "util/strnum.h"
 
-#define INDEX_VERSION_LINE "satchel-index 1\n"
+#define INDEX_VERSION_LINE "satchel-index 2\n"
+#define INDEX_VERSION1_LINE "satchel-index 1\n"
 #define INDEX_MAX_FILE (1024u * 1024 * 1024) /* ~10M messages: beyond is junk */
 #define INDEX_KEY_MAX 255                     /* NAME_MAX */
 #define INDEX_WBUF 65536
@@ -25,18 +25,23 @@ struct index {
 	size_t *slots;               /* hash table: entry index + 1, 0 = free;
 					NULL while entries are sorted */
 	size_t mask;
+	struct index_listing listing;
 	bool complete;
+	bool current;                /* the version this code writes */
 	bool sorted;                 /* keys strictly increasing (strcmp) */
 };
+
+static inline bool index_char_ok(unsigned char c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
 
 bool index_key_is_valid(const char *key)
 {
 	size_t i;
 
 	for (i = 0; key[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (c < 0x21 || c > 0x7e || i >= INDEX_KEY_MAX)
+		if (!index_char_ok((unsigned char)key[i]) || i >= INDEX_KEY_MAX)
 			return false;
 	}
 	return i > 0;
@@ -49,31 +54,134 @@ static int index_entry_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* Splits one line (NUL-terminated, no LF) in place into an entry. */
-static int index_parse_line(char *line, struct index_entry *e)
+/* Up to the next SP (or the end): returns the field length, sets *next
+ * past the SP (NULL at the end of the line). Every octet must be
+ * 0x21-0x7E. Returns -1 on a bad octet. */
+static long index_field(char *p, char **next)
 {
-	char *field[4];
-	uint64_t value;
-	unsigned i;
+	char *q = p;
 
-	field[0] = line;
-	for (i = 1; i < 4; i++) {
-		char *sp = strchr(field[i - 1], ' ');
-
-		if (sp == NULL)
+	while (*q != ' ' && *q != '\0') {
+		if (!index_char_ok((unsigned char)*q))
 			return -1;
-		*sp = '\0';
-		field[i] = sp + 1;
+		q++;
 	}
-	if (!index_key_is_valid(field[0]) ||
-	    !uidl_is_valid(field[2], strlen(field[2])))
+	if (*q == ' ') {
+		*q = '\0';
+		*next = q + 1;
+	} else {
+		*next = NULL;
+	}
+	return q - p;
+}
+
+/* Decimal digits, no sign, at most max; the whole field. */
+static int index_number(const char *p, size_t len, uint64_t max,
+			uint64_t *value_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned d = (unsigned)(unsigned char)p[i] - '0';
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -1;
+	*value_r = v;
+	return 0;
+}
+
+/* Splits one line (NUL-terminated, no LF) in place into an entry:
+ * 4 fields (version 1) or 5 (version 2). One pass over the octets. */
+static int index_parse_line(char *line, struct index_entry *e, bool v2)
+{
+	char *field[5], *next = line;
+	long len[5];
+	uint64_t value;
+	unsigned i, nfields = v2 ? 5 : 4;
+
+	for (i = 0; i < nfields; i++) {
+		if (next == NULL)
+			return -1;
+		field[i] = next;
+		len[i] = index_field(field[i], &next);
+		if (len[i] < 0)
+			return -1;
+	}
+	if (next != NULL)
+		return -1; /* extra field */
+	if (len[0] == 0 || len[0] > INDEX_KEY_MAX)
 		return -1;
 	e->key = field[0];
-	e->uidl = field[2];
-	if (strnum_parse_u64(field[1], UINT64_MAX, &e->size) < 0 ||
-	    strnum_parse_u64(field[3], INT64_MAX, &value) < 0)
+	e->key_len = (unsigned)len[0];
+	if (len[2] == 0 && v2) {
+		e->uidl = e->key;  /* the common case, written as "" */
+		e->uidl_len = e->key_len;
+	} else {
+		e->uidl = field[2];
+		e->uidl_len = (unsigned)len[2];
+	}
+	if (e->uidl_len < 1 || e->uidl_len > MAILDROP_UIDL_MAX)
+		return -1;
+	if (index_number(field[1], (size_t)len[1], UINT64_MAX, &e->size) < 0 ||
+	    index_number(field[3], (size_t)len[3], INT64_MAX, &value) < 0)
 		return -1;
 	e->retrieved = (int64_t)value;
+	e->where = NULL;
+	e->where_len = 0;
+	if (v2) {
+		if (len[4] == 0 || len[4] > INDEX_KEY_MAX)
+			return -1;
+		if (!(len[4] == 1 && field[4][0] == '-')) {
+			e->where = field[4];
+			e->where_len = (unsigned)len[4];
+		}
+	}
+	return 0;
+}
+
+/* "listing -" or "listing" and 9 numbers (index.h). */
+static int index_parse_listing(char *line, struct index_listing *l)
+{
+	uint64_t v[9];
+	char *next;
+	unsigned i;
+
+	if (strcmp(line, "listing -") == 0)
+		return 0;
+	if (strncmp(line, "listing ", 8) != 0)
+		return -1;
+	next = line + 8;
+	for (i = 0; i < 9; i++) {
+		char *f = next;
+		long len;
+
+		if (f == NULL)
+			return -1;
+		len = index_field(f, &next);
+		if (len < 0 || index_number(f, (size_t)len,
+					    (i == 2 || i == 5 || i == 7) ?
+						    999999999 : INT64_MAX,
+					    &v[i]) < 0)
+			return -1;
+	}
+	if (next != NULL)
+		return -1;
+	for (i = 0; i < INDEX_LISTING_DIRS; i++) {
+		l->ino[i] = v[3 * i];
+		l->mtime_sec[i] = (int64_t)v[3 * i + 1];
+		l->mtime_nsec[i] = (int64_t)v[3 * i + 2];
+	}
+	l->listed_sec = (int64_t)v[6];
+	l->listed_nsec = (int64_t)v[7];
+	/* v[8]: reserved, 0 */
+	l->valid = true;
 	return 0;
 }
 
@@ -127,24 +235,42 @@ static int index_parse(struct index *index, size_t len)
 {
 	size_t vlen = strlen(INDEX_VERSION_LINE), lines = 0;
 	char *p, *end = index->text + len;
+	bool v2;
 
-	if (len < vlen || memcmp(index->text, INDEX_VERSION_LINE, vlen) != 0)
+	if (len < vlen)
+		return -1;
+	if (memcmp(index->text, INDEX_VERSION_LINE, vlen) == 0)
+		v2 = true;
+	else if (memcmp(index->text, INDEX_VERSION1_LINE, vlen) == 0)
+		v2 = false;
+	else
 		return -1;
 	if (end[-1] != '\n')
 		return -1; /* truncated write */
-	for (p = index->text + vlen; p < end; p++)
-		lines += *p == '\n';
+	p = index->text + vlen;
+	if (v2) {
+		char *lf = memchr(p, '\n', (size_t)(end - p));
+
+		if (lf == NULL)
+			return -1;
+		*lf = '\0';
+		if (index_parse_listing(p, &index->listing) < 0)
+			return -1;
+		p = lf + 1;
+	}
+	for (char *q = p; q < end; q++)
+		lines += *q == '\n';
 	index->entries = calloc(lines == 0 ? 1 : lines,
 				sizeof(*index->entries));
 	if (index->entries == NULL)
 		return -2;
 	index->sorted = true;
-	for (p = index->text + vlen; p < end;) {
+	while (p < end) {
 		char *lf = memchr(p, '\n', (size_t)(end - p));
 		struct index_entry *e = &index->entries[index->count];
 
 		*lf = '\0';
-		if (index_parse_line(p, e) < 0)
+		if (index_parse_line(p, e, v2) < 0)
 			return -1;
 		if (index->count > 0 && index->sorted &&
 		    strcmp(e[-1].key, e->key) >= 0)
@@ -152,6 +278,7 @@ static int index_parse(struct index *index, size_t len)
 		index->count++;
 		p = lf + 1;
 	}
+	index->current = v2;
 	/* index_write sorts by key: strictly increasing keys also prove
 	 * there is no duplicate, and lookups need no hash table. A file
 	 * written otherwise gets the table (which rejects duplicates). */
@@ -204,8 +331,13 @@ int index_load(const char *path, struct index **index_r)
 		index->complete = true;
 out_close:
 	close(fd);
-	if (!index->complete)
+	if (!index->complete) {
 		index->count = 0;
+		index->current = false;
+		memset(&index->listing, 0, sizeof(index->listing));
+	}
+	if (!index->current)
+		index->listing.valid = false;
 	return 0;
 }
 
@@ -217,6 +349,21 @@ bool index_is_complete(const struct index *index)
 size_t index_count(const struct index *index)
 {
 	return index->count;
+}
+
+bool index_is_current(const struct index *index)
+{
+	return index->current;
+}
+
+const struct index_listing *index_get_listing(const struct index *index)
+{
+	return &index->listing;
+}
+
+const struct index_entry *index_entry_at(const struct index *index, size_t i)
+{
+	return &index->entries[i];
 }
 
 static const struct index_entry *index_bsearch(const struct index *index,
@@ -328,11 +475,72 @@ static bool index_needs_durability(const struct index_entry *entries,
 	return false;
 }
 
+static char *index_put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *index_put_str(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+/* Whether entry i is written (the file would not parse otherwise, or
+ * would hold a key twice). entries are sorted. */
+static bool index_entry_ok(const struct index_entry *entries, size_t count,
+			   size_t i)
+{
+	const struct index_entry *e = &entries[i];
+
+	return index_key_is_valid(e->key) &&
+	       uidl_is_valid(e->uidl, strlen(e->uidl)) && e->retrieved >= 0 &&
+	       (e->where == NULL || index_key_is_valid(e->where)) &&
+	       !(i + 1 < count && strcmp(e->key, e[1].key) == 0);
+}
+
+static bool index_listing_writable(const struct index_listing *l)
+{
+	for (unsigned d = 0; d < INDEX_LISTING_DIRS; d++) {
+		if (l->mtime_sec[d] < 0 || l->mtime_nsec[d] < 0 ||
+		    l->mtime_nsec[d] > 999999999)
+			return false;
+	}
+	return l->listed_sec >= 0 && l->listed_nsec >= 0 &&
+	       l->listed_nsec <= 999999999;
+}
+
+static bool index_is_sorted(const struct index_entry *entries, size_t count)
+{
+	for (size_t i = 1; i < count; i++) {
+		if (strcmp(entries[i - 1].key, entries[i].key) > 0)
+			return false;
+	}
+	return true;
+}
+
 int index_write(const char *path, struct index_entry *entries, size_t count,
 		const char **error_r)
 {
+	return index_write_listing(path, entries, count, NULL, error_r);
+}
+
+int index_write_listing(const char *path, struct index_entry *entries,
+			size_t count, const struct index_listing *listing,
+			const char **error_r)
+{
 	struct index_writer *w;
 	char tmp[PATH_MAX];
+	bool *ok = NULL, all_ok = true;
 	size_t i;
 	int len;
 
@@ -342,40 +550,89 @@ int index_write(const char *path, struct index_entry *entries, size_t count,
 		return -1;
 	}
 	w = malloc(sizeof(*w));
-	if (w == NULL) {
+	ok = malloc(count + 1);
+	if (w == NULL || ok == NULL) {
+		free(w);
+		free(ok);
 		*error_r = "out of memory";
 		return -1;
 	}
-	qsort(entries, count, sizeof(*entries), index_entry_cmp);
+	/* a store's delivery order is usually the key order already */
+	if (!index_is_sorted(entries, count))
+		qsort(entries, count, sizeof(*entries), index_entry_cmp);
+	for (i = 0; i < count; i++) {
+		ok[i] = index_entry_ok(entries, count, i);
+		all_ok = all_ok && ok[i];
+	}
 	w->used = 0;
 	w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 			       O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		*error_r = "cannot create the index file";
+		free(ok);
 		free(w);
 		return -1;
 	}
-	memcpy(w->buf, INDEX_VERSION_LINE, strlen(INDEX_VERSION_LINE));
-	w->used = strlen(INDEX_VERSION_LINE);
+	{
+		char *p = w->buf;
+
+		p = index_put_str(p, INDEX_VERSION_LINE,
+				  strlen(INDEX_VERSION_LINE));
+		if (listing != NULL && listing->valid && all_ok &&
+		    index_listing_writable(listing)) {
+			p = index_put_str(p, "listing", 7);
+			for (unsigned d = 0; d < INDEX_LISTING_DIRS; d++) {
+				*p++ = ' ';
+				p = index_put_u64(p, listing->ino[d]);
+				*p++ = ' ';
+				p = index_put_u64(p,
+						  (uint64_t)listing->mtime_sec[d]);
+				*p++ = ' ';
+				p = index_put_u64(p,
+						  (uint64_t)listing->mtime_nsec[d]);
+			}
+			*p++ = ' ';
+			p = index_put_u64(p, (uint64_t)listing->listed_sec);
+			*p++ = ' ';
+			p = index_put_u64(p, (uint64_t)listing->listed_nsec);
+			p = index_put_str(p, " 0\n", 3);
+		} else {
+			p = index_put_str(p, "listing -\n", 10);
+		}
+		w->used = (size_t)(p - w->buf);
+	}
 	for (i = 0; i < count; i++) {
 		const struct index_entry *e = &entries[i];
-		int n;
+		size_t klen, ulen;
+		char *p;
 
-		if (!index_key_is_valid(e->key) ||
-		    !uidl_is_valid(e->uidl, strlen(e->uidl)) ||
-		    e->retrieved < 0 ||
-		    (i + 1 < count && strcmp(e->key, e[1].key) == 0))
+		if (!ok[i])
 			continue;
-		/* key <= 255 + size <= 20 + uidl <= 70 + time <= 19 */
-		if (sizeof(w->buf) - w->used < 400 && index_flush(w) < 0)
+		/* key <= 255 + size <= 20 + uidl <= 70 + time <= 19 +
+		 * where <= 255 */
+		if (sizeof(w->buf) - w->used < 700 && index_flush(w) < 0)
 			goto out_fail;
-		n = snprintf(w->buf + w->used, sizeof(w->buf) - w->used,
-			     "%s %" PRIu64 " %s %" PRId64 "\n", e->key,
-			     e->size, e->uidl, e->retrieved);
-		if (n < 0 || (size_t)n >= sizeof(w->buf) - w->used)
-			goto out_fail;
-		w->used += (size_t)n;
+		p = w->buf + w->used;
+		klen = strlen(e->key);
+		ulen = strlen(e->uidl);
+		p = index_put_str(p, e->key, klen);
+		*p++ = ' ';
+		p = index_put_u64(p, e->size);
+		*p++ = ' ';
+		if (ulen != klen || memcmp(e->key, e->uidl, klen) != 0)
+			p = index_put_str(p, e->uidl, ulen);
+		*p++ = ' ';
+		p = index_put_u64(p, (uint64_t)e->retrieved);
+		*p++ = ' ';
+		if (e->where != NULL)
+			p = index_put_str(p, e->where, strlen(e->where));
+		else
+			*p++ = '-';
+		*p++ = '\n';
+		w->used = (size_t)(p - w->buf);
 	}
+	free(ok);
+	ok = NULL;
 	/* fsync blocks the worker's event loop for as long as the journal
 	 * takes (seconds under write load); a pure cache does not need it:
 	 * after a crash a torn file fails index_parse and is rebuilt. */
@@ -396,6 +653,7 @@ out_fail:
 	if (w->fd >= 0)
 		close(w->fd);
 	unlink(tmp);
+	free(ok);
 	free(w);
 	*error_r = "cannot write the index file";
 	return -1;

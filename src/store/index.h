@@ -1,11 +1,20 @@
 /* index.h: the per-maildrop cache "satchel.index" (Maildir: keyed by base
- * name; mbox sidecar: keyed by UIDL). One text line per message:
+ * name; mbox sidecar: keyed by UIDL). Format (docs/store.md):
  *
- *	key SP size SP uidl SP retrieved-epoch LF
+ *	"satchel-index 2" LF
+ *	"listing -" LF   or
+ *	"listing" 9 x (SP number) LF     (see struct index_listing)
+ *	key SP size SP uidl SP retrieved-epoch SP where LF    (per message)
  *
- * after a version line. It is only a cache: a missing, unreadable or
- * corrupt file (any line that does not parse) loads as an empty index, and
- * the store rebuilds it. Written to a temporary file, fsync'd, renamed. */
+ * An empty uidl field means "the same as the key"; where is a location
+ * the store defines (Maildir: "n" or "c" then the ":info" part of the
+ * file name), "-" for none. Version 1 files (no listing line, four
+ * fields) still load, so retrieval times survive the upgrade, but
+ * index_is_current() is false and the store rewrites them.
+ *
+ * It is only a cache: a missing, unreadable or corrupt file (any line
+ * that does not parse) loads as an empty index, and the store rebuilds
+ * it. Written to a temporary file, renamed (fsync'd first when needed). */
 #ifndef SATCHEL_INDEX_H
 #define SATCHEL_INDEX_H
 
@@ -18,6 +27,21 @@ struct index_entry {
 	uint64_t size;        /* LIST size (0 when the store does not use it) */
 	const char *uidl;     /* valid UIDL */
 	int64_t retrieved;    /* epoch of the first RETR kept, 0 = never */
+	const char *where;    /* NULL, or 1-255 octets of 0x21-0x7E */
+	/* set by index_load (ignored by index_write): */
+	unsigned key_len, uidl_len, where_len;
+};
+
+/* What a store needs to trust the entries as its whole directory
+ * listing without reading the directories again (Maildir: new/, cur/;
+ * the rule is in maildir.c and docs/store.md). */
+#define INDEX_LISTING_DIRS 2
+struct index_listing {
+	bool valid;             /* false: "listing -" */
+	uint64_t ino[INDEX_LISTING_DIRS];
+	int64_t mtime_sec[INDEX_LISTING_DIRS];
+	int64_t mtime_nsec[INDEX_LISTING_DIRS];
+	int64_t listed_sec, listed_nsec; /* when the listing was read */
 };
 
 struct index;
@@ -27,6 +51,13 @@ struct index;
  * sets index_is_complete() false so the store knows to rewrite it. */
 int index_load(const char *path, struct index **index_r);
 bool index_is_complete(const struct index *index);
+/* False for a file of an older version (loaded, but to be rewritten). */
+bool index_is_current(const struct index *index);
+/* The listing line (valid == false when none or an old version). */
+const struct index_listing *index_get_listing(const struct index *index);
+/* Entry i (< index_count), in file order: sorted by key. */
+const struct index_entry *index_entry_at(const struct index *index,
+					 size_t i);
 size_t index_count(const struct index *index);
 /* The entry for key, or NULL (binary search over the sorted file, or a
  * hash table when the file was not sorted). */
@@ -50,5 +81,12 @@ bool index_key_is_valid(const char *key);
  * with *error_r. */
 int index_write(const char *path, struct index_entry *entries, size_t count,
 		const char **error_r);
+/* The same with a listing line. The listing is written only when every
+ * entry is written (no invalid or duplicate key, valid UIDL and where):
+ * otherwise "listing -", since a store may take the entries for the whole
+ * listing. */
+int index_write_listing(const char *path, struct index_entry *entries,
+			size_t count, const struct index_listing *listing,
+			const char **error_r);
 
 #endif

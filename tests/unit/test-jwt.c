@@ -69,7 +69,8 @@ static char *make_token(EVP_PKEY *pkey, const char *header,
 		sig_len = hl;
 	} else if (pkey != NULL) {
 		md = EVP_MD_CTX_new();
-		if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+		if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
+				       pkey) != 1 ||
 		    EVP_DigestSign(md, sig, &sig_len, (unsigned char *)tok,
 				   n) != 1)
 			exit(2);
@@ -172,7 +173,8 @@ static void test_keys(void)
 	write_pub(small, path_rsa_small);
 	write_pub(p384, path_p384);
 	f = fopen(path_garbage, "w");
-	fputs("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n", f);
+	fputs("-----BEGIN PUBLIC KEY-----\nnope\n"
+	      "-----END PUBLIC KEY-----\n", f);
 	fclose(f);
 	CHECK(jwt_key_load(path_rsa, &key, &why) == 0 &&
 	      strcmp(jwt_key_alg(key), "RS256") == 0, "RSA key: RS256");
