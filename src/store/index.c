@@ -386,14 +386,15 @@ static const struct index_entry *index_bsearch(const struct index *index,
 }
 
 const struct index_entry *index_lookup_next(const struct index *index,
-					    const char *key, size_t *hint)
+					    const char *key, size_t key_len,
+					    size_t *hint)
 {
 	const struct index_entry *e;
 
 	if (index->count == 0)
 		return NULL;
-	if (*hint < index->count &&
-	    strcmp(index->entries[*hint].key, key) == 0) {
+	if (*hint < index->count && index->entries[*hint].key_len == key_len &&
+	    memcmp(index->entries[*hint].key, key, key_len) == 0) {
 		e = &index->entries[*hint];
 	} else {
 		e = index_lookup(index, key);

@@ -65,9 +65,11 @@ const struct index_entry *index_lookup(const struct index *index,
 				       const char *key);
 /* The same, first trying the entry at *hint, then setting *hint past the
  * entry found: looking keys up in ascending order (a Maildir snapshot in
- * delivery order) costs one strcmp per key. Start with *hint = 0. */
+ * delivery order) costs one length compare and memcmp per key. key_len
+ * is strlen(key). Start with *hint = 0. */
 const struct index_entry *index_lookup_next(const struct index *index,
-					    const char *key, size_t *hint);
+					    const char *key, size_t key_len,
+					    size_t *hint);
 void index_free(struct index **indexp);
 
 /* True when key can be stored (the text format has no quoting). */

@@ -22,10 +22,10 @@ int main(void)
 {
 	char dir[] = "/tmp/satchel-index-XXXXXX", path[256];
 	struct index_entry entries[4] = {
-		{ "1700000002.b", 20, "1700000002.b", 0 },
-		{ "1700000001.a", 10, "1700000001.a", 1700000500 },
-		{ "bad key", 5, "x", 0 },
-		{ "c", 30, "0123456789abcdef", 7 },
+		{ "1700000002.b", 20, "1700000002.b", 0, NULL, 0, 0, 0 },
+		{ "1700000001.a", 10, "1700000001.a", 1700000500, NULL, 0, 0, 0 },
+		{ "bad key", 5, "x", 0, NULL, 0, 0, 0 },
+		{ "c", 30, "0123456789abcdef", 7, NULL, 0, 0, 0 },
 	};
 	const struct index_entry *e;
 	struct index *index = NULL;
@@ -91,6 +91,94 @@ int main(void)
 	CHECK(index_load(path, &index) == 0 && index_count(index) == 0 &&
 		      index_is_complete(index),
 	      "empty index is complete");
+	index_free(&index);
+
+	/* version 2: listing line, where field, "" UIDL = the key */
+	{
+		struct index_entry le[2] = {
+			{ "k2", 2, "k2", 0, "c:2,S", 0, 0, 0 },
+			{ "k1", 1, "uid1", 5, "n", 0, 0, 0 },
+		};
+		struct index_listing l = {
+			.valid = true, .ino = { 11, 12 },
+			.mtime_sec = { 1700000000, 1700000001 },
+			.mtime_nsec = { 5, 999999999 },
+			.listed_sec = 1700000100, .listed_nsec = 42,
+		};
+		const struct index_listing *got;
+
+		CHECK(index_write_listing(path, le, 2, &l, &error) == 0,
+		      "index_write_listing");
+		CHECK(index_load(path, &index) == 0 &&
+			      index_is_complete(index) &&
+			      index_is_current(index) && index_count(index) == 2,
+		      "version 2 loads current");
+		got = index_get_listing(index);
+		CHECK(got->valid && got->ino[0] == 11 && got->ino[1] == 12 &&
+			      got->mtime_sec[1] == 1700000001 &&
+			      got->mtime_nsec[1] == 999999999 &&
+			      got->mtime_nsec[0] == 5 &&
+			      got->listed_sec == 1700000100 &&
+			      got->listed_nsec == 42,
+		      "listing round trip");
+		e = index_entry_at(index, 1);
+		CHECK(strcmp(e->key, "k2") == 0 && e->uidl == e->key &&
+			      e->key_len == 2 && e->uidl_len == 2 &&
+			      e->where_len == 5 &&
+			      strcmp(e->where, "c:2,S") == 0,
+		      "UIDL equal to the key stored empty, where kept");
+		e = index_entry_at(index, 0);
+		CHECK(strcmp(e->uidl, "uid1") == 0 && e->retrieved == 5 &&
+			      strcmp(e->where, "n") == 0,
+		      "sorted by key, other UIDL kept");
+		index_free(&index);
+
+		/* le is sorted by now: le[0] is k1 */
+		le[0].key = "bad key";
+		CHECK(index_write_listing(path, le, 2, &l, &error) == 0 &&
+			      index_load(path, &index) == 0 &&
+			      index_count(index) == 1 &&
+			      !index_get_listing(index)->valid,
+		      "an entry left out drops the listing");
+		index_free(&index);
+
+		le[0].key = "k1";
+		l.mtime_sec[0] = -1;
+		CHECK(index_write_listing(path, le, 2, &l, &error) == 0 &&
+			      index_load(path, &index) == 0 &&
+			      index_count(index) == 2 &&
+			      !index_get_listing(index)->valid,
+		      "a pre-1970 mtime drops the listing");
+		index_free(&index);
+	}
+
+	write_text(path, "satchel-index 1\na 1 a 0\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 1 &&
+		      index_is_complete(index) && !index_is_current(index) &&
+		      !index_get_listing(index)->valid,
+	      "version 1 loads, not current (to be rewritten)");
+	index_free(&index);
+
+	write_text(path, "satchel-index 2\nlisting 1 2 3\na 1  0 -\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "short listing line is invalid");
+	index_free(&index);
+
+	write_text(path, "satchel-index 2\nlisting -\na 1  0 -\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 1 &&
+		      index_is_current(index) &&
+		      index_entry_at(index, 0)->where == NULL,
+	      "version 2 without listing");
+	index_free(&index);
+
+	write_text(path, "satchel-index 2\nlisting -\na 1  0\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "version 2 line without where is invalid");
+	index_free(&index);
+
+	write_text(path, "satchel-index 2\na 1  0 -\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "version 2 without the listing line is invalid");
 	index_free(&index);
 
 	unlink(path);

@@ -246,6 +246,7 @@ static void test_expire(void)
 	/* the message retrieved earlier keeps its recorded time */
 	drop = open_drop(&ret, 0);
 	n = maildrop_count(drop);
+	memset(e, 0, sizeof(e));
 	for (i = 0; i < n && i < 8; i++) {
 		e[i].key = maildrop_msg(drop, i)->uidl;
 		e[i].size = maildrop_msg(drop, i)->size;
@@ -280,6 +281,164 @@ static void test_expire(void)
 	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
 		      deleted == 0,
 	      "fresh retrieval not expired");
+}
+
+/* Sets the mtime of sub-directory sub to sec.nsec. */
+static void set_mtime(const char *sub, time_t sec, long nsec)
+{
+	char path[1024];
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { sec, nsec } };
+
+	snprintf(path, sizeof(path), "%s/%s", md_path, sub);
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		abort();
+}
+
+static struct timespec get_mtime(const char *sub)
+{
+	char path[1024];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", md_path, sub);
+	if (stat(path, &st) < 0)
+		abort();
+	return st.st_mtim;
+}
+
+static bool index_has(const char *text)
+{
+	static char buf[65536];
+	char path[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/satchel.index", md_path);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+static unsigned count_drop(void)
+{
+	struct maildrop *drop;
+	unsigned n;
+	int ret;
+
+	drop = open_drop(&ret, 0);
+	if (ret != MAILDROP_OK)
+		return 999999;
+	n = maildrop_count(drop);
+	maildrop_close(&drop);
+	return n;
+}
+
+/* The recorded listing (docs/store.md): reused while new/ and cur/ keep
+ * the recorded inode and mtime and that mtime was old enough when read;
+ * read again otherwise. Files are added behind the store's back with the
+ * mtime put back, which only the reuse can miss. */
+static void test_listing(void)
+{
+	time_t old = time(NULL) - 100;
+	struct timespec recent;
+	struct maildrop *drop;
+	char path[1024];
+	int ret;
+
+	rm_tree(md_path);
+	drop = open_drop(&ret, 0);
+	maildrop_close(&drop);
+	put("new", "1700000001.a", "one\n");
+	put("new", "1700000002.b", "two\n");
+	put("cur", "1700000003.c:2,S", "three\n");
+	set_mtime("new", old, 5);
+	set_mtime("cur", old, 7);
+	CHECK(count_drop() == 3, "listing: first open reads the dirs");
+	CHECK(index_has("satchel-index 2\nlisting ") &&
+		      !index_has("listing -") && index_has("n\n") &&
+		      index_has("1700000003.c 7  0 c:2,S\n"),
+	      "listing: recorded with old dir mtimes");
+
+	put("new", "1700000004.d", "sneaky\n");
+	set_mtime("new", old, 5);
+	CHECK(count_drop() == 3,
+	      "listing: reused while the dirs are unchanged and old");
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 3 &&
+		      strcmp(maildrop_msg(drop, 2)->uidl, "1700000003.c") == 0 &&
+		      maildrop_msg(drop, 2)->size == 7 &&
+		      maildrop_msg(drop, 0)->size == 5,
+	      "listing: order, sizes and UIDLs from the listing");
+	CHECK_STR(retr(drop, 2), "three\r\n", "listing: message readable");
+	maildrop_close(&drop);
+
+	set_mtime("new", old, 6); /* any other mtime */
+	CHECK(count_drop() == 4, "listing: read again when new/ mtime differs");
+
+	put("cur", "1700000005.e:2,", "five\n"); /* mtime now: recent */
+	CHECK(count_drop() == 5, "listing: a file added to cur/ is seen");
+	recent = get_mtime("cur");
+	put("cur", "1700000006.f:2,", "six\n");
+	set_mtime("cur", recent.tv_sec, recent.tv_nsec);
+	CHECK(count_drop() == 6,
+	      "listing: a recent mtime is never trusted, even unchanged");
+
+	/* retrieval moves new -> cur: next open sees the new names */
+	set_mtime("new", old, 1);
+	set_mtime("cur", old, 2);
+	drop = open_drop(&ret, 0);
+	maildrop_msg(drop, 0)->retrieved = true;
+	maildrop_commit(&drop, &(unsigned){ 0 }, &(const char *){ NULL });
+	CHECK(exists("cur", "1700000001.a:2,S") && count_drop() == 6,
+	      "listing: commit's renames seen by the next open");
+	drop = open_drop(&ret, 0);
+	CHECK(drop != NULL && maildrop_count(drop) == 6 &&
+		      retr(drop, 0) != NULL &&
+		      strcmp(retr(drop, 0), "one\r\n") == 0,
+	      "listing: moved message readable");
+	maildrop_close(&drop);
+
+	/* the directory replaced (other inode), same mtime */
+	set_mtime("new", old, 3);
+	set_mtime("cur", old, 4);
+	CHECK(count_drop() == 6, "listing: recorded again");
+	{
+		char other[1100];
+
+		/* made while the old one exists: surely another inode */
+		snprintf(path, sizeof(path), "%s/new", md_path);
+		snprintf(other, sizeof(other), "%s/new.other", md_path);
+		if (mkdir(other, 0700) < 0)
+			abort();
+		rm_tree(path);
+		if (rename(other, path) < 0)
+			abort();
+	}
+	set_mtime("new", old, 3);
+	CHECK(count_drop() == 4, "listing: another inode is read again");
+
+	/* version 1 index: loaded (retrieval time kept), rewritten as 2 */
+	snprintf(path, sizeof(path), "%s/satchel.index", md_path);
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f == NULL)
+			abort();
+		fputs("satchel-index 1\n1700000003.c 7 1700000003.c "
+		      "1700000123\n", f);
+		fclose(f);
+	}
+	set_mtime("new", old, 3);
+	set_mtime("cur", old, 4);
+	CHECK(count_drop() == 4 && index_has("satchel-index 2\n") &&
+		      index_has("1700000003.c 7  1700000123 c:2,S\n"),
+	      "listing: version 1 index rebuilt, retrieval time kept");
+	CHECK(count_drop() == 4 && index_has("listing ") &&
+		      !index_has("listing -"),
+	      "listing: rebuilt index carries a listing");
 }
 
 static double now_s(void)
@@ -338,6 +497,7 @@ int main(int argc, char **argv)
 	test_snapshot();
 	test_commit();
 	test_expire();
+	test_listing();
 	if (argc > 1 && strcmp(argv[1], "bench") == 0) {
 		bench(false);
 		bench(true);
