@@ -64,6 +64,12 @@ struct auth_request {
 #define AUTH_MECH_MAX 32
 #define AUTH_CB_MAX 64
 
+/* The type of the second channel binding of a SASL START. */
+enum auth_cb_type {
+	AUTH_CB_NONE = 0,
+	AUTH_CB_TLS_SERVER_END_POINT = 1, /* RFC 5929 4.1 */
+};
+
 struct auth_sasl_request {
 	uint32_t type;        /* AUTH_REQ_SASL_* */
 	uint32_t id;
@@ -80,6 +86,12 @@ struct auth_sasl_request {
 	 * mechanisms and to detect a downgrade ("y" flag, RFC 5802 6.) */
 	uint32_t cb_exporter_len;
 	unsigned char cb_exporter[AUTH_CB_MAX];
+	/* START on TLS: a second binding, RFC 5929 tls-server-end-point
+	 * (the hash of our certificate), for -PLUS clients that ask for it
+	 * (run by scram_server.c; gsasl 2.2 does not know it) */
+	uint32_t cb2_type;    /* enum auth_cb_type */
+	uint32_t cb2_len;
+	unsigned char cb2[AUTH_CB_MAX];
 	uint32_t data_len;    /* octets of data[] sent; wiped after use */
 	unsigned char data[AUTH_SASL_DATA_MAX];
 };

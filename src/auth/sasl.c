@@ -22,6 +22,7 @@
 #include "auth/sasl_mech.h"
 #include "auth/sasl_oauth.h"
 #include "auth/scram.h"
+#include "auth/scram_server.h"
 #include "util/log.h"
 
 struct sasl_exchange {
@@ -37,6 +38,14 @@ struct sasl_exchange {
 	const char *oauth_why;        /* why the token was refused */
 	char oauth_user[AUTH_USER_MAX]; /* OAuth: the user, for logs */
 	char peer_cn[AUTH_USER_MAX];
+	bool client_data_seen;        /* gsasl has had a client message */
+	bool has_exporter;            /* START came with tls-exporter data */
+	/* START's RFC 5929 tls-server-end-point data, if any */
+	unsigned char cb_endpoint[AUTH_CB_MAX];
+	size_t cb_endpoint_len;
+	/* a -PLUS exchange with tls-server-end-point runs here, gs NULL */
+	struct scram_server *scram;
+	bool scram_known;             /* the user has a usable secret */
 };
 
 struct sasl_server {
@@ -104,15 +113,25 @@ static int sasl_validate_simple(struct sasl_exchange *ex, Gsasl_session *gs)
 	       GSASL_AUTHENTICATION_ERROR;
 }
 
+/* The {PLAIN} secret of user, or NULL. */
+static const char *sasl_plain_secret(const struct sasl_exchange *ex,
+				     const char *user)
+{
+	const struct passwd_entry *e = sasl_lookup(ex, user);
+	const char *stored;
+
+	if (e == NULL || (stored = passwd_entry_secret(e, "PLAIN")) == NULL)
+		return NULL;
+	return password_plain_secret(stored);
+}
+
 /* CRAM-MD5, and SCRAM for users with only a {PLAIN} secret. */
 static int sasl_password(struct sasl_exchange *ex, Gsasl_session *gs)
 {
-	const struct passwd_entry *e;
-	const char *stored, *plain;
+	const char *plain;
 
-	e = sasl_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID));
-	if (e == NULL || (stored = passwd_entry_secret(e, "PLAIN")) == NULL ||
-	    (plain = password_plain_secret(stored)) == NULL)
+	plain = sasl_plain_secret(ex, gsasl_property_fast(gs, GSASL_AUTHID));
+	if (plain == NULL)
 		return GSASL_NO_CALLBACK;
 	return gsasl_property_set(gs, GSASL_PASSWORD, plain);
 }
@@ -123,54 +142,60 @@ static enum scram_hash sasl_scram_hash(const struct sasl_exchange *ex)
 	       SCRAM_SHA1 : SCRAM_SHA256;
 }
 
-/* The user's stored SCRAM secret for this exchange's hash. 0 or -1. */
-static int sasl_scram_secret(struct sasl_exchange *ex, Gsasl_session *gs,
-			     struct scram_secret *secret_r)
+/* What a SCRAM login of user gets, for gsasl's callbacks and for
+ * scram_server.c alike. The user's stored secret for this exchange's
+ * hash: returns 1 with all of *secret_r. Else (unknown, {PLAIN}-only,
+ * crypt hashes) the iteration count and a salt derived from the name,
+ * the same on every attempt, like a real one ({PLAIN} users then really
+ * authenticate with it): returns 0 with iter and salt (binary and
+ * base64) only. -1 on error. */
+static int sasl_scram_lookup(const struct sasl_exchange *ex,
+			     const char *user, struct scram_secret *secret_r)
 {
 	enum scram_hash hash = sasl_scram_hash(ex);
-	const struct passwd_entry *e;
+	const struct passwd_entry *e = sasl_lookup(ex, user);
 	const char *stored;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	char *salt64 = NULL;
 
-	e = sasl_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID));
-	if (e == NULL ||
-	    (stored = passwd_entry_secret(e, scram_scheme_name(hash))) == NULL)
+	if (e != NULL &&
+	    (stored = passwd_entry_secret(e, scram_scheme_name(hash))) != NULL &&
+	    password_scram(stored, hash, secret_r) == 0)
+		return 1;
+	memset(secret_r, 0, sizeof(*secret_r));
+	if (user == NULL ||
+	    HMAC(EVP_sha256(), ex->ss->fake_key, sizeof(ex->ss->fake_key),
+		 (const unsigned char *)user, strlen(user), mac,
+		 &mac_len) == NULL ||
+	    gsasl_base64_to((const char *)mac, 16, &salt64, NULL) != GSASL_OK)
 		return -1;
-	return password_scram(stored, hash, secret_r);
+	secret_r->hash = hash;
+	secret_r->iter = SCRAM_ITER_DEFAULT;
+	secret_r->key_len = scram_key_len(hash);
+	memcpy(secret_r->salt, mac, 16);
+	secret_r->salt_len = 16;
+	snprintf(secret_r->salt_b64, sizeof(secret_r->salt_b64), "%s",
+		 salt64);
+	gsasl_free(salt64);
+	return 0;
 }
 
-/* Iteration count and salt (RFC 5802 5.1 server-first-message). Users
- * without a stored secret (unknown, {PLAIN}-only, crypt hashes) get a
- * salt derived from their name, the same on every attempt, like a real
- * one; {PLAIN} users then really authenticate with it. */
+/* Iteration count and salt (RFC 5802 5.1 server-first-message). */
 static int sasl_scram_params(struct sasl_exchange *ex, Gsasl_session *gs)
 {
 	struct scram_secret secret;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	const char *authid = gsasl_property_fast(gs, GSASL_AUTHID);
-	char iter[16], *salt64 = NULL;
+	char iter[16];
 	int rc;
 
-	if (sasl_scram_secret(ex, gs, &secret) == 0) {
-		snprintf(iter, sizeof(iter), "%u", secret.iter);
-		rc = gsasl_property_set(gs, GSASL_SCRAM_ITER, iter);
-		if (rc == GSASL_OK)
-			rc = gsasl_property_set(gs, GSASL_SCRAM_SALT,
-						secret.salt_b64);
-		scram_secret_clear(&secret);
-		return rc;
-	}
-	if (authid == NULL ||
-	    HMAC(EVP_sha256(), ex->ss->fake_key, sizeof(ex->ss->fake_key),
-		 (const unsigned char *)authid, strlen(authid), mac,
-		 &mac_len) == NULL ||
-	    gsasl_base64_to((const char *)mac, 16, &salt64, NULL) != GSASL_OK)
+	if (sasl_scram_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID),
+			      &secret) < 0)
 		return GSASL_NO_CALLBACK;
-	snprintf(iter, sizeof(iter), "%u", SCRAM_ITER_DEFAULT);
+	snprintf(iter, sizeof(iter), "%u", secret.iter);
 	rc = gsasl_property_set(gs, GSASL_SCRAM_ITER, iter);
 	if (rc == GSASL_OK)
-		rc = gsasl_property_set(gs, GSASL_SCRAM_SALT, salt64);
-	gsasl_free(salt64);
+		rc = gsasl_property_set(gs, GSASL_SCRAM_SALT, secret.salt_b64);
+	scram_secret_clear(&secret);
 	return rc;
 }
 
@@ -180,8 +205,11 @@ static int sasl_scram_keys(struct sasl_exchange *ex, Gsasl_session *gs)
 	struct scram_secret secret;
 	int rc;
 
-	if (sasl_scram_secret(ex, gs, &secret) < 0)
+	if (sasl_scram_lookup(ex, gsasl_property_fast(gs, GSASL_AUTHID),
+			      &secret) != 1) {
+		scram_secret_clear(&secret);
 		return GSASL_NO_CALLBACK; /* gsasl falls back to PASSWORD */
+	}
 	rc = gsasl_property_set(gs, GSASL_SCRAM_STOREDKEY, secret.stored_b64);
 	if (rc == GSASL_OK)
 		rc = gsasl_property_set(gs, GSASL_SCRAM_SERVERKEY,
@@ -293,6 +321,10 @@ static void sasl_drop_at(struct sasl_server *ss, size_t i)
 	/* gsasl_finish frees (and gsasl wipes) the session's properties */
 	if (ex->gs != NULL)
 		gsasl_finish(ex->gs);
+	if (ex->scram != NULL) {
+		scram_server_clear(ex->scram);
+		free(ex->scram);
+	}
 	explicit_bzero(ex, sizeof(*ex));
 	free(ex);
 	ss->ex[i] = ss->ex[--ss->n_ex];
@@ -379,7 +411,7 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 		return SASL_RESULT_FAILED;
 	}
 	if ((mech->flags & SASL_MECH_CHANNEL_BINDING) &&
-	    req->cb_exporter_len == 0) {
+	    req->cb_exporter_len == 0 && req->cb2_len == 0) {
 		*why_r = "-PLUS without channel binding data";
 		return SASL_RESULT_FAILED;
 	}
@@ -402,6 +434,12 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	ex->last_used = now;
 	memcpy(ex->peer_cn, req->peer_cn, sizeof(ex->peer_cn));
 	ex->peer_cn[sizeof(ex->peer_cn) - 1] = '\0';
+	ex->has_exporter = req->cb_exporter_len > 0;
+	if (req->cb2_type == AUTH_CB_TLS_SERVER_END_POINT &&
+	    req->cb2_len <= sizeof(req->cb2)) {
+		memcpy(ex->cb_endpoint, req->cb2, req->cb2_len);
+		ex->cb_endpoint_len = req->cb2_len;
+	}
 	if (mech->backend == SASL_BACKEND_OAUTH) {
 		ss->ex[ss->n_ex++] = ex;
 		*ex_r = ex;
@@ -428,6 +466,10 @@ static void sasl_claimed_user(const struct sasl_exchange *ex, char *user_r,
 {
 	const char *u;
 
+	if (ex->scram != NULL) {
+		snprintf(user_r, size, "%s", ex->scram->cf.user);
+		return;
+	}
 	if (ex->gs == NULL) {
 		snprintf(user_r, size, "%s", ex->oauth_user);
 		return;
@@ -440,15 +482,23 @@ static void sasl_claimed_user(const struct sasl_exchange *ex, char *user_r,
 	snprintf(user_r, size, "%s", u != NULL ? u : "");
 }
 
-/* The exchange ended well in gsasl: who is it? */
+/* The exchange ended well in gsasl (or scram_server.c): who is it? */
 static enum sasl_result sasl_success(struct sasl_exchange *ex,
 				     const struct passwd_entry **entry_r,
 				     const char **why_r)
 {
-	const char *user = gsasl_property_fast(ex->gs, GSASL_AUTHID);
+	const char *user, *authzid;
 
+	if (ex->scram != NULL) {
+		user = ex->scram->cf.user;
+		authzid = ex->scram->cf.authzid;
+	} else {
+		user = gsasl_property_fast(ex->gs, GSASL_AUTHID);
+		authzid = gsasl_property_fast(ex->gs, GSASL_AUTHZID);
+	}
 	*entry_r = sasl_lookup(ex, user);
-	if (*entry_r == NULL || !sasl_authzid_ok(ex->gs, user)) {
+	if (*entry_r == NULL || (authzid != NULL && authzid[0] != '\0' &&
+				 strcmp(authzid, user) != 0)) {
 		*why_r = "unknown user or other authorization identity";
 		return SASL_RESULT_FAILED;
 	}
@@ -467,6 +517,8 @@ static enum sasl_result sasl_step(struct sasl_exchange *ex,
 	enum sasl_result res;
 	int rc;
 
+	if (in != NULL && in_len > 0)
+		ex->client_data_seen = true;
 	rc = gsasl_step(ex->gs, (const char *)in, in_len, &o, &o_len);
 	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
 		*why_r = gsasl_strerror_name(rc);
@@ -497,6 +549,126 @@ out_free:
 		gsasl_free(o);
 	}
 	return res;
+}
+
+/* ---- SCRAM with tls-server-end-point (scram_server.c) ---- */
+
+#define SASL_GS2_ENDPOINT "p=tls-server-end-point,"
+
+/* True when in is the first client message of a -PLUS exchange and
+ * asks for tls-server-end-point: this process runs it, not gsasl. */
+static bool sasl_wants_endpoint(const struct sasl_exchange *ex,
+				const unsigned char *in, size_t in_len)
+{
+	size_t n = sizeof(SASL_GS2_ENDPOINT) - 1;
+
+	return ex->gs != NULL && !ex->client_data_seen &&
+	       (ex->mech->flags & SASL_MECH_CHANNEL_BINDING) && in != NULL &&
+	       in_len >= n && memcmp(in, SASL_GS2_ENDPOINT, n) == 0;
+}
+
+/* A non-PLUS SCRAM client says "y" (it would bind had we offered it)
+ * while we could bind with tls-server-end-point only: a stripped -PLUS
+ * (RFC 5802 6.). With tls-exporter data gsasl sees to it itself. */
+static bool sasl_downgrade_endpoint(const struct sasl_exchange *ex,
+				    const unsigned char *in, size_t in_len)
+{
+	return ex->gs != NULL && !ex->client_data_seen &&
+	       strncmp(ex->mech->name, "SCRAM-", 6) == 0 &&
+	       !(ex->mech->flags & SASL_MECH_CHANNEL_BINDING) &&
+	       !ex->has_exporter && ex->cb_endpoint_len > 0 && in != NULL &&
+	       in_len >= 2 && in[0] == 'y' && in[1] == ',';
+}
+
+/* The client-first message: the user's salt and keys (stored, derived
+ * from {PLAIN} with the same salt gsasl would send, or made up from a
+ * dummy password for users without either, so they cost the same and
+ * fail at the proof) and the server-first message. */
+static enum sasl_result sasl_scram_first(struct sasl_exchange *ex,
+					 const unsigned char *in,
+					 size_t in_len, unsigned char *out,
+					 size_t out_size, size_t *out_len_r,
+					 const char **why_r)
+{
+	struct scram_secret secret;
+	const char *plain = NULL;
+	enum sasl_result res = SASL_RESULT_FAILED;
+	int found;
+
+	gsasl_finish(ex->gs);
+	ex->gs = NULL;
+	ex->scram = malloc(sizeof(*ex->scram));
+	if (ex->scram == NULL) {
+		*why_r = "out of memory";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	scram_server_init(ex->scram, sasl_scram_hash(ex),
+			  "tls-server-end-point", ex->cb_endpoint,
+			  ex->cb_endpoint_len);
+	if (scram_server_client_first(ex->scram, in, in_len, why_r) < 0)
+		return SASL_RESULT_FAILED;
+	found = sasl_scram_lookup(ex, ex->scram->cf.user, &secret);
+	if (found < 0) {
+		*why_r = "out of memory";
+		return SASL_RESULT_TEMPFAIL;
+	}
+	ex->scram_known = found == 1;
+	if (found == 0) {
+		plain = sasl_plain_secret(ex, ex->scram->cf.user);
+		ex->scram_known = plain != NULL;
+		if (scram_keys_from_password(secret.hash,
+					     plain != NULL ? plain : "",
+					     secret.salt, secret.salt_len,
+					     secret.iter, secret.stored_key,
+					     secret.server_key) < 0) {
+			*why_r = "crypto error";
+			res = SASL_RESULT_TEMPFAIL;
+			goto out_wipe;
+		}
+	}
+	if (scram_server_first(ex->scram, secret.iter, secret.salt,
+			       secret.salt_len, secret.stored_key,
+			       secret.server_key, out, out_size,
+			       out_len_r) < 0) {
+		*why_r = "cannot make the server-first message";
+		res = SASL_RESULT_TEMPFAIL;
+		goto out_wipe;
+	}
+	res = SASL_RESULT_CONTINUE;
+out_wipe:
+	scram_secret_clear(&secret);
+	return res;
+}
+
+/* The client-final message: proof, binding, then v= as one more
+ * challenge (RFC 5034 4.), as on the gsasl path. */
+static enum sasl_result sasl_scram_final(struct sasl_exchange *ex,
+					 const unsigned char *in,
+					 size_t in_len, unsigned char *out,
+					 size_t out_size, size_t *out_len_r,
+					 const struct passwd_entry **entry_r,
+					 const char **why_r)
+{
+	enum sasl_result res;
+
+	if (scram_server_client_final(ex->scram, in, in_len, out, out_size,
+				      out_len_r, why_r) < 0) {
+		*out_len_r = 0;
+		return SASL_RESULT_FAILED;
+	}
+	if (!ex->scram_known) {
+		*out_len_r = 0;
+		*why_r = "no SCRAM secret for the user";
+		return SASL_RESULT_FAILED;
+	}
+	res = sasl_success(ex, entry_r, why_r);
+	if (res != SASL_RESULT_SUCCESS) {
+		*out_len_r = 0;
+		return res;
+	}
+	*entry_r = NULL;
+	ex->success_sent = true;
+	return SASL_RESULT_CONTINUE;
 }
 
 /* One OAUTHBEARER or XOAUTH2 step. in is NULL when START came without
@@ -635,6 +807,15 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 	} else if (ex->mech->backend == SASL_BACKEND_OAUTH) {
 		res = sasl_oauth_step(ex, in, in_len, out, out_size, out_len_r,
 				      entry_r, why_r);
+	} else if (sasl_wants_endpoint(ex, in, in_len)) {
+		res = sasl_scram_first(ex, in, in_len, out, out_size,
+				       out_len_r, why_r);
+	} else if (ex->scram != NULL && !ex->success_sent) {
+		res = sasl_scram_final(ex, in, in_len, out, out_size,
+				       out_len_r, entry_r, why_r);
+	} else if (sasl_downgrade_endpoint(ex, in, in_len)) {
+		*why_r = "SCRAM client says y: channel binding downgrade";
+		res = SASL_RESULT_FAILED;
 	} else if (ex->success_sent) {
 		*out_len_r = 0;
 		res = in_len == 0 ? sasl_success(ex, entry_r, why_r) :

@@ -6,9 +6,12 @@
  * the user's password field (any scheme; refused where plaintext_auth
  * forbids); CRAM-MD5 needs a {PLAIN} secret; SCRAM-SHA-1/-256 use a
  * stored {SCRAM-SHA-1}/{SCRAM-SHA-256} secret, else derive from {PLAIN};
- * their -PLUS forms bind to the tls-exporter channel binding (RFC 9266;
- * gsasl 2.2 knows tls-exporter and tls-unique, not tls-server-end-point,
- * and tls-unique is not defined for TLS 1.3, so tls-exporter it is).
+ * their -PLUS forms bind to the tls-exporter (RFC 9266, through gsasl)
+ * or the tls-server-end-point (RFC 5929) channel binding: gsasl 2.2 does
+ * not know the latter, so a -PLUS exchange whose client-first message
+ * asks for it runs in scram_server.c instead, with the same secrets
+ * (sasl_scram_lookup), failures and limits. tls-unique is not offered
+ * (not defined for TLS 1.3).
  * EXTERNAL succeeds when the verified client certificate's CN is the user
  * name (the authzid, when given, must be that same name).
  * GSSAPI (RFC 4752, gsasl over the system's GSS-API, "no security layer"

@@ -16,12 +16,12 @@
 
 #define SCRAM_NEW_SALT 16
 
-static const EVP_MD *scram_md(enum scram_hash hash)
+const EVP_MD *scram_md(enum scram_hash hash)
 {
 	return hash == SCRAM_SHA1 ? EVP_sha1() : EVP_sha256();
 }
 
-static size_t scram_key_len(enum scram_hash hash)
+size_t scram_key_len(enum scram_hash hash)
 {
 	return hash == SCRAM_SHA1 ? 20 : 32;
 }
@@ -77,7 +77,6 @@ int scram_parse(enum scram_hash hash, const char *text,
 		struct scram_secret *secret_r, const char **error_r)
 {
 	struct scram_secret *s = secret_r;
-	unsigned char key[SCRAM_KEY_MAX];
 	char iter[16];
 	uint64_t n;
 	size_t len;
@@ -104,15 +103,14 @@ int scram_parse(enum scram_hash hash, const char *text,
 	}
 	if (scram_b64(s->stored_b64, s->stored_key, s->key_len, s->key_len,
 		      &len) < 0 ||
-	    scram_b64(s->server_b64, key, s->key_len, s->key_len, &len) < 0) {
+	    scram_b64(s->server_b64, s->server_key, s->key_len, s->key_len,
+		      &len) < 0) {
 		*error_r = "bad SCRAM key (base64 of the hash's length)";
 		goto out_fail;
 	}
-	explicit_bzero(key, sizeof(key));
 	return 0;
 
 out_fail:
-	explicit_bzero(key, sizeof(key));
 	scram_secret_clear(s);
 	return -1;
 }
@@ -129,10 +127,10 @@ static char *scram_normalize(const char *password)
 }
 
 /* SaltedPassword, ClientKey -> StoredKey and ServerKey (RFC 5802 3.). */
-static int scram_derive(enum scram_hash hash, const char *password,
-			const unsigned char *salt, size_t salt_len,
-			unsigned iter, unsigned char *stored,
-			unsigned char *server)
+int scram_keys_from_password(enum scram_hash hash, const char *password,
+			     const unsigned char *salt, size_t salt_len,
+			     unsigned iter, unsigned char *stored,
+			     unsigned char *server)
 {
 	const EVP_MD *md = scram_md(hash);
 	size_t klen = scram_key_len(hash);
@@ -172,8 +170,9 @@ bool scram_verify_password(const struct scram_secret *secret,
 	unsigned char stored[SCRAM_KEY_MAX];
 	bool match;
 
-	if (scram_derive(secret->hash, password, secret->salt,
-			 secret->salt_len, secret->iter, stored, NULL) < 0)
+	if (scram_keys_from_password(secret->hash, password, secret->salt,
+				     secret->salt_len, secret->iter, stored,
+				     NULL) < 0)
 		return false;
 	match = CRYPTO_memcmp(stored, secret->stored_key,
 			      secret->key_len) == 0;
@@ -212,8 +211,8 @@ int scram_make(enum scram_hash hash, const char *password, unsigned iter,
 	if (iter == 0 || iter > SCRAM_ITER_MAX ||
 	    RAND_bytes(salt, sizeof(salt)) != 1)
 		return -1;
-	if (scram_derive(hash, password, salt, sizeof(salt), iter, stored,
-			 server) < 0)
+	if (scram_keys_from_password(hash, password, salt, sizeof(salt), iter,
+				     stored, server) < 0)
 		goto out_wipe;
 	if (scram_b64_to(salt, sizeof(salt), salt64, sizeof(salt64)) < 0 ||
 	    scram_b64_to(stored, klen, stored64, sizeof(stored64)) < 0 ||

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/types.h>
+
 enum scram_hash { SCRAM_SHA1, SCRAM_SHA256 };
 
 #define SCRAM_KEY_MAX 32          /* SHA-256 output */
@@ -31,6 +33,7 @@ struct scram_secret {
 	char stored_b64[SCRAM_B64_MAX];
 	char server_b64[SCRAM_B64_MAX];
 	unsigned char stored_key[SCRAM_KEY_MAX];
+	unsigned char server_key[SCRAM_KEY_MAX];
 	unsigned char salt[SCRAM_SALT_MAX];
 	size_t salt_len;
 };
@@ -48,6 +51,18 @@ int scram_parse(enum scram_hash hash, const char *text,
  * out. 0 or -1. The password is SASLprep'ed first, as clients do. */
 int scram_make(enum scram_hash hash, const char *password, unsigned iter,
 	       char *out, size_t out_size);
+
+/* StoredKey and ServerKey (key_len octets each: 20 or 32) from
+ * password, salt and iter (RFC 5802 3.), as scram_make() and SCRAM
+ * logins of users with only a {PLAIN} secret need them. 0 or -1. */
+int scram_keys_from_password(enum scram_hash hash, const char *password,
+			     const unsigned char *salt, size_t salt_len,
+			     unsigned iter, unsigned char *stored_key,
+			     unsigned char *server_key);
+
+/* The hash's digest and its length in octets. */
+const EVP_MD *scram_md(enum scram_hash hash);
+size_t scram_key_len(enum scram_hash hash);
 
 /* True when password (USER/PASS, AUTH PLAIN) derives secret's
  * StoredKey. Constant-time comparison. */

@@ -23,15 +23,16 @@ static const struct config *cfg_of(const struct session *s)
 	return s->worker->cfg;
 }
 
-/* RFC 9266 tls-exporter data for -PLUS; 0 when there is none. */
-static size_t cmd_auth_channel_binding(struct session *s, unsigned char *buf,
-				       size_t size)
+/* Channel binding data of type ("tls-exporter", RFC 9266, or
+ * "tls-server-end-point", RFC 5929) for -PLUS; 0 when there is none. */
+static size_t cmd_auth_channel_binding(struct session *s, const char *type,
+				       unsigned char *buf, size_t size)
 {
 	int n;
 
 	if (!conn_is_tls(&s->conn))
 		return 0;
-	n = conn_channel_binding(&s->conn, "tls-exporter", buf, size);
+	n = conn_channel_binding(&s->conn, type, buf, size);
 	return n > 0 ? (size_t)n : 0;
 }
 
@@ -63,7 +64,9 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 		return false;
 	}
 	if ((m->flags & SASL_MECH_CHANNEL_BINDING) &&
-	    cmd_auth_channel_binding(s, cb, sizeof(cb)) == 0) {
+	    cmd_auth_channel_binding(s, "tls-exporter", cb, sizeof(cb)) == 0 &&
+	    cmd_auth_channel_binding(s, "tls-server-end-point", cb,
+				     sizeof(cb)) == 0) {
 		*why_r = "-ERR [AUTH] channel binding needs TLS";
 		return false;
 	}
@@ -228,7 +231,11 @@ enum cmd_outcome cmd_auth(struct session *s, const struct cmd_args *args)
 	if (cmd_auth_peer_cn(s, req->peer_cn, sizeof(req->peer_cn)) == NULL)
 		req->peer_cn[0] = '\0';
 	req->cb_exporter_len = (uint32_t)cmd_auth_channel_binding(
-		s, req->cb_exporter, sizeof(req->cb_exporter));
+		s, "tls-exporter", req->cb_exporter, sizeof(req->cb_exporter));
+	req->cb2_len = (uint32_t)cmd_auth_channel_binding(
+		s, "tls-server-end-point", req->cb2, sizeof(req->cb2));
+	req->cb2_type = req->cb2_len > 0 ? AUTH_CB_TLS_SERVER_END_POINT :
+			AUTH_CB_NONE;
 	/* responses may be longer than commands: raise the line limit for
 	 * the exchange only, so idle sessions keep the small buffer */
 	if (linereader_set_limit(&s->in, cfg_of(s)->sasl_max_line) < 0) {

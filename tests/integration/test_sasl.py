@@ -3,13 +3,16 @@
 every failure path (wrong password, wrong proof, channel-binding
 mismatch, cancel, garbage base64, over-long response): -ERR, the session
 can retry, and no secret reaches the log (the harness checks the log for
-every password of the module's server)."""
+every password of the module's server). -PLUS with tls-server-end-point
+(RFC 5929) is checked with the binding computed here from the server
+certificate Python's ssl sees."""
 
 import base64
 import hashlib
 import hmac
 import os
 import shutil
+import ssl
 import subprocess
 
 from harness import Skip, check, eq, starts
@@ -346,4 +349,44 @@ def test_tls_plus_and_external(ctx):
     p = tls_connect(srv.tls_port, client_ctx(cert="client"))
     eq(p.cmd("AUTH EXTERNAL"), "+ ", "EXTERNAL without initial response")
     p.ok(b64("alice"))
+    p.quit()
+
+
+def endpoint_binding(der):
+    """RFC 5929 4.1 tls-server-end-point: the certificate hashed with its
+    signature hash. The test certificates are ecdsa-with-SHA256 (openssl's
+    default); MD5 or SHA-1 would be upgraded to SHA-256."""
+    return hashlib.sha256(der).digest()
+
+
+def test_tls_server_end_point(ctx):
+    need_certs()
+    srv = tls_server(ctx, config={"sasl_mechanisms": ALL_MECHS},
+                     users=EXTRA_USERS, secrets=EXTRA_SECRETS).start()
+    with open(CERTS.f("server2.pem")) as f:
+        other = endpoint_binding(ssl.PEM_cert_to_DER_cert(f.read()))
+    p = starttls(srv.connect())
+    cb = endpoint_binding(p.sock.getpeercert(binary_form=True))
+    check(cb != other, "two certificates, two bindings")
+    resp = scram_login(p, "SCRAM-SHA-256-PLUS", "sam", "pencil",
+                       cb=("tls-server-end-point", other))
+    starts(resp, "-ERR [AUTH]", "tls-server-end-point of another certificate")
+    resp = scram_login(p, "SCRAM-SHA-256-PLUS", "sam", "pencil",
+                       cb=("tls-server-end-point", cb), tamper=True)
+    starts(resp, "-ERR [AUTH]", "tls-server-end-point with a wrong proof")
+    resp = scram_login(p, "SCRAM-SHA-256-PLUS", "sam", "pencel",
+                       cb=("tls-server-end-point", cb))
+    starts(resp, "-ERR [AUTH]", "tls-server-end-point with a wrong password")
+    starts(scram_login(p, "SCRAM-SHA-256-PLUS", "sam", "pencil",
+                       cb=("tls-server-end-point", cb)), "+OK",
+           "SCRAM-SHA-256-PLUS with tls-server-end-point over STLS, after failures")
+    eq(p.stat(), (0, 0), "logged in, maildrop open")
+    p.quit()
+    # implicit TLS, TLS 1.2, SHA-1, a user with only a {PLAIN} secret
+    p = tls_connect(srv.tls_port, client_ctx(max_version=ssl.TLSVersion.TLSv1_2))
+    eq(p.sock.version(), "TLSv1.2", "TLS 1.2 negotiated")
+    check("SCRAM-SHA-1-PLUS" in capa_sasl(p), "-PLUS offered on TLS 1.2")
+    starts(scram_login(p, "SCRAM-SHA-1-PLUS", "dave", srv.passwords["dave"],
+                       cb=("tls-server-end-point", cb)), "+OK",
+           "SCRAM-SHA-1-PLUS with tls-server-end-point on TLS 1.2, {PLAIN} user")
     p.quit()

@@ -3,7 +3,10 @@
  * test-auth.c does) driven by GNU SASL's client side: PLAIN, LOGIN,
  * CRAM-MD5, SCRAM-SHA-1/-256 from stored secrets and from {PLAIN},
  * SCRAM-SHA-256-PLUS over a real TLS 1.3 handshake (the server side
- * through conn.c, as a worker does it), EXTERNAL, and the failures. */
+ * through conn.c, as a worker does it), EXTERNAL, and the failures.
+ * -PLUS with tls-server-end-point (scram_server.c; gsasl's client cannot
+ * do it) is driven by a small SCRAM client here, its binding computed
+ * from the peer certificate the TLS client saw. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,7 +19,10 @@
 
 #include <gsasl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -26,6 +32,7 @@
 #include "auth/password.h"
 #include "auth/sasl_mech.h"
 #include "auth/scram.h"
+#include "auth/scram_server.h"
 #include "net/conn.h"
 #include "net/fdpass.h"
 #include "net/tls.h"
@@ -297,7 +304,8 @@ static const char *const users_text =
 	"hashed:{SHA512-CRYPT}$6$x$y:1002:1002\n"
 	"scramonly:{SCRAM-SHA-256}" PENCIL_256 ":1003:1003\n"
 	"certuser:{CRYPT}$y$j9T$x$y:1004:1004\n"
-	"locked:{PLAIN}pencil:1005:1005::::nologin\n";
+	"locked:{PLAIN}pencil:1005:1005::::nologin\n"
+	"o,b=x:{PLAIN}pencil:1006:1006\n";
 
 static void test_simple(int w)
 {
@@ -422,9 +430,58 @@ static int make_cert(void)
 	return 0;
 }
 
-/* One TLS 1.3 connection over a socketpair; both ends' tls-exporter. */
-static int tls_binding(struct tls_ctx *tctx, unsigned char *server_cb,
-		       unsigned char *client_cb)
+/* RFC 5929 4.1 from the certificate a client sees: hashed with the hash
+ * of its signature, MD5 and SHA-1 replaced by SHA-256. Length or -1. */
+static int cert_endpoint(X509 *cert, unsigned char *out)
+{
+	const EVP_MD *md;
+	unsigned int len = 0;
+	int mdnid = NID_undef;
+
+	if (cert == NULL ||
+	    !X509_get_signature_info(cert, &mdnid, NULL, NULL, NULL))
+		return -1;
+	md = mdnid == NID_md5 || mdnid == NID_sha1 ? EVP_sha256() :
+	     EVP_get_digestbynid(mdnid);
+	if (md == NULL || X509_digest(cert, md, out, &len) != 1)
+		return -1;
+	return (int)len;
+}
+
+/* A certificate that is not the server's, signed with hash: its binding. */
+static int other_cert_endpoint(const EVP_MD *hash, unsigned char *out)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	int n = -1;
+
+	if (key != NULL && x != NULL) {
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 2);
+		X509_gmtime_adj(X509_getm_notBefore(x), -60);
+		X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+		X509_set_pubkey(x, key);
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+					   MBSTRING_ASC,
+					   (const unsigned char *)"other", -1,
+					   -1, 0);
+		X509_set_issuer_name(x, X509_get_subject_name(x));
+		if (X509_sign(x, key, hash) != 0)
+			n = cert_endpoint(x, out);
+	}
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return n;
+}
+
+/* tls-server-end-point of the last tls_binding() connection: what the
+ * worker sends (conn.c) and what the client computed on its own. */
+static unsigned char ep_server[64], ep_client[64];
+static int ep_server_len, ep_client_len;
+
+/* One TLS connection (version: TLS1_3_VERSION or TLS1_2_VERSION) over a
+ * socketpair; both ends' tls-exporter, and ep_* above. */
+static int tls_binding_v(struct tls_ctx *tctx, int version,
+			 unsigned char *server_cb, unsigned char *client_cb)
 {
 	static const char label[] = "EXPORTER-Channel-Binding";
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
@@ -434,7 +491,8 @@ static int tls_binding(struct tls_ctx *tctx, unsigned char *server_cb,
 
 	if (cctx == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return -1;
-	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+	SSL_CTX_set_min_proto_version(cctx, version);
+	SSL_CTX_set_max_proto_version(cctx, version);
 	cl = SSL_new(cctx);
 	SSL_set_fd(cl, sv[1]);
 	SSL_set_connect_state(cl);
@@ -457,6 +515,14 @@ static int tls_binding(struct tls_ctx *tctx, unsigned char *server_cb,
 	    SSL_export_keying_material(cl, client_cb, 32, label,
 				       sizeof(label) - 1, NULL, 0, 0) == 1)
 		n = conn_channel_binding(&c, "tls-exporter", server_cb, 64);
+	ep_server_len = ep_client_len = -1;
+	if (done == 3) {
+		ep_server_len = conn_channel_binding(&c, "tls-server-end-point",
+						     ep_server,
+						     sizeof(ep_server));
+		ep_client_len = cert_endpoint(SSL_get0_peer_certificate(cl),
+					      ep_client);
+	}
 out:
 	conn_deinit(&c);
 	SSL_free(cl);
@@ -464,6 +530,12 @@ out:
 	close(sv[0]);
 	close(sv[1]);
 	return n;
+}
+
+static int tls_binding(struct tls_ctx *tctx, unsigned char *server_cb,
+		       unsigned char *client_cb)
+{
+	return tls_binding_v(tctx, TLS1_3_VERSION, server_cb, client_cb);
 }
 
 static void test_plus(int w, struct tls_ctx *tctx)
@@ -524,6 +596,390 @@ static void test_plus(int w, struct tls_ctx *tctx)
 	x.cb_client = NULL;
 	CHECK(run_exchange(w, &x) == AUTH_OK,
 	      "non-PLUS SCRAM on TLS without binding (flag n) works");
+}
+
+/* ---- tls-server-end-point: a SCRAM client of our own ---- */
+
+static size_t b64_enc(const unsigned char *in, size_t len, char *out)
+{
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+/* Decodes base64 (no blanks) into out; the length, or -1. */
+static int b64_dec(const char *in, size_t len, unsigned char *out)
+{
+	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+
+	if (n < 0)
+		return -1;
+	while (len > 0 && in[len - 1] == '=') {
+		len--;
+		n--;
+	}
+	return n;
+}
+
+enum ep_tamper { EP_NONE, EP_PROOF, EP_CBIND, EP_NONCE, EP_PROOF_B64 };
+
+struct ep_exch {
+	const char *mech;
+	const char *user;       /* as sent in n=, escaped */
+	const char *password;
+	const char *authzid;    /* as sent in a=, or NULL */
+	const char *cb_name;    /* default tls-server-end-point */
+	const unsigned char *cb_server; /* the worker's (cb2) */
+	int cb_server_len;
+	const unsigned char *cb_client; /* what the client binds to */
+	int cb_client_len;
+	const unsigned char *exporter;  /* the worker's tls-exporter */
+	enum ep_tamper tamper;
+	char salt_seen[128];    /* s= of the server-first message */
+};
+
+static void send_start_cb(int fd, uint32_t id, const char *mech,
+			  const char *data, const unsigned char *cb2,
+			  int cb2_len, const unsigned char *exporter)
+{
+	size_t len = strlen(data), n;
+
+	memset(&sreq, 0, AUTH_SASL_REQUEST_HDR);
+	sreq.type = AUTH_REQ_SASL_START;
+	sreq.id = id;
+	snprintf(sreq.mech, sizeof(sreq.mech), "%s", mech);
+	snprintf(sreq.client_addr, sizeof(sreq.client_addr), "192.0.2.9");
+	sreq.secured = 1;
+	sreq.has_data = 1;
+	if (exporter != NULL) {
+		memcpy(sreq.cb_exporter, exporter, 32);
+		sreq.cb_exporter_len = 32;
+	}
+	if (cb2 != NULL && cb2_len > 0) {
+		sreq.cb2_type = AUTH_CB_TLS_SERVER_END_POINT;
+		sreq.cb2_len = (uint32_t)cb2_len;
+		memcpy(sreq.cb2, cb2, (size_t)cb2_len);
+	}
+	memcpy(sreq.data, data, len);
+	sreq.data_len = (uint32_t)len;
+	n = AUTH_SASL_REQUEST_HDR + len;
+	if (send(fd, &sreq, n, MSG_NOSIGNAL) != (ssize_t)n)
+		exit(2);
+}
+
+/* A whole -PLUS exchange (RFC 5802 client side). The final result, -2
+ * when the server's signature is wrong, -3 on a malformed server-first. */
+static int run_endpoint(int fd, struct ep_exch *x)
+{
+	const EVP_MD *md = strncmp(x->mech, "SCRAM-SHA-1", 11) == 0 ?
+			   EVP_sha1() : EVP_sha256();
+	int klen = EVP_MD_get_size(md), salt_len, i;
+	unsigned char salt[128], salted[64], ckey[64], skey[64], stored[64],
+		      sig[64], proof[64], cbind[256];
+	char gs2[300], first[600], sfirst[600], final[1500], auth[3000],
+	     nonce[40], cb64[400], proof64[100], v64[100];
+	const char *r, *sp, *ip;
+	unsigned int len;
+	uint32_t id = next_id++;
+	size_t gs2_len, n;
+	int result;
+
+	RAND_bytes(salted, 18);
+	b64_enc(salted, 18, nonce);
+	snprintf(gs2, sizeof(gs2), "p=%s,%s%s,",
+		 x->cb_name != NULL ? x->cb_name : "tls-server-end-point",
+		 x->authzid != NULL ? "a=" : "",
+		 x->authzid != NULL ? x->authzid : "");
+	snprintf(first, sizeof(first), "%sn=%s,r=%s", gs2, x->user, nonce);
+	send_start_cb(fd, id, x->mech, first, x->cb_server, x->cb_server_len,
+		      x->exporter);
+	result = get_reply(fd);
+	if (result != AUTH_CONTINUE)
+		return result;
+	snprintf(sfirst, sizeof(sfirst), "%.*s", (int)srep.data_len,
+		 (const char *)srep.data);
+	r = strstr(sfirst, "r=");
+	sp = strstr(sfirst, ",s=");
+	ip = strstr(sfirst, ",i=");
+	if (r != sfirst || sp == NULL || ip == NULL ||
+	    strncmp(r + 2, nonce, strlen(nonce)) != 0) {
+		send_sasl(fd, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
+		return -3;
+	}
+	snprintf(x->salt_seen, sizeof(x->salt_seen), "%.*s",
+		 (int)(ip - sp - 3), sp + 3);
+	salt_len = b64_dec(sp + 3, (size_t)(ip - sp - 3), salt);
+	if (salt_len <= 0 ||
+	    PKCS5_PBKDF2_HMAC(x->password, (int)strlen(x->password), salt,
+			      salt_len, atoi(ip + 3), md, klen, salted) != 1)
+		exit(2);
+	HMAC(md, salted, klen, (const unsigned char *)"Client Key", 10, ckey,
+	     &len);
+	HMAC(md, salted, klen, (const unsigned char *)"Server Key", 10, skey,
+	     &len);
+	EVP_Digest(ckey, (size_t)klen, stored, &len, md, NULL);
+	gs2_len = strlen(gs2);
+	memcpy(cbind, gs2, gs2_len);
+	memcpy(cbind + gs2_len, x->cb_client, (size_t)x->cb_client_len);
+	b64_enc(cbind, gs2_len + (size_t)x->cb_client_len, cb64);
+	if (x->tamper == EP_CBIND)
+		cb64[2] ^= 1;
+	n = (size_t)snprintf(final, sizeof(final), "c=%s,r=%.*s", cb64,
+			     (int)(sp - r - 2), r + 2);
+	if (x->tamper == EP_NONCE)
+		final[n - 1] ^= 1;
+	snprintf(auth, sizeof(auth), "%s,%s,%s", first + gs2_len, sfirst,
+		 final);
+	HMAC(md, stored, klen, (const unsigned char *)auth, strlen(auth), sig,
+	     &len);
+	for (i = 0; i < klen; i++)
+		proof[i] = ckey[i] ^ sig[i];
+	if (x->tamper == EP_PROOF)
+		proof[0] ^= 1;
+	b64_enc(proof, (size_t)klen, proof64);
+	if (x->tamper == EP_PROOF_B64)
+		proof64[3] = '!';
+	snprintf(final + n, sizeof(final) - n, ",p=%s", proof64);
+	send_sasl(fd, AUTH_REQ_SASL_CONTINUE, id, NULL, final, strlen(final),
+		  true);
+	result = get_reply(fd);
+	if (result != AUTH_CONTINUE)
+		return result;
+	HMAC(md, skey, klen, (const unsigned char *)auth, strlen(auth), sig,
+	     &len);
+	b64_enc(sig, (size_t)klen, v64);
+	if (srep.data_len != strlen(v64) + 2 ||
+	    memcmp(srep.data, "v=", 2) != 0 ||
+	    memcmp(srep.data + 2, v64, strlen(v64)) != 0) {
+		send_sasl(fd, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
+		return -2;
+	}
+	send_sasl(fd, AUTH_REQ_SASL_CONTINUE, id, NULL, NULL, 0, true);
+	return get_reply(fd);
+}
+
+/* The s= a gsasl SCRAM exchange sends for user (NUL-terminated in out). */
+static void gsasl_salt(int fd, const char *mech, const char *user,
+		       char *out, size_t size)
+{
+	char first[300];
+	uint32_t id = next_id++;
+	const char *sp, *ip;
+
+	out[0] = '\0';
+	snprintf(first, sizeof(first), "n,,n=%s,r=abcdefghijkl", user);
+	send_sasl(fd, AUTH_REQ_SASL_START, id, mech, first, strlen(first),
+		  true);
+	if (get_reply(fd) == AUTH_CONTINUE) {
+		char sf[600];
+
+		snprintf(sf, sizeof(sf), "%.*s", (int)srep.data_len,
+			 (const char *)srep.data);
+		sp = strstr(sf, ",s=");
+		ip = strstr(sf, ",i=");
+		if (sp != NULL && ip != NULL)
+			snprintf(out, size, "%.*s", (int)(ip - sp - 3),
+				 sp + 3);
+	}
+	send_sasl(fd, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
+}
+
+static void test_scram_server_parse(void)
+{
+	struct scram_client_first cf;
+	const char *why;
+#define PARSE(str) scram_parse_client_first((const unsigned char *)(str), \
+					    sizeof(str) - 1, &cf, &why)
+
+	CHECK(PARSE("p=tls-server-end-point,,n=user,r=abc") == 0 &&
+	      cf.cbind_flag == 'p' &&
+	      strcmp(cf.cb_name, "tls-server-end-point") == 0 &&
+	      strcmp(cf.user, "user") == 0 && cf.authzid[0] == '\0' &&
+	      cf.gs2_len == 24 && cf.nonce_len == 3 && cf.nonce_off == 33,
+	      "client-first: p= header, user, nonce");
+	CHECK(PARSE("n,a=o=2Cb=3Dx,n=o=2Cb=3Dx,r=a+b/c~,x=ext,Q=1") == 0 &&
+	      cf.cbind_flag == 'n' && strcmp(cf.user, "o,b=x") == 0 &&
+	      strcmp(cf.authzid, "o,b=x") == 0,
+	      "client-first: =2C/=3D decoded, extensions ignored");
+	CHECK(PARSE("y,,n=u,r=x") == 0 && cf.cbind_flag == 'y',
+	      "client-first: y flag");
+	CHECK(PARSE("n,,m=x,n=u,r=x") < 0 &&
+	      strstr(why, "mandatory") != NULL,
+	      "client-first: m= refused");
+	CHECK(PARSE("n,,n=u=2,r=x") < 0 && PARSE("n,,n=u=2D,r=x") < 0 &&
+	      PARSE("n,,n=u=,r=x") < 0, "client-first: bad '=' escapes");
+	CHECK(PARSE("n,,n=,r=x") < 0 && PARSE("n,,n=u,r=") < 0 &&
+	      PARSE("n,,n=u") < 0 && PARSE("n,,r=x,n=u") < 0 &&
+	      PARSE("n,n=u,r=x") < 0 && PARSE("") < 0 &&
+	      PARSE("x,,n=u,r=x") < 0 && PARSE("p=,,n=u,r=x") < 0 &&
+	      PARSE("p=a_b,,n=u,r=x") < 0 && PARSE("n,,n=u,r=x,") < 0 &&
+	      PARSE("n,,n=u,r=x,1=2") < 0 && PARSE("n,b=u,n=u,r=x") < 0,
+	      "client-first: missing or misplaced fields refused");
+	CHECK(PARSE("n,,n=u\0v,r=x") < 0 && PARSE("n,,n=u,r=a b") < 0 &&
+	      PARSE("n,,n=u,r=\x80") < 0, "client-first: NUL, blank, "
+	      "non-printable nonce refused");
+	CHECK(scram_parse_client_first((const unsigned char *)"n,,n=u,r=x",
+				       SCRAM_SERVER_MSG_MAX + 1, &cf,
+				       &why) < 0, "client-first: too long");
+#undef PARSE
+}
+
+static void test_endpoint(int w, struct tls_ctx *tctx)
+{
+	unsigned char s1[64], c1[32], srv_ep[64], cli_ep[64], other[64],
+		      other384[64];
+	int srv_len, cli_len, n_other, n_other384;
+	struct ep_exch x;
+	char salt_gsasl[128];
+	uint32_t id;
+
+	CHECK(tls_binding_v(tctx, TLS1_2_VERSION, s1, c1) == 32 &&
+	      ep_server_len == 32 && ep_client_len == 32 &&
+	      memcmp(ep_server, ep_client, 32) == 0,
+	      "tls-server-end-point on TLS 1.2: server and client agree");
+	CHECK(tls_binding(tctx, s1, c1) == 32 && ep_server_len == 32 &&
+	      ep_client_len == 32 && memcmp(ep_server, ep_client, 32) == 0,
+	      "tls-server-end-point on TLS 1.3: both ends agree (SHA-256)");
+	srv_len = ep_server_len;
+	cli_len = ep_client_len;
+	memcpy(srv_ep, ep_server, sizeof(srv_ep));
+	memcpy(cli_ep, ep_client, sizeof(cli_ep));
+	n_other = other_cert_endpoint(EVP_sha256(), other);
+	n_other384 = other_cert_endpoint(EVP_sha384(), other384);
+	CHECK(n_other == 32 && memcmp(other, srv_ep, 32) != 0 &&
+	      n_other384 == 48, "other certificates: bindings differ, "
+	      "SHA-384 signature gives 48 octets");
+
+	x = (struct ep_exch){ .mech = "SCRAM-SHA-256-PLUS", .user = "scram",
+			      .password = "pencil", .cb_server = srv_ep,
+			      .cb_server_len = srv_len, .cb_client = cli_ep,
+			      .cb_client_len = cli_len, .exporter = s1 };
+	CHECK(run_endpoint(w, &x) == AUTH_OK && srep.uid == 1001 &&
+	      strcmp(srep.user, "scram") == 0,
+	      "SCRAM-SHA-256-PLUS with tls-server-end-point (v= checked)");
+	x.mech = "SCRAM-SHA-1-PLUS";
+	CHECK(run_endpoint(w, &x) == AUTH_OK,
+	      "SCRAM-SHA-1-PLUS with tls-server-end-point");
+	x.exporter = NULL;
+	CHECK(run_endpoint(w, &x) == AUTH_OK,
+	      "tls-server-end-point without tls-exporter data");
+	x.exporter = s1;
+	x.mech = "SCRAM-SHA-256-PLUS";
+	x.user = "plainy";
+	CHECK(run_endpoint(w, &x) == AUTH_OK && srep.uid == 1000,
+	      "-PLUS tls-server-end-point for a {PLAIN} user");
+	x.user = "scramonly";
+	CHECK(run_endpoint(w, &x) == AUTH_OK,
+	      "-PLUS tls-server-end-point from the password field");
+	x.mech = "SCRAM-SHA-1-PLUS";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "SCRAM-SHA-1-PLUS without a SHA-1 secret or {PLAIN}");
+	x.mech = "SCRAM-SHA-256-PLUS";
+	x.user = "o=2Cb=3Dx";
+	CHECK(run_endpoint(w, &x) == AUTH_OK && srep.uid == 1006 &&
+	      strcmp(srep.user, "o,b=x") == 0,
+	      "user name with =2C and =3D decoded");
+	x.authzid = "o=2Cb=3Dx";
+	CHECK(run_endpoint(w, &x) == AUTH_OK, "authzid naming the user");
+	x.authzid = "plainy";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "authzid of another user fails");
+	x.authzid = NULL;
+	x.user = "scram";
+	x.password = "pencel";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "wrong password fails");
+	x.password = "pencil";
+	x.tamper = EP_PROOF;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "wrong proof fails");
+	x.tamper = EP_PROOF_B64;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "bad base64 proof fails");
+	x.tamper = EP_CBIND;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "c= mismatch fails");
+	x.tamper = EP_NONCE;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "nonce mismatch fails");
+	x.tamper = EP_NONE;
+	x.cb_client = other;
+	x.cb_client_len = n_other;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "binding data of another certificate fails");
+	x.cb_client = other384;
+	x.cb_client_len = n_other384;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "binding data of another length fails");
+	x.cb_client = cli_ep;
+	x.cb_client_len = cli_len;
+	x.cb_server = NULL;
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "no tls-server-end-point data from the worker: fails");
+	x.cb_server = srv_ep;
+	x.cb_name = "tls-unique";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "tls-unique (not offered) still fails in gsasl");
+	x.cb_name = NULL;
+	x.user = "nosuchuser";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED, "unknown user fails");
+	gsasl_salt(w, "SCRAM-SHA-256", "nosuchuser", salt_gsasl,
+		   sizeof(salt_gsasl));
+	CHECK(salt_gsasl[0] != '\0' && strcmp(salt_gsasl, x.salt_seen) == 0,
+	      "unknown user: the same made-up salt as on the gsasl path");
+	x.user = "plainy";
+	CHECK(run_endpoint(w, &x) == AUTH_OK, "retry after failures works");
+	gsasl_salt(w, "SCRAM-SHA-256", "plainy", salt_gsasl,
+		   sizeof(salt_gsasl));
+	CHECK(strcmp(salt_gsasl, x.salt_seen) == 0,
+	      "{PLAIN} user: the same salt as on the gsasl path");
+	x.mech = "SCRAM-SHA-256";
+	CHECK(run_endpoint(w, &x) == AUTH_FAILED,
+	      "p=tls-server-end-point with a non-PLUS mechanism fails");
+
+	/* garbage client-first messages */
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256-PLUS",
+		      "p=tls-server-end-point,,garbage", srv_ep, srv_len, s1);
+	CHECK(get_reply(w) == AUTH_FAILED, "garbage client-first fails");
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256-PLUS",
+		      "p=tls-server-end-point,,m=x,n=scram,r=abc", srv_ep,
+		      srv_len, s1);
+	CHECK(get_reply(w) == AUTH_FAILED, "client-first with m= fails");
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256-PLUS",
+		      "p=tls-server-end-point,,n=sc=ram,r=abc", srv_ep,
+		      srv_len, s1);
+	CHECK(get_reply(w) == AUTH_FAILED, "bad '=' escape in n= fails");
+	/* client-first in a continuation, then garbage client-final */
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256-PLUS", "", srv_ep, srv_len, s1);
+	CHECK(get_reply(w) == AUTH_CONTINUE && srep.data_len == 0,
+	      "-PLUS with an empty initial response asks for client-first");
+	{
+		static const char first[] =
+			"p=tls-server-end-point,,n=scram,r=abc";
+
+		send_sasl(w, AUTH_REQ_SASL_CONTINUE, id, NULL, first,
+			  sizeof(first) - 1, true);
+		CHECK(get_reply(w) == AUTH_CONTINUE &&
+		      memcmp(srep.data, "r=abc", 5) == 0,
+		      "client-first in the continuation: server-first");
+		send_sasl(w, AUTH_REQ_SASL_CONTINUE, id, NULL, "c=\0x", 4,
+			  true);
+		CHECK(get_reply(w) == AUTH_FAILED,
+		      "garbage client-final fails");
+		send_sasl(w, AUTH_REQ_SASL_CONTINUE, id, NULL, "", 0, true);
+		CHECK(get_reply(w) == AUTH_FAILED,
+		      "the failed exchange is gone");
+	}
+	/* RFC 5802 6.: "y" to a non-PLUS SCRAM while only
+	 * tls-server-end-point is there to bind to */
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256", "y,,n=scram,r=abc", srv_ep,
+		      srv_len, NULL);
+	CHECK(get_reply(w) == AUTH_FAILED,
+	      "downgrade detected with tls-server-end-point only (flag y)");
+	id = next_id++;
+	send_start_cb(w, id, "SCRAM-SHA-256", "y,,n=scram,r=abc", NULL, 0,
+		      NULL);
+	CHECK(get_reply(w) == AUTH_CONTINUE, "flag y without any binding: "
+	      "fine");
+	send_sasl(w, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
 }
 
 static void test_external(int w)
@@ -589,6 +1045,7 @@ int main(void)
 
 	test_scram_secrets();
 	test_mech_table();
+	test_scram_server_parse();
 
 	config_defaults(&cfg);
 	/* the default is PLAIN LOGIN; every mechanism is tested */
@@ -615,8 +1072,10 @@ int main(void)
 	cfg.tls_verify_client = TLS_VERIFY_NO;
 	CHECK(tls_ctx_create(&cfg, &tctx, err, sizeof(err)) == 0 &&
 	      tctx != NULL, "TLS context");
-	if (tctx != NULL)
+	if (tctx != NULL) {
 		test_plus(w, tctx);
+		test_endpoint(w, tctx);
+	}
 	tls_ctx_destroy(&tctx);
 	test_external(w);
 	test_hostile(w, w2);
