@@ -1,6 +1,7 @@
 /* auth_users.c: per-user login state of the auth process (see
  * auth_users.h). */
 #include "auth/auth_users.h"
+#include "util/strhash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +20,7 @@
 
 static size_t auth_users_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return (size_t)h;
+	return (size_t)strhash(s);
 }
 
 struct auth_user *auth_users_find(const struct auth_users *t,

@@ -1,5 +1,6 @@
 /* connlimit.c: shared connection counters (see connlimit.h). */
 #include "serve/connlimit.h"
+#include "util/strhash.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,13 +20,7 @@ struct connlimit {
 
 static unsigned addr_bucket(const char *addr)
 {
-	uint32_t h = 2166136261u; /* FNV-1a: cheap and good enough here */
-
-	for (; *addr != '\0'; addr++) {
-		h ^= (unsigned char)*addr;
-		h *= 16777619u;
-	}
-	return h % CONN_BUCKETS;
+	return (unsigned)(strhash(addr) % CONN_BUCKETS);
 }
 
 struct connlimit *connlimit_create(unsigned rows)

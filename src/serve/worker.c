@@ -2,6 +2,7 @@
  * listeners, runs their sessions in one event loop, and relays login
  * requests to the auth process. */
 #include "serve/worker.h"
+#include "util/strhash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -95,13 +96,7 @@ void worker_auth_logout(struct worker *w, const char *user)
 
 static unsigned fail_slot(const char *addr)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *addr != '\0'; addr++) {
-		h ^= (unsigned char)*addr;
-		h *= 16777619u;
-	}
-	return h % FAIL_TABLE_SIZE;
+	return (unsigned)(strhash(addr) % FAIL_TABLE_SIZE);
 }
 
 unsigned worker_login_result(struct worker *w, const char *addr,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store/index.h"
+#include "util/strhash.h"
 #include "store/uidl.h"
 
 #define INDEX_VERSION_LINE "satchel-index 2\n"
@@ -185,22 +186,11 @@ static int index_parse_listing(char *line, struct index_listing *l)
 	return 0;
 }
 
-/* FNV-1a over the key: a hash table makes the warm open O(n) in
+/* A hash table over the keys makes the warm open O(n) in
  * lookups instead of n binary searches over long common prefixes. */
 static size_t index_hash(const char *key)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ULL;
-	}
-	/* FNV's low bits cluster on keys that differ only in digits:
-	 * mix before masking (splitmix64 finaliser). */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 31;
-	return (size_t)h;
+	return (size_t)strhash(key);
 }
 
 /* Returns 0, -1 on a duplicate key (corrupt), -2 out of memory. */

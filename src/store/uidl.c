@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "store/uidl.h"
+#include "util/strhash.h"
 
 bool uidl_is_valid(const char *text, size_t len)
 {
@@ -59,22 +60,11 @@ out_free:
 	return ret;
 }
 
-/* FNV-1a: ids are short and not chosen to attack a hash table we never
+/* ids are short and not chosen to attack a hash table we never
  * grow beyond the snapshot (a bad distribution only costs time). */
 static size_t uidl_hash(const char *id)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 1099511628211ULL;
-	}
-	/* FNV's low bits cluster on keys that differ only in digits:
-	 * mix before masking (splitmix64 finaliser). */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 31;
-	return (size_t)h;
+	return (size_t)strhash(id);
 }
 
 int uidl_set_init(struct uidl_set *set, size_t expected)
