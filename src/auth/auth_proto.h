@@ -47,7 +47,7 @@ enum auth_request_type {
 
 struct auth_request {
 	uint32_t type;        /* enum auth_request_type */
-	uint32_t id;
+	uint64_t id;          /* chosen by the worker, never reused */
 	char user[AUTH_USER_MAX];
 	char secret[AUTH_SECRET_MAX];       /* wiped after use on both sides */
 	char timestamp[AUTH_TIMESTAMP_MAX]; /* APOP greeting timestamp <...> */
@@ -72,7 +72,7 @@ enum auth_cb_type {
 
 struct auth_sasl_request {
 	uint32_t type;        /* AUTH_REQ_SASL_* */
-	uint32_t id;
+	uint64_t id;          /* chosen by the worker, never reused */
 	char mech[AUTH_MECH_MAX];        /* START: the mechanism, upper case */
 	char client_addr[AUTH_ADDR_MAX]; /* for logs */
 	/* START: the TLS client certificate's subject CN when it was
@@ -107,7 +107,7 @@ enum auth_result {
 };
 
 struct auth_reply {
-	uint32_t id;
+	uint64_t id;          /* chosen by the worker, never reused */
 	uint32_t result;          /* enum auth_result */
 	char user[AUTH_USER_MAX]; /* canonical user name */
 	uint32_t mail_kind;       /* enum mail_kind (config.h) */

@@ -17,7 +17,8 @@
 
 struct hashjob {
 	struct hashjob *next;
-	uint32_t slot, id;             /* the caller's; returned untouched */
+	uint32_t slot;                 /* the caller's; returned untouched */
+	uint64_t id;
 	bool dummy;                    /* unknown user: cost only, no match */
 	bool matched;                  /* the result */
 	char stored[HASHPOOL_STORED_MAX];

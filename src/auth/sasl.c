@@ -26,7 +26,8 @@
 #include "util/log.h"
 
 struct sasl_exchange {
-	uint32_t slot, id;
+	uint32_t slot;
+	uint64_t id;
 	Gsasl_session *gs;
 	const struct sasl_mech *mech;
 	struct sasl_server *ss;
@@ -300,7 +301,7 @@ static int sasl_callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
 /* ---- the exchange table ---- */
 
 static struct sasl_exchange *sasl_find(struct sasl_server *ss, uint32_t slot,
-				       uint32_t id, size_t *index_r)
+				       uint64_t id, size_t *index_r)
 {
 	size_t i;
 
@@ -331,7 +332,7 @@ static void sasl_drop_at(struct sasl_server *ss, size_t i)
 	ss->ex[ss->n_ex] = NULL;
 }
 
-static void sasl_drop(struct sasl_server *ss, uint32_t slot, uint32_t id)
+static void sasl_drop(struct sasl_server *ss, uint32_t slot, uint64_t id)
 {
 	size_t i;
 

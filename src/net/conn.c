@@ -209,7 +209,9 @@ const char *conn_peer_cn(struct conn *c, char *buf, size_t size)
 	len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
 					NID_commonName, buf, (int)size);
 	X509_free(cert);
-	return len > 0 && (size_t)len < size ? buf : NULL;
+	/* A CN with an embedded NUL must not pass for a shorter name. */
+	return len > 0 && (size_t)len < size && strlen(buf) == (size_t)len ?
+	       buf : NULL;
 }
 
 int conn_channel_binding(struct conn *c, const char *type,

@@ -7,6 +7,10 @@
  * socket to drain: one big RETR never holds a worker or its memory. */
 #define OUTPUT_HIGH_WATER (128 * 1024)
 
+/* A closing session (QUIT, a limit, shutdown) gets this long to deliver
+ * its last reply to a client that does not read, then it is dropped. */
+#define CLOSE_GRACE_MS 10000
+
 /* RETR/TOP read the store in chunks of this size. */
 #define MESSAGE_CHUNK (64 * 1024)
 

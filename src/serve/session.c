@@ -140,6 +140,12 @@ static void session_timeout(void *context)
 	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop);
 
 	s->timer = NULL;
+	if (s->closing) {
+		/* The last reply could not be delivered in CLOSE_GRACE_MS:
+		 * a client that stops reading must not keep the session. */
+		session_destroy(&s);
+		return;
+	}
 	limit_ms = session_limit_ms(s);
 	if (s->conn.state == CONN_HANDSHAKE &&
 	    now - session_since_ms(s) >= limit_ms) {
@@ -175,7 +181,7 @@ static void session_update_events(struct session *s)
 	unsigned events;
 	size_t room;
 
-	if (!s->peer_closed && !s->closing) {
+	if (!s->peer_closed && !s->closing && !s->stls_pending) {
 		(void)linereader_space(&s->in, &room);
 		want_read = room > 0;
 	}
@@ -457,6 +463,9 @@ static void session_read(struct session *s)
 		if (n == CONN_ERROR) {
 			log_info("rip=%s: %s", s->addr, s->conn.error);
 			s->peer_closed = true;
+			/* A reset socket reports EPOLLERR/HUP until closed:
+			 * nothing can be delivered, so end it now. */
+			s->io_failed = true;
 			if (s->end_reason == NULL)
 				s->end_reason = "read error";
 			return;
@@ -477,9 +486,16 @@ static void session_read(struct session *s)
  * May destroy s. */
 static void session_settle(struct session *s)
 {
-	if (session_flush(s) < 0) {
+	if (session_flush(s) < 0 || s->io_failed) {
 		session_destroy(&s);
 		return;
+	}
+	if (s->closing && !s->close_timer_armed) {
+		/* From now on only the last reply is written, for a while. */
+		timer_remove(&s->timer);
+		s->timer = timer_add(s->worker->loop, CLOSE_GRACE_MS,
+				     session_timeout, s);
+		s->close_timer_armed = true;
 	}
 	/* Writing made room: continue a long reply or pipelined commands
 	 * (even after the peer half-closed: it may still read replies). */
@@ -564,8 +580,11 @@ static void session_begin_handshake(struct session *s)
 {
 	s->stls_pending = false;
 	/* RFC 2595 4. / CVE-2011-0411: whatever arrived in clear after
-	 * STLS must not be acted on once the connection is encrypted. */
+	 * STLS must not be acted on once the connection is encrypted, and
+	 * what was said in clear before it (USER) is forgotten. */
 	linereader_clear(&s->in);
+	s->have_user = false;
+	explicit_bzero(s->user, sizeof(s->user));
 	if (conn_start_tls(&s->conn, s->worker->tls) < 0) {
 		log_error("rip=%s: %s", s->addr, s->conn.error);
 		s->end_reason = "TLS setup failed";
@@ -589,7 +608,9 @@ static void session_io(void *context, unsigned ready)
 
 	if (s->conn.state == CONN_HANDSHAKE && !session_handshake(&s))
 		return;
-	if ((ready & IO_READ) && !s->peer_closed && !s->closing)
+	/* A TLS read may wait for the socket to become writable. */
+	if ((ready & (IO_READ | s->conn.read_wants)) && !s->peer_closed &&
+	    !s->closing)
 		session_read(s);
 	session_settle(s);
 }

@@ -41,7 +41,7 @@ struct long_reply {
 struct session {
 	struct worker *worker;
 	int fd;
-	uint32_t serial;
+	uint64_t serial;
 	struct io *io;
 	struct timer *timer;       /* idle timeout, lock refresh */
 	struct timer *delay_timer; /* failed-login delay */
@@ -57,6 +57,8 @@ struct session {
 	bool waiting;              /* auth request or delayed reply pending */
 	bool closing;              /* close once the output is written */
 	bool peer_closed;
+	bool io_failed;            /* read error/reset: end even if waiting */
+	bool close_timer_armed;    /* closing: the grace timer runs */
 	bool counted;              /* holds a session slot in the auth process */
 	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
 	unsigned bad_lines;

@@ -23,17 +23,18 @@
 #include "serve/session.h"
 #include "util/log.h"
 
-/* Request ids carry the socket fd (low 20 bits) and the session serial,
- * so a late reply for a closed session cannot reach its fd's successor. */
+/* Request ids carry the socket fd (low 20 bits) and the session serial
+ * (44 bits: never wraps), so a late reply for a closed session cannot
+ * reach a later session on the same fd. */
 #define ID_FD_BITS 20
-#define ID_FD_MASK ((1u << ID_FD_BITS) - 1)
+#define ID_FD_MASK ((UINT64_C(1) << ID_FD_BITS) - 1)
 
-static uint32_t request_id(const struct session *s)
+static uint64_t request_id(const struct session *s)
 {
-	return ((uint32_t)s->fd & ID_FD_MASK) | (s->serial << ID_FD_BITS);
+	return ((uint64_t)s->fd & ID_FD_MASK) | (s->serial << ID_FD_BITS);
 }
 
-static struct session *session_by_id(struct worker *w, uint32_t id)
+static struct session *session_by_id(struct worker *w, uint64_t id)
 {
 	size_t fd = id & ID_FD_MASK;
 	struct session *s;
@@ -78,18 +79,59 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 	return 0;
 }
 
-void worker_auth_logout(struct worker *w, const char *user)
+/* A LOGOUT that did not fit the auth socket waits here: a lost one
+ * would leave a session counted against the user for good. */
+struct pending_logout {
+	struct pending_logout *next;
+	char user[AUTH_USER_MAX];
+};
+
+static bool worker_send_logout(struct worker *w, const char *user)
 {
 	struct auth_request req;
+	ssize_t n;
 
-	if (w->auth_fd < 0)
-		return;
 	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_LOGOUT;
 	snprintf(req.user, sizeof(req.user), "%s", user);
-	if (send(w->auth_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(req))
-		log_warn("auth logout for %s not sent", user);
+	n = send(w->auth_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n == (ssize_t)sizeof(req);
+}
+
+/* Sends queued logouts in order; stops at the first that does not fit. */
+static void worker_flush_logouts(struct worker *w)
+{
+	while (w->logouts != NULL && w->auth_fd >= 0 &&
+	       worker_send_logout(w, w->logouts->user)) {
+		struct pending_logout *p = w->logouts;
+
+		w->logouts = p->next;
+		if (w->logouts == NULL)
+			w->logouts_tail = &w->logouts;
+		free(p);
+	}
+	if (w->auth_io != NULL)
+		(void)io_set_events(w->auth_io, w->logouts != NULL ?
+				    IO_READ | IO_WRITE : IO_READ);
+}
+
+void worker_auth_logout(struct worker *w, const char *user)
+{
+	struct pending_logout *p;
+
+	if (w->auth_fd < 0)
+		return;
+	if (w->logouts == NULL && worker_send_logout(w, user))
+		return;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		log_error("out of memory: logout of %s lost", user);
+		return;
+	}
+	snprintf(p->user, sizeof(p->user), "%s", user);
+	*w->logouts_tail = p;
+	w->logouts_tail = &p->next;
+	worker_flush_logouts(w);
 }
 
 /* --- failed-login delays, per client address --- */
@@ -285,6 +327,11 @@ static void worker_auth_io(void *context, unsigned ready)
 {
 	struct worker *w = context;
 
+	if (ready & IO_WRITE)
+		worker_flush_logouts(w);
+	if (!(ready & IO_READ))
+		return;
+
 	for (;;) {
 		struct auth_reply reply;
 		struct session *s;
@@ -370,6 +417,7 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
 	w->cfg = cfg;
 	w->tls = tls;
+	w->logouts_tail = &w->logouts;
 	w->index = index;
 	w->auth_fd = auth_fd;
 	w->listeners = listeners;
@@ -421,6 +469,12 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 		ret = EX_OSERR;
 	}
 out_free:
+	while (w->logouts != NULL) {
+		struct pending_logout *p = w->logouts;
+
+		w->logouts = p->next;
+		free(p);
+	}
 	ioloop_destroy(&w->loop);
 	free(w->by_fd);
 	free(w);

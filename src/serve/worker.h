@@ -47,7 +47,9 @@ struct worker {
 	struct session **by_fd;    /* sessions indexed by socket fd */
 	size_t by_fd_cap;
 	unsigned nsessions;
-	uint32_t next_serial;
+	uint64_t next_serial;
+	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
+	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
 	char hostname[256];
 	struct fail_entry fail_table[FAIL_TABLE_SIZE];

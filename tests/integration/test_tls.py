@@ -353,6 +353,18 @@ def test_injection_stls_user(ctx):
     p.quit()
 
 
+def test_stls_forgets_user_sent_in_clear(ctx):
+    """RFC 2595 4.: what was said before TLS is forgotten: a USER sent in
+    clear does not carry over, PASS inside TLS has no user."""
+    need_certs()
+    p = ctx.srv.connect()
+    p.ok("USER alice")
+    starttls(p)
+    p.err("PASS " + ctx.srv.passwords["alice"])
+    p.login("alice", ctx.srv.passwords["alice"])
+    p.quit()
+
+
 # ----------------------------------------------------- STLS in wrong states
 
 def test_stls_wrong_states(ctx):
