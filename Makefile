@@ -53,9 +53,12 @@ deps:
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
-	@if [ "$$(id -u)" = 0 ] && ! getent passwd satchel >/dev/null; then \
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin satchel; \
+	@if [ "$$(id -u)" = 0 ]; then \
+		for u in satchel satchel-auth; do \
+			getent passwd $$u >/dev/null || useradd --system \
+				--no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin $$u; \
+		done; \
 	fi
 
 test: deps all
@@ -94,8 +97,11 @@ install: all
 	install -D -m 755 $(BUILD)/satchel $(DESTDIR)/usr/local/bin/satchel
 	install -D -m 644 docs/satchel.1 $(DESTDIR)/usr/local/share/man/man1/satchel.1
 	install -D -m 644 docs/satchel.conf.5 $(DESTDIR)/usr/local/share/man/man5/satchel.conf.5
-	@getent passwd satchel >/dev/null || useradd --system --no-create-home \
-		--home-dir /nonexistent --shell /usr/sbin/nologin satchel
+	@for u in satchel satchel-auth; do \
+		getent passwd $$u >/dev/null || useradd --system \
+			--no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin $$u; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz

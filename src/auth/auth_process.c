@@ -23,6 +23,7 @@
 #include "auth/passwd.h"
 #include "auth/password.h"
 #include "auth/sasl.h"
+#include "auth/sasl_mech.h"
 #include "net/fdpass.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -719,6 +720,27 @@ static void auth_pool_collect(struct auth_server *srv)
 	srv->deferred = still;
 }
 
+/* Tells a new worker which mechanisms that need files this process can
+ * serve, so its CAPA does not offer one the auth process cannot run (the
+ * workers run as another user and cannot check the files themselves). */
+static void auth_send_hello(struct auth_server *srv, uint32_t slot)
+{
+	struct auth_reply reply;
+	uint32_t mask = 0;
+
+	for (size_t i = 0; i < sasl_mech_count(); i++) {
+		const struct sasl_mech *m = sasl_mech_get(i);
+
+		if (m != NULL && sasl_mech_configured(m, srv->cfg, true))
+			mask |= 1u << i;
+	}
+	memset(&reply, 0, AUTH_REPLY_HDR);
+	reply.result = AUTH_HELLO;
+	reply.data_len = sizeof(mask);
+	memcpy(reply.data, &mask, sizeof(mask));
+	auth_slot_send(srv, slot, &reply);
+}
+
 /* Returns 1 on EOF, 0 when handled, -1 on a fatal error. */
 static int auth_control_read(struct auth_server *srv, int control_fd)
 {
@@ -750,6 +772,7 @@ static int auth_control_read(struct auth_server *srv, int control_fd)
 		goto out_close;
 	}
 	srv->slot_fd[ctl.slot] = fd;
+	auth_send_hello(srv, ctl.slot);
 	log_debug("worker slot %u connected", ctl.slot);
 	return 0;
 

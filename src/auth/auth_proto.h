@@ -104,6 +104,10 @@ enum auth_result {
 	AUTH_TEMPFAIL = 4,        /* passwd-file unreadable etc.: [SYS/TEMP] */
 	AUTH_PERMFAIL = 5,        /* bad user record (uid, mail): [SYS/PERM] */
 	AUTH_CONTINUE = 6,        /* SASL: data holds the next challenge */
+	AUTH_HELLO = 7,           /* unsolicited, id 0, sent when a worker
+				     connects: data is a uint32_t mask of the
+				     sasl_mech indexes whose files (keytab,
+				     key) this process can read */
 };
 
 struct auth_reply {

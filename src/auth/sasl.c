@@ -407,7 +407,7 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	mech_name[sizeof(mech_name) - 1] = '\0';
 	mech = sasl_mech_find(mech_name, &bit);
 	if (mech == NULL || !(ss->cfg->sasl_mech_mask & (1u << bit)) ||
-	    !sasl_mech_configured(mech, ss->cfg)) {
+	    !sasl_mech_configured(mech, ss->cfg, true)) {
 		*why_r = "mechanism not enabled";
 		return SASL_RESULT_FAILED;
 	}
@@ -844,7 +844,7 @@ static bool sasl_mech_wanted(const struct config *cfg, const char *name)
 	const struct sasl_mech *m = sasl_mech_find(name, &bit);
 
 	return m != NULL && (cfg->sasl_mech_mask & (1u << bit)) &&
-	       sasl_mech_configured(m, cfg);
+	       sasl_mech_configured(m, cfg, true);
 }
 
 /* GSSAPI: the keytab for gss_acquire_cred (MIT reads KRB5_KTNAME when

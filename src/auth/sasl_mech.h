@@ -43,12 +43,13 @@ const struct sasl_mech *sasl_mech_get(size_t i);
  * mask. NULL when unknown. */
 const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r);
 
-/* True when what m needs from the config is there and readable by this
- * process (workers and the auth process run as the same user, so they
- * agree): the keytab for GSSAPI, the public key for the OAuth ones.
+/* True when what m needs from the config is there: the keytab for
+ * GSSAPI, the public key for the OAuth ones; with check_files, also
+ * readable by this process (the auth process checks; workers run as
+ * another user and only see the config).
  * Enabled-ness (sasl_mechanisms) is the caller's business. */
 bool sasl_mech_configured(const struct sasl_mech *m,
-			  const struct config *cfg);
+			  const struct config *cfg, bool check_files);
 
 /* Parses a list of names separated by blanks or commas into a bit mask
  * (bit i = sasl_mech_get(i)). 0, or -1 with *bad_r pointing at a static

@@ -56,7 +56,11 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 
 	*why_r = "-ERR unsupported authentication mechanism";
 	if (m == NULL || !(cfg_of(s)->sasl_mech_mask & (1u << i)) ||
-	    !sasl_mech_configured(m, cfg_of(s)))
+	    !sasl_mech_configured(m, cfg_of(s), false))
+		return false;
+	/* Files only the auth process can read: its word decides. */
+	if ((m->flags & (SASL_MECH_NEEDS_KEYTAB | SASL_MECH_NEEDS_TOKEN_KEY)) &&
+	    !(s->worker->auth_mech_files & (1u << i)))
 		return false;
 	if ((m->flags & SASL_MECH_PLAINTEXT) && !session_plaintext_allowed(s)) {
 		*why_r = "-ERR [AUTH] plaintext authentication is not allowed "

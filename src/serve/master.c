@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +65,8 @@ struct master {
 	bool config_given;
 	char **overrides;
 	int noverrides;
-	struct privdrop priv;
+	struct privdrop priv;       /* workers: mail_user */
+	struct privdrop auth_priv;  /* the auth process: auth_user */
 	unsigned nworkers;
 	struct connlimit *connlimit;
 	int signal_fd;
@@ -154,7 +156,7 @@ static pid_t start_auth(struct master *m, struct generation *g)
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
 		(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
+		if (privdrop_apply(&m->auth_priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
@@ -598,6 +600,32 @@ static int daemonize(void)
 	return chdir("/");
 }
 
+/* DESIGN.md: secrets live only in the auth process. With its own account
+ * the passwd-file can be unreadable to the workers (mail_user). A missing
+ * default account falls back to mail_user, said loudly; a missing
+ * account named in the config is an error. */
+static int resolve_auth_user(const struct config *cfg,
+			     const struct privdrop *mail_priv,
+			     struct privdrop *auth_priv, char *err,
+			     size_t errsize)
+{
+	if (cfg->auth_user[0] == '\0' ||
+	    strcmp(cfg->auth_user, cfg->mail_user) == 0) {
+		*auth_priv = *mail_priv;
+		return 0;
+	}
+	if (geteuid() == 0 && getpwnam(cfg->auth_user) == NULL &&
+	    strcmp(cfg->auth_user, "satchel-auth") == 0) {
+		log_warn("auth_user satchel-auth does not exist (make install "
+			 "creates it): the auth process runs as %s, which "
+			 "must then be able to read the passwd-file",
+			 cfg->mail_user);
+		*auth_priv = *mail_priv;
+		return 0;
+	}
+	return privdrop_resolve(cfg->auth_user, auth_priv, err, errsize);
+}
+
 static void make_state_dir(const struct config *cfg,
 			   const struct privdrop *priv)
 {
@@ -691,7 +719,9 @@ int master_main(int argc, char **argv)
 	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
-	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0) {
+	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0 ||
+	    resolve_auth_user(cfg, &m.priv, &m.auth_priv, err,
+			      sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_CONFIG;
 		goto out;
@@ -707,7 +737,7 @@ int master_main(int argc, char **argv)
 		ret = EX_OSERR;
 		goto out;
 	}
-	make_state_dir(cfg, &m.priv);
+	make_state_dir(cfg, &m.auth_priv);
 	m.nworkers = cfg->workers;
 	if (m.nworkers == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);

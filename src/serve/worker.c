@@ -351,6 +351,12 @@ static void worker_auth_io(void *context, unsigned ready)
 			log_error("malformed auth reply (%zd bytes)", n);
 			continue;
 		}
+		if (reply.id == 0 && reply.result == AUTH_HELLO) {
+			if (reply.data_len == sizeof(w->auth_mech_files))
+				memcpy(&w->auth_mech_files, reply.data,
+				       sizeof(w->auth_mech_files));
+			continue;
+		}
 		reply.user[sizeof(reply.user) - 1] = '\0';
 		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
 		s = session_by_id(w, reply.id);

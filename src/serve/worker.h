@@ -48,6 +48,9 @@ struct worker {
 	size_t by_fd_cap;
 	unsigned nsessions;
 	uint64_t next_serial;
+	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
+	 * index) whose keytab or key it can read; 0 until it arrives. */
+	uint32_t auth_mech_files;
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */

@@ -47,6 +47,8 @@ static const struct config_key config_keys[] = {
 	SPECIAL(users, KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
 	SPECIAL(mail, KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
 	STR(mail_user, "satchel"),
+	/* Its own account, so a compromised worker cannot read secrets. */
+	STR(auth_user, "satchel-auth"),
 	STR(hostname, ""),
 	STR(log, "stderr"),
 	SPECIAL(log_level, KEY_LOGLEVEL, log_level, "info"),

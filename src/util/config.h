@@ -30,6 +30,7 @@ struct config {
 	enum mail_kind mail_kind;
 	char mail_pattern[CONFIG_STR_MAX]; /* PATTERN part of mail */
 	char mail_user[64];
+	char auth_user[64];              /* the auth process; "" = mail_user */
 	char hostname[256];              /* used in the greeting and APOP */
 	char log[CONFIG_STR_MAX];
 	char log_level[16];

@@ -584,6 +584,9 @@ class Server:
         }
         if is_root():
             base["mail_user"] = MAIL_USER
+            # one account for both: the temp tree belongs to MAIL_USER
+            # (test_process checks a separate auth_user on its own)
+            base["auth_user"] = MAIL_USER
         base.update(self.config)
         lines = ["# written by tests/integration/harness.py"]
         lines += ["%s = %s" % kv for kv in base.items() if kv[1] is not None]

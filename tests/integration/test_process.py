@@ -28,6 +28,31 @@ def test_privileges_dropped(ctx):
         eq(ids, [uid] * 4, "uids (real, effective, saved, fs) of worker %d" % pid)
 
 
+def test_auth_runs_as_its_own_user(ctx):
+    """DESIGN.md: secrets live only in the auth process. With auth_user
+    set, the passwd-file can be readable by it alone, not by the workers
+    that parse client input."""
+    if not is_root():
+        raise Skip("not root: everything runs as the invoking user")
+    try:
+        apw = pwd.getpwnam("satchel-auth")
+    except KeyError:
+        raise Skip("no satchel-auth user (make deps creates it)")
+    srv = ctx.server(config={"auth_user": "satchel-auth"}).start()
+    os.chown(srv.passwd_path, apw.pw_uid, apw.pw_gid)
+    os.chmod(srv.passwd_path, 0o600)
+    os.utime(srv.passwd_path)  # a new mtime: the auth process reloads
+    kids = srv.children()
+    auth = [pid for pid, c in kids.items() if c == "satchel-auth"]
+    eq(len(auth), 1, "one auth process: %s" % kids)
+    eq(proc_uid(auth[0]), [apw.pw_uid] * 4, "uids of the auth process")
+    uid = pwd.getpwnam(MAIL_USER).pw_uid
+    for pid in srv.workers_now():
+        eq(proc_uid(pid), [uid] * 4, "uids of worker %d" % pid)
+    p = srv.login("alice")
+    p.quit()
+
+
 def test_killed_worker_restarted(ctx):
     ctx.workers_may_change = True
     ctx.srv.fill("alice", make_msgs([simple_msg(1)], "maildir"))

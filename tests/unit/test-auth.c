@@ -127,13 +127,17 @@ static int reply(int fd, struct auth_reply *rep)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 
-	if (poll(&pfd, 1, 5000) != 1)
-		return -1;
-	n = recv(fd, rep, sizeof(*rep), 0);
-	/* replies are the fixed header plus data_len octets of data */
-	if (n < (ssize_t)AUTH_REPLY_HDR || rep->data_len > AUTH_SASL_OUT_MAX ||
-	    (size_t)n != AUTH_REPLY_HDR + rep->data_len)
-		return -1;
+	do {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		n = recv(fd, rep, sizeof(*rep), 0);
+		/* the fixed header plus data_len octets of data */
+		if (n < (ssize_t)AUTH_REPLY_HDR ||
+		    rep->data_len > AUTH_SASL_OUT_MAX ||
+		    (size_t)n != AUTH_REPLY_HDR + rep->data_len)
+			return -1;
+		/* the unsolicited hello of a new worker socket */
+	} while (rep->id == 0 && rep->result == AUTH_HELLO);
 	return (int)rep->result;
 }
 

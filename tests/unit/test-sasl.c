@@ -214,12 +214,16 @@ static int get_reply(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 
-	if (poll(&pfd, 1, 5000) != 1)
-		return -1;
-	n = recv(fd, &srep, sizeof(srep), 0);
-	if (n < (ssize_t)AUTH_REPLY_HDR || srep.data_len > AUTH_SASL_OUT_MAX ||
-	    (size_t)n != AUTH_REPLY_HDR + srep.data_len)
-		return -1;
+	do {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		n = recv(fd, &srep, sizeof(srep), 0);
+		if (n < (ssize_t)AUTH_REPLY_HDR ||
+		    srep.data_len > AUTH_SASL_OUT_MAX ||
+		    (size_t)n != AUTH_REPLY_HDR + srep.data_len)
+			return -1;
+		/* the unsolicited hello of a new worker socket */
+	} while (srep.id == 0 && srep.result == AUTH_HELLO);
 	return (int)srep.result;
 }
 
