@@ -794,11 +794,14 @@ static int auth_signals_setup(sigset_t *wait_mask_r, sigset_t *old_mask_r)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: the signal must end the wait */
 	if (sigaction(SIGHUP, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0 ||
-	    sigaction(SIGINT, &sa, NULL) < 0)
+	    sigaction(SIGTERM, &sa, NULL) < 0)
 		return -1;
+	/* Ctrl-C reaches the whole foreground group: the master stops the
+	 * workers first and lets the auth process go after them (EOF on
+	 * the control socket), so their last logouts still arrive. */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGPIPE, &sa, NULL) < 0)
 		return -1;
 	/* blocked except inside ppoll(), so a signal arriving just before
 	 * the wait is not missed until the next request */

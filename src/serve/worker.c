@@ -301,7 +301,12 @@ static void worker_accept(void *context, unsigned ready)
 
 static void worker_auth_lost(struct worker *w)
 {
-	log_error("lost the auth process; finishing current sessions");
+	/* At shutdown the auth process may simply have gone first. */
+	if (w->draining)
+		log_info("auth process gone; finishing current sessions");
+	else
+		log_error("lost the auth process; finishing current "
+			  "sessions");
 	io_remove(&w->auth_io);
 	close(w->auth_fd);
 	w->auth_fd = -1;
