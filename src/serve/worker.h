@@ -17,6 +17,7 @@ struct ioloop;
 struct io;
 struct session;
 struct connlimit;
+struct timer;
 struct tls_ctx;
 
 struct fail_entry {
@@ -51,6 +52,7 @@ struct worker {
 	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
 	 * index) whose keytab or key it can read; 0 until it arrives. */
 	uint32_t auth_mech_files;
+	struct timer *trim_timer;  /* gives heap back when quiet */
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
@@ -80,6 +82,10 @@ void worker_auth_logout(struct worker *w, const char *user);
  * returns how long to delay the failure reply, in milliseconds. */
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed);
+
+/* A session freed a maildrop: the heap it used is given back to the
+ * system once the worker has been quiet for a few seconds. */
+void worker_memory_used(struct worker *w);
 
 /* Called by session_destroy. */
 void worker_session_gone(struct worker *w, struct session *s);
