@@ -332,6 +332,24 @@ static void log_exit(const char *what, pid_t pid, int status)
 		log_info("%s pid=%d exited", what, (int)pid);
 }
 
+/* Copies n listeners with their own descriptors, for a new generation
+ * that keeps the old addresses. 0, or -1 with err (nothing left open). */
+static int listeners_dup(const struct listener *from, size_t n,
+			 struct listener *to, char *err, size_t errsize)
+{
+	for (size_t i = 0; i < n; i++) {
+		to[i] = from[i];
+		to[i].fd = fcntl(from[i].fd, F_DUPFD_CLOEXEC, 0);
+		if (to[i].fd < 0) {
+			snprintf(err, errsize, "dup of listener %s: %s",
+				 from[i].name, strerror(errno));
+			listener_close_all(to, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void new_generation_like(struct master *m, int old)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
@@ -349,10 +367,12 @@ static void new_generation_like(struct master *m, int old)
 		free(cfg);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		ls[i] = m->gens[old].listeners[i];
-		ls[i].fd = fcntl(m->gens[old].listeners[i].fd, F_DUPFD_CLOEXEC,
-				 0);
+	if (listeners_dup(m->gens[old].listeners, n, ls, err,
+			  sizeof(err)) < 0) {
+		log_error("cannot restart: %s", err);
+		tls_ctx_destroy(&tls);
+		free(cfg);
+		return;
 	}
 	gi = start_generation(m, cfg, tls, ls, n);
 	if (gi < 0) {
@@ -451,10 +471,13 @@ static void reload(struct master *m)
 	if (strcmp(cfg->listen, old->cfg->listen) == 0 &&
 	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
 		tmp.nlisteners = old->nlisteners;
-		for (size_t i = 0; i < old->nlisteners; i++) {
-			tmp.listeners[i] = old->listeners[i];
-			tmp.listeners[i].fd = fcntl(old->listeners[i].fd,
-						    F_DUPFD_CLOEXEC, 0);
+		if (listeners_dup(old->listeners, old->nlisteners,
+				  tmp.listeners, err, sizeof(err)) < 0) {
+			log_error("reload failed, keeping the running config: "
+				  "%s", err);
+			tls_ctx_destroy(&tmp.tls);
+			free(cfg);
+			return;
 		}
 	} else if (bind_listeners(cfg, &tmp, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
