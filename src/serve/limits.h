@@ -31,6 +31,11 @@
 /* A client address forgets its failures after this long without one. */
 #define FAIL_FORGET_SECS 900
 
+/* A new worker accepts only once its auth process has said which
+ * mechanisms it can serve (CAPA must not lie); if the auth process is
+ * this slow to start, the worker listens anyway and logs a warning. */
+#define AUTH_HELLO_WAIT_MS 5000
+
 /* Buckets of the shared per-address connection counters. */
 #define CONN_BUCKETS 16384
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <systemd/sd-daemon.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <time.h>
@@ -45,6 +46,8 @@
 struct generation {
 	bool used;
 	bool draining;
+	bool announced;     /* its "ready" line was logged */
+	unsigned number;    /* 1 for the first, counting reloads/restarts */
 	struct config *cfg;
 	struct tls_ctx *tls;
 	pid_t auth_pid;
@@ -58,6 +61,8 @@ struct slot {
 	int gen;            /* index into generations, -1 when free */
 	time_t started;
 	time_t restart_at;  /* pending restart after a crash (0: none) */
+	int ready_fd;       /* read end: the worker writes once listening */
+	bool ready;
 };
 
 struct master {
@@ -73,6 +78,7 @@ struct master {
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
 	struct slot slots[MAX_SLOTS];
+	unsigned generations_started;
 	bool stopping;
 };
 
@@ -114,6 +120,10 @@ static void child_close_inherited(struct master *m, int keep_fd)
 		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
 		    m->gens[i].control_fd >= 0)
 			close(m->gens[i].control_fd);
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].ready_fd >= 0)
+			close(m->slots[i].ready_fd);
 	}
 }
 
@@ -174,12 +184,16 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 	struct generation *g = &m->gens[gen_index];
 	struct slot *slot = &m->slots[slot_index];
 	struct auth_control ctl = { .slot = slot_index };
-	int pair[2];
+	int pair[2], ready[2];
 	pid_t pid;
 
+	if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
 		log_error("socketpair: %s", strerror(errno));
-		return -1;
+		goto out_close_ready;
 	}
 	/* A bigger buffer lets a burst of logins queue instead of failing. */
 	int bufsize = 1 << 20;
@@ -192,19 +206,23 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			  strerror(errno));
 		close(pair[0]);
 		close(pair[1]);
-		return -1;
+		goto out_close_ready;
 	}
 	close(pair[1]);
 	connlimit_reset_row(m->connlimit, slot_index);
+	if (slot->ready_fd >= 0)
+		close(slot->ready_fd);
+	slot->ready_fd = -1;
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		close(pair[0]);
-		return -1;
+		goto out_close_ready;
 	}
 	if (pid == 0) {
 		char err[256];
 
+		close(ready[0]);
 		child_close_inherited(m, -1);
 		/* Only this generation's listeners stay open. */
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
@@ -218,15 +236,24 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			_exit(EX_OSERR);
 		}
 		_exit(worker_run(g->cfg, g->tls, slot_index, pair[0],
-				 g->listeners, g->nlisteners, m->connlimit));
+				 ready[1], g->listeners, g->nlisteners,
+				 m->connlimit));
 	}
 	close(pair[0]);
+	close(ready[1]);
 	slot->pid = pid;
 	slot->gen = gen_index;
 	slot->started = time(NULL);
 	slot->restart_at = 0;
+	slot->ready_fd = ready[0];
+	slot->ready = false;
 	log_info("worker %u started: pid=%d", slot_index, (int)pid);
 	return 0;
+
+out_close_ready:
+	close(ready[0]);
+	close(ready[1]);
+	return -1;
 }
 
 static int free_slot(struct master *m)
@@ -259,6 +286,7 @@ static int start_generation(struct master *m, struct config *cfg,
 	}
 	memset(g, 0, sizeof(*g));
 	g->used = true;
+	g->number = ++m->generations_started;
 	g->cfg = cfg;
 	g->tls = tls;
 	g->control_fd = -1;
@@ -538,13 +566,62 @@ static void begin_shutdown(struct master *m)
 	}
 }
 
+/* --- readiness --- */
+
+/* A generation is ready when every one of its workers listens, which a
+ * worker does only after its auth process said hello: from then on CAPA
+ * and AUTH are true on every connection. Logged once per generation (the
+ * line tests and operators wait for) and told to systemd. */
+static void announce_if_ready(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+	unsigned ready = 0;
+
+	if (!g->used || g->draining || g->announced)
+		return;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen == gi && !m->slots[i].ready)
+			return;
+		ready += m->slots[i].gen == gi;
+	}
+	if (ready < m->nworkers)
+		return;
+	g->announced = true;
+	log_info("ready: generation %u, %u workers, auth pid=%d", g->number,
+		 ready, (int)g->auth_pid);
+	/* Outside systemd NOTIFY_SOCKET is unset and this does nothing. */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving (generation %u, %u "
+			 "workers)\nMAINPID=%lu", g->number, ready,
+			 (unsigned long)getpid());
+}
+
+/* Reads a worker's one-byte "listening" note (or its end). */
+static void read_ready(struct master *m, int slot_index)
+{
+	struct slot *slot = &m->slots[slot_index];
+	char c;
+	ssize_t n = read(slot->ready_fd, &c, 1);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 1)
+		slot->ready = true;
+	/* One note per worker: its pipe is done either way. */
+	close(slot->ready_fd);
+	slot->ready_fd = -1;
+	if (slot->ready && slot->gen >= 0)
+		announce_if_ready(m, slot->gen);
+}
+
 static int master_loop(struct master *m)
 {
 	time_t kill_at = 0;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = m->signal_fd, .events = POLLIN };
+		struct pollfd pfd[1 + MAX_SLOTS];
+		int slot_of[1 + MAX_SLOTS];
 		struct signalfd_siginfo info;
+		nfds_t npfd = 1;
 
 		if (m->stopping) {
 			/* Auth goes when the workers are gone. */
@@ -567,9 +644,21 @@ static int master_loop(struct master *m)
 			else if (time(NULL) >= kill_at)
 				kill_all(m, SIGKILL);
 		}
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+		pfd[0] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
+		for (int i = 0; i < MAX_SLOTS; i++) {
+			if (m->slots[i].ready_fd < 0)
+				continue;
+			slot_of[npfd] = i;
+			pfd[npfd++] = (struct pollfd){
+				.fd = m->slots[i].ready_fd, .events = POLLIN };
+		}
+		if (poll(pfd, npfd, 1000) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return EX_OSERR;
+		}
+		for (nfds_t i = 1; i < npfd; i++) {
+			if (pfd[i].revents != 0)
+				read_ready(m, slot_of[i]);
 		}
 		while (read(m->signal_fd, &info, sizeof(info)) ==
 		       sizeof(info)) {
@@ -775,8 +864,10 @@ int master_main(int argc, char **argv)
 		ret = EX_OSERR;
 		goto out;
 	}
-	for (int i = 0; i < MAX_SLOTS; i++)
+	for (int i = 0; i < MAX_SLOTS; i++) {
 		m.slots[i].gen = -1;
+		m.slots[i].ready_fd = -1;
+	}
 	/* Thousands of clients per worker need as many descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

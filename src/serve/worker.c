@@ -298,6 +298,58 @@ static void worker_accept(void *context, unsigned ready)
 	}
 }
 
+/* --- readiness --- */
+
+/* Starts accepting (once) and tells the master this worker is ready.
+ * Called when the auth process has said hello, so CAPA and AUTH are
+ * true from the first connection; or (without_hello) when it has not said
+ * it within AUTH_HELLO_WAIT_MS: the worker then serves without the
+ * mechanisms that need the auth process's files. */
+static void worker_listen(struct worker *w, bool without_hello)
+{
+	static const char ready = 'R';
+
+	timer_remove(&w->hello_timer);
+	if (w->listening || w->draining)
+		return;
+	if (without_hello)
+		log_warn("listening without the mechanisms that need the "
+			 "auth process's files");
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		w->listen_ctx[i].worker = w;
+		w->listen_ctx[i].listener = &w->listeners[i];
+		w->listen_io[i] = io_add(w->loop, w->listeners[i].fd, IO_READ,
+					 true, worker_accept,
+					 &w->listen_ctx[i]);
+		if (w->listen_io[i] == NULL) {
+			/* Without its listener this worker is of no use;
+			 * the master restarts it. */
+			log_error("watching %s: %s", w->listeners[i].name,
+				  strerror(errno));
+			ioloop_stop(w->loop);
+			return;
+		}
+	}
+	w->listening = true;
+	if (w->ready_fd >= 0) {
+		if (write(w->ready_fd, &ready, 1) != 1)
+			log_warn("telling the master we are ready: %s",
+				 strerror(errno));
+		close(w->ready_fd);
+		w->ready_fd = -1;
+	}
+}
+
+static void worker_hello_timeout(void *context)
+{
+	struct worker *w = context;
+
+	w->hello_timer = NULL;
+	log_warn("the auth process has not said hello within %u ms",
+		 (unsigned)AUTH_HELLO_WAIT_MS);
+	worker_listen(w, true);
+}
+
 /* --- auth replies --- */
 
 static void worker_auth_lost(struct worker *w)
@@ -361,6 +413,7 @@ static void worker_auth_io(void *context, unsigned ready)
 			if (reply.data_len == sizeof(w->auth_mech_files))
 				memcpy(&w->auth_mech_files, reply.data,
 				       sizeof(w->auth_mech_files));
+			worker_listen(w, false);
 			continue;
 		}
 		reply.user[sizeof(reply.user) - 1] = '\0';
@@ -444,7 +497,7 @@ static void worker_signal(void *context, unsigned ready)
 }
 
 int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd,
+	       unsigned index, int auth_fd, int ready_fd,
 	       struct listener *listeners, size_t nlisteners,
 	       struct connlimit *connlimit)
 {
@@ -463,6 +516,7 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 	w->logouts_tail = &w->logouts;
 	w->index = index;
 	w->auth_fd = auth_fd;
+	w->ready_fd = ready_fd;
 	w->listeners = listeners;
 	w->nlisteners = nlisteners;
 	w->connlimit = connlimit;
@@ -494,18 +548,13 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 		ret = EX_OSERR;
 		goto out_free;
 	}
-	for (size_t i = 0; i < nlisteners; i++) {
-		w->listen_ctx[i].worker = w;
-		w->listen_ctx[i].listener = &listeners[i];
-		w->listen_io[i] = io_add(w->loop, listeners[i].fd, IO_READ,
-					 true, worker_accept,
-					 &w->listen_ctx[i]);
-		if (w->listen_io[i] == NULL) {
-			log_error("watching %s: %s", listeners[i].name,
-				  strerror(errno));
-			ret = EX_OSERR;
-			goto out_free;
-		}
+	/* Listening waits for the auth process's hello (worker_listen). */
+	w->hello_timer = timer_add(w->loop, AUTH_HELLO_WAIT_MS,
+				   worker_hello_timeout, w);
+	if (w->hello_timer == NULL) {
+		log_error("worker setup: %s", strerror(errno));
+		ret = EX_OSERR;
+		goto out_free;
 	}
 	worker_memory_setup(w);
 	if (ioloop_run(w->loop) < 0) {
@@ -513,6 +562,9 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 		ret = EX_OSERR;
 	}
 out_free:
+	timer_remove(&w->hello_timer);
+	if (w->ready_fd >= 0)
+		close(w->ready_fd);
 	while (w->logouts != NULL) {
 		struct pending_logout *p = w->logouts;
 

@@ -52,6 +52,9 @@ struct worker {
 	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
 	 * index) whose keytab or key it can read; 0 until it arrives. */
 	uint32_t auth_mech_files;
+	struct timer *hello_timer; /* bounded wait for that hello */
+	bool listening;            /* accepting since hello (or timeout) */
+	int ready_fd;              /* one byte to the master when listening */
 	struct timer *trim_timer;  /* gives heap back when quiet */
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
@@ -61,9 +64,12 @@ struct worker {
 };
 
 /* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
- * reload). Returns a sysexits status. */
+ * reload). It accepts only once the auth process on auth_fd has said
+ * hello (or AUTH_HELLO_WAIT_MS passed), then writes one byte to ready_fd
+ * and closes it (the worker owns ready_fd; -1: no one to tell). Returns a
+ * sysexits status. */
 int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd,
+	       unsigned index, int auth_fd, int ready_fd,
 	       struct listener *listeners, size_t nlisteners,
 	       struct connlimit *connlimit);
 
