@@ -26,7 +26,8 @@
  * so a flood on one listener cannot starve sessions already served. */
 #define ACCEPT_BATCH 64
 
-/* Tracked client addresses for failed-login delays, per worker. */
+/* Tracked client addresses for failed-login delays, for the whole server
+ * (faildelay.c: shared by every worker). */
 #define FAIL_TABLE_SIZE 4096
 /* A client address forgets its failures after this long without one. */
 #define FAIL_FORGET_SECS 900

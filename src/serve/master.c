@@ -33,6 +33,7 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
+#include "serve/faildelay.h"
 #include "serve/worker.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -74,6 +75,7 @@ struct master {
 	struct privdrop auth_priv;  /* the auth process: auth_user */
 	unsigned nworkers;
 	struct connlimit *connlimit;
+	struct faildelay *faildelay;
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
@@ -235,9 +237,15 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		_exit(worker_run(g->cfg, g->tls, slot_index, pair[0],
-				 ready[1], g->listeners, g->nlisteners,
-				 m->connlimit));
+		struct worker_setup setup = {
+			.cfg = g->cfg, .tls = g->tls, .index = slot_index,
+			.auth_fd = pair[0], .ready_fd = ready[1],
+			.listeners = g->listeners,
+			.nlisteners = g->nlisteners,
+			.connlimit = m->connlimit, .faildelay = m->faildelay,
+		};
+
+		_exit(worker_run(&setup));
 	}
 	close(pair[0]);
 	close(ready[1]);
@@ -859,7 +867,8 @@ int master_main(int argc, char **argv)
 	if (m.nworkers > MAX_SLOTS / 2)
 		m.nworkers = MAX_SLOTS / 2;
 	m.connlimit = connlimit_create(MAX_SLOTS);
-	if (m.connlimit == NULL) {
+	m.faildelay = faildelay_create();
+	if (m.connlimit == NULL || m.faildelay == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;

@@ -21,6 +21,7 @@
 
 #include "net/ioloop.h"
 #include "serve/connlimit.h"
+#include "serve/faildelay.h"
 #include "serve/session.h"
 #include "util/log.h"
 
@@ -135,40 +136,14 @@ void worker_auth_logout(struct worker *w, const char *user)
 	worker_flush_logouts(w);
 }
 
-/* --- failed-login delays, per client address --- */
-
-static unsigned fail_slot(const char *addr)
-{
-	return (unsigned)(strhash(addr) % FAIL_TABLE_SIZE);
-}
+/* --- failed-login delays, per client address, shared by all workers --- */
 
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed)
 {
-	struct fail_entry *e = &w->fail_table[fail_slot(addr)];
-	uint64_t now = ioloop_now_ms(w->loop), delay;
-	const struct config *cfg = w->cfg;
-
-	if (strcmp(e->addr, addr) != 0 ||
-	    now - e->last_ms > FAIL_FORGET_SECS * 1000ull) {
-		/* A different address in the slot or old failures: start
-		 * over (a collision can only shorten someone's delay). */
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
-		e->failures = 0;
-	}
-	if (!failed) {
-		e->failures = 0;
-		return 0;
-	}
-	e->last_ms = now;
-	if (e->failures < 32)
-		e->failures++;
-	if (cfg->auth_fail_delay_ms == 0)
-		return 0;
-	delay = (uint64_t)cfg->auth_fail_delay_ms << (e->failures - 1);
-	if (delay > cfg->auth_fail_delay_max_ms)
-		delay = cfg->auth_fail_delay_max_ms;
-	return (unsigned)delay;
+	return faildelay_record(w->faildelay, addr, failed,
+				w->cfg->auth_fail_delay_ms,
+				w->cfg->auth_fail_delay_max_ms);
 }
 
 /* --- sessions --- */
@@ -496,30 +471,29 @@ static void worker_signal(void *context, unsigned ready)
 	}
 }
 
-int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd, int ready_fd,
-	       struct listener *listeners, size_t nlisteners,
-	       struct connlimit *connlimit)
+int worker_run(const struct worker_setup *setup)
 {
 	struct worker *w = calloc(1, sizeof(*w));
+	const struct config *cfg = setup->cfg;
 	char role[32];
 	sigset_t mask;
 	int ret = EX_OK;
 
 	if (w == NULL)
 		return EX_OSERR;
-	snprintf(role, sizeof(role), "worker %u", index);
+	snprintf(role, sizeof(role), "worker %u", setup->index);
 	log_set_role(role);
 	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
 	w->cfg = cfg;
-	w->tls = tls;
+	w->tls = setup->tls;
 	w->logouts_tail = &w->logouts;
-	w->index = index;
-	w->auth_fd = auth_fd;
-	w->ready_fd = ready_fd;
-	w->listeners = listeners;
-	w->nlisteners = nlisteners;
-	w->connlimit = connlimit;
+	w->index = setup->index;
+	w->auth_fd = setup->auth_fd;
+	w->ready_fd = setup->ready_fd;
+	w->listeners = setup->listeners;
+	w->nlisteners = setup->nlisteners;
+	w->connlimit = setup->connlimit;
+	w->faildelay = setup->faildelay;
 	if (cfg->hostname[0] != '\0')
 		snprintf(w->hostname, sizeof(w->hostname), "%s",
 			 cfg->hostname);
@@ -541,8 +515,8 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 	}
 	w->signal_io = io_add(w->loop, w->signal_fd, IO_READ, false,
 			      worker_signal, w);
-	w->auth_io = io_add(w->loop, auth_fd, IO_READ, false, worker_auth_io,
-			    w);
+	w->auth_io = io_add(w->loop, w->auth_fd, IO_READ, false,
+			    worker_auth_io, w);
 	if (w->signal_io == NULL || w->auth_io == NULL) {
 		log_error("worker setup: %s", strerror(errno));
 		ret = EX_OSERR;

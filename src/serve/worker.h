@@ -17,14 +17,9 @@ struct ioloop;
 struct io;
 struct session;
 struct connlimit;
+struct faildelay;
 struct timer;
 struct tls_ctx;
-
-struct fail_entry {
-	char addr[64];
-	unsigned failures;
-	uint64_t last_ms;
-};
 
 struct worker_listener {
 	struct worker *worker;
@@ -45,6 +40,7 @@ struct worker {
 	struct io *listen_io[LISTENER_MAX];
 	struct worker_listener listen_ctx[LISTENER_MAX];
 	struct connlimit *connlimit;
+	struct faildelay *faildelay;
 	struct session **by_fd;    /* sessions indexed by socket fd */
 	size_t by_fd_cap;
 	unsigned nsessions;
@@ -60,18 +56,27 @@ struct worker {
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
 	char hostname[256];
-	struct fail_entry fail_table[FAIL_TABLE_SIZE];
+};
+
+/* What the master hands a new worker; the worker owns auth_fd and
+ * ready_fd, the rest is shared and outlives it. */
+struct worker_setup {
+	const struct config *cfg;
+	struct tls_ctx *tls;       /* NULL: no TLS configured */
+	unsigned index;            /* slot: its row in the shared counters */
+	int auth_fd;               /* socket to this generation's auth */
+	int ready_fd;              /* -1: no one to tell */
+	struct listener *listeners;
+	size_t nlisteners;
+	struct connlimit *connlimit;
+	struct faildelay *faildelay;
 };
 
 /* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
  * reload). It accepts only once the auth process on auth_fd has said
  * hello (or AUTH_HELLO_WAIT_MS passed), then writes one byte to ready_fd
- * and closes it (the worker owns ready_fd; -1: no one to tell). Returns a
- * sysexits status. */
-int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd, int ready_fd,
-	       struct listener *listeners, size_t nlisteners,
-	       struct connlimit *connlimit);
+ * and closes it. Returns a sysexits status. */
+int worker_run(const struct worker_setup *setup);
 
 /* Sends a request for session s (fills req->id). 0, or -1 when the auth
  * process cannot be reached. */
@@ -84,8 +89,9 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 /* Tells auth that a counted session of user ended. */
 void worker_auth_logout(struct worker *w, const char *user);
 
-/* Records a failed (failed = true) or successful login from addr and
- * returns how long to delay the failure reply, in milliseconds. */
+/* Records a failed (failed = true) or successful login from addr in the
+ * table shared by all workers and returns how long to delay the failure
+ * reply, in milliseconds. */
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed);
 
