@@ -39,7 +39,8 @@
 #include "util/log.h"
 #include "util/privdrop.h"
 
-#define MAX_SLOTS 64
+/* Two generations of the most workers: a reload while one drains. */
+#define MAX_SLOTS (2 * CONFIG_WORKERS_MAX)
 #define MAX_GENERATIONS 8
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 #define SHUTDOWN_GRACE_SECS 10
@@ -49,6 +50,7 @@ struct generation {
 	bool draining;
 	bool announced;     /* its "ready" line was logged */
 	unsigned number;    /* 1 for the first, counting reloads/restarts */
+	unsigned nworkers;  /* cfg->workers when it started */
 	struct config *cfg;
 	struct tls_ctx *tls;
 	pid_t auth_pid;
@@ -73,7 +75,6 @@ struct master {
 	int noverrides;
 	struct privdrop priv;       /* workers: mail_user */
 	struct privdrop auth_priv;  /* the auth process: auth_user */
-	unsigned nworkers;
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	int signal_fd;
@@ -264,6 +265,42 @@ out_close_ready:
 	return -1;
 }
 
+static unsigned free_slots(const struct master *m)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		n += m->slots[i].gen < 0;
+	return n;
+}
+
+static bool generation_free(const struct master *m)
+{
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (!m->gens[i].used)
+			return true;
+	}
+	return false;
+}
+
+/* Why a reload of cfg cannot be carried out now, or NULL. Settings that
+ * only a restart can change are named, not silently ignored. */
+static const char *reload_refusal(const struct master *m,
+				  const struct config *cfg,
+				  const struct config *old)
+{
+	if (!generation_free(m))
+		return "too many older generations are still draining (their "
+		       "sessions are open); try again when they end";
+	if (free_slots(m) < cfg->workers)
+		return "no free worker slots while older generations drain; "
+		       "try again when they end";
+	if (strcmp(cfg->mail_user, old->mail_user) != 0 ||
+	    strcmp(cfg->auth_user, old->auth_user) != 0)
+		return "mail_user and auth_user change only with a restart";
+	return NULL;
+}
+
 static int free_slot(struct master *m)
 {
 	for (int i = 0; i < MAX_SLOTS; i++) {
@@ -302,12 +339,13 @@ static int start_generation(struct master *m, struct config *cfg,
 	g->nlisteners = nlisteners;
 	if (start_auth(m, g) < 0)
 		goto out_fail;
-	for (unsigned i = 0; i < m->nworkers; i++) {
+	g->nworkers = cfg->workers;
+	for (unsigned i = 0; i < g->nworkers; i++) {
 		int slot = free_slot(m);
 
 		if (slot < 0 || start_worker(m, (unsigned)slot, gi) < 0)
 			log_error("could not start worker %u of %u", i + 1,
-				  m->nworkers);
+				  g->nworkers);
 	}
 	return gi;
 
@@ -488,6 +526,7 @@ static void reload(struct master *m)
 	struct generation *old = &m->gens[m->current];
 	struct config *cfg = malloc(sizeof(*cfg));
 	struct generation tmp;
+	const char *refusal;
 	char err[512];
 	int gi, old_index = m->current;
 
@@ -498,6 +537,14 @@ static void reload(struct master *m)
 		free(cfg);
 		return;
 	}
+	refusal = reload_refusal(m, cfg, old->cfg);
+	if (refusal != NULL) {
+		log_error("reload failed, keeping the running config: %s",
+			  refusal);
+		free(cfg);
+		return;
+	}
+	config_warn(cfg);
 	memset(&tmp, 0, sizeof(tmp));
 	if (tls_ctx_create(cfg, &tmp.tls, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
@@ -592,7 +639,7 @@ static void announce_if_ready(struct master *m, int gi)
 			return;
 		ready += m->slots[i].gen == gi;
 	}
-	if (ready < m->nworkers)
+	if (ready < g->nworkers)
 		return;
 	g->announced = true;
 	log_info("ready: generation %u, %u workers, auth pid=%d", g->number,
@@ -822,6 +869,7 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
+		config_warn(cfg);
 		config_print(cfg, stdout);
 		ret = EX_OK;
 		goto out;
@@ -833,12 +881,7 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	log_set_role("master");
-	if (cfg->autologout < 600)
-		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
-			 "requires", cfg->autologout);
-	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
-		log_warn("plaintext_auth = always: passwords may cross the "
-			 "network in clear text");
+	config_warn(cfg);
 	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0 ||
 	    resolve_auth_user(cfg, &m.priv, &m.auth_priv, err,
 			      sizeof(err)) < 0) {
@@ -858,14 +901,6 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	make_state_dir(cfg, &m.auth_priv);
-	m.nworkers = cfg->workers;
-	if (m.nworkers == 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		m.nworkers = cores > 0 ? (unsigned)cores : 1;
-	}
-	if (m.nworkers > MAX_SLOTS / 2)
-		m.nworkers = MAX_SLOTS / 2;
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
 	if (m.connlimit == NULL || m.faildelay == NULL) {
