@@ -110,6 +110,15 @@ def describe_diff(got, want):
                                 short(want[max(0, i - 20):i + 40], 200)))
 
 
+def capa_sasl(p):
+    """The mechanisms of the SASL line of CAPA on session p ([] if none)."""
+    data = p.multi_ok("CAPA").decode("latin-1")
+    for line in data.split("\r\n"):
+        if line.upper().startswith("SASL "):
+            return line.split()[1:]
+    return []
+
+
 def starts(line, prefix, what="response"):
     if not line.startswith(prefix):
         raise AssertionError("%s: got %s, want it to start with %s"

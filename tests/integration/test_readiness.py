@@ -9,18 +9,10 @@ import signal
 import socket
 import time
 
-from harness import check, eq, wait_for
+from harness import capa_sasl, check, eq, wait_for
 
 STORES = None
 MECHS = ["GSSAPI", "OAUTHBEARER", "XOAUTH2", "PLAIN"]
-
-
-def capa_sasl(p):
-    data = p.multi_ok("CAPA").decode("latin-1")
-    for line in data.split("\r\n"):
-        if line.upper().startswith("SASL "):
-            return line.split()[1:]
-    return []
 
 
 def mech_server(ctx, workers=2, env=None):
