@@ -19,6 +19,7 @@ struct session;
 struct connlimit;
 struct timer;
 struct tls_ctx;
+struct jobpool;
 
 struct fail_entry {
 	char addr[64];
@@ -53,6 +54,8 @@ struct worker {
 	 * index) whose keytab or key it can read; 0 until it arrives. */
 	uint32_t auth_mech_files;
 	struct timer *trim_timer;  /* gives heap back when quiet */
+	struct jobpool *jobs;      /* store jobs (session_store.c) */
+	struct io *jobs_io;        /* its completion eventfd */
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
