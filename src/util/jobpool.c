@@ -8,8 +8,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+/* How much nicer than its owner a pool thread runs (0..19). */
+#define JOBPOOL_NICE 10
 
 struct jobpool_list {
 	struct jobpool_job *head, *tail;
@@ -53,6 +57,19 @@ static void *jobpool_thread(void *arg)
 {
 	struct jobpool *pool = arg;
 	uint64_t one = 1;
+
+	/* Below the owner's priority (Linux: nice is per thread, and threads
+	 * a job starts inherit it): when the CPUs are busy, the event loop
+	 * answering clients runs first and the long job waits. Failing to
+	 * lower our own priority changes nothing else. */
+	errno = 0;
+	{
+		int prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+
+		if (errno == 0)
+			(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+					  prio + JOBPOOL_NICE);
+	}
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {

@@ -31,8 +31,9 @@ struct jobpool_job {
 struct jobpool;
 
 /* Starts threads (1..JOBPOOL_THREADS_MAX; fewer if some cannot start).
- * Pool threads block every signal: signals stay with the owner. NULL on
- * failure (errno set). */
+ * Pool threads block every signal (signals stay with the owner) and run
+ * at a lower priority than the owner (the loop answers first when the
+ * CPUs are busy). NULL on failure (errno set). */
 struct jobpool *jobpool_create(unsigned threads);
 /* Lets every queued and running job finish, calls their done callbacks
  * (so no job is lost: a commit that started completes, an open's lock is
