@@ -23,6 +23,7 @@
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/session.h"
+#include "util/jobpool.h"
 #include "util/log.h"
 
 /* Request ids carry the socket fd (low 20 bits) and the session serial
@@ -342,7 +343,8 @@ static void worker_auth_lost(struct worker *w)
 		struct session *s = w->by_fd[fd];
 		struct auth_reply reply;
 
-		if (s == NULL || !s->waiting || s->delay_timer != NULL)
+		if (s == NULL || !s->waiting || s->delay_timer != NULL ||
+		    s->store_job != NULL)
 			continue;
 		memset(&reply, 0, AUTH_REPLY_HDR);
 		reply.result = AUTH_TEMPFAIL;
@@ -394,7 +396,7 @@ static void worker_auth_io(void *context, unsigned ready)
 		reply.user[sizeof(reply.user) - 1] = '\0';
 		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
 		s = session_by_id(w, reply.id);
-		if (s == NULL || !s->waiting) {
+		if (s == NULL || !s->waiting || s->store_job != NULL) {
 			/* The client left while auth worked: free its slot
 			 * (a SASL exchange was aborted when it left). */
 			if (reply.result == AUTH_OK)
@@ -434,6 +436,30 @@ static void worker_memory_setup(struct worker *w)
 	(void)mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	(void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	worker_memory_used(w);
+}
+
+/* --- store jobs --- */
+
+/* Threads for maildrop opens and commits: a few, so one slow maildrop
+ * (a lock wait of up to 2 s, a cold 100,000-file scan) never holds the
+ * others; each cold Maildir scan adds its own size threads (maildir.c). */
+#define WORKER_STORE_THREADS 4
+
+static void worker_jobs_io(void *context, unsigned ready)
+{
+	struct worker *w = context;
+
+	(void)jobpool_complete(w->jobs);
+}
+
+static int worker_jobs_setup(struct worker *w)
+{
+	w->jobs = jobpool_create(WORKER_STORE_THREADS);
+	if (w->jobs == NULL)
+		return -1;
+	w->jobs_io = io_add(w->loop, jobpool_fd(w->jobs), IO_READ, false,
+			    worker_jobs_io, w);
+	return w->jobs_io == NULL ? -1 : 0;
 }
 
 /* --- signals --- */
@@ -517,7 +543,8 @@ int worker_run(const struct worker_setup *setup)
 			      worker_signal, w);
 	w->auth_io = io_add(w->loop, w->auth_fd, IO_READ, false,
 			    worker_auth_io, w);
-	if (w->signal_io == NULL || w->auth_io == NULL) {
+	if (w->signal_io == NULL || w->auth_io == NULL ||
+	    worker_jobs_setup(w) < 0) {
 		log_error("worker setup: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out_free;
@@ -539,6 +566,10 @@ out_free:
 	timer_remove(&w->hello_timer);
 	if (w->ready_fd >= 0)
 		close(w->ready_fd);
+	/* finishes jobs of sessions that already left (a started commit
+	 * completes, an opened maildrop's lock is released) */
+	io_remove(&w->jobs_io);
+	jobpool_destroy(&w->jobs);
 	while (w->logouts != NULL) {
 		struct pending_logout *p = w->logouts;
 

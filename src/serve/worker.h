@@ -20,6 +20,7 @@ struct connlimit;
 struct faildelay;
 struct timer;
 struct tls_ctx;
+struct jobpool;
 
 struct worker_listener {
 	struct worker *worker;
@@ -52,6 +53,8 @@ struct worker {
 	bool listening;            /* accepting since hello (or timeout) */
 	int ready_fd;              /* one byte to the master when listening */
 	struct timer *trim_timer;  /* gives heap back when quiet */
+	struct jobpool *jobs;      /* store jobs (session_store.c) */
+	struct io *jobs_io;        /* its completion eventfd */
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */

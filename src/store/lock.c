@@ -231,8 +231,10 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		if (errno != EEXIST)
 			goto out_temp;
 		stale = lock_check_stale(path, stale_secs, &st);
-		if (stale == 0)
+		if (stale == 0) {
+			*error_r = "the maildrop is locked by another session";
 			return MAILDROP_IN_USE;
+		}
 		if (stale < 0) {
 			if (errno == ENOENT)
 				continue; /* released meanwhile */
@@ -243,8 +245,10 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		if (tries > 0)
 			lock_sleep_ms(20 * tries);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		*error_r = "the session lock kept changing while taken";
 		return MAILDROP_IN_USE;
+	}
 
 	lock = calloc(1, sizeof(*lock));
 	if (lock == NULL)

@@ -27,8 +27,8 @@ struct lock_file;
 struct lock_mbox;
 
 /* Takes the session lock at path (stale_secs 0 = default). Returns
- * MAILDROP_OK with *lock_r, MAILDROP_IN_USE, or MAILDROP_TEMP /
- * MAILDROP_PERM with *error_r. */
+ * MAILDROP_OK with *lock_r, or MAILDROP_IN_USE / MAILDROP_TEMP /
+ * MAILDROP_PERM with *error_r set (always: the log shows it). */
 int lock_file_take(const char *path, unsigned stale_secs,
 		   struct lock_file **lock_r, const char **error_r);
 /* Touches the lock. Returns 0, or -1 when the lock file is no longer ours
