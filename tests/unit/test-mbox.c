@@ -1,14 +1,22 @@
 /* test-mbox.c: mbox parsing (mboxo/mboxrd quoting, separators), X-UIDL,
- * commit keeping mail appended during the session, EXPIRE. */
+ * commit keeping mail appended during the session, EXPIRE, a locking MDA
+ * appending while the commit holds the locks, crash recovery of an
+ * interrupted compaction. */
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/maildrop.h"
 #include "store/msgconv.h"
+#include "store/uidl.h"
 #include "unit.h"
 
 static char root[] = "/tmp/satchel-mbox-XXXXXX";
@@ -265,6 +273,180 @@ static void test_commit(void)
 	CHECK(access(lock_path, F_OK) == 0, "sidecar index written");
 }
 
+/* True when /proc/locks lists a lock of type kind ("POSIX", "FLOCK") on
+ * inode ino by pid, held (waiting false) or waited for (waiting true). */
+static bool proc_locks_has(ino_t ino, pid_t pid, const char *kind,
+			   bool waiting)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/locks", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char *tok[10], *save = NULL, *t;
+		unsigned n = 0, i;
+		const char *colon;
+
+		for (t = strtok_r(line, " \n", &save); t != NULL && n < 10;
+		     t = strtok_r(NULL, " \n", &save))
+			tok[n++] = t;
+		i = n > 1 && strcmp(tok[1], "->") == 0 ? 2 : 1;
+		if (n < i + 5 || (i == 2) != waiting ||
+		    strcmp(tok[i], kind) != 0 ||
+		    atol(tok[i + 3]) != (long)pid)
+			continue;
+		colon = strrchr(tok[i + 4], ':');
+		found = colon != NULL &&
+			strtoull(colon + 1, NULL, 10) == (unsigned long long)ino;
+	}
+	fclose(f);
+	return found;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* The MDA: opened the mbox before the commit (as Postfix local does
+ * before it locks), then waits on its fcntl lock and appends. */
+static void appender(int ready, int go, const char *msg)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(mbox, O_WRONLY | O_APPEND);
+	char c;
+
+	if (fd < 0 || write(ready, "a", 1) != 1)
+		_exit(10);
+	if (read(go, &c, 1) != 1)
+		_exit(11); /* the coordinator died */
+	if (fcntl(fd, F_SETLKW, &fl) < 0)
+		_exit(12);
+	if (write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg) ||
+	    fsync(fd) < 0)
+		_exit(13);
+	_exit(0);
+}
+
+/* Holds a flock, so the commit waits on it while it already holds the
+ * dotlock and the fcntl lock; once the commit holds the fcntl lock, lets
+ * the appender go, and releases the flock only when /proc/locks shows the
+ * appender blocked. Exit 0: the appender really waited during the
+ * commit; 3: the commit finished without waiting (old code). */
+static void coordinator(int ready, int go, int done, ino_t ino,
+			pid_t committer, pid_t mda)
+{
+	uint64_t deadline = now_ms() + 20000;
+	bool told = false;
+	int fd = open(mbox, O_RDONLY);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(ready, "k", 1) != 1)
+		_exit(10);
+	while (now_ms() < deadline) {
+		struct timespec ms = { 0, 1000000 };
+
+		if (!told && proc_locks_has(ino, committer, "POSIX", false)) {
+			told = write(go, "g", 1) == 1;
+		} else if (told && proc_locks_has(ino, mda, "POSIX", true)) {
+			close(fd); /* the commit goes on; the MDA waits */
+			_exit(0);
+		}
+		if (readable(done)) {
+			if (!told && write(go, "g", 1) != 1)
+				_exit(14);
+			_exit(3);
+		}
+		nanosleep(&ms, NULL);
+	}
+	_exit(4);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+static void test_concurrent_append(void)
+{
+	const char *m1 = "From a Mon Jan  1 00:00:00 2024\nS: 1\n\none\n\n";
+	const char *m2 = "From b Mon Jan  1 00:00:00 2024\nS: 2\n\ntwo\n\n";
+	const char *m3 = "From c Mon Jan  1 00:00:00 2024\nS: 3\n\nthree\n\n";
+	const char *late = "From d Mon Jan  1 00:00:00 2024\nS: 4\n\nlate\n\n";
+	int ready[2], go[2], done[2], ret, a_exit, k_exit;
+	char want[4096], c;
+	struct maildrop *drop;
+	const char *error = "";
+	unsigned deleted = 0;
+	struct stat st;
+	ino_t ino;
+	pid_t a, k;
+
+	write_mbox(m1, "w");
+	write_mbox(m2, "a");
+	write_mbox(m3, "a");
+	if (stat(mbox, &st) < 0 || pipe(ready) < 0 || pipe(go) < 0 ||
+	    pipe(done) < 0)
+		abort();
+	ino = st.st_ino;
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 3,
+	      "concurrent: three messages");
+	if (drop == NULL || maildrop_count(drop) != 3)
+		return;
+	maildrop_msg(drop, 0)->deleted = true;
+	maildrop_msg(drop, 2)->deleted = true;
+	fflush(stdout);
+	a = fork();
+	if (a == 0)
+		appender(ready[1], go[0], late);
+	k = fork();
+	if (k == 0)
+		coordinator(ready[1], go[1], done[0], st.st_ino, getppid(), a);
+	close(go[0]);
+	close(go[1]); /* the appender's read ends if the coordinator dies */
+	CHECK(a > 0 && k > 0 && read(ready[0], &c, 1) == 1 &&
+		      read(ready[0], &c, 1) == 1,
+	      "concurrent: appender opened the mbox, coordinator holds flock");
+	ret = maildrop_commit(&drop, &deleted, &error);
+	if (write(done[1], "d", 1) != 1)
+		abort();
+	CHECK(ret == MAILDROP_OK && deleted == 2,
+	      "concurrent: commit of two deletions");
+	k_exit = wait_exit(k);
+	a_exit = wait_exit(a);
+	CHECK(k_exit == 0,
+	      "concurrent: the MDA was blocked on the fcntl lock while the "
+	      "commit held it");
+	CHECK(a_exit == 0, "concurrent: the MDA appended its message");
+	snprintf(want, sizeof(want), "%s%s", m2, late);
+	CHECK_STR(read_whole(mbox), want,
+		  "concurrent: appended mail kept, deleted gone, kept intact");
+	CHECK(stat(mbox, &st) == 0 && st.st_ino == ino,
+	      "concurrent: still the same inode");
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -273,6 +455,7 @@ int main(void)
 	test_parse();
 	test_uidl();
 	test_commit();
+	test_concurrent_append();
 	{
 		char cmd[600];
 
