@@ -447,6 +447,129 @@ static void test_concurrent_append(void)
 	close(done[1]);
 }
 
+/* A journal as mbox_compact.c writes it: the tail for start, written
+ * when the mbox was old (stale = old[start + strlen(tail), end)). */
+static void write_journal(const char *old, size_t start, const char *tail,
+			  ino_t ino)
+{
+	char path[600], stale[UIDL_DIGEST_HEX + 1];
+	size_t size = strlen(old), len = strlen(tail);
+	struct iovec part = { (void *)(old + start + len),
+			      size - start - len };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+	if (uidl_digest(&part, 1, stale) < 0 || (f = fopen(path, "w")) == NULL)
+		abort();
+	fprintf(f, "satchel-compact 1 %llu %zu %zu %zu %s\n%s",
+		(unsigned long long)ino, start, len, size, stale, tail);
+	fclose(f);
+}
+
+static bool journal_exists(void)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+	return access(path, F_OK) == 0;
+}
+
+/* One crash state: the mbox as the crash (and an MDA after it) left it,
+ * a journal; the next open must give want. */
+static void check_recovery(const char *name, const char *old, size_t start,
+			   const char *tail, const char *now,
+			   const char *want)
+{
+	struct maildrop *drop;
+	struct stat st;
+	char label[200];
+	int ret;
+
+	write_mbox(now, "w");
+	if (stat(mbox, &st) < 0)
+		abort();
+	write_journal(old, start, tail, st.st_ino);
+	drop = open_drop(&ret, 0);
+	snprintf(label, sizeof(label), "recovery, %s: open succeeds", name);
+	CHECK(ret == MAILDROP_OK, label);
+	maildrop_close(&drop);
+	snprintf(label, sizeof(label), "recovery, %s: compaction finished",
+		 name);
+	CHECK_STR(read_whole(mbox), want, label);
+	snprintf(label, sizeof(label), "recovery, %s: journal removed", name);
+	CHECK(!journal_exists(), label);
+}
+
+static void test_recovery(void)
+{
+	const char *m1 = "From a Mon Jan  1 00:00:00 2024\nS: 1\n\none\n\n";
+	const char *m2 = "From b Mon Jan  1 00:00:00 2024\nS: 2\n\n"
+			 "two, deleted, a longer body than the late one\n\n";
+	const char *m3 = "From c Mon Jan  1 00:00:00 2024\nS: 3\n\nthree\n\n";
+	const char *m4 = "From d Mon Jan  1 00:00:00 2024\nS: 4\n\nfour\n\n";
+	const char *late = "From e Mon Jan  1 00:00:00 2024\n\nlate\n\n";
+	const char *longer = "From f Mon Jan  1 00:00:00 2024\nS: 6\n\n"
+			     "later mail, longer than the deleted message,\n"
+			     "so the old size is reached again\n\n";
+	char old[1024], tail[512], now[2048], want[2048];
+	size_t start = strlen(m1);
+	struct maildrop *drop;
+	struct stat st;
+	int ret;
+
+	/* the session deleted m2: the tail m3 m4 goes to strlen(m1) */
+	snprintf(old, sizeof(old), "%s%s%s%s", m1, m2, m3, m4);
+	snprintf(tail, sizeof(tail), "%s%s", m3, m4);
+	snprintf(want, sizeof(want), "%s%s", m1, tail);
+	check_recovery("journal written, mbox untouched", old, start, tail,
+		       old, want);
+	snprintf(now, sizeof(now), "%s", old);
+	memcpy(now + start, tail, 20);
+	check_recovery("copy half done", old, start, tail, now, want);
+	check_recovery("truncated, journal not yet removed", old, start,
+		       tail, want, want);
+
+	/* mail appended by an fcntl-only MDA between the crash and now */
+	snprintf(now, sizeof(now), "%s%s", old, late);
+	snprintf(want, sizeof(want), "%s%s%s", m1, tail, late);
+	check_recovery("untouched + appended", old, start, tail, now, want);
+	snprintf(now, sizeof(now), "%s%s", old, late);
+	memcpy(now + start, tail, 20);
+	check_recovery("copy half done + appended", old, start, tail, now,
+		       want);
+	snprintf(now, sizeof(now), "%s%s%s", m1, tail, late);
+	check_recovery("truncated + appended less than removed", old, start,
+		       tail, now, want);
+	snprintf(now, sizeof(now), "%s%s%s", m1, tail, longer);
+	snprintf(want, sizeof(want), "%s%s%s", m1, tail, longer);
+	check_recovery("truncated + appended more than removed", old, start,
+		       tail, now, want);
+
+	/* a journal that does not fit is left alone, and so is the mbox */
+	write_mbox(old, "w");
+	if (stat(mbox, &st) < 0)
+		abort();
+	write_journal(old, start, tail, st.st_ino + 1);
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_TEMP && drop == NULL,
+	      "recovery: journal of another inode: TEMP");
+	CHECK(journal_exists() && strcmp(read_whole(mbox), old) == 0,
+	      "recovery: journal of another inode: both left as they are");
+	write_journal(old, start, tail, st.st_ino);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+		if (truncate(path, 30) < 0)
+			abort();
+		drop = open_drop(&ret, 0);
+		CHECK(ret == MAILDROP_TEMP && drop == NULL &&
+			      strcmp(read_whole(mbox), old) == 0,
+		      "recovery: unreadable journal: TEMP, mbox untouched");
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -456,6 +579,7 @@ int main(void)
 	test_uidl();
 	test_commit();
 	test_concurrent_append();
+	test_recovery();
 	{
 		char cmd[600];
 
