@@ -1,4 +1,5 @@
-/* lock.c: session lock files and mbox dotlock + fcntl locking (lock.h). */
+/* lock.c: session lock files and mbox locking: dotlock, fcntl, flock
+ * (lock.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -23,7 +23,7 @@
 
 #define LOCK_STALE_SECS_DEFAULT 300
 #define LOCK_DOTLOCK_STALE_SECS 300 /* mutt, procmail: 5 minutes */
-#define LOCK_RETRY_MSECS 2000       /* total wait for dotlock + fcntl */
+#define LOCK_RETRY_MSECS 2000       /* total wait for all mbox locks */
 
 struct lock_file;
 struct lock_mbox;

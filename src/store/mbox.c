@@ -9,12 +9,12 @@
  * writer quoted; a ">From " that was in the original message comes out as
  * "From ", which mboxo cannot represent anyway (lossy by format).
  *
- * The file is scanned through mmap under dotlock + fcntl, then unlocked so
- * the MTA can append during the session; messages are read with pread()
- * (a truncated file then gives an I/O error, not SIGBUS). Deletions
- * compact the file in place under the same locks, keeping every octet
- * after the snapshot (mail delivered meanwhile), through a journal that
- * the next open finishes after a crash (mbox_compact.h). */
+ * The file is scanned through mmap under dotlock + fcntl + flock, then
+ * unlocked so the MTA can append during the session; messages are read
+ * with pread() (a truncated file then gives an I/O error, not SIGBUS).
+ * Deletions compact the file in place under the same locks, keeping every
+ * octet after the snapshot (mail delivered meanwhile), through a journal
+ * that the next open finishes after a crash (mbox_compact.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
