@@ -1,12 +1,12 @@
-/* fileio.c: full writes and directory syncs (see fileio.h). */
+/* fileio.c: full writes, directory syncs, atomic replace (fileio.h). */
 #include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,67 +53,59 @@ int fileio_fsync_parent(const char *path)
 	return ret;
 }
 
-/* Tries this many random names before giving up (a clash is a 2^-64
- * event; EEXIST more than once means something else is wrong). */
-#define FILEIO_TMP_TRIES 4
-
 int fileio_replace(const char *path, const void *data, size_t len,
 		   mode_t mode, const char **error_r)
 {
+	struct iovec part = { (void *)data, len };
+
+	return fileio_replacev(path, &part, 1, mode, error_r);
+}
+
+int fileio_replacev(const char *path, const struct iovec *parts,
+		    size_t count, mode_t mode, const char **error_r)
+{
 	char tmp[PATH_MAX];
-	int fd = -1, tries, n;
+	size_t i;
+	int fd, len, saved;
 
-	for (tries = 0; tries < FILEIO_TMP_TRIES && fd < 0; tries++) {
-		unsigned long long r = 0;
-
-		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			r ^= (unsigned long long)getpid() << 32 ^
-			     (unsigned long long)(size_t)&r;
-		n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%016llx", path,
-			     (long)getpid(), r);
-		if (n < 0 || (size_t)n >= sizeof(tmp)) {
-			errno = ENAMETOOLONG;
-			*error_r = "path too long";
-			return -1;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-			       O_CLOEXEC, mode);
-		if (fd < 0 && errno != EEXIST) {
-			*error_r = "cannot create the temporary file";
-			return -1;
-		}
-	}
-	if (fd < 0) {
-		*error_r = "cannot create the temporary file";
+	len = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (len < 0 || (size_t)len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		*error_r = "file name too long";
 		return -1;
 	}
-	/* the mode asked for, whatever the umask */
-	if (fchmod(fd, mode) < 0 || fileio_write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
-		*error_r = "cannot write the temporary file";
-		goto out_unlink;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = "cannot create a temporary file";
+		return -1;
 	}
+	for (i = 0; i < count; i++) {
+		if (fileio_write_all(fd, parts[i].iov_base,
+				     parts[i].iov_len) < 0)
+			goto out_write_fail;
+	}
+	/* mkstemp made it 0600; fchmod is not subject to the umask */
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		goto out_write_fail;
 	if (close(fd) < 0) {
 		fd = -1;
-		*error_r = "cannot write the temporary file";
-		goto out_unlink;
+		goto out_write_fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		*error_r = "cannot rename the temporary file";
-		goto out_unlink;
-	}
+	if (rename(tmp, path) < 0)
+		goto out_write_fail;
 	if (fileio_fsync_parent(path) < 0) {
 		*error_r = "cannot sync the directory";
-		return -1; /* the new file is in place, maybe not durable */
+		return -1;
 	}
 	return 0;
 
-out_unlink:
-	n = errno;
+out_write_fail:
+	saved = errno;
+	*error_r = "cannot write a temporary file";
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	errno = n;
+	errno = saved;
 	return -1;
 }
