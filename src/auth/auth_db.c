@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/rand.h>
+
 #include "auth/auth_server.h"
 #include "auth/password.h"
 #include "util/log.h"
@@ -29,25 +31,41 @@ static void auth_db_warn_schemes(const struct passwd_db *db)
 	}
 }
 
-/* Picks the first hashed (not {PLAIN}) secret of the file as the one an
- * unknown user's password is checked against, so the reply to a wrong
- * user name takes as long as the reply to a wrong password, whichever
- * mechanism carried it. */
+/* Picks the secret an unknown user's password is checked against, so
+ * the reply to a wrong user name takes as long as the reply to a wrong
+ * password, whichever mechanism carried it: the first hashed (not
+ * {PLAIN}) secret of the file (same scheme, same rounds); in a file of
+ * {PLAIN} secrets only, a {PLAIN} one nobody knows (the same compare).
+ * The check of a dummy never succeeds (auth_verify.c). */
 static void auth_db_pick_dummy(struct auth_server *srv)
 {
-	size_t n = passwd_db_count(srv->db);
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[16];
+	size_t n = passwd_db_count(srv->db), i;
+	bool plain = false;
 
 	srv->dummy_stored[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		const struct passwd_entry *e = passwd_db_entry(srv->db, i);
 
-		if (password_scheme_known(e->password) &&
-		    !password_is_plain(e->password) &&
-		    strlen(e->password) < sizeof(srv->dummy_stored)) {
+		if (!password_scheme_known(e->password) ||
+		    strlen(e->password) >= sizeof(srv->dummy_stored))
+			continue;
+		if (!password_is_plain(e->password)) {
 			strcpy(srv->dummy_stored, e->password);
 			return;
 		}
+		plain = true;
 	}
+	if (!plain || RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return; /* the built-in yescrypt dummy (password.h) */
+	strcpy(srv->dummy_stored, "{PLAIN}");
+	for (i = 0; i < sizeof(rnd); i++) {
+		srv->dummy_stored[7 + 2 * i] = hex[rnd[i] >> 4];
+		srv->dummy_stored[8 + 2 * i] = hex[rnd[i] & 15];
+	}
+	srv->dummy_stored[7 + 2 * sizeof(rnd)] = '\0';
+	explicit_bzero(rnd, sizeof(rnd));
 }
 
 void auth_db_check(struct auth_server *srv, bool force)

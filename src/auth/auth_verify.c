@@ -105,11 +105,21 @@ static bool auth_verify_finish(struct auth_server *srv, struct hashjob *job)
 	return true;
 }
 
-/* Runs job on the pool, or here when there is none; a job finished here
- * is answered at once (or deferred like one from the pool). */
+/* True when job is a {PLAIN} comparison: a constant-time memcmp of
+ * microseconds, run here so it never queues behind the slow hashes a
+ * burst of other logins keeps the pool threads busy with. */
+static bool auth_verify_cheap(const struct hashjob *job)
+{
+	return job->kind == HASHJOB_VERIFY && !job->dummy &&
+	       password_is_plain(job->stored);
+}
+
+/* Runs job on the pool, or here when there is none or it is cheap; a job
+ * finished here is answered at once (or deferred like one from the
+ * pool). */
 static void auth_verify_run(struct auth_server *srv, struct hashjob *job)
 {
-	if (srv->pool != NULL) {
+	if (srv->pool != NULL && !auth_verify_cheap(job)) {
 		hashpool_submit(srv->pool, job);
 		return;
 	}
