@@ -15,6 +15,7 @@ dominates every measured time by far."""
 
 import base64
 import crypt
+import os
 import select
 import statistics
 import time
@@ -143,3 +144,31 @@ def test_no_stall(ctx):
         starts(p.getline().decode(), "-ERR",
                "slow AUTH PLAIN (wrong password)")
         p.quit()
+
+
+def scram_salt(srv, user):
+    p = srv.connect()
+    first = "n,,n=%s,r=abcdefghijklmnop" % user
+    line = p.cmd("AUTH SCRAM-SHA-256 " + base64.b64encode(first.encode())
+                 .decode())
+    starts(line, "+ ", "server-first message")
+    sf = base64.b64decode(line[2:]).decode()
+    p.err("*")
+    p.quit()
+    fields = dict(f.split("=", 1) for f in sf.split(","))
+    return fields["s"]
+
+
+def test_fake_salt_survives_restart(ctx):
+    """A user without a SCRAM secret (here: unknown) gets the same salt
+    after a restart, like a user with a stored one: the key of the fake
+    salts is kept in state_dir (made once, mode 0600)."""
+    ctx.workers_may_change = True
+    before = scram_salt(ctx.srv, "nosuchuser")
+    eq(scram_salt(ctx.srv, "nosuchuser"), before, "same salt twice")
+    ctx.srv.restart()
+    eq(scram_salt(ctx.srv, "nosuchuser"), before,
+       "salt of an unknown user after a restart")
+    key = os.path.join(ctx.srv.state_dir, "scram-salt-key")
+    check(os.path.exists(key), "state_dir has scram-salt-key")
+    eq(oct(os.stat(key).st_mode & 0o777), "0o600", "key file mode")
