@@ -96,7 +96,7 @@ bool auth_sasl_reply(struct auth_server *srv, uint32_t slot,
 			auth_verify_scram_keys(srv, slot, reply->id,
 					       client_addr, &o->pending);
 		}
-		explicit_bzero(&o->pending, sizeof(o->pending));
+		/* the caller wipes o->pending */
 		return false;
 	case SASL_RESULT_CONTINUE:
 		reply->result = AUTH_CONTINUE;

@@ -1134,7 +1134,7 @@ static void test_scram_binding_rules(void)
  * comparing salts across restarts learns nothing). */
 static void test_fake_salt_restart(struct config *cfg)
 {
-	char salt1[128], salt2[128], salt3[128], path[300];
+	char salt1[128], salt2[128], salt3[128], path[CONFIG_STR_MAX + 32];
 	struct stat st;
 	int w, status;
 
