@@ -65,6 +65,7 @@ int fileio_replacev(const char *path, const struct iovec *parts,
 		    size_t count, mode_t mode, const char **error_r)
 {
 	char tmp[PATH_MAX];
+	struct stat st;
 	size_t i;
 	int fd, len, saved;
 
@@ -79,6 +80,11 @@ int fileio_replacev(const char *path, const struct iovec *parts,
 		*error_r = "cannot create a temporary file";
 		return -1;
 	}
+	/* the owner first: a chown may clear mode bits; a failed chown
+	 * (not root) leaves the file ours, which the caller can see */
+	if (stat(path, &st) == 0 &&
+	    (st.st_uid != geteuid() || st.st_gid != getegid()))
+		(void)!fchown(fd, st.st_uid, st.st_gid);
 	for (i = 0; i < count; i++) {
 		if (fileio_write_all(fd, parts[i].iov_base,
 				     parts[i].iov_len) < 0)

@@ -16,8 +16,12 @@ int fileio_fsync_parent(const char *path);
 /* Atomically replaces path with data: a unique temporary file in the same
  * directory (mkstemp, so two writers never share one), all bytes written,
  * fsync, mode set, rename over path, fsync of the directory. Readers see
- * the old file or the whole new one, also after a crash. Returns 0, or -1
- * with *error_r (static text) and errno; the temporary file is removed. */
+ * the old file or the whole new one, also after a crash. The new file gets
+ * mode, and the owner and group of the file it replaces when that exists
+ * and the process may give them (root; otherwise it stays the process's).
+ * Returns 0, or -1 with *error_r (static text) and errno; the temporary
+ * file is removed, and path is unchanged unless only the directory fsync
+ * failed ("cannot sync the directory"). */
 int fileio_replace(const char *path, const void *data, size_t len,
 		   mode_t mode, const char **error_r);
 /* The same with the content gathered from count parts (any count). */
