@@ -70,7 +70,7 @@ static void auth_db_pick_dummy(struct auth_server *srv)
 
 void auth_db_check(struct auth_server *srv, bool force)
 {
-	const char *path = srv->cfg->passwd_file;
+	const char *path = srv->set->passwd_file;
 	struct passwd_db *db;
 	char err[512];
 	struct stat st;

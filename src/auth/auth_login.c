@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "auth/auth_server.h"
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "auth/password.h"
 #include "util/log.h"
 
@@ -21,7 +21,7 @@ static int auth_user_delay(const struct auth_server *srv,
 {
 	if (entry != NULL && entry->login_delay >= 0)
 		return entry->login_delay;
-	return (int)srv->cfg->login_delay;
+	return (int)srv->set->login_delay;
 }
 
 /* auth_users_save_state's view of the per-user delay. */
@@ -41,7 +41,7 @@ void auth_state_maybe_save(struct auth_server *srv, bool force)
 	if (!force && (now == srv->state_saved ||
 		       now - srv->state_failed < AUTH_STATE_RETRY_SECS))
 		return;
-	if (auth_users_save_state(&srv->users, srv->cfg->state_dir, now,
+	if (auth_users_save_state(&srv->users, srv->set->state_dir, now,
 				  auth_delay_of, srv) < 0) {
 		srv->state_failed = now;
 		return;
@@ -54,8 +54,8 @@ void auth_state_maybe_save(struct auth_server *srv, bool force)
  * this process trusts nothing it receives. */
 bool auth_plaintext_ok(const struct auth_server *srv, bool secured)
 {
-	return srv->cfg->plaintext_auth == PLAINTEXT_ALWAYS ||
-	       (srv->cfg->plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK &&
+	return srv->set->plaintext_auth == PLAINTEXT_ALWAYS ||
+	       (srv->set->plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK &&
 		secured);
 }
 
@@ -63,7 +63,7 @@ static bool auth_check_apop(const struct auth_server *srv,
 			    const struct passwd_entry *entry,
 			    const struct auth_request *req)
 {
-	if (!srv->cfg->apop || req->timestamp[0] != '<')
+	if (!srv->set->apop || req->timestamp[0] != '<')
 		return false;
 	if (entry == NULL || entry->disabled) {
 		/* same MD5 cost as a real check */
@@ -81,8 +81,8 @@ static int auth_fill_reply(const struct auth_server *srv,
 			   const struct passwd_entry *entry,
 			   struct auth_reply *reply, const char **error_r)
 {
-	enum mail_kind kind = srv->cfg->mail_kind;
-	const char *pattern = srv->cfg->mail_pattern;
+	enum maildrop_kind kind = srv->set->mail_kind;
+	const char *pattern = srv->set->mail_pattern;
 	int n;
 
 	/* DESIGN.md: uid 0 is refused for mail access */
@@ -181,8 +181,8 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 			 user_log, rip);
 		return;
 	}
-	if (srv->cfg->max_sessions_per_user > 0 && u != NULL &&
-	    u->sessions >= srv->cfg->max_sessions_per_user) {
+	if (srv->set->max_sessions_per_user > 0 && u != NULL &&
+	    u->sessions >= srv->set->max_sessions_per_user) {
 		reply->result = AUTH_TOO_MANY;
 		log_info("login refused (too many sessions): user=%s rip=%s",
 			 user_log, rip);
@@ -202,7 +202,7 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 		return;
 	}
 	u->last_login = now;
-	if (delay > 0 && srv->cfg->state_dir[0] != '\0')
+	if (delay > 0 && srv->set->state_dir[0] != '\0')
 		srv->state_dirty = true;
 	reply->result = AUTH_OK;
 	log_info("login: user=%s rip=%s", user_log, rip);

@@ -39,7 +39,7 @@ static void auth_send_hello(struct auth_server *srv, uint32_t slot)
 	for (size_t i = 0; i < sasl_mech_count(); i++) {
 		const struct sasl_mech *m = sasl_mech_get(i);
 
-		if (m != NULL && sasl_mech_configured(m, srv->cfg, true))
+		if (m != NULL && sasl_mech_configured(m, srv->set, true))
 			mask |= 1u << i;
 	}
 	memset(&reply, 0, AUTH_REPLY_HDR);
@@ -185,7 +185,7 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 	}
 }
 
-int auth_process_run(const struct config *cfg, int control_fd)
+int auth_process_run(const struct auth_settings *set, int control_fd)
 {
 	struct auth_server *srv;
 	sigset_t wait_mask, old_mask;
@@ -198,7 +198,7 @@ int auth_process_run(const struct config *cfg, int control_fd)
 		log_error("out of memory");
 		return EX_OSERR;
 	}
-	srv->cfg = cfg;
+	srv->set = set;
 	for (s = 0; s < AUTH_SLOTS_MAX; s++)
 		srv->slot_fd[s] = -1;
 	srv->rx = malloc(auth_rx_size());
@@ -207,7 +207,7 @@ int auth_process_run(const struct config *cfg, int control_fd)
 		free(srv);
 		return EX_OSERR;
 	}
-	if (sasl_server_create(cfg, &srv->sasl) < 0)
+	if (sasl_server_create(set, &srv->sasl) < 0)
 		log_error("SASL unavailable: GNU SASL did not initialise");
 	if (auth_signals_setup(&wait_mask, &old_mask) < 0) {
 		log_error("signals: %s", strerror(errno));
@@ -228,7 +228,7 @@ int auth_process_run(const struct config *cfg, int control_fd)
 	/* without users every login gets AUTH_TEMPFAIL until the file
 	 * can be loaded */
 	auth_db_check(srv, true);
-	auth_users_load_state(&srv->users, cfg->state_dir);
+	auth_users_load_state(&srv->users, set->state_dir);
 
 	ret = auth_loop(srv, control_fd, &wait_mask);
 

@@ -32,13 +32,13 @@
 
 #include <stdint.h>
 
-#include "util/config.h"
+#include "auth/auth_settings.h"
 
 struct auth_control {
 	uint32_t slot; /* worker slot index */
 };
 
 /* Runs until control_fd reaches EOF. Returns an exit status (sysexits). */
-int auth_process_run(const struct config *cfg, int control_fd);
+int auth_process_run(const struct auth_settings *set, int control_fd);
 
 #endif

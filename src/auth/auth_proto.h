@@ -114,7 +114,7 @@ struct auth_reply {
 	uint64_t id;          /* chosen by the worker, never reused */
 	uint32_t result;          /* enum auth_result */
 	char user[AUTH_USER_MAX]; /* canonical user name */
-	uint32_t mail_kind;       /* enum mail_kind (config.h) */
+	uint32_t mail_kind;       /* enum maildrop_kind (store/maildrop.h) */
 	char mail_path[AUTH_PATH_MAX]; /* expanded maildrop path */
 	int64_t uid, gid;         /* from the passwd-file, -1 when unset */
 	int32_t expire_days;      /* per user; -1 = the global setting */

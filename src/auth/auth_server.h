@@ -24,13 +24,13 @@
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
 #include "auth/sasl.h"
-#include "util/config.h"
+#include "auth/auth_settings.h"
 
 #define AUTH_SLOTS_MAX 256
 #define AUTH_LOG_USER_MAX 128
 
 struct auth_server {
-	const struct config *cfg;
+	const struct auth_settings *set;
 	struct passwd_db *db;
 
 	/* identity of the passwd-file last loaded (or tried) */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strnum.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "auth/auth_server.h"
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "auth/password.h"
 #include "util/log.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "auth/sasl_exchange.h"
 #include "auth/sasl_oauth.h"
 #include "util/log.h"
@@ -31,7 +31,7 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 
 bool sasl_plaintext_ok(const struct sasl_exchange *ex)
 {
-	enum plaintext_auth p = ex->ss->cfg->plaintext_auth;
+	enum plaintext_auth p = ex->ss->set->plaintext_auth;
 
 	return p == PLAINTEXT_ALWAYS ||
 	       (p == PLAINTEXT_TLS_OR_LOOPBACK && ex->secured);
@@ -108,7 +108,7 @@ void sasl_server_forget_slot(struct sasl_server *ss, uint32_t slot)
  * (a worker that lost an abort must not fill the table for good). */
 static void sasl_reap(struct sasl_server *ss, time_t now)
 {
-	time_t limit = (time_t)ss->cfg->preauth_timeout + 60;
+	time_t limit = (time_t)ss->set->preauth_timeout + 60;
 	size_t i = 0;
 
 	while (i < ss->n_ex) {
@@ -157,8 +157,8 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	memcpy(mech_name, req->mech, sizeof(mech_name));
 	mech_name[sizeof(mech_name) - 1] = '\0';
 	mech = sasl_mech_find(mech_name, &bit);
-	if (mech == NULL || !(ss->cfg->sasl_mech_mask & (1u << bit)) ||
-	    !sasl_mech_configured(mech, ss->cfg, true)) {
+	if (mech == NULL || !(ss->set->sasl_mech_mask & (1u << bit)) ||
+	    !sasl_mech_configured(mech, ss->set, true)) {
 		*why_r = "mechanism not enabled";
 		return SASL_RESULT_FAILED;
 	}
@@ -364,16 +364,16 @@ enum sasl_result sasl_server_resume(struct sasl_server *ss, uint32_t slot,
 
 /* ---- setup ---- */
 
-static bool sasl_mech_wanted(const struct config *cfg, const char *name)
+static bool sasl_mech_wanted(const struct auth_settings *set, const char *name)
 {
 	size_t bit;
 	const struct sasl_mech *m = sasl_mech_find(name, &bit);
 
-	return m != NULL && (cfg->sasl_mech_mask & (1u << bit)) &&
-	       sasl_mech_configured(m, cfg, true);
+	return m != NULL && (set->sasl_mech_mask & (1u << bit)) &&
+	       sasl_mech_configured(m, set, true);
 }
 
-int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r)
+int sasl_server_create(const struct auth_settings *set, struct sasl_server **ss_r)
 {
 	struct sasl_server *ss;
 	size_t i;
@@ -381,26 +381,26 @@ int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r)
 	ss = calloc(1, sizeof(*ss));
 	if (ss == NULL)
 		return -1;
-	ss->cfg = cfg;
+	ss->set = set;
 	if (gsasl_init(&ss->ctx) != GSASL_OK) {
 		free(ss);
 		return -1;
 	}
 	sasl_scram_key_load(ss);
 	sasl_gsasl_setup(ss);
-	if (sasl_mech_wanted(cfg, "OAUTHBEARER") ||
-	    sasl_mech_wanted(cfg, "XOAUTH2")) {
+	if (sasl_mech_wanted(set, "OAUTHBEARER") ||
+	    sasl_mech_wanted(set, "XOAUTH2")) {
 		const char *error;
 
-		if (sasl_oauth_create(cfg, &ss->oauth, &error) < 0)
+		if (sasl_oauth_create(set, &ss->oauth, &error) < 0)
 			log_error("oauth_public_key %s: %s; OAUTHBEARER and "
 				  "XOAUTH2 logins will fail",
-				  cfg->oauth_public_key, error);
+				  set->oauth_public_key, error);
 	}
 	for (i = 0; i < sasl_mech_count(); i++) {
 		const struct sasl_mech *m = sasl_mech_get(i);
 
-		if ((cfg->sasl_mech_mask & (1u << i)) &&
+		if ((set->sasl_mech_mask & (1u << i)) &&
 		    m->backend == SASL_BACKEND_GSASL &&
 		    !gsasl_server_support_p(ss->ctx, m->name))
 			log_error("sasl_mechanisms: this GNU SASL library "
@@ -430,7 +430,7 @@ static bool sasl_mech_enabled(const struct sasl_server *ss, const char *name)
 	size_t bit;
 
 	return sasl_mech_find(name, &bit) != NULL &&
-	       (ss->cfg->sasl_mech_mask & (1u << bit));
+	       (ss->set->sasl_mech_mask & (1u << bit));
 }
 
 void sasl_server_check_db(const struct sasl_server *ss,

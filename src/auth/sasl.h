@@ -37,7 +37,7 @@
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
 #include "auth/scram.h"
-#include "util/config.h"
+#include "auth/auth_settings.h"
 
 #define SASL_EXCHANGES_MAX 4096
 
@@ -91,7 +91,7 @@ struct sasl_server;
  * (logging those it cannot); loads the OAuth key. With GSSAPI it calls
  * setenv(KRB5_KTNAME): call it before the process starts threads. 0 or
  * -1. */
-int sasl_server_create(const struct config *cfg, struct sasl_server **ss_r);
+int sasl_server_create(const struct auth_settings *set, struct sasl_server **ss_r);
 void sasl_server_destroy(struct sasl_server **ssp);
 
 /* Handles one SASL request from slot (data_len already checked against

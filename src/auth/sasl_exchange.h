@@ -43,7 +43,7 @@ struct sasl_exchange {
 };
 
 struct sasl_server {
-	const struct config *cfg;
+	const struct auth_settings *set;
 	Gsasl *ctx;
 	struct sasl_exchange *ex[SASL_EXCHANGES_MAX];
 	size_t n_ex;

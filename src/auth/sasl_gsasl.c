@@ -43,7 +43,7 @@ static int sasl_gsasl_external(struct sasl_exchange *ex, Gsasl_session *gs)
 	const char *authzid = gsasl_property_fast(gs, GSASL_AUTHZID);
 	const char *user = ex->peer_cn;
 
-	if (ex->ss->cfg->tls_verify_client == TLS_VERIFY_NO ||
+	if (!ex->ss->set->client_certs ||
 	    ex->peer_cn[0] == '\0')
 		return GSASL_AUTHENTICATION_ERROR;
 	if (authzid != NULL && authzid[0] != '\0' &&
@@ -94,7 +94,7 @@ static int sasl_gsasl_callback(Gsasl *ctx, Gsasl_session *gs,
 		return sasl_gsasl_password(ex, gs);
 	case GSASL_SERVICE:
 		return gsasl_property_set(gs, prop,
-					  ex->ss->cfg->gssapi_service);
+					  ex->ss->set->gssapi_service);
 	case GSASL_HOSTNAME:
 		return gsasl_property_set(gs, prop, ex->ss->gss_hostname);
 	case GSASL_VALIDATE_GSSAPI:
@@ -182,23 +182,23 @@ out_free:
  * the rest works. */
 static void sasl_gsasl_gssapi_setup(struct sasl_server *ss)
 {
-	const struct config *cfg = ss->cfg;
-	char ktname[CONFIG_STR_MAX + 8];
+	const struct auth_settings *set = ss->set;
+	char ktname[AUTH_SETTING_STR + 8];
 	krb5_context kctx;
 	char *realm = NULL;
 
-	snprintf(ktname, sizeof(ktname), "FILE:%s", cfg->gssapi_keytab);
+	snprintf(ktname, sizeof(ktname), "FILE:%s", set->gssapi_keytab);
 	if (setenv("KRB5_KTNAME", ktname, 1) < 0)
 		log_error("GSSAPI: cannot set the keytab: out of memory");
-	if (cfg->gssapi_hostname[0] != '\0')
+	if (set->gssapi_hostname[0] != '\0')
 		snprintf(ss->gss_hostname, sizeof(ss->gss_hostname), "%s",
-			 cfg->gssapi_hostname);
+			 set->gssapi_hostname);
 	else if (gethostname(ss->gss_hostname, sizeof(ss->gss_hostname)) < 0)
 		ss->gss_hostname[sizeof(ss->gss_hostname) - 1] = '\0';
 	ss->gss_hostname[sizeof(ss->gss_hostname) - 1] = '\0';
-	if (cfg->gssapi_realm[0] != '\0') {
+	if (set->gssapi_realm[0] != '\0') {
 		snprintf(ss->gss_realm, sizeof(ss->gss_realm), "%s",
-			 cfg->gssapi_realm);
+			 set->gssapi_realm);
 	} else if (krb5_init_context(&kctx) == 0) {
 		if (krb5_get_default_realm(kctx, &realm) == 0) {
 			snprintf(ss->gss_realm, sizeof(ss->gss_realm), "%s",
@@ -211,7 +211,7 @@ static void sasl_gsasl_gssapi_setup(struct sasl_server *ss)
 		log_error("GSSAPI: gssapi_realm is not set and krb5.conf has "
 			  "no default_realm; GSSAPI logins will fail");
 	log_info("GSSAPI: service %s@%s, users of realm %s",
-		 cfg->gssapi_service, ss->gss_hostname, ss->gss_realm);
+		 set->gssapi_service, ss->gss_hostname, ss->gss_realm);
 }
 
 void sasl_gsasl_setup(struct sasl_server *ss)
@@ -220,7 +220,7 @@ void sasl_gsasl_setup(struct sasl_server *ss)
 	const struct sasl_mech *m = sasl_mech_find("GSSAPI", &bit);
 
 	gsasl_callback_set(ss->ctx, sasl_gsasl_callback);
-	if (m != NULL && (ss->cfg->sasl_mech_mask & (1u << bit)) &&
-	    sasl_mech_configured(m, ss->cfg, true))
+	if (m != NULL && (ss->set->sasl_mech_mask & (1u << bit)) &&
+	    sasl_mech_configured(m, ss->set, true))
 		sasl_gsasl_gssapi_setup(ss);
 }

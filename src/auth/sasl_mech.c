@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "util/config.h"
+#include "auth/auth_settings.h"
 
 static const struct sasl_mech sasl_mechs[] = {
 	{ "SCRAM-SHA-256-PLUS", SASL_MECH_CHANNEL_BINDING,
@@ -54,15 +54,15 @@ const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r)
 }
 
 bool sasl_mech_configured(const struct sasl_mech *m,
-			  const struct config *cfg, bool check_files)
+			  const struct auth_settings *set, bool check_files)
 {
 	if ((m->flags & SASL_MECH_NEEDS_KEYTAB) &&
-	    (cfg->gssapi_keytab[0] == '\0' ||
-	     (check_files && access(cfg->gssapi_keytab, R_OK) != 0)))
+	    (set->gssapi_keytab[0] == '\0' ||
+	     (check_files && access(set->gssapi_keytab, R_OK) != 0)))
 		return false;
 	if ((m->flags & SASL_MECH_NEEDS_TOKEN_KEY) &&
-	    (cfg->oauth_public_key[0] == '\0' ||
-	     (check_files && access(cfg->oauth_public_key, R_OK) != 0)))
+	    (set->oauth_public_key[0] == '\0' ||
+	     (check_files && access(set->oauth_public_key, R_OK) != 0)))
 		return false;
 	return true;
 }

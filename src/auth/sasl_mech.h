@@ -37,7 +37,7 @@ enum sasl_backend {
 	SASL_BACKEND_SCRAM,
 };
 
-struct config;
+struct auth_settings;
 
 struct sasl_mech {
 	const char *name;       /* as in CAPA and AUTH, upper case */
@@ -58,7 +58,7 @@ const struct sasl_mech *sasl_mech_find(const char *name, size_t *index_r);
  * another user and only see the config).
  * Enabled-ness (sasl_mechanisms) is the caller's business. */
 bool sasl_mech_configured(const struct sasl_mech *m,
-			  const struct config *cfg, bool check_files);
+			  const struct auth_settings *set, bool check_files);
 
 /* Parses a list of names separated by blanks or commas into a bit mask
  * (bit i = sasl_mech_get(i)). 0, or -1 with *bad_r pointing at a static

@@ -13,11 +13,11 @@
 #define KVSEP '\001'
 
 struct sasl_oauth {
-	const struct config *cfg;
+	const struct auth_settings *set;
 	struct jwt_key *key;
 };
 
-int sasl_oauth_create(const struct config *cfg, struct sasl_oauth **so_r,
+int sasl_oauth_create(const struct auth_settings *set, struct sasl_oauth **so_r,
 		      const char **error_r)
 {
 	struct sasl_oauth *so;
@@ -27,8 +27,8 @@ int sasl_oauth_create(const struct config *cfg, struct sasl_oauth **so_r,
 		*error_r = "out of memory";
 		return -1;
 	}
-	so->cfg = cfg;
-	if (jwt_key_load(cfg->oauth_public_key, &so->key, error_r) < 0) {
+	so->set = set;
+	if (jwt_key_load(set->oauth_public_key, &so->key, error_r) < 0) {
 		free(so);
 		return -1;
 	}
@@ -169,11 +169,11 @@ enum sasl_oauth_status sasl_oauth_check(const struct sasl_oauth *so,
 					char *user_r, size_t user_size,
 					const char **why_r)
 {
-	const struct config *cfg = so->cfg;
+	const struct auth_settings *set = so->set;
 	struct jwt_policy policy = {
-		.issuer = cfg->oauth_issuer,
-		.audience = cfg->oauth_audience,
-		.user_claim = cfg->oauth_user_claim,
+		.issuer = set->oauth_issuer,
+		.audience = set->oauth_audience,
+		.user_claim = set->oauth_user_claim,
 		.now = now,
 	};
 	enum sasl_oauth_status st = SASL_OAUTH_MALFORMED;

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "util/config.h"
+#include "auth/auth_settings.h"
 
 struct sasl_oauth;
 
@@ -30,7 +30,7 @@ enum sasl_oauth_status {
 };
 
 /* Loads oauth_public_key. 0, or -1 with *error_r (static text). */
-int sasl_oauth_create(const struct config *cfg, struct sasl_oauth **so_r,
+int sasl_oauth_create(const struct auth_settings *set, struct sasl_oauth **so_r,
 		      const char **error_r);
 void sasl_oauth_destroy(struct sasl_oauth **sop);
 

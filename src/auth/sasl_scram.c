@@ -240,9 +240,9 @@ static int sasl_scram_key_read(const char *path, unsigned char *key,
 
 void sasl_scram_key_load(struct sasl_server *ss)
 {
-	const char *state_dir = ss->cfg->state_dir, *error;
+	const char *state_dir = ss->set->state_dir, *error;
 	unsigned char key[sizeof(ss->fake_key)];
-	char path[CONFIG_STR_MAX + 32];
+	char path[AUTH_SETTING_STR + 32];
 	int n;
 
 	if (RAND_bytes(ss->fake_key, sizeof(ss->fake_key)) != 1)

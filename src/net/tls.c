@@ -36,27 +36,21 @@ static int min_version(const char *name, int *version_r)
 	return 0;
 }
 
-int tls_ctx_create(const struct config *cfg, struct tls_ctx **ctx_r,
-		   char *err, size_t errsize)
+int tls_ctx_create(const struct tls_server_settings *set,
+		   struct tls_ctx **ctx_r, char *err, size_t errsize)
 {
 	struct tls_ctx *ctx;
 	SSL_CTX *ssl_ctx;
 	int version;
 
 	*ctx_r = NULL;
-	if (cfg->tls_cert[0] == '\0') {
-		if (cfg->listen_tls[0] != '\0') {
-			snprintf(err, errsize, "listen_tls is set but tls_cert "
-				 "is not");
-			return -1;
-		}
-		return 0;
-	}
-	if (cfg->tls_key[0] == '\0') {
+	if (set->cert[0] == '\0')
+		return 0; /* config_finish refuses listen_tls without it */
+	if (set->key[0] == '\0') {
 		snprintf(err, errsize, "tls_cert is set but tls_key is not");
 		return -1;
 	}
-	if (min_version(cfg->tls_min_version, &version) < 0) {
+	if (min_version(set->min_version, &version) < 0) {
 		snprintf(err, errsize, "tls_min_version: expected TLSv1.2 or "
 			 "TLSv1.3");
 		return -1;
@@ -76,42 +70,42 @@ int tls_ctx_create(const struct config *cfg, struct tls_ctx **ctx_r,
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ssl_ctx, 0);
-	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, cfg->tls_cert) != 1) {
-		openssl_error(err, errsize, "tls_cert", cfg->tls_cert);
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, set->cert) != 1) {
+		openssl_error(err, errsize, "tls_cert", set->cert);
 		goto out_free;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, cfg->tls_key,
+	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, set->key,
 					SSL_FILETYPE_PEM) != 1) {
-		openssl_error(err, errsize, "tls_key", cfg->tls_key);
+		openssl_error(err, errsize, "tls_key", set->key);
 		goto out_free;
 	}
 	if (SSL_CTX_check_private_key(ssl_ctx) != 1) {
 		openssl_error(err, errsize, "tls_key does not match tls_cert",
-			      cfg->tls_key);
+			      set->key);
 		goto out_free;
 	}
-	if (cfg->tls_ciphers[0] != '\0' &&
-	    SSL_CTX_set_cipher_list(ssl_ctx, cfg->tls_ciphers) != 1) {
-		openssl_error(err, errsize, "tls_ciphers", cfg->tls_ciphers);
+	if (set->ciphers[0] != '\0' &&
+	    SSL_CTX_set_cipher_list(ssl_ctx, set->ciphers) != 1) {
+		openssl_error(err, errsize, "tls_ciphers", set->ciphers);
 		goto out_free;
 	}
-	if (cfg->tls_verify_client != TLS_VERIFY_NO) {
+	if (set->verify_client != TLS_VERIFY_NO) {
 		int mode = SSL_VERIFY_PEER;
 
-		if (cfg->tls_ca[0] == '\0') {
+		if (set->ca[0] == '\0') {
 			snprintf(err, errsize, "tls_verify_client needs tls_ca");
 			goto out_free;
 		}
-		if (SSL_CTX_load_verify_locations(ssl_ctx, cfg->tls_ca,
+		if (SSL_CTX_load_verify_locations(ssl_ctx, set->ca,
 						  NULL) != 1) {
-			openssl_error(err, errsize, "tls_ca", cfg->tls_ca);
+			openssl_error(err, errsize, "tls_ca", set->ca);
 			goto out_free;
 		}
-		if (cfg->tls_verify_client == TLS_VERIFY_REQUIRED)
+		if (set->verify_client == TLS_VERIFY_REQUIRED)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 		SSL_CTX_set_verify(ssl_ctx, mode, NULL);
 		SSL_CTX_set_client_CA_list(ssl_ctx,
-			SSL_load_client_CA_file(cfg->tls_ca));
+			SSL_load_client_CA_file(set->ca));
 		/* A context id is required once peers are verified. */
 		SSL_CTX_set_session_id_context(ssl_ctx,
 					       (const unsigned char *)"satchel",

@@ -11,16 +11,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util/config.h"
-
 struct tls_ctx;
 
-/* Builds the context from tls_cert, tls_key, tls_min_version,
- * tls_ciphers, tls_ca and tls_verify_client. A missing or unreadable file
- * or a key that does not match the certificate is an error. Returns 0 and
- * *ctx_r (NULL when no tls_cert is configured: TLS off), or -1 with err. */
-int tls_ctx_create(const struct config *cfg, struct tls_ctx **ctx_r,
-		   char *err, size_t errsize);
+#define TLS_SETTING_STR 1024
+
+enum tls_verify { TLS_VERIFY_NO, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRED };
+
+/* A server's TLS, as satchel.conf's tls_* keys set it. */
+struct tls_server_settings {
+	char cert[TLS_SETTING_STR];      /* chain, leaf first; "" = no TLS */
+	char key[TLS_SETTING_STR];
+	char min_version[16];            /* TLSv1.2 or TLSv1.3 */
+	char ciphers[TLS_SETTING_STR];   /* TLS 1.2 cipher list; "" = default */
+	char ca[TLS_SETTING_STR];        /* CAs for client certificates */
+	enum tls_verify verify_client;
+	unsigned handshake_timeout;      /* seconds */
+};
+
+/* Builds the context from set. A missing or unreadable file or a key
+ * that does not match the certificate is an error. Returns 0 and *ctx_r
+ * (NULL when set->cert is empty: TLS off), or -1 with err. */
+int tls_ctx_create(const struct tls_server_settings *set,
+		   struct tls_ctx **ctx_r, char *err, size_t errsize);
 
 struct tls_client_settings {
 	/* verify the server's certificate chain and name (conn.h); false

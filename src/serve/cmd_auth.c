@@ -40,7 +40,7 @@ static size_t cmd_auth_channel_binding(struct session *s, const char *type,
 static const char *cmd_auth_peer_cn(struct session *s, char *buf,
 				    size_t size)
 {
-	if (cfg_of(s)->tls_verify_client == TLS_VERIFY_NO ||
+	if (cfg_of(s)->tls.verify_client == TLS_VERIFY_NO ||
 	    !conn_is_tls(&s->conn))
 		return NULL;
 	return conn_peer_cn(&s->conn, buf, size);
@@ -55,8 +55,8 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	char cn[AUTH_USER_MAX];
 
 	*why_r = "-ERR unsupported authentication mechanism";
-	if (m == NULL || !(cfg_of(s)->sasl_mech_mask & (1u << i)) ||
-	    !sasl_mech_configured(m, cfg_of(s), false))
+	if (m == NULL || !(cfg_of(s)->auth.sasl_mech_mask & (1u << i)) ||
+	    !sasl_mech_configured(m, &cfg_of(s)->auth, false))
 		return false;
 	/* Files only the auth process can read: its word decides. */
 	if ((m->flags & (SASL_MECH_NEEDS_KEYTAB | SASL_MECH_NEEDS_TOKEN_KEY)) &&

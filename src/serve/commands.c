@@ -154,7 +154,7 @@ static enum cmd_outcome cmd_apop(struct session *s,
 {
 	struct auth_request req;
 
-	if (!cfg_of(s)->apop) {
+	if (!cfg_of(s)->auth.apop) {
 		session_reply(s, "-ERR APOP is not enabled on this server");
 		return CMD_DONE;
 	}
@@ -199,7 +199,7 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	const struct config *cfg = cfg_of(s);
 	bool before_login = s->state == STATE_AUTHORIZATION;
 	int expire = before_login ? cfg->expire_days : s->expire_days;
-	unsigned delay = before_login ? cfg->login_delay : s->login_delay;
+	unsigned delay = before_login ? cfg->auth.login_delay : s->login_delay;
 	const char *user_suffix = before_login ? " USER" : "";
 
 	session_reply(s, "+OK capability list follows");

@@ -35,7 +35,7 @@
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/worker.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/log.h"
 #include "util/privdrop.h"
 
@@ -173,7 +173,7 @@ static pid_t start_auth(struct master *m, struct generation *g)
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		_exit(auth_process_run(g->cfg, pair[1]));
+		_exit(auth_process_run(&g->cfg->auth, pair[1]));
 	}
 	close(pair[1]);
 	g->control_fd = pair[0];
@@ -436,7 +436,7 @@ static void new_generation_like(struct master *m, int old)
 	if (cfg == NULL)
 		return;
 	*cfg = *m->gens[old].cfg;
-	if (tls_ctx_create(cfg, &tls, err, sizeof(err)) < 0) {
+	if (tls_ctx_create(&cfg->tls, &tls, err, sizeof(err)) < 0) {
 		log_error("cannot restart: %s", err);
 		free(cfg);
 		return;
@@ -546,7 +546,7 @@ static void reload(struct master *m)
 	}
 	config_warn(cfg);
 	memset(&tmp, 0, sizeof(tmp));
-	if (tls_ctx_create(cfg, &tmp.tls, err, sizeof(err)) < 0) {
+	if (tls_ctx_create(&cfg->tls, &tmp.tls, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
 		free(cfg);
 		return;
@@ -796,15 +796,15 @@ static int resolve_auth_user(const struct config *cfg,
 static void make_state_dir(const struct config *cfg,
 			   const struct privdrop *priv)
 {
-	if (cfg->state_dir[0] == '\0')
+	if (cfg->auth.state_dir[0] == '\0')
 		return;
-	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(cfg->auth.state_dir, 0700) < 0 && errno != EEXIST) {
 		log_warn("state_dir %s: %s (last-login times will not "
-			 "persist)", cfg->state_dir, strerror(errno));
+			 "persist)", cfg->auth.state_dir, strerror(errno));
 		return;
 	}
-	if (priv->active && chown(cfg->state_dir, priv->uid, priv->gid) < 0)
-		log_warn("state_dir %s: chown: %s", cfg->state_dir,
+	if (priv->active && chown(cfg->auth.state_dir, priv->uid, priv->gid) < 0)
+		log_warn("state_dir %s: chown: %s", cfg->auth.state_dir,
 			 strerror(errno));
 }
 
@@ -890,7 +890,7 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	memset(&first, 0, sizeof(first));
-	if (tls_ctx_create(cfg, &first.tls, err, sizeof(err)) < 0) {
+	if (tls_ctx_create(&cfg->tls, &first.tls, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_CONFIG;
 		goto out;

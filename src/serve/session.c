@@ -33,7 +33,7 @@ static const struct config *cfg_of(const struct session *s)
 
 bool session_plaintext_allowed(const struct session *s)
 {
-	switch (cfg_of(s)->plaintext_auth) {
+	switch (cfg_of(s)->auth.plaintext_auth) {
 	case PLAINTEXT_ALWAYS:
 		return true;
 	case PLAINTEXT_TLS_OR_LOOPBACK:
@@ -115,9 +115,9 @@ static uint64_t session_limit_ms(const struct session *s)
 	const struct config *cfg = cfg_of(s);
 
 	if (s->conn.state == CONN_HANDSHAKE)
-		return 1000ull * cfg->tls_handshake_timeout;
+		return 1000ull * cfg->tls.handshake_timeout;
 	return 1000ull * (s->state == STATE_AUTHORIZATION ?
-			  cfg->preauth_timeout : cfg->autologout);
+			  cfg->auth.preauth_timeout : cfg->autologout);
 }
 
 void session_arm_timer(struct session *s)
@@ -370,7 +370,7 @@ static void session_settle(struct session *s)
 
 static void session_greet(struct session *s)
 {
-	if (s->worker->cfg->apop) {
+	if (s->worker->cfg->auth.apop) {
 		make_timestamp(s);
 		session_reply(s, "+OK satchel ready. %s", s->timestamp);
 	} else {

@@ -69,14 +69,14 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 			      "contact the administrator");
 		return false;
 	}
-	set.kind = r->mail_kind == MAIL_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
+	set.kind = r->mail_kind == MAILDROP_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
 	set.path = r->mail_path;
 	set.lock_stale_secs = cfg->lock_stale_timeout;
 	s->expire_days = reply_expire(s, r);
 	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
 	set.create = true;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
-					     : cfg->login_delay;
+					     : cfg->auth.login_delay;
 	if (session_store_open(s, &set) < 0) {
 		log_error("user=%s: out of memory for the maildrop open",
 			  s->user);

@@ -11,7 +11,7 @@
 #include "auth/auth_proto.h"
 #include "net/listener.h"
 #include "serve/limits.h"
-#include "util/config.h"
+#include "config/config.h"
 
 struct ioloop;
 struct io;

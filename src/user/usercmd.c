@@ -12,11 +12,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "auth/passwd.h"
 #include "user/userfile.h"
 #include "user/usersecret.h"
-#include "util/config.h"
+#include "config/config.h"
 
 #define USERCMD_DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 
@@ -127,12 +127,12 @@ static int usercmd_find_path(struct usercmd *cmd)
 		fprintf(stderr, "satchel user: %s\n", err);
 		return EX_CONFIG;
 	}
-	if (cfg.passwd_file[0] == '\0') {
+	if (cfg.auth.passwd_file[0] == '\0') {
 		fprintf(stderr, "satchel user: the users setting names no "
 			"passwd-file\n");
 		return EX_CONFIG;
 	}
-	n = snprintf(cmd->path, sizeof(cmd->path), "%s", cfg.passwd_file);
+	n = snprintf(cmd->path, sizeof(cmd->path), "%s", cfg.auth.passwd_file);
 out_check:
 	if (n < 0 || (size_t)n >= sizeof(cmd->path) || cmd->path[0] == '\0') {
 		fprintf(stderr, "satchel user: bad passwd-file path\n");

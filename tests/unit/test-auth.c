@@ -20,7 +20,7 @@
 #include "auth/auth_proto.h"
 #include "auth/auth_users.h"
 #include "net/fdpass.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/log.h"
 #include "unit.h"
 
@@ -72,7 +72,7 @@ static void start(struct config *cfg)
 		close(sv[0]);
 		if (log_init(log_path, LOG_LEVEL_DEBUG, &error) < 0)
 			_exit(99);
-		ret = auth_process_run(cfg, sv[1]);
+		ret = auth_process_run(&cfg->auth, sv[1]);
 		/* exit(), not _exit(): lets LeakSanitizer check the child */
 		exit(ret);
 	}
@@ -192,7 +192,7 @@ static void test_logins(int w)
 	logout(w, "alice");
 	CHECK_STR(rep.user, "alice", "canonical user");
 	CHECK_STR(rep.mail_path, "/home/alice/Maildir", "mail= with ~");
-	CHECK(rep.mail_kind == MAIL_MAILDIR && rep.uid == 1000 &&
+	CHECK(rep.mail_kind == MAILDROP_MAILDIR && rep.uid == 1000 &&
 	      rep.gid == 1000 && rep.expire_days == -1 &&
 	      rep.login_delay == -1, "reply fields");
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "Wonderland", NULL, &rep) ==
@@ -395,19 +395,19 @@ static void test_tempfail(struct config *cfg)
 {
 	int w, ret;
 
-	snprintf(cfg->passwd_file, sizeof(cfg->passwd_file), "%s/none",
+	snprintf(cfg->auth.passwd_file, sizeof(cfg->auth.passwd_file), "%s/none",
 		 tmpdir);
 	start(cfg);
 	w = attach(0);
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
 	      AUTH_TEMPFAIL, "no database: TEMPFAIL");
-	put(cfg->passwd_file, users);
+	put(cfg->auth.passwd_file, users);
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
 	      AUTH_OK, "database appears: served");
 	close(w);
 	ret = stop();
 	CHECK(ret == 0, "second run exits 0");
-	unlink(cfg->passwd_file);
+	unlink(cfg->auth.passwd_file);
 }
 
 static int delay_60(void *context, const char *name)
@@ -499,13 +499,13 @@ int main(void)
 	put(passwd_path, users);
 
 	config_defaults(&cfg);
-	snprintf(cfg.passwd_file, sizeof(cfg.passwd_file), "%s", passwd_path);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpdir);
-	cfg.apop = true;
-	cfg.max_sessions_per_user = 2;
-	cfg.login_delay = 0;
-	cfg.mail_kind = MAIL_MAILDIR;
-	snprintf(cfg.mail_pattern, sizeof(cfg.mail_pattern),
+	snprintf(cfg.auth.passwd_file, sizeof(cfg.auth.passwd_file), "%s", passwd_path);
+	snprintf(cfg.auth.state_dir, sizeof(cfg.auth.state_dir), "%s", tmpdir);
+	cfg.auth.apop = true;
+	cfg.auth.max_sessions_per_user = 2;
+	cfg.auth.login_delay = 0;
+	cfg.auth.mail_kind = MAILDROP_MAILDIR;
+	snprintf(cfg.auth.mail_pattern, sizeof(cfg.auth.mail_pattern),
 		 "/var/mail/vhosts/%%d/%%n");
 
 	start(&cfg);

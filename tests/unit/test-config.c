@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "util/config.h"
+#include "config/config.h"
 #include "unit.h"
 
 static const char *write_file(const char *text)
@@ -31,9 +31,9 @@ int main(void)
 	CHECK(cfg.max_line == 255, "default max_line is RFC 2449's 255");
 	CHECK(cfg.autologout == 600, "default autologout is 10 minutes");
 	CHECK(cfg.expire_days == -1, "default expire is never");
-	CHECK(cfg.plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK,
+	CHECK(cfg.auth.plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK,
 	      "default plaintext_auth");
-	CHECK(!cfg.apop, "APOP off by default");
+	CHECK(!cfg.auth.apop, "APOP off by default");
 
 	path = write_file("# comment\n\nlisten = 127.0.0.1:1110\n"
 			  "mail = mbox:/var/mail/%u\napop=yes\n"
@@ -41,10 +41,10 @@ int main(void)
 	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0,
 	      "valid file loads");
 	CHECK_STR(cfg.listen, "127.0.0.1:1110", "listen read");
-	CHECK(cfg.mail_kind == MAIL_MBOX, "mbox kind");
-	CHECK_STR(cfg.mail_pattern, "/var/mail/%u", "mail pattern");
-	CHECK_STR(cfg.passwd_file, "/etc/p", "passwd path");
-	CHECK(cfg.apop && cfg.expire_days == 0, "apop and expire 0");
+	CHECK(cfg.auth.mail_kind == MAILDROP_MBOX, "mbox kind");
+	CHECK_STR(cfg.auth.mail_pattern, "/var/mail/%u", "mail pattern");
+	CHECK_STR(cfg.auth.passwd_file, "/etc/p", "passwd path");
+	CHECK(cfg.auth.apop && cfg.expire_days == 0, "apop and expire 0");
 	unlink(path);
 
 	config_defaults(&cfg);
@@ -66,7 +66,7 @@ int main(void)
 	      "bad bool refused");
 	CHECK(config_override(&cfg, "plaintext_auth=never", err,
 			      sizeof(err)) == 0 &&
-	      cfg.plaintext_auth == PLAINTEXT_NEVER, "plaintext_auth never");
+	      cfg.auth.plaintext_auth == PLAINTEXT_NEVER, "plaintext_auth never");
 	CHECK(config_override(&cfg, "mail=imap:x", err, sizeof(err)) < 0,
 	      "unknown mail kind refused");
 	CHECK(config_override(&cfg, "login_delay=-5", err, sizeof(err)) < 0,

@@ -20,7 +20,7 @@
 #include "net/conn.h"
 #include "net/ioloop.h"
 #include "net/tls.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "unit.h"
 
 #define HOST "mail.example.test"
@@ -77,9 +77,9 @@ static struct tls_ctx *server_ctx(const char *cert, const char *key)
 	char err[256];
 
 	config_defaults(&cfg);
-	snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s", cert);
-	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s", key);
-	if (tls_ctx_create(&cfg, &ctx, err, sizeof(err)) < 0)
+	snprintf(cfg.tls.cert, sizeof(cfg.tls.cert), "%s", cert);
+	snprintf(cfg.tls.key, sizeof(cfg.tls.key), "%s", key);
+	if (tls_ctx_create(&cfg.tls, &ctx, err, sizeof(err)) < 0)
 		printf("# server ctx: %s\n", err);
 	return ctx;
 }

@@ -18,7 +18,7 @@
 
 #include "auth/jwt.h"
 #include "auth/sasl_oauth.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/test-jwt.XXXXXX";
@@ -367,12 +367,12 @@ static void test_messages(void)
 	char user[256], *t;
 
 	config_defaults(&cfg);
-	snprintf(cfg.oauth_public_key, sizeof(cfg.oauth_public_key), "%s",
+	snprintf(cfg.auth.oauth_public_key, sizeof(cfg.auth.oauth_public_key), "%s",
 		 path_rsa);
-	snprintf(cfg.oauth_issuer, sizeof(cfg.oauth_issuer),
+	snprintf(cfg.auth.oauth_issuer, sizeof(cfg.auth.oauth_issuer),
 		 "https://idp.test");
-	snprintf(cfg.oauth_audience, sizeof(cfg.oauth_audience), "pop.test");
-	CHECK(sasl_oauth_create(&cfg, &so, &why) == 0, "oauth backend");
+	snprintf(cfg.auth.oauth_audience, sizeof(cfg.auth.oauth_audience), "pop.test");
+	CHECK(sasl_oauth_create(&cfg.auth, &so, &why) == 0, "oauth backend");
 	if (so == NULL)
 		return;
 	CHECK(strcmp(sasl_oauth_error(false),

@@ -2,7 +2,7 @@
  * names that are refused because they could escape the pattern. */
 #include <string.h>
 
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 #include "unit.h"
 
 static const char *expand(const char *pattern, const char *user,
@@ -48,14 +48,14 @@ static void test_valid(void)
 
 static void test_parse(void)
 {
-	enum mail_kind kind;
+	enum maildrop_kind kind;
 	const char *pattern, *error;
 
 	CHECK(mailpath_parse("maildir:~/Maildir", &kind, &pattern,
-			     &error) == 0 && kind == MAIL_MAILDIR &&
+			     &error) == 0 && kind == MAILDROP_MAILDIR &&
 	      strcmp(pattern, "~/Maildir") == 0, "maildir:");
 	CHECK(mailpath_parse("mbox:/var/mail/%u", &kind, &pattern,
-			     &error) == 0 && kind == MAIL_MBOX &&
+			     &error) == 0 && kind == MAILDROP_MBOX &&
 	      strcmp(pattern, "/var/mail/%u") == 0, "mbox:");
 	CHECK(mailpath_parse("mdbox:~/x", &kind, &pattern, &error) == -1,
 	      "unknown kind");

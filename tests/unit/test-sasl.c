@@ -37,7 +37,7 @@
 #include "net/conn.h"
 #include "net/fdpass.h"
 #include "net/tls.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/log.h"
 #include "unit.h"
 
@@ -168,7 +168,7 @@ static void start(struct config *cfg)
 		close(sv[0]);
 		if (log_init(path_log, LOG_LEVEL_DEBUG, &error) < 0)
 			_exit(99);
-		exit(auth_process_run(cfg, sv[1]));
+		exit(auth_process_run(&cfg->auth, sv[1]));
 	}
 	close(sv[1]);
 	control_fd = sv[0];
@@ -1138,8 +1138,8 @@ static void test_fake_salt_restart(struct config *cfg)
 	struct stat st;
 	int w, status;
 
-	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s/state", tmpdir);
-	mkdir(cfg->state_dir, 0700);
+	snprintf(cfg->auth.state_dir, sizeof(cfg->auth.state_dir), "%s/state", tmpdir);
+	mkdir(cfg->auth.state_dir, 0700);
 	start(cfg);
 	w = attach(5);
 	gsasl_salt(w, "SCRAM-SHA-256", "nosuchuser", salt1, sizeof(salt1));
@@ -1147,7 +1147,7 @@ static void test_fake_salt_restart(struct config *cfg)
 	close(w);
 	close(control_fd);
 	waitpid(child, &status, 0);
-	snprintf(path, sizeof(path), "%s/scram-salt-key", cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/scram-salt-key", cfg->auth.state_dir);
 	CHECK(stat(path, &st) == 0 && st.st_size == 32 &&
 	      (st.st_mode & 0777) == 0600, "salt key made, 32 octets, 0600");
 	start(cfg);
@@ -1160,7 +1160,7 @@ static void test_fake_salt_restart(struct config *cfg)
 	close(control_fd);
 	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
 	      WEXITSTATUS(status) == 0, "auth process with state exits");
-	cfg->state_dir[0] = '\0';
+	cfg->auth.state_dir[0] = '\0';
 }
 
 int main(void)
@@ -1189,11 +1189,12 @@ int main(void)
 			      "SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 "
 			      "CRAM-MD5 EXTERNAL PLAIN LOGIN", err,
 			      sizeof(err)) == 0, "every mechanism enabled");
-	snprintf(cfg.passwd_file, sizeof(cfg.passwd_file), "%s", path_passwd);
-	cfg.state_dir[0] = '\0';
-	cfg.max_sessions_per_user = 0;
-	cfg.tls_verify_client = TLS_VERIFY_OPTIONAL;
-	snprintf(cfg.mail_pattern, sizeof(cfg.mail_pattern), "/var/mail/%%n");
+	snprintf(cfg.auth.passwd_file, sizeof(cfg.auth.passwd_file), "%s", path_passwd);
+	cfg.auth.state_dir[0] = '\0';
+	cfg.auth.max_sessions_per_user = 0;
+	cfg.tls.verify_client = TLS_VERIFY_OPTIONAL;
+	cfg.auth.client_certs = true;  /* what config_finish derives */
+	snprintf(cfg.auth.mail_pattern, sizeof(cfg.auth.mail_pattern), "/var/mail/%%n");
 	CHECK(make_cert() == 0, "test certificate made");
 
 	start(&cfg);
@@ -1204,10 +1205,10 @@ int main(void)
 	test_challenge_response(w);
 
 	/* the worker's TLS context: tls_cert/tls_key, TLS 1.3 */
-	snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s", path_cert);
-	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s", path_key);
-	cfg.tls_verify_client = TLS_VERIFY_NO;
-	CHECK(tls_ctx_create(&cfg, &tctx, err, sizeof(err)) == 0 &&
+	snprintf(cfg.tls.cert, sizeof(cfg.tls.cert), "%s", path_cert);
+	snprintf(cfg.tls.key, sizeof(cfg.tls.key), "%s", path_key);
+	cfg.tls.verify_client = TLS_VERIFY_NO;
+	CHECK(tls_ctx_create(&cfg.tls, &tctx, err, sizeof(err)) == 0 &&
 	      tctx != NULL, "TLS context");
 	if (tctx != NULL) {
 		test_plus(w, tctx);

@@ -1,5 +1,5 @@
 /* mailpath.c: expansion of mail location patterns (see mailpath.h). */
-#include "auth/mailpath.h"
+#include "store/mailpath.h"
 
 #include <string.h>
 
@@ -25,14 +25,14 @@ bool mailpath_user_valid(const char *user)
 	return true;
 }
 
-int mailpath_parse(const char *location, enum mail_kind *kind_r,
+int mailpath_parse(const char *location, enum maildrop_kind *kind_r,
 		   const char **pattern_r, const char **error_r)
 {
 	if (strncmp(location, "maildir:", 8) == 0) {
-		*kind_r = MAIL_MAILDIR;
+		*kind_r = MAILDROP_MAILDIR;
 		*pattern_r = location + 8;
 	} else if (strncmp(location, "mbox:", 5) == 0) {
-		*kind_r = MAIL_MBOX;
+		*kind_r = MAILDROP_MBOX;
 		*pattern_r = location + 5;
 	} else {
 		*error_r = "mail location must start with maildir: or mbox:";

@@ -1,7 +1,7 @@
 /* config.c: the table of configuration keys, their defaults, parsing and
  * validation. A key is described once, here; --check prints from the same
  * table, so the printed config cannot disagree with what is parsed. */
-#include "util/config.h"
+#include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "auth/sasl_mech.h"
 #include "net/linereader.h"
 #include "net/listener.h"
+#include "store/mailpath.h"
 #include "util/log.h"
 #include "util/strnum.h"
 
@@ -29,77 +30,80 @@ struct config_key {
 	const char *defval;
 };
 
-#define STR(n, d) { #n, KEY_STR, offsetof(struct config, n), \
-		    sizeof(((struct config *)0)->n), 0, 0, d }
-#define UINT(n, lo, hi, d) { #n, KEY_UINT, offsetof(struct config, n), 0, \
-			     lo, hi, d }
-#define SPECIAL(n, t, field, d) { #n, t, offsetof(struct config, field), \
+/* FIELD: the key's member of struct config, which may be inside one of
+ * the embedded settings structs (tls.cert, auth.apop). */
+#define STR(n, field, d) { n, KEY_STR, offsetof(struct config, field), \
+			   sizeof(((struct config *)0)->field), 0, 0, d }
+#define UINT(n, field, lo, hi, d) { n, KEY_UINT, \
+				    offsetof(struct config, field), 0, lo, \
+				    hi, d }
+#define SPECIAL(n, t, field, d) { n, t, offsetof(struct config, field), \
 				  sizeof(((struct config *)0)->field), 0, 0, d }
 
 static const struct config_key config_keys[] = {
-	SPECIAL(listen, KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
-	SPECIAL(listen_tls, KEY_LISTEN, listen_tls, ""),
-	STR(tls_cert, ""),
-	STR(tls_key, ""),
-	STR(tls_min_version, "TLSv1.2"),
-	STR(tls_ciphers, ""),
-	STR(tls_ca, ""),
-	SPECIAL(tls_verify_client, KEY_TLS_VERIFY, tls_verify_client, "no"),
-	UINT(tls_handshake_timeout, 1, 600, "30"),
-	SPECIAL(users, KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
-	SPECIAL(mail, KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
-	STR(mail_user, "satchel"),
+	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
+	SPECIAL("listen_tls", KEY_LISTEN, listen_tls, ""),
+	STR("tls_cert", tls.cert, ""),
+	STR("tls_key", tls.key, ""),
+	STR("tls_min_version", tls.min_version, "TLSv1.2"),
+	STR("tls_ciphers", tls.ciphers, ""),
+	STR("tls_ca", tls.ca, ""),
+	SPECIAL("tls_verify_client", KEY_TLS_VERIFY, tls.verify_client, "no"),
+	UINT("tls_handshake_timeout", tls.handshake_timeout, 1, 600, "30"),
+	SPECIAL("users", KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
+	SPECIAL("mail", KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
+	STR("mail_user", mail_user, "satchel"),
 	/* Its own account, so a compromised worker cannot read secrets. */
-	STR(auth_user, "satchel-auth"),
-	STR(hostname, ""),
-	STR(log, "stderr"),
-	SPECIAL(log_level, KEY_LOGLEVEL, log_level, "info"),
-	STR(state_dir, "/var/lib/satchel"),
+	STR("auth_user", auth_user, "satchel-auth"),
+	STR("hostname", hostname, ""),
+	STR("log", log, "stderr"),
+	SPECIAL("log_level", KEY_LOGLEVEL, log_level, "info"),
+	STR("state_dir", auth.state_dir, "/var/lib/satchel"),
 	/* 0: one per online core, at most CONFIG_WORKERS_MAX */
-	UINT(workers, 0, CONFIG_WORKERS_MAX, "0"),
-	SPECIAL(plaintext_auth, KEY_PLAINTEXT, plaintext_auth,
+	UINT("workers", workers, 0, CONFIG_WORKERS_MAX, "0"),
+	SPECIAL("plaintext_auth", KEY_PLAINTEXT, auth.plaintext_auth,
 		"tls-or-loopback"),
-	SPECIAL(apop, KEY_BOOL, apop, "no"),
-	SPECIAL(expire, KEY_EXPIRE, expire_days, "never"),
-	UINT(login_delay, 0, 86400 * 365, "0"),
+	SPECIAL("apop", KEY_BOOL, auth.apop, "no"),
+	SPECIAL("expire", KEY_EXPIRE, expire_days, "never"),
+	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
-	UINT(max_line, 255, LINEREADER_BUF, "255"),
-	UINT(max_bad_lines, 1, 1000, "10"),
-	UINT(preauth_timeout, 1, 3600, "60"),
+	UINT("max_line", max_line, 255, LINEREADER_BUF, "255"),
+	UINT("max_bad_lines", max_bad_lines, 1, 1000, "10"),
+	UINT("preauth_timeout", auth.preauth_timeout, 1, 3600, "60"),
 	/* RFC 1939 section 3: an autologout timer of at least 10 minutes;
 	 * shorter values are accepted (with a warning) for testing. */
-	UINT(autologout, 1, 86400, "600"),
-	UINT(max_connections, 1, 1000000, "10000"),
-	UINT(max_connections_per_ip, 1, 1000000, "50"),
-	UINT(max_sessions_per_user, 0, 1000000, "10"),
-	UINT(lock_stale_timeout, 10, 86400, "300"),
-	{ "auth_fail_delay", KEY_UINT,
-	  offsetof(struct config, auth_fail_delay_ms), 0, 0, 60000, "500" },
-	{ "auth_fail_delay_max", KEY_UINT,
-	  offsetof(struct config, auth_fail_delay_max_ms), 0, 0, 600000,
-	  "10000" },
+	UINT("autologout", autologout, 1, 86400, "600"),
+	UINT("max_connections", max_connections, 1, 1000000, "10000"),
+	UINT("max_connections_per_ip", max_connections_per_ip, 1, 1000000,
+	     "50"),
+	UINT("max_sessions_per_user", auth.max_sessions_per_user, 0,
+	     1000000, "10"),
+	UINT("lock_stale_timeout", lock_stale_timeout, 10, 86400, "300"),
+	UINT("auth_fail_delay", auth_fail_delay_ms, 0, 60000, "500"),
+	UINT("auth_fail_delay_max", auth_fail_delay_max_ms, 0, 600000,
+	     "10000"),
 	/* Only what every stored secret can serve: a client that picks the
 	 * strongest mechanism offered does not fall back when it fails, so
 	 * SCRAM and CRAM-MD5 are for the admin to enable once the
 	 * passwd-file holds their secrets. "" disables AUTH. */
-	SPECIAL(sasl_mechanisms, KEY_SASL_MECHS, sasl_mechanisms,
+	SPECIAL("sasl_mechanisms", KEY_SASL_MECHS, sasl_mechanisms,
 		"PLAIN LOGIN"),
 	/* RFC 5034 4.: SASL responses are not bound by the 255-octet
 	 * command line; GSSAPI and OAuth tokens need a few KB. At most
 	 * 65536, which is what the auth protocol carries. */
-	UINT(sasl_max_line, 256, 65536, "8192"),
+	UINT("sasl_max_line", sasl_max_line, 256, 65536, "8192"),
 	/* GSSAPI (RFC 4752): offered only when the keytab is readable */
-	STR(gssapi_keytab, ""),
+	STR("gssapi_keytab", auth.gssapi_keytab, ""),
 	/* RFC 5034 4.: the GSSAPI service name of POP3 is "pop" */
-	STR(gssapi_service, "pop"),
-	STR(gssapi_hostname, ""),
-	STR(gssapi_realm, ""),
+	STR("gssapi_service", auth.gssapi_service, "pop"),
+	STR("gssapi_hostname", auth.gssapi_hostname, ""),
+	STR("gssapi_realm", auth.gssapi_realm, ""),
 	/* OAUTHBEARER (RFC 7628) and XOAUTH2: signed JWTs (jwt.h) */
-	STR(oauth_public_key, ""),
-	STR(oauth_issuer, ""),
-	STR(oauth_audience, ""),
-	STR(oauth_user_claim, "email"),
+	STR("oauth_public_key", auth.oauth_public_key, ""),
+	STR("oauth_issuer", auth.oauth_issuer, ""),
+	STR("oauth_audience", auth.oauth_audience, ""),
+	STR("oauth_user_claim", auth.oauth_user_claim, "email"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -226,7 +230,7 @@ static int config_set(struct config *cfg, const struct config_key *key,
 	case KEY_SASL_MECHS: {
 		const char *bad;
 
-		if (sasl_mech_parse_list(value, &cfg->sasl_mech_mask,
+		if (sasl_mech_parse_list(value, &cfg->auth.sasl_mech_mask,
 					 &bad) < 0) {
 			*reason_r = "unknown SASL mechanism";
 			return -1;
@@ -264,8 +268,8 @@ static int config_set(struct config *cfg, const struct config_key *key,
 			return -1;
 		}
 		if (copy_str(cfg->users, sizeof(cfg->users), value) < 0 ||
-		    copy_str(cfg->passwd_file, sizeof(cfg->passwd_file),
-			     value + 12) < 0) {
+		    copy_str(cfg->auth.passwd_file,
+			     sizeof(cfg->auth.passwd_file), value + 12) < 0) {
 			*reason_r = "value too long";
 			return -1;
 		}
@@ -273,23 +277,13 @@ static int config_set(struct config *cfg, const struct config_key *key,
 	case KEY_MAIL: {
 		const char *pattern;
 
-		if (strncmp(value, "maildir:", 8) == 0) {
-			cfg->mail_kind = MAIL_MAILDIR;
-			pattern = value + 8;
-		} else if (strncmp(value, "mbox:", 5) == 0) {
-			cfg->mail_kind = MAIL_MBOX;
-			pattern = value + 5;
-		} else {
-			*reason_r = "expected maildir:PATTERN or mbox:PATTERN";
+		/* the one parser of mail locations (store/mailpath.c) */
+		if (mailpath_parse(value, &cfg->auth.mail_kind, &pattern,
+				   reason_r) < 0)
 			return -1;
-		}
-		if (*pattern == '\0') {
-			*reason_r = "empty mail pattern";
-			return -1;
-		}
 		if (copy_str(cfg->mail, sizeof(cfg->mail), value) < 0 ||
-		    copy_str(cfg->mail_pattern, sizeof(cfg->mail_pattern),
-			     pattern) < 0) {
+		    copy_str(cfg->auth.mail_pattern,
+			     sizeof(cfg->auth.mail_pattern), pattern) < 0) {
 			*reason_r = "value too long";
 			return -1;
 		}
@@ -412,31 +406,33 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "no listen address configured");
 		return -1;
 	}
-	if (strcmp(cfg->tls_min_version, "TLSv1.2") != 0 &&
-	    strcmp(cfg->tls_min_version, "TLSv1.3") != 0) {
+	if (strcmp(cfg->tls.min_version, "TLSv1.2") != 0 &&
+	    strcmp(cfg->tls.min_version, "TLSv1.3") != 0) {
 		snprintf(err, errsize, "tls_min_version: expected TLSv1.2 or "
 			 "TLSv1.3");
 		return -1;
 	}
-	if (cfg->listen_tls[0] != '\0' && cfg->tls_cert[0] == '\0') {
+	if (cfg->listen_tls[0] != '\0' && cfg->tls.cert[0] == '\0') {
 		snprintf(err, errsize, "listen_tls needs tls_cert and tls_key");
 		return -1;
 	}
-	if (cfg->oauth_public_key[0] != '\0' &&
-	    (cfg->oauth_issuer[0] == '\0' || cfg->oauth_audience[0] == '\0' ||
-	     cfg->oauth_user_claim[0] == '\0')) {
+	if (cfg->auth.oauth_public_key[0] != '\0' &&
+	    (cfg->auth.oauth_issuer[0] == '\0' || cfg->auth.oauth_audience[0] == '\0' ||
+	     cfg->auth.oauth_user_claim[0] == '\0')) {
 		snprintf(err, errsize, "oauth_public_key needs oauth_issuer, "
 			 "oauth_audience and oauth_user_claim");
 		return -1;
 	}
-	if (strchr(cfg->gssapi_service, '@') != NULL ||
-	    strchr(cfg->gssapi_hostname, '@') != NULL) {
+	if (strchr(cfg->auth.gssapi_service, '@') != NULL ||
+	    strchr(cfg->auth.gssapi_hostname, '@') != NULL) {
 		snprintf(err, errsize, "gssapi_service and gssapi_hostname "
 			 "cannot contain '@'");
 		return -1;
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
 		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;
+	/* EXTERNAL needs client certificates asked for (RFC 4422 A.) */
+	cfg->auth.client_certs = cfg->tls.verify_client != TLS_VERIFY_NO;
 	cfg->workers_auto = cfg->workers == 0;
 	if (cfg->workers_auto) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -458,7 +454,7 @@ void config_warn(const struct config *cfg)
 	if (cfg->autologout < 600)
 		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
 			 "requires", cfg->autologout);
-	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
+	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
 }

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util/config.h"
+#include "store/maildrop.h"
 
 #define MAILPATH_USER_MAX 255
 
@@ -28,7 +28,7 @@ bool mailpath_user_valid(const char *user);
 
 /* Splits "maildir:PATTERN" or "mbox:PATTERN". *pattern_r points into
  * location. Returns 0, or -1 with *error_r (unknown kind, empty pattern). */
-int mailpath_parse(const char *location, enum mail_kind *kind_r,
+int mailpath_parse(const char *location, enum maildrop_kind *kind_r,
 		   const char **pattern_r, const char **error_r);
 
 /* Expands pattern for user (whose home may be NULL) into out. Returns 0,

@@ -1,0 +1,42 @@
+/* auth_settings.h: what the auth process (and the SASL mechanisms it runs)
+ * is configured with. Filled by config/ from satchel.conf and handed to
+ * auth_process_run(); nothing in auth/ sees the whole configuration. */
+#ifndef SATCHEL_AUTH_SETTINGS_H
+#define SATCHEL_AUTH_SETTINGS_H
+
+#include <stdbool.h>
+
+#include "store/maildrop.h"
+
+#define AUTH_SETTING_STR 1024
+
+/* When USER/PASS and the plaintext SASL mechanisms may be used. */
+enum plaintext_auth { PLAINTEXT_ALWAYS, PLAINTEXT_TLS_OR_LOOPBACK,
+		      PLAINTEXT_NEVER };
+
+struct auth_settings {
+	char passwd_file[AUTH_SETTING_STR];   /* the user database */
+	enum maildrop_kind mail_kind;         /* default mail location */
+	char mail_pattern[AUTH_SETTING_STR];  /* mailpath.h variables */
+	char state_dir[AUTH_SETTING_STR];     /* last logins, salt key */
+	enum plaintext_auth plaintext_auth;
+	bool apop;
+	unsigned login_delay;                 /* seconds, 0 = none */
+	unsigned preauth_timeout;             /* seconds */
+	unsigned max_sessions_per_user;       /* 0 = unlimited */
+	unsigned sasl_mech_mask;              /* bit i: sasl_mech_get(i) */
+	bool client_certs;                    /* TLS asks for them (EXTERNAL) */
+	/* GSSAPI (Kerberos V5): offered only with a readable keytab */
+	char gssapi_keytab[AUTH_SETTING_STR];
+	char gssapi_service[64];              /* "pop" (RFC 5034 4.) */
+	char gssapi_hostname[256];            /* "" = gethostname() */
+	char gssapi_realm[256];               /* "" = krb5.conf default */
+	/* OAUTHBEARER / XOAUTH2: JWTs checked against a public key (jwt.h);
+	 * offered only with a readable key */
+	char oauth_public_key[AUTH_SETTING_STR];
+	char oauth_issuer[AUTH_SETTING_STR];
+	char oauth_audience[AUTH_SETTING_STR];
+	char oauth_user_claim[64];
+};
+
+#endif
