@@ -17,9 +17,15 @@ void conn_init(struct conn *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->out_fd = fd;
 	c->state = CONN_PLAIN;
 	c->read_wants = IO_READ;
 	c->write_wants = IO_WRITE;
+}
+
+void conn_set_out_fd(struct conn *c, int out_fd)
+{
+	c->out_fd = out_fd;
 }
 
 void conn_deinit(struct conn *c)
@@ -114,7 +120,7 @@ ssize_t conn_write(struct conn *c, const void *buf, size_t len)
 
 	if (c->state == CONN_PLAIN) {
 		do {
-			n = write(c->fd, buf, len);
+			n = write(c->out_fd, buf, len);
 		} while (n < 0 && errno == EINTR);
 		if (n >= 0)
 			return n;
@@ -138,7 +144,8 @@ int conn_start_tls(struct conn *c, struct tls_ctx *ctx)
 {
 	SSL *ssl = SSL_new(tls_ctx_ssl_ctx(ctx));
 
-	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1) {
+	if (ssl == NULL || SSL_set_rfd(ssl, c->fd) != 1 ||
+	    SSL_set_wfd(ssl, c->out_fd) != 1) {
 		conn_set_error(c, "TLS setup");
 		SSL_free(ssl);
 		return -1;

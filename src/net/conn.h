@@ -24,7 +24,8 @@ enum conn_result {
 enum conn_state { CONN_PLAIN, CONN_HANDSHAKE, CONN_TLS };
 
 struct conn {
-	int fd;
+	int fd;                  /* read from (and written to, see out_fd) */
+	int out_fd;              /* written to: fd unless conn_set_out_fd */
 	enum conn_state state;
 	void *ssl;               /* SSL *, NULL while plain */
 	unsigned read_wants;     /* events the last read/handshake waits on */
@@ -33,6 +34,11 @@ struct conn {
 };
 
 void conn_init(struct conn *c, int fd);
+/* Writes go to out_fd instead of fd (satchel serve --stdio: fd 0 and 1,
+ * which may be two pipes). Events are still watched on fd only, so a
+ * distinct out_fd must be blocking: a write then never returns
+ * CONN_AGAIN. Call before any I/O and before conn_start_tls. */
+void conn_set_out_fd(struct conn *c, int out_fd);
 /* Frees TLS state; does not close fd. */
 void conn_deinit(struct conn *c);
 
