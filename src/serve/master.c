@@ -32,6 +32,7 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
+#include "serve/stdio.h"
 #include "serve/worker.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -599,7 +600,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: satchel serve [-c FILE] [-o key=value]... "
-		"[--foreground] [--check]\n");
+		"[--foreground] [--check] [--stdio]\n");
 }
 
 static int daemonize(void)
@@ -669,13 +670,14 @@ int master_main(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "foreground", no_argument, NULL, 'F' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "stdio", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG };
 	struct config *cfg;
 	struct generation first = { 0 };
-	bool foreground = false, check = false;
+	bool foreground = false, check = false, stdio = false;
 	enum log_level level;
 	const char *log_err = NULL;
 	char err[512];
@@ -704,6 +706,9 @@ int master_main(int argc, char **argv)
 		case 'C':
 			check = true;
 			break;
+		case 'S':
+			stdio = true;
+			break;
 		case 'h':
 			usage();
 			ret = EX_OK;
@@ -729,6 +734,8 @@ int master_main(int argc, char **argv)
 		ret = EX_OK;
 		goto out;
 	}
+	if (stdio)
+		stdio_log_guard(cfg);
 	(void)log_level_parse(cfg->log_level, &level);
 	if (log_init(cfg->log, level, &log_err) < 0) {
 		fprintf(stderr, "satchel: log %s: %s\n", cfg->log, log_err);
@@ -753,6 +760,12 @@ int master_main(int argc, char **argv)
 	if (tls_ctx_create(cfg, &first.tls, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_CONFIG;
+		goto out;
+	}
+	if (stdio) {
+		/* one session on stdin/stdout instead of listeners */
+		make_state_dir(cfg, &m.auth_priv);
+		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
 		goto out;
 	}
 	if (bind_listeners(cfg, &first, err, sizeof(err)) < 0) {

@@ -298,6 +298,92 @@ static void worker_accept(void *context, unsigned ready)
 	}
 }
 
+/* --- inetd mode (satchel serve --stdio) --- */
+
+/* How long the one session waits for the auth process's hello before it
+ * greets anyway (its CAPA may then leave out GSSAPI and OAuth). */
+#define STDIO_HELLO_WAIT_MS 5000
+
+struct worker_stdio {
+	int in_fd, out_fd;
+	bool started;
+	struct timer *hello_timer;
+};
+
+/* Starts the one session on in_fd/out_fd. A TCP socket from inetd is a
+ * network client (its address, the loopback rule of plaintext_auth);
+ * anything else (pipes, a terminal, a UNIX socket) is local and counts
+ * as loopback. */
+static void worker_stdio_start(struct worker *w)
+{
+	struct worker_stdio *st = w->stdio;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[64] = "local";
+	bool loopback = true;
+	struct session *s;
+
+	if (st->started)
+		return;
+	st->started = true;
+	timer_remove(&st->hello_timer);
+	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		addr_text(&ss, addr, sizeof(addr));
+		loopback = addr_is_loopback(&ss);
+	}
+	s = session_create(w, st->in_fd, addr, loopback, false);
+	if (s == NULL) {
+		log_error("cannot set up the stdio session: %s",
+			  strerror(errno));
+		st->started = false; /* worker_stdio_end refuses */
+		ioloop_stop(w->loop);
+		return;
+	}
+	conn_set_out_fd(&s->conn, st->out_fd);
+	if (worker_track(w, s) < 0) {
+		session_destroy(&s);
+		st->started = false;
+		ioloop_stop(w->loop);
+		return;
+	}
+	session_start(s);
+}
+
+static void worker_stdio_hello_late(void *context)
+{
+	struct worker *w = context;
+
+	w->stdio->hello_timer = NULL;
+	log_warn("no hello from the auth process within %u ms; starting "
+		 "the session anyway", STDIO_HELLO_WAIT_MS);
+	worker_stdio_start(w);
+}
+
+static int worker_stdio_wait(struct worker *w)
+{
+	w->stdio->hello_timer = timer_add(w->loop, STDIO_HELLO_WAIT_MS,
+					  worker_stdio_hello_late, w);
+	if (w->stdio->hello_timer == NULL) {
+		log_error("worker setup: %s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+/* A session that never started still gets a reply, not a silent close. */
+static void worker_stdio_end(struct worker *w)
+{
+	static const char line[] = "-ERR [SYS/TEMP] cannot set up the "
+				   "session, try again later\r\n";
+
+	timer_remove(&w->stdio->hello_timer);
+	if (!w->stdio->started &&
+	    write(w->stdio->out_fd, line, sizeof(line) - 1) < 0) {
+		/* The client is gone already; nothing else to do. */
+	}
+}
+
 /* --- auth replies --- */
 
 static void worker_auth_lost(struct worker *w)
@@ -361,6 +447,8 @@ static void worker_auth_io(void *context, unsigned ready)
 			if (reply.data_len == sizeof(w->auth_mech_files))
 				memcpy(&w->auth_mech_files, reply.data,
 				       sizeof(w->auth_mech_files));
+			if (w->stdio != NULL)
+				worker_stdio_start(w);
 			continue;
 		}
 		reply.user[sizeof(reply.user) - 1] = '\0';
@@ -443,29 +531,17 @@ static void worker_signal(void *context, unsigned ready)
 	}
 }
 
-int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd,
-	       struct listener *listeners, size_t nlisteners,
-	       struct connlimit *connlimit)
+/* The life of a worker once w is filled in (worker_run or
+ * worker_run_stdio); frees w. */
+static int worker_serve(struct worker *w)
 {
-	struct worker *w = calloc(1, sizeof(*w));
-	char role[32];
+	const struct config *cfg = w->cfg;
+	struct listener *listeners = w->listeners;
+	size_t nlisteners = w->nlisteners;
 	sigset_t mask;
 	int ret = EX_OK;
 
-	if (w == NULL)
-		return EX_OSERR;
-	snprintf(role, sizeof(role), "worker %u", index);
-	log_set_role(role);
-	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
-	w->cfg = cfg;
-	w->tls = tls;
 	w->logouts_tail = &w->logouts;
-	w->index = index;
-	w->auth_fd = auth_fd;
-	w->listeners = listeners;
-	w->nlisteners = nlisteners;
-	w->connlimit = connlimit;
 	if (cfg->hostname[0] != '\0')
 		snprintf(w->hostname, sizeof(w->hostname), "%s",
 			 cfg->hostname);
@@ -487,8 +563,8 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 	}
 	w->signal_io = io_add(w->loop, w->signal_fd, IO_READ, false,
 			      worker_signal, w);
-	w->auth_io = io_add(w->loop, auth_fd, IO_READ, false, worker_auth_io,
-			    w);
+	w->auth_io = io_add(w->loop, w->auth_fd, IO_READ, false,
+			    worker_auth_io, w);
 	if (w->signal_io == NULL || w->auth_io == NULL) {
 		log_error("worker setup: %s", strerror(errno));
 		ret = EX_OSERR;
@@ -507,12 +583,18 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 			goto out_free;
 		}
 	}
+	if (w->stdio != NULL && worker_stdio_wait(w) < 0) {
+		ret = EX_OSERR;
+		goto out_free;
+	}
 	worker_memory_setup(w);
 	if (ioloop_run(w->loop) < 0) {
 		log_error("event loop: %s", strerror(errno));
 		ret = EX_OSERR;
 	}
 out_free:
+	if (w->stdio != NULL)
+		worker_stdio_end(w);
 	while (w->logouts != NULL) {
 		struct pending_logout *p = w->logouts;
 
@@ -523,4 +605,47 @@ out_free:
 	free(w->by_fd);
 	free(w);
 	return ret;
+}
+
+int worker_run(const struct config *cfg, struct tls_ctx *tls,
+	       unsigned index, int auth_fd,
+	       struct listener *listeners, size_t nlisteners,
+	       struct connlimit *connlimit)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	char role[32];
+
+	if (w == NULL)
+		return EX_OSERR;
+	snprintf(role, sizeof(role), "worker %u", index);
+	log_set_role(role);
+	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
+	w->cfg = cfg;
+	w->tls = tls;
+	w->index = index;
+	w->auth_fd = auth_fd;
+	w->listeners = listeners;
+	w->nlisteners = nlisteners;
+	w->connlimit = connlimit;
+	return worker_serve(w);
+}
+
+int worker_run_stdio(const struct config *cfg, struct tls_ctx *tls,
+		     int auth_fd, int in_fd, int out_fd,
+		     struct connlimit *connlimit)
+{
+	struct worker_stdio stdio = { .in_fd = in_fd, .out_fd = out_fd };
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return EX_OSERR;
+	log_set_role("worker stdio");
+	w->cfg = cfg;
+	w->tls = tls;
+	w->auth_fd = auth_fd;
+	w->connlimit = connlimit;
+	w->stdio = &stdio;
+	/* Nothing to accept: the worker ends with its one session. */
+	w->draining = true;
+	return worker_serve(w);
 }

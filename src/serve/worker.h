@@ -19,6 +19,7 @@ struct session;
 struct connlimit;
 struct timer;
 struct tls_ctx;
+struct worker_stdio;
 
 struct fail_entry {
 	char addr[64];
@@ -56,6 +57,7 @@ struct worker {
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
+	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
 	char hostname[256];
 	struct fail_entry fail_table[FAIL_TABLE_SIZE];
 };
@@ -66,6 +68,15 @@ int worker_run(const struct config *cfg, struct tls_ctx *tls,
 	       unsigned index, int auth_fd,
 	       struct listener *listeners, size_t nlisteners,
 	       struct connlimit *connlimit);
+
+/* satchel serve --stdio: a worker without listeners that runs one session
+ * reading in_fd and writing out_fd (the same socket under inetd, or two
+ * pipes; a distinct out_fd must be blocking, see conn_set_out_fd), started
+ * once the auth process has said hello. Returns when the session ends, or
+ * on SIGTERM; a sysexits status. */
+int worker_run_stdio(const struct config *cfg, struct tls_ctx *tls,
+		     int auth_fd, int in_fd, int out_fd,
+		     struct connlimit *connlimit);
 
 /* Sends a request for session s (fills req->id). 0, or -1 when the auth
  * process cannot be reached. */
