@@ -427,8 +427,9 @@ static void worker_auth_io(void *context, unsigned ready)
 	for (;;) {
 		struct auth_reply reply;
 		struct session *s;
+		/* MSG_TRUNC: a longer message shows its real length */
 		ssize_t n = recv(w->auth_fd, &reply, sizeof(reply),
-				 MSG_DONTWAIT);
+				 MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -436,10 +437,7 @@ static void worker_auth_io(void *context, unsigned ready)
 			worker_auth_lost(w);
 			return;
 		}
-		/* the fixed part and exactly data_len octets of data */
-		if (n < (ssize_t)AUTH_REPLY_HDR ||
-		    reply.data_len > AUTH_SASL_OUT_MAX ||
-		    (size_t)n != AUTH_REPLY_HDR + reply.data_len) {
+		if (!auth_proto_check_reply(&reply, (size_t)n)) {
 			log_error("malformed auth reply (%zd bytes)", n);
 			continue;
 		}
@@ -451,8 +449,6 @@ static void worker_auth_io(void *context, unsigned ready)
 				worker_stdio_start(w);
 			continue;
 		}
-		reply.user[sizeof(reply.user) - 1] = '\0';
-		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
 		s = session_by_id(w, reply.id);
 		if (s == NULL || !s->waiting) {
 			/* The client left while auth worked: free its slot
