@@ -64,7 +64,7 @@ deps:
 	fi
 
 test: deps all
-	@BUILD=$(BUILD) scripts/run-tests
+	@BUILD=$(BUILD) WERROR=$(WERROR) scripts/run-tests
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

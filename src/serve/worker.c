@@ -591,6 +591,14 @@ static int worker_serve(struct worker *w)
 out_free:
 	if (w->stdio != NULL)
 		worker_stdio_end(w);
+	/* the loop does not own its ios (--stdio returns through main,
+	 * where LeakSanitizer would see them) */
+	io_remove(&w->signal_io);
+	io_remove(&w->auth_io);
+	for (size_t i = 0; i < w->nlisteners; i++)
+		io_remove(&w->listen_io[i]);
+	if (w->signal_fd >= 0)
+		close(w->signal_fd);
 	while (w->logouts != NULL) {
 		struct pending_logout *p = w->logouts;
 

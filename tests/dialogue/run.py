@@ -76,7 +76,8 @@ SANITIZER_PATTERNS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 # ------------------------------------------------------------- fixture
 #
 # alice (Maildir, three messages), bob (an empty Maildir), carol (mbox,
-# two messages). All passwords are {PLAIN}, so APOP works for each.
+# two messages), eve (uid 0, never served). All passwords are {PLAIN},
+# so APOP works for each.
 # The messages are written with LF line ends: sizes are after LF->CRLF.
 
 ALICE_MSGS = [
@@ -136,7 +137,9 @@ def make_fixture(root):
     with open(passwd, "w") as f:
         f.write("alice:{PLAIN}secret\n"
                 "bob:{PLAIN}bobpw\n"
-                "carol:{PLAIN}carolpw:::::: mail=mbox:%s\n" % carol)
+                "carol:{PLAIN}carolpw:::::: mail=mbox:%s\n"
+                # uid 0: refused after a correct password ([SYS/PERM])
+                "eve:{PLAIN}evepw:0:0\n" % carol)
     os.chmod(passwd, 0o600)
     lines = [
         "users = passwd-file:%s" % passwd,
