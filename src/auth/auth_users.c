@@ -4,13 +4,12 @@
 #include "util/strhash.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "auth/mailpath.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/strnum.h"
 
@@ -229,35 +228,30 @@ void auth_users_load_state(struct auth_users *users, const char *state_dir)
 		log_warn("%s: skipped %u malformed lines", path, bad);
 }
 
-/* Writes the users still inside their login_delay window to a temporary
- * file and renames it over the old one, so a crash leaves either the old
- * or the new file. */
+/* Writes the users still inside their login_delay window with the one
+ * atomic replace (a unique temporary name: during a reload the auth
+ * processes of two generations may write at once), so a crash leaves
+ * either the old or the new file. */
 int auth_users_save_state(const struct auth_users *users,
 			  const char *state_dir, time_t now,
 			  auth_users_delay_fn *delay_of, void *context)
 {
-	char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 32];
+	char path[CONFIG_PATH_MAX + 32];
+	const char *error;
 	struct auth_user *u;
+	char *buf = NULL;
+	size_t i, len = 0;
 	FILE *f;
-	size_t i;
-	int fd;
+	int ret = -1;
 
-	if (auth_state_path(state_dir, "", path, sizeof(path)) < 0 ||
-	    auth_state_path(state_dir, ".tmp", tmp, sizeof(tmp)) < 0) {
+	if (auth_state_path(state_dir, "", path, sizeof(path)) < 0) {
 		log_error("state_dir too long; last logins not saved");
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0) {
-		log_error("%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	f = fdopen(fd, "w");
+	f = open_memstream(&buf, &len);
 	if (f == NULL) {
-		log_error("%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out_unlink;
+		log_error("%s: out of memory", path);
+		return -1;
 	}
 	for (i = 0; i < users->n_buckets; i++) {
 		for (u = users->buckets[i]; u != NULL; u = u->next) {
@@ -272,23 +266,17 @@ int auth_users_save_state(const struct auth_users *users,
 				(long long)u->last_login);
 		}
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		log_error("%s: %s", tmp, strerror(errno));
-		fclose(f);
-		goto out_unlink;
+	i = (size_t)ferror(f);
+	if (fclose(f) != 0 || i != 0) {
+		log_error("%s: out of memory", path);
+		goto out_free;
 	}
-	if (fclose(f) != 0) {
-		log_error("%s: %s", tmp, strerror(errno));
-		goto out_unlink;
+	if (fileio_replace(path, buf, len, 0600, &error) < 0) {
+		log_error("%s: %s: %s", path, error, strerror(errno));
+		goto out_free;
 	}
-	if (rename(tmp, path) < 0) {
-		log_error("rename %s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	return 0;
-
-out_unlink:
-	unlink(tmp);
-	return -1;
+	ret = 0;
+out_free:
+	free(buf);
+	return ret;
 }
-

@@ -53,8 +53,8 @@ typedef int auth_users_delay_fn(void *context, const char *name);
 /* Loads "name TAB epoch" lines from state_dir/last-login ("" = none);
  * bad lines are skipped with a warning. */
 void auth_users_load_state(struct auth_users *users, const char *state_dir);
-/* Writes the users still inside their delay window (temp file, fsync,
- * rename). 0 or -1 (logged). */
+/* Writes the users still inside their delay window (fileio_replace).
+ * 0 or -1 (logged). */
 int auth_users_save_state(const struct auth_users *users,
 			  const char *state_dir, time_t now,
 			  auth_users_delay_fn *delay_of, void *context);

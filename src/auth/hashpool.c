@@ -53,6 +53,31 @@ static struct hashjob *list_pop(struct job_list *l)
 	return job;
 }
 
+void hashpool_job_run(struct hashjob *job)
+{
+	switch (job->kind) {
+	case HASHJOB_VERIFY:
+		if (job->dummy) {
+			password_dummy_verify(job->password);
+			job->matched = false;
+		} else {
+			job->matched = password_verify(job->stored,
+						       job->password);
+		}
+		break;
+	case HASHJOB_SCRAM_KEYS:
+		job->failed = scram_keys_from_password(job->scram.hash,
+						       job->password,
+						       job->scram.salt,
+						       job->scram.salt_len,
+						       job->scram.iter,
+						       job->scram.stored_key,
+						       job->scram.server_key) < 0;
+		break;
+	}
+	explicit_bzero(job->password, sizeof(job->password));
+}
+
 static void *hashpool_thread(void *arg)
 {
 	struct hashpool *pool = arg;
@@ -69,14 +94,7 @@ static void *hashpool_thread(void *arg)
 		job = list_pop(&pool->queued);
 		pthread_mutex_unlock(&pool->lock);
 
-		if (job->dummy) {
-			password_dummy_verify(job->password);
-			job->matched = false;
-		} else {
-			job->matched = password_verify(job->stored,
-						       job->password);
-		}
-		explicit_bzero(job->password, sizeof(job->password));
+		hashpool_job_run(job);
 
 		pthread_mutex_lock(&pool->lock);
 		list_push(&pool->done, job);

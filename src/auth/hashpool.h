@@ -1,7 +1,9 @@
 /* hashpool.h: password verification on a few threads, so the auth process
  * uses every core for the one thing that costs (a crypt_r takes about a
- * millisecond for SHA-512-crypt, fifteen for yescrypt) while its state
- * (users, sessions, replies) stays in its single main thread.
+ * millisecond for SHA-512-crypt, fifteen for yescrypt; a SCRAM key
+ * derivation a few) while its state (users, sessions, replies, SASL
+ * exchanges) stays in its single main thread. Every mechanism that checks
+ * a password or derives keys from one comes here (auth_verify.c).
  *
  * The main thread submits jobs and learns of finished ones through an
  * eventfd it polls; it takes them back with hashpool_take(). A job is
@@ -12,17 +14,30 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/scram.h"
+
 #define HASHPOOL_STORED_MAX 512
 #define HASHPOOL_PASSWORD_MAX 512
 
+enum hashjob_kind {
+	/* password against stored ("{SCHEME}..."): matched */
+	HASHJOB_VERIFY,
+	/* SCRAM StoredKey and ServerKey of password with scram.hash,
+	 * scram.salt and scram.iter (RFC 5802 3.): into scram, or failed */
+	HASHJOB_SCRAM_KEYS,
+};
+
 struct hashjob {
 	struct hashjob *next;
+	enum hashjob_kind kind;
 	uint32_t slot;                 /* the caller's; returned untouched */
 	uint64_t id;
 	bool dummy;                    /* unknown user: cost only, no match */
-	bool matched;                  /* the result */
+	bool matched;                  /* the result of HASHJOB_VERIFY */
+	bool failed;                   /* HASHJOB_SCRAM_KEYS: crypto error */
 	char stored[HASHPOOL_STORED_MAX];
-	char password[HASHPOOL_PASSWORD_MAX];
+	char password[HASHPOOL_PASSWORD_MAX]; /* wiped once used */
+	struct scram_secret scram;     /* HASHJOB_SCRAM_KEYS in and out */
 	void *context;                 /* the caller's */
 };
 
@@ -45,6 +60,10 @@ struct hashjob *hashpool_take(struct hashpool *pool);
  * which wipes it. */
 struct hashjob *hashpool_job_new(void);
 void hashpool_job_free(struct hashjob **jobp);
+
+/* Runs job on the calling thread (the pool does this on its threads;
+ * the caller does it when it has no pool). Wipes job->password. */
+void hashpool_job_run(struct hashjob *job);
 
 /* Jobs submitted and not yet taken. */
 unsigned hashpool_in_flight(const struct hashpool *pool);

@@ -259,6 +259,89 @@ int passwd_parse_line(char *line, struct passwd_entry *entry_r,
 	return 0;
 }
 
+void passwd_iter_init(struct passwd_iter *it, const char *text, size_t len)
+{
+	it->pos = text;
+	it->end = text + len;
+	it->lineno = 0;
+}
+
+/* The same split as passwd_parse_line: seven fields at the first ':'s,
+ * then the rest verbatim. */
+static void passwd_iter_split(struct passwd_line *l)
+{
+	size_t start = 0;
+
+	l->n_fields = 0;
+	while (l->n_fields < PASSWD_FIELDS) {
+		const char *colon = l->n_fields == PASSWD_FIELDS - 1 ? NULL :
+				    memchr(l->raw + start, ':', l->len - start);
+		size_t stop = colon != NULL ? (size_t)(colon - l->raw) :
+				  l->len;
+
+		l->fields[l->n_fields].off = start;
+		l->fields[l->n_fields].len = stop - start;
+		l->n_fields++;
+		if (colon == NULL)
+			break;
+		start = stop + 1;
+	}
+}
+
+bool passwd_iter_next(struct passwd_iter *it, struct passwd_line *line_r)
+{
+	struct passwd_line *l = line_r;
+	const char *eol;
+	int ret;
+
+	if (it->pos >= it->end)
+		return false;
+	memset(l, 0, sizeof(*l));
+	l->lineno = ++it->lineno;
+	l->raw = it->pos;
+	eol = memchr(it->pos, '\n', (size_t)(it->end - it->pos));
+	l->len = (size_t)((eol != NULL ? eol : it->end) - it->pos);
+	it->pos = eol != NULL ? eol + 1 : it->end;
+	/* passwd_parse_line drops a CR before the LF, and so does this */
+	if (l->len > 0 && l->raw[l->len - 1] == '\r')
+		l->len--;
+	l->ending = l->raw + l->len;
+	l->ending_len = (size_t)(it->pos - l->ending);
+	passwd_iter_split(l);
+	/* the checks passwd_db_load makes before parsing a line */
+	if (l->len > PASSWD_LINE_MAX) {
+		l->kind = PASSWD_LINE_BAD;
+		l->error = "line too long";
+		return true;
+	}
+	if (memchr(l->raw, '\0', l->len) != NULL) {
+		l->kind = PASSWD_LINE_BAD;
+		l->error = "NUL byte";
+		return true;
+	}
+	memcpy(it->copy, l->raw, l->len);
+	it->copy[l->len] = '\0';
+	ret = passwd_parse_line(it->copy, &l->entry, &l->error);
+	l->kind = ret == 0 ? PASSWD_LINE_USER :
+		  ret > 0 ? PASSWD_LINE_SKIP : PASSWD_LINE_BAD;
+	return true;
+}
+
+void passwd_iter_deinit(struct passwd_iter *it)
+{
+	explicit_bzero(it->copy, sizeof(it->copy));
+	it->pos = it->end;
+}
+
+bool passwd_extra_is_secret(const char *field, size_t len)
+{
+	if (len > 7 && strncmp(field, "userdb_", 7) == 0) {
+		field += 7;
+		len -= 7;
+	}
+	return len >= 7 && strncmp(field, "secret=", 7) == 0;
+}
+
 static int passwd_record_cmp(const void *a, const void *b)
 {
 	const struct passwd_record *ra = a, *rb = b;

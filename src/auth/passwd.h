@@ -69,4 +69,57 @@ const char *passwd_entry_secret(const struct passwd_entry *entry,
 int passwd_parse_line(char *line, struct passwd_entry *entry_r,
 		      const char **error_r);
 
+/* ---- line by line, for tools that edit the file in place ----
+ *
+ * The iterator walks a passwd-file's text (the caller's, not copied, not
+ * modified) and yields every line: its raw bytes, where its fields are,
+ * and what passwd_parse_line makes of it, under the same rules as
+ * passwd_db_load (except duplicates, which need the whole file). Lines it
+ * cannot parse are yielded too, so an editor can keep them as they are. */
+
+enum passwd_line_kind {
+	PASSWD_LINE_USER,   /* a record: entry is filled in */
+	PASSWD_LINE_SKIP,   /* blank or a comment */
+	PASSWD_LINE_BAD,    /* refused by the parser: error says why */
+};
+
+/* user:password:uid:gid:gecos:home:shell and the extra fields */
+#define PASSWD_FIELDS 8
+
+struct passwd_span {
+	size_t off, len;    /* within passwd_line.raw */
+};
+
+struct passwd_line {
+	enum passwd_line_kind kind;
+	unsigned lineno;            /* 1-based */
+	const char *raw;            /* the line in the text, without ending */
+	size_t len;
+	const char *ending;         /* "\n", "\r\n", "\r" or "" at the end */
+	size_t ending_len;
+	/* the line split at its first seven ':' as the parser splits it,
+	 * whatever its kind: n_fields is 1 for a line without ':', and
+	 * fields[7] (when n_fields == 8) is the extra fields verbatim */
+	struct passwd_span fields[PASSWD_FIELDS];
+	unsigned n_fields;
+	struct passwd_entry entry;  /* USER: points into the iterator */
+	const char *error;          /* BAD: static text */
+};
+
+struct passwd_iter {
+	const char *pos, *end;
+	unsigned lineno;
+	char copy[PASSWD_LINE_MAX + 1]; /* the parsed line entry points to */
+};
+
+void passwd_iter_init(struct passwd_iter *it, const char *text, size_t len);
+/* The next line into *line_r (valid until the next call or deinit), or
+ * false at the end of the text. */
+bool passwd_iter_next(struct passwd_iter *it, struct passwd_line *line_r);
+/* Wipes the parsed copy (it may hold a plaintext secret). */
+void passwd_iter_deinit(struct passwd_iter *it);
+/* True when the extra field [field, field + len) is a secret= field
+ * ("userdb_secret=" too), the rule the parser applies. */
+bool passwd_extra_is_secret(const char *field, size_t len);
+
 #endif

@@ -1,31 +1,32 @@
-/* sasl.h: the SASL server side inside the auth process: one GNU SASL
- * (gsasl) session per exchange, keyed by (worker slot, request id), with
- * secrets supplied from the passwd-file by gsasl callbacks.
+/* sasl.h: the SASL server side inside the auth process. Exchanges are
+ * keyed by (worker slot, request id); secrets come from the passwd-file.
  *
- * Mechanisms (sasl_mech.h): PLAIN and LOGIN check the password against
- * the user's password field (any scheme; refused where plaintext_auth
- * forbids); CRAM-MD5 needs a {PLAIN} secret; SCRAM-SHA-1/-256 use a
- * stored {SCRAM-SHA-1}/{SCRAM-SHA-256} secret, else derive from {PLAIN};
- * their -PLUS forms bind to the tls-exporter (RFC 9266, through gsasl)
- * or the tls-server-end-point (RFC 5929) channel binding: gsasl 2.2 does
- * not know the latter, so a -PLUS exchange whose client-first message
- * asks for it runs in scram_server.c instead, with the same secrets
- * (sasl_scram_lookup), failures and limits. tls-unique is not offered
- * (not defined for TLS 1.3).
+ * Mechanisms (sasl_mech.h): PLAIN and LOGIN (sasl_simple.c) hand the
+ * password to the one verification path USER/PASS uses (auth_verify.c:
+ * on the hash pool, the same dummy for unknown users, the same failure
+ * and log); they are refused where plaintext_auth forbids. CRAM-MD5 needs
+ * a {PLAIN} secret (gsasl; one HMAC-MD5, nothing to offload).
+ * SCRAM-SHA-1/-256 (sasl_scram.c, scram_server.c: one implementation)
+ * use a stored {SCRAM-SHA-1}/{SCRAM-SHA-256} secret, else keys derived
+ * from {PLAIN} on the hash pool (users with neither get keys derived
+ * from nothing, at the same cost, and fail at the proof); their -PLUS
+ * forms bind to tls-exporter (RFC 9266) or tls-server-end-point (RFC
+ * 5929). tls-unique is not offered (not defined for TLS 1.3).
  * EXTERNAL succeeds when the verified client certificate's CN is the user
  * name (the authzid, when given, must be that same name).
  * GSSAPI (RFC 4752, gsasl over the system's GSS-API, "no security layer"
  * only) maps the principal user@REALM of gssapi_realm to the user "user";
  * KRB5_KTNAME is set to gssapi_keytab in this process.
- * OAUTHBEARER and XOAUTH2 are run here (sasl_oauth.c, jwt.c): a refused
- * token gets the error challenge and the next client message the
- * failure (RFC 7628 3.2.3).
+ * OAUTHBEARER and XOAUTH2 are run here (sasl_bearer.c, sasl_oauth.c,
+ * jwt.c): a refused token gets the error challenge and the next client
+ * message the failure (RFC 7628 3.2.3).
  * Proxy authorization is not offered: an authzid other than the
  * authenticated user fails.
  *
  * At most SASL_EXCHANGES_MAX exchanges are kept; an exchange is dropped on
- * its final result, on SASL_ABORT, when its worker slot closes, and when
- * idle for longer than preauth_timeout (checked when the table is full). */
+ * its final result (a PLAIN/LOGIN password handed to the pool is one), on
+ * SASL_ABORT, when its worker slot closes, and when idle for longer than
+ * preauth_timeout (checked when the table is full). */
 #ifndef SATCHEL_SASL_H
 #define SATCHEL_SASL_H
 
@@ -33,7 +34,9 @@
 #include <stdint.h>
 
 #include "auth/auth_proto.h"
+#include "auth/hashpool.h"
 #include "auth/passwd.h"
+#include "auth/scram.h"
 #include "util/config.h"
 
 #define SASL_EXCHANGES_MAX 4096
@@ -44,6 +47,42 @@ enum sasl_result {
 	SASL_RESULT_SUCCESS,   /* *entry_r authenticated */
 	SASL_RESULT_FAILED,    /* wrong credentials or malformed exchange */
 	SASL_RESULT_TEMPFAIL,  /* out of memory, table full, gsasl error */
+	SASL_RESULT_PENDING,   /* run o->pending on the hash pool */
+};
+
+enum sasl_pending_kind {
+	/* check password for user exactly as USER/PASS does; the exchange
+	 * is over (dropped): the check's result is the login's */
+	SASL_PENDING_PASSWORD,
+	/* derive scram's StoredKey/ServerKey from password (its hash, salt
+	 * and count set), then sasl_server_resume() with them; the
+	 * exchange waits */
+	SASL_PENDING_SCRAM_KEYS,
+};
+
+/* What a step hands to the hash pool. Holds a password: the caller
+ * wipes it (explicit_bzero) once submitted. */
+struct sasl_pending {
+	enum sasl_pending_kind kind;
+	char user[AUTH_USER_MAX];           /* PASSWORD: the authcid */
+	char password[HASHPOOL_PASSWORD_MAX];
+	/* PASSWORD: fail whatever the check says (an authzid naming
+	 * another user): the cost is paid all the same */
+	bool refuse;
+	struct scram_secret scram;          /* SCRAM_KEYS: hash, salt, iter */
+};
+
+/* What one step produced. The caller sets out and out_size; the rest is
+ * filled in. */
+struct sasl_outcome {
+	unsigned char *out;           /* CONTINUE: the challenge */
+	size_t out_size, out_len;
+	/* SUCCESS: the user's record (valid until the db changes) */
+	const struct passwd_entry *entry;
+	char user[AUTH_USER_MAX];     /* the name claimed, for logs, or "" */
+	const char *mech;             /* the exchange's mechanism, or "" */
+	const char *why;              /* why it failed, for logs */
+	struct sasl_pending pending;  /* PENDING */
 };
 
 struct sasl_server;
@@ -57,18 +96,19 @@ void sasl_server_destroy(struct sasl_server **ssp);
 
 /* Handles one SASL request from slot (data_len already checked against
  * the message length). db is the current user database (may be NULL:
- * TEMPFAIL). On CONTINUE, out/out_len_r hold the challenge. On SUCCESS
- * *entry_r is the user's record (valid until db changes). user_r gets the
- * name the client claimed, for logs (may be ""), *mech_r the exchange's
- * mechanism (may be ""), *why_r a reason for logs on failure. Never logs secrets. */
+ * TEMPFAIL). The result and *o as described there. Never logs secrets. */
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
 				    const struct passwd_db *db,
-				    unsigned char *out, size_t out_size,
-				    size_t *out_len_r,
-				    const struct passwd_entry **entry_r,
-				    char *user_r, size_t user_size,
-				    const char **mech_r, const char **why_r);
+				    struct sasl_outcome *o);
+
+/* The SCRAM keys asked for by SASL_PENDING_SCRAM_KEYS came back (NULL:
+ * the derivation failed): continues exchange (slot, id), which may have
+ * gone meanwhile (then SASL_RESULT_NONE: no reply). */
+enum sasl_result sasl_server_resume(struct sasl_server *ss, uint32_t slot,
+				    uint64_t id, const struct passwd_db *db,
+				    const struct scram_secret *keys,
+				    struct sasl_outcome *o);
 
 /* Drops every exchange of slot (its worker socket closed). */
 void sasl_server_forget_slot(struct sasl_server *ss, uint32_t slot);

@@ -23,10 +23,19 @@ enum sasl_mech_flag {
 	SASL_MECH_NEEDS_TOKEN_KEY = 0x20,
 };
 
-/* Who runs the server side in the auth process: gsasl (GSSAPI too, with
- * the keytab from the config), or sasl_oauth.c for the bearer tokens of
- * OAUTHBEARER and XOAUTH2 (gsasl 2.2 has neither). */
-enum sasl_backend { SASL_BACKEND_GSASL, SASL_BACKEND_OAUTH };
+/* Who runs the server side in the auth process: the password mechanisms
+ * PLAIN and LOGIN (sasl_simple.c) and SCRAM (sasl_scram.c with
+ * scram_server.c) are ours, so their password checks and key derivations
+ * run on the auth process's hash pool like USER/PASS; gsasl runs
+ * CRAM-MD5, EXTERNAL and GSSAPI (with the keytab from the config);
+ * sasl_oauth.c the bearer tokens of OAUTHBEARER and XOAUTH2 (gsasl 2.2
+ * has neither). */
+enum sasl_backend {
+	SASL_BACKEND_GSASL,
+	SASL_BACKEND_OAUTH,
+	SASL_BACKEND_SIMPLE,
+	SASL_BACKEND_SCRAM,
+};
 
 struct config;
 

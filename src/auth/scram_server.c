@@ -1,5 +1,5 @@
-/* scram_server.c: SCRAM server side for tls-server-end-point -PLUS
- * exchanges (see scram_server.h). Written from RFC 5802 section 7's
+/* scram_server.c: the SCRAM server side, with and without channel
+ * binding (see scram_server.h). Written from RFC 5802 section 7's
  * grammar; hashes, HMAC and base64 from OpenSSL. */
 #include "auth/scram_server.h"
 
@@ -176,17 +176,21 @@ int scram_parse_client_first(const unsigned char *in, size_t len,
 /* ---- the exchange ---- */
 
 void scram_server_init(struct scram_server *s, enum scram_hash hash,
-		       const char *cb_name, const unsigned char *cb_data,
-		       size_t cb_len)
+		       bool plus, const struct scram_binding *cb,
+		       size_t n_cb)
 {
+	size_t i;
+
 	memset(s, 0, sizeof(*s));
 	s->hash = hash;
 	s->step = SCRAM_SERVER_WANT_FIRST;
-	snprintf(s->cb_name, sizeof(s->cb_name), "%s", cb_name);
-	if (cb_len > sizeof(s->cb_data))
-		cb_len = 0; /* no binding: every client-final fails */
-	memcpy(s->cb_data, cb_data, cb_len);
-	s->cb_len = cb_len;
+	s->plus = plus;
+	for (i = 0; i < n_cb && s->n_cb < SCRAM_SERVER_BINDINGS_MAX; i++) {
+		if (cb[i].name[0] == '\0' || cb[i].len == 0 ||
+		    cb[i].len > sizeof(cb[i].data))
+			continue;
+		s->cb[s->n_cb++] = cb[i];
+	}
 }
 
 void scram_server_clear(struct scram_server *s)
@@ -194,12 +198,57 @@ void scram_server_clear(struct scram_server *s)
 	explicit_bzero(s, sizeof(*s));
 }
 
+/* The binding the client's gs2 header asks for, checked against what
+ * this exchange allows (RFC 5802 6. and 7.): NULL with *why_r set when
+ * refused; for "n" (and an allowed "y") *none_r is set instead. */
+static const struct scram_binding *
+scram_server_binding(const struct scram_server *s, bool *none_r,
+		     const char **why_r)
+{
+	size_t i;
+
+	*none_r = false;
+	switch (s->cf.cbind_flag) {
+	case 'p':
+		if (!s->plus) {
+			*why_r = "channel binding asked for with a non-PLUS "
+				 "mechanism";
+			return NULL;
+		}
+		for (i = 0; i < s->n_cb; i++) {
+			if (strcmp(s->cf.cb_name, s->cb[i].name) == 0)
+				return &s->cb[i];
+		}
+		*why_r = s->n_cb == 0 ? "no channel binding data" :
+			 "client does not bind to a channel binding type "
+			 "we have";
+		return NULL;
+	case 'y':
+		if (s->n_cb > 0) {
+			*why_r = "SCRAM client says y: channel binding "
+				 "downgrade";
+			return NULL;
+		}
+		break;
+	default:
+		break;
+	}
+	if (s->plus) {
+		*why_r = "-PLUS client does not bind";
+		return NULL;
+	}
+	*none_r = true;
+	return NULL;
+}
+
 int scram_server_client_first(struct scram_server *s,
 			      const unsigned char *in, size_t len,
 			      const char **why_r)
 {
 	unsigned char cbind[SCRAM_SERVER_MSG_MAX + SCRAM_SERVER_CB_MAX];
-	size_t bare_len;
+	const struct scram_binding *cb;
+	size_t bare_len, cb_len = 0;
+	bool none;
 
 	if (s->step != SCRAM_SERVER_WANT_FIRST) {
 		*why_r = "unexpected client-first message";
@@ -208,19 +257,16 @@ int scram_server_client_first(struct scram_server *s,
 	s->step = SCRAM_SERVER_DONE;
 	if (scram_parse_client_first(in, len, &s->cf, why_r) < 0)
 		return -1;
-	if (s->cf.cbind_flag != 'p' || strcmp(s->cf.cb_name, s->cb_name) != 0) {
-		*why_r = "client does not bind to the expected channel "
-			 "binding type";
+	cb = scram_server_binding(s, &none, why_r);
+	if (cb == NULL && !none)
 		return -1;
-	}
-	if (s->cb_len == 0) {
-		*why_r = "no channel binding data";
-		return -1;
-	}
 	/* c= of the client-final message: gs2 header + binding data */
 	memcpy(cbind, in, s->cf.gs2_len);
-	memcpy(cbind + s->cf.gs2_len, s->cb_data, s->cb_len);
-	scram_b64(cbind, s->cf.gs2_len + s->cb_len, s->cbind_b64);
+	if (cb != NULL) {
+		memcpy(cbind + s->cf.gs2_len, cb->data, cb->len);
+		cb_len = cb->len;
+	}
+	scram_b64(cbind, s->cf.gs2_len + cb_len, s->cbind_b64);
 	/* AuthMessage starts with client-first-message-bare */
 	bare_len = len - s->cf.gs2_len;
 	memcpy(s->auth_msg, in + s->cf.gs2_len, bare_len);

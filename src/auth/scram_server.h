@@ -1,12 +1,13 @@
 /* scram_server.h: the server side of SCRAM (RFC 5802, RFC 7677) with
- * OpenSSL, for the -PLUS exchanges gsasl 2.2 cannot run: those whose
- * client binds to RFC 5929 tls-server-end-point. sasl.c hands the
- * exchange here when the client-first message asks for that binding;
- * everything else stays on gsasl.
+ * OpenSSL: the one SCRAM implementation of satchel, for SCRAM-SHA-1 and
+ * SCRAM-SHA-256 and their -PLUS forms with either channel binding the
+ * worker knows (RFC 9266 tls-exporter, RFC 5929 tls-server-end-point;
+ * gsasl 2.2 knows only the first, so SCRAM no longer goes through it).
  *
  * No secrets are looked up here: after the client-first message the
- * caller looks up the user (its salt, count, StoredKey and ServerKey)
- * and passes them to scram_server_first().
+ * caller looks up the user (its salt, count, StoredKey and ServerKey,
+ * derived on the hash pool when they have to be) and passes them to
+ * scram_server_first().
  *
  * Limits: a client-first message of at most SCRAM_SERVER_MSG_MAX octets
  * and a client-final one of at most as many; user names and
@@ -51,12 +52,21 @@ enum scram_server_step {
 	SCRAM_SERVER_DONE,         /* proof checked (or failed) */
 };
 
+/* A channel binding the server can check: its RFC 5056 name and data. */
+struct scram_binding {
+	char name[SCRAM_SERVER_CB_NAME_MAX];
+	unsigned char data[SCRAM_SERVER_CB_MAX];
+	size_t len;
+};
+
+#define SCRAM_SERVER_BINDINGS_MAX 2
+
 struct scram_server {
 	enum scram_hash hash;
 	enum scram_server_step step;
-	char cb_name[SCRAM_SERVER_CB_NAME_MAX];
-	unsigned char cb_data[SCRAM_SERVER_CB_MAX];
-	size_t cb_len;
+	bool plus;                 /* a -PLUS mechanism: binding required */
+	struct scram_binding cb[SCRAM_SERVER_BINDINGS_MAX];
+	size_t n_cb;
 	struct scram_client_first cf;
 	/* gs2 header + binding data, base64: what c= must be */
 	char cbind_b64[((SCRAM_SERVER_MSG_MAX + SCRAM_SERVER_CB_MAX + 2) / 3)
@@ -70,15 +80,19 @@ struct scram_server {
 	unsigned char server_key[SCRAM_KEY_MAX];
 };
 
-/* Starts an exchange of hash whose client must bind with cb_name to
- * cb_data (cb_len octets, at most SCRAM_SERVER_CB_MAX). */
+/* Starts an exchange of hash. plus: a -PLUS mechanism, whose client
+ * must bind ("p=") to one of the n_cb bindings of cb (at most
+ * SCRAM_SERVER_BINDINGS_MAX; those with an empty name or no data are
+ * skipped). Without plus the client must not bind, and one saying "y"
+ * (it could bind but thinks we cannot) fails when any binding is there:
+ * a -PLUS offer was stripped on the way (RFC 5802 6.). */
 void scram_server_init(struct scram_server *s, enum scram_hash hash,
-		       const char *cb_name, const unsigned char *cb_data,
-		       size_t cb_len);
+		       bool plus, const struct scram_binding *cb,
+		       size_t n_cb);
 
-/* Takes the client-first message: it must ask for our binding type
- * ("p=" cb_name). 0 (s->cf.user and s->cf.authzid are then set), or -1
- * with *why_r. */
+/* Takes the client-first message, checking its gs2 header against the
+ * rules of scram_server_init(). 0 (s->cf.user and s->cf.authzid are then
+ * set), or -1 with *why_r. */
 int scram_server_client_first(struct scram_server *s,
 			      const unsigned char *in, size_t len,
 			      const char **why_r);

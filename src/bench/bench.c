@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/stream.h"
 #include "net/ioloop.h"
+#include "net/tls.h"
 #include "util/strnum.h"
 
 #define TICK_MS 100
@@ -35,7 +35,7 @@ struct bench {
 	struct bench_options opt;
 	struct bench_stats stats;
 	struct ioloop *loop;
-	void *tls_ctx;
+	struct tls_ctx *tls_ctx;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 
@@ -67,7 +67,7 @@ struct ioloop *bench_loop(struct bench *b)
 	return b->loop;
 }
 
-void *bench_tls_ctx(struct bench *b)
+struct tls_ctx *bench_tls_ctx(struct bench *b)
 {
 	return b->tls_ctx;
 }
@@ -549,8 +549,7 @@ static void bench_free(struct bench *b)
 	timer_remove(&b->restart_timer);
 	timer_remove(&b->tick_timer);
 	ioloop_destroy(&b->loop);
-	if (b->tls_ctx != NULL)
-		bstream_tls_ctx_destroy(b->tls_ctx);
+	tls_ctx_destroy(&b->tls_ctx);
 	bench_samples_free(&b->stats.session_us);
 	bench_samples_free(&b->stats.login_us);
 }
@@ -559,7 +558,7 @@ int bench_main(int argc, char **argv)
 {
 	struct bench b;
 	struct bench_result r;
-	const char *error = "";
+	char error[256];
 	int ret;
 
 	memset(&b, 0, sizeof(b));
@@ -575,8 +574,15 @@ int bench_main(int argc, char **argv)
 	srandom((unsigned)getpid());
 	b.tty = isatty(STDERR_FILENO) && !b.opt.quiet;
 	if (b.opt.tls != BENCH_TLS_NONE) {
-		b.tls_ctx = bstream_tls_ctx_create(b.opt.cafile, &error);
-		if (b.tls_ctx == NULL) {
+		/* without --cafile any certificate is accepted: a bench
+		 * usually runs against a test server's self-signed one */
+		const struct tls_client_settings tls_set = {
+			.verify = b.opt.cafile != NULL,
+			.ca_file = b.opt.cafile,
+		};
+
+		if (tls_client_ctx_create(&tls_set, &b.tls_ctx, error,
+					  sizeof(error)) < 0) {
 			fprintf(stderr, "satchel bench: %s\n", error);
 			return EX_CONFIG;
 		}

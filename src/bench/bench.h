@@ -80,12 +80,13 @@ struct bench_stats {
 
 struct bench;
 struct bench_client;
+struct tls_ctx;
 
 /* --- bench.c, for the clients --- */
 const struct bench_options *bench_options(const struct bench *b);
 struct bench_stats *bench_stats(struct bench *b);
 struct ioloop *bench_loop(struct bench *b);
-void *bench_tls_ctx(struct bench *b);
+struct tls_ctx *bench_tls_ctx(struct bench *b);
 const struct sockaddr *bench_addr(const struct bench *b, socklen_t *len_r);
 uint64_t bench_now_us(void);
 /* Called by a client when its session ended (ok or not) and its user is

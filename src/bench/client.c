@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "bench/stream.h"
+#include "net/conn.h"
 #include "net/ioloop.h"
 
 /* Large enough that RETR streams in big reads; a line longer than this
@@ -31,7 +31,7 @@ enum client_step {
 struct bench_client {
 	struct bench *b;
 	unsigned slot;
-	struct bstream bs;
+	struct conn conn;
 	struct io *io;
 	unsigned events;
 	enum client_step step;
@@ -73,14 +73,14 @@ struct bench_client *bench_client_create(struct bench *b, unsigned slot)
 	}
 	c->b = b;
 	c->slot = slot;
-	c->bs.fd = -1;
+	conn_init(&c->conn, -1);
 	return c;
 }
 
 static void client_reset(struct bench_client *c)
 {
 	io_remove(&c->io);
-	bstream_close(&c->bs);
+	conn_deinit(&c->conn);
 	free(c->sizes);
 	free(c->uid_hashes);
 	c->sizes = NULL;
@@ -135,10 +135,9 @@ void bench_client_abort(struct bench_client *c)
 
 static void client_update_events(struct bench_client *c)
 {
-	unsigned events = bstream_wanted(&c->bs, c->out_off < c->out_len);
+	unsigned events = conn_wanted(&c->conn, true,
+				      c->out_off < c->out_len);
 
-	if (c->step == STEP_CONNECTING)
-		events = IO_WRITE;
 	if (events != c->events && io_set_events(c->io, events) == 0)
 		c->events = events;
 }
@@ -147,14 +146,14 @@ static void client_update_events(struct bench_client *c)
 static bool client_flush(struct bench_client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = bstream_write(&c->bs, c->out + c->out_off,
-					  c->out_len - c->out_off);
+		ssize_t n = conn_write(&c->conn, c->out + c->out_off,
+				       c->out_len - c->out_off);
 
-		if (n == BSTREAM_AGAIN)
+		if (n == CONN_AGAIN)
 			break;
 		if (n < 0) {
-			client_fail(c, c->bs.ssl != NULL ? BERR_TLS
-							 : BERR_CLOSED);
+			client_fail(c, c->conn.ssl != NULL ? BERR_TLS
+							   : BERR_CLOSED);
 			return false;
 		}
 		c->out_off += (size_t)n;
@@ -202,13 +201,13 @@ void bench_client_start(struct bench_client *c, const char *user,
 	c->quit_requested = false;
 	c->start_us = c->progress_us = bench_now_us();
 	c->step = STEP_CONNECTING;
-	if (bstream_connect(&c->bs, addr, addrlen) < 0) {
+	if (conn_connect(&c->conn, addr, addrlen) < 0) {
 		client_fail(c, BERR_CONNECT);
 		return;
 	}
 	c->events = IO_WRITE;
-	c->io = io_add(bench_loop(c->b), c->bs.fd, IO_WRITE, false, client_io,
-		       c);
+	c->io = io_add(bench_loop(c->b), c->conn.fd, IO_WRITE, false,
+		       client_io, c);
 	if (c->io == NULL)
 		client_fail(c, BERR_CONNECT);
 }
@@ -336,8 +335,8 @@ static void client_status(struct bench_client *c, const char *line,
 		/* RFC 2595 4.: nothing that came before the handshake
 		 * may be used after it. */
 		c->in_start = c->in_len = 0;
-		if (bstream_start_tls(&c->bs, bench_tls_ctx(c->b),
-				      opt->sni) < 0) {
+		if (conn_start_tls_client(&c->conn, bench_tls_ctx(c->b),
+					  opt->sni) < 0) {
 			client_fail(c, BERR_TLS);
 			return;
 		}
@@ -596,11 +595,11 @@ static bool client_read(struct bench_client *c)
 			client_fail(c, BERR_FRAMING);
 			return false;
 		}
-		n = bstream_read(&c->bs, c->in + c->in_start + c->in_len, room);
-		if (n == BSTREAM_AGAIN)
+		n = conn_read(&c->conn, c->in + c->in_start + c->in_len, room);
+		if (n == CONN_AGAIN)
 			return true;
 		if (n < 0) {
-			client_fail(c, n == BSTREAM_ERROR && c->bs.ssl != NULL ?
+			client_fail(c, n == CONN_ERROR && c->conn.ssl != NULL ?
 				    BERR_TLS : BERR_CLOSED);
 			return false;
 		}
@@ -619,14 +618,18 @@ static void client_io(void *context, unsigned ready)
 	int ret;
 
 	if (c->step == STEP_CONNECTING) {
-		if (bstream_connect_result(&c->bs) < 0) {
+		ret = conn_connect_finish(&c->conn);
+		if (ret < 0) {
 			client_fail(c, BERR_CONNECT);
 			return;
 		}
+		if (ret == 0)
+			return;
 		c->progress_us = bench_now_us();
 		if (opt->tls == BENCH_TLS_IMPLICIT) {
-			if (bstream_start_tls(&c->bs, bench_tls_ctx(c->b),
-					      opt->sni) < 0) {
+			if (conn_start_tls_client(&c->conn,
+						  bench_tls_ctx(c->b),
+						  opt->sni) < 0) {
 				client_fail(c, BERR_TLS);
 				return;
 			}
@@ -637,7 +640,7 @@ static void client_io(void *context, unsigned ready)
 	}
 	for (;;) {
 		if (c->step == STEP_HANDSHAKE) {
-			ret = bstream_handshake(&c->bs);
+			ret = conn_handshake(&c->conn);
 			if (ret < 0) {
 				client_fail(c, BERR_TLS);
 				return;

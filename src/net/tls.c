@@ -1,4 +1,4 @@
-/* tls.c: building the OpenSSL server context (see tls.h). */
+/* tls.c: building the OpenSSL server and client contexts (see tls.h). */
 #include "net/tls.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
+	bool client;
 };
 
 static void openssl_error(char *err, size_t errsize, const char *what,
@@ -130,6 +131,65 @@ out_free:
 	return -1;
 }
 
+int tls_client_ctx_create(const struct tls_client_settings *set,
+			  struct tls_ctx **ctx_r, char *err, size_t errsize)
+{
+	struct tls_ctx *ctx;
+	SSL_CTX *ssl_ctx;
+	int version = TLS1_2_VERSION;
+
+	*ctx_r = NULL;
+	if (set->min_version != NULL &&
+	    min_version(set->min_version, &version) < 0) {
+		snprintf(err, errsize, "TLS minimum version: expected TLSv1.2 "
+			 "or TLSv1.3");
+		return -1;
+	}
+	ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (ssl_ctx == NULL) {
+		openssl_error(err, errsize, "creating", "the TLS context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ssl_ctx, version);
+	/* the conn.h write contract, as on the server side */
+	SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	if (set->verify) {
+		const char *ca = set->ca_file;
+
+		if (ca != NULL && ca[0] != '\0') {
+			if (SSL_CTX_load_verify_locations(ssl_ctx, ca,
+							  NULL) != 1) {
+				openssl_error(err, errsize, "CA file", ca);
+				goto out_free;
+			}
+		} else if (SSL_CTX_set_default_verify_paths(ssl_ctx) != 1) {
+			openssl_error(err, errsize, "loading",
+				      "the system CA store");
+			goto out_free;
+		}
+		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		snprintf(err, errsize, "out of memory");
+		goto out_free;
+	}
+	ctx->ssl_ctx = ssl_ctx;
+	ctx->client = true;
+	*ctx_r = ctx;
+	return 0;
+
+out_free:
+	SSL_CTX_free(ssl_ctx);
+	return -1;
+}
+
 void tls_ctx_destroy(struct tls_ctx **ctxp)
 {
 	struct tls_ctx *ctx = *ctxp;
@@ -139,6 +199,11 @@ void tls_ctx_destroy(struct tls_ctx **ctxp)
 	SSL_CTX_free(ctx->ssl_ctx);
 	free(ctx);
 	*ctxp = NULL;
+}
+
+bool tls_ctx_is_client(const struct tls_ctx *ctx)
+{
+	return ctx->client;
 }
 
 void *tls_ctx_ssl_ctx(struct tls_ctx *ctx)

@@ -227,9 +227,6 @@ static enum cmd_outcome cmd_capa(struct session *s,
 static enum cmd_outcome cmd_quit(struct session *s,
 				 const struct cmd_args *args)
 {
-	unsigned deleted = 0;
-	const char *error = NULL;
-
 	if (s->state == STATE_AUTHORIZATION) {
 		session_reply(s, "+OK satchel signing off");
 		s->end_reason = "quit";
@@ -245,17 +242,14 @@ static enum cmd_outcome cmd_quit(struct session *s,
 		}
 	}
 	s->end_reason = "quit";
-	if (maildrop_commit(&s->drop, &deleted, &error) != MAILDROP_OK) {
-		log_error("update failed: user=%s: %s", s->user, error);
-		s->dele_count = deleted;
-		session_reply(s, "-ERR [SYS/TEMP] some deleted messages were "
-			      "not removed");
+	/* RFC 1939 6.: UPDATE runs as a store job (fsyncs, rewrites); the
+	 * reply comes once it is done and the lock is released. */
+	if (session_store_commit(s) < 0) {
+		session_reply(s, "-ERR [SYS/TEMP] out of memory, nothing "
+			      "deleted");
 		return CMD_CLOSE;
 	}
-	s->dele_count = deleted;
-	session_reply(s, "+OK satchel signing off (%u messages deleted)",
-		      deleted);
-	return CMD_CLOSE;
+	return CMD_WAIT;
 }
 
 /* --- TRANSACTION --- */

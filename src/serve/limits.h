@@ -26,10 +26,16 @@
  * so a flood on one listener cannot starve sessions already served. */
 #define ACCEPT_BATCH 64
 
-/* Tracked client addresses for failed-login delays, per worker. */
+/* Tracked client addresses for failed-login delays, for the whole server
+ * (faildelay.c: shared by every worker). */
 #define FAIL_TABLE_SIZE 4096
 /* A client address forgets its failures after this long without one. */
 #define FAIL_FORGET_SECS 900
+
+/* A new worker accepts only once its auth process has said which
+ * mechanisms it can serve (CAPA must not lie); if the auth process is
+ * this slow to start, the worker listens anyway and logs a warning. */
+#define AUTH_HELLO_WAIT_MS 5000
 
 /* Buckets of the shared per-address connection counters. */
 #define CONN_BUCKETS 16384

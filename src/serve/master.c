@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <systemd/sd-daemon.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <time.h>
@@ -32,13 +33,15 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
+#include "serve/faildelay.h"
 #include "serve/stdio.h"
 #include "serve/worker.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/privdrop.h"
 
-#define MAX_SLOTS 64
+/* Two generations of the most workers: a reload while one drains. */
+#define MAX_SLOTS (2 * CONFIG_WORKERS_MAX)
 #define MAX_GENERATIONS 8
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 #define SHUTDOWN_GRACE_SECS 10
@@ -46,6 +49,9 @@
 struct generation {
 	bool used;
 	bool draining;
+	bool announced;     /* its "ready" line was logged */
+	unsigned number;    /* 1 for the first, counting reloads/restarts */
+	unsigned nworkers;  /* cfg->workers when it started */
 	struct config *cfg;
 	struct tls_ctx *tls;
 	pid_t auth_pid;
@@ -59,6 +65,8 @@ struct slot {
 	int gen;            /* index into generations, -1 when free */
 	time_t started;
 	time_t restart_at;  /* pending restart after a crash (0: none) */
+	int ready_fd;       /* read end: the worker writes once listening */
+	bool ready;
 };
 
 struct master {
@@ -68,12 +76,13 @@ struct master {
 	int noverrides;
 	struct privdrop priv;       /* workers: mail_user */
 	struct privdrop auth_priv;  /* the auth process: auth_user */
-	unsigned nworkers;
 	struct connlimit *connlimit;
+	struct faildelay *faildelay;
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
 	struct slot slots[MAX_SLOTS];
+	unsigned generations_started;
 	bool stopping;
 };
 
@@ -115,6 +124,10 @@ static void child_close_inherited(struct master *m, int keep_fd)
 		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
 		    m->gens[i].control_fd >= 0)
 			close(m->gens[i].control_fd);
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].ready_fd >= 0)
+			close(m->slots[i].ready_fd);
 	}
 }
 
@@ -175,12 +188,16 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 	struct generation *g = &m->gens[gen_index];
 	struct slot *slot = &m->slots[slot_index];
 	struct auth_control ctl = { .slot = slot_index };
-	int pair[2];
+	int pair[2], ready[2];
 	pid_t pid;
 
+	if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
 		log_error("socketpair: %s", strerror(errno));
-		return -1;
+		goto out_close_ready;
 	}
 	/* A bigger buffer lets a burst of logins queue instead of failing. */
 	int bufsize = 1 << 20;
@@ -193,19 +210,23 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			  strerror(errno));
 		close(pair[0]);
 		close(pair[1]);
-		return -1;
+		goto out_close_ready;
 	}
 	close(pair[1]);
 	connlimit_reset_row(m->connlimit, slot_index);
+	if (slot->ready_fd >= 0)
+		close(slot->ready_fd);
+	slot->ready_fd = -1;
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		close(pair[0]);
-		return -1;
+		goto out_close_ready;
 	}
 	if (pid == 0) {
 		char err[256];
 
+		close(ready[0]);
 		child_close_inherited(m, -1);
 		/* Only this generation's listeners stay open. */
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
@@ -218,16 +239,67 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		_exit(worker_run(g->cfg, g->tls, slot_index, pair[0],
-				 g->listeners, g->nlisteners, m->connlimit));
+		struct worker_setup setup = {
+			.cfg = g->cfg, .tls = g->tls, .index = slot_index,
+			.auth_fd = pair[0], .ready_fd = ready[1],
+			.listeners = g->listeners,
+			.nlisteners = g->nlisteners,
+			.connlimit = m->connlimit, .faildelay = m->faildelay,
+		};
+
+		_exit(worker_run(&setup));
 	}
 	close(pair[0]);
+	close(ready[1]);
 	slot->pid = pid;
 	slot->gen = gen_index;
 	slot->started = time(NULL);
 	slot->restart_at = 0;
+	slot->ready_fd = ready[0];
+	slot->ready = false;
 	log_info("worker %u started: pid=%d", slot_index, (int)pid);
 	return 0;
+
+out_close_ready:
+	close(ready[0]);
+	close(ready[1]);
+	return -1;
+}
+
+static unsigned free_slots(const struct master *m)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		n += m->slots[i].gen < 0;
+	return n;
+}
+
+static bool generation_free(const struct master *m)
+{
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (!m->gens[i].used)
+			return true;
+	}
+	return false;
+}
+
+/* Why a reload of cfg cannot be carried out now, or NULL. Settings that
+ * only a restart can change are named, not silently ignored. */
+static const char *reload_refusal(const struct master *m,
+				  const struct config *cfg,
+				  const struct config *old)
+{
+	if (!generation_free(m))
+		return "too many older generations are still draining (their "
+		       "sessions are open); try again when they end";
+	if (free_slots(m) < cfg->workers)
+		return "no free worker slots while older generations drain; "
+		       "try again when they end";
+	if (strcmp(cfg->mail_user, old->mail_user) != 0 ||
+	    strcmp(cfg->auth_user, old->auth_user) != 0)
+		return "mail_user and auth_user change only with a restart";
+	return NULL;
 }
 
 static int free_slot(struct master *m)
@@ -260,6 +332,7 @@ static int start_generation(struct master *m, struct config *cfg,
 	}
 	memset(g, 0, sizeof(*g));
 	g->used = true;
+	g->number = ++m->generations_started;
 	g->cfg = cfg;
 	g->tls = tls;
 	g->control_fd = -1;
@@ -267,12 +340,13 @@ static int start_generation(struct master *m, struct config *cfg,
 	g->nlisteners = nlisteners;
 	if (start_auth(m, g) < 0)
 		goto out_fail;
-	for (unsigned i = 0; i < m->nworkers; i++) {
+	g->nworkers = cfg->workers;
+	for (unsigned i = 0; i < g->nworkers; i++) {
 		int slot = free_slot(m);
 
 		if (slot < 0 || start_worker(m, (unsigned)slot, gi) < 0)
 			log_error("could not start worker %u of %u", i + 1,
-				  m->nworkers);
+				  g->nworkers);
 	}
 	return gi;
 
@@ -453,6 +527,7 @@ static void reload(struct master *m)
 	struct generation *old = &m->gens[m->current];
 	struct config *cfg = malloc(sizeof(*cfg));
 	struct generation tmp;
+	const char *refusal;
 	char err[512];
 	int gi, old_index = m->current;
 
@@ -463,6 +538,14 @@ static void reload(struct master *m)
 		free(cfg);
 		return;
 	}
+	refusal = reload_refusal(m, cfg, old->cfg);
+	if (refusal != NULL) {
+		log_error("reload failed, keeping the running config: %s",
+			  refusal);
+		free(cfg);
+		return;
+	}
+	config_warn(cfg);
 	memset(&tmp, 0, sizeof(tmp));
 	if (tls_ctx_create(cfg, &tmp.tls, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
@@ -539,13 +622,62 @@ static void begin_shutdown(struct master *m)
 	}
 }
 
+/* --- readiness --- */
+
+/* A generation is ready when every one of its workers listens, which a
+ * worker does only after its auth process said hello: from then on CAPA
+ * and AUTH are true on every connection. Logged once per generation (the
+ * line tests and operators wait for) and told to systemd. */
+static void announce_if_ready(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+	unsigned ready = 0;
+
+	if (!g->used || g->draining || g->announced)
+		return;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen == gi && !m->slots[i].ready)
+			return;
+		ready += m->slots[i].gen == gi;
+	}
+	if (ready < g->nworkers)
+		return;
+	g->announced = true;
+	log_info("ready: generation %u, %u workers, auth pid=%d", g->number,
+		 ready, (int)g->auth_pid);
+	/* Outside systemd NOTIFY_SOCKET is unset and this does nothing. */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving (generation %u, %u "
+			 "workers)\nMAINPID=%lu", g->number, ready,
+			 (unsigned long)getpid());
+}
+
+/* Reads a worker's one-byte "listening" note (or its end). */
+static void read_ready(struct master *m, int slot_index)
+{
+	struct slot *slot = &m->slots[slot_index];
+	char c;
+	ssize_t n = read(slot->ready_fd, &c, 1);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 1)
+		slot->ready = true;
+	/* One note per worker: its pipe is done either way. */
+	close(slot->ready_fd);
+	slot->ready_fd = -1;
+	if (slot->ready && slot->gen >= 0)
+		announce_if_ready(m, slot->gen);
+}
+
 static int master_loop(struct master *m)
 {
 	time_t kill_at = 0;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = m->signal_fd, .events = POLLIN };
+		struct pollfd pfd[1 + MAX_SLOTS];
+		int slot_of[1 + MAX_SLOTS];
 		struct signalfd_siginfo info;
+		nfds_t npfd = 1;
 
 		if (m->stopping) {
 			/* Auth goes when the workers are gone. */
@@ -568,9 +700,21 @@ static int master_loop(struct master *m)
 			else if (time(NULL) >= kill_at)
 				kill_all(m, SIGKILL);
 		}
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+		pfd[0] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
+		for (int i = 0; i < MAX_SLOTS; i++) {
+			if (m->slots[i].ready_fd < 0)
+				continue;
+			slot_of[npfd] = i;
+			pfd[npfd++] = (struct pollfd){
+				.fd = m->slots[i].ready_fd, .events = POLLIN };
+		}
+		if (poll(pfd, npfd, 1000) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return EX_OSERR;
+		}
+		for (nfds_t i = 1; i < npfd; i++) {
+			if (pfd[i].revents != 0)
+				read_ready(m, slot_of[i]);
 		}
 		while (read(m->signal_fd, &info, sizeof(info)) ==
 		       sizeof(info)) {
@@ -730,6 +874,7 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
+		config_warn(cfg);
 		config_print(cfg, stdout);
 		ret = EX_OK;
 		goto out;
@@ -743,12 +888,7 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	log_set_role("master");
-	if (cfg->autologout < 600)
-		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
-			 "requires", cfg->autologout);
-	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
-		log_warn("plaintext_auth = always: passwords may cross the "
-			 "network in clear text");
+	config_warn(cfg);
 	if (privdrop_resolve(cfg->mail_user, &m.priv, err, sizeof(err)) < 0 ||
 	    resolve_auth_user(cfg, &m.priv, &m.auth_priv, err,
 			      sizeof(err)) < 0) {
@@ -774,22 +914,17 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	make_state_dir(cfg, &m.auth_priv);
-	m.nworkers = cfg->workers;
-	if (m.nworkers == 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		m.nworkers = cores > 0 ? (unsigned)cores : 1;
-	}
-	if (m.nworkers > MAX_SLOTS / 2)
-		m.nworkers = MAX_SLOTS / 2;
 	m.connlimit = connlimit_create(MAX_SLOTS);
-	if (m.connlimit == NULL) {
+	m.faildelay = faildelay_create();
+	if (m.connlimit == NULL || m.faildelay == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;
 	}
-	for (int i = 0; i < MAX_SLOTS; i++)
+	for (int i = 0; i < MAX_SLOTS; i++) {
 		m.slots[i].gen = -1;
+		m.slots[i].ready_fd = -1;
+	}
 	/* Thousands of clients per worker need as many descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

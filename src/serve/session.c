@@ -1,7 +1,8 @@
 /* session.c: the life of one POP3 connection: greeting, reading lines,
  * dispatching them in order (PIPELINING), writing replies in large writes,
- * streaming long replies as the socket drains, timeouts, and the end of
- * the session. Commands themselves live in commands.c. */
+ * timeouts, TLS, and the end of the session. Commands live in commands.c,
+ * long replies in session_long.c, the login flow in session_login.c and
+ * the store jobs in session_store.c. */
 #include "serve/session.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ bool session_plaintext_allowed(const struct session *s)
 
 /* An allocation failure here loses the reply; the session is closed
  * rather than left answering out of step. */
-static void session_out_of_memory(struct session *s)
+void session_out_of_memory(struct session *s)
 {
 	log_error("out of memory for client %s", s->addr);
 	s->closing = true;
@@ -119,7 +120,7 @@ static uint64_t session_limit_ms(const struct session *s)
 			  cfg->preauth_timeout : cfg->autologout);
 }
 
-static void session_arm_timer(struct session *s)
+void session_arm_timer(struct session *s)
 {
 	const struct config *cfg = cfg_of(s);
 	uint64_t limit_ms, now = ioloop_now_ms(s->worker->loop), wait_ms;
@@ -210,175 +211,6 @@ static int session_flush(struct session *s)
 		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
 	}
 	return 0;
-}
-
-/* --- long replies --- */
-
-void session_start_long(struct session *s, enum long_kind kind,
-			unsigned msg_index, int64_t top_lines)
-{
-	const char *error = "cannot read the message";
-
-	memset(&s->reply, 0, sizeof(s->reply));
-	if (kind == LONG_MESSAGE) {
-		struct maildrop_msg *msg = maildrop_msg(s->drop, msg_index);
-
-		if (maildrop_reader_open(s->drop, msg_index, &s->reply.reader,
-					 &error) != MAILDROP_OK) {
-			log_error("user=%s message %u: %s", s->user,
-				  msg_index + 1, error);
-			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
-				      "%u", msg_index + 1);
-			return;
-		}
-		msgconv_init(&s->reply.conv, true, top_lines);
-		if (top_lines < 0) {
-			session_reply(s, "+OK %llu octets",
-				      (unsigned long long)msg->size);
-			msg->retrieved = true;
-			s->retr_count++;
-			s->retr_bytes += msg->size;
-		} else {
-			session_reply(s, "+OK top of message follows");
-		}
-		s->reply.msg_index = msg_index;
-	}
-	s->reply.kind = kind;
-}
-
-/* Fills the output with the next part of a message. Returns 1 when the
- * message is complete, 0 when output is full, -1 on a read error. */
-static int long_fill_message(struct session *s)
-{
-	struct long_reply *r = &s->reply;
-	char chunk[MESSAGE_CHUNK];
-
-	while (outbuf_pending(&s->out) < OUTPUT_HIGH_WATER) {
-		size_t room, used = 0, done_in = 0;
-		ssize_t got = 0;
-		char *dst;
-
-		if (!msgconv_is_done(&r->conv))
-			got = maildrop_reader_read(r->reader, chunk,
-						   sizeof(chunk));
-		if (got < 0)
-			return -1;
-		if (got == 0) {
-			dst = outbuf_reserve(&s->out, 8, &room);
-			if (dst == NULL)
-				return -1;
-			used = msgconv_finish(&r->conv, dst, room);
-			memcpy(dst + used, ".\r\n", 3);
-			outbuf_commit(&s->out, used + 3);
-			return 1;
-		}
-		/* Worst case every byte doubles (LF -> CRLF, '.' stuffed). */
-		while (done_in < (size_t)got) {
-			size_t out_len;
-
-			dst = outbuf_reserve(&s->out, 2 * ((size_t)got - done_in)
-					     + 8, &room);
-			if (dst == NULL)
-				return -1;
-			done_in += msgconv_feed(&r->conv, chunk + done_in,
-						(size_t)got - done_in, dst,
-						room, &out_len);
-			outbuf_commit(&s->out, out_len);
-			if (msgconv_is_done(&r->conv))
-				break;
-		}
-	}
-	return 0;
-}
-
-/* Decimal digits of v at the end of buf; returns where they start. */
-static char *format_u64(char *end, uint64_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return end;
-}
-
-/* One "n size" (LIST) or "n uidl" (UIDL) line. A UIDL is 0x21-0x7E and
- * never starts with '.' after a number, so no stuffing is needed. This
- * runs 100,000 times for a large maildrop: no printf. */
-static int listing_line(struct session *s, enum long_kind kind, unsigned n,
-			const struct maildrop_msg *msg)
-{
-	char num[24], size_buf[24], *p, *dst;
-	size_t room, nlen, vlen;
-	const char *value;
-
-	p = format_u64(num + sizeof(num), n);
-	nlen = (size_t)(num + sizeof(num) - p);
-	if (kind == LONG_LIST) {
-		value = format_u64(size_buf + sizeof(size_buf), msg->size);
-		vlen = (size_t)(size_buf + sizeof(size_buf) - value);
-	} else {
-		value = msg->uidl;
-		vlen = strlen(msg->uidl);
-	}
-	dst = outbuf_reserve(&s->out, nlen + vlen + 3, &room);
-	if (dst == NULL)
-		return -1;
-	memcpy(dst, p, nlen);
-	dst[nlen] = ' ';
-	memcpy(dst + nlen + 1, value, vlen);
-	memcpy(dst + nlen + 1 + vlen, "\r\n", 2);
-	outbuf_commit(&s->out, nlen + vlen + 3);
-	return 0;
-}
-
-/* Returns 1 when the listing is complete, 0 when output is full. */
-static int long_fill_listing(struct session *s)
-{
-	struct long_reply *r = &s->reply;
-	unsigned count = maildrop_count(s->drop);
-
-	while (r->next < count && outbuf_pending(&s->out) < OUTPUT_HIGH_WATER) {
-		const struct maildrop_msg *msg = maildrop_msg(s->drop, r->next);
-
-		r->next++;
-		if (msg->deleted)
-			continue;
-		if (listing_line(s, r->kind, r->next, msg) < 0) {
-			session_out_of_memory(s);
-			return 0;
-		}
-	}
-	if (r->next < count)
-		return 0;
-	session_reply(s, ".");
-	return 1;
-}
-
-static void long_end(struct session *s)
-{
-	maildrop_reader_destroy(&s->reply.reader);
-	s->reply.kind = LONG_NONE;
-}
-
-/* Returns true when the long reply is finished (or failed and closing). */
-static bool session_continue_long(struct session *s)
-{
-	int ret = s->reply.kind == LONG_MESSAGE ? long_fill_message(s)
-						: long_fill_listing(s);
-
-	if (ret < 0) {
-		/* Half a message is out: the only honest thing left is to
-		 * drop the connection (the client sees no terminator). */
-		log_error("user=%s: reading message %u failed", s->user,
-			  s->reply.msg_index + 1);
-		s->closing = true;
-		s->end_reason = "read error";
-		long_end(s);
-		return true;
-	}
-	if (ret == 1)
-		long_end(s);
-	return ret == 1;
 }
 
 /* --- input --- */
@@ -628,143 +460,10 @@ void session_close_with(struct session *s, const char *reply,
 	if (s->reply.kind == LONG_NONE)
 		session_reply(s, "%s", reply);
 	else
-		long_end(s);
+		session_long_end(s);
 	s->closing = true;
 	s->end_reason = reason;
 	session_settle(s);
-}
-
-/* --- login --- */
-
-static void session_delay_done(void *context)
-{
-	struct session *s = context;
-
-	s->delay_timer = NULL;
-	session_reply(s, "%s", s->delayed_reply);
-	session_resume(s);
-}
-
-static void session_fail_login(struct session *s, const char *reply)
-{
-	unsigned delay_ms = worker_login_result(s->worker, s->addr, true);
-
-	s->have_user = false;
-	snprintf(s->delayed_reply, sizeof(s->delayed_reply), "%s", reply);
-	if (delay_ms == 0) {
-		session_reply(s, "%s", reply);
-		session_resume(s);
-		return;
-	}
-	/* Keep waiting: no further command is read during the delay. */
-	s->delay_timer = timer_add(s->worker->loop, delay_ms,
-				   session_delay_done, s);
-	if (s->delay_timer == NULL)
-		session_delay_done(s);
-}
-
-static int reply_expire(const struct session *s, const struct auth_reply *r)
-{
-	return r->expire_days >= 0 ? r->expire_days : cfg_of(s)->expire_days;
-}
-
-static void session_login(struct session *s, const struct auth_reply *r)
-{
-	const struct config *cfg = cfg_of(s);
-	struct maildrop_settings set = { 0 };
-	const char *error = NULL;
-	unsigned count = 0;
-	uint64_t octets = 0;
-	int ret;
-
-	snprintf(s->user, sizeof(s->user), "%s", r->user);
-	s->counted = true;
-	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
-	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
-		/* Workers run as mail_user only (virtual users); a record
-		 * asking for another uid cannot be served safely here. */
-		log_error("user=%s: passwd-file uid/gid %lld/%lld differ from "
-			  "mail_user's", s->user, (long long)r->uid,
-			  (long long)r->gid);
-		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
-			      "contact the administrator");
-		return;
-	}
-	set.kind = r->mail_kind == MAIL_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
-	set.path = r->mail_path;
-	set.lock_stale_secs = cfg->lock_stale_timeout;
-	s->expire_days = reply_expire(s, r);
-	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
-	set.create = true;
-	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
-					     : cfg->login_delay;
-	ret = maildrop_open(&set, &s->drop, &error);
-	if (ret != MAILDROP_OK) {
-		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
-			 s->addr, error);
-		if (ret == MAILDROP_IN_USE)
-			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
-				      "another session");
-		else if (ret == MAILDROP_PERM)
-			session_reply(s, "-ERR [SYS/PERM] cannot open the "
-				      "maildrop");
-		else
-			session_reply(s, "-ERR [SYS/TEMP] cannot open the "
-				      "maildrop, try again later");
-		return;
-	}
-	s->state = STATE_TRANSACTION;
-	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
-		count++;
-		octets += maildrop_msg(s->drop, i)->size;
-	}
-	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
-		      (unsigned long long)octets);
-	session_arm_timer(s);
-}
-
-void session_auth_reply(struct session *s, const struct auth_reply *r)
-{
-	if (s->sasl_active)
-		cmd_auth_reply(s, r);
-	else
-		session_auth_result(s, r);
-}
-
-void session_auth_result(struct session *s, const struct auth_reply *r)
-{
-	switch (r->result) {
-	case AUTH_OK:
-		(void)worker_login_result(s->worker, s->addr, false);
-		session_login(s, r);
-		if (s->state != STATE_TRANSACTION && s->counted) {
-			worker_auth_logout(s->worker, r->user);
-			s->counted = false;
-		}
-		break;
-	case AUTH_FAILED:
-		session_fail_login(s, "-ERR [AUTH] invalid user name or "
-				   "password");
-		return;
-	case AUTH_LOGIN_DELAY:
-		session_reply(s, "-ERR [LOGIN-DELAY] logged in too recently, "
-			      "try again later");
-		break;
-	case AUTH_TOO_MANY:
-		session_reply(s, "-ERR [IN-USE] too many sessions for this "
-			      "user");
-		break;
-	case AUTH_PERMFAIL:
-		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
-			      "contact the administrator");
-		break;
-	default:
-		session_reply(s, "-ERR [SYS/TEMP] authentication temporarily "
-			      "unavailable");
-		break;
-	}
-	s->have_user = false;
-	session_resume(s);
 }
 
 /* --- creation and end --- */
@@ -852,6 +551,8 @@ void session_destroy(struct session **sessionp)
 	if (s->sasl_active)
 		cmd_auth_abort(s);
 	maildrop_reader_destroy(&s->reply.reader);
+	/* A running open or commit finishes without us (session_store.c). */
+	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
 	if (s->state == STATE_TRANSACTION)

@@ -21,6 +21,7 @@
 struct worker;
 struct io;
 struct timer;
+struct store_job;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -54,7 +55,7 @@ struct session {
 	bool greeted;              /* the greeting was queued */
 
 	enum session_state state;
-	bool waiting;              /* auth request or delayed reply pending */
+	bool waiting;              /* auth, delay or store job pending */
 	bool closing;              /* close once the output is written */
 	bool peer_closed;
 	bool io_failed;            /* read error/reset: end even if waiting */
@@ -72,7 +73,8 @@ struct session {
 	char timestamp[128];        /* APOP: <pid.clock.random@host> */
 	char delayed_reply[160];   /* sent when delay_timer fires */
 
-	struct maildrop *drop;
+	struct maildrop *drop;     /* NULL while a store job owns it */
+	struct store_job *store_job; /* running open or commit, or NULL */
 	int expire_days;           /* -1 never */
 	unsigned login_delay;
 
@@ -123,5 +125,36 @@ void session_start_tls(struct session *s);
 
 /* True when plaintext passwords may be sent on this connection now. */
 bool session_plaintext_allowed(const struct session *s);
+
+/* --- between the session's files --- */
+
+/* (Re)arms the session timer: the running limit and the lock refresh. */
+void session_arm_timer(struct session *s);
+/* Closes the session after a lost reply (allocation failure). */
+void session_out_of_memory(struct session *s);
+
+/* session_long.c: continues the long reply; true when it is finished
+ * (or failed and the session is closing). */
+bool session_continue_long(struct session *s);
+void session_long_end(struct session *s);
+
+/* session_store.c: the maildrop open and the UPDATE commit as jobs on
+ * the worker's pool; the session waits (s->waiting) until the job's
+ * result arrives through session_login_opened() / session_quit_done(),
+ * on the loop thread. Both return 0, or -1 when out of memory (nothing
+ * started, nothing changed). commit takes s->drop. */
+int session_store_open(struct session *s, const struct maildrop_settings *set);
+int session_store_commit(struct session *s);
+/* The session ends: a running job finishes without it (an opened
+ * maildrop is closed unchanged, a started commit completes). */
+void session_store_detach(struct session *s);
+
+/* session_login.c: the open finished (drop set when ret is MAILDROP_OK;
+ * error otherwise). May destroy s. */
+void session_login_opened(struct session *s, int ret, struct maildrop *drop,
+			  const char *error);
+/* The commit finished: replies to QUIT and closes. May destroy s. */
+void session_quit_done(struct session *s, int ret, unsigned deleted,
+		       const char *error);
 
 #endif

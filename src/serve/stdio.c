@@ -19,6 +19,7 @@
 #include "auth/auth_process.h"
 #include "net/fdpass.h"
 #include "serve/connlimit.h"
+#include "serve/faildelay.h"
 #include "serve/worker.h"
 #include "util/log.h"
 
@@ -154,7 +155,8 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 	      const struct privdrop *mail_priv,
 	      const struct privdrop *auth_priv)
 {
-	struct connlimit *connlimit;
+	struct worker_setup setup = { .cfg = cfg, .tls = tls, .ready_fd = -1,
+				      .stdio = true };
 	int control_fd = -1, auth_fd, status, ret;
 	char err[256];
 	pid_t auth_pid;
@@ -170,10 +172,11 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 		ret = EX_OSERR;
 		goto out_auth;
 	}
-	/* the counters of the one worker row (the session counts itself
+	/* the shared tables of the one worker (the session counts itself
 	 * in and out like any accepted connection) */
-	connlimit = connlimit_create(1);
-	if (connlimit == NULL) {
+	setup.connlimit = connlimit_create(1);
+	setup.faildelay = faildelay_create();
+	if (setup.connlimit == NULL || setup.faildelay == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		close(auth_fd);
 		ret = EX_OSERR;
@@ -185,8 +188,8 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 		ret = EX_OSERR;
 		goto out_auth;
 	}
-	ret = worker_run_stdio(cfg, tls, auth_fd, STDIN_FILENO, STDOUT_FILENO,
-			       connlimit);
+	setup.auth_fd = auth_fd;
+	ret = worker_run(&setup);
 	close(auth_fd);
 out_auth:
 	/* EOF on the control socket ends the auth process; wait for it so

@@ -21,7 +21,9 @@
 
 #include "net/ioloop.h"
 #include "serve/connlimit.h"
+#include "serve/faildelay.h"
 #include "serve/session.h"
+#include "util/jobpool.h"
 #include "util/log.h"
 
 /* Request ids carry the socket fd (low 20 bits) and the session serial
@@ -135,40 +137,14 @@ void worker_auth_logout(struct worker *w, const char *user)
 	worker_flush_logouts(w);
 }
 
-/* --- failed-login delays, per client address --- */
-
-static unsigned fail_slot(const char *addr)
-{
-	return (unsigned)(strhash(addr) % FAIL_TABLE_SIZE);
-}
+/* --- failed-login delays, per client address, shared by all workers --- */
 
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed)
 {
-	struct fail_entry *e = &w->fail_table[fail_slot(addr)];
-	uint64_t now = ioloop_now_ms(w->loop), delay;
-	const struct config *cfg = w->cfg;
-
-	if (strcmp(e->addr, addr) != 0 ||
-	    now - e->last_ms > FAIL_FORGET_SECS * 1000ull) {
-		/* A different address in the slot or old failures: start
-		 * over (a collision can only shorten someone's delay). */
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
-		e->failures = 0;
-	}
-	if (!failed) {
-		e->failures = 0;
-		return 0;
-	}
-	e->last_ms = now;
-	if (e->failures < 32)
-		e->failures++;
-	if (cfg->auth_fail_delay_ms == 0)
-		return 0;
-	delay = (uint64_t)cfg->auth_fail_delay_ms << (e->failures - 1);
-	if (delay > cfg->auth_fail_delay_max_ms)
-		delay = cfg->auth_fail_delay_max_ms;
-	return (unsigned)delay;
+	return faildelay_record(w->faildelay, addr, failed,
+				w->cfg->auth_fail_delay_ms,
+				w->cfg->auth_fail_delay_max_ms);
 }
 
 /* --- sessions --- */
@@ -300,20 +276,15 @@ static void worker_accept(void *context, unsigned ready)
 
 /* --- inetd mode (satchel serve --stdio) --- */
 
-/* How long the one session waits for the auth process's hello before it
- * greets anyway (its CAPA may then leave out GSSAPI and OAuth). */
-#define STDIO_HELLO_WAIT_MS 5000
-
 struct worker_stdio {
 	int in_fd, out_fd;
 	bool started;
-	struct timer *hello_timer;
 };
 
-/* Starts the one session on in_fd/out_fd. A TCP socket from inetd is a
- * network client (its address, the loopback rule of plaintext_auth);
- * anything else (pipes, a terminal, a UNIX socket) is local and counts
- * as loopback. */
+/* Starts the one session on in_fd/out_fd (from worker_listen, so after
+ * the auth process's hello). A TCP socket from inetd is a network client
+ * (its address, the loopback rule of plaintext_auth); anything else
+ * (pipes, a terminal, a UNIX socket) is local and counts as loopback. */
 static void worker_stdio_start(struct worker *w)
 {
 	struct worker_stdio *st = w->stdio;
@@ -323,10 +294,8 @@ static void worker_stdio_start(struct worker *w)
 	bool loopback = true;
 	struct session *s;
 
-	if (st->started)
-		return;
-	st->started = true;
-	timer_remove(&st->hello_timer);
+	/* nothing to accept: the worker ends with its one session */
+	w->draining = true;
 	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
 		addr_text(&ss, addr, sizeof(addr));
@@ -336,39 +305,17 @@ static void worker_stdio_start(struct worker *w)
 	if (s == NULL) {
 		log_error("cannot set up the stdio session: %s",
 			  strerror(errno));
-		st->started = false; /* worker_stdio_end refuses */
 		ioloop_stop(w->loop);
 		return;
 	}
 	conn_set_out_fd(&s->conn, st->out_fd);
 	if (worker_track(w, s) < 0) {
 		session_destroy(&s);
-		st->started = false;
 		ioloop_stop(w->loop);
 		return;
 	}
+	st->started = true;
 	session_start(s);
-}
-
-static void worker_stdio_hello_late(void *context)
-{
-	struct worker *w = context;
-
-	w->stdio->hello_timer = NULL;
-	log_warn("no hello from the auth process within %u ms; starting "
-		 "the session anyway", STDIO_HELLO_WAIT_MS);
-	worker_stdio_start(w);
-}
-
-static int worker_stdio_wait(struct worker *w)
-{
-	w->stdio->hello_timer = timer_add(w->loop, STDIO_HELLO_WAIT_MS,
-					  worker_stdio_hello_late, w);
-	if (w->stdio->hello_timer == NULL) {
-		log_error("worker setup: %s", strerror(ENOMEM));
-		return -1;
-	}
-	return 0;
 }
 
 /* A session that never started still gets a reply, not a silent close. */
@@ -377,11 +324,64 @@ static void worker_stdio_end(struct worker *w)
 	static const char line[] = "-ERR [SYS/TEMP] cannot set up the "
 				   "session, try again later\r\n";
 
-	timer_remove(&w->stdio->hello_timer);
 	if (!w->stdio->started &&
 	    write(w->stdio->out_fd, line, sizeof(line) - 1) < 0) {
 		/* The client is gone already; nothing else to do. */
 	}
+}
+
+/* --- readiness --- */
+
+/* Starts accepting (once) and tells the master this worker is ready.
+ * Called when the auth process has said hello, so CAPA and AUTH are
+ * true from the first connection; or (without_hello) when it has not said
+ * it within AUTH_HELLO_WAIT_MS: the worker then serves without the
+ * mechanisms that need the auth process's files. */
+static void worker_listen(struct worker *w, bool without_hello)
+{
+	static const char ready = 'R';
+
+	timer_remove(&w->hello_timer);
+	if (w->listening || w->draining)
+		return;
+	if (without_hello)
+		log_warn("listening without the mechanisms that need the "
+			 "auth process's files");
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		w->listen_ctx[i].worker = w;
+		w->listen_ctx[i].listener = &w->listeners[i];
+		w->listen_io[i] = io_add(w->loop, w->listeners[i].fd, IO_READ,
+					 true, worker_accept,
+					 &w->listen_ctx[i]);
+		if (w->listen_io[i] == NULL) {
+			/* Without its listener this worker is of no use;
+			 * the master restarts it. */
+			log_error("watching %s: %s", w->listeners[i].name,
+				  strerror(errno));
+			ioloop_stop(w->loop);
+			return;
+		}
+	}
+	w->listening = true;
+	if (w->stdio != NULL)
+		worker_stdio_start(w);
+	if (w->ready_fd >= 0) {
+		if (write(w->ready_fd, &ready, 1) != 1)
+			log_warn("telling the master we are ready: %s",
+				 strerror(errno));
+		close(w->ready_fd);
+		w->ready_fd = -1;
+	}
+}
+
+static void worker_hello_timeout(void *context)
+{
+	struct worker *w = context;
+
+	w->hello_timer = NULL;
+	log_warn("the auth process has not said hello within %u ms",
+		 (unsigned)AUTH_HELLO_WAIT_MS);
+	worker_listen(w, true);
 }
 
 /* --- auth replies --- */
@@ -401,7 +401,8 @@ static void worker_auth_lost(struct worker *w)
 		struct session *s = w->by_fd[fd];
 		struct auth_reply reply;
 
-		if (s == NULL || !s->waiting || s->delay_timer != NULL)
+		if (s == NULL || !s->waiting || s->delay_timer != NULL ||
+		    s->store_job != NULL)
 			continue;
 		memset(&reply, 0, AUTH_REPLY_HDR);
 		reply.result = AUTH_TEMPFAIL;
@@ -445,12 +446,11 @@ static void worker_auth_io(void *context, unsigned ready)
 			if (reply.data_len == sizeof(w->auth_mech_files))
 				memcpy(&w->auth_mech_files, reply.data,
 				       sizeof(w->auth_mech_files));
-			if (w->stdio != NULL)
-				worker_stdio_start(w);
+			worker_listen(w, false);
 			continue;
 		}
 		s = session_by_id(w, reply.id);
-		if (s == NULL || !s->waiting) {
+		if (s == NULL || !s->waiting || s->store_job != NULL) {
 			/* The client left while auth worked: free its slot
 			 * (a SASL exchange was aborted when it left). */
 			if (reply.result == AUTH_OK)
@@ -492,6 +492,30 @@ static void worker_memory_setup(struct worker *w)
 	worker_memory_used(w);
 }
 
+/* --- store jobs --- */
+
+/* Threads for maildrop opens and commits: a few, so one slow maildrop
+ * (a lock wait of up to 2 s, a cold 100,000-file scan) never holds the
+ * others; each cold Maildir scan adds its own size threads (maildir.c). */
+#define WORKER_STORE_THREADS 4
+
+static void worker_jobs_io(void *context, unsigned ready)
+{
+	struct worker *w = context;
+
+	(void)jobpool_complete(w->jobs);
+}
+
+static int worker_jobs_setup(struct worker *w)
+{
+	w->jobs = jobpool_create(WORKER_STORE_THREADS);
+	if (w->jobs == NULL)
+		return -1;
+	w->jobs_io = io_add(w->loop, jobpool_fd(w->jobs), IO_READ, false,
+			    worker_jobs_io, w);
+	return w->jobs_io == NULL ? -1 : 0;
+}
+
 /* --- signals --- */
 
 static void worker_drain(struct worker *w, bool now)
@@ -527,17 +551,33 @@ static void worker_signal(void *context, unsigned ready)
 	}
 }
 
-/* The life of a worker once w is filled in (worker_run or
- * worker_run_stdio); frees w. */
-static int worker_serve(struct worker *w)
+int worker_run(const struct worker_setup *setup)
 {
-	const struct config *cfg = w->cfg;
-	struct listener *listeners = w->listeners;
-	size_t nlisteners = w->nlisteners;
+	struct worker *w = calloc(1, sizeof(*w));
+	const struct config *cfg = setup->cfg;
+	struct worker_stdio stdio = { .in_fd = STDIN_FILENO,
+				      .out_fd = STDOUT_FILENO };
+	char role[32];
 	sigset_t mask;
 	int ret = EX_OK;
 
+	if (w == NULL)
+		return EX_OSERR;
+	snprintf(role, sizeof(role), "worker %u", setup->index);
+	log_set_role(role);
+	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
+	w->cfg = cfg;
+	w->tls = setup->tls;
 	w->logouts_tail = &w->logouts;
+	w->index = setup->index;
+	w->auth_fd = setup->auth_fd;
+	w->ready_fd = setup->ready_fd;
+	w->listeners = setup->listeners;
+	w->nlisteners = setup->nlisteners;
+	w->connlimit = setup->connlimit;
+	w->faildelay = setup->faildelay;
+	if (setup->stdio)
+		w->stdio = &stdio;
 	if (cfg->hostname[0] != '\0')
 		snprintf(w->hostname, sizeof(w->hostname), "%s",
 			 cfg->hostname);
@@ -561,25 +601,17 @@ static int worker_serve(struct worker *w)
 			      worker_signal, w);
 	w->auth_io = io_add(w->loop, w->auth_fd, IO_READ, false,
 			    worker_auth_io, w);
-	if (w->signal_io == NULL || w->auth_io == NULL) {
+	if (w->signal_io == NULL || w->auth_io == NULL ||
+	    worker_jobs_setup(w) < 0) {
 		log_error("worker setup: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out_free;
 	}
-	for (size_t i = 0; i < nlisteners; i++) {
-		w->listen_ctx[i].worker = w;
-		w->listen_ctx[i].listener = &listeners[i];
-		w->listen_io[i] = io_add(w->loop, listeners[i].fd, IO_READ,
-					 true, worker_accept,
-					 &w->listen_ctx[i]);
-		if (w->listen_io[i] == NULL) {
-			log_error("watching %s: %s", listeners[i].name,
-				  strerror(errno));
-			ret = EX_OSERR;
-			goto out_free;
-		}
-	}
-	if (w->stdio != NULL && worker_stdio_wait(w) < 0) {
+	/* Listening waits for the auth process's hello (worker_listen). */
+	w->hello_timer = timer_add(w->loop, AUTH_HELLO_WAIT_MS,
+				   worker_hello_timeout, w);
+	if (w->hello_timer == NULL) {
+		log_error("worker setup: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out_free;
 	}
@@ -591,6 +623,13 @@ static int worker_serve(struct worker *w)
 out_free:
 	if (w->stdio != NULL)
 		worker_stdio_end(w);
+	timer_remove(&w->hello_timer);
+	if (w->ready_fd >= 0)
+		close(w->ready_fd);
+	/* finishes jobs of sessions that already left (a started commit
+	 * completes, an opened maildrop's lock is released) */
+	io_remove(&w->jobs_io);
+	jobpool_destroy(&w->jobs);
 	/* the loop does not own its ios (--stdio returns through main,
 	 * where LeakSanitizer would see them) */
 	io_remove(&w->signal_io);
@@ -609,47 +648,4 @@ out_free:
 	free(w->by_fd);
 	free(w);
 	return ret;
-}
-
-int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd,
-	       struct listener *listeners, size_t nlisteners,
-	       struct connlimit *connlimit)
-{
-	struct worker *w = calloc(1, sizeof(*w));
-	char role[32];
-
-	if (w == NULL)
-		return EX_OSERR;
-	snprintf(role, sizeof(role), "worker %u", index);
-	log_set_role(role);
-	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
-	w->cfg = cfg;
-	w->tls = tls;
-	w->index = index;
-	w->auth_fd = auth_fd;
-	w->listeners = listeners;
-	w->nlisteners = nlisteners;
-	w->connlimit = connlimit;
-	return worker_serve(w);
-}
-
-int worker_run_stdio(const struct config *cfg, struct tls_ctx *tls,
-		     int auth_fd, int in_fd, int out_fd,
-		     struct connlimit *connlimit)
-{
-	struct worker_stdio stdio = { .in_fd = in_fd, .out_fd = out_fd };
-	struct worker *w = calloc(1, sizeof(*w));
-
-	if (w == NULL)
-		return EX_OSERR;
-	log_set_role("worker stdio");
-	w->cfg = cfg;
-	w->tls = tls;
-	w->auth_fd = auth_fd;
-	w->connlimit = connlimit;
-	w->stdio = &stdio;
-	/* Nothing to accept: the worker ends with its one session. */
-	w->draining = true;
-	return worker_serve(w);
 }

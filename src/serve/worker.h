@@ -17,15 +17,11 @@ struct ioloop;
 struct io;
 struct session;
 struct connlimit;
+struct faildelay;
 struct timer;
 struct tls_ctx;
+struct jobpool;
 struct worker_stdio;
-
-struct fail_entry {
-	char addr[64];
-	unsigned failures;
-	uint64_t last_ms;
-};
 
 struct worker_listener {
 	struct worker *worker;
@@ -46,6 +42,7 @@ struct worker {
 	struct io *listen_io[LISTENER_MAX];
 	struct worker_listener listen_ctx[LISTENER_MAX];
 	struct connlimit *connlimit;
+	struct faildelay *faildelay;
 	struct session **by_fd;    /* sessions indexed by socket fd */
 	size_t by_fd_cap;
 	unsigned nsessions;
@@ -53,30 +50,43 @@ struct worker {
 	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
 	 * index) whose keytab or key it can read; 0 until it arrives. */
 	uint32_t auth_mech_files;
+	struct timer *hello_timer; /* bounded wait for that hello */
+	bool listening;            /* accepting since hello (or timeout) */
+	int ready_fd;              /* one byte to the master when listening */
 	struct timer *trim_timer;  /* gives heap back when quiet */
+	struct jobpool *jobs;      /* store jobs (session_store.c) */
+	struct io *jobs_io;        /* its completion eventfd */
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
 	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
 	char hostname[256];
-	struct fail_entry fail_table[FAIL_TABLE_SIZE];
+};
+
+/* What the master hands a new worker; the worker owns auth_fd and
+ * ready_fd, the rest is shared and outlives it. */
+struct worker_setup {
+	const struct config *cfg;
+	struct tls_ctx *tls;       /* NULL: no TLS configured */
+	unsigned index;            /* slot: its row in the shared counters */
+	int auth_fd;               /* socket to this generation's auth */
+	int ready_fd;              /* -1: no one to tell */
+	struct listener *listeners;
+	size_t nlisteners;
+	struct connlimit *connlimit;
+	struct faildelay *faildelay;
+	/* satchel serve --stdio: no listeners; one session reading fd 0
+	 * and writing fd 1 (a distinct fd 1 must be blocking, see
+	 * conn_set_out_fd), started like accepting (after the hello); the
+	 * worker ends with it */
+	bool stdio;
 };
 
 /* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
- * reload). Returns a sysexits status. */
-int worker_run(const struct config *cfg, struct tls_ctx *tls,
-	       unsigned index, int auth_fd,
-	       struct listener *listeners, size_t nlisteners,
-	       struct connlimit *connlimit);
-
-/* satchel serve --stdio: a worker without listeners that runs one session
- * reading in_fd and writing out_fd (the same socket under inetd, or two
- * pipes; a distinct out_fd must be blocking, see conn_set_out_fd), started
- * once the auth process has said hello. Returns when the session ends, or
- * on SIGTERM; a sysexits status. */
-int worker_run_stdio(const struct config *cfg, struct tls_ctx *tls,
-		     int auth_fd, int in_fd, int out_fd,
-		     struct connlimit *connlimit);
+ * reload). It accepts only once the auth process on auth_fd has said
+ * hello (or AUTH_HELLO_WAIT_MS passed), then writes one byte to ready_fd
+ * and closes it. Returns a sysexits status. */
+int worker_run(const struct worker_setup *setup);
 
 /* Sends a request for session s (fills req->id). 0, or -1 when the auth
  * process cannot be reached. */
@@ -89,8 +99,9 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 /* Tells auth that a counted session of user ended. */
 void worker_auth_logout(struct worker *w, const char *user);
 
-/* Records a failed (failed = true) or successful login from addr and
- * returns how long to delay the failure reply, in milliseconds. */
+/* Records a failed (failed = true) or successful login from addr in the
+ * table shared by all workers and returns how long to delay the failure
+ * reply, in milliseconds. */
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed);
 

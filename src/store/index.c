@@ -12,12 +12,12 @@
 #include "store/index.h"
 #include "util/strhash.h"
 #include "store/uidl.h"
+#include "util/fileio.h"
 
 #define INDEX_VERSION_LINE "satchel-index 2\n"
 #define INDEX_VERSION1_LINE "satchel-index 1\n"
 #define INDEX_MAX_FILE (1024u * 1024 * 1024) /* ~10M messages: beyond is junk */
 #define INDEX_KEY_MAX 255                     /* NAME_MAX */
-#define INDEX_WBUF 65536
 
 struct index {
 	char *text;                  /* the file; entries point into it */
@@ -427,45 +427,6 @@ void index_free(struct index **indexp)
 	free(index);
 }
 
-struct index_writer {
-	int fd;
-	size_t used;
-	char buf[INDEX_WBUF];
-};
-
-static int index_flush(struct index_writer *w)
-{
-	size_t off = 0;
-
-	while (off < w->used) {
-		ssize_t n = write(w->fd, w->buf + off, w->used - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	w->used = 0;
-	return 0;
-}
-
-/* Whether losing this content in a crash could change what a client
- * sees: a retrieval time (EXPIRE) or a UIDL that is not simply the key
- * (a digest, possibly made unique) must survive; sizes can always be
- * computed again. */
-static bool index_needs_durability(const struct index_entry *entries,
-				   size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		if (entries[i].retrieved != 0 ||
-		    strcmp(entries[i].key, entries[i].uidl) != 0)
-			return true;
-	}
-	return false;
-}
-
 static char *index_put_u64(char *p, uint64_t v)
 {
 	char tmp[20];
@@ -525,85 +486,74 @@ int index_write(const char *path, struct index_entry *entries, size_t count,
 	return index_write_listing(path, entries, count, NULL, error_r);
 }
 
+/* The most octets entry e takes on its line: key, size (20 digits),
+ * uidl, retrieved time (20), where, three spaces and the newline. */
+static size_t index_line_max(const struct index_entry *e)
+{
+	return strlen(e->key) + strlen(e->uidl) +
+	       (e->where != NULL ? strlen(e->where) : 1) + 20 + 20 + 5;
+}
+
+/* "listing", per directory (ino, mtime sec, nsec), listed sec and nsec,
+ * each a space and up to 20 digits, then " 0\n" */
+#define INDEX_LISTING_LINE_MAX (7 + (3 * INDEX_LISTING_DIRS + 2) * 21 + 3)
+
 int index_write_listing(const char *path, struct index_entry *entries,
 			size_t count, const struct index_listing *listing,
 			const char **error_r)
 {
-	struct index_writer *w;
-	char tmp[PATH_MAX];
 	bool *ok = NULL, all_ok = true;
-	size_t i;
-	int len;
+	size_t i, size;
+	char *buf, *p;
+	int ret;
 
-	len = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (len < 0 || (size_t)len >= sizeof(tmp)) {
-		*error_r = "index path too long";
-		return -1;
-	}
-	w = malloc(sizeof(*w));
 	ok = malloc(count + 1);
-	if (w == NULL || ok == NULL) {
-		free(w);
-		free(ok);
+	if (ok == NULL) {
 		*error_r = "out of memory";
 		return -1;
 	}
 	/* a store's delivery order is usually the key order already */
 	if (!index_is_sorted(entries, count))
 		qsort(entries, count, sizeof(*entries), index_entry_cmp);
+	size = strlen(INDEX_VERSION_LINE) + INDEX_LISTING_LINE_MAX;
 	for (i = 0; i < count; i++) {
 		ok[i] = index_entry_ok(entries, count, i);
 		all_ok = all_ok && ok[i];
+		if (ok[i])
+			size += index_line_max(&entries[i]);
 	}
-	w->used = 0;
-	w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-			       O_CLOEXEC, 0600);
-	if (w->fd < 0) {
-		*error_r = "cannot create the index file";
+	buf = malloc(size);
+	if (buf == NULL) {
 		free(ok);
-		free(w);
+		*error_r = "out of memory";
 		return -1;
 	}
-	{
-		char *p = w->buf;
-
-		p = index_put_str(p, INDEX_VERSION_LINE,
-				  strlen(INDEX_VERSION_LINE));
-		if (listing != NULL && listing->valid && all_ok &&
-		    index_listing_writable(listing)) {
-			p = index_put_str(p, "listing", 7);
-			for (unsigned d = 0; d < INDEX_LISTING_DIRS; d++) {
-				*p++ = ' ';
-				p = index_put_u64(p, listing->ino[d]);
-				*p++ = ' ';
-				p = index_put_u64(p,
-						  (uint64_t)listing->mtime_sec[d]);
-				*p++ = ' ';
-				p = index_put_u64(p,
-						  (uint64_t)listing->mtime_nsec[d]);
-			}
+	p = index_put_str(buf, INDEX_VERSION_LINE, strlen(INDEX_VERSION_LINE));
+	if (listing != NULL && listing->valid && all_ok &&
+	    index_listing_writable(listing)) {
+		p = index_put_str(p, "listing", 7);
+		for (unsigned d = 0; d < INDEX_LISTING_DIRS; d++) {
 			*p++ = ' ';
-			p = index_put_u64(p, (uint64_t)listing->listed_sec);
+			p = index_put_u64(p, listing->ino[d]);
 			*p++ = ' ';
-			p = index_put_u64(p, (uint64_t)listing->listed_nsec);
-			p = index_put_str(p, " 0\n", 3);
-		} else {
-			p = index_put_str(p, "listing -\n", 10);
+			p = index_put_u64(p, (uint64_t)listing->mtime_sec[d]);
+			*p++ = ' ';
+			p = index_put_u64(p, (uint64_t)listing->mtime_nsec[d]);
 		}
-		w->used = (size_t)(p - w->buf);
+		*p++ = ' ';
+		p = index_put_u64(p, (uint64_t)listing->listed_sec);
+		*p++ = ' ';
+		p = index_put_u64(p, (uint64_t)listing->listed_nsec);
+		p = index_put_str(p, " 0\n", 3);
+	} else {
+		p = index_put_str(p, "listing -\n", 10);
 	}
 	for (i = 0; i < count; i++) {
 		const struct index_entry *e = &entries[i];
 		size_t klen, ulen;
-		char *p;
 
 		if (!ok[i])
 			continue;
-		/* key <= 255 + size <= 20 + uidl <= 70 + time <= 19 +
-		 * where <= 255 */
-		if (sizeof(w->buf) - w->used < 700 && index_flush(w) < 0)
-			goto out_fail;
-		p = w->buf + w->used;
 		klen = strlen(e->key);
 		ulen = strlen(e->uidl);
 		p = index_put_str(p, e->key, klen);
@@ -620,32 +570,13 @@ int index_write_listing(const char *path, struct index_entry *entries,
 		else
 			*p++ = '-';
 		*p++ = '\n';
-		w->used = (size_t)(p - w->buf);
 	}
 	free(ok);
-	ok = NULL;
-	/* fsync blocks the worker's event loop for as long as the journal
-	 * takes (seconds under write load); a pure cache does not need it:
-	 * after a crash a torn file fails index_parse and is rebuilt. */
-	if (index_flush(w) < 0 ||
-	    (index_needs_durability(entries, count) && fsync(w->fd) < 0))
-		goto out_fail;
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		goto out_fail;
-	}
-	w->fd = -1;
-	if (rename(tmp, path) < 0)
-		goto out_fail;
-	free(w);
-	return 0;
-
-out_fail:
-	if (w->fd >= 0)
-		close(w->fd);
-	unlink(tmp);
-	free(ok);
-	free(w);
-	*error_r = "cannot write the index file";
-	return -1;
+	/* The one atomic replace (util/fileio.h). Its fsyncs run in a
+	 * store job (serve/session_store.c), never on a worker's loop. */
+	ret = fileio_replace(path, buf, (size_t)(p - buf), 0600, error_r);
+	free(buf);
+	if (ret < 0)
+		*error_r = "cannot write the index file";
+	return ret;
 }

@@ -1,4 +1,5 @@
-/* lock.c: session lock files and mbox dotlock + fcntl locking (lock.h). */
+/* lock.c: session lock files and mbox locking: dotlock, fcntl, flock
+ * (lock.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 
 #define LOCK_BREAK_STALE_SECS 30 /* a "<path>.break" lives microseconds */
 #define LOCK_TAKE_TRIES 8
+#define LOCK_NFS_SUPER_MAGIC 0x6969 /* statfs(2) */
 
 struct lock_file {
 	char *path;
@@ -30,6 +34,7 @@ struct lock_mbox {
 	dev_t dev;
 	ino_t ino;
 	int fd;          /* -1 when we hold no fcntl lock */
+	int flock_fd;    /* -1 when we hold no flock */
 };
 
 static char *lock_path_with(const char *path, const char *suffix)
@@ -231,8 +236,10 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		if (errno != EEXIST)
 			goto out_temp;
 		stale = lock_check_stale(path, stale_secs, &st);
-		if (stale == 0)
+		if (stale == 0) {
+			*error_r = "the maildrop is locked by another session";
 			return MAILDROP_IN_USE;
+		}
 		if (stale < 0) {
 			if (errno == ENOENT)
 				continue; /* released meanwhile */
@@ -243,8 +250,10 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		if (tries > 0)
 			lock_sleep_ms(20 * tries);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		*error_r = "the session lock kept changing while taken";
 		return MAILDROP_IN_USE;
+	}
 
 	lock = calloc(1, sizeof(*lock));
 	if (lock == NULL)
@@ -335,6 +344,27 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 	return 0;
 }
 
+/* One attempt at flock(2). Returns 1 taken or not needed, 0 busy, -1
+ * error. On NFS Linux emulates flock with a whole-file fcntl lock owned
+ * by the open file, which would conflict with our own fcntl lock; there
+ * an MDA's flock is such an fcntl lock, already excluded by ours. */
+static int lock_flock_try(struct lock_mbox *lock, int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == LOCK_NFS_SUPER_MAGIC)
+		return 1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		lock->flock_fd = fd;
+		return 1;
+	}
+	if (errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	/* a file system without flock: nobody can flock it either */
+	return errno == EOPNOTSUPP || errno == ENOLCK || errno == EINVAL ?
+		       1 : -1;
+}
+
 int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
 		   const char **error_r)
 {
@@ -353,6 +383,7 @@ int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
 		return MAILDROP_TEMP;
 	}
 	lock->fd = -1;
+	lock->flock_fd = -1;
 	for (;;) {
 		uint64_t now;
 
@@ -377,13 +408,22 @@ int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
 			memset(&fl, 0, sizeof(fl));
 			fl.l_type = F_WRLCK;
 			fl.l_whence = SEEK_SET;
-			if (fcntl(fd, F_SETLK, &fl) == 0) {
+			if (lock->fd < 0 && fcntl(fd, F_SETLK, &fl) == 0)
 				lock->fd = fd;
-				break;
-			}
-			if (errno != EACCES && errno != EAGAIN) {
+			else if (lock->fd < 0 && errno != EACCES &&
+				 errno != EAGAIN) {
 				*error_r = "cannot fcntl-lock the mbox";
 				goto out_fail;
+			}
+			if (lock->fd >= 0) {
+				int r = lock_flock_try(lock, fd);
+
+				if (r < 0) {
+					*error_r = "cannot flock the mbox";
+					goto out_fail;
+				}
+				if (r == 1)
+					break;
 			}
 		}
 		now = lock_now_ms();
@@ -424,6 +464,8 @@ void lock_mbox_release(struct lock_mbox **lockp)
 		fl.l_whence = SEEK_SET;
 		(void)fcntl(lock->fd, F_SETLK, &fl);
 	}
+	if (lock->flock_fd >= 0)
+		(void)flock(lock->flock_fd, LOCK_UN);
 	if (lock->dotlock != NULL) {
 		if (stat(lock->dotlock, &st) == 0 && st.st_dev == lock->dev &&
 		    st.st_ino == lock->ino)

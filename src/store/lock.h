@@ -10,8 +10,10 @@
  * two takers never remove each other's fresh lock.
  *
  * Mbox lock: "<mbox>.lock" dotlock (as Postfix, procmail and mutt make it)
- * plus an fcntl write lock on the mbox fd, taken only while scanning or
- * rewriting so the MTA can append during the session. Both are retried
+ * plus an fcntl write lock and a flock on the mbox fd, in that order, so
+ * every MDA that locks at all waits (Debian's Postfix local and procmail:
+ * dotlock + fcntl; flock where configured). Taken only while scanning or
+ * compacting, so the MTA can append during the session. All are retried
  * for at most about 2 seconds, which blocks the caller that long at worst.
  */
 #ifndef SATCHEL_LOCK_H
@@ -21,14 +23,14 @@
 
 #define LOCK_STALE_SECS_DEFAULT 300
 #define LOCK_DOTLOCK_STALE_SECS 300 /* mutt, procmail: 5 minutes */
-#define LOCK_RETRY_MSECS 2000       /* total wait for dotlock + fcntl */
+#define LOCK_RETRY_MSECS 2000       /* total wait for all mbox locks */
 
 struct lock_file;
 struct lock_mbox;
 
 /* Takes the session lock at path (stale_secs 0 = default). Returns
- * MAILDROP_OK with *lock_r, MAILDROP_IN_USE, or MAILDROP_TEMP /
- * MAILDROP_PERM with *error_r. */
+ * MAILDROP_OK with *lock_r, or MAILDROP_IN_USE / MAILDROP_TEMP /
+ * MAILDROP_PERM with *error_r set (always: the log shows it). */
 int lock_file_take(const char *path, unsigned stale_secs,
 		   struct lock_file **lock_r, const char **error_r);
 /* Touches the lock. Returns 0, or -1 when the lock file is no longer ours
@@ -38,14 +40,14 @@ int lock_file_refresh(struct lock_file *lock);
  * NULL-safe. */
 void lock_file_release(struct lock_file **lockp);
 
-/* Takes "<mbox_path>.lock" and an fcntl write lock on fd (fd -1: the mbox
- * does not exist; dotlock only). A directory where we may not create the
+/* Takes "<mbox_path>.lock", an fcntl write lock and a flock on fd (fd -1:
+ * the mbox does not exist; dotlock only; no flock on NFS, see lock.c). A directory where we may not create the
  * dotlock (EACCES, as /var/mail often is without a mail group) means
  * fcntl only. Returns MAILDROP_OK with *lock_r, MAILDROP_IN_USE after
  * LOCK_RETRY_MSECS, or MAILDROP_TEMP with *error_r. */
 int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
 		   const char **error_r);
-/* Drops the fcntl lock and removes the dotlock. NULL-safe. */
+/* Drops the flock and fcntl lock and removes the dotlock. NULL-safe. */
 void lock_mbox_release(struct lock_mbox **lockp);
 
 #endif

@@ -9,11 +9,12 @@
  * writer quoted; a ">From " that was in the original message comes out as
  * "From ", which mboxo cannot represent anyway (lossy by format).
  *
- * The file is scanned through mmap under dotlock + fcntl, then unlocked so
- * the MTA can append during the session; messages are read with pread()
- * (a truncated file then gives an I/O error, not SIGBUS). Deletions
- * rewrite the file under the lock into a temporary file, keeping every
- * byte after the snapshot (mail delivered meanwhile), then rename it. */
+ * The file is scanned through mmap under dotlock + fcntl + flock, then
+ * unlocked so the MTA can append during the session; messages are read
+ * with pread() (a truncated file then gives an I/O error, not SIGBUS).
+ * Deletions compact the file in place under the same locks, keeping every
+ * octet after the snapshot (mail delivered meanwhile), through a journal
+ * that the next open finishes after a crash (mbox_compact.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,13 +31,12 @@
 #include "store/driver.h"
 #include "store/index.h"
 #include "store/lock.h"
+#include "store/mbox_compact.h"
 #include "store/msgconv.h"
 #include "store/uidl.h"
-#include "util/fileio.h"
 
 #define MBOX_SESSION_LOCK_SUFFIX ".satchel-lock"
 #define MBOX_INDEX_SUFFIX ".satchel-index"
-#define MBOX_TMP_SUFFIX ".satchel-tmp"
 #define MBOX_FROM "From "
 #define MBOX_FROM_LEN 5
 
@@ -389,7 +389,7 @@ static void mbox_free(struct maildrop *drop)
 	free(mb);
 }
 
-/* Maps the file under dotlock + fcntl and scans it. */
+/* Maps the file under dotlock + fcntl + flock and scans it. */
 static int mbox_snapshot(struct mbox *mb, const char **error_r)
 {
 	struct lock_mbox *lock = NULL;
@@ -400,6 +400,10 @@ static int mbox_snapshot(struct mbox *mb, const char **error_r)
 	ret = lock_mbox_take(mb->path, mb->fd, &lock, error_r);
 	if (ret != MAILDROP_OK)
 		return ret;
+	/* a compaction a crash interrupted is finished before reading */
+	ret = mbox_compact_recover(mb->path, mb->fd, error_r);
+	if (ret != MAILDROP_OK)
+		goto out_unlock;
 	if (fstat(mb->fd, &st) < 0) {
 		*error_r = "cannot stat the mbox";
 		ret = MAILDROP_TEMP;
@@ -576,22 +580,26 @@ static int mbox_reader_open(struct maildrop *drop, unsigned idx,
 	return MAILDROP_OK;
 }
 
-/* Writes the kept messages, then everything after the snapshot, into a
- * temporary file and renames it over the mbox. Called under the lock. */
-static int mbox_rewrite(struct mbox *mb, const bool *gone,
-			const char **error_r)
+/* Removes the gone messages in place (mbox_compact.h says why not by
+ * rename), keeping every octet after the snapshot: mail delivered during
+ * the session. Called under dotlock + fcntl + flock. */
+static int mbox_remove(struct mbox *mb, const bool *gone,
+		       const char **error_r)
 {
+	struct mbox_compact c = { .path = mb->path, .fd = mb->fd };
+	struct iovec *parts = NULL;
 	struct stat st, path_st;
-	char *tmp = NULL, *map = NULL;
-	size_t i, len;
-	int fd = -1, ret = MAILDROP_TEMP;
+	char *map = NULL;
+	size_t i, first, n = 0, len;
+	int ret = MAILDROP_TEMP;
 
 	if (fstat(mb->fd, &st) < 0 || stat(mb->path, &path_st) < 0) {
 		*error_r = "cannot stat the mbox";
 		return MAILDROP_TEMP;
 	}
 	if (path_st.st_dev != mb->dev || path_st.st_ino != mb->ino ||
-	    (uint64_t)st.st_size < mb->snap_size) {
+	    (uint64_t)st.st_size < mb->snap_size ||
+	    (uint64_t)st.st_size > SIZE_MAX) {
 		*error_r = "the mbox was changed by another program";
 		return MAILDROP_TEMP;
 	}
@@ -610,64 +618,37 @@ static int mbox_rewrite(struct mbox *mb, const bool *gone,
 			goto out_unmap;
 		}
 	}
-	tmp = mbox_path_with(mb->path, MBOX_TMP_SUFFIX);
-	if (tmp == NULL) {
+	for (first = 0; first < mb->drop.count && !gone[first]; first++)
+		;
+	parts = calloc(mb->drop.count - first + 1, sizeof(*parts));
+	if (parts == NULL) {
 		*error_r = "out of memory";
 		goto out_unmap;
 	}
-	/* a leftover from a crash is ours to replace: we hold the lock */
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  st.st_mode & 0777);
-	if (fd < 0) {
-		*error_r = "cannot create a temporary mbox";
-		goto out_unmap;
-	}
-	/* same owner and mode as the original; chown only works as root */
-	(void)fchown(fd, st.st_uid, st.st_gid);
-	if (fchmod(fd, st.st_mode & 07777) < 0)
-		goto out_write_fail;
-	for (i = 0; i < mb->drop.count; i++) {
-		size_t start = (size_t)mb->info[i].from_off, end;
+	/* the kept messages after the first gone one, runs joined */
+	for (i = first; i < mb->drop.count; i++) {
+		size_t from = (size_t)mb->info[i].from_off, to;
 
 		if (gone[i])
 			continue;
-		end = (size_t)mb->info[i].next_off;
+		to = (size_t)mb->info[i].next_off;
 		while (i + 1 < mb->drop.count && !gone[i + 1])
-			end = (size_t)mb->info[++i].next_off;
-		if (fileio_write_all(fd, map + start, end - start) < 0)
-			goto out_write_fail;
+			to = (size_t)mb->info[++i].next_off;
+		parts[n++] = (struct iovec){ map + from, to - from };
 	}
-	/* new mail delivered during the session */
-	if (len > mb->snap_size &&
-	    fileio_write_all(fd, map + mb->snap_size,
-			   len - (size_t)mb->snap_size) < 0)
-		goto out_write_fail;
-	if (fsync(fd) < 0)
-		goto out_write_fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto out_write_fail;
-	}
-	fd = -1;
-	if (rename(tmp, mb->path) < 0)
-		goto out_write_fail;
-	if (fileio_fsync_parent(mb->path) < 0) {
-		*error_r = "cannot sync the mail directory";
-		goto out_unmap;
-	}
-	ret = MAILDROP_OK;
-	goto out_unmap;
-
-out_write_fail:
-	*error_r = "cannot write the new mbox";
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	if (len > mb->snap_size)
+		parts[n++] = (struct iovec){ map + mb->snap_size,
+					     len - (size_t)mb->snap_size };
+	c.map = map;
+	c.size = len;
+	c.start = mb->info[first].from_off;
+	c.parts = parts;
+	c.count = n;
+	ret = mbox_compact_run(&c, error_r);
 out_unmap:
 	if (map != NULL)
 		munmap(map, len);
-	free(tmp);
+	free(parts);
 	return ret;
 }
 
@@ -711,7 +692,7 @@ static int mbox_commit(struct maildrop *drop, unsigned *deleted_r,
 			ret = MAILDROP_TEMP;
 		}
 		if (ret == MAILDROP_OK)
-			ret = mbox_rewrite(mb, gone, error_r);
+			ret = mbox_remove(mb, gone, error_r);
 		lock_mbox_release(&lock);
 		if (ret == MAILDROP_OK) {
 			*deleted_r = removed;

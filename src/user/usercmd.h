@@ -6,10 +6,11 @@
  * SCHEME: yescrypt sha512-crypt bcrypt plain scram-sha-256 scram-sha-1;
  * the first goes in the password field, the others in secret= fields.
  *
- * Edits are atomic (temporary file in the same directory, fsync, rename)
- * and serialized by flock() on "<file>.lock", which is left in place:
- * removing it would let a third editor lock a different inode. Lines the
- * tool does not understand are written back unchanged. */
+ * Edits are atomic (fileio_replace) and serialized by flock() on
+ * "<file>.lock"; lines the tool does not change are written back byte for
+ * byte (userfile.h). The code: usercmd.c (options, the action table),
+ * userfile.c (the file, through auth/passwd.h's parser), usersecret.c
+ * (reading and hashing the password). */
 #ifndef SATCHEL_USERCMD_H
 #define SATCHEL_USERCMD_H
 

@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/sasl_mech.h"
+#include "net/linereader.h"
 #include "net/listener.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -53,14 +55,16 @@ static const struct config_key config_keys[] = {
 	STR(log, "stderr"),
 	SPECIAL(log_level, KEY_LOGLEVEL, log_level, "info"),
 	STR(state_dir, "/var/lib/satchel"),
-	UINT(workers, 0, 256, "0"),
+	/* 0: one per online core, at most CONFIG_WORKERS_MAX */
+	UINT(workers, 0, CONFIG_WORKERS_MAX, "0"),
 	SPECIAL(plaintext_auth, KEY_PLAINTEXT, plaintext_auth,
 		"tls-or-loopback"),
 	SPECIAL(apop, KEY_BOOL, apop, "no"),
 	SPECIAL(expire, KEY_EXPIRE, expire_days, "never"),
 	UINT(login_delay, 0, 86400 * 365, "0"),
-	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF. */
-	UINT(max_line, 255, 8192, "255"),
+	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
+	 * At most what the line reader holds in its in-session buffer. */
+	UINT(max_line, 255, LINEREADER_BUF, "255"),
 	UINT(max_bad_lines, 1, 1000, "10"),
 	UINT(preauth_timeout, 1, 3600, "60"),
 	/* RFC 1939 section 3: an autologout timer of at least 10 minutes;
@@ -149,6 +153,10 @@ static bool listen_list_valid(const char *list)
 	return true;
 }
 
+/* The reason text of a number out of range names the range. Module-global:
+ * config parsing runs in the master alone, before any thread or child. */
+static char config_range_reason[80];
+
 /* Sets one key from text. Returns 0 or -1 with *reason_r. */
 static int config_set(struct config *cfg, const struct config_key *key,
 		      const char *value, const char **reason_r)
@@ -166,7 +174,12 @@ static int config_set(struct config *cfg, const struct config_key *key,
 	case KEY_UINT:
 		if (strnum_parse_u64(value, key->max, &num) < 0 ||
 		    num < key->min) {
-			*reason_r = "expected a whole number in range";
+			snprintf(config_range_reason,
+				 sizeof(config_range_reason),
+				 "expected a whole number from %llu to %llu",
+				 (unsigned long long)key->min,
+				 (unsigned long long)key->max);
+			*reason_r = config_range_reason;
 			return -1;
 		}
 		*(unsigned *)field = (unsigned)num;
@@ -424,7 +437,30 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
 		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;
+	cfg->workers_auto = cfg->workers == 0;
+	if (cfg->workers_auto) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = cores > 0 ? (unsigned)cores : 1;
+		if (cfg->workers > CONFIG_WORKERS_MAX)
+			cfg->workers = CONFIG_WORKERS_MAX;
+	}
 	return 0;
+}
+
+void config_warn(const struct config *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->workers_auto && cores > CONFIG_WORKERS_MAX)
+		log_warn("workers = 0: %ld cores online, using %u workers "
+			 "(the most there can be)", cores, cfg->workers);
+	if (cfg->autologout < 600)
+		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
+			 "requires", cfg->autologout);
+	if (cfg->plaintext_auth == PLAINTEXT_ALWAYS)
+		log_warn("plaintext_auth = always: passwords may cross the "
+			 "network in clear text");
 }
 
 void config_print(const struct config *cfg, FILE *out)

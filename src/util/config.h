@@ -13,6 +13,9 @@ enum mail_kind { MAIL_MAILDIR, MAIL_MBOX };
 enum tls_verify { TLS_VERIFY_NO, TLS_VERIFY_OPTIONAL, TLS_VERIFY_REQUIRED };
 
 #define CONFIG_STR_MAX 1024
+/* Worker processes of one generation; the master keeps room for two
+ * generations at once (a reload while the old one drains). */
+#define CONFIG_WORKERS_MAX 32
 
 struct config {
 	char listen[CONFIG_STR_MAX];     /* "host:port,[v6]:port" */
@@ -35,7 +38,8 @@ struct config {
 	char log[CONFIG_STR_MAX];
 	char log_level[16];
 	char state_dir[CONFIG_STR_MAX];  /* auth's persistent state (last logins) */
-	unsigned workers;                /* 0 = one per core */
+	unsigned workers;                /* after config_finish: the count */
+	bool workers_auto;               /* 0 in the config: one per core */
 	enum plaintext_auth plaintext_auth;
 	bool apop;
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
@@ -81,6 +85,9 @@ int config_override(struct config *cfg, const char *assignment,
 
 /* Checks cross-key constraints after everything is set. 0 or -1 + err. */
 int config_finish(struct config *cfg, char *err, size_t errsize);
+/* Logs a warning for each value that is used but unwise or adjusted
+ * (workers clamped, autologout below RFC 1939's minimum, ...). */
+void config_warn(const struct config *cfg);
 
 /* Prints every key with its effective value, in file syntax. */
 void config_print(const struct config *cfg, FILE *out);

@@ -1,11 +1,13 @@
-/* fileio.c: full writes and directory syncs (see fileio.h). */
+/* fileio.c: full writes, directory syncs, atomic replace (fileio.h). */
 #include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fileio_write_all(int fd, const void *buf, size_t len)
@@ -49,4 +51,67 @@ int fileio_fsync_parent(const char *path)
 	ret = fsync(fd);
 	close(fd);
 	return ret;
+}
+
+int fileio_replace(const char *path, const void *data, size_t len,
+		   mode_t mode, const char **error_r)
+{
+	struct iovec part = { (void *)data, len };
+
+	return fileio_replacev(path, &part, 1, mode, error_r);
+}
+
+int fileio_replacev(const char *path, const struct iovec *parts,
+		    size_t count, mode_t mode, const char **error_r)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int fd, len, saved;
+
+	len = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (len < 0 || (size_t)len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		*error_r = "file name too long";
+		return -1;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = "cannot create a temporary file";
+		return -1;
+	}
+	/* the owner first: a chown may clear mode bits; a failed chown
+	 * (not root) leaves the file ours, which the caller can see */
+	if (stat(path, &st) == 0 &&
+	    (st.st_uid != geteuid() || st.st_gid != getegid()))
+		(void)!fchown(fd, st.st_uid, st.st_gid);
+	for (i = 0; i < count; i++) {
+		if (fileio_write_all(fd, parts[i].iov_base,
+				     parts[i].iov_len) < 0)
+			goto out_write_fail;
+	}
+	/* mkstemp made it 0600; fchmod is not subject to the umask */
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		goto out_write_fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto out_write_fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto out_write_fail;
+	if (fileio_fsync_parent(path) < 0) {
+		*error_r = "cannot sync the directory";
+		return -1;
+	}
+	return 0;
+
+out_write_fail:
+	saved = errno;
+	*error_r = "cannot write a temporary file";
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

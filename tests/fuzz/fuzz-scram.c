@@ -1,7 +1,8 @@
 /* fuzz-scram.c: hostile SCRAM client messages (RFC 5802 7.). The input
  * is a client-first message, optionally a NUL and a client-final one:
  * both go through the parser and the whole server exchange of
- * scram_server.c with a fixed secret and channel binding. */
+ * scram_server.c with a fixed secret and channel bindings; the first
+ * byte (part of the message too) also picks the hash and -PLUS. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,11 @@ static void must(int cond)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char salt[16] = "fuzz-salt-16-oct";
-	static const unsigned char cb[32] = { 1, 2, 3 };
+	/* the two bindings a TLS connection offers (RFC 9266, RFC 5929) */
+	static const struct scram_binding cb[2] = {
+		{ .name = "tls-exporter", .data = { 1, 2, 3 }, .len = 32 },
+		{ .name = "tls-server-end-point", .data = { 4 }, .len = 32 },
+	};
 	static struct scram_server srv;
 	unsigned char stored[SCRAM_KEY_MAX] = { 0 }, server[SCRAM_KEY_MAX];
 	unsigned char out[SCRAM_SERVER_MSG_MAX + 256];
@@ -28,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *why = NULL;
 	size_t out_len = 0;
 
+	if (size == 0)
+		return 0;
 	if (scram_parse_client_first(data, first_len, &cf, &why) == 0) {
 		must(strchr("nyp", cf.cbind_flag) != NULL);
 		must(cf.nonce_off + cf.nonce_len <= first_len);
@@ -37,8 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		must(why != NULL);
 	}
 	memset(server, 0x5a, sizeof(server));
+	/* first byte: the hash, -PLUS or not, bindings offered or not */
 	scram_server_init(&srv, data[0] & 1 ? SCRAM_SHA1 : SCRAM_SHA256,
-			  "tls-server-end-point", cb, sizeof(cb));
+			  (data[0] & 2) != 0, cb, data[0] & 4 ? 0 : 2);
 	if (scram_server_client_first(&srv, data, first_len, &why) == 0 &&
 	    scram_server_first(&srv, 4096, salt, sizeof(salt), stored, server,
 			       out, sizeof(out), &out_len) == 0) {

@@ -110,6 +110,15 @@ def describe_diff(got, want):
                                 short(want[max(0, i - 20):i + 40], 200)))
 
 
+def capa_sasl(p):
+    """The mechanisms of the SASL line of CAPA on session p ([] if none)."""
+    data = p.multi_ok("CAPA").decode("latin-1")
+    for line in data.split("\r\n"):
+        if line.upper().startswith("SASL "):
+            return line.split()[1:]
+    return []
+
+
 def starts(line, prefix, what="response"):
     if not line.startswith(prefix):
         raise AssertionError("%s: got %s, want it to start with %s"
@@ -122,6 +131,15 @@ def only(*stores):
         func.stores = stores
         return func
     return deco
+
+
+def wait_for(predicate, timeout, what):
+    """Polls predicate until it is true; raises AssertionError naming what
+    was awaited when timeout seconds pass. Returns the predicate's value."""
+    value = wait_until(predicate, timeout, 0.02)
+    if not value:
+        raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+    return value
 
 
 def wait_until(predicate, timeout=5.0, interval=0.05):
@@ -459,13 +477,41 @@ class Pop:
 
 # ----------------------------------------------------------------- server
 
+# Ports: each harness process claims its own block below the kernel's
+# ephemeral range (flock on a file per block, held until it exits), so two
+# suites running at once (plain and ASan, or two checkouts) never pick the
+# same port, and no client socket's ephemeral port can take a server's.
+PORT_FIRST = 20000
+PORT_BLOCK = 400
+PORT_BLOCKS = 30                # 20000 .. 31999, below 32768
+_port_block = None              # (lock file, first port, next offset)
+
+
+def _claim_port_block():
+    global _port_block
+    import fcntl
+    for b in range(PORT_BLOCKS):
+        path = os.path.join(tempfile.gettempdir(), "satchel-it-ports.%d.lock" % b)
+        f = open(path, "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _port_block = [f, PORT_FIRST + b * PORT_BLOCK, 0]
+        return
+    raise RuntimeError("all %d port blocks are taken by other test runs" % PORT_BLOCKS)
+
+
 def free_port(hosts=("127.0.0.1",)):
-    """A TCP port that is free on every given host (best effort)."""
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+    """The next port of this process's block that is free on every given
+    host. Ports are handed out once each, so a port a test gave up is not
+    handed out again while its TIME_WAIT sockets linger."""
+    if _port_block is None:
+        _claim_port_block()
+    for _ in range(PORT_BLOCK):
+        port = _port_block[1] + _port_block[2] % PORT_BLOCK
+        _port_block[2] += 1
         ok = True
         for h in hosts:
             fam = socket.AF_INET6 if ":" in h else socket.AF_INET
@@ -478,7 +524,8 @@ def free_port(hosts=("127.0.0.1",)):
                 t.close()
         if ok:
             return port
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port in block %d-%d"
+                       % (_port_block[1], _port_block[1] + PORT_BLOCK - 1))
 
 
 def have_ipv6_loopback():
@@ -558,6 +605,8 @@ class Server:
         self.state_dir = os.path.join(self.root, "state")
         self.workers = workers
         self.env = dict(env or {})
+        self.log_start = 0              # log offset of the running master
+        self.generation = 0             # its newest generation said ready
         os.makedirs(self.state_dir)
         os.makedirs(os.path.join(self.root, "mail"))
         os.makedirs(os.path.join(self.root, "mbox"))
@@ -712,44 +761,62 @@ class Server:
             cmd += ["-o", "%s=%s" % (k, v)]
         return cmd
 
+    READY_RE = re.compile(rb"ready: generation (\d+), (\d+) workers")
+
+    def ready_generations(self, since=0):
+        """Generation numbers of the "ready" lines logged after byte
+        offset since."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        return [int(m.group(1)) for m in self.READY_RE.finditer(data)]
+
     def start(self, timeout=15):
+        """Starts the master and returns once it logged "ready" for its
+        first generation: every worker listens and has heard its auth
+        process, so the first connection sees the true CAPA."""
         check(os.access(SATCHEL, os.X_OK), "no executable %s" % SATCHEL)
         self.fix_owner()
         self.logf = open(self.log_path, "ab")
         self.logf.write(("=== start %s\n" % " ".join(self.command())).encode())
         self.logf.flush()
+        self.log_start = self.logf.tell()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
                                      cwd=self.root,
                                      env=dict(os.environ, **self.env))
         deadline = time.monotonic() + timeout
-        last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError("server exited with status %s at startup; "
                                      "log: %s" % (self.proc.returncode,
                                                   self.log_tail(8)))
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), 1)
-                s.settimeout(5)
-                greeting = s.recv(512)
-                try:
-                    s.sendall(b"QUIT\r\n")
-                    s.recv(512)
-                except OSError:
-                    pass
-                s.close()
-                if greeting.startswith(b"+OK"):
-                    # give the master time to start every worker
-                    wait_until(lambda: len(self.workers_now()) >= min(self.workers, 1), 3)
-                    return self
-                last = greeting
-            except OSError as e:
-                last = e
-            time.sleep(0.05)
+            if self.ready_generations(self.log_start):
+                self.generation = max(self.ready_generations(self.log_start))
+                return self
+            time.sleep(0.02)
         self.kill()
-        raise AssertionError("server did not accept connections within %ds "
-                             "(%s); log: %s" % (timeout, last, self.log_tail(8)))
+        raise AssertionError("server logged no 'ready' line within %ds; log: %s"
+                             % (timeout, self.log_tail(8)))
+
+    def reload(self, timeout=15):
+        """SIGHUP, then waits until a newer generation logged "ready"."""
+        before = max(self.ready_generations(self.log_start) or [0])
+        self.signal(signal.SIGHUP)
+        wait_for(lambda: max(self.ready_generations(self.log_start) or [0]) > before,
+                 timeout, "a 'ready' line for a generation after %d (log: %s)"
+                 % (before, self.log_tail(5)))
+        self.generation = max(self.ready_generations(self.log_start))
+
+    def wait_generation_after(self, before, timeout=15):
+        """Waits until a generation newer than before logged "ready"."""
+        wait_for(lambda: max(self.ready_generations(self.log_start) or [0]) > before,
+                 timeout, "a 'ready' line for a generation after %d (log: %s)"
+                 % (before, self.log_tail(5)))
+        self.generation = max(self.ready_generations(self.log_start))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

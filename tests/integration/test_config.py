@@ -1,5 +1,6 @@
 """Config file and command line: --check, errors with file:line:key, exit 78."""
 import os
+import signal
 import re
 
 from harness import *
@@ -162,3 +163,46 @@ def test_bad_passwd_file_reported(ctx):
     p.quit()
     starts(resp, "-ERR [SYS/TEMP]", "login with a broken passwd-file")
     check(srv.passwd_path in srv.log_text(), "the log does not name the broken passwd-file")
+
+
+def test_values_that_could_not_be_honoured_are_refused(ctx):
+    """max_line beyond the line buffer, workers beyond the slots: an error
+    naming the range, not a silent clamp."""
+    setup_files(ctx)
+    for key, value, want in (("max_line", "1025", "from 255 to 1024"),
+                             ("workers", "33", "from 0 to 32")):
+        lines = base_lines(ctx) + ["%s = %s" % (key, value)]
+        path = conf_file(ctx, lines)
+        r = run_satchel(["serve", "-c", path, "--check"], timeout=10)
+        check_error(r, path, len(lines), key, "%s = %s" % (key, value))
+        check(want in r.stderr, "%s = %s: message names the range %r: %r"
+              % (key, value, want, r.stderr))
+    path = conf_file(ctx, base_lines(ctx) + ["max_line = 1024", "workers = 32"])
+    r = run_satchel(["serve", "-c", path, "--check"], timeout=10)
+    eq(r.returncode, 0, "the largest values are accepted (%r)" % r.stderr)
+
+
+def test_check_prints_the_worker_count_used(ctx):
+    setup_files(ctx)
+    path = conf_file(ctx, base_lines(ctx) + ["workers = 0"])
+    r = run_satchel(["serve", "-c", path, "--check"], timeout=10)
+    eq(r.returncode, 0, "--check (%r)" % r.stderr)
+    want = min(os.cpu_count() or 1, 32)
+    check("workers = %d\n" % want in r.stdout,
+          "workers = 0 prints the count used (%d): %r" % (want, r.stdout))
+
+
+def test_sighup_refuses_a_user_change(ctx):
+    if not is_root():
+        raise Skip("not root: the users are not switched")
+    srv = ctx.server().start()
+    srv.config["auth_user"] = "satchel-auth"   # the harness runs auth as satchel
+    srv.write_config()
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: "reload failed" in srv.log_text(), 10,
+             "'reload failed' after SIGHUP with another auth_user")
+    check("change only with a restart" in srv.log_text(),
+          "the reason is logged: %s" % srv.log_tail(3))
+    eq(srv.ready_generations(srv.log_start), [1], "no new generation")
+    p = srv.login("alice")
+    p.quit()

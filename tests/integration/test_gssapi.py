@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from harness import Pop, Skip, check, eq, free_port, starts
+from harness import capa_sasl, Pop, Skip, check, eq, free_port, starts
 
 STORES = None
 REALM = "SATCHEL.TEST"
@@ -130,14 +130,6 @@ def setup(ctx, keytab=True, config=None):
     except BaseException:
         kdc.stop()
         raise
-
-
-def capa_sasl(p):
-    data = p.multi_ok("CAPA").decode("latin-1")
-    for line in data.split("\r\n"):
-        if line.upper().startswith("SASL "):
-            return line.split()[1:]
-    return []
 
 
 def curl(srv, env, user=":"):

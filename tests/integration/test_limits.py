@@ -1,4 +1,6 @@
 """Connection limits, LOGIN-DELAY, failed-login delay."""
+import re
+import subprocess
 import time
 
 from harness import *
@@ -36,7 +38,6 @@ def test_max_connections_per_ip(ctx):
 
 def test_max_connections_total(ctx):
     srv = ctx.server(opts={"max_connections": "4", "workers": "1"}).start()
-    time.sleep(0.2)
     conns = [srv.connect(source="127.0.0.%d" % (i + 2)) for i in range(4)]
     for c in conns:
         starts(c.greeting, "+OK", "connection within the total limit")
@@ -128,3 +129,45 @@ def test_unknown_user_and_wrong_password_similar_timing(ctx):
     check(unknown >= known * 0.3 or known < 0.01,
           "unknown user answered much faster (%.4fs) than a wrong password for a "
           "hashed user (%.4fs)" % (unknown, known))
+
+
+def worker_of(srv, pop):
+    """The pid of the worker serving pop's connection (from ss -tnp)."""
+    lport = pop.sock.getsockname()[1]
+    r = subprocess.run(["ss", "-tnpH", "state", "established",
+                        "( sport = :%d and dport = :%d )" % (srv.port, lport)],
+                       capture_output=True, text=True, timeout=10)
+    m = re.search(r"pid=(\d+)", r.stdout)
+    check(m, "ss shows no process for the connection from port %d: %r"
+          % (lport, r.stdout + r.stderr))
+    return int(m.group(1))
+
+
+def test_failed_login_delay_shared_by_workers(ctx):
+    """An attacker alternating connections between workers meets the same
+    doubling delay: the failures are counted per server, not per worker."""
+    srv = ctx.server(workers=2, config={"auth_fail_delay": "100",
+                                        "auth_fail_delay_max": "10000"}).start()
+    pops = {}
+    for _ in range(40):        # one connection on each worker
+        p = srv.connect()
+        w = worker_of(srv, p)
+        if w in pops:
+            p.close()
+        else:
+            pops[w] = p
+        if len(pops) == 2:
+            break
+    eq(len(pops), 2, "connections on distinct workers")
+    a, b = pops.values()
+    times = []
+    for p in (a, b, a, b):
+        p.ok("USER alice")
+        t0 = time.monotonic()
+        starts(p.cmd("PASS wrong"), "-ERR [AUTH]", "failed login")
+        times.append(time.monotonic() - t0)
+    # 100, 200, 400, 800 ms when shared; 100, 100, 200, 200 per worker
+    check(times[3] >= 0.7, "the 4th failure in a row (on the other worker) "
+          "was delayed %.2fs, want 0.8s: %s" % (times[3], ["%.2f" % t for t in times]))
+    a.close()
+    b.close()

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 
-from harness import Skip, check, eq, starts
+from harness import capa_sasl, Skip, check, eq, starts
 
 STORES = None
 ISSUER = "https://idp.satchel.test"
@@ -97,14 +97,6 @@ def oauthbearer(tok, user=USER, port=None):
 
 def xoauth2(tok, user=USER):
     return "user=%s\x01auth=Bearer %s\x01\x01" % (user, tok)
-
-
-def capa_sasl(p):
-    data = p.multi_ok("CAPA").decode("latin-1")
-    for line in data.split("\r\n"):
-        if line.upper().startswith("SASL "):
-            return line.split()[1:]
-    return []
 
 
 def oauth_server(ctx, kind="rsa", config=None, key=True):

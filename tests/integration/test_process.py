@@ -98,7 +98,7 @@ def test_sighup_reloads_config(ctx):
     p.quit()
     srv.config["apop"] = "yes"
     srv.write_config()
-    srv.signal(signal.SIGHUP)
+    srv.reload()
 
     def apop_on():
         q = srv.connect()
@@ -117,7 +117,7 @@ def test_sighup_reloads_passwd_file(ctx):
     srv.passwords["newbie"] = "newbie-Pw.n1"
     srv.secrets.add("newbie-Pw.n1")
     srv.write_passwd()
-    srv.signal(signal.SIGHUP)
+    srv.reload()
 
     def can_login():
         q = srv.connect()
@@ -135,8 +135,10 @@ def test_sighup_with_bad_config_keeps_serving(ctx):
     with open(srv.conf_path, "a") as f:
         f.write("bogus_key = 1\n")
     srv.signal(signal.SIGHUP)
-    time.sleep(1)
+    wait_for(lambda: "reload failed, keeping the running config" in srv.log_text(),
+             10, "'reload failed' in the log after SIGHUP with a bad config")
     check(srv.alive(), "master exited on SIGHUP with a bad config")
+    eq(srv.ready_generations(srv.log_start), [1], "no new generation for a bad config")
     p = srv.login("alice")
     p.quit()
 
@@ -179,12 +181,15 @@ def test_logout_and_auth_failed_lines(ctx):
 
 
 def test_log_sanitizes_control_bytes(ctx):
+    start = len(ctx.srv.log_text())
     q = ctx.srv.connect()
     if q.cmd(b"USER evil\x1b[31m\x07name").startswith("+OK"):
         q.err("PASS x")
     q.err(b"FOO\x1b[2J\x08\x7f")
     q.quit()
-    time.sleep(0.2)
+    # the session's last line (debug level) comes after all it logged
+    wait_for(lambda: "end=quit" in ctx.srv.log_text()[start:], 5,
+             "the session's disconnect line in the log")
     with open(ctx.srv.log_path, "rb") as f:
         raw = f.read()
     bad = [c for c in set(raw) if c < 0x20 and c not in (0x0a, 0x09)]

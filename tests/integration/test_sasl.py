@@ -15,7 +15,7 @@ import shutil
 import ssl
 import subprocess
 
-from harness import Skip, check, eq, starts
+from harness import capa_sasl, Skip, check, eq, starts
 from test_tls import CERTS, client_ctx, need_certs, starttls, tls_connect, tls_server
 
 STORES = ("maildir",)
@@ -54,14 +54,6 @@ def unb64(line):
 def need(tool):
     if not shutil.which(tool):
         raise Skip("%s not installed" % tool)
-
-
-def capa_sasl(p):
-    data = p.multi_ok("CAPA").decode("latin-1")
-    for line in data.split("\r\n"):
-        if line.upper().startswith("SASL "):
-            return line.split()[1:]
-    return []
 
 
 # ------------------------------------------------------- a SCRAM client

@@ -11,11 +11,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "auth/auth_process.h"
 #include "auth/auth_proto.h"
+#include "auth/auth_users.h"
 #include "net/fdpass.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -407,6 +410,82 @@ static void test_tempfail(struct config *cfg)
 	unlink(cfg->passwd_file);
 }
 
+static int delay_60(void *context, const char *name)
+{
+	return 60;
+}
+
+/* Two auth processes (old and new generation during a reload) write the
+ * last-login state at the same moment: every write succeeds, the file is
+ * always one whole version, and no temporary file is left behind. */
+static void test_state_concurrent(void)
+{
+	char dir[300], path[600], line[256];
+	pid_t kids[2];
+	int status, failed = 0, bad = 0, others = 0;
+	struct dirent *d;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%s/state2", tmpdir);
+	mkdir(dir, 0700);
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			struct auth_users table = { 0 };
+			struct auth_user *u;
+			int fails = 0;
+
+			u = auth_users_get(&table, k == 0 ? "alice" : "bob");
+			if (u == NULL)
+				_exit(3);
+			u->last_login = time(NULL);
+			for (int i = 0; i < 300; i++)
+				fails += auth_users_save_state(&table, dir,
+							       time(NULL),
+							       delay_60,
+							       NULL) < 0;
+			auth_users_free(&table);
+			_exit(fails > 0 ? 1 : 0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		if (waitpid(kids[k], &status, 0) != kids[k] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	CHECK(failed == 0, "concurrent state writes all succeed");
+	snprintf(path, sizeof(path), "%s/last-login", dir);
+	{
+		FILE *f = fopen(path, "r");
+		int n = 0;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			n++;
+			if ((strncmp(line, "alice\t", 6) != 0 &&
+			     strncmp(line, "bob\t", 4) != 0) ||
+			    strchr(line, '\n') == NULL)
+				bad++;
+		}
+		if (f != NULL)
+			fclose(f);
+		CHECK(f != NULL && n == 1 && bad == 0,
+		      "the state file is one whole version");
+	}
+	dh = opendir(dir);
+	while (dh != NULL && (d = readdir(dh)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (strcmp(d->d_name, "last-login") != 0)
+			others++;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		unlink(path);
+	}
+	if (dh != NULL)
+		closedir(dh);
+	rmdir(dir);
+	CHECK(others == 0, "no temporary file left behind");
+}
+
 int main(void)
 {
 	struct config cfg;
@@ -463,12 +542,14 @@ int main(void)
 	CHECK(stop() == 0, "exit 0 again");
 
 	test_tempfail(&cfg);
+	test_state_concurrent();
 
 	if (getenv("TEST_AUTH_KEEP") == NULL) {
 		char path[300];
-		const char *names[] = { "passwd", "log", "last-login" };
+		const char *names[] = { "passwd", "log", "last-login",
+					"scram-salt-key" };
 
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; i < 4; i++) {
 			snprintf(path, sizeof(path), "%s/%s", tmpdir,
 				 names[i]);
 			unlink(path);

@@ -1,8 +1,10 @@
 /* test-index.c: the index cache: round trip, lookup, corruption. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/index.h"
@@ -42,6 +44,21 @@ int main(void)
 	CHECK(index == NULL, "index_free sets NULL");
 
 	CHECK(index_write(path, entries, 4, &error) == 0, "index_write");
+	{
+		/* fileio_replace: mode 0600, no temporary file left */
+		struct stat st;
+		struct dirent *d;
+		DIR *dh = opendir(dir);
+		unsigned others = 0;
+
+		while (dh != NULL && (d = readdir(dh)) != NULL)
+			others += strstr(d->d_name, ".tmp.") != NULL;
+		if (dh != NULL)
+			closedir(dh);
+		CHECK(others == 0, "index write leaves no temporary file");
+		CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+		      "index file mode 0600");
+	}
 	CHECK(index_load(path, &index) == 0 && index_is_complete(index),
 	      "written index loads complete");
 	CHECK(index_count(index) == 3, "entry with a space in the key skipped");

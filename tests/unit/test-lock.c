@@ -52,8 +52,11 @@ int main(void)
 	CHECK(lock_file_take(path, 60, &a, &error) == MAILDROP_OK,
 	      "take a free lock");
 	CHECK(stat(path, &st) == 0 && st.st_size > 0, "lock file has content");
+	error = NULL;
 	CHECK(lock_file_take(path, 60, &b, &error) == MAILDROP_IN_USE,
 	      "second take: IN-USE (same pid, alive)");
+	/* issue 7: the log said "(null)" for exactly this case */
+	CHECK(error != NULL && error[0] != '\0', "IN-USE says why");
 	CHECK(lock_file_refresh(a) == 0, "refresh a held lock");
 
 	/* make it look old: the next taker judges it stale */

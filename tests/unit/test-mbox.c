@@ -1,14 +1,22 @@
 /* test-mbox.c: mbox parsing (mboxo/mboxrd quoting, separators), X-UIDL,
- * commit keeping mail appended during the session, EXPIRE. */
+ * commit keeping mail appended during the session, EXPIRE, a locking MDA
+ * appending while the commit holds the locks, crash recovery of an
+ * interrupted compaction. */
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/maildrop.h"
 #include "store/msgconv.h"
+#include "store/uidl.h"
 #include "unit.h"
 
 static char root[] = "/tmp/satchel-mbox-XXXXXX";
@@ -265,6 +273,303 @@ static void test_commit(void)
 	CHECK(access(lock_path, F_OK) == 0, "sidecar index written");
 }
 
+/* True when /proc/locks lists a lock of type kind ("POSIX", "FLOCK") on
+ * inode ino by pid, held (waiting false) or waited for (waiting true). */
+static bool proc_locks_has(ino_t ino, pid_t pid, const char *kind,
+			   bool waiting)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/locks", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char *tok[10], *save = NULL, *t;
+		unsigned n = 0, i;
+		const char *colon;
+
+		for (t = strtok_r(line, " \n", &save); t != NULL && n < 10;
+		     t = strtok_r(NULL, " \n", &save))
+			tok[n++] = t;
+		i = n > 1 && strcmp(tok[1], "->") == 0 ? 2 : 1;
+		if (n < i + 5 || (i == 2) != waiting ||
+		    strcmp(tok[i], kind) != 0 ||
+		    atol(tok[i + 3]) != (long)pid)
+			continue;
+		colon = strrchr(tok[i + 4], ':');
+		found = colon != NULL &&
+			strtoull(colon + 1, NULL, 10) == (unsigned long long)ino;
+	}
+	fclose(f);
+	return found;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* The MDA: opened the mbox before the commit (as Postfix local does
+ * before it locks), then waits on its fcntl lock and appends. */
+static void appender(int ready, int go, const char *msg)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(mbox, O_WRONLY | O_APPEND);
+	char c;
+
+	if (fd < 0 || write(ready, "a", 1) != 1)
+		_exit(10);
+	if (read(go, &c, 1) != 1)
+		_exit(11); /* the coordinator died */
+	if (fcntl(fd, F_SETLKW, &fl) < 0)
+		_exit(12);
+	if (write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg) ||
+	    fsync(fd) < 0)
+		_exit(13);
+	_exit(0);
+}
+
+/* Holds a flock, so the commit waits on it while it already holds the
+ * dotlock and the fcntl lock; once the commit holds the fcntl lock, lets
+ * the appender go, and releases the flock only when /proc/locks shows the
+ * appender blocked. Exit 0: the appender really waited during the
+ * commit; 3: the commit finished without waiting (old code). */
+static void coordinator(int ready, int go, int done, ino_t ino,
+			pid_t committer, pid_t mda)
+{
+	uint64_t deadline = now_ms() + 20000;
+	bool told = false;
+	int fd = open(mbox, O_RDONLY);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(ready, "k", 1) != 1)
+		_exit(10);
+	while (now_ms() < deadline) {
+		struct timespec ms = { 0, 1000000 };
+
+		if (!told && proc_locks_has(ino, committer, "POSIX", false)) {
+			told = write(go, "g", 1) == 1;
+		} else if (told && proc_locks_has(ino, mda, "POSIX", true)) {
+			close(fd); /* the commit goes on; the MDA waits */
+			_exit(0);
+		}
+		if (readable(done)) {
+			if (!told && write(go, "g", 1) != 1)
+				_exit(14);
+			_exit(3);
+		}
+		nanosleep(&ms, NULL);
+	}
+	_exit(4);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+static void test_concurrent_append(void)
+{
+	const char *m1 = "From a Mon Jan  1 00:00:00 2024\nS: 1\n\none\n\n";
+	const char *m2 = "From b Mon Jan  1 00:00:00 2024\nS: 2\n\ntwo\n\n";
+	const char *m3 = "From c Mon Jan  1 00:00:00 2024\nS: 3\n\nthree\n\n";
+	const char *late = "From d Mon Jan  1 00:00:00 2024\nS: 4\n\nlate\n\n";
+	int ready[2], go[2], done[2], ret, a_exit, k_exit;
+	char want[4096], c;
+	struct maildrop *drop;
+	const char *error = "";
+	unsigned deleted = 0;
+	struct stat st;
+	ino_t ino;
+	pid_t a, k;
+
+	write_mbox(m1, "w");
+	write_mbox(m2, "a");
+	write_mbox(m3, "a");
+	if (stat(mbox, &st) < 0 || pipe(ready) < 0 || pipe(go) < 0 ||
+	    pipe(done) < 0)
+		abort();
+	ino = st.st_ino;
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_OK && maildrop_count(drop) == 3,
+	      "concurrent: three messages");
+	if (drop == NULL || maildrop_count(drop) != 3)
+		return;
+	maildrop_msg(drop, 0)->deleted = true;
+	maildrop_msg(drop, 2)->deleted = true;
+	fflush(stdout);
+	a = fork();
+	if (a == 0)
+		appender(ready[1], go[0], late);
+	k = fork();
+	if (k == 0)
+		coordinator(ready[1], go[1], done[0], st.st_ino, getppid(), a);
+	close(go[0]);
+	close(go[1]); /* the appender's read ends if the coordinator dies */
+	CHECK(a > 0 && k > 0 && read(ready[0], &c, 1) == 1 &&
+		      read(ready[0], &c, 1) == 1,
+	      "concurrent: appender opened the mbox, coordinator holds flock");
+	ret = maildrop_commit(&drop, &deleted, &error);
+	if (write(done[1], "d", 1) != 1)
+		abort();
+	CHECK(ret == MAILDROP_OK && deleted == 2,
+	      "concurrent: commit of two deletions");
+	k_exit = wait_exit(k);
+	a_exit = wait_exit(a);
+	CHECK(k_exit == 0,
+	      "concurrent: the MDA was blocked on the fcntl lock while the "
+	      "commit held it");
+	CHECK(a_exit == 0, "concurrent: the MDA appended its message");
+	snprintf(want, sizeof(want), "%s%s", m2, late);
+	CHECK_STR(read_whole(mbox), want,
+		  "concurrent: appended mail kept, deleted gone, kept intact");
+	CHECK(stat(mbox, &st) == 0 && st.st_ino == ino,
+	      "concurrent: still the same inode");
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+}
+
+/* A journal as mbox_compact.c writes it: the tail for start, written
+ * when the mbox was old (stale = old[start + strlen(tail), end)). */
+static void write_journal(const char *old, size_t start, const char *tail,
+			  ino_t ino)
+{
+	char path[600], stale[UIDL_DIGEST_HEX + 1];
+	size_t size = strlen(old), len = strlen(tail);
+	struct iovec part = { (void *)(old + start + len),
+			      size - start - len };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+	if (uidl_digest(&part, 1, stale) < 0 || (f = fopen(path, "w")) == NULL)
+		abort();
+	fprintf(f, "satchel-compact 1 %llu %zu %zu %zu %s\n%s",
+		(unsigned long long)ino, start, len, size, stale, tail);
+	fclose(f);
+}
+
+static bool journal_exists(void)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+	return access(path, F_OK) == 0;
+}
+
+/* One crash state: the mbox as the crash (and an MDA after it) left it,
+ * a journal; the next open must give want. */
+static void check_recovery(const char *name, const char *old, size_t start,
+			   const char *tail, const char *now,
+			   const char *want)
+{
+	struct maildrop *drop;
+	struct stat st;
+	char label[200];
+	int ret;
+
+	write_mbox(now, "w");
+	if (stat(mbox, &st) < 0)
+		abort();
+	write_journal(old, start, tail, st.st_ino);
+	drop = open_drop(&ret, 0);
+	snprintf(label, sizeof(label), "recovery, %s: open succeeds", name);
+	CHECK(ret == MAILDROP_OK, label);
+	maildrop_close(&drop);
+	snprintf(label, sizeof(label), "recovery, %s: compaction finished",
+		 name);
+	CHECK_STR(read_whole(mbox), want, label);
+	snprintf(label, sizeof(label), "recovery, %s: journal removed", name);
+	CHECK(!journal_exists(), label);
+}
+
+static void test_recovery(void)
+{
+	const char *m1 = "From a Mon Jan  1 00:00:00 2024\nS: 1\n\none\n\n";
+	const char *m2 = "From b Mon Jan  1 00:00:00 2024\nS: 2\n\n"
+			 "two, deleted, a longer body than the late one\n\n";
+	const char *m3 = "From c Mon Jan  1 00:00:00 2024\nS: 3\n\nthree\n\n";
+	const char *m4 = "From d Mon Jan  1 00:00:00 2024\nS: 4\n\nfour\n\n";
+	const char *late = "From e Mon Jan  1 00:00:00 2024\n\nlate\n\n";
+	const char *longer = "From f Mon Jan  1 00:00:00 2024\nS: 6\n\n"
+			     "later mail, longer than the deleted message,\n"
+			     "so the old size is reached again\n\n";
+	char old[1024], tail[512], now[2048], want[2048];
+	size_t start = strlen(m1);
+	struct maildrop *drop;
+	struct stat st;
+	int ret;
+
+	/* the session deleted m2: the tail m3 m4 goes to strlen(m1) */
+	snprintf(old, sizeof(old), "%s%s%s%s", m1, m2, m3, m4);
+	snprintf(tail, sizeof(tail), "%s%s", m3, m4);
+	snprintf(want, sizeof(want), "%s%s", m1, tail);
+	check_recovery("journal written, mbox untouched", old, start, tail,
+		       old, want);
+	snprintf(now, sizeof(now), "%s", old);
+	memcpy(now + start, tail, 20);
+	check_recovery("copy half done", old, start, tail, now, want);
+	check_recovery("truncated, journal not yet removed", old, start,
+		       tail, want, want);
+
+	/* mail appended by an fcntl-only MDA between the crash and now */
+	snprintf(now, sizeof(now), "%s%s", old, late);
+	snprintf(want, sizeof(want), "%s%s%s", m1, tail, late);
+	check_recovery("untouched + appended", old, start, tail, now, want);
+	snprintf(now, sizeof(now), "%s%s", old, late);
+	memcpy(now + start, tail, 20);
+	check_recovery("copy half done + appended", old, start, tail, now,
+		       want);
+	snprintf(now, sizeof(now), "%s%s%s", m1, tail, late);
+	check_recovery("truncated + appended less than removed", old, start,
+		       tail, now, want);
+	snprintf(now, sizeof(now), "%s%s%s", m1, tail, longer);
+	snprintf(want, sizeof(want), "%s%s%s", m1, tail, longer);
+	check_recovery("truncated + appended more than removed", old, start,
+		       tail, now, want);
+
+	/* a journal that does not fit is left alone, and so is the mbox */
+	write_mbox(old, "w");
+	if (stat(mbox, &st) < 0)
+		abort();
+	write_journal(old, start, tail, st.st_ino + 1);
+	drop = open_drop(&ret, 0);
+	CHECK(ret == MAILDROP_TEMP && drop == NULL,
+	      "recovery: journal of another inode: TEMP");
+	CHECK(journal_exists() && strcmp(read_whole(mbox), old) == 0,
+	      "recovery: journal of another inode: both left as they are");
+	write_journal(old, start, tail, st.st_ino);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s.satchel-compact", mbox);
+		if (truncate(path, 30) < 0)
+			abort();
+		drop = open_drop(&ret, 0);
+		CHECK(ret == MAILDROP_TEMP && drop == NULL &&
+			      strcmp(read_whole(mbox), old) == 0,
+		      "recovery: unreadable journal: TEMP, mbox untouched");
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -273,6 +578,8 @@ int main(void)
 	test_parse();
 	test_uidl();
 	test_commit();
+	test_concurrent_append();
+	test_recovery();
 	{
 		char cmd[600];
 

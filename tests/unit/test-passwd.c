@@ -267,6 +267,60 @@ static void test_big(void)
 	unlink(path);
 }
 
+/* The line iterator: raw lines, endings, field spans and parse results,
+ * bad lines included. */
+static void test_iter(void)
+{
+	static const char text[] =
+		"# c\n"
+		"alice:{PLAIN}a:1:2:G:/h:/s:mail=maildir:~/M secret={X}y\r\n"
+		"no colon here\n"
+		"bob:{PLAIN}b:bad\n"
+		"\n"
+		"carol:{PLAIN}c";
+	struct passwd_iter it;
+	struct passwd_line l;
+	unsigned n = 0;
+	bool ok;
+
+	passwd_iter_init(&it, text, sizeof(text) - 1);
+	ok = passwd_iter_next(&it, &l);
+	CHECK(ok && l.kind == PASSWD_LINE_SKIP && l.lineno == 1 &&
+	      l.len == 3 && l.ending_len == 1, "iter: comment");
+	ok = passwd_iter_next(&it, &l);
+	CHECK(ok && l.kind == PASSWD_LINE_USER && l.n_fields == 8 &&
+	      strcmp(l.entry.user, "alice") == 0 &&
+	      strcmp(l.entry.mail, "maildir:~/M") == 0 &&
+	      l.entry.n_secrets == 1, "iter: a record with its entry");
+	CHECK(ok && l.ending_len == 2 && memcmp(l.ending, "\r\n", 2) == 0 &&
+	      l.raw[l.len - 1] == 'y', "iter: CRLF is the ending, not raw");
+	CHECK(ok && l.fields[1].len == 8 &&
+	      memcmp(l.raw + l.fields[1].off, "{PLAIN}a", 8) == 0 &&
+	      memcmp(l.raw + l.fields[7].off, "mail=maildir:~/M secret={X}y",
+		     l.fields[7].len) == 0 && l.fields[7].len == 28,
+	      "iter: field spans; the extra fields keep their ':'");
+	ok = passwd_iter_next(&it, &l);
+	CHECK(ok && l.kind == PASSWD_LINE_BAD && l.n_fields == 1 &&
+	      l.error != NULL, "iter: a line without ':' is bad, kept raw");
+	ok = passwd_iter_next(&it, &l);
+	CHECK(ok && l.kind == PASSWD_LINE_BAD && l.n_fields == 3 &&
+	      l.fields[0].len == 3 && memcmp(l.raw, "bob", 3) == 0,
+	      "iter: a bad record still shows its user field");
+	ok = passwd_iter_next(&it, &l) && passwd_iter_next(&it, &l);
+	CHECK(ok && l.kind == PASSWD_LINE_USER && l.ending_len == 0 &&
+	      strcmp(l.entry.user, "carol") == 0 && l.lineno == 6,
+	      "iter: a last line without LF");
+	while (passwd_iter_next(&it, &l))
+		n++;
+	CHECK(n == 0, "iter: nothing after the end");
+	passwd_iter_deinit(&it);
+	CHECK(passwd_extra_is_secret("secret={X}y", 11) &&
+	      passwd_extra_is_secret("userdb_secret={X}y", 18) &&
+	      !passwd_extra_is_secret("secretx={X}", 11) &&
+	      !passwd_extra_is_secret("mail=x", 6),
+	      "iter: which extra fields are secrets");
+}
+
 static void cleanup(void)
 {
 	static const char *const names[] = {
@@ -294,6 +348,7 @@ int main(void)
 	test_load();
 	test_load_errors();
 	test_big();
+	test_iter();
 	cleanup();
 	return unit_done();
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1032,6 +1033,136 @@ static void test_hostile(int w, int w2)
 	send_sasl(w2, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
 }
 
+/* PLAIN and LOGIN are parsed here now (sasl_simple.c): what gsasl used
+ * to refuse is still refused, and a NUL can never cut a password short. */
+static void test_simple_edges(int w)
+{
+	static const char no_nul[] = "plainy";
+	static const char one_nul[] = "\0plainy";
+	static const char no_user[] = "\0\0pencil";
+	static const char nul_in_pw[] = "pencil\0junk";
+	static const char empty_pw[] = "\0plainy\0";
+	uint32_t id;
+
+	send_sasl(w, AUTH_REQ_SASL_START, next_id++, "PLAIN", no_nul,
+		  sizeof(no_nul) - 1, true);
+	CHECK(get_reply(w) == AUTH_FAILED, "PLAIN without NULs fails");
+	send_sasl(w, AUTH_REQ_SASL_START, next_id++, "PLAIN", one_nul,
+		  sizeof(one_nul) - 1, true);
+	CHECK(get_reply(w) == AUTH_FAILED, "PLAIN with one NUL fails");
+	send_sasl(w, AUTH_REQ_SASL_START, next_id++, "PLAIN", no_user,
+		  sizeof(no_user) - 1, true);
+	CHECK(get_reply(w) == AUTH_FAILED, "PLAIN without authcid fails");
+	send_sasl(w, AUTH_REQ_SASL_START, next_id++, "PLAIN", empty_pw,
+		  sizeof(empty_pw) - 1, true);
+	CHECK(get_reply(w) == AUTH_FAILED, "PLAIN with an empty password");
+	id = next_id++;
+	send_sasl(w, AUTH_REQ_SASL_START, id, "LOGIN", "plainy", 6, true);
+	CHECK(get_reply(w) == AUTH_CONTINUE, "LOGIN asks for the password");
+	send_sasl(w, AUTH_REQ_SASL_CONTINUE, id, NULL, nul_in_pw,
+		  sizeof(nul_in_pw) - 1, true);
+	CHECK(get_reply(w) == AUTH_FAILED,
+	      "LOGIN password with a NUL is refused, not cut short");
+	id = next_id++;
+	send_sasl(w, AUTH_REQ_SASL_START, id, "LOGIN", NULL, 0, true);
+	CHECK(get_reply(w) == AUTH_CONTINUE && srep.data_len == 9 &&
+	      memcmp(srep.data, "User Name", 9) == 0,
+	      "LOGIN with an empty initial response asks for the name");
+	send_sasl(w, AUTH_REQ_SASL_ABORT, id, NULL, NULL, 0, false);
+	/* no plaintext over an unprotected connection, whatever the
+	 * worker says */
+	memset(&sreq, 0, AUTH_SASL_REQUEST_HDR);
+	sreq.type = AUTH_REQ_SASL_START;
+	sreq.id = next_id++;
+	snprintf(sreq.mech, sizeof(sreq.mech), "PLAIN");
+	sreq.has_data = 1;
+	sreq.secured = 0;
+	memcpy(sreq.data, "\0plainy\0pencil", 14);
+	sreq.data_len = 14;
+	send(w, &sreq, AUTH_SASL_REQUEST_HDR + 14, MSG_NOSIGNAL);
+	CHECK(get_reply(w) == AUTH_FAILED,
+	      "PLAIN refused on an unprotected connection");
+}
+
+/* One SCRAM implementation: the gs2 header rules of scram_server_init
+ * for -PLUS and plain SCRAM, with and without binding data. */
+static void test_scram_binding_rules(void)
+{
+	struct scram_binding cb[2];
+	struct scram_server s;
+	const char *why = "";
+#define FIRST(str) scram_server_client_first(&s, \
+	(const unsigned char *)(str), sizeof(str) - 1, &why)
+
+	memset(cb, 0, sizeof(cb));
+	snprintf(cb[0].name, sizeof(cb[0].name), "tls-exporter");
+	memset(cb[0].data, 7, 32);
+	cb[0].len = 32;
+	snprintf(cb[1].name, sizeof(cb[1].name), "tls-server-end-point");
+	memset(cb[1].data, 9, 32);
+	cb[1].len = 32;
+
+	scram_server_init(&s, SCRAM_SHA256, true, cb, 2);
+	CHECK(FIRST("p=tls-exporter,,n=u,r=x") == 0, "-PLUS: tls-exporter");
+	scram_server_init(&s, SCRAM_SHA256, true, cb, 2);
+	CHECK(FIRST("p=tls-server-end-point,,n=u,r=x") == 0,
+	      "-PLUS: tls-server-end-point");
+	scram_server_init(&s, SCRAM_SHA256, true, cb, 2);
+	CHECK(FIRST("p=tls-unique,,n=u,r=x") < 0, "-PLUS: unknown type");
+	scram_server_init(&s, SCRAM_SHA256, true, cb, 2);
+	CHECK(FIRST("n,,n=u,r=x") < 0, "-PLUS: a client that does not bind");
+	scram_server_init(&s, SCRAM_SHA256, true, cb + 1, 1);
+	CHECK(FIRST("p=tls-exporter,,n=u,r=x") < 0,
+	      "-PLUS: a type without data");
+	scram_server_init(&s, SCRAM_SHA256, false, cb, 2);
+	CHECK(FIRST("n,,n=u,r=x") == 0 && strcmp(s.cbind_b64, "biws") == 0,
+	      "SCRAM: n, c= is biws");
+	scram_server_init(&s, SCRAM_SHA256, false, cb, 2);
+	CHECK(FIRST("y,,n=u,r=x") < 0 && strstr(why, "downgrade") != NULL,
+	      "SCRAM: y with binding data is a downgrade");
+	scram_server_init(&s, SCRAM_SHA256, false, NULL, 0);
+	CHECK(FIRST("y,,n=u,r=x") == 0, "SCRAM: y without binding data");
+	scram_server_init(&s, SCRAM_SHA256, false, cb, 2);
+	CHECK(FIRST("p=tls-exporter,,n=u,r=x") < 0,
+	      "SCRAM: p with a non-PLUS mechanism");
+	scram_server_clear(&s);
+#undef FIRST
+}
+
+/* The fake salt of a user without a SCRAM secret is the same after a
+ * restart of the auth process: its key is kept in state_dir (a prober
+ * comparing salts across restarts learns nothing). */
+static void test_fake_salt_restart(struct config *cfg)
+{
+	char salt1[128], salt2[128], salt3[128], path[CONFIG_STR_MAX + 32];
+	struct stat st;
+	int w, status;
+
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s/state", tmpdir);
+	mkdir(cfg->state_dir, 0700);
+	start(cfg);
+	w = attach(5);
+	gsasl_salt(w, "SCRAM-SHA-256", "nosuchuser", salt1, sizeof(salt1));
+	gsasl_salt(w, "SCRAM-SHA-256", "plainy", salt3, sizeof(salt3));
+	close(w);
+	close(control_fd);
+	waitpid(child, &status, 0);
+	snprintf(path, sizeof(path), "%s/scram-salt-key", cfg->state_dir);
+	CHECK(stat(path, &st) == 0 && st.st_size == 32 &&
+	      (st.st_mode & 0777) == 0600, "salt key made, 32 octets, 0600");
+	start(cfg);
+	w = attach(5);
+	gsasl_salt(w, "SCRAM-SHA-256", "nosuchuser", salt2, sizeof(salt2));
+	CHECK(salt1[0] != '\0' && strcmp(salt1, salt2) == 0,
+	      "an unknown user's salt survives a restart");
+	CHECK(strcmp(salt1, salt3) != 0, "and differs between users");
+	close(w);
+	close(control_fd);
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "auth process with state exits");
+	cfg->state_dir[0] = '\0';
+}
+
 int main(void)
 {
 	struct tls_ctx *tctx = NULL;
@@ -1050,6 +1181,7 @@ int main(void)
 	test_scram_secrets();
 	test_mech_table();
 	test_scram_server_parse();
+	test_scram_binding_rules();
 
 	config_defaults(&cfg);
 	/* the default is PLAIN LOGIN; every mechanism is tested */
@@ -1068,6 +1200,7 @@ int main(void)
 	w = attach(3);
 	w2 = attach(4);
 	test_simple(w);
+	test_simple_edges(w);
 	test_challenge_response(w);
 
 	/* the worker's TLS context: tls_cert/tls_key, TLS 1.3 */
@@ -1094,6 +1227,7 @@ int main(void)
 	      "no password in the log");
 	CHECK(strstr(log, "auth failed: mech=SCRAM-SHA-256 user=nosuchuser "
 		     "rip=192.0.2.9") != NULL, "failures logged with mech");
+	test_fake_salt_restart(&cfg);
 	gsasl_done(gctx);
 	{
 		char cmd[700];

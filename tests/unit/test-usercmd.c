@@ -268,6 +268,64 @@ static void test_schemes(void)
 	      "duplicate or unknown scheme in a list refused");
 }
 
+/* Lines the parser refuses still belong to their user: add does not
+ * make a duplicate, passwd repairs field 2, del removes them; comments
+ * never match; no temporary file is left; the owner is kept. */
+static void test_bad_lines(void)
+{
+	char out[4096], *text;
+	struct stat st;
+	unsigned left = 0;
+
+	put(file, "#zoe:{PLAIN}c\n"
+		  "zoe:{PLAIN}x:notanumber\n"
+		  "yan:{PLAIN}y:1:2:::: \tmail=maildir:~/M  secret={PLAIN}y\n");
+	CHECK(run("pw\n", out, sizeof(out), "add", "-f", file, "--stdin",
+		  "--scheme", "plain", "zoe", NULL) == EX_DATAERR,
+	      "add of a user whose line is refused is still a duplicate");
+	CHECK(run("nz\n", out, sizeof(out), "passwd", "-f", file, "--stdin",
+		  "--scheme", "plain", "zoe", NULL) == EX_OK &&
+	      strcmp(slurp(file), "#zoe:{PLAIN}c\n"
+		     "zoe:{PLAIN}nz:notanumber\n"
+		     "yan:{PLAIN}y:1:2:::: \tmail=maildir:~/M  "
+		     "secret={PLAIN}y\n") == 0,
+	      "passwd of a refused line changes field 2; the comment stays");
+	CHECK(run("ny\n", out, sizeof(out), "passwd", "-f", file, "--stdin",
+		  "--scheme", "plain", "yan", NULL) == EX_OK,
+	      "passwd with blanks around the extra fields");
+	text = slurp(file);
+	CHECK(strstr(text, "yan:{PLAIN}ny:1:2::::mail=maildir:~/M\n") != NULL,
+	      "old secret= dropped, the other extra fields kept");
+	CHECK(run(NULL, out, sizeof(out), "del", "-f", file, "zoe", NULL) ==
+	      EX_OK && strcmp(slurp(file), "#zoe:{PLAIN}c\n"
+			      "yan:{PLAIN}ny:1:2::::mail=maildir:~/M\n") == 0,
+	      "del removes the refused line, not the comment");
+	CHECK(run(NULL, out, sizeof(out), "list", "-f", file, NULL) == EX_OK &&
+	      strcmp(out, "yan\tPLAIN\tapop\n") == 0, "list after the edits");
+	{
+		char cmd[400];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "ls -a %s | grep -c 'passwd\\.'",
+			 tmpdir);
+		p = popen(cmd, "r");
+		if (p != NULL && fscanf(p, "%u", &left) != 1)
+			left = 99;
+		if (p != NULL)
+			pclose(p);
+		/* passwd.lock stays by design; no passwd.XXXXXX */
+		CHECK(left == 1, "no temporary file left beside the file");
+	}
+	if (geteuid() == 0) {
+		CHECK(chown(file, 12345, 23456) == 0 &&
+		      run("o\n", out, sizeof(out), "passwd", "-f", file,
+			  "--stdin", "--scheme", "plain", "yan", NULL) ==
+		      EX_OK && stat(file, &st) == 0 && st.st_uid == 12345 &&
+		      st.st_gid == 23456,
+		      "the owner and group of the file are kept");
+	}
+}
+
 static void test_config(void)
 {
 	char conf[300], out[4096];
@@ -341,6 +399,7 @@ int main(void)
 	test_add();
 	test_edit_keeps_lines();
 	test_schemes();
+	test_bad_lines();
 	test_config();
 	test_concurrent();
 	unlink(file);

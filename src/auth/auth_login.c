@@ -1,0 +1,218 @@
+/* auth_login.c: the login flow of the auth process after the
+ * credentials (see auth_server.h): USER/PASS handed to the verification
+ * path, APOP, and for every mechanism the grant (login_delay, sessions
+ * per user, the user's record in the reply), logouts and the saved
+ * last-login state. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth_server.h"
+#include "auth/mailpath.h"
+#include "auth/password.h"
+#include "util/log.h"
+
+/* After a failed state write, wait this long before trying again so a
+ * full disk does not fill the log once a second. */
+#define AUTH_STATE_RETRY_SECS 60
+
+static int auth_user_delay(const struct auth_server *srv,
+			   const struct passwd_entry *entry)
+{
+	if (entry != NULL && entry->login_delay >= 0)
+		return entry->login_delay;
+	return (int)srv->cfg->login_delay;
+}
+
+/* auth_users_save_state's view of the per-user delay. */
+static int auth_delay_of(void *context, const char *name)
+{
+	const struct auth_server *srv = context;
+
+	return auth_user_delay(srv, passwd_db_lookup(srv->db, name));
+}
+
+void auth_state_maybe_save(struct auth_server *srv, bool force)
+{
+	time_t now = time(NULL);
+
+	if (!srv->state_dirty)
+		return;
+	if (!force && (now == srv->state_saved ||
+		       now - srv->state_failed < AUTH_STATE_RETRY_SECS))
+		return;
+	if (auth_users_save_state(&srv->users, srv->cfg->state_dir, now,
+				  auth_delay_of, srv) < 0) {
+		srv->state_failed = now;
+		return;
+	}
+	srv->state_dirty = false;
+	srv->state_saved = now;
+}
+
+/* The worker enforces plaintext_auth too; checked again here because
+ * this process trusts nothing it receives. */
+bool auth_plaintext_ok(const struct auth_server *srv, bool secured)
+{
+	return srv->cfg->plaintext_auth == PLAINTEXT_ALWAYS ||
+	       (srv->cfg->plaintext_auth == PLAINTEXT_TLS_OR_LOOPBACK &&
+		secured);
+}
+
+static bool auth_check_apop(const struct auth_server *srv,
+			    const struct passwd_entry *entry,
+			    const struct auth_request *req)
+{
+	if (!srv->cfg->apop || req->timestamp[0] != '<')
+		return false;
+	if (entry == NULL || entry->disabled) {
+		/* same MD5 cost as a real check */
+		(void)password_verify_apop("{PLAIN}", req->timestamp,
+					   req->secret);
+		return false;
+	}
+	/* only {PLAIN} secrets can succeed (RFC 1939 7.: the server needs
+	 * the shared secret itself) */
+	return password_verify_apop(entry->password, req->timestamp,
+				    req->secret);
+}
+
+static int auth_fill_reply(const struct auth_server *srv,
+			   const struct passwd_entry *entry,
+			   struct auth_reply *reply, const char **error_r)
+{
+	enum mail_kind kind = srv->cfg->mail_kind;
+	const char *pattern = srv->cfg->mail_pattern;
+	int n;
+
+	/* DESIGN.md: uid 0 is refused for mail access */
+	if (entry->uid == 0 || entry->gid == 0) {
+		*error_r = "uid or gid 0 refused for mail access";
+		return -1;
+	}
+	n = snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
+	if (n < 0 || (size_t)n >= sizeof(reply->user)) {
+		*error_r = "user name too long";
+		return -1;
+	}
+	if (entry->mail != NULL &&
+	    mailpath_parse(entry->mail, &kind, &pattern, error_r) < 0)
+		return -1;
+	if (mailpath_expand(pattern, entry->user, entry->home,
+			    reply->mail_path, sizeof(reply->mail_path),
+			    error_r) < 0)
+		return -1;
+	reply->mail_kind = (uint32_t)kind;
+	reply->uid = entry->uid;
+	reply->gid = entry->gid;
+	reply->expire_days = entry->expire_days;
+	reply->login_delay = entry->login_delay;
+	return 0;
+}
+
+bool auth_login(struct auth_server *srv, uint32_t slot,
+		const struct auth_request *req, struct auth_reply *reply)
+{
+	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
+	const struct passwd_entry *entry = NULL;
+
+	log_sanitize(req->user, strlen(req->user), user_log,
+		     sizeof(user_log));
+	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
+		     sizeof(rip));
+	/* a stat() (about a microsecond, against milliseconds for a hash)
+	 * per login: a request sent after an edit always sees the edit */
+	auth_db_check(srv, false);
+	if (srv->db == NULL) {
+		reply->result = AUTH_TEMPFAIL;
+		log_warn("auth tempfail (no user database): user=%s rip=%s",
+			 user_log, rip);
+		return true;
+	}
+	if (req->type == AUTH_REQ_PASS) {
+		struct auth_verify_req vr = {
+			.slot = slot, .id = req->id, .user = req->user,
+			.password = req->secret, .mech = "",
+			.client_addr = req->client_addr,
+		};
+
+		if (!auth_plaintext_ok(srv, req->secured)) {
+			log_warn("worker sent a plaintext login the "
+				 "plaintext_auth setting does not allow");
+			reply->result = AUTH_FAILED;
+			log_info("auth failed: user=%s rip=%s", user_log, rip);
+			return true;
+		}
+		auth_verify_password(srv, &vr);
+		return false;
+	}
+	/* APOP: one MD5, cheaper than queueing it */
+	if (mailpath_user_valid(req->user))
+		entry = passwd_db_lookup(srv->db, req->user);
+	if (!auth_check_apop(srv, entry, req)) {
+		reply->result = AUTH_FAILED;
+		log_info("auth failed: user=%s rip=%s", user_log, rip);
+		return true;
+	}
+	auth_grant(srv, slot, entry, reply, user_log, rip);
+	return true;
+}
+
+void auth_grant(struct auth_server *srv, uint32_t slot,
+		const struct passwd_entry *entry, struct auth_reply *reply,
+		const char *user_log, const char *rip)
+{
+	const char *error;
+	struct auth_user *u;
+	time_t now;
+	int delay;
+
+	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
+	 * credentials were right, so it reveals nothing to a guesser */
+	now = time(NULL);
+	delay = auth_user_delay(srv, entry);
+	u = auth_users_find(&srv->users, entry->user);
+	/* a last login in the future means the clock went back: do not
+	 * lock the user out until it catches up */
+	if (delay > 0 && u != NULL && u->last_login != 0 &&
+	    u->last_login <= now && now - u->last_login < delay) {
+		reply->result = AUTH_LOGIN_DELAY;
+		log_info("login refused (login delay): user=%s rip=%s",
+			 user_log, rip);
+		return;
+	}
+	if (srv->cfg->max_sessions_per_user > 0 && u != NULL &&
+	    u->sessions >= srv->cfg->max_sessions_per_user) {
+		reply->result = AUTH_TOO_MANY;
+		log_info("login refused (too many sessions): user=%s rip=%s",
+			 user_log, rip);
+		return;
+	}
+	if (auth_fill_reply(srv, entry, reply, &error) < 0) {
+		memset(reply->mail_path, 0, sizeof(reply->mail_path));
+		reply->result = AUTH_PERMFAIL;
+		log_error("bad user record: user=%s: %s", user_log, error);
+		return;
+	}
+	if (u == NULL)
+		u = auth_users_get(&srv->users, entry->user);
+	if (u == NULL || auth_user_session_add(u, slot) < 0) {
+		reply->result = AUTH_TEMPFAIL;
+		log_error("out of memory: user=%s rip=%s", user_log, rip);
+		return;
+	}
+	u->last_login = now;
+	if (delay > 0 && srv->cfg->state_dir[0] != '\0')
+		srv->state_dirty = true;
+	reply->result = AUTH_OK;
+	log_info("login: user=%s rip=%s", user_log, rip);
+}
+
+void auth_logout(struct auth_server *srv, uint32_t slot,
+		 const struct auth_request *req)
+{
+	struct auth_user *u = auth_users_find(&srv->users, req->user);
+
+	if (u != NULL)
+		auth_user_session_drop(u, slot, 1);
+}

@@ -1,0 +1,128 @@
+/* auth_server.h: inside the auth process (auth_*.c): its state and the
+ * functions its files share. Everything here runs on the process's one
+ * main thread; only password checks and key derivations run on the hash
+ * pool's threads, and they see nothing but their job.
+ *
+ *   auth_process.c  the loop, signals, the control socket, worker hello
+ *   auth_slot.c     worker sockets: reading, validating and dispatching
+ *                   requests, sending replies (with backpressure)
+ *   auth_db.c       the passwd-file: reloads, the unknown-user dummy
+ *   auth_verify.c   the one password verification path (all mechanisms)
+ *   auth_login.c    a login whose credentials were right: login_delay,
+ *                   sessions per user, the reply; APOP; logouts
+ *   auth_users.c    per-user state (last login, sessions per slot) */
+#ifndef SATCHEL_AUTH_SERVER_H
+#define SATCHEL_AUTH_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "auth/auth_proto.h"
+#include "auth/auth_users.h"
+#include "auth/hashpool.h"
+#include "auth/passwd.h"
+#include "auth/sasl.h"
+#include "util/config.h"
+
+#define AUTH_SLOTS_MAX 256
+#define AUTH_LOG_USER_MAX 128
+
+struct auth_server {
+	const struct config *cfg;
+	struct passwd_db *db;
+
+	/* identity of the passwd-file last loaded (or tried) */
+	bool file_known, stat_failed;
+	dev_t file_dev;
+	ino_t file_ino;
+	off_t file_size;
+	struct timespec file_mtime;
+
+	int slot_fd[AUTH_SLOTS_MAX];
+	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
+	struct auth_reply pending_reply[AUTH_SLOTS_MAX];
+	uint32_t slot_gen[AUTH_SLOTS_MAX]; /* bumped when a slot closes */
+
+	struct sasl_server *sasl;      /* NULL: SASL gets AUTH_TEMPFAIL */
+	unsigned char *rx;             /* one received message */
+
+	struct auth_users users;
+	bool state_dirty;
+	time_t state_saved, state_failed;
+
+	/* password checks and SCRAM key derivations run on threads
+	 * (hashpool.h); a finished one whose slot has a reply waiting is
+	 * kept in deferred */
+	struct hashpool *pool;         /* NULL: run inline */
+	struct hashjob *deferred;
+	/* a real hash of the loaded file, verified for unknown users so
+	 * they cost what a real user costs (same scheme, same rounds) */
+	char dummy_stored[HASHPOOL_STORED_MAX];
+};
+
+/* auth_db.c: reloads the passwd-file when forced or when it changed (a
+ * stat per call); on failure the loaded users stay in service. */
+void auth_db_check(struct auth_server *srv, bool force);
+
+/* auth_slot.c */
+void auth_slot_close(struct auth_server *srv, uint32_t slot);
+/* Sends reply (kept for POLLOUT when the socket is full). */
+void auth_slot_send(struct auth_server *srv, uint32_t slot,
+		    const struct auth_reply *reply);
+void auth_slot_flush(struct auth_server *srv, uint32_t slot);
+void auth_slot_read(struct auth_server *srv, uint32_t slot);
+/* A reply header for request id: no user, -1 for the numbers. */
+void auth_reply_init(struct auth_reply *reply, uint64_t id);
+/* Turns a SASL step's result into reply (false: none is due). */
+bool auth_sasl_reply(struct auth_server *srv, uint32_t slot,
+		     const char *client_addr, enum sasl_result res,
+		     struct sasl_outcome *o, struct auth_reply *reply);
+/* The size of srv->rx. */
+size_t auth_rx_size(void);
+
+/* auth_verify.c: the one verification path. A password for user from
+ * USER/PASS (mech "") or SASL PLAIN/LOGIN is checked on the pool against
+ * the user's password field, or against the dummy when the user is
+ * unknown, disabled or unusable (refuse: fails all the same); the reply
+ * and the log line come from auth_verify_collect(), the same for every
+ * mechanism. */
+struct auth_verify_req {
+	uint32_t slot;
+	uint64_t id;
+	const char *user;              /* as the client sent it */
+	const char *password;
+	const char *mech;              /* "" for USER/PASS */
+	const char *client_addr;
+	bool refuse;
+};
+void auth_verify_password(struct auth_server *srv,
+			  const struct auth_verify_req *vr);
+/* SCRAM keys for exchange (slot, id) on the pool; the exchange goes on
+ * in auth_verify_collect(). p is wiped. */
+void auth_verify_scram_keys(struct auth_server *srv, uint32_t slot,
+			    uint64_t id, const char *client_addr,
+			    struct sasl_pending *p);
+/* Finishes the jobs that came back (earlier deferred ones first). */
+void auth_verify_collect(struct auth_server *srv);
+/* Frees the deferred jobs (at exit). */
+void auth_verify_deinit(struct auth_server *srv);
+
+/* auth_login.c */
+bool auth_plaintext_ok(const struct auth_server *srv, bool secured);
+/* PASS (to auth_verify) and APOP; true when the reply is due now. */
+bool auth_login(struct auth_server *srv, uint32_t slot,
+		const struct auth_request *req, struct auth_reply *reply);
+/* The credentials of entry were right: login_delay, sessions per user,
+ * the reply. Shared by every mechanism. */
+void auth_grant(struct auth_server *srv, uint32_t slot,
+		const struct passwd_entry *entry, struct auth_reply *reply,
+		const char *user_log, const char *rip);
+void auth_logout(struct auth_server *srv, uint32_t slot,
+		 const struct auth_request *req);
+/* Writes state_dir/last-login when it changed (at most once a second,
+ * once a minute after a failure; force: now). */
+void auth_state_maybe_save(struct auth_server *srv, bool force);
+
+#endif

@@ -1,0 +1,199 @@
+/* session_login.c: what a session does with a login result: the failed-
+ * login delay, the RFC 3206 codes, and on success opening the maildrop
+ * as a store job (session_store.c) before TRANSACTION is entered. Shared
+ * by USER/PASS, APOP and AUTH. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/ioloop.h"
+#include "serve/cmd_auth.h"
+#include "serve/session.h"
+#include "serve/worker.h"
+#include "util/log.h"
+
+static const struct config *cfg_of(const struct session *s)
+{
+	return s->worker->cfg;
+}
+
+static void session_delay_done(void *context)
+{
+	struct session *s = context;
+
+	s->delay_timer = NULL;
+	session_reply(s, "%s", s->delayed_reply);
+	session_resume(s);
+}
+
+static void session_fail_login(struct session *s, const char *reply)
+{
+	unsigned delay_ms = worker_login_result(s->worker, s->addr, true);
+
+	s->have_user = false;
+	snprintf(s->delayed_reply, sizeof(s->delayed_reply), "%s", reply);
+	if (delay_ms == 0) {
+		session_reply(s, "%s", reply);
+		session_resume(s);
+		return;
+	}
+	/* Keep waiting: no further command is read during the delay. */
+	s->delay_timer = timer_add(s->worker->loop, delay_ms,
+				   session_delay_done, s);
+	if (s->delay_timer == NULL)
+		session_delay_done(s);
+}
+
+static int reply_expire(const struct session *s, const struct auth_reply *r)
+{
+	return r->expire_days >= 0 ? r->expire_days : cfg_of(s)->expire_days;
+}
+
+/* Starts opening the maildrop. Returns true when the store job runs
+ * (session_login_opened() follows), false when a reply is queued. */
+static bool session_login(struct session *s, const struct auth_reply *r)
+{
+	const struct config *cfg = cfg_of(s);
+	struct maildrop_settings set = { 0 };
+
+	snprintf(s->user, sizeof(s->user), "%s", r->user);
+	s->counted = true;
+	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
+	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
+		/* Workers run as mail_user only (virtual users); a record
+		 * asking for another uid cannot be served safely here. */
+		log_error("user=%s: passwd-file uid/gid %lld/%lld differ from "
+			  "mail_user's", s->user, (long long)r->uid,
+			  (long long)r->gid);
+		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
+			      "contact the administrator");
+		return false;
+	}
+	set.kind = r->mail_kind == MAIL_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
+	set.path = r->mail_path;
+	set.lock_stale_secs = cfg->lock_stale_timeout;
+	s->expire_days = reply_expire(s, r);
+	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
+	set.create = true;
+	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
+					     : cfg->login_delay;
+	if (session_store_open(s, &set) < 0) {
+		log_error("user=%s: out of memory for the maildrop open",
+			  s->user);
+		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
+			      "try again later");
+		return false;
+	}
+	return true;
+}
+
+/* The end of every login attempt: a session that did not reach
+ * TRANSACTION gives its slot back to the auth process. May destroy s. */
+static void session_login_end(struct session *s)
+{
+	if (s->state != STATE_TRANSACTION && s->counted) {
+		worker_auth_logout(s->worker, s->user);
+		s->counted = false;
+	}
+	s->have_user = false;
+	session_resume(s);
+}
+
+void session_login_opened(struct session *s, int ret, struct maildrop *drop,
+			  const char *error)
+{
+	unsigned count = 0;
+	uint64_t octets = 0;
+
+	if (ret != MAILDROP_OK) {
+		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
+			 s->addr, error != NULL ? error : "unknown error");
+		if (ret == MAILDROP_IN_USE)
+			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
+				      "another session");
+		else if (ret == MAILDROP_PERM)
+			session_reply(s, "-ERR [SYS/PERM] cannot open the "
+				      "maildrop");
+		else
+			session_reply(s, "-ERR [SYS/TEMP] cannot open the "
+				      "maildrop, try again later");
+		session_login_end(s);
+		return;
+	}
+	if (s->closing) {
+		/* timed out or shut down while opening: change nothing */
+		maildrop_close(&drop);
+		session_login_end(s);
+		return;
+	}
+	s->drop = drop;
+	s->state = STATE_TRANSACTION;
+	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
+		count++;
+		octets += maildrop_msg(s->drop, i)->size;
+	}
+	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
+		      (unsigned long long)octets);
+	session_arm_timer(s);
+	session_login_end(s);
+}
+
+void session_auth_reply(struct session *s, const struct auth_reply *r)
+{
+	if (s->sasl_active)
+		cmd_auth_reply(s, r);
+	else
+		session_auth_result(s, r);
+}
+
+void session_auth_result(struct session *s, const struct auth_reply *r)
+{
+	switch (r->result) {
+	case AUTH_OK:
+		(void)worker_login_result(s->worker, s->addr, false);
+		if (session_login(s, r))
+			return; /* waits for the store job */
+		break;
+	case AUTH_FAILED:
+		session_fail_login(s, "-ERR [AUTH] invalid user name or "
+				   "password");
+		return;
+	case AUTH_LOGIN_DELAY:
+		session_reply(s, "-ERR [LOGIN-DELAY] logged in too recently, "
+			      "try again later");
+		break;
+	case AUTH_TOO_MANY:
+		session_reply(s, "-ERR [IN-USE] too many sessions for this "
+			      "user");
+		break;
+	case AUTH_PERMFAIL:
+		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
+			      "contact the administrator");
+		break;
+	default:
+		session_reply(s, "-ERR [SYS/TEMP] authentication temporarily "
+			      "unavailable");
+		break;
+	}
+	session_login_end(s);
+}
+
+void session_quit_done(struct session *s, int ret, unsigned deleted,
+		       const char *error)
+{
+	s->dele_count = deleted;
+	/* The commit released the session lock before this reply is even
+	 * queued: a client reconnecting the moment it reads +OK finds the
+	 * maildrop free (no [IN-USE] race with our own UPDATE). */
+	if (ret != MAILDROP_OK) {
+		log_error("update failed: user=%s: %s", s->user,
+			  error != NULL ? error : "unknown error");
+		session_reply(s, "-ERR [SYS/TEMP] some deleted messages were "
+			      "not removed");
+	} else {
+		session_reply(s, "+OK satchel signing off (%u messages "
+			      "deleted)", deleted);
+	}
+	s->closing = true;
+	session_resume(s);
+}

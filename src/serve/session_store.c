@@ -1,0 +1,126 @@
+/* session_store.c: the store work of a session as jobs on the worker's
+ * pool (util/jobpool.h): opening the maildrop (session lock, mbox lock
+ * waits, the size scan of a cold Maildir) and the UPDATE commit
+ * (deletions, moves to cur/, fsyncs, index write, mbox rewrite). Either
+ * can take seconds on a big or slow maildrop; on the loop it would stall
+ * every client of the worker.
+ *
+ * While a job runs the session waits as it does for the auth process (no
+ * command is read). The job owns everything it touches (settings copy,
+ * the maildrop); the session is only reached from the done callback, on
+ * the loop thread. A session that ends while its job runs detaches: an
+ * open's result is closed (lock released, nothing changed: a dropped
+ * connection deletes nothing, RFC 1939 6.), a commit already started
+ * completes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/session.h"
+#include "serve/worker.h"
+#include "util/jobpool.h"
+#include "util/log.h"
+
+enum store_job_kind { STORE_OPEN, STORE_COMMIT };
+
+struct store_job {
+	struct jobpool_job job;        /* first: the pool's link */
+	enum store_job_kind kind;
+	struct session *session;       /* NULL once the session is gone */
+	struct maildrop_settings set;  /* open: path points at path[] */
+	char path[AUTH_PATH_MAX];
+	char user[AUTH_USER_MAX];      /* for the log after a detach */
+	struct maildrop *drop;         /* open: result; commit: input */
+	unsigned deleted;
+	int ret;
+	const char *error;             /* static text (maildrop.h) */
+};
+
+/* --- on a pool thread: only the job's own fields --- */
+
+static void store_job_run(struct jobpool_job *job)
+{
+	struct store_job *j = (struct store_job *)job;
+
+	j->error = NULL;
+	if (j->kind == STORE_OPEN)
+		j->ret = maildrop_open(&j->set, &j->drop, &j->error);
+	else
+		j->ret = maildrop_commit(&j->drop, &j->deleted, &j->error);
+	/* every failure says why (maildrop.h promises it; never "(null)") */
+	if (j->ret != MAILDROP_OK && j->error == NULL)
+		j->error = "unknown store error";
+}
+
+/* --- on the loop thread --- */
+
+static void store_job_done(struct jobpool_job *job)
+{
+	struct store_job *j = (struct store_job *)job;
+	struct session *s = j->session;
+
+	if (s == NULL) {
+		/* The client left meanwhile: an opened maildrop is closed
+		 * unchanged (lock released); a commit has completed. */
+		if (j->kind == STORE_COMMIT)
+			log_info("update finished after disconnect: user=%s "
+				 "deleted=%u%s%s", j->user, j->deleted,
+				 j->ret != MAILDROP_OK ? " error=" : "",
+				 j->ret != MAILDROP_OK ? j->error : "");
+		maildrop_close(&j->drop);
+		free(j);
+		return;
+	}
+	s->store_job = NULL;
+	if (j->kind == STORE_OPEN)
+		session_login_opened(s, j->ret, j->drop, j->error);
+	else
+		session_quit_done(s, j->ret, j->deleted, j->error);
+	free(j);
+}
+
+static void store_job_submit(struct session *s, struct store_job *j)
+{
+	j->job.run = store_job_run;
+	j->job.done = store_job_done;
+	j->session = s;
+	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	s->store_job = j;
+	s->waiting = true;
+	jobpool_submit(s->worker->jobs, &j->job);
+}
+
+int session_store_open(struct session *s, const struct maildrop_settings *set)
+{
+	struct store_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -1;
+	j->kind = STORE_OPEN;
+	j->set = *set;
+	snprintf(j->path, sizeof(j->path), "%s", set->path);
+	j->set.path = j->path;
+	store_job_submit(s, j);
+	return 0;
+}
+
+int session_store_commit(struct session *s)
+{
+	struct store_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -1;
+	j->kind = STORE_COMMIT;
+	j->drop = s->drop;
+	s->drop = NULL; /* the job's now: no refresh, no reader */
+	store_job_submit(s, j);
+	return 0;
+}
+
+void session_store_detach(struct session *s)
+{
+	if (s->store_job != NULL) {
+		s->store_job->session = NULL;
+		s->store_job = NULL;
+	}
+}

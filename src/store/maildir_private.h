@@ -1,0 +1,96 @@
+/* maildir_private.h: what the Maildir store's files share (private to
+ * src/store): maildir.c opens, reads and frees; maildir_scan.c lists the
+ * directories and builds the snapshot (sizes, UIDLs); maildir_commit.c
+ * applies UPDATE and writes the index. */
+#ifndef SATCHEL_MAILDIR_PRIVATE_H
+#define SATCHEL_MAILDIR_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/driver.h"
+#include "store/index.h"
+#include "store/lock.h"
+
+#define MAILDIR_LOCK_NAME "satchel.lock"
+#define MAILDIR_INDEX_NAME "satchel.index"
+#define MAILDIR_ARENA_BLOCK (256 * 1024)
+/* Reading files to count sizes: a thread per core up to this many, only
+ * for at least MAILDIR_THREAD_MIN files (else a thread costs more than it
+ * saves); each claims MAILDIR_THREAD_CHUNK files at a time. */
+#define MAILDIR_THREADS_MAX 4
+#define MAILDIR_THREAD_MIN 512
+#define MAILDIR_THREAD_CHUNK 64
+#define MAILDIR_SIZE_BUF (64 * 1024)
+/* A recorded listing is trusted only for directories whose mtime was at
+ * least this much older than the time it was read (docs/store.md). */
+#define MAILDIR_STAMP_MARGIN_SECS 2
+
+enum maildir_sub { MAILDIR_NEW, MAILDIR_CUR, MAILDIR_SUB_COUNT };
+extern const char *const maildir_sub_names[MAILDIR_SUB_COUNT];
+
+struct maildir_arena {
+	struct maildir_arena *next;
+	size_t used, size;
+	char data[];
+};
+
+struct maildir_file {
+	const char *name;     /* file name in its sub-directory (arena) */
+	const char *base;     /* name up to ':' (arena) */
+	char *moved;          /* malloc'd new name after a move, or NULL */
+	enum maildir_sub sub;
+	uint64_t s_size, w_size;
+	uint64_t lead;        /* leading number of the base (sort key) */
+	unsigned lead_len;    /* its digits; 0 = none or too long */
+	unsigned base_len;    /* strlen(base) */
+	bool has_s, has_w;
+	bool uidl_is_base;    /* the snapshot's UIDL is the base name */
+	int64_t retrieved;
+	const struct index_entry *entry; /* during open only */
+};
+
+struct maildir {
+	struct maildrop drop;
+	char *path;
+	struct lock_file *lock;
+	struct maildir_arena *arena;
+	struct maildir_file *files;  /* parallel to drop.msgs */
+	size_t files_count, files_alloc;
+	/* new/ and cur/ as read at open, when they may be trusted later
+	 * (valid false otherwise); written with the index. */
+	struct index_listing listing;
+	bool index_dirty;
+};
+
+struct maildir_reader {
+	struct maildrop_reader reader;
+	int fd;
+};
+
+/* maildir.c: an O_DIRECTORY fd of new/ or cur/, or -1 (errno). */
+int maildir_open_sub(struct maildir *md, enum maildir_sub sub);
+
+/* maildir_scan.c: adds the files of one sub-directory (0, or -1 on an
+ * I/O error or out of memory). */
+int maildir_scan_sub(struct maildir *md, enum maildir_sub sub);
+/* Adds the files of a trusted index listing: 0, 1 when it names a file
+ * the scan could not have produced (nothing added), -1 out of memory. */
+int maildir_load_listing(struct maildir *md, const struct index *index);
+/* Sorts the files and builds drop.msgs (sizes, unique UIDLs). Returns
+ * MAILDROP_OK or MAILDROP_TEMP with *error_r. */
+int maildir_snapshot(struct maildir *md, struct index *index,
+		     const char **error_r);
+
+/* maildir_commit.c: writes the index without the files marked in gone
+ * (NULL: none), with listing when it still describes the directories.
+ * 0 or -1 with *error_r. */
+int maildir_write_index(struct maildir *md, const bool *gone,
+			const struct index_listing *listing,
+			const char **error_r);
+/* The driver's commit (driver.h). */
+int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
+		   const char **error_r);
+
+#endif
