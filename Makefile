@@ -20,7 +20,8 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libjansson-dev libkrb5-dev libsystemd-dev \
             python3 \
             curl fetchmail mpop openssl iproute2 \
-            gsasl krb5-kdc krb5-admin-server krb5-user
+            gsasl krb5-kdc krb5-admin-server krb5-user \
+            clang libclang-rt-14-dev
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -28,7 +29,8 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration run deps asan clean install fuzz bench
+.PHONY: all test unit integration run deps asan clean install fuzz bench \
+	fuzz-build fuzz-smoke
 all: $(BUILD)/satchel $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
@@ -64,28 +66,70 @@ deps:
 	fi
 
 test: deps all
-	@BUILD=$(BUILD) scripts/run-tests
+	@BUILD=$(BUILD) WERROR=$(WERROR) scripts/run-tests
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" all
 
-# libFuzzer targets, one per parser; each runs for FUZZ_SECONDS.
-FUZZ_SECONDS ?= 30
+# libFuzzer targets, one per parser (tests/fuzz/fuzz-*.c), built with
+# clang against the library compiled once with the same sanitizers.
+# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of
+# `make test`) runs each for FUZZ_SMOKE_SECONDS, two at a time, and
+# prints "ok - fuzz NAME" or "not ok - fuzz NAME" (the crash's log
+# follows). Seeds: tests/fuzz/corpus/NAME/; what a run finds is kept
+# in build-fuzz/corpus-NAME/.
+FUZZ_CC            ?= clang
+FUZZ_DIR           := build-fuzz
+FUZZ_SECONDS       ?= 30
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SAN  := address,undefined -fno-sanitize-recover=undefined
+# clang also warns on vsnprintf(fmt) inside functions that carry the
+# printf attribute (gcc does not): those are checked at their callers.
+FUZZ_WARN := $(WARN) -Wno-format-nonliteral
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
-fuzz:
-	@mkdir -p build-fuzz
-	@for f in $(FUZZ_SRCS); do \
-		t=build-fuzz/$$(basename $$f .c); \
-		clang -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc -g -O1 \
-			-fsanitize=fuzzer,address,undefined -o $$t $$f $(LIB_SRCS) \
-			$(LDLIBS) || exit 1; \
-		echo "== $$t ($(FUZZ_SECONDS) s)"; \
-		mkdir -p build-fuzz/corpus-$$(basename $$f .c); \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-			build-fuzz/corpus-$$(basename $$f .c) 2>&1 | tail -3 || exit 1; \
-	done
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+
+$(FUZZ_DIR)/%.o: %.c $(wildcard src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+		$(FUZZ_WARN) -c -o $@ $<
+
+$(FUZZ_DIR)/libsatchel.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_DIR)/libsatchel.a
+	$(FUZZ_CC) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,$(FUZZ_SAN) $(FUZZ_WARN) \
+		-o $@ $< $(FUZZ_DIR)/libsatchel.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# fuzz-run-NAME: one target for FUZZ_RUN_SECONDS (-timeout: a hang fails).
+fuzz-run-%: $(FUZZ_DIR)/fuzz-%
+	@n=fuzz-$*; mkdir -p $(FUZZ_DIR)/corpus-$$n; \
+	seeds=; [ -d tests/fuzz/corpus/$* ] && seeds=tests/fuzz/corpus/$*; \
+	if $< -max_total_time=$(FUZZ_RUN_SECONDS) -max_len=4096 -timeout=10 \
+		-artifact_prefix=$(FUZZ_DIR)/$$n- $(FUZZ_DIR)/corpus-$$n \
+		$$seeds >$(FUZZ_DIR)/$$n.log 2>&1; then \
+		echo "ok - fuzz $* ($$(grep -o 'Done [0-9]* runs' \
+			$(FUZZ_DIR)/$$n.log | head -1))"; \
+	else \
+		echo "not ok - fuzz $*: see $(FUZZ_DIR)/$$n.log"; \
+		grep -v '^#\|^INFO' $(FUZZ_DIR)/$$n.log | tail -40 | \
+			sed 's/^/# /'; \
+	fi
+
+fuzz: fuzz-build
+	@$(MAKE) --no-print-directory FUZZ_RUN_SECONDS=$(FUZZ_SECONDS) \
+		$(FUZZ_BINS:$(FUZZ_DIR)/fuzz-%=fuzz-run-%)
+
+fuzz-smoke: fuzz-build
+	@$(MAKE) --no-print-directory -j2 --output-sync=target \
+		FUZZ_RUN_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+		$(FUZZ_BINS:$(FUZZ_DIR)/fuzz-%=fuzz-run-%)
 
 # Side by side with Dovecot (installs dovecot-pop3d and gnuplot when
 # missing, runs as root, ~10-15 minutes): bench/out/results.json.

@@ -27,6 +27,7 @@
 #ifndef SATCHEL_AUTH_PROTO_H
 #define SATCHEL_AUTH_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,5 +127,23 @@ struct auth_reply {
 /* The length of the fixed part of the variable-length messages. */
 #define AUTH_SASL_REQUEST_HDR offsetof(struct auth_sasl_request, data)
 #define AUTH_REPLY_HDR offsetof(struct auth_reply, data)
+
+/* What a received message is (auth_proto_check_request). */
+enum auth_msg {
+	AUTH_MSG_BAD,      /* wrong length for its type: drop it */
+	AUTH_MSG_REQUEST,  /* a struct auth_request (PASS, APOP, LOGOUT, or
+			      an unknown type the receiver refuses) */
+	AUTH_MSG_SASL,     /* a struct auth_sasl_request */
+};
+
+/* The auth process's check of n octets from a worker (n is the real
+ * length, MSG_TRUNC; msg holds min(n, sizeof(struct auth_sasl_request))
+ * octets and is suitably aligned). On REQUEST and SASL every string field
+ * of the message is NUL-terminated inside its field. */
+enum auth_msg auth_proto_check_request(void *msg, size_t n);
+/* The worker's check of n octets from the auth process (the real length):
+ * the header plus exactly data_len octets, data_len at most
+ * AUTH_SASL_OUT_MAX. When true, user and mail_path are NUL-terminated. */
+bool auth_proto_check_reply(struct auth_reply *reply, size_t n);
 
 #endif

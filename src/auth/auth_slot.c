@@ -186,15 +186,6 @@ size_t auth_rx_size(void)
 	return AUTH_RX_SIZE;
 }
 
-/* A SASL message is its header plus exactly data_len octets. */
-static bool auth_sasl_length_ok(const struct auth_sasl_request *req,
-				ssize_t n)
-{
-	return n >= (ssize_t)AUTH_SASL_REQUEST_HDR &&
-	       req->data_len <= AUTH_SASL_DATA_MAX &&
-	       (size_t)n == AUTH_SASL_REQUEST_HDR + req->data_len;
-}
-
 void auth_slot_read(struct auth_server *srv, uint32_t slot)
 {
 	struct auth_request *req = (struct auth_request *)srv->rx;
@@ -203,6 +194,7 @@ void auth_slot_read(struct auth_server *srv, uint32_t slot)
 	unsigned i;
 
 	for (i = 0; i < AUTH_BATCH_MAX; i++) {
+		enum auth_msg kind;
 		ssize_t n;
 
 		if (srv->slot_fd[slot] < 0 || srv->pending[slot])
@@ -222,16 +214,11 @@ void auth_slot_read(struct auth_server *srv, uint32_t slot)
 			auth_slot_close(srv, slot);
 			break;
 		}
-		if (n >= (ssize_t)sizeof(uint32_t) &&
-		    req->type >= AUTH_REQ_SASL_START &&
-		    req->type <= AUTH_REQ_SASL_ABORT &&
-		    (size_t)n <= AUTH_RX_SIZE - 1 &&
-		    auth_sasl_length_ok(sreq, n)) {
+		kind = auth_proto_check_request(srv->rx, (size_t)n);
+		if (kind == AUTH_MSG_SASL) {
 			if (auth_handle_sasl(srv, slot, sreq, &reply))
 				auth_slot_send(srv, slot, &reply);
-		} else if (n == (ssize_t)sizeof(*req) &&
-			   (req->type < AUTH_REQ_SASL_START ||
-			    req->type > AUTH_REQ_SASL_ABORT)) {
+		} else if (kind == AUTH_MSG_REQUEST) {
 			if (auth_handle(srv, slot, req, &reply))
 				auth_slot_send(srv, slot, &reply);
 		} else {

@@ -23,9 +23,21 @@ void conn_init(struct conn *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->out_fd = -1;
 	c->state = CONN_PLAIN;
 	c->read_wants = IO_READ;
 	c->write_wants = IO_WRITE;
+}
+
+void conn_set_out_fd(struct conn *c, int out_fd)
+{
+	c->out_fd = out_fd;
+}
+
+/* The descriptor writes go to. */
+static int conn_write_fd(const struct conn *c)
+{
+	return c->out_fd >= 0 ? c->out_fd : c->fd;
 }
 
 void conn_deinit(struct conn *c)
@@ -185,7 +197,7 @@ ssize_t conn_write(struct conn *c, const void *buf, size_t len)
 
 	if (c->state == CONN_PLAIN) {
 		do {
-			n = write(c->fd, buf, len);
+			n = write(conn_write_fd(c), buf, len);
 		} while (n < 0 && errno == EINTR);
 		if (n >= 0)
 			return n;
@@ -223,7 +235,8 @@ static SSL *conn_new_ssl(struct conn *c, struct tls_ctx *ctx, bool client)
 		return NULL;
 	}
 	ssl = SSL_new(tls_ctx_ssl_ctx(ctx));
-	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1) {
+	if (ssl == NULL || SSL_set_rfd(ssl, c->fd) != 1 ||
+	    SSL_set_wfd(ssl, conn_write_fd(c)) != 1) {
 		conn_set_error(c, "TLS setup");
 		SSL_free(ssl);
 		return NULL;

@@ -51,7 +51,9 @@ enum conn_state {
 };
 
 struct conn {
-	int fd;
+	int fd;                  /* read from (and written to, see out_fd) */
+	int out_fd;              /* written to when >= 0 (conn_set_out_fd);
+				    -1: fd */
 	enum conn_state state;
 	void *ssl;               /* SSL *, NULL while plain */
 	bool client;             /* conn_connect() made it, or TLS client */
@@ -64,6 +66,12 @@ struct conn {
 /* A plain conn over fd, which stays the caller's. fd may be -1: such a
  * conn can only be conn_deinit()ed or conn_connect()ed. */
 void conn_init(struct conn *c, int fd);
+/* Writes go to out_fd instead of fd (satchel serve --stdio: fd 0 and 1,
+ * which may be two pipes). Events are still watched on fd only, so a
+ * distinct out_fd must be blocking: a write then never returns
+ * CONN_AGAIN. Call before any I/O and before TLS starts; out_fd stays
+ * the caller's. */
+void conn_set_out_fd(struct conn *c, int out_fd);
 /* Frees TLS state (sending a close_notify that must not block) and closes
  * the fd when the conn owns it. Safe twice, and on a conn_init(-1). */
 void conn_deinit(struct conn *c);

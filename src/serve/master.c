@@ -34,6 +34,7 @@
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/stdio.h"
 #include "serve/worker.h"
 #include "config/config.h"
 #include "util/log.h"
@@ -743,7 +744,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: satchel serve [-c FILE] [-o key=value]... "
-		"[--foreground] [--check]\n");
+		"[--foreground] [--check] [--stdio]\n");
 }
 
 static int daemonize(void)
@@ -813,13 +814,14 @@ int master_main(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "foreground", no_argument, NULL, 'F' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "stdio", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG };
 	struct config *cfg;
 	struct generation first = { 0 };
-	bool foreground = false, check = false;
+	bool foreground = false, check = false, stdio = false;
 	enum log_level level;
 	const char *log_err = NULL;
 	char err[512];
@@ -848,6 +850,9 @@ int master_main(int argc, char **argv)
 		case 'C':
 			check = true;
 			break;
+		case 'S':
+			stdio = true;
+			break;
 		case 'h':
 			usage();
 			ret = EX_OK;
@@ -874,6 +879,8 @@ int master_main(int argc, char **argv)
 		ret = EX_OK;
 		goto out;
 	}
+	if (stdio)
+		stdio_log_guard(cfg);
 	(void)log_level_parse(cfg->log_level, &level);
 	if (log_init(cfg->log, level, &log_err) < 0) {
 		fprintf(stderr, "satchel: log %s: %s\n", cfg->log, log_err);
@@ -893,6 +900,12 @@ int master_main(int argc, char **argv)
 	if (tls_ctx_create(&cfg->tls, &first.tls, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_CONFIG;
+		goto out;
+	}
+	if (stdio) {
+		/* one session on stdin/stdout instead of listeners */
+		make_state_dir(cfg, &m.auth_priv);
+		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
 		goto out;
 	}
 	if (bind_listeners(cfg, &first, err, sizeof(err)) < 0) {

@@ -274,6 +274,62 @@ static void worker_accept(void *context, unsigned ready)
 	}
 }
 
+/* --- inetd mode (satchel serve --stdio) --- */
+
+struct worker_stdio {
+	int in_fd, out_fd;
+	bool started;
+};
+
+/* Starts the one session on in_fd/out_fd (from worker_listen, so after
+ * the auth process's hello). A TCP socket from inetd is a network client
+ * (its address, the loopback rule of plaintext_auth); anything else
+ * (pipes, a terminal, a UNIX socket) is local and counts as loopback. */
+static void worker_stdio_start(struct worker *w)
+{
+	struct worker_stdio *st = w->stdio;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[64] = "local";
+	bool loopback = true;
+	struct session *s;
+
+	/* nothing to accept: the worker ends with its one session */
+	w->draining = true;
+	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		addr_text(&ss, addr, sizeof(addr));
+		loopback = addr_is_loopback(&ss);
+	}
+	s = session_create(w, st->in_fd, addr, loopback, false);
+	if (s == NULL) {
+		log_error("cannot set up the stdio session: %s",
+			  strerror(errno));
+		ioloop_stop(w->loop);
+		return;
+	}
+	conn_set_out_fd(&s->conn, st->out_fd);
+	if (worker_track(w, s) < 0) {
+		session_destroy(&s);
+		ioloop_stop(w->loop);
+		return;
+	}
+	st->started = true;
+	session_start(s);
+}
+
+/* A session that never started still gets a reply, not a silent close. */
+static void worker_stdio_end(struct worker *w)
+{
+	static const char line[] = "-ERR [SYS/TEMP] cannot set up the "
+				   "session, try again later\r\n";
+
+	if (!w->stdio->started &&
+	    write(w->stdio->out_fd, line, sizeof(line) - 1) < 0) {
+		/* The client is gone already; nothing else to do. */
+	}
+}
+
 /* --- readiness --- */
 
 /* Starts accepting (once) and tells the master this worker is ready.
@@ -307,6 +363,8 @@ static void worker_listen(struct worker *w, bool without_hello)
 		}
 	}
 	w->listening = true;
+	if (w->stdio != NULL)
+		worker_stdio_start(w);
 	if (w->ready_fd >= 0) {
 		if (write(w->ready_fd, &ready, 1) != 1)
 			log_warn("telling the master we are ready: %s",
@@ -370,8 +428,9 @@ static void worker_auth_io(void *context, unsigned ready)
 	for (;;) {
 		struct auth_reply reply;
 		struct session *s;
+		/* MSG_TRUNC: a longer message shows its real length */
 		ssize_t n = recv(w->auth_fd, &reply, sizeof(reply),
-				 MSG_DONTWAIT);
+				 MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -379,10 +438,7 @@ static void worker_auth_io(void *context, unsigned ready)
 			worker_auth_lost(w);
 			return;
 		}
-		/* the fixed part and exactly data_len octets of data */
-		if (n < (ssize_t)AUTH_REPLY_HDR ||
-		    reply.data_len > AUTH_SASL_OUT_MAX ||
-		    (size_t)n != AUTH_REPLY_HDR + reply.data_len) {
+		if (!auth_proto_check_reply(&reply, (size_t)n)) {
 			log_error("malformed auth reply (%zd bytes)", n);
 			continue;
 		}
@@ -393,8 +449,6 @@ static void worker_auth_io(void *context, unsigned ready)
 			worker_listen(w, false);
 			continue;
 		}
-		reply.user[sizeof(reply.user) - 1] = '\0';
-		reply.mail_path[sizeof(reply.mail_path) - 1] = '\0';
 		s = session_by_id(w, reply.id);
 		if (s == NULL || !s->waiting || s->store_job != NULL) {
 			/* The client left while auth worked: free its slot
@@ -501,6 +555,8 @@ int worker_run(const struct worker_setup *setup)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	const struct config *cfg = setup->cfg;
+	struct worker_stdio stdio = { .in_fd = STDIN_FILENO,
+				      .out_fd = STDOUT_FILENO };
 	char role[32];
 	sigset_t mask;
 	int ret = EX_OK;
@@ -520,6 +576,8 @@ int worker_run(const struct worker_setup *setup)
 	w->nlisteners = setup->nlisteners;
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
+	if (setup->stdio)
+		w->stdio = &stdio;
 	if (cfg->hostname[0] != '\0')
 		snprintf(w->hostname, sizeof(w->hostname), "%s",
 			 cfg->hostname);
@@ -563,6 +621,8 @@ int worker_run(const struct worker_setup *setup)
 		ret = EX_OSERR;
 	}
 out_free:
+	if (w->stdio != NULL)
+		worker_stdio_end(w);
 	timer_remove(&w->hello_timer);
 	if (w->ready_fd >= 0)
 		close(w->ready_fd);
@@ -570,6 +630,14 @@ out_free:
 	 * completes, an opened maildrop's lock is released) */
 	io_remove(&w->jobs_io);
 	jobpool_destroy(&w->jobs);
+	/* the loop does not own its ios (--stdio returns through main,
+	 * where LeakSanitizer would see them) */
+	io_remove(&w->signal_io);
+	io_remove(&w->auth_io);
+	for (size_t i = 0; i < w->nlisteners; i++)
+		io_remove(&w->listen_io[i]);
+	if (w->signal_fd >= 0)
+		close(w->signal_fd);
 	while (w->logouts != NULL) {
 		struct pending_logout *p = w->logouts;
 

@@ -21,6 +21,7 @@ struct faildelay;
 struct timer;
 struct tls_ctx;
 struct jobpool;
+struct worker_stdio;
 
 struct worker_listener {
 	struct worker *worker;
@@ -58,6 +59,7 @@ struct worker {
 	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
 	struct pending_logout **logouts_tail;
 	bool draining;             /* no new connections; exit when empty */
+	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
 	char hostname[256];
 };
 
@@ -73,6 +75,11 @@ struct worker_setup {
 	size_t nlisteners;
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	/* satchel serve --stdio: no listeners; one session reading fd 0
+	 * and writing fd 1 (a distinct fd 1 must be blocking, see
+	 * conn_set_out_fd), started like accepting (after the hello); the
+	 * worker ends with it */
+	bool stdio;
 };
 
 /* Runs the worker until SIGTERM, or until drained after SIGUSR1 (graceful
