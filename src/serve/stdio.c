@@ -122,7 +122,7 @@ static pid_t stdio_start_auth(const struct config *cfg,
 		}
 		/* after the drop, which clears it */
 		(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-		_exit(auth_process_run(cfg, pair[1]));
+		_exit(auth_process_run(&cfg->auth, pair[1]));
 	}
 	close(pair[1]);
 	*control_r = pair[0];

@@ -9,7 +9,7 @@
 #ifndef SATCHEL_STDIO_H
 #define SATCHEL_STDIO_H
 
-#include "util/config.h"
+#include "config/config.h"
 #include "util/privdrop.h"
 
 struct tls_ctx;

@@ -23,7 +23,7 @@
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "store/maildrop.h"
-#include "util/config.h"
+#include "config/config.h"
 #include "util/log.h"
 
 /* on tmpfs when there is one: the store fsyncs, which tmpfs makes free */
