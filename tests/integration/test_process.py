@@ -194,3 +194,21 @@ def test_log_sanitizes_control_bytes(ctx):
         raw = f.read()
     bad = [c for c in set(raw) if c < 0x20 and c not in (0x0a, 0x09)]
     check(not bad, "control bytes %s in the log" % sorted(bad))
+
+
+def test_children_end_when_the_master_is_killed(ctx):
+    """The parent-death signal is set after the privilege drop (which
+    clears it), so auth and workers do not outlive a killed master."""
+    srv = ctx.server("maildir").start()
+    kids = list(srv.children())
+    check(len(kids) >= 3, "auth and two workers: %s" % srv.children())
+    srv.proc.kill()
+    srv.proc.wait(5)
+    def alive(pid):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                return "State:\tZ" not in f.read()
+        except OSError:
+            return False
+    wait_for(lambda: not any(alive(p) for p in kids), 10,
+             "children %s to end after the master was killed" % kids)

@@ -1,0 +1,699 @@
+/* supervise.c: the master's process tree (see supervise.h).
+ *
+ * Processes come in generations: one auth process and N workers that talk
+ * to it. SIGHUP starts a new generation with the new config; the old
+ * workers stop accepting and exit when their last session ends, and the
+ * old auth process is let go after them, so no session is cut by a
+ * reload. A crashed worker is restarted in its slot; a crashed auth
+ * process is replaced by a whole new generation. A generation is
+ * announced "ready" once every worker listens (docs/architecture.md). */
+#include "serve/supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "auth/auth_process.h"
+#include "net/fdpass.h"
+#include "net/tls.h"
+#include "serve/connlimit.h"
+#include "serve/faildelay.h"
+#include "serve/worker.h"
+#include "util/log.h"
+
+int supervise_load_config(struct master *m, struct config *cfg, char *err,
+		       size_t errsize)
+{
+	config_defaults(cfg);
+	if (m->config_given || access(m->config_path, F_OK) == 0) {
+		if (config_load_file(cfg, m->config_path, err, errsize) < 0)
+			return -1;
+	}
+	for (int i = 0; i < m->noverrides; i++) {
+		if (config_override(cfg, m->overrides[i], err, errsize) < 0)
+			return -1;
+	}
+	return config_finish(cfg, err, errsize);
+}
+
+int supervise_bind(const struct config *cfg, struct generation *g,
+			  char *err, size_t errsize)
+{
+	g->nlisteners = 0;
+	if (listener_bind_list(cfg->listen, false, g->listeners,
+			       &g->nlisteners, err, errsize) < 0 ||
+	    listener_bind_list(cfg->listen_tls, true, g->listeners,
+			       &g->nlisteners, err, errsize) < 0) {
+		listener_close_all(g->listeners, g->nlisteners);
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes what a child must not keep: the master's signalfd and every
+ * generation's control socket (only auth keeps its own, passed apart). */
+static void child_close_inherited(struct master *m, int keep_fd)
+{
+	close(m->signal_fd);
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
+		    m->gens[i].control_fd >= 0)
+			close(m->gens[i].control_fd);
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].ready_fd >= 0)
+			close(m->slots[i].ready_fd);
+	}
+}
+
+static void child_unblock_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* A child ends when the master does. Set after the privilege drop, which
+ * clears the parent-death signal; a master already gone by then is
+ * caught by the parent pid check. */
+static void child_die_with(pid_t master)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 ||
+	    getppid() != master)
+		_exit(EX_OSERR);
+}
+
+static pid_t start_auth(struct master *m, struct generation *g)
+{
+	int pair[2];
+	pid_t pid, master;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	master = getpid();
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(pair[0]);
+		close(pair[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char err[256];
+
+		child_close_inherited(m, -1);
+		for (int i = 0; i < MAX_GENERATIONS; i++) {
+			if (m->gens[i].used)
+				listener_close_all(m->gens[i].listeners,
+						   m->gens[i].nlisteners);
+		}
+		listener_close_all(g->listeners, g->nlisteners);
+		close(pair[0]);
+		child_unblock_signals();
+		log_set_role("auth");
+		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
+		if (privdrop_apply(&m->auth_priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			_exit(EX_OSERR);
+		}
+		child_die_with(master);
+		_exit(auth_process_run(&g->cfg->auth, pair[1]));
+	}
+	close(pair[1]);
+	g->control_fd = pair[0];
+	g->auth_pid = pid;
+	log_info("auth process started: pid=%d", (int)pid);
+	return pid;
+}
+
+static int start_worker(struct master *m, unsigned slot_index, int gen_index)
+{
+	struct generation *g = &m->gens[gen_index];
+	struct slot *slot = &m->slots[slot_index];
+	struct auth_control ctl = { .slot = slot_index };
+	int pair[2], ready[2];
+	pid_t pid, master;
+
+	if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		goto out_close_ready;
+	}
+	/* A bigger buffer lets a burst of logins queue instead of failing. */
+	int bufsize = 1 << 20;
+	(void)setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &bufsize,
+			 sizeof(bufsize));
+	(void)setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &bufsize,
+			 sizeof(bufsize));
+	if (fdpass_send(g->control_fd, &ctl, sizeof(ctl), pair[1]) < 0) {
+		log_error("passing the worker socket to auth: %s",
+			  strerror(errno));
+		close(pair[0]);
+		close(pair[1]);
+		goto out_close_ready;
+	}
+	close(pair[1]);
+	connlimit_reset_row(m->connlimit, slot_index);
+	if (slot->ready_fd >= 0)
+		close(slot->ready_fd);
+	slot->ready_fd = -1;
+	master = getpid();
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(pair[0]);
+		goto out_close_ready;
+	}
+	if (pid == 0) {
+		char err[256];
+
+		close(ready[0]);
+		child_close_inherited(m, -1);
+		/* Only this generation's listeners stay open. */
+		for (int i = 0; i < MAX_GENERATIONS; i++) {
+			if (m->gens[i].used && i != gen_index)
+				listener_close_all(m->gens[i].listeners,
+						   m->gens[i].nlisteners);
+		}
+		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			_exit(EX_OSERR);
+		}
+		child_die_with(master);
+		struct worker_setup setup = {
+			.cfg = g->cfg, .tls = g->tls, .index = slot_index,
+			.auth_fd = pair[0], .ready_fd = ready[1],
+			.listeners = g->listeners,
+			.nlisteners = g->nlisteners,
+			.connlimit = m->connlimit, .faildelay = m->faildelay,
+		};
+
+		_exit(worker_run(&setup));
+	}
+	close(pair[0]);
+	close(ready[1]);
+	slot->pid = pid;
+	slot->gen = gen_index;
+	slot->started = time(NULL);
+	slot->restart_at = 0;
+	slot->ready_fd = ready[0];
+	slot->ready = false;
+	log_info("worker %u started: pid=%d", slot_index, (int)pid);
+	return 0;
+
+out_close_ready:
+	close(ready[0]);
+	close(ready[1]);
+	return -1;
+}
+
+static unsigned free_slots(const struct master *m)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		n += m->slots[i].gen < 0;
+	return n;
+}
+
+static bool generation_free(const struct master *m)
+{
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (!m->gens[i].used)
+			return true;
+	}
+	return false;
+}
+
+/* Why a reload of cfg cannot be carried out now, or NULL. Settings that
+ * only a restart can change are named, not silently ignored. */
+static const char *reload_refusal(const struct master *m,
+				  const struct config *cfg,
+				  const struct config *old)
+{
+	if (!generation_free(m))
+		return "too many older generations are still draining (their "
+		       "sessions are open); try again when they end";
+	if (free_slots(m) < cfg->workers)
+		return "no free worker slots while older generations drain; "
+		       "try again when they end";
+	if (strcmp(cfg->mail_user, old->mail_user) != 0 ||
+	    strcmp(cfg->auth_user, old->auth_user) != 0)
+		return "mail_user and auth_user change only with a restart";
+	return NULL;
+}
+
+static int free_slot(struct master *m)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen < 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Starts auth + workers for cfg (owned by the generation afterwards)
+ * with already bound listeners. Returns the generation index or -1. */
+int supervise_start_generation(struct master *m, struct config *cfg,
+			    struct tls_ctx *tls, struct listener *listeners,
+			    size_t nlisteners)
+{
+	struct generation *g = NULL;
+	int gi;
+
+	for (gi = 0; gi < MAX_GENERATIONS; gi++) {
+		if (!m->gens[gi].used) {
+			g = &m->gens[gi];
+			break;
+		}
+	}
+	if (g == NULL) {
+		log_error("too many generations still draining");
+		return -1;
+	}
+	memset(g, 0, sizeof(*g));
+	g->used = true;
+	g->number = ++m->generations_started;
+	g->cfg = cfg;
+	g->tls = tls;
+	g->control_fd = -1;
+	memcpy(g->listeners, listeners, nlisteners * sizeof(*listeners));
+	g->nlisteners = nlisteners;
+	if (start_auth(m, g) < 0)
+		goto out_fail;
+	g->nworkers = cfg->workers;
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		int slot = free_slot(m);
+
+		if (slot < 0 || start_worker(m, (unsigned)slot, gi) < 0)
+			log_error("could not start worker %u of %u", i + 1,
+				  g->nworkers);
+	}
+	return gi;
+
+out_fail:
+	g->used = false;
+	return -1;
+}
+
+/* The old generation stops accepting; its auth process goes once its
+ * workers are all gone (see reap). */
+static void drain_generation(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+
+	g->draining = true;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen == gi && m->slots[i].pid > 0)
+			kill(m->slots[i].pid, SIGUSR1);
+	}
+	listener_close_all(g->listeners, g->nlisteners);
+}
+
+static unsigned generation_workers(struct master *m, int gi)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+		n += m->slots[i].gen == gi;
+	return n;
+}
+
+static void retire_if_done(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+
+	if (!g->used || !g->draining || generation_workers(m, gi) > 0)
+		return;
+	if (g->control_fd >= 0) {
+		close(g->control_fd); /* auth exits on EOF */
+		g->control_fd = -1;
+	}
+	if (g->auth_pid <= 0) {
+		free(g->cfg);
+		tls_ctx_destroy(&g->tls);
+		g->used = false;
+	}
+}
+
+static void log_exit(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_error("%s pid=%d killed by signal %d", what, (int)pid,
+			  WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		log_error("%s pid=%d exited with status %d", what, (int)pid,
+			  WEXITSTATUS(status));
+	else
+		log_info("%s pid=%d exited", what, (int)pid);
+}
+
+/* Copies n listeners with their own descriptors, for a new generation
+ * that keeps the old addresses. 0, or -1 with err (nothing left open). */
+static int listeners_dup(const struct listener *from, size_t n,
+			 struct listener *to, char *err, size_t errsize)
+{
+	for (size_t i = 0; i < n; i++) {
+		to[i] = from[i];
+		to[i].fd = fcntl(from[i].fd, F_DUPFD_CLOEXEC, 0);
+		if (to[i].fd < 0) {
+			snprintf(err, errsize, "dup of listener %s: %s",
+				 from[i].name, strerror(errno));
+			listener_close_all(to, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void new_generation_like(struct master *m, int old)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct listener ls[LISTENER_MAX];
+	size_t n = m->gens[old].nlisteners;
+	struct tls_ctx *tls = NULL;
+	char err[512];
+	int gi;
+
+	if (cfg == NULL)
+		return;
+	*cfg = *m->gens[old].cfg;
+	if (tls_ctx_create(&cfg->tls, &tls, err, sizeof(err)) < 0) {
+		log_error("cannot restart: %s", err);
+		free(cfg);
+		return;
+	}
+	if (listeners_dup(m->gens[old].listeners, n, ls, err,
+			  sizeof(err)) < 0) {
+		log_error("cannot restart: %s", err);
+		tls_ctx_destroy(&tls);
+		free(cfg);
+		return;
+	}
+	gi = supervise_start_generation(m, cfg, tls, ls, n);
+	if (gi < 0) {
+		listener_close_all(ls, n);
+		tls_ctx_destroy(&tls);
+		free(cfg);
+		return;
+	}
+	m->current = gi;
+}
+
+static void reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool found = false;
+
+		for (int i = 0; i < MAX_GENERATIONS && !found; i++) {
+			struct generation *g = &m->gens[i];
+
+			if (!g->used || g->auth_pid != pid)
+				continue;
+			found = true;
+			g->auth_pid = 0;
+			if (m->stopping || g->draining) {
+				log_exit("auth", pid, status);
+				retire_if_done(m, i);
+				continue;
+			}
+			log_exit("auth process (restarting all workers)", pid,
+				 status);
+			/* Its workers lose auth and drain by themselves. */
+			new_generation_like(m, i);
+			drain_generation(m, i);
+			retire_if_done(m, i);
+		}
+		for (int i = 0; i < MAX_SLOTS && !found; i++) {
+			struct slot *slot = &m->slots[i];
+			int gi = slot->gen;
+
+			if (slot->pid != pid)
+				continue;
+			found = true;
+			slot->pid = 0;
+			if (m->stopping || m->gens[gi].draining) {
+				log_exit("worker", pid, status);
+				slot->gen = -1;
+				retire_if_done(m, gi);
+				continue;
+			}
+			log_exit("worker (restarting)", pid, status);
+			/* A worker that dies at once would spin: wait a bit. */
+			slot->restart_at = time(NULL) - slot->started < 2 ?
+					   time(NULL) + 1 : time(NULL);
+		}
+	}
+}
+
+static void restart_pending(struct master *m)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		struct slot *slot = &m->slots[i];
+
+		if (slot->gen >= 0 && slot->pid == 0 && slot->restart_at > 0 &&
+		    slot->restart_at <= now &&
+		    start_worker(m, (unsigned)i, slot->gen) < 0)
+			slot->restart_at = now + 1;
+	}
+}
+
+static void reload(struct master *m)
+{
+	struct generation *old = &m->gens[m->current];
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct generation tmp;
+	const char *refusal;
+	char err[512];
+	int gi, old_index = m->current;
+
+	if (cfg == NULL)
+		return;
+	if (supervise_load_config(m, cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		free(cfg);
+		return;
+	}
+	refusal = reload_refusal(m, cfg, old->cfg);
+	if (refusal != NULL) {
+		log_error("reload failed, keeping the running config: %s",
+			  refusal);
+		free(cfg);
+		return;
+	}
+	config_warn(cfg);
+	memset(&tmp, 0, sizeof(tmp));
+	if (tls_ctx_create(&cfg->tls, &tmp.tls, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		free(cfg);
+		return;
+	}
+	if (strcmp(cfg->listen, old->cfg->listen) == 0 &&
+	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
+		tmp.nlisteners = old->nlisteners;
+		if (listeners_dup(old->listeners, old->nlisteners,
+				  tmp.listeners, err, sizeof(err)) < 0) {
+			log_error("reload failed, keeping the running config: "
+				  "%s", err);
+			tls_ctx_destroy(&tmp.tls);
+			free(cfg);
+			return;
+		}
+	} else if (supervise_bind(cfg, &tmp, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running config: %s", err);
+		tls_ctx_destroy(&tmp.tls);
+		free(cfg);
+		return;
+	}
+	gi = supervise_start_generation(m, cfg, tmp.tls, tmp.listeners, tmp.nlisteners);
+	if (gi < 0) {
+		listener_close_all(tmp.listeners, tmp.nlisteners);
+		tls_ctx_destroy(&tmp.tls);
+		free(cfg);
+		return;
+	}
+	m->current = gi;
+	drain_generation(m, old_index);
+	retire_if_done(m, old_index);
+	log_info("configuration reloaded");
+}
+
+static bool any_children(struct master *m)
+{
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].auth_pid > 0)
+			return true;
+	}
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].pid > 0)
+			return true;
+	}
+	return false;
+}
+
+static void kill_all(struct master *m, int sig)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].pid > 0)
+			kill(m->slots[i].pid, sig);
+	}
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used && m->gens[i].auth_pid > 0 &&
+		    sig == SIGKILL)
+			kill(m->gens[i].auth_pid, sig);
+	}
+}
+
+static void begin_shutdown(struct master *m)
+{
+	log_info("shutting down");
+	m->stopping = true;
+	kill_all(m, SIGTERM);
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		if (m->gens[i].used) {
+			listener_close_all(m->gens[i].listeners,
+					   m->gens[i].nlisteners);
+			m->gens[i].draining = true;
+		}
+	}
+}
+
+/* --- readiness --- */
+
+/* A generation is ready when every one of its workers listens, which a
+ * worker does only after its auth process said hello: from then on CAPA
+ * and AUTH are true on every connection. Logged once per generation (the
+ * line tests and operators wait for) and told to systemd. */
+static void announce_if_ready(struct master *m, int gi)
+{
+	struct generation *g = &m->gens[gi];
+	unsigned ready = 0;
+
+	if (!g->used || g->draining || g->announced)
+		return;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (m->slots[i].gen == gi && !m->slots[i].ready)
+			return;
+		ready += m->slots[i].gen == gi;
+	}
+	if (ready < g->nworkers)
+		return;
+	g->announced = true;
+	log_info("ready: generation %u, %u workers, auth pid=%d", g->number,
+		 ready, (int)g->auth_pid);
+	/* Outside systemd NOTIFY_SOCKET is unset and this does nothing. */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving (generation %u, %u "
+			 "workers)\nMAINPID=%lu", g->number, ready,
+			 (unsigned long)getpid());
+}
+
+/* Reads a worker's one-byte "listening" note (or its end). */
+static void read_ready(struct master *m, int slot_index)
+{
+	struct slot *slot = &m->slots[slot_index];
+	char c;
+	ssize_t n = read(slot->ready_fd, &c, 1);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 1)
+		slot->ready = true;
+	/* One note per worker: its pipe is done either way. */
+	close(slot->ready_fd);
+	slot->ready_fd = -1;
+	if (slot->ready && slot->gen >= 0)
+		announce_if_ready(m, slot->gen);
+}
+
+int supervise_loop(struct master *m)
+{
+	time_t kill_at = 0;
+
+	for (;;) {
+		struct pollfd pfd[1 + MAX_SLOTS];
+		int slot_of[1 + MAX_SLOTS];
+		struct signalfd_siginfo info;
+		nfds_t npfd = 1;
+
+		if (m->stopping) {
+			/* Auth goes when the workers are gone. */
+			bool workers_left = false;
+
+			for (int i = 0; i < MAX_SLOTS; i++)
+				workers_left |= m->slots[i].pid > 0;
+			for (int i = 0; !workers_left && i < MAX_GENERATIONS;
+			     i++) {
+				if (m->gens[i].used &&
+				    m->gens[i].control_fd >= 0) {
+					close(m->gens[i].control_fd);
+					m->gens[i].control_fd = -1;
+				}
+			}
+			if (!any_children(m))
+				break;
+			if (kill_at == 0)
+				kill_at = time(NULL) + SHUTDOWN_GRACE_SECS;
+			else if (time(NULL) >= kill_at)
+				kill_all(m, SIGKILL);
+		}
+		pfd[0] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
+		for (int i = 0; i < MAX_SLOTS; i++) {
+			if (m->slots[i].ready_fd < 0)
+				continue;
+			slot_of[npfd] = i;
+			pfd[npfd++] = (struct pollfd){
+				.fd = m->slots[i].ready_fd, .events = POLLIN };
+		}
+		if (poll(pfd, npfd, 1000) < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return EX_OSERR;
+		}
+		for (nfds_t i = 1; i < npfd; i++) {
+			if (pfd[i].revents != 0)
+				read_ready(m, slot_of[i]);
+		}
+		while (read(m->signal_fd, &info, sizeof(info)) ==
+		       sizeof(info)) {
+			switch (info.ssi_signo) {
+			case SIGCHLD:
+				break;
+			case SIGHUP:
+				if (!m->stopping)
+					reload(m);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				if (!m->stopping)
+					begin_shutdown(m);
+				break;
+			}
+		}
+		reap(m);
+		if (!m->stopping)
+			restart_pending(m);
+	}
+	log_info("stopped");
+	return EX_OK;
+}
