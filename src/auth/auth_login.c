@@ -11,10 +11,8 @@
 #include "store/mailpath.h"
 #include "auth/password.h"
 #include "util/log.h"
+#include "auth/auth_limits.h"
 
-/* After a failed state write, wait this long before trying again so a
- * full disk does not fill the log once a second. */
-#define AUTH_STATE_RETRY_SECS 60
 
 static int auth_user_delay(const struct auth_server *srv,
 			   const struct passwd_entry *entry)

@@ -25,8 +25,8 @@
 #include "auth/passwd.h"
 #include "auth/sasl.h"
 #include "auth/auth_settings.h"
+#include "auth/auth_limits.h"
 
-#define AUTH_SLOTS_MAX 256
 #define AUTH_LOG_USER_MAX 128
 
 struct auth_server {

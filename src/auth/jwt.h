@@ -25,10 +25,8 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Allowed clock skew between the issuer and us (seconds). */
-#define JWT_LEEWAY 60
-/* Longest token accepted (sasl_max_line bounds it before this). */
-#define JWT_TOKEN_MAX 49152
+#include "auth/auth_limits.h"
+
 
 struct jwt_key;
 

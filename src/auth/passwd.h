@@ -24,10 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PASSWD_LINE_MAX 4096           /* octets, without the newline */
-#define PASSWD_USER_MAX 255            /* octets */
-#define PASSWD_FILE_MAX (64u << 20)    /* bounds the memory a load takes */
-#define PASSWD_SECRETS_MAX 4           /* secret= fields per user */
+#include "auth/auth_limits.h"
+
 
 struct passwd_entry {
 	char *user;

@@ -38,8 +38,8 @@
 #include "auth/passwd.h"
 #include "auth/scram.h"
 #include "auth/auth_settings.h"
+#include "auth/auth_limits.h"
 
-#define SASL_EXCHANGES_MAX 4096
 
 enum sasl_result {
 	SASL_RESULT_NONE,      /* no reply (abort) */

@@ -17,13 +17,13 @@
 
 #include <openssl/types.h>
 
+#include "auth/auth_limits.h"
+
 enum scram_hash { SCRAM_SHA1, SCRAM_SHA256 };
 
 #define SCRAM_KEY_MAX 32          /* SHA-256 output */
 #define SCRAM_SALT_MAX 64         /* octets; Dovecot uses 16, we use 16 */
 #define SCRAM_B64_MAX 96          /* base64 of the largest field, + NUL */
-#define SCRAM_ITER_DEFAULT 4096   /* RFC 7677 4.: at least 4096 */
-#define SCRAM_ITER_MAX 10000000u  /* bounds the work one login can cost */
 
 struct scram_secret {
 	enum scram_hash hash;

@@ -17,7 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define LINEREADER_BUF 1024 /* > 255: room for a few pipelined commands */
+#include "net/net_limits.h"
+
 
 enum line_status {
 	LINE_NONE,      /* no complete line buffered */

@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define LISTENER_MAX 16
+#include "net/net_limits.h"
+
 
 struct listener {
 	int fd;

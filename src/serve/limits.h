@@ -40,4 +40,24 @@
 /* Buckets of the shared per-address connection counters. */
 #define CONN_BUCKETS 16384
 
+/* Opening a big maildrop allocates tens of MB (names, index, UIDLs)
+ * that glibc would map and unmap per session, paying a page fault per
+ * page every time (15% of a warm 100,000-message listing). The worker
+ * keeps that memory while it is busy and gives it back once it has been
+ * quiet for this long, so idle memory stays small. */
+#define MEMORY_TRIM_MS 5000
+
+/* Threads for maildrop opens and commits: a few, so one slow maildrop
+ * (a lock wait of up to 2 s, a cold 100,000-file scan) never holds the
+ * others; each cold Maildir scan adds its own size threads (maildir.c). */
+#define WORKER_STORE_THREADS 4
+
+/* Generations alive at once: the current one and those still draining
+ * after reloads (each keeps its sessions until they end). A reload
+ * beyond this is refused with a logged reason. */
+#define MAX_GENERATIONS 8
+
+/* After SIGTERM, children still alive after this long are killed. */
+#define SHUTDOWN_GRACE_SECS 10
+
 #endif

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "net/listener.h"
 #include "util/privdrop.h"
+#include "serve/limits.h"
 
 struct tls_ctx;
 struct connlimit;
@@ -20,8 +21,6 @@ struct faildelay;
 
 /* Two generations of the most workers: a reload while one drains. */
 #define MAX_SLOTS (2 * CONFIG_WORKERS_MAX)
-#define MAX_GENERATIONS 8
-#define SHUTDOWN_GRACE_SECS 10
 
 struct generation {
 	bool used;

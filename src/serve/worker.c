@@ -463,12 +463,6 @@ static void worker_auth_io(void *context, unsigned ready)
 
 /* --- memory --- */
 
-/* Opening a big maildrop allocates tens of MB (names, index, UIDLs)
- * that glibc would map and unmap per session, paying a page fault per
- * page every time (15% of a warm 100,000-message listing). The worker
- * keeps that memory while it is busy and gives it back once it has been
- * quiet for a while, so idle memory stays small. */
-#define MEMORY_TRIM_MS 5000
 
 static void worker_memory_trim(void *context)
 {
@@ -494,10 +488,6 @@ static void worker_memory_setup(struct worker *w)
 
 /* --- store jobs --- */
 
-/* Threads for maildrop opens and commits: a few, so one slow maildrop
- * (a lock wait of up to 2 s, a cold 100,000-file scan) never holds the
- * others; each cold Maildir scan adds its own size threads (maildir.c). */
-#define WORKER_STORE_THREADS 4
 
 static void worker_jobs_io(void *context, unsigned ready)
 {

@@ -20,10 +20,8 @@
 #define SATCHEL_LOCK_H
 
 #include "store/maildrop.h"
+#include "store/store_limits.h"
 
-#define LOCK_STALE_SECS_DEFAULT 300
-#define LOCK_DOTLOCK_STALE_SECS 300 /* mutt, procmail: 5 minutes */
-#define LOCK_RETRY_MSECS 2000       /* total wait for all mbox locks */
 
 struct lock_file;
 struct lock_mbox;

@@ -1,0 +1,16 @@
+/* store_limits.h: the fixed limits of the mail store, each with its
+ * reason. Limits an administrator may want to change are config keys
+ * (lock_stale_timeout) handed down in maildrop_settings. */
+#ifndef SATCHEL_STORE_LIMITS_H
+#define SATCHEL_STORE_LIMITS_H
+
+/* A session lock whose holder stopped refreshing it is stale after this
+ * long (the default of lock_stale_timeout). */
+#define LOCK_STALE_SECS_DEFAULT 300
+/* A dotlock older than this is stale: mutt and procmail use 5 minutes. */
+#define LOCK_DOTLOCK_STALE_SECS 300
+/* Total wait for all mbox locks (dotlock, fcntl, flock) before
+ * -ERR [IN-USE]; the wait runs in a store job, never on the loop. */
+#define LOCK_RETRY_MSECS 2000
+
+#endif
