@@ -498,9 +498,18 @@ def _claim_port_block():
         except OSError:
             f.close()
             continue
-        _port_block = [f, PORT_FIRST + b * PORT_BLOCK, 0]
+        _port_block = [f, PORT_FIRST + b * PORT_BLOCK, 0, b]
         return
     raise RuntimeError("all %d port blocks are taken by other test runs" % PORT_BLOCKS)
+
+
+def run_slot():
+    """A small number (0..PORT_BLOCKS-1) no other harness process running
+    at the same time has: its port block. Tests derive other per-run
+    names from it (a network namespace's subnet)."""
+    if _port_block is None:
+        _claim_port_block()
+    return _port_block[3]
 
 
 def free_port(hosts=("127.0.0.1",)):

@@ -942,7 +942,9 @@ class Netns:
     only). Cleaned up by close()."""
 
     def __init__(self):
-        n = os.getpid() % 200 + 20
+        # unique among the suites running at once (a pid modulo 200 was
+        # not: the plain and the ASan suite could get the same subnet)
+        n = run_slot() + 20
         self.name = "satchel-t%d" % os.getpid()
         self.host_if = "st%dh" % os.getpid()
         self.ns_if = "st%dn" % os.getpid()
