@@ -652,6 +652,13 @@ def chart(table):
             if r["advantage"]:
                 f.write('%d "%s" %.4f\n' % (i, r["label"].replace('"', ""),
                                             r["advantage"]))
+    # The tick labels slant down to the right (-35 degrees) from their
+    # bar: the last one reaches past the plot by cos(35) of its length,
+    # the longest below it by sin(35). Margins are in character cells,
+    # a little wider than the average glyph of a label (hence 0.6, 0.4).
+    labels = [r["label"] for r in table if r["advantage"]]
+    rmargin = int(len(labels[-1]) * 0.6) + 2
+    bmargin = int(max(len(l) for l in labels) * 0.4) + 2
     gp = os.path.join(OUT, "ratios.gp")
     with open(gp, "w") as f:
         f.write("""set terminal png size 1200,700 font ",10"
@@ -664,11 +671,12 @@ set style fill solid 0.8
 set boxwidth 0.7
 set grid ytics
 set xtics rotate by -35 left
-set bmargin 12
-set rmargin 10
+set bmargin {bmargin}
+set rmargin {rmargin}
 unset key
 plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3a7", 1 with lines lc rgb "#c33" lw 2
-""".format(png=os.path.join(OUT, "ratios.png"), dat=dat, runs=RUNS))
+""".format(png=os.path.join(OUT, "ratios.png"), dat=dat, runs=RUNS,
+           bmargin=bmargin, rmargin=rmargin))
     subprocess.run(["gnuplot", gp], check=False)
 
 
