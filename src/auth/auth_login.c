@@ -199,10 +199,34 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 		log_error("out of memory: user=%s rip=%s", user_log, rip);
 		return;
 	}
-	u->last_login = now;
-	if (delay > 0 && srv->set->state_dir[0] != '\0')
-		srv->state_dirty = true;
+	/* LOGIN-DELAY counts the login once the worker says its maildrop
+	 * opened (auth_login_done): RFC 2449 8.1.2 is about logins that gave
+	 * the user their mail, not about a refused maildrop */
 	reply->result = AUTH_OK;
+	log_debug("authenticated: user=%s rip=%s", user_log, rip);
+}
+
+void auth_login_done(struct auth_server *srv, uint32_t slot,
+		     const struct auth_request *req)
+{
+	struct auth_user *u = auth_users_find(&srv->users, req->user);
+	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
+	bool counted = false;
+
+	/* only a user this process granted to this worker (and still
+	 * counts there): a worker cannot set another's last login */
+	for (unsigned i = 0; u != NULL && i < u->n_slots; i++)
+		counted |= u->slots[i].slot == slot && u->slots[i].count > 0;
+	if (!counted)
+		return;
+	u->last_login = time(NULL);
+	if (srv->set->state_dir[0] != '\0' && srv->db != NULL &&
+	    auth_user_delay(srv, passwd_db_lookup(srv->db, req->user)) > 0)
+		srv->state_dirty = true;
+	log_sanitize(req->user, strlen(req->user), user_log,
+		     sizeof(user_log));
+	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
+		     sizeof(rip));
 	log_info("login: user=%s rip=%s", user_log, rip);
 }
 

@@ -44,6 +44,10 @@ enum auth_request_type {
 	AUTH_REQ_SASL_START = 4,    /* struct auth_sasl_request */
 	AUTH_REQ_SASL_CONTINUE = 5, /* struct auth_sasl_request */
 	AUTH_REQ_SASL_ABORT = 6,    /* struct auth_sasl_request, no reply */
+	/* a granted login reached TRANSACTION (its maildrop opened): only
+	 * now does it count for LOGIN-DELAY and get its "login:" line;
+	 * user and client_addr set, no reply */
+	AUTH_REQ_LOGIN_DONE = 7,
 };
 
 struct auth_request {

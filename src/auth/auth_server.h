@@ -121,6 +121,10 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 		const char *user_log, const char *rip);
 void auth_logout(struct auth_server *srv, uint32_t slot,
 		 const struct auth_request *req);
+/* A granted session of req->user reached TRANSACTION: records the login
+ * for LOGIN-DELAY and logs it. */
+void auth_login_done(struct auth_server *srv, uint32_t slot,
+		     const struct auth_request *req);
 /* Writes state_dir/last-login when it changed (at most once a second,
  * once a minute after a failure; force: now). */
 void auth_state_maybe_save(struct auth_server *srv, bool force);

@@ -169,6 +169,9 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	case AUTH_REQ_LOGOUT:
 		auth_logout(srv, slot, req);
 		return false;
+	case AUTH_REQ_LOGIN_DONE:
+		auth_login_done(srv, slot, req);
+		return false;
 	default:
 		log_warn("worker slot %u: unknown request type %u", slot,
 			 req->type);

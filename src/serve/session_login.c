@@ -128,6 +128,7 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	}
 	s->drop = drop;
 	s->state = STATE_TRANSACTION;
+	worker_auth_login_done(s->worker, s->user, s->addr);
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
 		octets += maildrop_msg(s->drop, i)->size;

@@ -82,59 +82,80 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 	return 0;
 }
 
-/* A LOGOUT that did not fit the auth socket waits here: a lost one
- * would leave a session counted against the user for good. */
-struct pending_logout {
-	struct pending_logout *next;
+/* A note to the auth process (LOGOUT, LOGIN_DONE) that did not fit the
+ * auth socket waits here, in order: a lost LOGOUT would leave a session
+ * counted against the user for good, a lost LOGIN_DONE a login that
+ * LOGIN-DELAY never sees. */
+struct pending_note {
+	struct pending_note *next;
+	uint32_t type;
 	char user[AUTH_USER_MAX];
+	char client_addr[AUTH_ADDR_MAX];
 };
 
-static bool worker_send_logout(struct worker *w, const char *user)
+static bool worker_send_note(struct worker *w, const struct pending_note *p)
 {
 	struct auth_request req;
 	ssize_t n;
 
 	memset(&req, 0, sizeof(req));
-	req.type = AUTH_REQ_LOGOUT;
-	snprintf(req.user, sizeof(req.user), "%s", user);
+	req.type = p->type;
+	snprintf(req.user, sizeof(req.user), "%s", p->user);
+	snprintf(req.client_addr, sizeof(req.client_addr), "%s",
+		 p->client_addr);
 	n = send(w->auth_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
 	return n == (ssize_t)sizeof(req);
 }
 
-/* Sends queued logouts in order; stops at the first that does not fit. */
-static void worker_flush_logouts(struct worker *w)
+/* Sends queued notes in order; stops at the first that does not fit. */
+static void worker_flush_notes(struct worker *w)
 {
-	while (w->logouts != NULL && w->auth_fd >= 0 &&
-	       worker_send_logout(w, w->logouts->user)) {
-		struct pending_logout *p = w->logouts;
+	while (w->notes != NULL && w->auth_fd >= 0 &&
+	       worker_send_note(w, w->notes)) {
+		struct pending_note *p = w->notes;
 
-		w->logouts = p->next;
-		if (w->logouts == NULL)
-			w->logouts_tail = &w->logouts;
+		w->notes = p->next;
+		if (w->notes == NULL)
+			w->notes_tail = &w->notes;
 		free(p);
 	}
 	if (w->auth_io != NULL)
-		(void)io_set_events(w->auth_io, w->logouts != NULL ?
+		(void)io_set_events(w->auth_io, w->notes != NULL ?
 				    IO_READ | IO_WRITE : IO_READ);
+}
+
+static void worker_auth_note(struct worker *w, uint32_t type,
+			     const char *user, const char *addr)
+{
+	struct pending_note note = { .type = type }, *p;
+
+	if (w->auth_fd < 0)
+		return;
+	snprintf(note.user, sizeof(note.user), "%s", user);
+	snprintf(note.client_addr, sizeof(note.client_addr), "%s", addr);
+	if (w->notes == NULL && worker_send_note(w, &note))
+		return;
+	p = malloc(sizeof(*p));
+	if (p == NULL) {
+		log_error("out of memory: a note to the auth process about %s "
+			  "is lost", user);
+		return;
+	}
+	*p = note;
+	*w->notes_tail = p;
+	w->notes_tail = &p->next;
+	worker_flush_notes(w);
 }
 
 void worker_auth_logout(struct worker *w, const char *user)
 {
-	struct pending_logout *p;
+	worker_auth_note(w, AUTH_REQ_LOGOUT, user, "");
+}
 
-	if (w->auth_fd < 0)
-		return;
-	if (w->logouts == NULL && worker_send_logout(w, user))
-		return;
-	p = calloc(1, sizeof(*p));
-	if (p == NULL) {
-		log_error("out of memory: logout of %s lost", user);
-		return;
-	}
-	snprintf(p->user, sizeof(p->user), "%s", user);
-	*w->logouts_tail = p;
-	w->logouts_tail = &p->next;
-	worker_flush_logouts(w);
+void worker_auth_login_done(struct worker *w, const char *user,
+			    const char *addr)
+{
+	worker_auth_note(w, AUTH_REQ_LOGIN_DONE, user, addr);
 }
 
 /* --- failed-login delays, per client address, shared by all workers --- */
@@ -421,7 +442,7 @@ static void worker_auth_io(void *context, unsigned ready)
 	struct worker *w = context;
 
 	if (ready & IO_WRITE)
-		worker_flush_logouts(w);
+		worker_flush_notes(w);
 	if (!(ready & IO_READ))
 		return;
 
@@ -565,7 +586,7 @@ int worker_run(const struct worker_setup *setup)
 	(void)prctl(PR_SET_NAME, "satchel-worker", 0, 0, 0);
 	w->cfg = cfg;
 	w->tls = setup->tls;
-	w->logouts_tail = &w->logouts;
+	w->notes_tail = &w->notes;
 	w->index = setup->index;
 	w->auth_fd = setup->auth_fd;
 	w->ready_fd = setup->ready_fd;
@@ -636,10 +657,10 @@ out_free:
 		io_remove(&w->listen_io[i]);
 	if (w->signal_fd >= 0)
 		close(w->signal_fd);
-	while (w->logouts != NULL) {
-		struct pending_logout *p = w->logouts;
+	while (w->notes != NULL) {
+		struct pending_note *p = w->notes;
 
-		w->logouts = p->next;
+		w->notes = p->next;
 		free(p);
 	}
 	ioloop_destroy(&w->loop);

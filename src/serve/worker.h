@@ -56,8 +56,8 @@ struct worker {
 	struct timer *trim_timer;  /* gives heap back when quiet */
 	struct jobpool *jobs;      /* store jobs (session_store.c) */
 	struct io *jobs_io;        /* its completion eventfd */
-	struct pending_logout *logouts;   /* LOGOUTs waiting for room */
-	struct pending_logout **logouts_tail;
+	struct pending_note *notes;       /* notes to auth waiting for room */
+	struct pending_note **notes_tail;
 	bool draining;             /* no new connections; exit when empty */
 	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
 	char hostname[256];
@@ -98,6 +98,10 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 			  struct auth_sasl_request *req);
 /* Tells auth that a counted session of user ended. */
 void worker_auth_logout(struct worker *w, const char *user);
+/* Tells auth that a counted session of user (from addr) reached
+ * TRANSACTION: the login counts for LOGIN-DELAY from now. */
+void worker_auth_login_done(struct worker *w, const char *user,
+			    const char *addr);
 
 /* Records a failed (failed = true) or successful login from addr in the
  * table shared by all workers and returns how long to delay the failure

@@ -171,3 +171,35 @@ def test_failed_login_delay_shared_by_workers(ctx):
           "was delayed %.2fs, want 0.8s: %s" % (times[3], ["%.2f" % t for t in times]))
     a.close()
     b.close()
+
+
+def test_login_delay_counts_only_logins_that_opened_the_maildrop(ctx):
+    """Issue 15: a login answered -ERR because the maildrop could not be
+    opened gave the user no mail; it must not start the LOGIN-DELAY
+    window, nor be logged as a login."""
+    if not is_root():
+        raise Skip("not root: the maildrop cannot be made unreadable to the workers")
+    srv = ctx.server(opts={"login_delay": "30"}).start()
+    srv.fill("alice", make_msgs([simple_msg(1)], "maildir"))
+    drop = srv.maildrop("alice")
+    os.chown(drop, 0, 0)
+    os.chmod(drop, 0o700)          # mail_user cannot enter it
+    start = len(srv.log_text())
+    p = srv.connect()
+    p.ok("USER alice")
+    starts(p.cmd("PASS " + srv.passwords["alice"]), "-ERR [SYS/",
+           "login with an unreadable maildrop")
+    p.quit()
+    srv.fix_owner(drop)            # the admin fixes the permissions
+    os.chmod(drop, 0o700)
+    q = srv.login("alice")         # at once: no [LOGIN-DELAY]
+    eq(q.stat()[0], 1, "messages after the fix")
+    q.quit()
+    log = srv.log_text()[start:]
+    eq(log.count("login: user=alice"), 1,
+       "'login:' lines (only the login that opened the maildrop)")
+    r = srv.connect()
+    r.ok("USER alice")
+    starts(r.cmd("PASS " + srv.passwords["alice"]), "-ERR [LOGIN-DELAY]",
+           "a login right after one that reached TRANSACTION")
+    r.quit()

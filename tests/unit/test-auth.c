@@ -189,6 +189,8 @@ static void test_logins(int w)
 
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, &rep) ==
 	      AUTH_OK, "PASS right");
+	/* the worker opened the maildrop: now it is a login */
+	request(w, AUTH_REQ_LOGIN_DONE, "alice", "", NULL, NULL);
 	logout(w, "alice");
 	CHECK_STR(rep.user, "alice", "canonical user");
 	CHECK_STR(rep.mail_path, "/home/alice/Maildir", "mail= with ~");
@@ -250,6 +252,13 @@ static void test_delay_and_sessions(int w, int w2)
 
 	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, &rep) ==
 	      AUTH_OK && rep.login_delay == 3600, "first login");
+	/* its maildrop did not open (the worker sends no LOGIN_DONE and
+	 * gives the session back): it does not start the delay */
+	logout(w, "delayed");
+	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, NULL) == AUTH_OK,
+	      "a login that never reached TRANSACTION starts no delay");
+	request(w, AUTH_REQ_LOGIN_DONE, "delayed", "", NULL, NULL);
+	CHECK(no_reply(w, 100), "no reply to LOGIN_DONE");
 	CHECK(login(w, AUTH_REQ_PASS, "delayed", "x", NULL, NULL) ==
 	      AUTH_FAILED, "wrong password inside the delay: FAILED");
 	CHECK(login(w, AUTH_REQ_PASS, "delayed", "d", NULL, NULL) ==
