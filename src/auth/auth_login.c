@@ -7,12 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/auth_server.h"
-#include "store/mailpath.h"
-#include "auth/password.h"
-#include "util/log.h"
 #include "auth/auth_limits.h"
-
+#include "auth/auth_server.h"
+#include "auth/password.h"
+#include "store/mailpath.h"
+#include "util/log.h"
 
 static int auth_user_delay(const struct auth_server *srv,
 			   const struct passwd_entry *entry)

@@ -19,13 +19,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "auth/auth_limits.h"
 #include "auth/auth_proto.h"
+#include "auth/auth_settings.h"
 #include "auth/auth_users.h"
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
 #include "auth/sasl.h"
-#include "auth/auth_settings.h"
-#include "auth/auth_limits.h"
 
 #define AUTH_LOG_USER_MAX 128
 

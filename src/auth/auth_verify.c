@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "auth/auth_server.h"
-#include "store/mailpath.h"
 #include "auth/password.h"
+#include "store/mailpath.h"
 #include "util/log.h"
 
 /* What a job needs to be finished on the main thread. */

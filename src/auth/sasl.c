@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/mailpath.h"
 #include "auth/sasl_exchange.h"
 #include "auth/sasl_oauth.h"
+#include "store/mailpath.h"
 #include "util/log.h"
 
 /* ---- shared by the mechanisms ---- */

@@ -33,12 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth_limits.h"
 #include "auth/auth_proto.h"
+#include "auth/auth_settings.h"
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
 #include "auth/scram.h"
-#include "auth/auth_settings.h"
-#include "auth/auth_limits.h"
 
 
 enum sasl_result {

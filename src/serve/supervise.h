@@ -12,8 +12,8 @@
 
 #include "config/config.h"
 #include "net/listener.h"
-#include "util/privdrop.h"
 #include "serve/limits.h"
+#include "util/privdrop.h"
 
 struct tls_ctx;
 struct connlimit;

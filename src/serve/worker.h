@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #include "auth/auth_proto.h"
+#include "config/config.h"
 #include "net/listener.h"
 #include "serve/limits.h"
-#include "config/config.h"
 
 struct ioloop;
 struct io;

@@ -12,11 +12,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "store/mailpath.h"
 #include "auth/passwd.h"
+#include "config/config.h"
+#include "store/mailpath.h"
 #include "user/userfile.h"
 #include "user/usersecret.h"
-#include "config/config.h"
 
 #define USERCMD_DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 

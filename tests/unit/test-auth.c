@@ -19,10 +19,10 @@
 #include "auth/auth_process.h"
 #include "auth/auth_proto.h"
 #include "auth/auth_users.h"
-#include "net/fdpass.h"
 #include "config/config.h"
-#include "util/log.h"
+#include "net/fdpass.h"
 #include "unit.h"
+#include "util/log.h"
 
 /* "secret" hashed with yescrypt (libxcrypt default cost) */
 #define YES_SECRET "$y$j9T$yOxY/tNMCtzRgk97OoxYB.$cdSEPw0.tJ" \

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "net/conn.h"
 #include "net/ioloop.h"
 #include "net/tls.h"
-#include "config/config.h"
 #include "unit.h"
 
 #define HOST "mail.example.test"

@@ -34,12 +34,12 @@
 #include "auth/sasl_mech.h"
 #include "auth/scram.h"
 #include "auth/scram_server.h"
+#include "config/config.h"
 #include "net/conn.h"
 #include "net/fdpass.h"
 #include "net/tls.h"
-#include "config/config.h"
-#include "util/log.h"
 #include "unit.h"
+#include "util/log.h"
 
 /* "pencil" with RFC 7677's salt, computed independently (Python hashlib) */
 #define PENCIL_256 "4096,W22ZaJ0SNY7soEsUEjb6gQ==," \
