@@ -48,6 +48,12 @@ enum auth_request_type {
 	 * now does it count for LOGIN-DELAY and get its "login:" line;
 	 * user and client_addr set, no reply */
 	AUTH_REQ_LOGIN_DONE = 7,
+	/* a user database lookup with no secret, for delivery (LMTP
+	 * workers): user is the recipient's local part or address as the
+	 * MTA gave it; the reply is AUTH_OK with the user record (no
+	 * session counted, no LOGIN-DELAY), AUTH_FAILED for an unknown
+	 * user, AUTH_TEMPFAIL / AUTH_PERMFAIL as for a login */
+	AUTH_REQ_USERDB = 8,
 };
 
 struct auth_request {
@@ -124,6 +130,8 @@ struct auth_reply {
 	int64_t uid, gid;         /* from the passwd-file, -1 when unset */
 	int32_t expire_days;      /* per user; -1 = the global setting */
 	int32_t login_delay;      /* per user; -1 = the global setting */
+	int64_t quota_bytes;      /* per user; -1 = the global setting */
+	int64_t quota_messages;   /* per user; -1 = the global setting */
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

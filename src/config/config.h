@@ -46,6 +46,22 @@ struct config {
 	char sasl_mechanisms[CONFIG_STR_MAX]; /* as written (-> auth mask) */
 	unsigned sasl_max_line;          /* octets of a SASL response line,
 					  * with CRLF */
+	/* Delivery (satchel deliver, LMTP; docs/satchel.conf.5). The
+	 * config table in config.c owns names and defaults. */
+	char lmtp_listen[CONFIG_STR_MAX];  /* "host:port,unix:PATH", "" = off */
+	char lmtp_socket_mode[8];          /* octal, unix: sockets */
+	char lmtp_socket_owner[64];        /* "" = mail_user */
+	char lmtp_socket_group[64];        /* "" = the owner's group */
+	unsigned lmtp_workers;             /* LMTP worker processes */
+	unsigned lmtp_max_message_size;    /* octets (SIZE), 0 = no limit */
+	unsigned lmtp_recipient_timeout;   /* seconds per recipient (451) */
+	unsigned delivery_deadline;        /* seconds: satchel deliver's own */
+	uint64_t quota_bytes;              /* default per user, 0 = none */
+	uint64_t quota_messages;           /* default per user, 0 = none */
+	bool quota_permanent;              /* over quota: 5.2.2 / 77 */
+	bool mbox_rd;                      /* mboxrd quoting, else mboxo */
+	bool delivery_refuse_nul;          /* NUL in a message: 5.6.0 */
+	unsigned delivery_dedup_days;      /* 0 = no idempotent delivery */
 };
 
 /* Fills cfg with the built-in defaults. */
