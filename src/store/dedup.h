@@ -1,0 +1,45 @@
+/* dedup.h: idempotent delivery. A delivery id (a digest of sender, final
+ * recipient, Message-ID and body) is remembered per maildrop for some
+ * days, so an MTA that retries a transaction we already stored (it timed
+ * out waiting for our reply) gets success without a second copy.
+ *
+ * Stored in "satchel.delivered" inside the Maildir (next to an mbox:
+ * "<mbox>.satchel-delivered"): one "id epoch" line per delivery,
+ * appended under an flock, compacted (fileio_replace) when old entries
+ * make up most of it. */
+#ifndef SATCHEL_DEDUP_H
+#define SATCHEL_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DEDUP_ID_HEX 32             /* 128 bits in hex */
+
+struct dedup;
+
+/* Opens (creates) the id file for a maildrop and takes its flock: held
+ * from the check through the store and the record, so two deliveries of
+ * the same message cannot both miss. 0 with *dedup_r, or -1 with
+ * *error_r. */
+int dedup_open(const char *file_path, struct dedup **dedup_r,
+	       const char **error_r);
+/* Was id recorded within days? */
+bool dedup_seen(struct dedup *dedup, const char *id, unsigned days);
+/* Records id (after the message is durable) and fsyncs. 0 or -1. */
+int dedup_record(struct dedup *dedup, const char *id, const char **error_r);
+/* Releases the flock and frees. NULL-safe. */
+void dedup_close(struct dedup **dedupp);
+
+/* The delivery id of a message: hex of a SHA-256 prefix over the four
+ * parts, each length-prefixed (OpenSSL EVP). id_r has DEDUP_ID_HEX + 1
+ * octets. */
+struct dedup_digest;
+int dedup_digest_init(struct dedup_digest **d_r);
+void dedup_digest_body(struct dedup_digest *d, const void *data,
+		       size_t len);
+/* Finishes with the envelope parts; frees d. */
+void dedup_digest_final(struct dedup_digest **dp, const char *sender,
+			const char *rcpt, const char *message_id,
+			char *id_r);
+
+#endif
