@@ -30,16 +30,14 @@ int dedup_record(struct dedup *dedup, const char *id, const char **error_r);
 /* Releases the flock and frees. NULL-safe. */
 void dedup_close(struct dedup **dedupp);
 
-/* The delivery id of a message: hex of a SHA-256 prefix over the four
- * parts, each length-prefixed (OpenSSL EVP). id_r has DEDUP_ID_HEX + 1
- * octets. */
-struct dedup_digest;
-int dedup_digest_init(struct dedup_digest **d_r);
-void dedup_digest_body(struct dedup_digest *d, const void *data,
-		       size_t len);
-/* Finishes with the envelope parts; frees d. */
-void dedup_digest_final(struct dedup_digest **dp, const char *sender,
-			const char *rcpt, const char *message_id,
-			char *id_r);
+/* The delivery id of a message: hex of a SHA-256 prefix (OpenSSL EVP)
+ * over the body digest and the envelope parts, each length-prefixed.
+ * The body digest is made once per message (SHA-256 of the spooled
+ * bytes, 32 octets, by the caller with EVP); the id once per recipient.
+ * id_r has DEDUP_ID_HEX + 1 octets. */
+#define DEDUP_BODY_DIGEST 32
+void dedup_make_id(const unsigned char body_digest[DEDUP_BODY_DIGEST],
+		   const char *sender, const char *rcpt,
+		   const char *message_id, char *id_r);
 
 #endif
