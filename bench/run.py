@@ -341,8 +341,14 @@ service pop3-login {{
   client_limit = 5000
   vsz_limit = 1G
 }}
+# post-login processes reused (Dovecot's default forks and execs a new
+# pop3 for every login, which on some machines costs more than the whole
+# login: bench/dovecot_modes.py and docs/performance.md); every user
+# here has the same uid, which reuse needs
 service pop3 {{
   process_limit = 2000
+  service_count = 1000
+  process_min_avail = {cores}
 }}
 """.format(run=run_dir, dstate=dstate, out=OUT, cert=cert, key=key, dh=dh,
            mu=MAIL_USER, data=DATA, dp=dp, dtp=dtp,
