@@ -5,6 +5,7 @@
  *
  * With arguments it is a tool for tests/integration/test_mbox_deliver.py:
  *   test-delivery_mbox --append PATH SENDER [--mboxrd] [--deadline-ms N]
+ *                      [--each]
  * appends the message on stdin; exit 0, 75 (temporary) or 77. */
 #include <dirent.h>
 #include <errno.h>
@@ -708,46 +709,78 @@ static void test_release_before_backoff(void)
 	close(ready[0]);
 }
 
-/* --append PATH SENDER [--mboxrd] [--deadline-ms N] < message */
+/* Reads all of fd into a malloc'd buffer. */
+static char *slurp(int fd, size_t *len_r)
+{
+	size_t len = 0, alloc = 65536;
+	char *buf = malloc(alloc);
+	ssize_t n;
+
+	while (buf != NULL &&
+	       (n = read(fd, buf + len, alloc - len)) > 0) {
+		len += (size_t)n;
+		if (len == alloc)
+			buf = realloc(buf, alloc *= 2);
+	}
+	*len_r = len;
+	return buf;
+}
+
+/* --append PATH SENDER [--mboxrd] [--deadline-ms N] [--each] < message
+ * With --each, stdin holds several messages, each ended by a line of
+ * one NUL octet, appended one by one (each its own lock round and
+ * fsync): one process for many deliveries. Exit 0, 75, 77 (64: usage). */
 static int tool_append(int argc, char **argv)
 {
 	struct delivery_mbox_message msg = {
 		.sender = argv[3], .received = time(NULL),
-		.deadline = deadline_in(10000),
 	};
-	char path[] = "/tmp/satchel-append-XXXXXX", buf[65536];
+	char path[] = "/tmp/satchel-append-XXXXXX", *in, *p, *end;
+	unsigned deadline_ms = 10000;
 	const char *error = NULL;
+	bool temp = true, each = false;
 	uint64_t off, size;
-	bool temp = true;
-	ssize_t n;
+	size_t len;
 	int i;
 
 	for (i = 4; i < argc; i++) {
 		if (strcmp(argv[i], "--mboxrd") == 0)
 			msg.mboxrd = true;
+		else if (strcmp(argv[i], "--each") == 0)
+			each = true;
 		else if (strcmp(argv[i], "--deadline-ms") == 0 && i + 1 < argc)
-			msg.deadline = deadline_in((unsigned)atoi(argv[++i]));
+			deadline_ms = (unsigned)atoi(argv[++i]);
 		else
 			return 64;
 	}
 	/* the spool is a file (pread); stdin may be a pipe */
 	msg.fd = mkstemp(path);
-	if (msg.fd < 0)
+	in = slurp(0, &len);
+	if (msg.fd < 0 || in == NULL)
 		return 75;
 	unlink(path);
-	while ((n = read(0, buf, sizeof(buf))) > 0) {
-		if (write(msg.fd, buf, (size_t)n) != n)
+	for (p = in, end = in + len; p < end || (!each && p == in);) {
+		char *stop = each ? memmem(p, (size_t)(end - p), "\0\n", 2) :
+				    NULL;
+		size_t n = (size_t)((stop != NULL ? stop : end) - p);
+
+		if (ftruncate(msg.fd, 0) < 0 ||
+		    pwrite(msg.fd, p, n, 0) != (ssize_t)n)
 			return 75;
+		msg.deadline = deadline_in(deadline_ms);
+		if (delivery_mbox_append(argv[2], &msg, &off, &size, &temp,
+					 &error) < 0) {
+			fprintf(stderr, "%s %s\n", temp ? "4.2.0" : "5.2.0",
+				error);
+			return temp ? 75 : 77;
+		}
+		printf("%llu %llu\n", (unsigned long long)off,
+		       (unsigned long long)size);
+		p += n + (stop != NULL ? 2 : 0);
+		if (!each)
+			break;
 	}
-	if (n < 0)
-		return 75;
-	if (delivery_mbox_append(argv[2], &msg, &off, &size, &temp,
-				 &error) < 0) {
-		fprintf(stderr, "%s %s\n", temp ? "4.2.0" : "5.2.0", error);
-		return temp ? 75 : 77;
-	}
-	printf("%llu %llu\n", (unsigned long long)off,
-	       (unsigned long long)size);
+	free(in);
 	return 0;
 }
 
