@@ -46,17 +46,16 @@ struct stdio_lookup {
 	struct lmtp_session *session;  /* NULL once it left */
 	char address[LMTP_PATH_MAX];
 	struct auth_reply reply;
+	const char *error;             /* why a lookup failed, static */
 };
 
 static void stdio_lookup_run(struct jobpool_job *job)
 {
 	struct stdio_lookup *j = (struct stdio_lookup *)job;
-	const char *error = NULL;
 
-	if (auth_userdb_lookup(j->set, j->db, j->address, &j->reply,
-			       &error) > AUTH_FAILED && error != NULL)
-		log_error("user lookup of %s: %s", j->reply.user[0] != '\0' ?
-			  j->reply.user : "recipient", error);
+	j->error = NULL;
+	(void)auth_userdb_lookup(j->set, j->db, j->address, &j->reply,
+				 &j->error);
 }
 
 static void stdio_lookup_done(struct jobpool_job *job)
@@ -64,6 +63,14 @@ static void stdio_lookup_done(struct jobpool_job *job)
 	struct stdio_lookup *j = (struct stdio_lookup *)job;
 	struct lmtp_session *s = j->session;
 
+	if (j->reply.result != AUTH_OK && j->reply.result != AUTH_FAILED) {
+		char address[LMTP_PATH_MAX];
+
+		log_error("user lookup of %s: %s",
+			  log_sanitize(j->address, strlen(j->address), address,
+				       sizeof(address)),
+			  j->error != NULL ? j->error : "failed");
+	}
 	if (s != NULL) {
 		j->host->lookup = NULL;
 		lmtp_session_lookup_done(s, &j->reply);
