@@ -108,3 +108,25 @@ def test_cut_data_delivers_nothing(ctx):
     eq(ctx.srv.maildir_files("alice"), [], "messages after cut DATA")
     eq(os.listdir(os.path.join(ctx.srv.maildrop("alice"), "tmp")), [],
        "tmp/ after cut DATA")
+
+
+def test_big_message_read_back(ctx):
+    """Many spool chunks (256 KB each, written by jobs): DATA and BDAT."""
+    ctx.srv.fill("alice", [])
+    lines = [b".%d dotted" % i if i % 5 == 0 else b"line %d" % i
+             for i in range(120000)]
+    msg = (b"Subject: big\r\nMessage-ID: <big.1@example.net>\r\n\r\n" +
+           b"\r\n".join(lines) + b"\r\n")
+    data = (b"LHLO t\r\nMAIL FROM:<s@example.net>\r\n"
+            b"RCPT TO:<alice@example.org>\r\nDATA\r\n" + stuffed(msg) +
+            b".\r\nMAIL FROM:<s@example.net>\r\n"
+            b"RCPT TO:<alice@example.org>\r\n"
+            b"BDAT %d LAST\r\n" % len(msg) + msg.replace(b"big.1", b"big.2") +
+            b"QUIT\r\n")
+    rc, replies = lmtp(ctx.srv, data, timeout=60)
+    eq(rc, 0, "exit status")
+    eq(len([l for l in replies if l.startswith("250 2.0.0 <alice")]), 2,
+       "two deliveries")
+    got = [body_after_trace(m) for m in retr_all(ctx.srv, "alice")]
+    eq(sorted(got), sorted([msg, msg.replace(b"big.1", b"big.2")]),
+       "both big messages read back")
