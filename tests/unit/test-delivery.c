@@ -774,6 +774,39 @@ static void test_quota(void)
 	settings.quota_permanent = false;
 }
 
+static void test_mbox(void)
+{
+	struct delivery_settings set = settings;
+	struct delivery_envelope env = { "a@b", NULL, true };
+	struct delivery_target t = {
+		.user = "u", .rcpt = "bob@x", .kind = MAILDROP_MBOX,
+	};
+	struct delivery_spool *spool = NULL;
+	struct delivery_result res;
+	char path[700];
+	const char *error, *msg = "Status: RO\nSubject: m\n\nFrom here\n";
+	size_t len;
+	char *data;
+
+	snprintf(path, sizeof(path), "%s/mbox", root);
+	t.path = path;
+	delivery_spool_create(&set, &spool, &error);
+	delivery_spool_write(spool, msg, strlen(msg), &error);
+	delivery_spool_finish(spool, &env, &res);
+	CHECK(delivery_store(spool, &t, &res) == DELIVERY_OK &&
+		      strcmp(res.stored_name, "mbox@0") == 0,
+	      "mbox: appended at offset 0");
+	CHECK(delivery_store(spool, &t, &res) == DELIVERY_OK && res.duplicate,
+	      "mbox: the same message again is a duplicate");
+	delivery_spool_destroy(&spool);
+	data = read_file(path, &len);
+	CHECK(data != NULL && strncmp(data, "From a@b ", 9) == 0 &&
+		      strstr(data, "\nReturn-Path: <a@b>\nDelivered-To: bob@x\n"
+				   "Subject: m\n\n>From here\n") != NULL &&
+		      strstr(data, "Status") == NULL,
+	      "mbox: From_ line, our headers, filtered, From quoted");
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -788,6 +821,7 @@ int main(void)
 	test_deliver_dedup();
 	test_deliver_multi();
 	test_quota();
+	test_mbox();
 	test_deliver_errors();
 	rm_tree(root);
 	return unit_done();
