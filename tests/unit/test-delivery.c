@@ -231,7 +231,8 @@ static void test_filter_values(void)
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n\nb\n";
 	const char *msg =
 		"From <bob@example.org> Mon Jan  1 00:00:00 2024\r\n"
-		"Message-ID:\r\n <abc@example>\r\nDelivered-To: one@example\r\n"
+		"Delivered-To: top@example\r\nMessage-ID:\r\n <abc@example>\r\n"
+		"Received: by x\r\nDelivered-To: one@example\r\n"
 		"delivered-to: <Two@Example>\r\nMessage-ID: <second@x>\r\n"
 		"\r\nDelivered-To: body@example\r\n";
 	struct msghdr h;
@@ -241,7 +242,8 @@ static void test_filter_values(void)
 	out = filter(msg, strlen(msg), 1, &h, NULL);
 	CHECK_STR(h.message_id, "<abc@example>",
 		  "values: first Message-ID, unfolded");
-	CHECK(h.delivered_to_count == 2 &&
+	CHECK(h.delivered_to_count == 3 && h.delivered_to_top == 1 &&
+		      !msghdr_has_delivered_to(&h, "top@example") &&
 		      msghdr_has_delivered_to(&h, "ONE@example") &&
 		      msghdr_has_delivered_to(&h, "two@example") &&
 		      !msghdr_has_delivered_to(&h, "body@example"),
@@ -519,12 +521,19 @@ static void test_deliver_refusals(void)
 	char *data;
 
 	rm_tree(md_path);
-	CHECK(deliver1("Delivered-To: other@x\nDelivered-To: BOB@example.org\n"
-		       "Subject: loop\n\n",
+	CHECK(deliver1("Received: from a by b\nDelivered-To: other@x\n"
+		       "Delivered-To: BOB@example.org\nSubject: loop\n\n",
 		       "a@b", "bob@example.org", &res) == DELIVERY_PERM &&
 		      strcmp(res.enhanced, "5.4.6") == 0 &&
 		      count_dir(md_path, "new", NULL, 0) == 0,
 	      "refuse: Delivered-To for this recipient is a loop (5.4.6)");
+	CHECK(deliver1("From a@b Mon Jan  1 00:00:00 2024\nReturn-Path: <a@b>\n"
+		       "X-Original-To: bob@example.org\n"
+		       "Delivered-To: bob@example.org\nReceived: from a by b\n"
+		       "Subject: postfix\n\n",
+		       NULL, "bob@example.org", &res) == DELIVERY_OK,
+	      "refuse: not the Delivered-To Postfix local prepends for "
+	      "mailbox_command (above every Received)");
 	CHECK(deliver1("Delivered-To: other@x\n\n", "a@b", "bob@example.org",
 		       &res) == DELIVERY_OK,
 	      "refuse: another Delivered-To is no loop");
