@@ -124,6 +124,40 @@ static bool same_file(int a, int b)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* epoll cannot watch a regular file (a session replayed from a file,
+ * `satchel lmtp --stdio < session.txt`): a child copies it into a pipe
+ * that becomes fd 0. 0 or -1. */
+static int stdio_file_to_pipe(void)
+{
+	struct stat st;
+	int pipefd[2];
+	pid_t pid;
+
+	if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char buf[65536];
+		ssize_t n;
+
+		close(pipefd[0]);
+		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+			if (write(pipefd[1], buf, (size_t)n) != n)
+				_exit(EX_IOERR);
+		}
+		_exit(n < 0 ? EX_IOERR : EX_OK);
+	}
+	close(pipefd[1]);
+	if (dup2(pipefd[0], STDIN_FILENO) < 0)
+		return -1;
+	close(pipefd[0]);
+	return 0;
+}
+
 /* fd 0 is read without blocking; a distinct fd 1 (a pipe) is made
  * blocking, as conn_set_out_fd requires (one session: nobody else to
  * serve while a write waits). */
@@ -134,7 +168,11 @@ static int stdio_prepare_fds(void)
 
 	if (in_flags < 0 || out_flags < 0)
 		return EX_NOINPUT;
-	if (fcntl(STDIN_FILENO, F_SETFL, in_flags | O_NONBLOCK) < 0)
+	if (stdio_file_to_pipe() < 0)
+		return EX_OSERR;
+	in_flags = fcntl(STDIN_FILENO, F_GETFL);
+	if (in_flags < 0 ||
+	    fcntl(STDIN_FILENO, F_SETFL, in_flags | O_NONBLOCK) < 0)
 		return EX_OSERR;
 	if (!same_file(STDIN_FILENO, STDOUT_FILENO) &&
 	    fcntl(STDOUT_FILENO, F_SETFL, out_flags & ~O_NONBLOCK) < 0)

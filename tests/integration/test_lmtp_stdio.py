@@ -130,3 +130,23 @@ def test_big_message_read_back(ctx):
     got = [body_after_trace(m) for m in retr_all(ctx.srv, "alice")]
     eq(sorted(got), sorted([msg, msg.replace(b"big.1", b"big.2")]),
        "both big messages read back")
+
+
+def test_session_from_a_regular_file(ctx):
+    """`satchel lmtp --stdio < file` (epoll cannot watch a file)."""
+    ctx.srv.fill("alice", [])
+    path = os.path.join(ctx.tmp, "session.txt")
+    with open(path, "wb") as f:
+        f.write(b"LHLO t\r\nMAIL FROM:<s@example.net>\r\n"
+                b"RCPT TO:<alice@example.org>\r\nDATA\r\n" +
+                stuffed(MESSAGE) + b".\r\nQUIT\r\n")
+    with open(path, "rb") as f:
+        p = subprocess.run([harness.SATCHEL, "lmtp", "--stdio", "-c",
+                            ctx.srv.conf_path], stdin=f,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+    eq(p.returncode, 0, "exit status")
+    check(b"250 2.0.0 <alice@example.org>" in p.stdout,
+          "delivered from a file: %r" % short(p.stdout))
+    eq([body_after_trace(m) for m in retr_all(ctx.srv, "alice")], [MESSAGE],
+       "message read back")
