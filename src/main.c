@@ -4,6 +4,7 @@
 #include <sysexits.h>
 
 #include "bench/bench.h"
+#include "deliver/lmtp.h"
 #include "serve/master.h"
 #include "user/usercmd.h"
 
@@ -15,6 +16,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "serve", master_main, "run the POP3 server" },
+	{ "deliver", deliver_main, "deliver one message (LDA)" },
+	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
 	{ "bench", bench_main, "load-test a POP3 server" },
 };

@@ -19,7 +19,7 @@
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
-		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL };
+		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_U64 };
 
 struct config_key {
 	const char *name;
@@ -37,6 +37,8 @@ struct config_key {
 #define UINT(n, field, lo, hi, d) { n, KEY_UINT, \
 				    offsetof(struct config, field), 0, lo, \
 				    hi, d }
+#define U64(n, field, d) { n, KEY_U64, offsetof(struct config, field), 0, \
+			   0, UINT64_MAX, d }
 #define SPECIAL(n, t, field, d) { n, t, offsetof(struct config, field), \
 				  sizeof(((struct config *)0)->field), 0, 0, d }
 
@@ -104,6 +106,22 @@ static const struct config_key config_keys[] = {
 	STR("oauth_issuer", auth.oauth_issuer, ""),
 	STR("oauth_audience", auth.oauth_audience, ""),
 	STR("oauth_user_claim", auth.oauth_user_claim, "email"),
+	/* Delivery (satchel deliver, LMTP). RFC 1870: SIZE 0 = no fixed
+	 * limit. */
+	UINT("lmtp_max_message_size", lmtp_max_message_size, 0, UINT32_MAX,
+	     "0"),
+	/* Below Postfix's lmtp_data_done_timeout (600 s), so a slow
+	 * recipient is answered 451 before the MTA gives up on all. */
+	UINT("lmtp_recipient_timeout", lmtp_recipient_timeout, 1, 3600,
+	     "60"),
+	/* Below the MTA's command time limit (Postfix: 1000 s). */
+	UINT("delivery_deadline", delivery_deadline, 1, 86400, "300"),
+	U64("quota_bytes", quota_bytes, "0"),
+	U64("quota_messages", quota_messages, "0"),
+	SPECIAL("quota_permanent", KEY_BOOL, quota_permanent, "no"),
+	SPECIAL("mbox_rd", KEY_BOOL, mbox_rd, "no"),
+	SPECIAL("delivery_refuse_nul", KEY_BOOL, delivery_refuse_nul, "no"),
+	UINT("delivery_dedup_days", delivery_dedup_days, 0, 3650, "7"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -187,6 +205,13 @@ static int config_set(struct config *cfg, const struct config_key *key,
 			return -1;
 		}
 		*(unsigned *)field = (unsigned)num;
+		return 0;
+	case KEY_U64:
+		if (strnum_parse_u64(value, key->max, &num) < 0) {
+			*reason_r = "expected a whole number";
+			return -1;
+		}
+		*(uint64_t *)field = num;
 		return 0;
 	case KEY_BOOL:
 		if (strcmp(value, "yes") == 0)
@@ -444,6 +469,22 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	return 0;
 }
 
+int config_load(struct config *cfg, const char *path, bool path_given,
+		char *const *overrides, int noverrides, char *err,
+		size_t errsize)
+{
+	config_defaults(cfg);
+	if (path_given || access(path, F_OK) == 0) {
+		if (config_load_file(cfg, path, err, errsize) < 0)
+			return -1;
+	}
+	for (int i = 0; i < noverrides; i++) {
+		if (config_override(cfg, overrides[i], err, errsize) < 0)
+			return -1;
+	}
+	return config_finish(cfg, err, errsize);
+}
+
 void config_warn(const struct config *cfg)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -478,6 +519,10 @@ void config_print(const struct config *cfg, FILE *out)
 			break;
 		case KEY_UINT:
 			fprintf(out, "%u\n", *(const unsigned *)field);
+			break;
+		case KEY_U64:
+			fprintf(out, "%llu\n", (unsigned long long)
+				*(const uint64_t *)field);
 			break;
 		case KEY_BOOL:
 			fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no");
