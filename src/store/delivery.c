@@ -191,7 +191,7 @@ static int delivery_spool_sender(struct delivery_spool *spool,
 	if (sender == NULL) {
 		if (spool->hdr.has_from_line && spool->hdr.from_overflow) {
 			delivery_result_set(res, DELIVERY_PERM, "5.6.0",
-					    "the leading From line is too long");
+					    "leading From line too long");
 			return -1;
 		}
 		sender = msghdr_from_sender(&spool->hdr);

@@ -227,8 +227,9 @@ static void test_filter_cases(void)
 static void test_filter_values(void)
 {
 	static const char long_name_msg[] =
-		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n\nb\n";
+		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n"
+		"\nb\n";
 	const char *msg =
 		"From <bob@example.org> Mon Jan  1 00:00:00 2024\r\n"
 		"Delivered-To: top@example\r\nMessage-ID:\r\n <abc@example>\r\n"
