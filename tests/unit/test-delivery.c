@@ -505,6 +505,14 @@ static void test_deliver_basic(void)
 	CHECK(data != NULL && strncmp(data, "Return-Path: <dave@x>\n", 22) == 0,
 	      "deliver: -f wins over the From_ line");
 	rm_tree(md_path);
+	deliver1("Return-Path: <evil@x>\nReturn-path:\n <evil2@x>\n"
+		 "Subject: rp\n\n", "good@x", "bob@example.org", &res);
+	data = stored(md_path, name, sizeof(name), &len);
+	CHECK(data != NULL &&
+		      strncmp(data, "Return-Path: <good@x>\n", 22) == 0 &&
+		      strstr(data, "evil") == NULL,
+	      "deliver: an incoming Return-Path is replaced");
+	rm_tree(md_path);
 	deliver1("Subject: f\n\n", NULL, "bob@example.org", &res);
 	data = stored(md_path, name, sizeof(name), &len);
 	CHECK(data != NULL &&
