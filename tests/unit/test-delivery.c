@@ -473,6 +473,25 @@ static void test_deliver_basic(void)
 		      strcmp(maildrop_msg(drop, 0)->uidl, name) == 0,
 	      "deliver: the POP3 side lists it, UIDL = the name");
 	maildrop_close(&drop);
+	{
+		/* a killed delivery's leftovers: gone after 36 hours */
+		struct timespec old[2] = { { time(NULL) - 37 * 3600, 0 },
+					   { time(NULL) - 37 * 3600, 0 } };
+		char p1[1024], p2[1024];
+		int fd;
+
+		snprintf(p1, sizeof(p1), "%s/tmp/1.stale", md_path);
+		snprintf(p2, sizeof(p2), "%s/tmp/2.fresh", md_path);
+		fd = open(p1, O_CREAT | O_WRONLY, 0600);
+		futimens(fd, old);
+		close(fd);
+		close(open(p2, O_CREAT | O_WRONLY, 0600));
+		deliver1("Subject: again\n\n", "a@b", "bob@example.org",
+			 &res);
+		CHECK(access(p1, F_OK) < 0 && access(p2, F_OK) == 0,
+		      "deliver: tmp/ files older than 36 hours removed");
+		unlink(p2);
+	}
 
 	rm_tree(md_path);
 	deliver1("Subject: crlf\r\nStatus: RO\r\n\r\nb\r\n", "",
