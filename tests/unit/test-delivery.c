@@ -255,6 +255,13 @@ static void test_filter_values(void)
 	free(out);
 	msghdr_deinit(&h);
 
+	out = filter("Message-ID: <1@x>\nMessage-ID: <2@x>\n\n", 38, 1, &h,
+		     NULL);
+	CHECK_STR(h.message_id, "<1@x>",
+		  "values: the first of two adjacent Message-IDs");
+	free(out);
+	msghdr_deinit(&h);
+
 	out = filter("From  Mon Jan 1\nA: b\n\n", 22, 0, &h, NULL);
 	CHECK(msghdr_from_sender(&h) != NULL &&
 		      strcmp(msghdr_from_sender(&h), "") == 0 && !h.crlf,
