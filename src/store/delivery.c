@@ -288,7 +288,9 @@ static size_t delivery_prefix(const struct delivery_spool *spool,
 	const char *eol = spool->hdr.crlf ? "\r\n" : "\n";
 	int n;
 
-	if (spool->single_recipient)
+	/* not twice when the MTA put the same one on top (Postfix local) */
+	if (spool->single_recipient &&
+	    !msghdr_has_top_delivered_to(&spool->hdr, t->rcpt))
 		n = snprintf(buf, size, "Return-Path: <%s>%sDelivered-To: %s%s",
 			     spool->sender, eol, t->rcpt, eol);
 	else

@@ -417,11 +417,12 @@ const char *msghdr_from_sender(struct msghdr *h)
 	return p;
 }
 
-bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
+static bool msghdr_match(const struct msghdr *h, size_t from, size_t to,
+			 const char *addr)
 {
 	size_t alen = strlen(addr), i;
 
-	for (i = h->delivered_to_top; i < h->delivered_to_count; i++) {
+	for (i = from; i < to; i++) {
 		const char *v = h->delivered_to[i];
 		size_t vlen = strlen(v);
 
@@ -433,4 +434,15 @@ bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
 			return true;
 	}
 	return false;
+}
+
+bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
+{
+	return msghdr_match(h, h->delivered_to_top, h->delivered_to_count,
+			    addr);
+}
+
+bool msghdr_has_top_delivered_to(const struct msghdr *h, const char *addr)
+{
+	return msghdr_match(h, 0, h->delivered_to_top, addr);
 }

@@ -569,6 +569,17 @@ static void test_deliver_refusals(void)
 		       NULL, "bob@example.org", &res) == DELIVERY_OK,
 	      "refuse: not the Delivered-To Postfix local prepends for "
 	      "mailbox_command (above every Received)");
+	{
+		data = stored(md_path, name, sizeof(name), &len);
+		CHECK(data != NULL &&
+			      strncmp(data, "Return-Path: <a@b>\nX-Original-To:",
+				      33) == 0 &&
+			      strstr(data, "Delivered-To: bob@example.org\n"
+					   "Received") != NULL &&
+			      strstr(strstr(data, "Delivered-To") + 1,
+				     "Delivered-To") == NULL,
+		      "refuse: ... and it is not added a second time");
+	}
 	CHECK(deliver1("Delivered-To: other@x\n\n", "a@b", "bob@example.org",
 		       &res) == DELIVERY_OK,
 	      "refuse: another Delivered-To is no loop");
