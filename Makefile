@@ -21,7 +21,8 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             python3 \
             curl fetchmail mpop openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev \
+            liblockfile-bin procmail mutt
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
