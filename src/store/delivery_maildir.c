@@ -337,16 +337,13 @@ static int delivery_link_new(const struct delivery_spool *spool,
 			     size_t new_size, const char **error_r)
 {
 	struct arrivals_append log;
-	struct timespec deadline;
 	unsigned tries;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += spool->set.deadline_secs > 0 ?
-				   spool->set.deadline_secs : 300;
 	memcpy(new_name, name, strlen(name) + 1);
 	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
 		if (arrivals_begin(md_fd, fds[DELIVERY_NEW], new_name,
-				   msg->wsize, &deadline, &log, error_r) < 0)
+				   msg->wsize, &msg->deadline, &log,
+				   error_r) < 0)
 			return -1;
 		if (linkat(fds[DELIVERY_TMP], name, fds[DELIVERY_NEW],
 			   new_name, 0) == 0) {
