@@ -67,7 +67,8 @@ struct msghdr {
 	bool first_line;
 	bool name_wsp;              /* NAME_LONG: past the name, in WSP */
 	bool last_cr;               /* the last octet fed was CR */
-	char pend[MSGHDR_NAME_MAX + MSGHDR_WSP_MAX + 2]; /* start of a line, not yet decided */
+	/* the start of a line, not yet decided */
+	char pend[MSGHDR_NAME_MAX + MSGHDR_WSP_MAX + 2];
 	size_t pend_len;
 	/* the value of a Message-ID or Delivered-To being read */
 	char cap[MSGHDR_VALUE_MAX + 1];
@@ -110,5 +111,7 @@ const char *msghdr_from_sender(struct msghdr *h);
  * mailbox_command); a loop means the message came back through an MTA,
  * which put its Received above our earlier Delivered-To. */
 bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr);
+/* Whether one of those above every Received names addr. */
+bool msghdr_has_top_delivered_to(const struct msghdr *h, const char *addr);
 
 #endif

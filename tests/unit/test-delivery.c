@@ -227,8 +227,9 @@ static void test_filter_cases(void)
 static void test_filter_values(void)
 {
 	static const char long_name_msg[] =
-		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n\nb\n";
+		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n"
+		"\nb\n";
 	const char *msg =
 		"From <bob@example.org> Mon Jan  1 00:00:00 2024\r\n"
 		"Delivered-To: top@example\r\nMessage-ID:\r\n <abc@example>\r\n"
@@ -251,6 +252,13 @@ static void test_filter_values(void)
 	CHECK(h.crlf, "values: CRLF seen");
 	CHECK_STR(msghdr_from_sender(&h), "bob@example.org",
 		  "values: From_ line address");
+	free(out);
+	msghdr_deinit(&h);
+
+	out = filter("Message-ID: <1@x>\nMessage-ID: <2@x>\n\n", 38, 1, &h,
+		     NULL);
+	CHECK_STR(h.message_id, "<1@x>",
+		  "values: the first of two adjacent Message-IDs");
 	free(out);
 	msghdr_deinit(&h);
 
@@ -472,6 +480,25 @@ static void test_deliver_basic(void)
 		      strcmp(maildrop_msg(drop, 0)->uidl, name) == 0,
 	      "deliver: the POP3 side lists it, UIDL = the name");
 	maildrop_close(&drop);
+	{
+		/* a killed delivery's leftovers: gone after 36 hours */
+		struct timespec old[2] = { { time(NULL) - 37 * 3600, 0 },
+					   { time(NULL) - 37 * 3600, 0 } };
+		char p1[1024], p2[1024];
+		int fd;
+
+		snprintf(p1, sizeof(p1), "%s/tmp/1.stale", md_path);
+		snprintf(p2, sizeof(p2), "%s/tmp/2.fresh", md_path);
+		fd = open(p1, O_CREAT | O_WRONLY, 0600);
+		futimens(fd, old);
+		close(fd);
+		close(open(p2, O_CREAT | O_WRONLY, 0600));
+		deliver1("Subject: again\n\n", "a@b", "bob@example.org",
+			 &res);
+		CHECK(access(p1, F_OK) < 0 && access(p2, F_OK) == 0,
+		      "deliver: tmp/ files older than 36 hours removed");
+		unlink(p2);
+	}
 
 	rm_tree(md_path);
 	deliver1("Subject: crlf\r\nStatus: RO\r\n\r\nb\r\n", "",
@@ -504,6 +531,14 @@ static void test_deliver_basic(void)
 	CHECK(data != NULL && strncmp(data, "Return-Path: <dave@x>\n", 22) == 0,
 	      "deliver: -f wins over the From_ line");
 	rm_tree(md_path);
+	deliver1("Return-Path: <evil@x>\nReturn-path:\n <evil2@x>\n"
+		 "Subject: rp\n\n", "good@x", "bob@example.org", &res);
+	data = stored(md_path, name, sizeof(name), &len);
+	CHECK(data != NULL &&
+		      strncmp(data, "Return-Path: <good@x>\n", 22) == 0 &&
+		      strstr(data, "evil") == NULL,
+	      "deliver: an incoming Return-Path is replaced");
+	rm_tree(md_path);
 	deliver1("Subject: f\n\n", NULL, "bob@example.org", &res);
 	data = stored(md_path, name, sizeof(name), &len);
 	CHECK(data != NULL &&
@@ -534,6 +569,17 @@ static void test_deliver_refusals(void)
 		       NULL, "bob@example.org", &res) == DELIVERY_OK,
 	      "refuse: not the Delivered-To Postfix local prepends for "
 	      "mailbox_command (above every Received)");
+	{
+		data = stored(md_path, name, sizeof(name), &len);
+		CHECK(data != NULL &&
+			      strncmp(data, "Return-Path: <a@b>\nX-Original-To:",
+				      33) == 0 &&
+			      strstr(data, "Delivered-To: bob@example.org\n"
+					   "Received") != NULL &&
+			      strstr(strstr(data, "Delivered-To") + 1,
+				     "Delivered-To") == NULL,
+		      "refuse: ... and it is not added a second time");
+	}
 	CHECK(deliver1("Delivered-To: other@x\n\n", "a@b", "bob@example.org",
 		       &res) == DELIVERY_OK,
 	      "refuse: another Delivered-To is no loop");
