@@ -51,10 +51,12 @@ int supervise_bind(const struct config *cfg, struct generation *g,
 			  char *err, size_t errsize)
 {
 	g->nlisteners = 0;
-	if (listener_bind_list(cfg->listen, false, g->listeners,
-			       &g->nlisteners, err, errsize) < 0 ||
-	    listener_bind_list(cfg->listen_tls, true, g->listeners,
-			       &g->nlisteners, err, errsize) < 0) {
+	if (listener_bind_list(cfg->listen, false, NULL, g->listeners,
+			       LISTENER_MAX, &g->nlisteners, err,
+			       errsize) < 0 ||
+	    listener_bind_list(cfg->listen_tls, true, NULL, g->listeners,
+			       LISTENER_MAX, &g->nlisteners, err,
+			       errsize) < 0) {
 		listener_close_all(g->listeners, g->nlisteners);
 		return -1;
 	}
