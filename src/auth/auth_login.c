@@ -9,6 +9,7 @@
 
 #include "auth/auth_limits.h"
 #include "auth/auth_server.h"
+#include "auth/auth_userdb.h"
 #include "auth/password.h"
 #include "store/mailpath.h"
 #include "util/log.h"
@@ -72,39 +73,6 @@ static bool auth_check_apop(const struct auth_server *srv,
 	 * the shared secret itself) */
 	return password_verify_apop(entry->password, req->timestamp,
 				    req->secret);
-}
-
-static int auth_fill_reply(const struct auth_server *srv,
-			   const struct passwd_entry *entry,
-			   struct auth_reply *reply, const char **error_r)
-{
-	enum maildrop_kind kind = srv->set->mail_kind;
-	const char *pattern = srv->set->mail_pattern;
-	int n;
-
-	/* DESIGN.md: uid 0 is refused for mail access */
-	if (entry->uid == 0 || entry->gid == 0) {
-		*error_r = "uid or gid 0 refused for mail access";
-		return -1;
-	}
-	n = snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
-	if (n < 0 || (size_t)n >= sizeof(reply->user)) {
-		*error_r = "user name too long";
-		return -1;
-	}
-	if (entry->mail != NULL &&
-	    mailpath_parse(entry->mail, &kind, &pattern, error_r) < 0)
-		return -1;
-	if (mailpath_expand(pattern, entry->user, entry->home,
-			    reply->mail_path, sizeof(reply->mail_path),
-			    error_r) < 0)
-		return -1;
-	reply->mail_kind = (uint32_t)kind;
-	reply->uid = entry->uid;
-	reply->gid = entry->gid;
-	reply->expire_days = entry->expire_days;
-	reply->login_delay = entry->login_delay;
-	return 0;
 }
 
 bool auth_login(struct auth_server *srv, uint32_t slot,
@@ -185,7 +153,7 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 			 user_log, rip);
 		return;
 	}
-	if (auth_fill_reply(srv, entry, reply, &error) < 0) {
+	if (auth_userdb_fill(srv->set, entry, reply, &error) < 0) {
 		memset(reply->mail_path, 0, sizeof(reply->mail_path));
 		reply->result = AUTH_PERMFAIL;
 		log_error("bad user record: user=%s: %s", user_log, error);

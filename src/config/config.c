@@ -562,6 +562,22 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	return 0;
 }
 
+int config_load(struct config *cfg, const char *path, bool path_given,
+		char *const *overrides, int noverrides, char *err,
+		size_t errsize)
+{
+	config_defaults(cfg);
+	if (path_given || access(path, F_OK) == 0) {
+		if (config_load_file(cfg, path, err, errsize) < 0)
+			return -1;
+	}
+	for (int i = 0; i < noverrides; i++) {
+		if (config_override(cfg, overrides[i], err, errsize) < 0)
+			return -1;
+	}
+	return config_finish(cfg, err, errsize);
+}
+
 void config_warn(const struct config *cfg)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -12,6 +12,8 @@
 #include "net/tls.h"
 
 #define CONFIG_STR_MAX 1024
+/* The config file of every command when -c is not given. */
+#define CONFIG_DEFAULT_PATH "/etc/satchel/satchel.conf"
 /* Worker processes of one generation; the master keeps room for two
  * generations at once (a reload while the old one drains). */
 #define CONFIG_WORKERS_MAX 32
@@ -78,6 +80,12 @@ int config_override(struct config *cfg, const char *assignment,
 
 /* Checks cross-key constraints after everything is set. 0 or -1 + err. */
 int config_finish(struct config *cfg, char *err, size_t errsize);
+/* What every command does: defaults, the file at path (a missing file
+ * is fine unless path_given: the built-in defaults then apply), the -o
+ * overrides in order, config_finish. 0 or -1 with err. */
+int config_load(struct config *cfg, const char *path, bool path_given,
+		char *const *overrides, int noverrides, char *err,
+		size_t errsize);
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */
 void config_warn(const struct config *cfg);

@@ -35,16 +35,8 @@
 int supervise_load_config(struct master *m, struct config *cfg, char *err,
 		       size_t errsize)
 {
-	config_defaults(cfg);
-	if (m->config_given || access(m->config_path, F_OK) == 0) {
-		if (config_load_file(cfg, m->config_path, err, errsize) < 0)
-			return -1;
-	}
-	for (int i = 0; i < m->noverrides; i++) {
-		if (config_override(cfg, m->overrides[i], err, errsize) < 0)
-			return -1;
-	}
-	return config_finish(cfg, err, errsize);
+	return config_load(cfg, m->config_path, m->config_given,
+			   m->overrides, m->noverrides, err, errsize);
 }
 
 int supervise_bind(const struct config *cfg, struct generation *g,

@@ -1,0 +1,96 @@
+/* auth_userdb.c: recipient address -> user record (see auth_userdb.h). */
+#include "auth/auth_userdb.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store/mailpath.h"
+
+int auth_userdb_fill(const struct auth_settings *set,
+		     const struct passwd_entry *entry,
+		     struct auth_reply *reply, const char **error_r)
+{
+	enum maildrop_kind kind = set->mail_kind;
+	const char *pattern = set->mail_pattern;
+	int n;
+
+	/* DESIGN.md: uid 0 is refused for mail access */
+	if (entry->uid == 0 || entry->gid == 0) {
+		*error_r = "uid or gid 0 refused for mail access";
+		return -1;
+	}
+	n = snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
+	if (n < 0 || (size_t)n >= sizeof(reply->user)) {
+		*error_r = "user name too long";
+		return -1;
+	}
+	if (entry->mail != NULL &&
+	    mailpath_parse(entry->mail, &kind, &pattern, error_r) < 0)
+		return -1;
+	if (mailpath_expand(pattern, entry->user, entry->home,
+			    reply->mail_path, sizeof(reply->mail_path),
+			    error_r) < 0)
+		return -1;
+	reply->mail_kind = (uint32_t)kind;
+	reply->uid = entry->uid;
+	reply->gid = entry->gid;
+	reply->expire_days = entry->expire_days;
+	reply->login_delay = entry->login_delay;
+	reply->quota_bytes = -1;
+	reply->quota_messages = -1;
+	return 0;
+}
+
+static const struct passwd_entry *userdb_find(const struct passwd_db *db,
+					      const char *address)
+{
+	const struct passwd_entry *entry = NULL;
+	char local[AUTH_USER_MAX];
+	const char *at;
+	size_t len;
+
+	if (mailpath_user_valid(address))
+		entry = passwd_db_lookup(db, address);
+	at = strchr(address, '@');
+	if (entry != NULL || at == NULL)
+		return entry;
+	len = (size_t)(at - address);
+	if (len == 0 || len >= sizeof(local))
+		return NULL;
+	memcpy(local, address, len);
+	local[len] = '\0';
+	return mailpath_user_valid(local) ? passwd_db_lookup(db, local) : NULL;
+}
+
+enum auth_result auth_userdb_lookup(const struct auth_settings *set,
+				    const struct passwd_db *db,
+				    const char *address,
+				    struct auth_reply *reply,
+				    const char **error_r)
+{
+	const struct passwd_entry *entry;
+	uint64_t id = reply->id;
+
+	memset(reply, 0, AUTH_REPLY_HDR);
+	reply->id = id;
+	reply->uid = reply->gid = -1;
+	reply->expire_days = reply->login_delay = -1;
+	reply->quota_bytes = reply->quota_messages = -1;
+	if (db == NULL) {
+		*error_r = "no user database loaded";
+		reply->result = AUTH_TEMPFAIL;
+		return AUTH_TEMPFAIL;
+	}
+	entry = userdb_find(db, address);
+	if (entry == NULL) {
+		reply->result = AUTH_FAILED;
+		return AUTH_FAILED;
+	}
+	if (auth_userdb_fill(set, entry, reply, error_r) < 0) {
+		memset(reply->mail_path, 0, sizeof(reply->mail_path));
+		reply->result = AUTH_PERMFAIL;
+		return AUTH_PERMFAIL;
+	}
+	reply->result = AUTH_OK;
+	return AUTH_OK;
+}
