@@ -19,6 +19,10 @@
  *
  * Requests: AUTH_REQ_LOGOUT must carry the canonical user name from the
  * AUTH_OK reply, on the socket that got the reply; it has no reply.
+ * AUTH_REQ_USERDB (LMTP workers) is answered from auth_userdb_lookup()
+ * with the recipient's record (quota_bytes/quota_messages -1 when the
+ * user has none of their own): no secret is read, no session counted,
+ * no LOGIN-DELAY checked or started.
  * PASS is refused (AUTH_FAILED) when plaintext_auth forbids it for the
  * request's "secured" flag, APOP when apop = no. An unknown request type
  * gets AUTH_PERMFAIL; a message of the wrong size is dropped without a

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth/auth_server.h"
+#include "auth/auth_userdb.h"
 #include "util/log.h"
 
 /* Requests taken from one worker per wakeup, so one busy worker cannot
@@ -151,6 +152,33 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 	return due;
 }
 
+/* AUTH_REQ_USERDB from an LMTP worker: the recipient's record, with no
+ * secret, no session counted and no LOGIN-DELAY (delivery is not a
+ * login), through the one lookup satchel deliver uses too. */
+static void auth_handle_userdb(struct auth_server *srv, uint32_t slot,
+			       const struct auth_request *req,
+			       struct auth_reply *reply)
+{
+	char user_log[AUTH_LOG_USER_MAX];
+	const char *error = "";
+	enum auth_result res;
+
+	/* the same reload check as a login: a user just added receives */
+	auth_db_check(srv, false);
+	res = auth_userdb_lookup(srv->set, srv->db, req->user, reply, &error);
+	if (res == AUTH_OK)
+		return;
+	log_sanitize(req->user, strlen(req->user), user_log,
+		     sizeof(user_log));
+	/* the LMTP worker logs the recipient's result */
+	if (res == AUTH_FAILED)
+		log_debug("userdb: slot %u: no user %s", slot, user_log);
+	else if (res == AUTH_TEMPFAIL)
+		log_warn("userdb tempfail: user=%s (%s)", user_log, error);
+	else
+		log_error("bad user record: user=%s: %s", user_log, error);
+}
+
 /* Handles one request; false when no reply is due. */
 static bool auth_handle(struct auth_server *srv, uint32_t slot,
 			struct auth_request *req, struct auth_reply *reply)
@@ -172,6 +200,9 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	case AUTH_REQ_LOGIN_DONE:
 		auth_login_done(srv, slot, req);
 		return false;
+	case AUTH_REQ_USERDB:
+		auth_handle_userdb(srv, slot, req, reply);
+		return true;
 	default:
 		log_warn("worker slot %u: unknown request type %u", slot,
 			 req->type);

@@ -55,7 +55,8 @@ static const char users[] =
 	"many:{PLAIN}m:1003:1003\n"
 	"root:{PLAIN}r:0:0\n"
 	"homeless:{PLAIN}h:1004:1004::::mail=mbox:~/mbox\n"
-	"locked:{PLAIN}l:1005:1005::::nologin\n";
+	"locked:{PLAIN}l:1005:1005::::nologin\n"
+	"quota:{PLAIN}q:1006:1006::::quota_bytes=1000 quota_messages=5\n";
 
 static void start(struct config *cfg)
 {
@@ -219,6 +220,52 @@ static void test_logins(int w)
 	      AUTH_PERMFAIL, "~ without home");
 	CHECK(login(w, AUTH_REQ_PASS, "locked", "l", NULL, NULL) ==
 	      AUTH_FAILED, "nologin");
+}
+
+/* AUTH_REQ_USERDB (LMTP): the record with no secret; unknown users
+ * FAILED; no session counted, no LOGIN-DELAY started or checked. */
+static void test_userdb(int w)
+{
+	struct auth_reply rep;
+	int i, fails = 0;
+
+	CHECK(login(w, AUTH_REQ_USERDB, "alice", "", NULL, &rep) == AUTH_OK,
+	      "userdb: alice");
+	CHECK_STR(rep.user, "alice", "userdb: canonical user");
+	CHECK_STR(rep.mail_path, "/home/alice/Maildir", "userdb: mail path");
+	CHECK(rep.mail_kind == MAILDROP_MAILDIR && rep.uid == 1000 &&
+	      rep.gid == 1000 && rep.quota_bytes == -1 &&
+	      rep.quota_messages == -1, "userdb: record, no own quota");
+	CHECK(login(w, AUTH_REQ_USERDB, "alice@example.net", "", NULL,
+		    &rep) == AUTH_OK && strcmp(rep.user, "alice") == 0,
+	      "userdb: an address finds its local part");
+	CHECK(login(w, AUTH_REQ_USERDB, "bob@example.org", "", NULL, &rep) ==
+	      AUTH_OK && strcmp(rep.mail_path,
+				"/var/mail/vhosts/example.org/bob") == 0,
+	      "userdb: full address user");
+	CHECK(login(w, AUTH_REQ_USERDB, "quota", "", NULL, &rep) == AUTH_OK &&
+	      rep.quota_bytes == 1000 && rep.quota_messages == 5,
+	      "userdb: per-user quota from the passwd-file");
+	CHECK(login(w, AUTH_REQ_USERDB, "nobody@example.org", "", NULL,
+		    &rep) == AUTH_FAILED && rep.user[0] == '\0' &&
+	      rep.mail_path[0] == '\0', "userdb: unknown user FAILED");
+	CHECK(login(w, AUTH_REQ_USERDB, "../alice", "", NULL, NULL) ==
+	      AUTH_FAILED, "userdb: path-like user");
+	CHECK(login(w, AUTH_REQ_USERDB, "root", "", NULL, NULL) ==
+	      AUTH_PERMFAIL, "userdb: uid 0 refused");
+	CHECK(login(w, AUTH_REQ_USERDB, "locked", "", NULL, NULL) == AUTH_OK,
+	      "userdb: a nologin account still receives mail");
+	/* "delayed" has login_delay=3600 and "many" may have two sessions:
+	 * lookups are neither logins nor sessions */
+	for (i = 0; i < 5; i++) {
+		fails += login(w, AUTH_REQ_USERDB, "delayed", "", NULL, NULL) !=
+			 AUTH_OK;
+		fails += login(w, AUTH_REQ_USERDB, "many", "", NULL, NULL) !=
+			 AUTH_OK;
+	}
+	CHECK(fails == 0, "userdb: repeated lookups answered");
+	CHECK(strstr(slurp(log_path), "login: user=delayed") == NULL,
+	      "userdb: no login logged");
 }
 
 static void test_apop(int w)
@@ -521,6 +568,7 @@ int main(void)
 	w = attach(1);
 	w2 = attach(2);
 	test_logins(w);
+	test_userdb(w);
 	test_apop(w);
 	test_delay_and_sessions(w, w2);
 	test_hostile(w);
