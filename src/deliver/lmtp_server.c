@@ -1,0 +1,33 @@
+/* lmtp_server.c: the host-independent part of an LMTP process (see
+ * lmtp_server.h). */
+#include "deliver/lmtp_server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/ioloop.h"
+
+void lmtp_server_init(struct lmtp_server *srv, const struct config *cfg)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	if (cfg->hostname[0] != '\0')
+		snprintf(srv->hostname, sizeof(srv->hostname), "%s",
+			 cfg->hostname);
+	else if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
+		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
+	srv->dset.mboxrd = cfg->mbox_rd;
+	srv->dset.nul_refuse = cfg->delivery_refuse_nul;
+	srv->dset.quota_permanent = cfg->quota_permanent;
+	srv->dset.dedup_days = cfg->delivery_dedup_days;
+	/* lock waits inside one store end before the recipient's limit */
+	srv->dset.deadline_secs = cfg->lmtp_recipient_timeout;
+	srv->dset.hostname = srv->hostname;
+}
+
+void lmtp_server_check_idle(struct lmtp_server *srv)
+{
+	if (srv->draining && srv->nsessions == 0 && srv->active_txns == 0)
+		ioloop_stop(srv->loop);
+}

@@ -1,0 +1,54 @@
+/* lmtp_server.h: what an LMTP session needs from the process it runs in.
+ * Two hosts run the same session code (lmtp_session.c, lmtp_cmd.c,
+ * lmtp_txn.c): the LMTP worker (lmtp_worker.c: many sessions, user
+ * lookups through the auth process) and `satchel lmtp --stdio`
+ * (lmtp_stdio.c: one session on fd 0/1, lookups in the user database it
+ * loaded itself). The host owns the loop and the job pool; sessions and
+ * deliveries count themselves in and out, so the host stops only once
+ * both are gone. */
+#ifndef SATCHEL_LMTP_SERVER_H
+#define SATCHEL_LMTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "store/delivery.h"
+
+struct ioloop;
+struct jobpool;
+struct lmtp_session;
+struct lmtp_server;
+
+struct lmtp_host_ops {
+	/* Starts the lookup of a recipient address (as given, without <>).
+	 * The answer comes later, on the loop thread, through
+	 * lmtp_session_lookup_done() (never from inside this call). 0, or
+	 * -1 when no lookup can be made now (answered 451 4.3.0). */
+	int (*lookup)(struct lmtp_server *srv, struct lmtp_session *s,
+		      const char *address);
+	/* The session is being destroyed: forget it (pending lookups). */
+	void (*session_gone)(struct lmtp_server *srv, struct lmtp_session *s);
+};
+
+struct lmtp_server {
+	const struct config *cfg;
+	struct ioloop *loop;
+	struct jobpool *jobs;              /* store jobs (lmtp_txn.c) */
+	struct delivery_settings dset;     /* from cfg */
+	char hostname[256];                /* greeting, LHLO, Maildir names */
+	const struct lmtp_host_ops *ops;
+	void *host;                        /* the host's own state */
+	uint64_t next_serial;
+	unsigned nsessions;
+	unsigned active_txns;              /* deliveries still running */
+	bool draining;                     /* stop once both are 0 */
+	bool stopping;                     /* the pool is going: no submit */
+};
+
+/* Fills the parts taken from the config (dset, hostname). */
+void lmtp_server_init(struct lmtp_server *srv, const struct config *cfg);
+/* Stops the loop when draining and no session or delivery is left. */
+void lmtp_server_check_idle(struct lmtp_server *srv);
+
+#endif
