@@ -1,0 +1,424 @@
+/* delivery_maildir.c: one message into a Maildir, durably: the file made
+ * with O_EXCL in tmp/, written, fsync'd, linked into new/ under a name
+ * never used before (link(2) never replaces), new/ fsync'd, the tmp/
+ * name removed; only then success. Every error removes what was made.
+ *
+ * Paths are walked one component at a time with O_NOFOLLOW (openat), so
+ * a maildrop cannot be redirected into another user's mail through a
+ * symlink: a symlink on the way is followed only when root owns it (the
+ * administrator's, e.g. /home -> /srv/home); one owned by anyone else
+ * (a user can only make his own) is refused, as is a symlink for tmp/,
+ * new/ or cur/ and for the message file. All later work is relative to
+ * the directory fds, so a path swapped meanwhile changes nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/arrivals.h"
+#include "store/delivery_name.h"
+#include "store/delivery_private.h"
+#include "util/fileio.h"
+#include "util/log.h"
+
+#define DELIVERY_COPY_BUF (64 * 1024)
+
+enum delivery_sub { DELIVERY_TMP, DELIVERY_NEW, DELIVERY_CUR,
+		    DELIVERY_SUB_COUNT };
+static const char *const delivery_sub_names[DELIVERY_SUB_COUNT] = {
+	"tmp", "new", "cur",
+};
+
+/* One component: openat with O_NOFOLLOW, a root-owned symlink followed,
+ * a missing directory made when create. -1 with errno (ELOOP for a
+ * refused symlink). */
+static int delivery_open_component(int dir_fd, const char *name, bool create,
+				   int flags, bool *made_r)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dir_fd, name, flags | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*made_r = true;
+		fd = openat(dir_fd, name, flags | O_NOFOLLOW);
+	}
+	if (fd >= 0 || (errno != ELOOP && errno != ENOTDIR))
+		return fd;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISLNK(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		errno = ELOOP;
+		return -1;
+	}
+	return openat(dir_fd, name, flags);
+}
+
+int delivery_open_dir(const char *path, bool create, const char **error_r)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path;
+	int fd, next;
+
+	if (path[0] != '/') {
+		errno = EINVAL;
+		*error_r = "maildrop path is not absolute";
+		return -1;
+	}
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (fd >= 0) {
+		size_t len;
+		bool made = false;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 0)
+			return fd;
+		if (len > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			*error_r = "maildrop path too long";
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+			close(fd);
+			errno = EINVAL;
+			*error_r = "maildrop path with . or ..";
+			return -1;
+		}
+		next = delivery_open_component(fd, comp, create,
+					       O_RDONLY | O_DIRECTORY |
+						       O_CLOEXEC, &made);
+		if (next >= 0 && made)
+			(void)fsync(fd); /* the new directory's entry */
+		if (next < 0 && errno == ELOOP) {
+			log_error("delivery to %s: refused: \"%s\" is a symlink "
+				  "not owned by root", path, comp);
+			*error_r = "maildrop path escapes through a symlink";
+		} else if (next < 0) {
+			*error_r = errno == ENOENT ?
+					   "maildrop directory missing" :
+					   "cannot open the maildrop directory";
+		}
+		close(fd);
+		fd = next;
+	}
+	return -1;
+}
+
+/* tmp/, new/ and cur/ of the Maildir md_fd (made when missing; never
+ * through a symlink). 0 or -1 with errno and *error_r. */
+static int delivery_open_subs(int md_fd, int fds[DELIVERY_SUB_COUNT],
+			      const char **error_r)
+{
+	bool made = false;
+	int s;
+
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
+		fds[s] = -1;
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++) {
+		fds[s] = openat(md_fd, delivery_sub_names[s],
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+		if (fds[s] < 0 && errno == ENOENT) {
+			if (mkdirat(md_fd, delivery_sub_names[s], 0700) < 0 &&
+			    errno != EEXIST)
+				goto out_fail;
+			made = true;
+			fds[s] = openat(md_fd, delivery_sub_names[s],
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC);
+		}
+		if (fds[s] < 0)
+			goto out_fail;
+	}
+	if (made && fsync(md_fd) < 0)
+		goto out_fail;
+	return 0;
+
+out_fail:
+	*error_r = errno == ELOOP || errno == ENOTDIR ?
+			   "tmp/, new/ or cur/ is not a directory" :
+			   "cannot open the Maildir";
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++) {
+		if (fds[s] >= 0) {
+			int saved = errno;
+
+			close(fds[s]);
+			errno = saved;
+		}
+	}
+	return -1;
+}
+
+/* The spool after the prefix into fd: copy_file_range where the kernel
+ * can, else read and write. 0 or -1 (errno). */
+static int delivery_copy_spool(const struct delivery_spool *spool, int fd)
+{
+	char buf[DELIVERY_COPY_BUF];
+	loff_t in_off = 0;
+	uint64_t left = spool->size;
+
+	while (left > 0) {
+		ssize_t n = copy_file_range(spool->fd, &in_off, fd, NULL,
+					    left, 0);
+
+		if (n > 0) {
+			left -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			errno = EIO; /* the spool is shorter than written */
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EBADF)
+			return -1;
+		break;
+	}
+	while (left > 0) {
+		ssize_t n = pread(spool->fd, buf,
+				  left < sizeof(buf) ? left : sizeof(buf),
+				  in_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (fileio_write_all(fd, buf, (size_t)n) < 0)
+			return -1;
+		in_off += n;
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes the message into a new file in tmp/ (named into name): O_EXCL,
+ * never through a symlink, fsync'd. 0 or -1 with errno; on -1 nothing
+ * is left in tmp/. */
+static int delivery_write_tmp(const struct delivery_spool *spool,
+			      const struct delivery_message *msg, int tmp_fd,
+			      char *name, size_t name_size)
+{
+	unsigned tries;
+	size_t i;
+	int fd = -1, saved;
+
+	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
+		if (delivery_name_make(spool->set.hostname, msg->size,
+				       msg->wsize, name, name_size) < 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		fd = openat(tmp_fd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < msg->nprefix; i++) {
+		if (fileio_write_all(fd, msg->prefix[i].iov_base,
+				     msg->prefix[i].iov_len) < 0)
+			goto out_unlink;
+	}
+	if (delivery_copy_spool(spool, fd) < 0 || fsync(fd) < 0)
+		goto out_unlink;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto out_unlink;
+	}
+	return 0;
+
+out_unlink:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(tmp_fd, name, 0);
+	errno = saved;
+	return -1;
+}
+
+/* Multi-recipient: the file stored for an earlier recipient, linked into
+ * tmp/ under a new name when the file system and owner allow. 0 when
+ * linked (name set), -1 when the caller must copy. */
+static int delivery_link_reuse(const struct delivery_spool *spool,
+			       const struct delivery_message *msg, int md_fd,
+			       int tmp_fd, char *name, size_t name_size)
+{
+	struct stat st;
+	unsigned tries;
+
+	if (spool->reuse_dir_fd < 0 || fstat(md_fd, &st) < 0 ||
+	    st.st_dev != spool->reuse_dev || st.st_uid != spool->reuse_uid)
+		return -1;
+	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
+		if (delivery_name_make(spool->set.hostname, msg->size,
+				       msg->wsize, name, name_size) < 0)
+			return -1;
+		if (linkat(spool->reuse_dir_fd, spool->reuse_name, tmp_fd,
+			   name, 0) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1; /* moved or removed meanwhile, EXDEV, ... */
+	}
+	if (tries == DELIVERY_NAME_TRIES)
+		return -1;
+	/* still the file we wrote (not one put in its place since) */
+	if (fstatat(tmp_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ino != spool->reuse_ino || st.st_dev != spool->reuse_dev) {
+		unlinkat(tmp_fd, name, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* tmp/name into new/ under a name never used (a new one when taken),
+ * logged in the arrivals log around the link. new_name gets the name.
+ * 0 or -1 with errno and *error_r; tmp/name is left for the caller. */
+static int delivery_link_new(const struct delivery_spool *spool,
+			     const struct delivery_message *msg,
+			     const int fds[DELIVERY_SUB_COUNT], int md_fd,
+			     const char *name, char *new_name,
+			     size_t new_size, const char **error_r)
+{
+	struct arrivals_append log;
+	struct timespec deadline;
+	unsigned tries;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += spool->set.deadline_secs > 0 ?
+				   spool->set.deadline_secs : 300;
+	memcpy(new_name, name, strlen(name) + 1);
+	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
+		if (arrivals_begin(md_fd, fds[DELIVERY_NEW], new_name,
+				   msg->wsize, &deadline, &log, error_r) < 0)
+			return -1;
+		if (linkat(fds[DELIVERY_TMP], name, fds[DELIVERY_NEW],
+			   new_name, 0) == 0) {
+			arrivals_end(&log, fds[DELIVERY_NEW]);
+			return 0;
+		}
+		arrivals_abort(&log);
+		if (errno != EEXIST) {
+			*error_r = "cannot link the message into new/";
+			return -1;
+		}
+		if (delivery_name_make(spool->set.hostname, msg->size,
+				       msg->wsize, new_name, new_size) < 0)
+			break;
+	}
+	errno = EEXIST;
+	*error_r = "no unused name in new/";
+	return -1;
+}
+
+static void delivery_remember(struct delivery_spool *spool, int new_fd,
+			      const char *name)
+{
+	struct stat st;
+
+	if (spool->single_recipient || spool->reuse_dir_fd >= 0 ||
+	    fstatat(new_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	spool->reuse_dir_fd = dup(new_fd);
+	if (spool->reuse_dir_fd < 0)
+		return;
+	snprintf(spool->reuse_name, sizeof(spool->reuse_name), "%s", name);
+	spool->reuse_dev = st.st_dev;
+	spool->reuse_ino = st.st_ino;
+	spool->reuse_uid = st.st_uid;
+}
+
+enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
+					    const struct delivery_target *t,
+					    const struct delivery_message *msg,
+					    struct delivery_result *res)
+{
+	char name[DELIVERY_NAME_MAX + 64], new_name[DELIVERY_NAME_MAX + 64];
+	int fds[DELIVERY_SUB_COUNT], md_fd, s, err;
+	const char *error = "cannot open the Maildir";
+
+	md_fd = delivery_open_dir(t->path, true, &error);
+	if (md_fd < 0) {
+		delivery_result_errno(res, errno, error);
+		return res->status;
+	}
+	if (delivery_open_subs(md_fd, fds, &error) < 0) {
+		err = errno;
+		log_error("delivery to %s: %s: %s", t->path, error,
+			  strerror(err));
+		delivery_result_errno(res, err, error);
+		close(md_fd);
+		return res->status;
+	}
+	if (delivery_link_reuse(spool, msg, md_fd, fds[DELIVERY_TMP], name,
+				sizeof(name)) < 0 &&
+	    delivery_write_tmp(spool, msg, fds[DELIVERY_TMP], name,
+			       sizeof(name)) < 0) {
+		err = errno;
+		error = "cannot write the message file";
+		goto out_fail;
+	}
+	if (delivery_link_new(spool, msg, fds, md_fd, name, new_name,
+			      sizeof(new_name), &error) < 0) {
+		err = errno;
+		unlinkat(fds[DELIVERY_TMP], name, 0);
+		goto out_fail;
+	}
+	/* the data is durable; now its name in new/ */
+	if (fsync(fds[DELIVERY_NEW]) < 0) {
+		err = errno;
+		unlinkat(fds[DELIVERY_NEW], new_name, 0);
+		unlinkat(fds[DELIVERY_TMP], name, 0);
+		/* its log line names a file no longer there */
+		arrivals_break(t->path);
+		error = "cannot sync new/";
+		goto out_fail;
+	}
+	/* The tmp/ name only: its removal need not be durable (a crash
+	 * leaves a second name of a delivered file, which Maildir readers
+	 * clean up after 36 hours). */
+	unlinkat(fds[DELIVERY_TMP], name, 0);
+	delivery_remember(spool, fds[DELIVERY_NEW], new_name);
+	snprintf(res->stored_name, sizeof(res->stored_name), "%s", new_name);
+	res->size = msg->size;
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
+		close(fds[s]);
+	close(md_fd);
+	return DELIVERY_OK;
+
+out_fail:
+	if (err != ENOSPC && err != EDQUOT)
+		log_error("delivery to %s: %s: %s", t->path, error,
+			  strerror(err));
+	delivery_result_errno(res, err, error);
+	if (err == ETIMEDOUT)
+		delivery_result_set(res, DELIVERY_TEMP, "4.2.0",
+				    "delivery log lock timed out");
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
+		close(fds[s]);
+	close(md_fd);
+	return res->status;
+}
