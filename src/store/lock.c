@@ -30,8 +30,9 @@ struct lock_file {
 };
 
 struct lock_mbox {
-	char *dotlock;   /* NULL when we hold no dotlock */
-	dev_t dev;
+	char *dotlock;   /* "<mbox>.lock" */
+	bool dotlock_held;
+	dev_t dev;       /* of our dotlock */
 	ino_t ino;
 	int fd;          /* -1 when we hold no fcntl lock */
 	int flock_fd;    /* -1 when we hold no flock */
@@ -330,6 +331,7 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 		close(fd);
 		lock->dev = st.st_dev;
 		lock->ino = st.st_ino;
+		lock->dotlock_held = true;
 		return 1;
 	}
 	if (errno == EACCES || errno == EPERM || errno == EROFS)
@@ -365,97 +367,11 @@ static int lock_flock_try(struct lock_mbox *lock, int fd)
 		       1 : -1;
 }
 
-int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
-		   const char **error_r)
+/* Drops every lock held, keeps the struct for another round. */
+static void lock_mbox_unlock(struct lock_mbox *lock)
 {
-	uint64_t deadline = lock_now_ms() + LOCK_RETRY_MSECS;
-	unsigned delay = 10;
-	struct lock_mbox *lock;
-	char *dotlock;
-	bool dotlock_done = false;
-
-	lock = calloc(1, sizeof(*lock));
-	dotlock = lock_path_with(mbox_path, ".lock");
-	if (lock == NULL || dotlock == NULL) {
-		free(lock);
-		free(dotlock);
-		*error_r = "out of memory";
-		return MAILDROP_TEMP;
-	}
-	lock->fd = -1;
-	lock->flock_fd = -1;
-	for (;;) {
-		uint64_t now;
-
-		if (!dotlock_done) {
-			int r = lock_dotlock_try(lock, dotlock);
-
-			if (r < 0) {
-				*error_r = "cannot create the mbox dotlock";
-				goto out_fail;
-			}
-			if (r == 1) {
-				lock->dotlock = dotlock;
-				dotlock = NULL;
-			}
-			dotlock_done = r != 0;
-		}
-		if (dotlock_done) {
-			struct flock fl;
-
-			if (fd < 0)
-				break;
-			memset(&fl, 0, sizeof(fl));
-			fl.l_type = F_WRLCK;
-			fl.l_whence = SEEK_SET;
-			if (lock->fd < 0 && fcntl(fd, F_SETLK, &fl) == 0)
-				lock->fd = fd;
-			else if (lock->fd < 0 && errno != EACCES &&
-				 errno != EAGAIN) {
-				*error_r = "cannot fcntl-lock the mbox";
-				goto out_fail;
-			}
-			if (lock->fd >= 0) {
-				int r = lock_flock_try(lock, fd);
-
-				if (r < 0) {
-					*error_r = "cannot flock the mbox";
-					goto out_fail;
-				}
-				if (r == 1)
-					break;
-			}
-		}
-		now = lock_now_ms();
-		if (now >= deadline) {
-			lock_mbox_release(&lock);
-			free(dotlock);
-			*error_r = "the mbox is locked by another program";
-			return MAILDROP_IN_USE;
-		}
-		lock_sleep_ms((unsigned)(deadline - now < delay ?
-					 deadline - now : delay));
-		if (delay < 200)
-			delay *= 2;
-	}
-	free(dotlock);
-	*lock_r = lock;
-	return MAILDROP_OK;
-
-out_fail:
-	lock_mbox_release(&lock);
-	free(dotlock);
-	return MAILDROP_TEMP;
-}
-
-void lock_mbox_release(struct lock_mbox **lockp)
-{
-	struct lock_mbox *lock = *lockp;
 	struct stat st;
 
-	if (lock == NULL)
-		return;
-	*lockp = NULL;
 	if (lock->fd >= 0) {
 		struct flock fl;
 
@@ -463,14 +379,141 @@ void lock_mbox_release(struct lock_mbox **lockp)
 		fl.l_type = F_UNLCK;
 		fl.l_whence = SEEK_SET;
 		(void)fcntl(lock->fd, F_SETLK, &fl);
+		lock->fd = -1;
 	}
-	if (lock->flock_fd >= 0)
+	if (lock->flock_fd >= 0) {
 		(void)flock(lock->flock_fd, LOCK_UN);
-	if (lock->dotlock != NULL) {
+		lock->flock_fd = -1;
+	}
+	if (lock->dotlock_held) {
 		if (stat(lock->dotlock, &st) == 0 && st.st_dev == lock->dev &&
 		    st.st_ino == lock->ino)
 			unlink(lock->dotlock);
-		free(lock->dotlock);
+		lock->dotlock_held = false;
 	}
+}
+
+/* One round: dotlock, fcntl, flock, each without blocking, skipping
+ * those held from an earlier round. Returns 1 all taken, 0 one was busy,
+ * -1 with *error_r. When one is busy and release is set, everything is
+ * released again, so whoever holds it and waits for another of ours can
+ * go on. */
+static int lock_mbox_try(struct lock_mbox *lock, int fd, bool release,
+			 bool *no_dotlock, const char **error_r)
+{
+	struct flock fl;
+	int r;
+
+	if (!*no_dotlock && !lock->dotlock_held) {
+		r = lock_dotlock_try(lock, lock->dotlock);
+		if (r < 0) {
+			*error_r = "cannot create the mbox dotlock";
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		*no_dotlock = r == 2; /* fcntl alone in this directory */
+	}
+	if (fd < 0)
+		return 1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (lock->fd < 0) {
+		if (fcntl(fd, F_SETLK, &fl) < 0) {
+			if (errno != EACCES && errno != EAGAIN) {
+				*error_r = "cannot fcntl-lock the mbox";
+				return -1;
+			}
+			goto out_busy;
+		}
+		lock->fd = fd;
+	}
+	r = lock_flock_try(lock, fd);
+	if (r < 0) {
+		*error_r = "cannot flock the mbox";
+		return -1;
+	}
+	if (r == 1)
+		return 1;
+out_busy:
+	if (release)
+		lock_mbox_unlock(lock);
+	return 0;
+}
+
+/* Rounds until all are taken or end_ms (CLOCK_MONOTONIC) passes. */
+static int lock_mbox_take_loop(const char *mbox_path, int fd, uint64_t end_ms,
+			       bool release, struct lock_mbox **lock_r,
+			       const char **error_r)
+{
+	unsigned delay = 10;
+	struct lock_mbox *lock;
+	bool no_dotlock = false;
+
+	lock = calloc(1, sizeof(*lock));
+	if (lock == NULL ||
+	    (lock->dotlock = lock_path_with(mbox_path, ".lock")) == NULL) {
+		free(lock);
+		*error_r = "out of memory";
+		return MAILDROP_TEMP;
+	}
+	lock->fd = -1;
+	lock->flock_fd = -1;
+	for (;;) {
+		uint64_t now;
+		int r = lock_mbox_try(lock, fd, release, &no_dotlock, error_r);
+
+		if (r < 0) {
+			lock_mbox_release(&lock);
+			return MAILDROP_TEMP;
+		}
+		if (r == 1)
+			break;
+		now = lock_now_ms();
+		if (now >= end_ms) {
+			lock_mbox_release(&lock);
+			*error_r = "the mbox is locked by another program";
+			return MAILDROP_IN_USE;
+		}
+		lock_sleep_ms((unsigned)(end_ms - now < delay ? end_ms - now :
+								delay));
+		if (delay < 200)
+			delay *= 2;
+	}
+	*lock_r = lock;
+	return MAILDROP_OK;
+}
+
+/* The session's scan and commit keep what they hold while waiting for
+ * the rest (taken in a fixed order, bounded by LOCK_RETRY_MSECS: an MDA
+ * taking them in another order only delays us). */
+int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
+		   const char **error_r)
+{
+	return lock_mbox_take_loop(mbox_path, fd,
+				   lock_now_ms() + LOCK_RETRY_MSECS, false,
+				   lock_r, error_r);
+}
+
+int lock_mbox_take_until(const char *mbox_path, int fd,
+			 const struct timespec *deadline,
+			 struct lock_mbox **lock_r, const char **error_r)
+{
+	uint64_t end = (uint64_t)deadline->tv_sec * 1000 +
+		       (uint64_t)deadline->tv_nsec / 1000000;
+
+	return lock_mbox_take_loop(mbox_path, fd, end, true, lock_r, error_r);
+}
+
+void lock_mbox_release(struct lock_mbox **lockp)
+{
+	struct lock_mbox *lock = *lockp;
+
+	if (lock == NULL)
+		return;
+	*lockp = NULL;
+	lock_mbox_unlock(lock);
+	free(lock->dotlock);
 	free(lock);
 }

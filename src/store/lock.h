@@ -13,11 +13,15 @@
  * plus an fcntl write lock and a flock on the mbox fd, in that order, so
  * every MDA that locks at all waits (Debian's Postfix local and procmail:
  * dotlock + fcntl; flock where configured). Taken only while scanning or
- * compacting, so the MTA can append during the session. All are retried
- * for at most about 2 seconds, which blocks the caller that long at worst.
+ * compacting, so the MTA can append during the session, and by the
+ * appender (delivery_mbox.c). All are retried for at most about 2 seconds
+ * (the appender: until its deadline), which blocks the caller that long
+ * at worst.
  */
 #ifndef SATCHEL_LOCK_H
 #define SATCHEL_LOCK_H
+
+#include <time.h>
 
 #include "store/maildrop.h"
 #include "store/store_limits.h"
@@ -45,6 +49,15 @@ void lock_file_release(struct lock_file **lockp);
  * LOCK_RETRY_MSECS, or MAILDROP_TEMP with *error_r. */
 int lock_mbox_take(const char *mbox_path, int fd, struct lock_mbox **lock_r,
 		   const char **error_r);
+/* The same, waiting until deadline (CLOCK_MONOTONIC) rather than
+ * LOCK_RETRY_MSECS (an MDA's append, bounded by its delivery deadline),
+ * and when one lock is busy, all those taken in that round are released
+ * before the back-off (lock_mbox_take keeps them), so a program taking
+ * them in another order, or waiting for one we hold, can go on while we
+ * wait. Every attempt is non-blocking in both. */
+int lock_mbox_take_until(const char *mbox_path, int fd,
+			 const struct timespec *deadline,
+			 struct lock_mbox **lock_r, const char **error_r);
 /* Drops the flock and fcntl lock and removes the dotlock. NULL-safe. */
 void lock_mbox_release(struct lock_mbox **lockp);
 

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/maildir_private.h"
+#include "store/quota.h"
 
 /* Writes the index; with the listing recorded at open when it still
  * describes new/ and cur/ (listing non-NULL: nothing renamed or removed
@@ -119,7 +121,8 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 	struct maildir *md = (struct maildir *)drop;
 	int dirfd[MAILDIR_SUB_COUNT] = { -1, -1 };
 	int64_t now = (int64_t)time(NULL);
-	bool *gone = NULL, changed = false, failed = false;
+	bool *gone = NULL, changed = false, failed = false, quota;
+	uint64_t freed_bytes = 0, freed_count = 0;
 	size_t i;
 	int s, ret = MAILDROP_OK;
 
@@ -138,6 +141,8 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 			goto out_close;
 		}
 	}
+	/* Maildir++: another program's quota file is kept current */
+	quota = quota_file_exists(md->path);
 	for (i = 0; i < md->files_count; i++) {
 		struct maildir_file *f = &md->files[i];
 		struct maildrop_msg *m = &md->drop.msgs[i];
@@ -148,9 +153,18 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 		if (m->deleted ||
 		    maildrop_msg_is_expired(drop, f->retrieved, now)) {
 			/* unlink is atomic: the message is whole or gone */
+			uint64_t size = f->s_size;
+			struct stat st;
+
+			if (quota && !f->has_s &&
+			    fstatat(dirfd[f->sub], name, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+				size = (uint64_t)st.st_size;
 			md->listing.valid = false; /* the dirs change */
 			if (unlinkat(dirfd[f->sub], name, 0) == 0) {
 				(*deleted_r)++;
+				freed_bytes += size;
+				freed_count++;
 			} else if (errno != ENOENT) {
 				failed = true;
 				continue;
@@ -178,6 +192,9 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 		if (fsync(dirfd[s]) < 0)
 			failed = true;
 	}
+	if (quota && freed_count > 0)
+		quota_add(md->path, NULL, -(int64_t)freed_bytes,
+			  -(int64_t)freed_count);
 	if (changed || md->index_dirty) {
 		const char *ignored;
 

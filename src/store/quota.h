@@ -25,9 +25,15 @@ struct quota_limits {
 int quota_check(const char *maildir, const struct quota_limits *limits,
 		uint64_t size, bool *over_r, const char **error_r);
 /* Records a delivered (count 1) or removed (count -1, bytes negative)
- * message. Best effort: a failure only makes the next check rebuild
- * the file. No-op when there are no limits. */
+ * message: appends to an existing file only (a missing one is rebuilt at
+ * the next check). Best effort: a failure only makes the next check
+ * rebuild the file. No-op when there are no limits; limits NULL: the
+ * limits are not known here (a POP3 session removing messages), append
+ * whenever the file exists. */
 void quota_add(const char *maildir, const struct quota_limits *limits,
 	       int64_t bytes, int64_t count);
+/* Is there a maildirsize file in the Maildir (kept current by
+ * quota_add with limits NULL)? */
+bool quota_file_exists(const char *maildir);
 
 #endif

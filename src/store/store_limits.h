@@ -13,4 +13,13 @@
  * -ERR [IN-USE]; the wait runs in a store job, never on the loop. */
 #define LOCK_RETRY_MSECS 2000
 
+/* Delivery ids kept per maildrop (dedup.c). A retried transaction comes
+ * back within hours, so the newest ids are the ones that matter: at most
+ * this many are kept (about 44 octets each, so the file read at every
+ * delivery stays under 3 MB), the oldest dropped at compaction. */
+#define DEDUP_MAX_ENTRIES 50000
+/* Compaction only once the file has this many lines (a small file is
+ * cheaper to read than to rewrite). */
+#define DEDUP_COMPACT_MIN 1024
+
 #endif

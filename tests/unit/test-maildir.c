@@ -184,8 +184,23 @@ static void test_snapshot(void)
 	maildrop_close(&drop);
 }
 
+static bool file_is(const char *path, const char *want)
+{
+	char buf[256];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
 static void test_commit(void)
 {
+	char msize[600];
 	struct maildrop *drop;
 	const char *error = NULL;
 	unsigned deleted = 0;
@@ -200,6 +215,9 @@ static void test_commit(void)
 		      exists("new", "1700000010.M1P1.host,S=4,W=999"),
 	      "close without commit: nothing changed");
 
+	/* another program's Maildir++ quota file is kept current */
+	snprintf(msize, sizeof(msize), "%s/maildirsize", md_path);
+	put("", "maildirsize", "100S\n0 0\n");
 	drop = open_drop(&ret, 0);
 	maildrop_msg(drop, 0)->deleted = true;
 	maildrop_msg(drop, 1)->retrieved = true;          /* cur :2,F */
@@ -208,6 +226,8 @@ static void test_commit(void)
 	CHECK(ret == MAILDROP_OK && deleted == 1 && drop == NULL,
 	      "commit: one deleted");
 	CHECK(!exists("cur", "999999999.x:2,"), "DELE applied at commit");
+	CHECK(file_is(msize, "100S\n0 0\n-4 -1\n"),
+	      "commit appends the removal to maildirsize (size by stat)");
 	CHECK(exists("cur", "1700000002.M2P2.host:2,FS"),
 	      "cur :2,F -> :2,FS (sorted)");
 	CHECK(exists("cur", "1700000010.M1P1.host,S=4,W=999:2,S") &&
@@ -232,6 +252,9 @@ static void test_commit(void)
 	CHECK(maildrop_commit(&drop, &deleted, &error) == MAILDROP_OK &&
 		      deleted == 0,
 	      "vanished file: commit OK, nothing counted");
+	CHECK(file_is(msize, "100S\n0 0\n-4 -1\n"),
+	      "nothing removed: maildirsize unchanged");
+	unlink(msize);
 }
 
 static void test_expire(void)

@@ -1,0 +1,420 @@
+/* dedup.c: the delivery ids remembered per maildrop, so a retried
+ * transaction is not stored twice (dedup.h).
+ *
+ * Locking: the flock is on "<file>.lock", a file that is created once and
+ * never replaced or removed, not on the id file itself. Compaction
+ * replaces the id file by rename (fileio_replace); a lock on its inode
+ * would then sit on a file nobody opens any more, and a process that had
+ * opened the old name and was waiting for that lock would get it and
+ * read (and append to) the replaced file. Every user takes the lock
+ * first and opens the id file only under it, so it always reads and
+ * appends to the current one.
+ *
+ * Bounds: the file is read once at open (at most DEDUP_READ_MAX octets,
+ * the newest end when it is larger) and scanned linearly, O(entries);
+ * at most DEDUP_MAX_ENTRIES ids are kept (store_limits.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "store/dedup.h"
+#include "store/store_limits.h"
+#include "util/fileio.h"
+#include "util/strnum.h"
+
+/* "id epoch\n": 32 + 1 + up to 20 + 1 octets; room for junk lines */
+#define DEDUP_LINE_MAX 64
+#define DEDUP_READ_MAX ((size_t)DEDUP_MAX_ENTRIES * 2 * DEDUP_LINE_MAX)
+#define DEDUP_DAY_SECS 86400
+
+struct dedup {
+	char *path;
+	int lock_fd;       /* flock held on "<path>.lock" */
+	int fd;            /* the id file, O_APPEND */
+	bool created;      /* made by this open: its directory needs a sync */
+	bool needs_nl;     /* the file ends in a partial line (a crash) */
+	bool truncated;    /* only the newest end was read: compact */
+	char *buf;         /* the file's content (see truncated) */
+	size_t len;
+	unsigned days;     /* from the last dedup_seen: what "old" means */
+	bool counted;      /* lines and fresh are set */
+	size_t lines;      /* lines of buf, and entries newer than days */
+	size_t fresh;
+};
+
+static bool dedup_id_valid(const char *id, size_t len)
+{
+	size_t i;
+
+	if (len != DEDUP_ID_HEX)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* One line without its LF: "id epoch". Anything else (a line cut by a
+ * crash, junk) is not an entry and is dropped at the next compaction. */
+static bool dedup_parse_line(const char *line, size_t len, uint64_t *epoch_r)
+{
+	char num[24];
+	size_t nlen;
+
+	if (len <= DEDUP_ID_HEX + 1 || line[DEDUP_ID_HEX] != ' ' ||
+	    !dedup_id_valid(line, DEDUP_ID_HEX))
+		return false;
+	nlen = len - DEDUP_ID_HEX - 1;
+	if (nlen >= sizeof(num))
+		return false;
+	memcpy(num, line + DEDUP_ID_HEX + 1, nlen);
+	num[nlen] = '\0';
+	return strnum_parse_u64(num, INT64_MAX, epoch_r) == 0;
+}
+
+static int dedup_read(struct dedup *dedup, const char **error_r)
+{
+	struct stat st;
+	off_t from = 0;
+	size_t want, got = 0;
+	char *nl;
+
+	if (fstat(dedup->fd, &st) < 0) {
+		*error_r = "cannot stat the delivery id file";
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*error_r = "the delivery id file is not a regular file";
+		return -1;
+	}
+	want = (size_t)st.st_size;
+	if (want > DEDUP_READ_MAX) {
+		from = st.st_size - (off_t)DEDUP_READ_MAX;
+		want = DEDUP_READ_MAX;
+		dedup->truncated = true;
+	}
+	dedup->buf = malloc(want + 1);
+	if (dedup->buf == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	while (got < want) {
+		ssize_t n = pread(dedup->fd, dedup->buf + got, want - got,
+				  from + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = "cannot read the delivery id file";
+			return -1;
+		}
+		if (n == 0)
+			break; /* shorter than stat said: fine */
+		got += (size_t)n;
+	}
+	dedup->len = got;
+	dedup->needs_nl = got > 0 && dedup->buf[got - 1] != '\n';
+	if (dedup->truncated && (nl = memchr(dedup->buf, '\n', got)) != NULL) {
+		/* drop the partial first line of the tail */
+		dedup->len = got - (size_t)(nl + 1 - dedup->buf);
+		memmove(dedup->buf, nl + 1, dedup->len);
+	}
+	return 0;
+}
+
+static int dedup_open_file(struct dedup *dedup, const char **error_r)
+{
+	dedup->fd = open(dedup->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
+				      O_NOFOLLOW | O_CLOEXEC, 0600);
+	dedup->created = dedup->fd >= 0;
+	if (dedup->fd < 0 && errno == EEXIST)
+		dedup->fd = open(dedup->path, O_RDWR | O_APPEND | O_NOFOLLOW |
+					      O_CLOEXEC);
+	if (dedup->fd < 0) {
+		*error_r = "cannot open the delivery id file";
+		return -1;
+	}
+	return 0;
+}
+
+int dedup_open(const char *file_path, struct dedup **dedup_r,
+	       const char **error_r)
+{
+	struct dedup *dedup;
+	size_t plen = strlen(file_path);
+	char *lock_path;
+
+	dedup = calloc(1, sizeof(*dedup));
+	lock_path = malloc(plen + sizeof(".lock"));
+	if (dedup == NULL || lock_path == NULL ||
+	    (dedup->path = strdup(file_path)) == NULL) {
+		free(dedup);
+		free(lock_path);
+		*error_r = "out of memory";
+		return -1;
+	}
+	memcpy(lock_path, file_path, plen);
+	memcpy(lock_path + plen, ".lock", sizeof(".lock"));
+	dedup->fd = -1;
+	dedup->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW |
+					 O_CLOEXEC, 0600);
+	free(lock_path);
+	if (dedup->lock_fd < 0) {
+		*error_r = "cannot open the delivery id lock file";
+		goto out_free;
+	}
+	/* Blocking: the holder keeps it for one store, which its own
+	 * deadline bounds; a holder that dies releases it. */
+	while (flock(dedup->lock_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			*error_r = "cannot lock the delivery id file";
+			goto out_free;
+		}
+	}
+	if (dedup_open_file(dedup, error_r) < 0 ||
+	    dedup_read(dedup, error_r) < 0)
+		goto out_free;
+	*dedup_r = dedup;
+	return 0;
+
+out_free:
+	dedup_close(&dedup);
+	return -1;
+}
+
+static uint64_t dedup_cutoff(unsigned days)
+{
+	uint64_t now = (uint64_t)time(NULL), span = (uint64_t)days *
+						   DEDUP_DAY_SECS;
+
+	return now > span ? now - span : 0;
+}
+
+/* Counts lines and fresh entries (epoch >= cutoff); true when id (NULL:
+ * none) is among the fresh ones. */
+static bool dedup_scan(struct dedup *dedup, const char *id, uint64_t cutoff)
+{
+	const char *p = dedup->buf, *end = dedup->buf + dedup->len;
+	bool found = false;
+	uint64_t epoch;
+
+	dedup->lines = dedup->fresh = 0;
+	dedup->counted = true;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		dedup->lines++;
+		if (dedup_parse_line(p, len, &epoch) && epoch >= cutoff) {
+			dedup->fresh++;
+			if (id != NULL && memcmp(p, id, DEDUP_ID_HEX) == 0)
+				found = true;
+		}
+		p += len + 1;
+	}
+	return found;
+}
+
+bool dedup_seen(struct dedup *dedup, const char *id, unsigned days)
+{
+	dedup->days = days;
+	if (days == 0 || !dedup_id_valid(id, strlen(id)))
+		return false;
+	return dedup_scan(dedup, id, dedup_cutoff(days));
+}
+
+/* Rewrites the file with the fresh entries only (the newest
+ * DEDUP_MAX_ENTRIES / 2 of them when there are more) and then line,
+ * under the lock; reopens the new file for later appends. */
+static int dedup_compact(struct dedup *dedup, const char *line, size_t llen,
+			 const char **error_r)
+{
+	uint64_t cutoff = dedup->days > 0 ? dedup_cutoff(dedup->days) : 0;
+	uint64_t epoch;
+	size_t keep_max = DEDUP_MAX_ENTRIES / 2, skip, n = 0, out = 0;
+	const char *p, *end = dedup->buf + dedup->len;
+	char *nbuf;
+
+	nbuf = malloc(dedup->len + llen);
+	if (nbuf == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	/* two passes: count the fresh entries, then copy the newest */
+	for (p = dedup->buf; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (nl != NULL && dedup_parse_line(p, len, &epoch) &&
+		    epoch >= cutoff)
+			n++;
+		p += len + 1;
+	}
+	skip = n > keep_max ? n - keep_max : 0;
+	for (p = dedup->buf; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (nl != NULL && dedup_parse_line(p, len, &epoch) &&
+		    epoch >= cutoff) {
+			if (skip > 0) {
+				skip--;
+			} else {
+				memcpy(nbuf + out, p, len + 1);
+				out += len + 1;
+			}
+		}
+		p += len + 1;
+	}
+	memcpy(nbuf + out, line, llen);
+	out += llen;
+	if (fileio_replace(dedup->path, nbuf, out, 0600, error_r) < 0) {
+		free(nbuf);
+		return -1;
+	}
+	free(dedup->buf);
+	dedup->buf = nbuf;
+	dedup->len = out;
+	dedup->needs_nl = dedup->truncated = dedup->created = false;
+	dedup->counted = false; /* counted again at the next record */
+	close(dedup->fd);
+	if (dedup_open_file(dedup, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static bool dedup_wants_compaction(const struct dedup *dedup)
+{
+	if (dedup->truncated || dedup->lines + 1 > DEDUP_MAX_ENTRIES)
+		return true;
+	/* old (or broken) entries are most of a file worth rewriting */
+	return dedup->days > 0 && dedup->lines >= DEDUP_COMPACT_MIN &&
+	       dedup->fresh * 2 < dedup->lines;
+}
+
+int dedup_record(struct dedup *dedup, const char *id, const char **error_r)
+{
+	char line[DEDUP_LINE_MAX + 1];
+	size_t off = dedup->needs_nl ? 1 : 0;
+	char *nbuf;
+	int len;
+
+	if (!dedup_id_valid(id, strlen(id))) {
+		*error_r = "invalid delivery id";
+		return -1;
+	}
+	line[0] = '\n'; /* ends a line a crash left without its LF */
+	len = snprintf(line + off, sizeof(line) - off, "%s %lld\n", id,
+		       (long long)time(NULL));
+	if (len < 0 || (size_t)len >= sizeof(line) - off) {
+		*error_r = "invalid delivery id";
+		return -1;
+	}
+	if (!dedup->counted)
+		dedup_scan(dedup, NULL, dedup->days > 0 ?
+					   dedup_cutoff(dedup->days) : 0);
+	if (dedup_wants_compaction(dedup))
+		return dedup_compact(dedup, line + off, (size_t)len, error_r);
+	len += (int)off;
+	/* one write under the lock, so no reader sees half a line */
+	if (fileio_write_all(dedup->fd, line, (size_t)len) < 0 ||
+	    fdatasync(dedup->fd) < 0) {
+		*error_r = "cannot write the delivery id file";
+		return -1;
+	}
+	if (dedup->created) {
+		if (fileio_fsync_parent(dedup->path) < 0) {
+			*error_r = "cannot sync the delivery id directory";
+			return -1;
+		}
+		dedup->created = false;
+	}
+	dedup->needs_nl = false;
+	dedup->lines++;
+	dedup->fresh++;
+	nbuf = realloc(dedup->buf, dedup->len + (size_t)len);
+	if (nbuf != NULL) {
+		/* so a later dedup_seen on this handle sees it too */
+		memcpy(nbuf + dedup->len, line, (size_t)len);
+		dedup->buf = nbuf;
+		dedup->len += (size_t)len;
+	}
+	return 0;
+}
+
+void dedup_close(struct dedup **dedupp)
+{
+	struct dedup *dedup = *dedupp;
+
+	if (dedup == NULL)
+		return;
+	*dedupp = NULL;
+	if (dedup->fd >= 0)
+		close(dedup->fd);
+	if (dedup->lock_fd >= 0)
+		close(dedup->lock_fd); /* releases the flock */
+	free(dedup->buf);
+	free(dedup->path);
+	free(dedup);
+}
+
+static void dedup_digest_part(EVP_MD_CTX *ctx, const char *s)
+{
+	size_t len = s != NULL ? strlen(s) : 0;
+	unsigned char be[8];
+	int i;
+
+	/* length-prefixed, so ("ab","c") and ("a","bc") differ */
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	EVP_DigestUpdate(ctx, be, sizeof(be));
+	if (len > 0)
+		EVP_DigestUpdate(ctx, s, len);
+}
+
+void dedup_make_id(const unsigned char body_digest[DEDUP_BODY_DIGEST],
+		   const char *sender, const char *rcpt,
+		   const char *message_id, char *id_r)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t i;
+
+	memset(md, 0, sizeof(md));
+	if (ctx == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, body_digest, DEDUP_BODY_DIGEST) != 1) {
+		/* no id can be made: one that matches nothing stored */
+		EVP_MD_CTX_free(ctx);
+		id_r[0] = '\0';
+		return;
+	}
+	dedup_digest_part(ctx, sender);
+	dedup_digest_part(ctx, rcpt);
+	dedup_digest_part(ctx, message_id);
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16) {
+		EVP_MD_CTX_free(ctx);
+		id_r[0] = '\0';
+		return;
+	}
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < DEDUP_ID_HEX / 2; i++) {
+		id_r[2 * i] = hex[md[i] >> 4];
+		id_r[2 * i + 1] = hex[md[i] & 15];
+	}
+	id_r[DEDUP_ID_HEX] = '\0';
+}
