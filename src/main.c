@@ -4,6 +4,7 @@
 #include <sysexits.h>
 
 #include "bench/bench.h"
+#include "deliver/lmtp.h"
 #include "serve/master.h"
 #include "user/usercmd.h"
 
@@ -15,6 +16,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "serve", master_main, "run the POP3 server" },
+	{ "deliver", deliver_main, "deliver one message (LDA)" },
+	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
 	{ "bench", bench_main, "load-test a POP3 server" },
 };
@@ -33,6 +36,9 @@ static int usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* serve/ runs deliver/'s LMTP workers without including deliver/
+	 * (front ends never include each other) */
+	master_set_lmtp_worker(lmtp_worker_run);
 	if (argc < 2)
 		return usage(stderr);
 	if (strcmp(argv[1], "--version") == 0) {
