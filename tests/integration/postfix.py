@@ -17,27 +17,27 @@ neither started nor stopped: start() runs `postfix -c D/etc start`, stop()
 `postfix -c D/etc stop`, and if that fails the master is killed by the PID
 in D/spool/pid/master.pid.
 
-Where mail goes is the test's choice (the `transport` argument):
+Where mail goes: `routes` maps a recipient domain to a Postfix next hop
+(transport_maps, an inline: table), each domain a virtual mailbox domain
+with no recipient map, so Postfix accepts every local part and the LMTP
+server decides (550 5.1.1 for an unknown user):
 
-    Postfix.lmtp_inet(port)        virtual_transport = lmtp:inet:127.0.0.1:P
-    Postfix.lmtp_unix("satchel")   virtual_transport = lmtp:unix:private/satchel
-                                   (the socket D/spool/private/satchel; lmtp(8)
-                                   runs chrooted in D/spool, as on Debian, and
-                                   resolves the name there)
-    Postfix.mailbox_command(cmd)   local(8) runs cmd (satchel deliver)
+    {"inet.example": "lmtp:inet:127.0.0.1:PORT",
+     "unix.example": "lmtp:unix:private/satchel"}
 
-With the two lmtp transports the recipients' domain (VIRTUAL_DOMAIN) is a
-virtual mailbox domain with no recipient map, so Postfix accepts every
-local part and the LMTP server decides (550 5.1.1 for an unknown user).
+lmtp:unix:private/NAME is the socket D/spool/private/NAME: lmtp(8) runs
+chrooted in D/spool, as on Debian, and resolves the name there. Extra
+master.cf services (`services`, e.g. an lmtp with -o overrides) can be
+named as next hops too.
 
-local(8) and mailbox_command: local(8) runs the command only for a
-recipient that is a system account (getpwnam), as that account, with HOME
-and the cwd set to its home (a missing home is only a warning). So the
-tests deliver to system accounts that exist anyway (`satchel`, created by
-make deps) with the same name in satchel's passwd-file, and set
-`local_recipient_maps =` (no smtpd check against the unix passwd map)
-and `alias_maps =` (no /etc/aliases). Recipients are in LOCAL_DOMAIN
-(mydestination).
+`mailbox_command` routes LOCAL_DOMAIN (mydestination) to local(8), which
+runs the command. local(8) runs it only for a recipient that is a system
+account (getpwnam), as that account, with HOME and the cwd set to its
+home (a missing home is only a warning). So the tests deliver to system
+accounts that exist anyway (`satchel`, created by make deps) with the
+same name in satchel's passwd-file, and set `local_recipient_maps =` (no
+smtpd check against the unix passwd map) and `alias_maps =` (no
+/etc/aliases).
 """
 
 import os
@@ -64,9 +64,11 @@ def available():
 class Postfix:
     """One private instance; start(), inject mail, stop()."""
 
-    def __init__(self, transport, extra=None, port=None):
-        """transport: the main.cf lines that route mail (see the
-        constructors below); extra: more main.cf settings (dict)."""
+    def __init__(self, routes, mailbox_command=None, extra=None,
+                 services=(), port=None):
+        """routes {domain: next hop}; mailbox_command: local(8)'s command
+        for LOCAL_DOMAIN (None: no local delivery); extra: more main.cf
+        settings; services: more master.cf lines."""
         self.dir = tempfile.mkdtemp(prefix="satchel-it-postfix-")
         os.chmod(self.dir, 0o755)
         self.etc = os.path.join(self.dir, "etc")
@@ -82,27 +84,12 @@ class Postfix:
         os.chown(self.data, pw.pw_uid, pw.pw_gid)
         os.chmod(self.data, 0o700)
         self.port = port or free_port()
-        self.transport = dict(transport)
+        self.routes = dict(routes)
+        self.command = mailbox_command
         self.extra = dict(extra or {})
+        self.services = list(services)
         self.started = False
         self.write_config()
-
-    # --- where mail goes
-    @staticmethod
-    def lmtp_inet(port, host="127.0.0.1"):
-        return {"virtual_mailbox_domains": VIRTUAL_DOMAIN,
-                "virtual_transport": "lmtp:inet:%s:%d" % (host, port)}
-
-    @staticmethod
-    def lmtp_unix(name="satchel"):
-        return {"virtual_mailbox_domains": VIRTUAL_DOMAIN,
-                "virtual_transport": "lmtp:unix:private/%s" % name}
-
-    @staticmethod
-    def mailbox_command(command):
-        return {"mydestination": LOCAL_DOMAIN,
-                "local_transport": "local",
-                "mailbox_command": command}
 
     def private_socket(self, name="satchel"):
         """The path satchel listens on for lmtp:unix:private/NAME."""
@@ -145,8 +132,19 @@ class Postfix:
             "lmtp_host_lookup": "native",
             "smtpd_banner": "$myhostname ESMTP satchel-test",
             "message_size_limit": "10240000",
+            # every delivery on a connection of its own: a cached one to
+            # an LMTP server a test has stopped would defer the next
+            "lmtp_connection_cache_on_demand": "no",
+            "lmtp_connection_cache_destinations": "",
         }
-        cf.update(self.transport)
+        if self.routes:
+            cf["virtual_mailbox_domains"] = ", ".join(sorted(self.routes))
+            cf["transport_maps"] = "inline:{ %s }" % ", ".join(
+                "%s=%s" % kv for kv in sorted(self.routes.items()))
+        if self.command:
+            cf["mydestination"] = LOCAL_DOMAIN
+            cf["local_transport"] = "local"
+            cf["mailbox_command"] = self.command
         cf.update(self.extra)
         return cf
 
@@ -175,7 +173,7 @@ class Postfix:
             "anvil unix - - n - 1 anvil",
             "scache unix - - n - 1 scache",
             "postlog unix-dgram n - n - 1 postlogd",
-        ]) + "\n"
+        ] + self.services) + "\n"
 
     def write_config(self):
         with open(os.path.join(self.etc, "main.cf"), "w") as f:

@@ -8,15 +8,19 @@ The rig is first proven against an LMTP sink written here (LmtpSink), so a
 failure of the satchel tests is satchel's, not the rig's."""
 
 import asyncio
+import atexit
+import fcntl
 import os
-import pwd
 import re
+import shutil
+import stat
+import tempfile
 import threading
 import time
 
 from harness import *
 import postfix
-from postfix import Postfix, VIRTUAL_DOMAIN, LOCAL_DOMAIN
+from postfix import Postfix, LOCAL_DOMAIN
 
 STORES = None                   # every test makes its own servers
 DELIVERY_TIMEOUT = 20           # seconds from swaks to the stored file
@@ -36,8 +40,8 @@ class LmtpSink:
     whose local part is in refuse get 550 5.1.1 at RCPT; slow maps a
     local part to seconds to wait before its post-data reply."""
 
-    def __init__(self, refuse=(), slow=None):
-        self.port = free_port()
+    def __init__(self, port, refuse=(), slow=None):
+        self.port = port
         self.refuse = set(refuse)
         self.slow = dict(slow or {})
         self.messages = []
@@ -120,6 +124,66 @@ class LmtpSink:
         self.thread.join(5)
 
 
+# ------------------------------------------------ the shared instance
+
+SINK_DOMAIN = "sink.example"    # -> the LmtpSink of the rig self-test
+INET_DOMAIN = "inet.example"    # -> lmtp:inet: satchel serve
+UNIX_DOMAIN = "unix.example"    # -> lmtp:unix:private/satchel
+SLOW_DOMAIN = "slow.example"    # -> lmtp:inet: with a short data timeout
+DATA_DONE_TIMEOUT = 6           # seconds, that short timeout
+SENDER = "sender@client.satchel-test.example"
+_shared = {}
+
+
+def shared_postfix():
+    """One private Postfix for the whole module (a start costs seconds),
+    stopped when the harness exits. Its routes name fixed ports and
+    paths: each test's satchel serve listens on them, and the
+    mailbox_command reads the config a symlink points at."""
+    need_postfix()
+    if "pf" in _shared:
+        return _shared["pf"]
+    sink_port, lmtp_port = free_port(), free_port()
+    link_dir = tempfile.mkdtemp(prefix="satchel-it-pfconf-")
+    os.chmod(link_dir, 0o755)
+    conf_link = os.path.join(link_dir, "satchel.conf")
+    command = ('%s deliver -c %s -f "$SENDER" -a "$RECIPIENT" -d "$USER"'
+               % (SATCHEL, conf_link))
+    inet = "lmtp:inet:127.0.0.1:%d" % lmtp_port
+    pf = Postfix(
+        {SINK_DOMAIN: "lmtp:inet:127.0.0.1:%d" % sink_port,
+         INET_DOMAIN: inet, UNIX_DOMAIN: "lmtp:unix:private/satchel",
+         SLOW_DOMAIN: "lmtpshort:inet:127.0.0.1:%d" % lmtp_port},
+        mailbox_command=command,
+        services=["lmtpshort unix - - y - - lmtp -o lmtp_data_done_timeout"
+                  "=%ds" % DATA_DONE_TIMEOUT])
+    pf.start()
+    atexit.register(pf.cleanup)
+    atexit.register(shutil.rmtree, link_dir, True)
+    _shared.update(pf=pf, sink_port=sink_port, lmtp_port=lmtp_port,
+                   conf_link=conf_link)
+    return pf
+
+
+def satchel_for_postfix(ctx, config=None, users=None, prepare=None):
+    """satchel serve listening where the shared Postfix delivers; its
+    config is the one mailbox_command's satchel deliver reads. prepare
+    (srv) runs before the start (passwd-file changes)."""
+    pf = shared_postfix()
+    cfg = {"lmtp_listen": "127.0.0.1:%d,unix:%s"
+           % (_shared["lmtp_port"], pf.private_socket("satchel")),
+           "lmtp_socket_owner": "postfix"}
+    cfg.update(config or {})
+    srv = ctx.server(store="maildir", config=cfg, users=users, workers=1)
+    if prepare is not None:
+        prepare(srv)
+    srv.start()
+    tmp = _shared["conf_link"] + ".new"
+    os.symlink(srv.conf_path, tmp)
+    os.replace(tmp, _shared["conf_link"])
+    return pf, srv
+
+
 # ---------------------------------------------------------------- helpers
 
 def message(subject, body_lines=20, extra=b""):
@@ -143,29 +207,6 @@ def body_of(data):
     data = data.replace(b"\r\n", b"\n")
     i = data.find(b"\n\n")
     return data[i + 2:].replace(b"\n", b"\r\n")
-
-
-def with_postfix(ctx, transport, extra=None):
-    pf = Postfix(transport, extra)
-    ctx._servers.append(PostfixGuard(pf))
-    return pf
-
-
-class PostfixGuard:
-    """Lets Context.finish() stop a Postfix like a satchel server."""
-
-    def __init__(self, pf):
-        self.pf = pf
-
-    def stop(self):
-        self.pf.stop()
-        return 0, 0, []
-
-    def log_problems(self):
-        return []
-
-    def cleanup(self):
-        self.pf.cleanup()
 
 
 def maildir_count(srv, user):
@@ -209,20 +250,21 @@ def pop_read_all(srv, user):
     return out
 
 
+def header_values(data, name):
+    """The values of every header field name in data (CRLF)."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    return [l.split(":", 1)[1].strip() for l in head.split("\r\n")
+            if l.lower().startswith(name.lower() + ":")]
+
+
 def check_stored(data, sent, rcpt, mid):
     """One stored message read over POP3 against what was sent."""
     eq(body_of(data), body_of(sent), "body of the message to %s" % rcpt)
     head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
     check(("Message-ID: %s" % mid) in head,
           "Message-ID %s kept: %s" % (mid, short(head, 600)))
-    check(re.search(r"(?m)^Return-Path: <sender@client\.satchel-test\."
-                    r"example>$", head),
-          "Return-Path from the envelope: %s" % short(head, 600))
-
-
-def satchel_for_postfix(ctx, config, users=None):
-    """A satchel serve whose passwd-file has the test recipients."""
-    return ctx.server(store="maildir", config=config, users=users).start()
+    eq(header_values(data, "Return-Path"), ["<%s>" % SENDER],
+       "Return-Path from the envelope (one)")
 
 
 # ------------------------------------------------------------ rig itself
@@ -230,13 +272,12 @@ def satchel_for_postfix(ctx, config, users=None):
 def test_rig_delivers_to_a_sink(ctx):
     """The rig alone: Postfix hands a 3-recipient message to the sink
     over lmtp:inet:, one transaction, every recipient, data intact."""
-    need_postfix()
-    sink = LmtpSink(refuse=("nobody",))
+    pf = shared_postfix()
+    sink = LmtpSink(_shared["sink_port"])
     try:
-        pf = with_postfix(ctx, Postfix.lmtp_inet(sink.port)).start()
         mid, data = message("rig self-test")
-        rcpts = ["r%d@%s" % (i, VIRTUAL_DOMAIN) for i in range(3)]
-        pf.send("sender@client.satchel-test.example", rcpts, data)
+        rcpts = ["r%d@%s" % (i, SINK_DOMAIN) for i in range(3)]
+        pf.send(SENDER, rcpts, data)
         got = wait_for(lambda: sink.received(), DELIVERY_TIMEOUT,
                        "a transaction at the sink (postfix log: %s)"
                        % pf.log_tail(8))
@@ -250,3 +291,148 @@ def test_rig_delivers_to_a_sink(ctx):
         check(("Message-ID: %s" % mid).encode() in got_data, "Message-ID")
     finally:
         sink.close()
+
+
+# --------------------------------------------------- satchel end to end
+
+def check_mailbox(srv, user, sent, rcpt, mid):
+    """user's maildrop holds exactly one message, sent, read over POP3."""
+    got = pop_read_all(srv, user)
+    eq(len(got), 1, "messages of %s over POP3" % user)
+    check_stored(got[0], sent, rcpt, mid)
+    return got[0]
+
+
+def test_lmtp_inet_five_recipients(ctx):
+    """One message for five users over lmtp:inet: one LMTP transaction,
+    each user gets it exactly once, byte-exact over POP3."""
+    pf, srv = satchel_for_postfix(ctx)
+    users = ["alice", "bob", "carol", "dave", "erin"]
+    rcpts = ["%s@%s" % (u, INET_DOMAIN) for u in users]
+    mid, data = message("five recipients", body_lines=400)
+    pf.send(SENDER, rcpts, data)
+    wait_delivered(srv, pf, {u: 1 for u in users})
+    for u, r in zip(users, rcpts):
+        check_mailbox(srv, u, data, r, mid)
+    log = pf.log_text()
+    eq(len(re.findall(r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*status=sent"
+                      % _shared["lmtp_port"], log)), 5,
+       "Postfix's status=sent lines, one per recipient")
+
+
+def test_lmtp_unix_private_socket(ctx):
+    """lmtp:unix:private/satchel from a chrooted lmtp(8): the socket
+    satchel's master made in Postfix's queue directory (owner postfix,
+    mode 0660), one delivery, with Delivered-To for the recipient."""
+    pf, srv = satchel_for_postfix(ctx)
+    st = os.lstat(pf.private_socket("satchel"))
+    check(stat.S_ISSOCK(st.st_mode), "a socket at private/satchel")
+    eq(oct(st.st_mode & 0o7777), "0o660", "socket mode (lmtp_socket_mode)")
+    eq(st.st_uid, pwd.getpwnam("postfix").pw_uid, "socket owner")
+    rcpt = "alice@%s" % UNIX_DOMAIN
+    mid, data = message("over the unix socket")
+    pf.send(SENDER, [rcpt], data)
+    wait_delivered(srv, pf, {"alice": 1})
+    got = check_mailbox(srv, "alice", data, rcpt, mid)
+    eq(header_values(got, "Delivered-To"), [rcpt],
+       "Delivered-To of a single-recipient delivery")
+    check("relay=satchel" in pf.log_text() or
+          "private/satchel" in pf.log_text(),
+          "Postfix delivered over the unix socket: %s" % pf.log_tail(4))
+
+
+def test_unknown_recipient_refused_alone(ctx):
+    """An unknown user is refused at RCPT (550 5.1.1): Postfix bounces
+    that one and delivers the other."""
+    pf, srv = satchel_for_postfix(ctx)
+    mid, data = message("one unknown")
+    pf.send(SENDER, ["nosuch@%s" % INET_DOMAIN, "bob@%s" % INET_DOMAIN],
+            data)
+    wait_delivered(srv, pf, {"bob": 1})
+    check_mailbox(srv, "bob", data, "bob@%s" % INET_DOMAIN, mid)
+    check(re.search(r"to=<nosuch@inet\.example>.*dsn=5\.1\.1.*status=bounced",
+                    pf.log_text()),
+          "nosuch bounced with 5.1.1: %s" % pf.log_tail(6))
+
+
+def test_mailbox_command_satchel_deliver(ctx):
+    """local(8) with mailbox_command = satchel deliver: the system
+    account satchel (make deps creates it) is also a passwd-file user;
+    the message arrives once and reads back over POP3."""
+    try:
+        pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        raise Skip("no system user %s (make deps creates it)" % MAIL_USER)
+    pf, srv = satchel_for_postfix(
+        ctx, users={MAIL_USER: "{PLAIN}satchel-Pw.Lda77"})
+    srv.passwords[MAIL_USER] = "satchel-Pw.Lda77"
+    rcpt = "%s@%s" % (MAIL_USER, LOCAL_DOMAIN)
+    mid, data = message("through satchel deliver")
+    pf.send(SENDER, [rcpt], data)
+    wait_delivered(srv, pf, {MAIL_USER: 1})
+    got = check_mailbox(srv, MAIL_USER, data, rcpt, mid)
+    eq(len(header_values(got, "Delivered-To")), 1,
+       "one Delivered-To line (%s)" % header_values(got, "Delivered-To"))
+    check(re.search(r"to=<%s>.*relay=local.*status=sent" % re.escape(rcpt),
+                    pf.log_text()), "local(8) reported it sent: %s"
+          % pf.log_tail(4))
+
+
+def test_slow_recipient_not_duplicated(ctx):
+    """Postfix's lmtp_data_done_timeout is short (6 s) and one of three
+    recipients is slow (its mbox locked by the test): satchel answers
+    that one 451 4.2.0 at lmtp_recipient_timeout (2 s) and the others
+    250 as soon as they are stored, so Postfix retries only the slow
+    one: in the end every recipient has exactly one copy."""
+    state = {}
+
+    def prepare(srv):
+        path = os.path.join(srv.root, "mbox", "slowpoke")
+        srv.extra_users["slowpoke"] = ("{PLAIN}slow-Pw.q1::::::mail=mbox:%s"
+                                       % path)
+        srv.write_passwd()
+        with open(path, "wb"):
+            pass
+        srv.fix_owner(path)
+        state["mbox"] = path
+
+    pf, srv = satchel_for_postfix(
+        ctx, config={"lmtp_recipient_timeout": "2"}, prepare=prepare)
+    srv.passwords["slowpoke"] = "slow-Pw.q1"
+    srv.secrets.add("slow-Pw.q1")
+    holder = open(state["mbox"], "r+b")
+    fcntl.lockf(holder, fcntl.LOCK_EX)
+    try:
+        rcpts = ["alice@%s" % SLOW_DOMAIN, "slowpoke@%s" % SLOW_DOMAIN,
+                 "bob@%s" % SLOW_DOMAIN]
+        mid, data = message("one slow recipient")
+        t0 = time.monotonic()
+        pf.send(SENDER, rcpts, data)
+        wait_for(lambda: maildir_count(srv, "alice") == 1 and
+                 maildir_count(srv, "bob") == 1, DELIVERY_TIMEOUT,
+                 "alice and bob delivered (postfix log: %s)" % pf.log_tail(6))
+        wait_for(lambda: re.search(r"to=<slowpoke@slow\.example>.*"
+                                   r"status=deferred", pf.log_text()),
+                 DELIVERY_TIMEOUT, "slowpoke deferred by Postfix (log: %s)"
+                 % pf.log_tail(6))
+        took = time.monotonic() - t0
+        check(os.path.getsize(state["mbox"]) == 0,
+              "nothing written to the locked mbox")
+    finally:
+        fcntl.lockf(holder, fcntl.LOCK_UN)
+        holder.close()
+    log = pf.log_text()
+    check(re.search(r"to=<slowpoke@slow\.example>.*dsn=4\.2\.0", log),
+          "the slow one was 451 4.2.0: %s" % pf.log_tail(6))
+    check("conversation with" not in log or "timed out" not in log,
+          "Postfix never timed the LMTP transaction out: %s" % pf.log_tail(6))
+    pf.flush()
+    wait_for(lambda: os.path.getsize(state["mbox"]) > 0, DELIVERY_TIMEOUT,
+             "slowpoke delivered on Postfix's retry (log: %s)" % pf.log_tail(6))
+    wait_for(pf.queue_empty, 10, "an empty queue")
+    eq({u: maildir_count(srv, u) for u in ("alice", "bob")},
+       {"alice": 1, "bob": 1}, "alice and bob still exactly once")
+    for u in ("alice", "bob"):
+        check_mailbox(srv, u, data, "%s@%s" % (u, SLOW_DOMAIN), mid)
+    check_mailbox(srv, "slowpoke", data, "slowpoke@%s" % SLOW_DOMAIN, mid)
+    check(took < DATA_DONE_TIMEOUT + DELIVERY_TIMEOUT, "took %.1fs" % took)
