@@ -128,15 +128,58 @@ static bool maildir_listing_usable(const struct index_listing *rec,
 	return true;
 }
 
+/* The listing extended by the arrivals log (docs/store.md, "New mail
+ * without readdir"): cur/ and the listing as the rule above wants them,
+ * new/ the same inode, and the log's entries leading from the listed
+ * mtime of new/ to its mtime now, for a listing read at most
+ * ARRIVALS_TRUST_SECS ago. */
+static bool maildir_arrivals_usable(const struct index_listing *rec,
+				    const struct index_listing *now,
+				    const struct arrivals *arr)
+{
+	struct index_listing virt;
+
+	if (!rec->valid || !now->valid ||
+	    rec->ino[MAILDIR_NEW] != now->ino[MAILDIR_NEW] ||
+	    now->listed_sec - rec->listed_sec > ARRIVALS_TRUST_SECS)
+		return false;
+	if (!arrivals_chain(arr, rec->mtime_sec[MAILDIR_NEW],
+			    rec->mtime_nsec[MAILDIR_NEW],
+			    now->mtime_sec[MAILDIR_NEW],
+			    now->mtime_nsec[MAILDIR_NEW]))
+		return false;
+	virt = *now;
+	virt.mtime_sec[MAILDIR_NEW] = rec->mtime_sec[MAILDIR_NEW];
+	virt.mtime_nsec[MAILDIR_NEW] = rec->mtime_nsec[MAILDIR_NEW];
+	return maildir_listing_usable(rec, &virt);
+}
+
+/* The files from the recorded listing (and the arrivals log when
+ * with_log): 0 when loaded, 1 when the directories must be read, -1 out
+ * of memory. */
+static int maildir_reuse(struct maildir *md, const struct index *index,
+			 const struct arrivals *arr, bool with_log)
+{
+	int ret = maildir_load_listing(md, index);
+
+	if (ret == 0 && with_log) {
+		ret = maildir_load_arrivals(md, index, arr);
+		if (ret == 1)
+			md->files_count = 0;
+	}
+	return ret;
+}
+
 static int maildir_open(const struct maildrop_settings *set,
 			struct maildrop **drop_r, const char **error_r)
 {
 	struct maildir *md;
 	struct index *index = NULL;
+	struct arrivals *arr = NULL;
 	struct index_listing stamps;
 	char path[PATH_MAX];
 	struct stat st;
-	bool reused = false;
+	bool reused = false, with_log = false;
 	int ret;
 
 	md = calloc(1, sizeof(*md));
@@ -186,21 +229,33 @@ static int maildir_open(const struct maildrop_settings *set,
 	/* the clock first, then the stamps, then the listing (docs/store.md) */
 	maildir_stamp_dirs(md, &stamps);
 	snprintf(path, sizeof(path), "%s/%s", set->path, MAILDIR_INDEX_NAME);
-	if (index_load(path, &index) < 0) {
+	if (index_load(path, &index) < 0 ||
+	    arrivals_load(set->path, &arr) < 0) {
+		index_free(&index);
 		*error_r = "out of memory";
 		ret = MAILDROP_TEMP;
 		goto out_fail;
 	}
-	if (maildir_listing_usable(index_get_listing(index), &stamps)) {
-		ret = maildir_load_listing(md, index);
+	md->arrivals_size = arr->size;
+	if (!maildir_listing_usable(index_get_listing(index), &stamps))
+		with_log = maildir_arrivals_usable(index_get_listing(index),
+						   &stamps, arr);
+	if (with_log ||
+	    maildir_listing_usable(index_get_listing(index), &stamps)) {
+		ret = maildir_reuse(md, index, arr, with_log);
 		if (ret < 0) {
 			index_free(&index);
+			arrivals_free(&arr);
 			*error_r = "out of memory";
 			ret = MAILDROP_TEMP;
 			goto out_fail;
 		}
 		reused = ret == 0;
 	}
+	arrivals_free(&arr);
+	/* a listing that stood alone, or directories read now, hold every
+	 * delivery the log names */
+	md->arrivals_covered = !reused || !with_log;
 	if (!reused && (maildir_scan_sub(md, MAILDIR_NEW) < 0 ||
 			maildir_scan_sub(md, MAILDIR_CUR) < 0)) {
 		index_free(&index);

@@ -67,8 +67,13 @@ int maildir_write_index(struct maildir *md, const bool *gone,
 	ret = index_write_listing(path, entries, n, listing, error_r);
 	free(entries);
 	free(where);
-	if (ret == 0)
+	if (ret == 0) {
 		md->index_dirty = false;
+		/* the directories were read after the log: its entries are
+		 * in this index (unless it grew since) */
+		if (md->arrivals_covered)
+			arrivals_truncate(md->path, md->arrivals_size);
+	}
 	return ret;
 }
 
@@ -121,7 +126,8 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 	struct maildir *md = (struct maildir *)drop;
 	int dirfd[MAILDIR_SUB_COUNT] = { -1, -1 };
 	int64_t now = (int64_t)time(NULL);
-	bool *gone = NULL, changed = false, failed = false, quota;
+	bool *gone = NULL, changed = false, failed = false, broken = false;
+	bool quota;
 	uint64_t freed_bytes = 0, freed_count = 0;
 	size_t i;
 	int s, ret = MAILDROP_OK;
@@ -150,6 +156,14 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 		char seen[NAME_MAX + 1];
 		bool same;
 
+		/* before new/ changes: the arrivals log must not chain over
+		 * it (docs/store.md) */
+		if (!broken && f->sub == MAILDIR_NEW &&
+		    (m->deleted || m->retrieved ||
+		     maildrop_msg_is_expired(drop, f->retrieved, now))) {
+			arrivals_break(md->path);
+			broken = true;
+		}
 		if (m->deleted ||
 		    maildrop_msg_is_expired(drop, f->retrieved, now)) {
 			/* unlink is atomic: the message is whole or gone */

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
+#include "store/arrivals.h"
 #include "store/driver.h"
 #include "store/index.h"
 #include "store/lock.h"
@@ -62,6 +65,11 @@ struct maildir {
 	 * (valid false otherwise); written with the index. */
 	struct index_listing listing;
 	bool index_dirty;
+	/* The arrivals log (arrivals.h) as read at open: its size, and
+	 * whether the directories were read after it (then an index write
+	 * may empty it, if nothing was appended since). */
+	off_t arrivals_size;
+	bool arrivals_covered;
 };
 
 struct maildir_reader {
@@ -78,6 +86,11 @@ int maildir_scan_sub(struct maildir *md, enum maildir_sub sub);
 /* Adds the files of a trusted index listing: 0, 1 when it names a file
  * the scan could not have produced (nothing added), -1 out of memory. */
 int maildir_load_listing(struct maildir *md, const struct index *index);
+/* Adds the files of new/ that the arrivals log names and the index
+ * does not: 0, 1 when a name could not come from a scan (nothing
+ * added), -1 out of memory. */
+int maildir_load_arrivals(struct maildir *md, const struct index *index,
+			  const struct arrivals *arr);
 /* Sorts the files and builds drop.msgs (sizes, unique UIDLs). Returns
  * MAILDROP_OK or MAILDROP_TEMP with *error_r. */
 int maildir_snapshot(struct maildir *md, struct index *index,

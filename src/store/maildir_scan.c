@@ -338,6 +338,28 @@ bad:
 	md->files_count = 0;
 	return 1;
 }
+int maildir_load_arrivals(struct maildir *md, const struct index *index,
+			  const struct arrivals *arr)
+{
+	size_t i, start = md->files_count;
+
+	for (i = 0; i < arr->count; i++) {
+		const struct arrivals_entry *e = &arr->entries[i];
+
+		/* already in the listing (delivered in the tick it was
+		 * stamped in) */
+		if (index_lookup(index, e->name) != NULL)
+			continue;
+		if (maildir_add_file(md, MAILDIR_NEW, e->name) < 0)
+			return -1;
+		if (!md->files[md->files_count - 1].has_w) {
+			md->files_count = start;
+			return 1; /* not one of our names */
+		}
+	}
+	return 0;
+}
+
 /* The slow path: read the file once to count the CRLF size. dir_fd is
  * its sub-directory (openat: no path walk per file). Returns 0, 1 when
  * the file vanished meanwhile, -1 on an I/O error. */

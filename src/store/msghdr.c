@@ -278,6 +278,7 @@ void msghdr_feed(struct msghdr *h, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len, *lf;
 	size_t name_len = 0, n;
+	enum msghdr_class cls;
 	/* the octet before data, for CRLF detection across chunks */
 	bool prev_cr = h->last_cr;
 
@@ -301,8 +302,8 @@ void msghdr_feed(struct msghdr *h, const char *data, size_t len)
 			if (*p == '\n')
 				msghdr_note_eol(h, p, data, prev_cr);
 			p++;
-			msghdr_decide(h, msghdr_classify(h, &name_len),
-				      name_len);
+			cls = msghdr_classify(h, &name_len);
+			msghdr_decide(h, cls, name_len);
 			/* a decided line that already ended */
 			if (p[-1] == '\n' && h->state != MSGHDR_BODY)
 				h->state = MSGHDR_LINE_START;
