@@ -8,10 +8,20 @@
 
 #include "net/ioloop.h"
 
+const struct lmtp_store_ops lmtp_store_delivery = {
+	.spool_create = delivery_spool_create,
+	.spool_write = delivery_spool_write,
+	.spool_finish = delivery_spool_finish,
+	.message_id = delivery_spool_message_id,
+	.store = delivery_store,
+	.spool_destroy = delivery_spool_destroy,
+};
+
 void lmtp_server_init(struct lmtp_server *srv, const struct config *cfg)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = cfg;
+	srv->store = &lmtp_store_delivery;
 	if (cfg->hostname[0] != '\0')
 		snprintf(srv->hostname, sizeof(srv->hostname), "%s",
 			 cfg->hostname);

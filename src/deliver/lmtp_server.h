@@ -10,6 +10,7 @@
 #define SATCHEL_LMTP_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -31,6 +32,26 @@ struct lmtp_host_ops {
 	void (*session_gone)(struct lmtp_server *srv, struct lmtp_session *s);
 };
 
+/* The store write side as the session calls it: delivery.h's functions
+ * (lmtp_store_delivery), or a test's fakes. */
+struct lmtp_store_ops {
+	int (*spool_create)(const struct delivery_settings *set,
+			    struct delivery_spool **spool_r,
+			    const char **error_r);
+	int (*spool_write)(struct delivery_spool *spool, const void *data,
+			   size_t len, const char **error_r);
+	int (*spool_finish)(struct delivery_spool *spool,
+			    const struct delivery_envelope *env,
+			    struct delivery_result *res);
+	const char *(*message_id)(const struct delivery_spool *spool);
+	enum delivery_status (*store)(struct delivery_spool *spool,
+				      const struct delivery_target *target,
+				      struct delivery_result *res);
+	void (*spool_destroy)(struct delivery_spool **spoolp);
+};
+
+extern const struct lmtp_store_ops lmtp_store_delivery;
+
 struct lmtp_server {
 	const struct config *cfg;
 	struct ioloop *loop;
@@ -38,6 +59,7 @@ struct lmtp_server {
 	struct delivery_settings dset;     /* from cfg */
 	char hostname[256];                /* greeting, LHLO, Maildir names */
 	const struct lmtp_host_ops *ops;
+	const struct lmtp_store_ops *store; /* lmtp_store_delivery */
 	void *host;                        /* the host's own state */
 	uint64_t next_serial;
 	unsigned nsessions;
@@ -46,7 +68,8 @@ struct lmtp_server {
 	bool stopping;                     /* the pool is going: no submit */
 };
 
-/* Fills the parts taken from the config (dset, hostname). */
+/* Fills the parts taken from the config (dset, hostname); store is
+ * lmtp_store_delivery. */
 void lmtp_server_init(struct lmtp_server *srv, const struct config *cfg);
 /* Stops the loop when draining and no session or delivery is left. */
 void lmtp_server_check_idle(struct lmtp_server *srv);

@@ -148,7 +148,7 @@ static void session_take_data(struct lmtp_session *s)
 		s->data_error = "552 5.3.4 Message size exceeds fixed "
 				"maximum message size";
 	if (s->data_error == NULL && out_len > 0 &&
-	    delivery_spool_write(s->spool, lmtp_data_scratch, out_len,
+	    s->srv->store->spool_write(s->spool, lmtp_data_scratch, out_len,
 				 &error) < 0) {
 		log_error("spooling a message from %s: %s", s->addr, error);
 		s->data_error = "451 4.3.0 Cannot spool the message";
@@ -175,7 +175,7 @@ static void session_take_chunk(struct lmtp_session *s)
 			s->data_error = "552 5.3.4 Message size exceeds fixed "
 					"maximum message size";
 		if (s->data_error == NULL && n > 0 &&
-		    delivery_spool_write(s->spool, s->in + s->in_start, n,
+		    s->srv->store->spool_write(s->spool, s->in + s->in_start, n,
 					 &error) < 0) {
 			log_error("spooling a message from %s: %s", s->addr,
 				  error);
@@ -397,7 +397,7 @@ void lmtp_session_close_with(struct lmtp_session *s, const char *reply,
 
 void lmtp_session_reset(struct lmtp_session *s)
 {
-	delivery_spool_destroy(&s->spool);
+	s->srv->store->spool_destroy(&s->spool);
 	s->nrcpts = 0;
 	s->data_size = 0;
 	s->data_error = NULL;
@@ -410,7 +410,7 @@ int lmtp_session_spool_create(struct lmtp_session *s)
 {
 	const char *error;
 
-	if (delivery_spool_create(&s->srv->dset, &s->spool, &error) < 0) {
+	if (s->srv->store->spool_create(&s->srv->dset, &s->spool, &error) < 0) {
 		log_error("spool for a message from %s: %s", s->addr, error);
 		return -1;
 	}
@@ -547,7 +547,7 @@ void lmtp_session_destroy(struct lmtp_session **sp)
 	lmtp_quota_detach(s);
 	if (s->txn != NULL)
 		lmtp_txn_detach(s->txn);
-	delivery_spool_destroy(&s->spool);
+	s->srv->store->spool_destroy(&s->spool);
 	timer_remove(&s->timer);
 	io_remove(&s->io);
 	conn_deinit(&s->conn);

@@ -65,12 +65,12 @@ static void txn_run(struct jobpool_job *job)
 
 	memset(&t->res, 0, sizeof(t->res));
 	if (t->step == TXN_FINISH) {
-		if (delivery_spool_finish(t->spool, &t->env, &t->res) == 0)
+		if (t->srv->store->spool_finish(t->spool, &t->env, &t->res) == 0)
 			t->res.status = DELIVERY_OK;
 		else if (t->res.status == DELIVERY_OK)
 			t->res.status = DELIVERY_TEMP;
 	} else {
-		(void)delivery_store(t->spool, &t->target, &t->res);
+		(void)t->srv->store->store(t->spool, &t->target, &t->res);
 	}
 	/* every failure says why (never "(null)" in a reply) */
 	if (t->res.enhanced == NULL)
@@ -151,7 +151,7 @@ static void txn_end(struct lmtp_txn *t)
 	struct lmtp_server *srv = t->srv;
 
 	timer_remove(&t->timer);
-	delivery_spool_destroy(&t->spool);
+	t->srv->store->spool_destroy(&t->spool);
 	if (t->session != NULL)
 		lmtp_session_txn_done(t->session);
 	free(t->rcpts);
@@ -174,7 +174,7 @@ static void txn_done(struct jobpool_job *job)
 			return;
 		}
 		snprintf(t->message_id, sizeof(t->message_id), "%s",
-			 delivery_spool_message_id(t->spool));
+			 t->srv->store->message_id(t->spool));
 		t->step = TXN_STORE;
 		t->index = 0;
 	} else {

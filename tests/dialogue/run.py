@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Protocol dialogues: what the client sends, what must come back.
 
-Runs every tests/dialogue/*.pop file through `satchel serve --stdio` and
+Runs every tests/dialogue/*.pop file through `satchel serve --stdio`, and
+every *.lmtp file through `satchel lmtp --stdio` (LMTP, RFC 2033, with the
+same fixture: RCPT TO:<alice@...> delivers into alice's Maildir), and
 compares the server's replies exactly, line by line, CRLF included.
 Standard library only.
 
@@ -298,8 +300,9 @@ class Failure(Exception):
 class Server:
     """One `satchel serve --stdio` process with its client stream."""
 
-    def __init__(self, satchel, conf, options, stream, log):
-        cmd = [satchel, "serve", "--stdio", "-c", conf]
+    def __init__(self, satchel, conf, options, stream, log, dlg_path):
+        front = "lmtp" if dlg_path.endswith(".lmtp") else "serve"
+        cmd = [satchel, front, "--stdio", "-c", conf]
         for opt in options:
             cmd += ["-o", opt]
         self.buf = b""
@@ -392,7 +395,7 @@ class Server:
 def run_session(satchel, conf, dlg, session, version, log, transcript):
     """Runs one session; appends (expected, got) pairs to transcript.
     Returns a reason string on failure, else None."""
-    srv = Server(satchel, conf, dlg.options, dlg.stream, log)
+    srv = Server(satchel, conf, dlg.options, dlg.stream, log, dlg.path)
     timestamp = None
     pending = b""
     failed = None
@@ -504,7 +507,8 @@ def main():
         return 1
     version = subprocess.run([satchel, "--version"], capture_output=True,
                              text=True).stdout.split()[-1]
-    paths = sorted(glob.glob(os.path.join(HERE, "*.pop")))
+    paths = sorted(glob.glob(os.path.join(HERE, "*.pop")) +
+                   glob.glob(os.path.join(HERE, "*.lmtp")))
     if args.names:
         paths = [p for p in paths
                  if os.path.splitext(os.path.basename(p))[0] in args.names]

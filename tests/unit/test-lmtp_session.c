@@ -1,0 +1,386 @@
+/* test-lmtp_session.c: whole LMTP sessions over a socketpair, with the
+ * session, command and delivery code of the worker (lmtp_session.c,
+ * lmtp_cmd.c, lmtp_txn.c) on a real loop and job pool, and the store
+ * and user lookups replaced (lmtp_store_ops, lmtp_host_ops):
+ *
+ *  - each recipient's reply is sent as soon as it is stored, before a
+ *    later recipient's store finishes (decided by ordering: the slow
+ *    store waits until the client has read the earlier reply);
+ *  - a store slower than lmtp_recipient_timeout gets 451 4.2.0 for that
+ *    recipient alone, and the next recipient is still delivered;
+ *  - a connection closed in the middle of DATA stores nothing and frees
+ *    its spool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "deliver/lmtp_server.h"
+#include "deliver/lmtp_session.h"
+#include "net/ioloop.h"
+#include "util/jobpool.h"
+#include "unit.h"
+
+/* --- the fake store (its functions run on pool threads) --- */
+
+struct delivery_spool {
+	char *data;
+	size_t len;
+};
+
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fake_stored[16][64];
+static char fake_data[256];
+static unsigned fake_nstored, fake_spools;
+static sem_t slow_go;
+
+static int fake_create(const struct delivery_settings *set,
+		       struct delivery_spool **spool_r, const char **error_r)
+{
+	*spool_r = calloc(1, sizeof(**spool_r));
+	pthread_mutex_lock(&fake_lock);
+	fake_spools++;
+	pthread_mutex_unlock(&fake_lock);
+	return 0;
+}
+
+static int fake_write(struct delivery_spool *spool, const void *data,
+		      size_t len, const char **error_r)
+{
+	spool->data = realloc(spool->data, spool->len + len + 1);
+	memcpy(spool->data + spool->len, data, len);
+	spool->len += len;
+	spool->data[spool->len] = '\0';
+	return 0;
+}
+
+static int fake_finish(struct delivery_spool *spool,
+		       const struct delivery_envelope *env,
+		       struct delivery_result *res)
+{
+	res->status = DELIVERY_OK;
+	return 0;
+}
+
+static const char *fake_message_id(const struct delivery_spool *spool)
+{
+	return "<fake@test>";
+}
+
+static enum delivery_status fake_store(struct delivery_spool *spool,
+				       const struct delivery_target *t,
+				       struct delivery_result *res)
+{
+	if (strstr(t->rcpt, "slow") != NULL) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		while (sem_timedwait(&slow_go, &ts) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_lock(&fake_lock);
+	if (fake_nstored < 16)
+		snprintf(fake_stored[fake_nstored++], 64, "%s", t->rcpt);
+	snprintf(fake_data, sizeof(fake_data), "%s",
+		 spool->data != NULL ? spool->data : "");
+	pthread_mutex_unlock(&fake_lock);
+	res->status = DELIVERY_OK;
+	res->enhanced = "2.0.0";
+	res->text = "stored";
+	res->size = spool->len;
+	return DELIVERY_OK;
+}
+
+static void fake_destroy(struct delivery_spool **spoolp)
+{
+	if (*spoolp == NULL)
+		return;
+	free((*spoolp)->data);
+	free(*spoolp);
+	*spoolp = NULL;
+	pthread_mutex_lock(&fake_lock);
+	fake_spools--;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+static const struct lmtp_store_ops fake_ops = {
+	.spool_create = fake_create, .spool_write = fake_write,
+	.spool_finish = fake_finish, .message_id = fake_message_id,
+	.store = fake_store, .spool_destroy = fake_destroy,
+};
+
+/* --- the fake host: alice, bob and slow exist, answered from a timer
+ * (never from inside the lookup call, as lmtp_server.h requires) --- */
+
+struct fake_lookup {
+	struct lmtp_session *session;
+	struct auth_reply reply;
+	struct timer *timer;
+};
+
+static struct fake_lookup lookup_state;
+
+static void lookup_fire(void *context)
+{
+	struct fake_lookup *l = context;
+	struct lmtp_session *s = l->session;
+
+	l->timer = NULL;
+	l->session = NULL;
+	if (s != NULL)
+		lmtp_session_lookup_done(s, &l->reply);
+}
+
+static int fake_lookup(struct lmtp_server *srv, struct lmtp_session *s,
+		       const char *address)
+{
+	struct fake_lookup *l = &lookup_state;
+	const char *at = strchr(address, '@');
+	size_t len = at != NULL ? (size_t)(at - address) : strlen(address);
+
+	memset(&l->reply, 0, AUTH_REPLY_HDR);
+	l->reply.quota_bytes = l->reply.quota_messages = -1;
+	if ((len == 5 && strncmp(address, "alice", 5) == 0) ||
+	    (len == 3 && strncmp(address, "bob", 3) == 0) ||
+	    (len == 4 && strncmp(address, "slow", 4) == 0)) {
+		l->reply.result = AUTH_OK;
+		snprintf(l->reply.user, sizeof(l->reply.user), "%.*s",
+			 (int)len, address);
+		snprintf(l->reply.mail_path, sizeof(l->reply.mail_path),
+			 "/nonexistent/%.*s", (int)len, address);
+	} else {
+		l->reply.result = AUTH_FAILED;
+	}
+	l->session = s;
+	l->timer = timer_add(srv->loop, 0, lookup_fire, l);
+	return 0;
+}
+
+static void fake_gone(struct lmtp_server *srv, struct lmtp_session *s)
+{
+	if (lookup_state.session == s) {
+		lookup_state.session = NULL;
+		timer_remove(&lookup_state.timer);
+	}
+}
+
+static const struct lmtp_host_ops host_ops = {
+	.lookup = fake_lookup, .session_gone = fake_gone,
+};
+
+/* --- the client, on its own thread --- */
+
+struct client {
+	int fd;
+	char buf[8192];
+	size_t len;
+	bool ok;
+	char failure[256];
+	void (*script)(struct client *c);
+};
+
+static void client_send(struct client *c, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
+	while (off < len) {
+		ssize_t n = write(c->fd, text + off, len - off);
+
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+/* The next line (without CRLF) within 10 s, or "" on EOF / timeout. */
+static const char *client_line(struct client *c)
+{
+	static __thread char line[1024];
+	char *lf;
+
+	while ((lf = memchr(c->buf, '\n', c->len)) == NULL) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 10000) <= 0)
+			return "";
+		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n <= 0)
+			return "";
+		c->len += (size_t)n;
+	}
+	*lf = '\0';
+	snprintf(line, sizeof(line), "%.1000s", c->buf);
+	if (strlen(line) > 0 && line[strlen(line) - 1] == '\r')
+		line[strlen(line) - 1] = '\0';
+	c->len -= (size_t)(lf + 1 - c->buf);
+	memmove(c->buf, lf + 1, c->len);
+	return line;
+}
+
+static void client_expect(struct client *c, const char *want)
+{
+	const char *got;
+
+	if (!c->ok)
+		return;
+	got = client_line(c);
+	if (strcmp(got, want) != 0) {
+		c->ok = false;
+		snprintf(c->failure, sizeof(c->failure), "got \"%s\", want "
+			 "\"%s\"", got, want);
+	}
+}
+
+static void client_greet(struct client *c, const char *rcpts)
+{
+	client_expect(c, "220 test.example LMTP satchel ready");
+	client_send(c, "LHLO client\r\n");
+	while (c->ok && strcmp(client_line(c), "250 DSN") != 0)
+		;
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "250 2.1.0 Sender OK");
+	client_send(c, rcpts);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	c->script(c);
+	close(c->fd);
+	return NULL;
+}
+
+/* Runs one session with script as the client; false when the script
+ * failed (c->failure says why). */
+static bool run_session(struct config *cfg, void (*script)(struct client *),
+			struct client *c)
+{
+	struct lmtp_server srv;
+	struct lmtp_session *s;
+	struct io *jobs_io;
+	pthread_t thread;
+	int pair[2];
+
+	memset(c, 0, sizeof(*c));
+	c->ok = true;
+	c->script = script;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+		return false;
+	fcntl(pair[0], F_SETFL, O_NONBLOCK);
+	lmtp_server_init(&srv, cfg);
+	srv.ops = &host_ops;
+	srv.store = &fake_ops;
+	srv.draining = true; /* the loop ends with the session */
+	srv.loop = ioloop_create();
+	srv.jobs = jobpool_create(2);
+	jobs_io = io_add(srv.loop, jobpool_fd(srv.jobs), IO_READ, false,
+			 (io_callback *)(void (*)(void))jobpool_complete,
+			 srv.jobs);
+	s = lmtp_session_create(&srv, pair[0], "test");
+	c->fd = pair[1];
+	pthread_create(&thread, NULL, client_main, c);
+	lmtp_session_start(s);
+	if (srv.nsessions > 0 || srv.active_txns > 0)
+		ioloop_run(srv.loop);
+	pthread_join(thread, NULL);
+	srv.stopping = true;
+	io_remove(&jobs_io);
+	jobpool_destroy(&srv.jobs);
+	ioloop_destroy(&srv.loop);
+	return c->ok;
+}
+
+static void script_streaming(struct client *c)
+{
+	client_greet(c, "RCPT TO:<alice@example.org>\r\n"
+		     "RCPT TO:<slow@example.org>\r\n"
+		     "RCPT TO:<bob@example.org>\r\nDATA\r\n");
+	client_expect(c, "250 2.1.5 <alice@example.org> OK");
+	client_expect(c, "250 2.1.5 <slow@example.org> OK");
+	client_expect(c, "250 2.1.5 <bob@example.org> OK");
+	client_expect(c, "354 End data with <CR><LF>.<CR><LF>");
+	client_send(c, "Subject: t\r\n\r\n..body\r\n.\r\n");
+	/* the slow store is blocked until this reply has been read: it
+	 * can only come if alice's reply did not wait for the others */
+	client_expect(c, "250 2.0.0 <alice@example.org> stored");
+	sem_post(&slow_go);
+	client_expect(c, "250 2.0.0 <slow@example.org> stored");
+	client_expect(c, "250 2.0.0 <bob@example.org> stored");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
+static void script_timeout(struct client *c)
+{
+	client_greet(c, "RCPT TO:<slow@example.org>\r\n"
+		     "RCPT TO:<bob@example.org>\r\nDATA\r\n");
+	client_expect(c, "250 2.1.5 <slow@example.org> OK");
+	client_expect(c, "250 2.1.5 <bob@example.org> OK");
+	client_expect(c, "354 End data with <CR><LF>.<CR><LF>");
+	client_send(c, "Subject: t\r\n\r\nbody\r\n.\r\n");
+	client_expect(c, "451 4.2.0 <slow@example.org> delivery took too "
+		      "long, try again later");
+	sem_post(&slow_go);
+	client_expect(c, "250 2.0.0 <bob@example.org> stored");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
+static void script_cut(struct client *c)
+{
+	client_greet(c, "RCPT TO:<alice@example.org>\r\nDATA\r\n");
+	client_expect(c, "250 2.1.5 <alice@example.org> OK");
+	client_expect(c, "354 End data with <CR><LF>.<CR><LF>");
+	client_send(c, "Subject: cut\r\n\r\nhalf a messa");
+}
+
+int main(void)
+{
+	struct config cfg;
+	struct client c;
+	bool ok;
+
+	sem_init(&slow_go, 0, 0);
+	config_defaults(&cfg);
+	snprintf(cfg.hostname, sizeof(cfg.hostname), "test.example");
+
+	ok = run_session(&cfg, script_streaming, &c);
+	CHECK(ok, "each reply streamed as soon as its recipient is stored");
+	if (!ok)
+		printf("# %s\n", c.failure);
+	CHECK(fake_nstored == 3 &&
+	      strcmp(fake_stored[0], "alice@example.org") == 0 &&
+	      strcmp(fake_stored[1], "slow@example.org") == 0 &&
+	      strcmp(fake_stored[2], "bob@example.org") == 0,
+	      "stored in RCPT order");
+	CHECK_STR(fake_data, "Subject: t\r\n\r\n.body\r\n",
+		  "the spool got the unstuffed data");
+	CHECK(fake_spools == 0, "spool freed after delivery");
+
+	fake_nstored = 0;
+	cfg.lmtp_recipient_timeout = 1;
+	ok = run_session(&cfg, script_timeout, &c);
+	CHECK(ok, "a slow recipient gets 451 4.2.0, the next one 250");
+	if (!ok)
+		printf("# %s\n", c.failure);
+	CHECK(fake_nstored == 2 &&
+	      strcmp(fake_stored[1], "bob@example.org") == 0,
+	      "the late store completed, then the next recipient");
+	CHECK(fake_spools == 0, "spool freed after the late store");
+
+	fake_nstored = 0;
+	ok = run_session(&cfg, script_cut, &c);
+	CHECK(ok, "the client cut the connection in the middle of DATA");
+	CHECK(fake_nstored == 0, "a cut DATA stores nothing");
+	CHECK(fake_spools == 0, "a cut DATA frees its spool");
+	return unit_done();
+}
