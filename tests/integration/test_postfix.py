@@ -130,6 +130,7 @@ SINK_DOMAIN = "sink.example"    # -> the LmtpSink of the rig self-test
 INET_DOMAIN = "inet.example"    # -> lmtp:inet: satchel serve
 UNIX_DOMAIN = "unix.example"    # -> lmtp:unix:private/satchel
 SLOW_DOMAIN = "slow.example"    # -> lmtp:inet: with a short data timeout
+PIPE_DOMAIN = "pipe.example"    # -> pipe(8) running satchel deliver
 DATA_DONE_TIMEOUT = 6           # seconds, that short timeout
 SENDER = "sender@client.satchel-test.example"
 _shared = {}
@@ -150,13 +151,21 @@ def shared_postfix():
     command = ('%s deliver -c %s -f "$SENDER" -a "$RECIPIENT" -d "$USER"'
                % (SATCHEL, conf_link))
     inet = "lmtp:inet:127.0.0.1:%d" % lmtp_port
+    # pipe(8) as docs/admin.md shows it: one recipient per run (argv has
+    # one ${user}), no D/R flags (satchel deliver writes Delivered-To and
+    # Return-Path itself)
+    pipe = ("satchelpipe unix - n n - - pipe flags=hu user=%s argv=%s "
+            "deliver -c %s -f ${sender} -a ${original_recipient} -d ${user}"
+            % (MAIL_USER, SATCHEL, conf_link))
     pf = Postfix(
         {SINK_DOMAIN: "lmtp:inet:127.0.0.1:%d" % sink_port,
          INET_DOMAIN: inet, UNIX_DOMAIN: "lmtp:unix:private/satchel",
-         SLOW_DOMAIN: "lmtpshort:inet:127.0.0.1:%d" % lmtp_port},
+         SLOW_DOMAIN: "lmtpshort:inet:127.0.0.1:%d" % lmtp_port,
+         PIPE_DOMAIN: "satchelpipe:"},
         mailbox_command=command,
+        extra={"satchelpipe_destination_recipient_limit": "1"},
         services=["lmtpshort unix - - y - - lmtp -o lmtp_data_done_timeout"
-                  "=%ds" % DATA_DONE_TIMEOUT])
+                  "=%ds" % DATA_DONE_TIMEOUT, pipe])
     pf.start()
     atexit.register(pf.cleanup)
     atexit.register(shutil.rmtree, link_dir, True)
@@ -398,6 +407,26 @@ def test_mailbox_command_satchel_deliver(ctx):
     check(re.search(r"to=<%s>.*relay=local.*status=sent" % re.escape(rcpt),
                     pf.log_text()), "local(8) reported it sent: %s"
           % pf.log_tail(4))
+
+
+def test_pipe_satchel_deliver(ctx):
+    """pipe(8) with argv = satchel deliver, two recipients (one run
+    each): both arrive once with their own Delivered-To; an unknown user
+    is exit 67, which Postfix bounces."""
+    pf, srv = satchel_for_postfix(ctx)
+    rcpts = ["alice@%s" % PIPE_DOMAIN, "bob@%s" % PIPE_DOMAIN,
+             "nosuch@%s" % PIPE_DOMAIN]
+    mid, data = message("through pipe(8)")
+    pf.send(SENDER, rcpts, data)
+    wait_delivered(srv, pf, {"alice": 1, "bob": 1})
+    for u in ("alice", "bob"):
+        got = check_mailbox(srv, u, data, "%s@%s" % (u, PIPE_DOMAIN), mid)
+        eq(len(header_values(got, "Delivered-To")), 1,
+           "one Delivered-To for %s: %s" % (u, header_values(
+               got, "Delivered-To")))
+    check(re.search(r"to=<nosuch@pipe\.example>.*status=bounced",
+                    pf.log_text()),
+          "the unknown user bounced: %s" % pf.log_tail(4))
 
 
 def test_slow_recipient_not_duplicated(ctx):
