@@ -126,7 +126,9 @@ static int listener_remove_stale(const char *path,
 			 "is not a socket (not removed)", path);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a live server with a full backlog answers EAGAIN
+	 * instead of holding the master's start */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errsize, "socket: %s", strerror(errno));
 		return -1;
@@ -134,7 +136,7 @@ static int listener_remove_stale(const char *path,
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
 	saved = errno;
 	close(fd);
-	if (rc == 0) {
+	if (rc == 0 || saved == EAGAIN || saved == EINPROGRESS) {
 		snprintf(err, errsize, "listen unix:%s: another process "
 			 "listens on it", path);
 		return -1;
