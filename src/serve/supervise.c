@@ -380,39 +380,51 @@ static void log_exit(const char *what, pid_t pid, int status)
 		log_info("%s pid=%d exited", what, (int)pid);
 }
 
+/* A new generation with cfg (owned by it on success): its TLS context
+ * made, its listeners bound or taken over from old. The generation
+ * index, or -1 with the reason logged after what (cfg is still the
+ * caller's then). */
+static int start_new_generation(struct master *m, struct config *cfg,
+				const struct generation *old, const char *what)
+{
+	struct generation *bound = calloc(1, sizeof(*bound));
+	char err[512];
+	int gi = -1;
+
+	if (bound == NULL) {
+		log_error("%s: out of memory", what);
+		return -1;
+	}
+	if (tls_ctx_create(&cfg->tls, &bound->tls, err, sizeof(err)) < 0 ||
+	    supervise_bind(cfg, bound, old, err, sizeof(err)) < 0) {
+		log_error("%s: %s", what, err);
+		goto out;
+	}
+	gi = supervise_start_generation(m, cfg, bound);
+	if (gi < 0)
+		supervise_close_listeners(bound);
+out:
+	if (gi < 0)
+		tls_ctx_destroy(&bound->tls);
+	free(bound);
+	return gi;
+}
+
 static void new_generation_like(struct master *m, int old)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
-	struct generation *bound = calloc(1, sizeof(*bound));
-	char err[512];
 	int gi;
 
-	if (cfg == NULL || bound == NULL)
-		goto out_free;
+	if (cfg == NULL)
+		return;
 	*cfg = *m->gens[old].cfg;
-	if (tls_ctx_create(&cfg->tls, &bound->tls, err, sizeof(err)) < 0) {
-		log_error("cannot restart: %s", err);
-		goto out_free;
-	}
 	/* the same config: every address is old's, duplicated */
-	if (supervise_bind(cfg, bound, &m->gens[old], err, sizeof(err)) < 0) {
-		log_error("cannot restart: %s", err);
-		goto out_tls;
-	}
-	gi = supervise_start_generation(m, cfg, bound);
+	gi = start_new_generation(m, cfg, &m->gens[old], "cannot restart");
 	if (gi < 0) {
-		supervise_close_listeners(bound);
-		goto out_tls;
+		free(cfg);
+		return;
 	}
 	m->current = gi;
-	free(bound);
-	return;
-
-out_tls:
-	tls_ctx_destroy(&bound->tls);
-out_free:
-	free(bound);
-	free(cfg);
 }
 
 static void reap(struct master *m)
@@ -483,13 +495,12 @@ static void reload(struct master *m)
 {
 	struct generation *old = &m->gens[m->current];
 	struct config *cfg = malloc(sizeof(*cfg));
-	struct generation *bound = calloc(1, sizeof(*bound));
 	const char *refusal;
 	char err[512];
 	int gi, old_index = m->current;
 
-	if (cfg == NULL || bound == NULL)
-		goto out_free;
+	if (cfg == NULL)
+		return;
 	if (supervise_load_config(m, cfg, err, sizeof(err)) < 0 ||
 	    supervise_check_config(m, cfg, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
@@ -502,27 +513,17 @@ static void reload(struct master *m)
 		goto out_free;
 	}
 	config_warn(cfg);
-	if (tls_ctx_create(&cfg->tls, &bound->tls, err, sizeof(err)) < 0 ||
-	    supervise_bind(cfg, bound, old, err, sizeof(err)) < 0) {
-		log_error("reload failed, keeping the running config: %s", err);
-		goto out_tls;
-	}
-	gi = supervise_start_generation(m, cfg, bound);
-	if (gi < 0) {
-		supervise_close_listeners(bound);
-		goto out_tls;
-	}
+	gi = start_new_generation(m, cfg, old, "reload failed, keeping the "
+				  "running config");
+	if (gi < 0)
+		goto out_free;
 	m->current = gi;
 	drain_generation(m, old_index);
 	retire_if_done(m, old_index);
 	log_info("configuration reloaded");
-	free(bound);
 	return;
 
-out_tls:
-	tls_ctx_destroy(&bound->tls);
 out_free:
-	free(bound);
 	free(cfg);
 }
 
