@@ -52,7 +52,6 @@ import time
 from harness import free_port, wait_until
 
 POSTFIX = "/usr/sbin/postfix"
-VIRTUAL_DOMAIN = "lmtp.example"
 LOCAL_DOMAIN = "local.example"
 START_TIMEOUT = 20              # seconds until smtpd answers 220
 

@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import threading
@@ -487,3 +488,60 @@ def test_slow_recipient_not_duplicated(ctx):
         check_mailbox(srv, u, data, "%s@%s" % (u, SLOW_DOMAIN), mid)
     check_mailbox(srv, "slowpoke", data, "slowpoke@%s" % SLOW_DOMAIN, mid)
     check(took < DATA_DONE_TIMEOUT + DELIVERY_TIMEOUT, "took %.1fs" % took)
+
+
+def test_lmtp_worker_killed_mid_transaction(ctx):
+    """SIGKILL of the LMTP worker while a transaction is under way (the
+    first recipient stored and answered, the second waiting for its mbox
+    lock): the master starts a new worker, Postfix retries what was not
+    answered, and every recipient ends with exactly one copy."""
+    state = {}
+
+    def prepare(srv):
+        path = os.path.join(srv.root, "mbox", "slowpoke")
+        srv.extra_users["slowpoke"] = ("{PLAIN}slow-Pw.q1::::::mail=mbox:%s"
+                                       % path)
+        srv.write_passwd()
+        with open(path, "wb"):
+            pass
+        srv.fix_owner(path)
+        state["mbox"] = path
+
+    pf, srv = satchel_for_postfix(
+        ctx, config={"lmtp_recipient_timeout": "30"}, prepare=prepare)
+    srv.passwords["slowpoke"] = "slow-Pw.q1"
+    srv.secrets.add("slow-Pw.q1")
+    holder = open(state["mbox"], "r+b")
+    fcntl.lockf(holder, fcntl.LOCK_EX)
+    try:
+        mid, data = message("worker killed")
+        pf.send(SENDER, ["alice@%s" % INET_DOMAIN,
+                         "slowpoke@%s" % INET_DOMAIN,
+                         "bob@%s" % INET_DOMAIN], data)
+        wait_for(lambda: maildir_count(srv, "alice") == 1, DELIVERY_TIMEOUT,
+                 "alice stored first (postfix log: %s)" % pf.log_tail(4))
+        wait_for(lambda: re.search(r"to=<alice@inet\.example>.*status=sent",
+                                   pf.log_text()), DELIVERY_TIMEOUT,
+                 "Postfix got alice's 250 (log: %s)" % pf.log_tail(4))
+        workers = [p for p, c in srv.children().items()
+                   if c == "satchel-lmtp"]
+        eq(len(workers), 1, "one LMTP worker")
+        os.kill(workers[0], signal.SIGKILL)
+        wait_for(lambda: re.search(r"to=<slowpoke@inet\.example>.*"
+                                   r"status=deferred", pf.log_text()),
+                 DELIVERY_TIMEOUT, "Postfix deferred the rest (log: %s)"
+                 % pf.log_tail(4))
+        wait_for(lambda: [p for p, c in srv.children().items()
+                          if c == "satchel-lmtp" and p != workers[0]], 10,
+                 "a new LMTP worker")
+    finally:
+        fcntl.lockf(holder, fcntl.LOCK_UN)
+        holder.close()
+    pf.flush()
+    wait_for(lambda: os.path.getsize(state["mbox"]) > 0 and
+             maildir_count(srv, "bob") == 1, DELIVERY_TIMEOUT,
+             "slowpoke and bob delivered on the retry (log: %s)"
+             % pf.log_tail(6))
+    wait_for(pf.queue_empty, 10, "an empty queue")
+    for u in ("alice", "bob", "slowpoke"):
+        check_mailbox(srv, u, data, "%s@%s" % (u, INET_DOMAIN), mid)
