@@ -520,7 +520,9 @@ int config_override(struct config *cfg, const char *assignment,
 
 int config_finish(struct config *cfg, char *err, size_t errsize)
 {
-	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0') {
+	/* a delivery-only node (LMTP, no POP3) is a valid setup */
+	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0' &&
+	    cfg->lmtp_listen[0] == '\0') {
 		snprintf(err, errsize, "no listen address configured");
 		return -1;
 	}

@@ -257,7 +257,8 @@ static const char *reload_refusal(const struct master *m,
 	if (!generation_free(m))
 		return "too many older generations are still draining (their "
 		       "sessions are open); try again when they end";
-	if (free_slots(m) < cfg->workers +
+	if (free_slots(m) < (cfg->listen[0] != '\0' ||
+			     cfg->listen_tls[0] != '\0' ? cfg->workers : 0) +
 			    (cfg->lmtp_listen[0] != '\0' ? cfg->lmtp_workers : 0))
 		return "no free worker slots while older generations drain; "
 		       "try again when they end";
@@ -317,7 +318,8 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 	g->nlmtp_listeners = bound->nlmtp_listeners;
 	if (start_auth(m, g) < 0)
 		goto out_fail;
-	g->nworkers = cfg->workers;
+	/* each kind of worker only where it has something to listen on */
+	g->nworkers = g->nlisteners > 0 ? cfg->workers : 0;
 	g->nlmtp = g->nlmtp_listeners > 0 ? cfg->lmtp_workers : 0;
 	start_workers(m, gi, g->nworkers, false);
 	start_workers(m, gi, g->nlmtp, true);

@@ -177,3 +177,17 @@ def test_regular_file_at_socket_path_refused(ctx):
           "the reason is logged: %s" % srv.log_tail(3))
     with open(path) as f:
         eq(f.read(), "keep me\n", "the file is untouched")
+
+
+def test_delivery_only_node(ctx):
+    """listen empty, lmtp_listen set: no POP3 worker, the LMTP ones
+    serve, the ready line says 0 workers."""
+    port = free_port()
+    srv = ctx.server(config={"listen": "", "lmtp_listen": "127.0.0.1:%d"
+                             % port}).start()
+    kids = sorted(srv.children().values())
+    eq(kids, ["satchel-auth", "satchel-lmtp"], "children")
+    check("ready: generation 1, 0 workers, 1 lmtp workers" in
+          srv.log_text(), "ready line: %s" % ready_lines(srv))
+    eq(deliver(("127.0.0.1", port), ["alice"]), {}, "delivery")
+    wait_for(lambda: count(srv, "alice") == 1, 5, "stored")

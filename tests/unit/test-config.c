@@ -111,6 +111,18 @@ static void test_delivery_keys(void)
 	      printed(&cfg, "lmtp_socket_owner = postfix\n"), "owner");
 	CHECK(printed(&cfg, "lmtp_listen = 127.0.0.1:2424,unix:"),
 	      "--check prints lmtp_listen");
+	{
+		char err[256];
+
+		CHECK(override_ok(&cfg, "listen=") &&
+		      config_finish(&cfg, err, sizeof(err)) == 0,
+		      "LMTP alone: a delivery-only node");
+		CHECK(override_ok(&cfg, "lmtp_listen=") &&
+		      config_finish(&cfg, err, sizeof(err)) < 0,
+		      "no listener at all refused");
+		CHECK(override_ok(&cfg, "listen=127.0.0.1:110") &&
+		      override_ok(&cfg, "lmtp_listen=unix:/run/x"), "restored");
+	}
 	CHECK(printed(&cfg, "lmtp_socket_mode = 600\n") &&
 	      printed(&cfg, "mbox_rd = no\n") &&
 	      printed(&cfg, "lmtp_max_message_size = 0\n"),
