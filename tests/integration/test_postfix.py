@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -545,3 +546,44 @@ def test_lmtp_worker_killed_mid_transaction(ctx):
     wait_for(pf.queue_empty, 10, "an empty queue")
     for u in ("alice", "bob", "slowpoke"):
         check_mailbox(srv, u, data, "%s@%s" % (u, INET_DOMAIN), mid)
+
+
+def test_disk_full_defers(ctx):
+    """alice's maildrop on a 128 KB tmpfs and a 400 KB message: satchel
+    answers 452 4.3.1, Postfix defers it, tmp/ is left empty; with room
+    again (the tmpfs gone) Postfix's retry stores it once."""
+    state = {}
+
+    def prepare(srv):
+        path = srv.maildrop("alice")
+        os.makedirs(path)
+        pw = pwd.getpwnam(MAIL_USER)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=128k,mode=0700,uid=%d,gid=%d"
+                            % (pw.pw_uid, pw.pw_gid), "tmpfs", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("cannot mount a tmpfs: %s" % r.stderr.strip())
+        state["mnt"] = path
+
+    try:
+        pf, srv = satchel_for_postfix(ctx, prepare=prepare)
+        mid, data = message("too big for the disk", body_lines=9000)
+        check(len(data) > 300 * 1024, "a message bigger than the tmpfs")
+        pf.send(SENDER, ["alice@%s" % INET_DOMAIN], data)
+        wait_for(lambda: re.search(r"to=<alice@inet\.example>.*dsn=4\.3\.1"
+                                   r".*status=deferred", pf.log_text()),
+                 DELIVERY_TIMEOUT, "a 4.3.1 deferral (log: %s)"
+                 % pf.log_tail(4))
+        eq(maildir_count(srv, "alice"), 0, "nothing stored")
+        tmp = os.path.join(state["mnt"], "tmp")
+        eq(os.listdir(tmp) if os.path.isdir(tmp) else [], [],
+           "tmp/ left empty")
+    finally:
+        if "mnt" in state:
+            if subprocess.run(["umount", state["mnt"]]).returncode != 0:
+                subprocess.run(["umount", "-l", state["mnt"]])
+    srv.fix_owner(srv.maildrop("alice"))
+    pf.flush()
+    wait_delivered(srv, pf, {"alice": 1})
+    check_mailbox(srv, "alice", data, "alice@%s" % INET_DOMAIN, mid)
