@@ -1,7 +1,8 @@
 /* supervise.c: the master's process tree (see supervise.h).
  *
  * Processes come in generations: one auth process and N POP3 workers
- * (and, with lmtp_listen, L LMTP workers) that talk to it. SIGHUP starts a new generation with the new config; the old
+ * (and, with lmtp_listen, L LMTP workers) that talk to it. SIGHUP starts
+ * a new generation with the new config; the old
  * workers stop accepting and exit when their last session ends, and the
  * old auth process is let go after them, so no session is cut by a
  * reload. A crashed worker is restarted in its slot; a crashed auth

@@ -81,10 +81,6 @@ int supervise_load_config(struct master *m, struct config *cfg, char *err,
  * 0, or -1 with err (nothing left open). */
 int supervise_bind(const struct config *cfg, struct generation *g,
 		   const struct generation *old, char *err, size_t errsize);
-/* Copies n listeners with their own descriptors. 0, or -1 with err
- * (nothing left open). */
-int supervise_listeners_dup(const struct listener *from, size_t n,
-			    struct listener *to, char *err, size_t errsize);
 /* Refuses what the master cannot run: lmtp_listen without an LMTP entry
  * point. 0, or -1 with err. */
 int supervise_check_config(const struct master *m, const struct config *cfg,

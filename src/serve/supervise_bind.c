@@ -37,8 +37,10 @@ void supervise_close_listeners(struct generation *g)
 	listener_close_all(g->lmtp_listeners, g->nlmtp_listeners);
 }
 
-int supervise_listeners_dup(const struct listener *from, size_t n,
-			    struct listener *to, char *err, size_t errsize)
+/* Copies n listeners with their own descriptors. 0, or -1 with err
+ * (nothing left open). */
+static int listeners_dup(const struct listener *from, size_t n,
+			 struct listener *to, char *err, size_t errsize)
 {
 	for (size_t i = 0; i < n; i++) {
 		to[i] = from[i];
@@ -120,6 +122,7 @@ static int bind_lmtp(const struct config *cfg, struct generation *g,
 	     item = strtok_r(NULL, ", ", &save)) {
 		const struct listener *have = listener_find(old, item);
 		struct listener *to = &g->lmtp_listeners[g->nlmtp_listeners];
+		size_t bound = 0;
 
 		if (g->nlmtp_listeners >= LISTENER_LMTP_MAX) {
 			snprintf(err, errsize, "more than %d lmtp_listen "
@@ -127,17 +130,13 @@ static int bind_lmtp(const struct config *cfg, struct generation *g,
 			return -1;
 		}
 		if (have != NULL) {
-			if (supervise_listeners_dup(have, 1, to, err,
-						    errsize) < 0)
+			if (listeners_dup(have, 1, to, err, errsize) < 0)
 				return -1;
-			g->nlmtp_listeners++;
-		} else if (listener_bind_list(item, false, &us, to, 1,
-					      &(size_t){ 0 }, err,
-					      errsize) == 0) {
-			g->nlmtp_listeners++;
-		} else {
+		} else if (listener_bind_list(item, false, &us, to, 1, &bound,
+					      err, errsize) < 0) {
 			return -1;
 		}
+		g->nlmtp_listeners++;
 	}
 	return 0;
 }
@@ -149,8 +148,8 @@ static int bind_pop3(const struct config *cfg, struct generation *g,
 {
 	if (old != NULL && strcmp(cfg->listen, old->cfg->listen) == 0 &&
 	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
-		if (supervise_listeners_dup(old->listeners, old->nlisteners,
-					    g->listeners, err, errsize) < 0)
+		if (listeners_dup(old->listeners, old->nlisteners,
+				  g->listeners, err, errsize) < 0)
 			return -1;
 		g->nlisteners = old->nlisteners;
 		return 0;
