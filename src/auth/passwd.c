@@ -197,7 +197,8 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 				return -1;
 			}
 		} else if (strcmp(key, "quota_bytes") == 0) {
-			if (passwd_parse_quota(value, &entry->quota_bytes) < 0) {
+			if (passwd_parse_quota(value,
+					       &entry->quota_bytes) < 0) {
 				*error_r = "bad number in quota_bytes=";
 				return -1;
 			}

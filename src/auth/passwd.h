@@ -5,7 +5,8 @@
  * Only the first two fields are required. Everything after the seventh ':'
  * is the extra fields: blank-separated key=value pairs (a "userdb_" prefix
  * is accepted on each key): mail=maildir:~/Maildir, expire=DAYS,
- * login_delay=SECONDS, quota_bytes=OCTETS, quota_messages=COUNT, and secret={SCHEME}... (repeatable): more secrets
+ * login_delay=SECONDS, quota_bytes=OCTETS, quota_messages=COUNT (the
+ * delivery quota), and secret={SCHEME}... (repeatable): more secrets
  * for the same password in other schemes, so one user can have, say, a
  * {CRYPT} hash for USER/PASS and a {SCRAM-SHA-256} secret for SCRAM
  * (the password field stays the one Dovecot reads; each scheme at most

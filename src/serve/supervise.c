@@ -255,12 +255,14 @@ static const char *reload_refusal(const struct master *m,
 				  const struct config *cfg,
 				  const struct config *old)
 {
+	bool pop3 = cfg->listen[0] != '\0' || cfg->listen_tls[0] != '\0';
+	bool lmtp = cfg->lmtp_listen[0] != '\0';
+
 	if (!generation_free(m))
 		return "too many older generations are still draining (their "
 		       "sessions are open); try again when they end";
-	if (free_slots(m) < (cfg->listen[0] != '\0' ||
-			     cfg->listen_tls[0] != '\0' ? cfg->workers : 0) +
-			    (cfg->lmtp_listen[0] != '\0' ? cfg->lmtp_workers : 0))
+	if (free_slots(m) < (pop3 ? cfg->workers : 0) +
+			    (lmtp ? cfg->lmtp_workers : 0))
 		return "no free worker slots while older generations drain; "
 		       "try again when they end";
 	if (strcmp(cfg->mail_user, old->mail_user) != 0 ||
