@@ -133,6 +133,12 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 	req->peer_cn[sizeof(req->peer_cn) - 1] = '\0';
 	auth_reply_init(reply, req->id);
+	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP) {
+		log_warn("worker slot %u: SASL refused on an LMTP worker's "
+			 "socket", slot);
+		reply->result = AUTH_PERMFAIL;
+		return req->type != AUTH_REQ_SASL_ABORT;
+	}
 	if (srv->sasl == NULL) {
 		reply->result = AUTH_TEMPFAIL;
 		return req->type != AUTH_REQ_SASL_ABORT;
@@ -190,6 +196,17 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 
 	auth_reply_init(reply, req->id);
+	if ((req->type == AUTH_REQ_USERDB) !=
+	    (srv->slot_kind[slot] == AUTH_SLOT_LMTP)) {
+		log_warn("worker slot %u: request type %u refused on a%s "
+			 "worker's socket", slot, req->type,
+			 srv->slot_kind[slot] == AUTH_SLOT_LMTP ? "n LMTP" :
+			 " POP3");
+		reply->result = AUTH_PERMFAIL;
+		/* LOGOUT and LOGIN_DONE have no reply */
+		return req->type != AUTH_REQ_LOGOUT &&
+		       req->type != AUTH_REQ_LOGIN_DONE;
+	}
 	switch (req->type) {
 	case AUTH_REQ_PASS:
 	case AUTH_REQ_APOP:

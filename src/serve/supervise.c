@@ -153,7 +153,10 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 {
 	struct generation *g = &m->gens[gen_index];
 	struct slot *slot = &m->slots[slot_index];
-	struct auth_control ctl = { .slot = slot_index };
+	struct auth_control ctl = {
+		.slot = slot_index,
+		.kind = lmtp ? AUTH_SLOT_LMTP : AUTH_SLOT_POP3,
+	};
 	int pair[2], ready[2];
 	pid_t pid, master;
 

@@ -91,10 +91,11 @@ static int stop(void)
 	return WEXITSTATUS(status);
 }
 
-/* Gives slot a new worker socket; returns the worker's end. */
-static int attach(uint32_t slot)
+/* Gives slot a new worker socket of that kind; returns the worker's
+ * end. */
+static int attach_kind(uint32_t slot, uint32_t kind)
 {
-	struct auth_control ctl = { .slot = slot };
+	struct auth_control ctl = { .slot = slot, .kind = kind };
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
@@ -103,6 +104,11 @@ static int attach(uint32_t slot)
 		exit(2);
 	close(sv[1]);
 	return sv[0];
+}
+
+static int attach(uint32_t slot)
+{
+	return attach_kind(slot, AUTH_SLOT_POP3);
 }
 
 static void request(int fd, uint32_t type, const char *user,
@@ -224,10 +230,33 @@ static void test_logins(int w)
 
 /* AUTH_REQ_USERDB (LMTP): the record with no secret; unknown users
  * FAILED; no session counted, no LOGIN-DELAY started or checked. */
-static void test_userdb(int w)
+static void test_userdb(int pop3)
 {
 	struct auth_reply rep;
-	int i, fails = 0;
+	int i, fails = 0, w = attach_kind(5, AUTH_SLOT_LMTP);
+
+	/* each kind of worker does its own kind of request only */
+	CHECK(login(pop3, AUTH_REQ_USERDB, "alice", "", NULL, &rep) ==
+	      AUTH_PERMFAIL && rep.user[0] == '\0',
+	      "userdb refused on a POP3 worker's socket");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_PERMFAIL, "PASS refused on an LMTP worker's socket");
+	{
+		static struct auth_sasl_request sreq;
+		size_t len = AUTH_SASL_REQUEST_HDR + 7;
+
+		memset(&sreq, 0, sizeof(sreq));
+		sreq.type = AUTH_REQ_SASL_START;
+		sreq.id = next_id++;
+		snprintf(sreq.mech, sizeof(sreq.mech), "PLAIN");
+		sreq.has_data = 1;
+		sreq.secured = 1;
+		sreq.data_len = 7;
+		memcpy(sreq.data, "\0a\0b\0cd", 7);
+		CHECK(send(w, &sreq, len, 0) == (ssize_t)len &&
+		      reply(w, &rep) == AUTH_PERMFAIL && rep.id == sreq.id,
+		      "SASL refused on an LMTP worker's socket");
+	}
 
 	CHECK(login(w, AUTH_REQ_USERDB, "alice", "", NULL, &rep) == AUTH_OK,
 	      "userdb: alice");
@@ -266,6 +295,7 @@ static void test_userdb(int w)
 	CHECK(fails == 0, "userdb: repeated lookups answered");
 	CHECK(strstr(slurp(log_path), "login: user=delayed") == NULL,
 	      "userdb: no login logged");
+	close(w);
 }
 
 static void test_apop(int w)
