@@ -127,7 +127,7 @@ static enum lmtp_cmd_outcome cmd_data(struct lmtp_session *s,
 		lmtp_session_reply(s, "503 5.5.1 No valid recipients");
 		return LMTP_CMD_BAD;
 	}
-	if (lmtp_session_spool_create(s) < 0) {
+	if (lmtp_spool_begin(s) < 0) {
 		lmtp_session_reply(s, "451 4.3.0 Cannot spool the message");
 		return LMTP_CMD_DONE;
 	}
@@ -161,7 +161,7 @@ static enum lmtp_cmd_outcome cmd_bdat(struct lmtp_session *s,
 		return LMTP_CMD_DONE;
 	}
 	if (s->state == LMTP_STATE_RCPT) {
-		if (lmtp_session_spool_create(s) < 0)
+		if (lmtp_spool_begin(s) < 0)
 			s->data_error = "451 4.3.0 Cannot spool the message";
 		s->state = LMTP_STATE_BDAT;
 	}

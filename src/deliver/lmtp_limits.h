@@ -12,6 +12,12 @@
 /* Input buffer of a session: some pipelined commands, and the unit in
  * which DATA is read and spooled. */
 #define LMTP_INPUT_BUF 65536
+/* The unstuffed message is handed to the spool in jobs of up to this
+ * many octets (a write can wait for the disk; the loop must not), and
+ * the last part with the end of data. */
+#define LMTP_SPOOL_CHUNK (256 * 1024)
+/* A chunk is written once less room than this is left in it. */
+#define LMTP_SPOOL_MIN_ROOM 8192
 /* ORCPT (RFC 3461 4.2) and ENVID (5.4) after xtext decoding. */
 #define LMTP_ORCPT_MAX 500
 #define LMTP_ENVID_MAX 100

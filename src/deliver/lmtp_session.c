@@ -16,11 +16,6 @@
 #include "net/ioloop.h"
 #include "util/log.h"
 
-/* Module-global: the unstuffed DATA bytes on their way to the spool.
- * Safe because every session of a process runs on the loop thread and
- * the buffer is used only inside one call of session_take_data(). */
-static char lmtp_data_scratch[LMTP_INPUT_BUF + 1];
-
 static void session_io(void *context, unsigned ready);
 static void session_settle(struct lmtp_session *s);
 
@@ -130,62 +125,70 @@ static void session_consume(struct lmtp_session *s, size_t n)
 		s->in_start = 0;
 }
 
-/* DATA: unstuffs the buffered bytes into the spool; at the end of data,
- * back to command mode with whatever follows. */
-static void session_take_data(struct lmtp_session *s)
+/* Counts n more octets of the message against the size limit. */
+static void session_count(struct lmtp_session *s, size_t n)
 {
 	const struct config *cfg = s->srv->cfg;
-	size_t out_len, used;
-	const char *error;
 
-	used = lmtp_dot_feed(&s->dot, s->in + s->in_start, s->in_len,
-			     lmtp_data_scratch, &out_len);
-	session_consume(s, used);
-	s->data_size += out_len;
+	s->data_size += n;
 	if (s->data_error == NULL && cfg->lmtp_max_message_size != 0 &&
-	    s->data_size > cfg->lmtp_max_message_size)
-		/* RFC 1870 6.2: too big for the fixed limit */
+	    s->data_size > cfg->lmtp_max_message_size) {
+		/* RFC 1870 6.2: too big for the fixed limit; the rest is
+		 * read and thrown away */
 		s->data_error = "552 5.3.4 Message size exceeds fixed "
 				"maximum message size";
-	if (s->data_error == NULL && out_len > 0 &&
-	    s->srv->store->spool_write(s->spool, lmtp_data_scratch, out_len,
-				 &error) < 0) {
-		log_error("spooling a message from %s: %s", s->addr, error);
-		s->data_error = "451 4.3.0 Cannot spool the message";
+		s->wlen = 0;
 	}
+}
+
+/* DATA: unstuffs the buffered bytes into the chunk buffer (written to
+ * the spool by jobs); at the end of data, back to command mode with
+ * whatever follows. */
+static void session_take_data(struct lmtp_session *s)
+{
+	size_t room = lmtp_spool_room(s), take, out_len, used;
+
+	/* the unstuffer may give one octet more than it takes */
+	take = s->in_len < room - 1 ? s->in_len : room - 1;
+	used = lmtp_dot_feed(&s->dot, s->in + s->in_start, take,
+			     s->wbuf + s->wlen, &out_len);
+	session_consume(s, used);
+	if (s->data_error == NULL)
+		s->wlen += out_len;
+	session_count(s, out_len);
 	if (lmtp_dot_done(&s->dot)) {
 		s->input = LMTP_INPUT_COMMAND;
 		lmtp_session_data_end(s);
+		return;
 	}
+	lmtp_spool_flush(s, false);
 }
 
 /* BDAT: exactly the chunk's octets (RFC 3030 2.: no dot-stuffing, no
  * end marker), then the chunk's reply. */
 static void session_take_chunk(struct lmtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
 	size_t n = s->in_len < s->chunk_left ? s->in_len :
 		   (size_t)s->chunk_left;
-	const char *error;
 
-	if (s->chunk_reply == NULL) {
-		s->data_size += n;
-		if (s->data_error == NULL && cfg->lmtp_max_message_size != 0 &&
-		    s->data_size > cfg->lmtp_max_message_size)
-			s->data_error = "552 5.3.4 Message size exceeds fixed "
-					"maximum message size";
-		if (s->data_error == NULL && n > 0 &&
-		    s->srv->store->spool_write(s->spool, s->in + s->in_start, n,
-					 &error) < 0) {
-			log_error("spooling a message from %s: %s", s->addr,
-				  error);
-			s->data_error = "451 4.3.0 Cannot spool the message";
+	if (s->chunk_reply == NULL && s->wbuf != NULL) {
+		size_t room = lmtp_spool_room(s);
+
+		if (n > room)
+			n = room;
+		if (s->data_error == NULL) {
+			memcpy(s->wbuf + s->wlen, s->in + s->in_start, n);
+			s->wlen += n;
 		}
+		session_count(s, n);
 	}
 	session_consume(s, n);
 	s->chunk_left -= n;
-	if (s->chunk_left > 0)
+	if (s->chunk_left > 0) {
+		if (s->chunk_reply == NULL && s->wbuf != NULL)
+			lmtp_spool_flush(s, false);
 		return;
+	}
 	s->input = LMTP_INPUT_COMMAND;
 	if (s->chunk_reply != NULL) {
 		/* a refused BDAT is read all the same, then answered */
@@ -195,6 +198,7 @@ static void session_take_chunk(struct lmtp_session *s)
 	} else if (!s->chunk_last) {
 		lmtp_session_reply(s, "250 2.0.0 %llu octets received",
 				   (unsigned long long)s->data_size);
+		lmtp_spool_flush(s, false);
 	} else {
 		lmtp_session_data_end(s);
 	}
@@ -397,27 +401,13 @@ void lmtp_session_close_with(struct lmtp_session *s, const char *reply,
 
 void lmtp_session_reset(struct lmtp_session *s)
 {
-	s->srv->store->spool_destroy(&s->spool);
+	lmtp_spool_end(s);
 	s->nrcpts = 0;
 	s->data_size = 0;
 	s->data_error = NULL;
 	memset(&s->mail, 0, sizeof(s->mail));
 	if (s->state != LMTP_STATE_INIT)
 		s->state = LMTP_STATE_READY;
-}
-
-int lmtp_session_spool_create(struct lmtp_session *s)
-{
-	const char *error;
-
-	if (s->srv->store->spool_create(&s->srv->dset, &s->spool, &error) < 0) {
-		log_error("spool for a message from %s: %s", s->addr, error);
-		return -1;
-	}
-	s->data_size = 0;
-	s->data_error = NULL;
-	s->data_started_ms = ioloop_now_ms(s->srv->loop);
-	return 0;
 }
 
 void lmtp_session_data_end(struct lmtp_session *s)
@@ -547,7 +537,7 @@ void lmtp_session_destroy(struct lmtp_session **sp)
 	lmtp_quota_detach(s);
 	if (s->txn != NULL)
 		lmtp_txn_detach(s->txn);
-	s->srv->store->spool_destroy(&s->spool);
+	lmtp_spool_end(s);
 	timer_remove(&s->timer);
 	io_remove(&s->io);
 	conn_deinit(&s->conn);

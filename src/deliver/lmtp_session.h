@@ -27,6 +27,7 @@
 struct lmtp_server;
 struct lmtp_txn;
 struct lmtp_quota_job;
+struct lmtp_spool_job;
 struct io;
 struct timer;
 
@@ -86,6 +87,10 @@ struct lmtp_session {
 	/* the message being received */
 	struct lmtp_dot dot;
 	struct delivery_spool *spool;
+	char *wbuf;                 /* LMTP_SPOOL_CHUNK: not yet written;
+				       NULL while a write job has it */
+	size_t wlen;
+	struct lmtp_spool_job *spool_job;
 	uint64_t data_size;
 	uint64_t chunk_left;        /* BDAT: octets of this chunk to come */
 	bool chunk_last;
@@ -134,8 +139,6 @@ void lmtp_session_reset(struct lmtp_session *s);
 /* The DATA / BDAT LAST end: starts the delivery or answers every
  * recipient with the data error. */
 void lmtp_session_data_end(struct lmtp_session *s);
-/* Creates the spool for DATA / the first BDAT. 0 or -1 (logged). */
-int lmtp_session_spool_create(struct lmtp_session *s);
 /* The delivery finished its last reply (lmtp_txn.c). */
 void lmtp_session_txn_done(struct lmtp_session *s);
 
@@ -149,6 +152,20 @@ enum lmtp_cmd_outcome {
 enum lmtp_cmd_outcome lmtp_cmd_dispatch(struct lmtp_session *s, char *line);
 /* The reply to RCPT once the user is known (quota checked). */
 void lmtp_cmd_rcpt_accept(struct lmtp_session *s);
+
+/* lmtp_spool.c: the received bytes go to the spool in jobs. */
+/* Creates the spool and the chunk buffer (DATA, first BDAT). 0 or -1
+ * (logged). */
+int lmtp_spool_begin(struct lmtp_session *s);
+/* Room left in the chunk buffer. */
+size_t lmtp_spool_room(const struct lmtp_session *s);
+/* Starts the write of the chunk buffer when it is nearly full (force:
+ * when it holds anything); s waits until it is done. Errors become
+ * s->data_error. */
+void lmtp_spool_flush(struct lmtp_session *s, bool force);
+/* Drops the spool and the buffer (RSET, end); a running write job
+ * keeps the spool and frees it when done. */
+void lmtp_spool_end(struct lmtp_session *s);
 
 /* lmtp_quota.c: the RCPT-time quota check as a job (maildirsize is a
  * file). 0, or -1 when out of memory. The reply comes from the job's

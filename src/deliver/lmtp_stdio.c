@@ -46,17 +46,16 @@ struct stdio_lookup {
 	struct lmtp_session *session;  /* NULL once it left */
 	char address[LMTP_PATH_MAX];
 	struct auth_reply reply;
+	const char *error;             /* why a lookup failed, static */
 };
 
 static void stdio_lookup_run(struct jobpool_job *job)
 {
 	struct stdio_lookup *j = (struct stdio_lookup *)job;
-	const char *error = NULL;
 
-	if (auth_userdb_lookup(j->set, j->db, j->address, &j->reply,
-			       &error) > AUTH_FAILED && error != NULL)
-		log_error("user lookup of %s: %s", j->reply.user[0] != '\0' ?
-			  j->reply.user : "recipient", error);
+	j->error = NULL;
+	(void)auth_userdb_lookup(j->set, j->db, j->address, &j->reply,
+				 &j->error);
 }
 
 static void stdio_lookup_done(struct jobpool_job *job)
@@ -64,6 +63,14 @@ static void stdio_lookup_done(struct jobpool_job *job)
 	struct stdio_lookup *j = (struct stdio_lookup *)job;
 	struct lmtp_session *s = j->session;
 
+	if (j->reply.result != AUTH_OK && j->reply.result != AUTH_FAILED) {
+		char address[LMTP_PATH_MAX];
+
+		log_error("user lookup of %s: %s",
+			  log_sanitize(j->address, strlen(j->address), address,
+				       sizeof(address)),
+			  j->error != NULL ? j->error : "failed");
+	}
 	if (s != NULL) {
 		j->host->lookup = NULL;
 		lmtp_session_lookup_done(s, &j->reply);
@@ -117,6 +124,40 @@ static bool same_file(int a, int b)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* epoll cannot watch a regular file (a session replayed from a file,
+ * `satchel lmtp --stdio < session.txt`): a child copies it into a pipe
+ * that becomes fd 0. 0 or -1. */
+static int stdio_file_to_pipe(void)
+{
+	struct stat st;
+	int pipefd[2];
+	pid_t pid;
+
+	if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char buf[65536];
+		ssize_t n;
+
+		close(pipefd[0]);
+		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+			if (write(pipefd[1], buf, (size_t)n) != n)
+				_exit(EX_IOERR);
+		}
+		_exit(n < 0 ? EX_IOERR : EX_OK);
+	}
+	close(pipefd[1]);
+	if (dup2(pipefd[0], STDIN_FILENO) < 0)
+		return -1;
+	close(pipefd[0]);
+	return 0;
+}
+
 /* fd 0 is read without blocking; a distinct fd 1 (a pipe) is made
  * blocking, as conn_set_out_fd requires (one session: nobody else to
  * serve while a write waits). */
@@ -127,7 +168,11 @@ static int stdio_prepare_fds(void)
 
 	if (in_flags < 0 || out_flags < 0)
 		return EX_NOINPUT;
-	if (fcntl(STDIN_FILENO, F_SETFL, in_flags | O_NONBLOCK) < 0)
+	if (stdio_file_to_pipe() < 0)
+		return EX_OSERR;
+	in_flags = fcntl(STDIN_FILENO, F_GETFL);
+	if (in_flags < 0 ||
+	    fcntl(STDIN_FILENO, F_SETFL, in_flags | O_NONBLOCK) < 0)
 		return EX_OSERR;
 	if (!same_file(STDIN_FILENO, STDOUT_FILENO) &&
 	    fcntl(STDOUT_FILENO, F_SETFL, out_flags & ~O_NONBLOCK) < 0)

@@ -20,6 +20,9 @@ struct lmtp_txn {
 	struct lmtp_server *srv;
 	struct lmtp_session *session;  /* NULL once it left */
 	struct delivery_spool *spool;
+	char *tail;                    /* the message's last octets, not yet
+					  in the spool */
+	size_t tail_len;
 	struct delivery_envelope env;
 	char sender[LMTP_PATH_MAX];
 	char orcpt[LMTP_ORCPT_MAX + 1];
@@ -65,7 +68,17 @@ static void txn_run(struct jobpool_job *job)
 
 	memset(&t->res, 0, sizeof(t->res));
 	if (t->step == TXN_FINISH) {
-		if (t->srv->store->spool_finish(t->spool, &t->env, &t->res) == 0)
+		const char *error = NULL;
+
+		if (t->tail_len > 0 &&
+		    t->srv->store->spool_write(t->spool, t->tail, t->tail_len,
+					       &error) < 0) {
+			t->res.status = DELIVERY_TEMP;
+			t->res.enhanced = "4.3.0";
+			t->res.text = error != NULL ? error :
+				"cannot spool the message";
+		} else if (t->srv->store->spool_finish(t->spool, &t->env,
+							&t->res) == 0)
 			t->res.status = DELIVERY_OK;
 		else if (t->res.status == DELIVERY_OK)
 			t->res.status = DELIVERY_TEMP;
@@ -152,6 +165,7 @@ static void txn_end(struct lmtp_txn *t)
 
 	timer_remove(&t->timer);
 	t->srv->store->spool_destroy(&t->spool);
+	free(t->tail);
 	if (t->session != NULL)
 		lmtp_session_txn_done(t->session);
 	free(t->rcpts);
@@ -205,6 +219,10 @@ int lmtp_txn_start(struct lmtp_session *s)
 	t->session = s;
 	t->spool = s->spool;
 	s->spool = NULL;
+	t->tail = s->wbuf;
+	t->tail_len = s->wlen;
+	s->wbuf = NULL;
+	s->wlen = 0;
 	/* the recipients move; the session gets a fresh array */
 	t->rcpts = s->rcpts;
 	t->nrcpts = s->nrcpts;

@@ -152,6 +152,15 @@ static void addr_text(const struct sockaddr_storage *ss, char *out,
 		snprintf(out, size, "unknown");
 }
 
+/* Says why before closing a connection it will not serve. */
+static void refuse(int fd, const char *line)
+{
+	if (write(fd, line, strlen(line)) < 0) {
+		/* the client is gone already */
+	}
+	close(fd);
+}
+
 static void worker_accept(void *context, unsigned ready)
 {
 	struct lmtp_worker_listener *wl = context;
@@ -174,15 +183,18 @@ static void worker_accept(void *context, unsigned ready)
 			return;
 		}
 		addr_text(&ss, addr, sizeof(addr));
+		if (w->srv.nsessions >= w->srv.cfg->max_connections) {
+			/* RFC 5321 4.5.3.2 / 3.8: 421 rather than a silent
+			 * close; the MTA tries again later */
+			log_warn("connection refused: rip=%s: too many "
+				 "connections", addr);
+			refuse(fd, "421 4.3.2 Too many connections, try again "
+			       "later\r\n");
+			continue;
+		}
 		s = lmtp_session_create(&w->srv, fd, addr);
 		if (s == NULL) {
-			static const char line[] = "421 4.3.0 Cannot set up "
-						   "the session\r\n";
-
-			if (write(fd, line, sizeof(line) - 1) < 0) {
-				/* the client is gone already */
-			}
-			close(fd);
+			refuse(fd, "421 4.3.0 Cannot set up the session\r\n");
 			continue;
 		}
 		if (worker_track(w, s) < 0) {

@@ -462,16 +462,19 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	if (delivery_check_path(t, res) < 0)
 		return res->status;
 	if (spool->set.dedup_days > 0) {
+		/* Without the id file (an mbox in /var/mail where we may
+		 * not create files) the mail still goes in, only without
+		 * the protection against a retried transaction: deferring
+		 * it would hold it until it bounces. */
 		if (delivery_dedup_path(t, id_path, sizeof(id_path)) < 0 ||
 		    dedup_open(id_path, &dedup, &error) < 0) {
-			log_error("delivery to %s: delivery ids: %s", t->path,
+			log_error("delivery to %s: delivery ids: %s (delivered "
+				  "without the duplicate check)", t->path,
 				  error);
-			delivery_result_set(res, DELIVERY_TEMP, "4.3.0",
-					    "cannot open the delivery ids");
-			return DELIVERY_TEMP;
+			dedup = NULL;
 		}
-		if (dedup_seen(dedup, res->delivery_id,
-			       spool->set.dedup_days)) {
+		if (dedup != NULL && dedup_seen(dedup, res->delivery_id,
+						spool->set.dedup_days)) {
 			/* stored by an earlier attempt: success, no copy */
 			dedup_close(&dedup);
 			res->duplicate = true;

@@ -12,12 +12,12 @@
  * The spool holds the message once (a file in spool_dir, unlinked while
  * open), with the incoming trace-like headers that a sender could forge
  * (X-UIDL, Status, X-Status, X-Keywords, Content-Length, Lines, ...)
- * already removed and Return-Path put first. The bytes are otherwise
+ * and any incoming Return-Path already removed. The bytes are otherwise
  * stored as they came: LF or CRLF, 8-bit, long lines; a leading mbox
  * "From " line is dropped (its address is the sender when none was
  * given). delivery_store() writes what one recipient gets: the spool,
- * preceded by "Delivered-To: rcpt" when the message has a single
- * recipient.
+ * preceded by "Return-Path: <sender>" (RFC 5321 4.4) and, when the
+ * message has a single recipient, "Delivered-To: rcpt".
  *
  * Every function below is blocking (file system, fsync, lock waits up to
  * the deadline): call it from a job, a child process or a tool, never
@@ -47,7 +47,8 @@ enum delivery_status {
 /* Options of the whole delivery (config keys, see satchel.conf.5). */
 struct delivery_settings {
 	const char *spool_dir;     /* where the spool file lives ("" or NULL:
-				      the first Maildir's tmp/, else /tmp) */
+				      /tmp: the spool is made before any
+				      recipient's Maildir is known) */
 	bool mboxrd;               /* mbox quoting: mboxrd, else mboxo */
 	bool nul_refuse;           /* a NUL in the message: refuse (5.6.0)
 				      rather than store it */
@@ -101,8 +102,10 @@ int delivery_spool_create(const struct delivery_settings *set,
 int delivery_spool_write(struct delivery_spool *spool, const void *data,
 			 size_t len, const char **error_r);
 /* End of the message: filters the header, reads Message-ID and every
- * Delivered-To, fsyncs the spool file once. 0, or -1 with *res (TEMP on
- * I/O errors, PERM for a refused NUL). */
+ * Delivered-To. No fsync: the spool is never visible, so that would
+ * make nothing durable; each stored copy is fsync'd. 0, or -1 with *res
+ * (TEMP on I/O errors, PERM for a refused NUL, a loop of more than 100
+ * Delivered-To, an over-long From_ line when it gives the sender). */
 int delivery_spool_finish(struct delivery_spool *spool,
 			  const struct delivery_envelope *env,
 			  struct delivery_result *res);

@@ -52,6 +52,11 @@ static enum msghdr_disp msghdr_name_disp(const struct msghdr *h,
 	return MSGHDR_DISP_PASS;
 }
 
+static bool msghdr_is_received(const char *name, size_t len)
+{
+	return len == 8 && strncasecmp(name, "Received", 8) == 0;
+}
+
 void msghdr_init(struct msghdr *h, msghdr_output_fn *out, void *ctx)
 {
 	memset(h, 0, sizeof(*h));
@@ -120,6 +125,8 @@ static void msghdr_capture_end(struct msghdr *h)
 		} else {
 			h->delivered_to = list;
 			list[h->delivered_to_count++] = copy;
+			if (!h->seen_received)
+				h->delivered_to_top = h->delivered_to_count;
 		}
 	}
 	h->cap_len = 0;
@@ -249,6 +256,8 @@ static void msghdr_decide(struct msghdr *h, enum msghdr_class cls,
 	case MSGHDR_FIELD:
 		disp = msghdr_name_disp(h, h->pend, name_len);
 		msghdr_new_field(h, disp);
+		if (msghdr_is_received(h->pend, name_len))
+			h->seen_received = true;
 		if (disp == MSGHDR_DISP_STRIP) {
 			h->state = MSGHDR_DROP_LINE;
 		} else {
@@ -394,7 +403,7 @@ bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
 {
 	size_t alen = strlen(addr), i;
 
-	for (i = 0; i < h->delivered_to_count; i++) {
+	for (i = h->delivered_to_top; i < h->delivered_to_count; i++) {
 		const char *v = h->delivered_to[i];
 		size_t vlen = strlen(v);
 

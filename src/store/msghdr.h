@@ -87,6 +87,9 @@ struct msghdr {
 	bool has_message_id;
 	char **delivered_to;        /* malloc'd values, trimmed */
 	size_t delivered_to_count;
+	size_t delivered_to_top;    /* how many of them come before the
+				       first Received field */
+	bool seen_received;
 	bool too_many_delivered_to;
 	bool nomem;                 /* out of memory keeping a value */
 };
@@ -101,7 +104,11 @@ void msghdr_deinit(struct msghdr *h);
 /* The address of the From_ line ("" for "From  date" or "<>"), or NULL
  * when there was no From_ line or it was longer than the bound. */
 const char *msghdr_from_sender(struct msghdr *h);
-/* Whether one Delivered-To names addr (case-insensitive, <> ignored). */
+/* Whether a Delivered-To after the first Received field names addr
+ * (case-insensitive, <> ignored). Those above every Received are the
+ * MTA's own for this very delivery (Postfix local(8) prepends one for
+ * mailbox_command); a loop means the message came back through an MTA,
+ * which put its Received above our earlier Delivered-To. */
 bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr);
 
 #endif

@@ -82,6 +82,11 @@ def test_delivered_and_read_back(ctx):
           "original with trace lines before it: %r" % short(stored, 400))
     check(b"Return-Path: <bob@example.org>\r\n" in stored,
           "Return-Path from -f: %r" % short(stored))
+    if is_root():
+        # never written as root: the user's ids, else mail_user
+        for rel in ctx.srv.maildir_files("alice"):
+            st = os.stat(os.path.join(ctx.srv.maildrop("alice"), rel))
+            check(st.st_uid != 0, "%s is owned by root" % rel)
 
 
 def test_crlf_input_and_from_line_sender(ctx):

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,6 +240,37 @@ static void test_truncation(void)
 	CHECK(count_drop() == 5, "truncate: a break marker forces a read");
 }
 
+/* Two processes delivering at once: every message is there, and the
+ * log still chains (the flock orders the deliveries' stamps). */
+static void test_concurrent(void)
+{
+	struct timespec after;
+	int p, i;
+
+	setup();
+	for (p = 0; p < 2; p++) {
+		if (fork() == 0) {
+			for (i = 0; i < 25; i++) {
+				if (deliver("Subject: c\n\nbody\n") < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	{
+		int status, ok = 1;
+
+		while (wait(&status) > 0)
+			ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		CHECK(ok, "concurrent: 2 x 25 deliveries OK");
+	}
+	after = get_mtime("new");
+	put("new", "1700000013.sneaky,S=4,W=5", "snk\n");
+	set_mtime("new", after);
+	CHECK(count_drop() == 52,
+	      "concurrent: all 50 seen through the log, new/ not read");
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -247,6 +279,7 @@ int main(void)
 	test_next_session_uses_log();
 	test_crash_is_seen();
 	test_truncation();
+	test_concurrent();
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_done();
 }

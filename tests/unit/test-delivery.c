@@ -231,7 +231,8 @@ static void test_filter_values(void)
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n\nb\n";
 	const char *msg =
 		"From <bob@example.org> Mon Jan  1 00:00:00 2024\r\n"
-		"Message-ID:\r\n <abc@example>\r\nDelivered-To: one@example\r\n"
+		"Delivered-To: top@example\r\nMessage-ID:\r\n <abc@example>\r\n"
+		"Received: by x\r\nDelivered-To: one@example\r\n"
 		"delivered-to: <Two@Example>\r\nMessage-ID: <second@x>\r\n"
 		"\r\nDelivered-To: body@example\r\n";
 	struct msghdr h;
@@ -241,7 +242,8 @@ static void test_filter_values(void)
 	out = filter(msg, strlen(msg), 1, &h, NULL);
 	CHECK_STR(h.message_id, "<abc@example>",
 		  "values: first Message-ID, unfolded");
-	CHECK(h.delivered_to_count == 2 &&
+	CHECK(h.delivered_to_count == 3 && h.delivered_to_top == 1 &&
+		      !msghdr_has_delivered_to(&h, "top@example") &&
 		      msghdr_has_delivered_to(&h, "ONE@example") &&
 		      msghdr_has_delivered_to(&h, "two@example") &&
 		      !msghdr_has_delivered_to(&h, "body@example"),
@@ -519,12 +521,19 @@ static void test_deliver_refusals(void)
 	char *data;
 
 	rm_tree(md_path);
-	CHECK(deliver1("Delivered-To: other@x\nDelivered-To: BOB@example.org\n"
-		       "Subject: loop\n\n",
+	CHECK(deliver1("Received: from a by b\nDelivered-To: other@x\n"
+		       "Delivered-To: BOB@example.org\nSubject: loop\n\n",
 		       "a@b", "bob@example.org", &res) == DELIVERY_PERM &&
 		      strcmp(res.enhanced, "5.4.6") == 0 &&
 		      count_dir(md_path, "new", NULL, 0) == 0,
 	      "refuse: Delivered-To for this recipient is a loop (5.4.6)");
+	CHECK(deliver1("From a@b Mon Jan  1 00:00:00 2024\nReturn-Path: <a@b>\n"
+		       "X-Original-To: bob@example.org\n"
+		       "Delivered-To: bob@example.org\nReceived: from a by b\n"
+		       "Subject: postfix\n\n",
+		       NULL, "bob@example.org", &res) == DELIVERY_OK,
+	      "refuse: not the Delivered-To Postfix local prepends for "
+	      "mailbox_command (above every Received)");
 	CHECK(deliver1("Delivered-To: other@x\n\n", "a@b", "bob@example.org",
 		       &res) == DELIVERY_OK,
 	      "refuse: another Delivered-To is no loop");
@@ -807,7 +816,56 @@ static void test_mbox(void)
 	      "mbox: From_ line, our headers, filtered, From quoted");
 }
 
-int main(void)
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "bench DIR": 1000 single-recipient deliveries of a 4 KB message into
+ * a Maildir under DIR (disk or tmpfs), and 200 with 5 recipients. */
+static void bench(const char *dir)
+{
+	const char *paths[5], *rcpts[5] = { "a@x", "b@x", "c@x", "d@x", "e@x" };
+	struct delivery_result res[5];
+	char msg[4200], p[5][700];
+	double t0, t1;
+	int i;
+
+	memset(msg, 'x', sizeof(msg));
+	memcpy(msg, "Subject: bench\n\n", 16);
+	msg[sizeof(msg) - 1] = '\0';
+	for (i = 0; i < 5; i++) {
+		snprintf(p[i], sizeof(p[i]), "%s/bench-%d", dir, i);
+		rm_tree(p[i]);
+		paths[i] = p[i];
+	}
+	settings.dedup_days = 7;
+	t0 = now_s();
+	for (i = 0; i < 1000; i++) {
+		msg[20] = (char)('a' + i % 26);
+		msg[21] = (char)('a' + i / 26 % 26);
+		deliver(msg, strlen(msg), "s@x", paths, rcpts, 1, res);
+	}
+	t1 = now_s();
+	printf("# %s: 1 rcpt: %.0f deliveries/s (%.2f ms each)\n", dir,
+	       1000 / (t1 - t0), (t1 - t0));
+	t0 = now_s();
+	for (i = 0; i < 200; i++) {
+		msg[22] = (char)('a' + i % 26);
+		msg[23] = (char)('a' + i / 26 % 26);
+		deliver(msg, strlen(msg), "s@x", paths, rcpts, 5, res);
+	}
+	t1 = now_s();
+	printf("# %s: 5 rcpts: %.0f messages/s (%.2f ms each)\n", dir,
+	       200 / (t1 - t0), (t1 - t0) * 5);
+	for (i = 0; i < 5; i++)
+		rm_tree(p[i]);
+}
+
+int main(int argc, char **argv)
 {
 	if (mkdtemp(root) == NULL)
 		abort();
@@ -823,6 +881,8 @@ int main(void)
 	test_quota();
 	test_mbox();
 	test_deliver_errors();
+	if (argc > 2 && strcmp(argv[1], "bench") == 0)
+		bench(argv[2]);
 	rm_tree(root);
 	return unit_done();
 }

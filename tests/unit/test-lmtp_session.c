@@ -8,6 +8,8 @@
  *    store waits until the client has read the earlier reply);
  *  - a store slower than lmtp_recipient_timeout gets 451 4.2.0 for that
  *    recipient alone, and the next recipient is still delivered;
+ *  - a message of many spool chunks (written by jobs) reaches the spool
+ *    whole and unstuffed;
  *  - a connection closed in the middle of DATA stores nothing and frees
  *    its spool. */
 #include <errno.h>
@@ -37,6 +39,8 @@ struct delivery_spool {
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static char fake_stored[16][64];
 static char fake_data[256];
+static char *fake_full;           /* the last message stored, whole */
+static size_t fake_full_len;
 static unsigned fake_nstored, fake_spools;
 static sem_t slow_go;
 
@@ -90,6 +94,10 @@ static enum delivery_status fake_store(struct delivery_spool *spool,
 		snprintf(fake_stored[fake_nstored++], 64, "%s", t->rcpt);
 	snprintf(fake_data, sizeof(fake_data), "%s",
 		 spool->data != NULL ? spool->data : "");
+	free(fake_full);
+	fake_full = malloc(spool->len + 1);
+	memcpy(fake_full, spool->data != NULL ? spool->data : "", spool->len);
+	fake_full_len = spool->len;
 	pthread_mutex_unlock(&fake_lock);
 	res->status = DELIVERY_OK;
 	res->enhanced = "2.0.0";
@@ -335,6 +343,46 @@ static void script_timeout(struct client *c)
 	client_expect(c, "221 2.0.0 test.example closing connection");
 }
 
+/* A message of many spool chunks: lines that start with a dot land on
+ * every chunk border somewhere. */
+#define BIG_LINES 60000
+static char *big_sent, *big_want;
+static size_t big_sent_len, big_want_len;
+
+static void make_big(void)
+{
+	big_sent = malloc(BIG_LINES * 16 + 8);
+	big_want = malloc(BIG_LINES * 16 + 8);
+	for (unsigned i = 0; i < BIG_LINES; i++) {
+		char line[16];
+		int n = snprintf(line, sizeof(line), "%s%u\r\n",
+				 i % 3 == 0 ? "." : "", i);
+
+		/* the MTA stuffs a leading dot; we must remove it */
+		if (line[0] == '.') {
+			big_sent[big_sent_len++] = '.';
+		}
+		memcpy(big_sent + big_sent_len, line, (size_t)n);
+		big_sent_len += (size_t)n;
+		memcpy(big_want + big_want_len, line, (size_t)n);
+		big_want_len += (size_t)n;
+	}
+	memcpy(big_sent + big_sent_len, ".\r\n", 3);
+	big_sent_len += 3;
+	big_sent[big_sent_len] = '\0';
+}
+
+static void script_big(struct client *c)
+{
+	client_greet(c, "RCPT TO:<alice@example.org>\r\nDATA\r\n");
+	client_expect(c, "250 2.1.5 <alice@example.org> OK");
+	client_expect(c, "354 End data with <CR><LF>.<CR><LF>");
+	client_send(c, big_sent);
+	client_expect(c, "250 2.0.0 <alice@example.org> stored");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
 static void script_cut(struct client *c)
 {
 	client_greet(c, "RCPT TO:<alice@example.org>\r\nDATA\r\n");
@@ -376,6 +424,15 @@ int main(void)
 	      strcmp(fake_stored[1], "bob@example.org") == 0,
 	      "the late store completed, then the next recipient");
 	CHECK(fake_spools == 0, "spool freed after the late store");
+
+	fake_nstored = 0;
+	make_big();
+	ok = run_session(&cfg, script_big, &c);
+	CHECK(ok, "a message of many spool chunks");
+	CHECK(fake_nstored == 1 && fake_full_len == big_want_len &&
+	      memcmp(fake_full, big_want, big_want_len) == 0,
+	      "its chunks reach the spool whole, in order, unstuffed");
+	CHECK(fake_spools == 0, "its spool freed");
 
 	fake_nstored = 0;
 	ok = run_session(&cfg, script_cut, &c);

@@ -4,7 +4,8 @@
  * address as given and answered by id (known user 250, unknown 550,
  * lost auth process 451 4.3.0 and a drain); a message delivered into a
  * real Maildir (the store of src/store/); SIGUSR1 drains (open sessions
- * go on, the worker exits when they end); SIGTERM says 421 and exits. */
+ * go on, the worker exits when they end); SIGTERM says 421 and exits;
+ * max_connections answers 421 to the one too many. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -314,6 +315,30 @@ static void test_auth_lost(void)
 	CHECK(worker_wait(&w) == 0, "auth lost: the worker drains and exits");
 }
 
+static void test_connection_limit(void)
+{
+	struct worker_proc w;
+	unsigned saved = cfg.max_connections;
+	int fd, fd2;
+
+	cfg.max_connections = 1;
+	CHECK(worker_start(&w, "d"), "fourth worker ready");
+	cfg.max_connections = saved;
+	fd = client_connect(w.sock_path);
+	CHECK(fd >= 0 && lhlo(fd), "the one session allowed");
+	fd2 = client_connect(w.sock_path);
+	CHECK_STR(fd2 >= 0 ? get_line(fd2) : "", "421 4.3.2 Too many "
+		  "connections, try again later",
+		  "max_connections: the next one is told 421");
+	if (fd2 >= 0)
+		close(fd2);
+	kill(w.pid, SIGTERM);
+	get_line(fd);
+	close(fd);
+	CHECK(worker_wait(&w) == 0, "fourth worker exits");
+	close(w.auth_fd);
+}
+
 int main(void)
 {
 	char err[256];
@@ -330,6 +355,7 @@ int main(void)
 	test_delivery_and_drain();
 	test_sigterm();
 	test_auth_lost();
+	test_connection_limit();
 	{
 		char cmd[128];
 
