@@ -191,7 +191,7 @@ static int delivery_spool_sender(struct delivery_spool *spool,
 	if (sender == NULL) {
 		if (spool->hdr.has_from_line && spool->hdr.from_overflow) {
 			delivery_result_set(res, DELIVERY_PERM, "5.6.0",
-					    "the leading From line is too long");
+					    "leading From line too long");
 			return -1;
 		}
 		sender = msghdr_from_sender(&spool->hdr);
@@ -316,9 +316,17 @@ static enum delivery_status delivery_mbox(struct delivery_spool *spool,
 				       spool->set.deadline_secs : 300;
 	if (delivery_mbox_append(t->path, &msg, &offset, &size, &temporary,
 				 &error) < 0) {
-		delivery_result_set(res, temporary ? DELIVERY_TEMP :
-						     DELIVERY_PERM,
-				    temporary ? "4.2.0" : "5.2.0", error);
+		int err = errno; /* kept for write errors (delivery_mbox.c) */
+
+		if (!temporary)
+			delivery_result_set(res, DELIVERY_PERM, "5.2.0", error);
+		else if (strstr(error, "lock") != NULL)
+			delivery_result_set(res, DELIVERY_TEMP, "4.2.0", error);
+		else
+			delivery_result_errno(res, err, error);
+		if (res->status == DELIVERY_TEMP && err != ENOSPC &&
+		    err != EDQUOT)
+			log_error("delivery to %s: %s", t->path, error);
 		return res->status;
 	}
 	snprintf(res->stored_name, sizeof(res->stored_name), "mbox@%llu",

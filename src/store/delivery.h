@@ -113,9 +113,11 @@ int delivery_spool_finish(struct delivery_spool *spool,
 const char *delivery_spool_message_id(const struct delivery_spool *spool);
 /* Stores the spooled message for one recipient (see the top of the file
  * for durability); fills *res and returns its status. A message that
- * carries "Delivered-To: rcpt" already is refused as a loop (5.4.6); one
- * whose delivery id was stored within dedup_days answers DELIVERY_OK
- * with res->duplicate set and writes nothing. */
+ * carries "Delivered-To: rcpt" already (below a Received field: one
+ * above them all is the MTA's own for this delivery, msghdr.h) is
+ * refused as a loop (5.4.6); one whose delivery id was stored within
+ * dedup_days answers DELIVERY_OK with res->duplicate set and writes
+ * nothing. */
 enum delivery_status delivery_store(struct delivery_spool *spool,
 				    const struct delivery_target *target,
 				    struct delivery_result *res);

@@ -107,8 +107,8 @@ int delivery_open_dir(const char *path, bool create, const char **error_r)
 		if (next >= 0 && made)
 			(void)fsync(fd); /* the new directory's entry */
 		if (next < 0 && errno == ELOOP) {
-			log_error("delivery to %s: refused: \"%s\" is a symlink "
-				  "not owned by root", path, comp);
+			log_error("delivery to %s: refused: \"%s\" is a "
+				  "symlink not owned by root", path, comp);
 			*error_r = "maildrop path escapes through a symlink";
 		} else if (next < 0) {
 			*error_r = errno == ENOENT ?

@@ -334,12 +334,13 @@ void msghdr_feed(struct msghdr *h, const char *data, size_t len)
 		case MSGHDR_DROP_LINE:
 		case MSGHDR_FROM_LINE:
 			lf = memchr(p, '\n', (size_t)(end - p));
-			n = lf != NULL ? (size_t)(lf + 1 - p) : (size_t)(end - p);
+			n = (size_t)((lf != NULL ? lf + 1 : end) - p);
 			if (h->state == MSGHDR_PASS_LINE) {
 				msghdr_emit(h, p, n);
 				msghdr_capture(h, p, n);
 			} else if (h->state == MSGHDR_FROM_LINE) {
-				size_t room = MSGHDR_FROM_LINE_MAX - h->from_len;
+				size_t room = MSGHDR_FROM_LINE_MAX -
+					      h->from_len;
 
 				if (n > room)
 					h->from_overflow = true;

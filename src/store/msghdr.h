@@ -67,7 +67,8 @@ struct msghdr {
 	bool first_line;
 	bool name_wsp;              /* NAME_LONG: past the name, in WSP */
 	bool last_cr;               /* the last octet fed was CR */
-	char pend[MSGHDR_NAME_MAX + MSGHDR_WSP_MAX + 2]; /* start of a line, not yet decided */
+	/* the start of a line, not yet decided */
+	char pend[MSGHDR_NAME_MAX + MSGHDR_WSP_MAX + 2];
 	size_t pend_len;
 	/* the value of a Message-ID or Delivered-To being read */
 	char cap[MSGHDR_VALUE_MAX + 1];

@@ -261,7 +261,8 @@ static void test_concurrent(void)
 		int status, ok = 1;
 
 		while (wait(&status) > 0)
-			ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			ok = ok && WIFEXITED(status) &&
+			     WEXITSTATUS(status) == 0;
 		CHECK(ok, "concurrent: 2 x 25 deliveries OK");
 	}
 	after = get_mtime("new");

@@ -227,8 +227,9 @@ static void test_filter_cases(void)
 static void test_filter_values(void)
 {
 	static const char long_name_msg[] =
-		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n\nb\n";
+		"X-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: v\nX-UIDL: forged\n"
+		"\nb\n";
 	const char *msg =
 		"From <bob@example.org> Mon Jan  1 00:00:00 2024\r\n"
 		"Delivered-To: top@example\r\nMessage-ID:\r\n <abc@example>\r\n"
@@ -503,6 +504,14 @@ static void test_deliver_basic(void)
 	data = stored(md_path, name, sizeof(name), &len);
 	CHECK(data != NULL && strncmp(data, "Return-Path: <dave@x>\n", 22) == 0,
 	      "deliver: -f wins over the From_ line");
+	rm_tree(md_path);
+	deliver1("Return-Path: <evil@x>\nReturn-path:\n <evil2@x>\n"
+		 "Subject: rp\n\n", "good@x", "bob@example.org", &res);
+	data = stored(md_path, name, sizeof(name), &len);
+	CHECK(data != NULL &&
+		      strncmp(data, "Return-Path: <good@x>\n", 22) == 0 &&
+		      strstr(data, "evil") == NULL,
+	      "deliver: an incoming Return-Path is replaced");
 	rm_tree(md_path);
 	deliver1("Subject: f\n\n", NULL, "bob@example.org", &res);
 	data = stored(md_path, name, sizeof(name), &len);
