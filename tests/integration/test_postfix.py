@@ -150,8 +150,8 @@ def shared_postfix():
     link_dir = tempfile.mkdtemp(prefix="satchel-it-pfconf-")
     os.chmod(link_dir, 0o755)
     conf_link = os.path.join(link_dir, "satchel.conf")
-    command = ('%s deliver -c %s -f "$SENDER" -a "$RECIPIENT" -d "$USER"'
-               % (SATCHEL, conf_link))
+    command = ('%s deliver -c %s -f "$SENDER" -a "$ORIGINAL_RECIPIENT" '
+               '-r "$RECIPIENT" -d "$USER"' % (SATCHEL, conf_link))
     inet = "lmtp:inet:127.0.0.1:%d" % lmtp_port
     # pipe(8) as docs/admin.md shows it: one recipient per run (argv has
     # one ${user}), no D/R flags (satchel deliver writes Delivered-To and
@@ -402,7 +402,7 @@ def test_mailbox_command_satchel_deliver(ctx):
     got = check_mailbox(srv, MAIL_USER, data, rcpt, mid)
     # local(8) prepends Delivered-To: RECIPIENT before it runs the
     # command (prepend_delivered_header's default includes "command"),
-    # which satchel deliver must not take for a loop
+    # which satchel deliver, given the same -r, must not take for a loop
     check(rcpt in header_values(got, "Delivered-To"),
           "local(8)'s Delivered-To kept: %s" % header_values(got,
                                                             "Delivered-To"))
