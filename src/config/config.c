@@ -595,7 +595,8 @@ void config_warn(const struct config *cfg)
 	if (cfg->lmtp_listen[0] != '\0' && cfg->lmtp_recipient_timeout >= 600)
 		log_warn("lmtp_recipient_timeout = %u is not below Postfix's "
 			 "lmtp_data_done_timeout (600 s): a slow recipient can "
-			 "make it retry the others", cfg->lmtp_recipient_timeout);
+			 "make it retry the others",
+			 cfg->lmtp_recipient_timeout);
 	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
