@@ -97,6 +97,7 @@ static enum lmtp_cmd_outcome cmd_rcpt(struct lmtp_session *s,
 	}
 	s->lookup_pending = true;
 	s->waiting = true;
+	lmtp_session_rcpt_timer(s);
 	return LMTP_CMD_WAIT;
 }
 

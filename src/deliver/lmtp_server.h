@@ -28,6 +28,9 @@ struct lmtp_host_ops {
 	 * -1 when no lookup can be made now (answered 451 4.3.0). */
 	int (*lookup)(struct lmtp_server *srv, struct lmtp_session *s,
 		      const char *address);
+	/* The lookup of s took too long: its answer, if it still comes,
+	 * must not reach s (nor its next lookup). */
+	void (*lookup_cancel)(struct lmtp_server *srv, struct lmtp_session *s);
 	/* The session is being destroyed: forget it (pending lookups). */
 	void (*session_gone)(struct lmtp_server *srv, struct lmtp_session *s);
 };

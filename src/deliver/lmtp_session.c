@@ -376,8 +376,40 @@ static void session_io(void *context, unsigned ready)
 	session_settle(s);
 }
 
+static void session_rcpt_timeout(void *context)
+{
+	struct lmtp_session *s = context;
+	char address[LMTP_PATH_MAX];
+
+	s->rcpt_timer = NULL;
+	if (s->lookup_pending) {
+		s->lookup_pending = false;
+		s->srv->ops->lookup_cancel(s->srv, s);
+	}
+	lmtp_quota_detach(s);
+	log_warn("recipient %s: lookup or quota check took longer than "
+		 "%u s", log_sanitize(s->pending.address,
+				      strlen(s->pending.address), address,
+				      sizeof(address)),
+		 s->srv->cfg->lmtp_recipient_timeout);
+	/* issue 8, 6.: a bounded time per recipient, 451 4.2.0 for it */
+	lmtp_session_reply(s, "451 4.2.0 <%s>: recipient lookup took too "
+			   "long, try again later", s->pending.address);
+	lmtp_session_resume(s);
+}
+
+void lmtp_session_rcpt_timer(struct lmtp_session *s)
+{
+	timer_remove(&s->rcpt_timer);
+	s->rcpt_timer = timer_add(s->srv->loop,
+				  1000ull * s->srv->cfg->lmtp_recipient_timeout,
+				  session_rcpt_timeout, s);
+}
+
 void lmtp_session_resume(struct lmtp_session *s)
 {
+	/* every wait ends here: an RCPT's time limit with it */
+	timer_remove(&s->rcpt_timer);
 	s->waiting = false;
 	session_process(s);
 	session_settle(s);
@@ -538,6 +570,7 @@ void lmtp_session_destroy(struct lmtp_session **sp)
 	if (s->txn != NULL)
 		lmtp_txn_detach(s->txn);
 	lmtp_spool_end(s);
+	timer_remove(&s->rcpt_timer);
 	timer_remove(&s->timer);
 	io_remove(&s->io);
 	conn_deinit(&s->conn);

@@ -66,6 +66,8 @@ struct lmtp_session {
 	enum lmtp_input input;
 	bool waiting;               /* lookup, quota job or delivery */
 	bool lookup_pending;        /* a host lookup is out */
+	uint64_t lookup_id;         /* the host's id of it (worker) */
+	struct timer *rcpt_timer;   /* lookup + quota check time limit */
 	bool closing;               /* close once the output is written */
 	bool peer_closed;
 	bool io_failed;
@@ -150,6 +152,9 @@ enum lmtp_cmd_outcome {
 	LMTP_CMD_CLOSE,  /* a reply was queued; close after it */
 };
 enum lmtp_cmd_outcome lmtp_cmd_dispatch(struct lmtp_session *s, char *line);
+/* Bounds the wait of an RCPT (lookup, quota check) to
+ * lmtp_recipient_timeout: then 451 4.2.0 for that recipient alone. */
+void lmtp_session_rcpt_timer(struct lmtp_session *s);
 /* The reply to RCPT once the user is known (quota checked). */
 void lmtp_cmd_rcpt_accept(struct lmtp_session *s);
 

@@ -98,6 +98,17 @@ static int stdio_lookup(struct lmtp_server *srv, struct lmtp_session *s,
 	return 0;
 }
 
+static void stdio_lookup_cancel(struct lmtp_server *srv,
+				struct lmtp_session *s)
+{
+	struct lmtp_stdio *host = srv->host;
+
+	/* the job runs on; its answer goes nowhere */
+	if (host->lookup != NULL)
+		host->lookup->session = NULL;
+	host->lookup = NULL;
+}
+
 static void stdio_session_gone(struct lmtp_server *srv,
 			       struct lmtp_session *s)
 {
@@ -111,6 +122,7 @@ static void stdio_session_gone(struct lmtp_server *srv,
 
 static const struct lmtp_host_ops stdio_ops = {
 	.lookup = stdio_lookup,
+	.lookup_cancel = stdio_lookup_cancel,
 	.session_gone = stdio_session_gone,
 };
 

@@ -29,9 +29,9 @@
 #include "util/jobpool.h"
 #include "util/log.h"
 
-/* Request ids: the socket fd (low 20 bits) and the session serial, so a
- * late reply for a closed session cannot reach a later one on the same
- * fd. */
+/* Request ids: the socket fd (low 20 bits) and a request counter (44
+ * bits: never wraps), so a late reply (a closed session, a lookup that
+ * timed out) can never answer a later request. */
 #define ID_FD_BITS 20
 #define ID_FD_MASK ((UINT64_C(1) << ID_FD_BITS) - 1)
 
@@ -54,13 +54,10 @@ struct lmtp_worker {
 	size_t nlisteners;
 	struct lmtp_session **by_fd;
 	size_t by_fd_cap;
+	uint64_t requests;             /* userdb requests sent */
 };
 
-static uint64_t request_id(const struct lmtp_session *s)
-{
-	return ((uint64_t)s->fd & ID_FD_MASK) | (s->serial << ID_FD_BITS);
-}
-
+/* The session whose pending lookup has this id, or NULL. */
 static struct lmtp_session *session_by_id(struct lmtp_worker *w,
 					  uint64_t id)
 {
@@ -69,7 +66,7 @@ static struct lmtp_session *session_by_id(struct lmtp_worker *w,
 
 	if (fd >= w->by_fd_cap || (s = w->by_fd[fd]) == NULL)
 		return NULL;
-	return request_id(s) == id ? s : NULL;
+	return s->lookup_pending && s->lookup_id == id ? s : NULL;
 }
 
 /* --- the host ops --- */
@@ -85,7 +82,9 @@ static int worker_lookup(struct lmtp_server *srv, struct lmtp_session *s,
 		return -1;
 	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_USERDB;
-	req.id = request_id(s);
+	req.id = ((uint64_t)s->fd & ID_FD_MASK) |
+		 (++w->requests << ID_FD_BITS);
+	s->lookup_id = req.id;
 	/* the address exactly as in RCPT, without <> (auth_userdb.h) */
 	snprintf(req.user, sizeof(req.user), "%s", address);
 	snprintf(req.client_addr, sizeof(req.client_addr), "%s", s->addr);
@@ -96,6 +95,13 @@ static int worker_lookup(struct lmtp_server *srv, struct lmtp_session *s,
 		return -1;
 	}
 	return 0;
+}
+
+static void worker_lookup_cancel(struct lmtp_server *srv,
+				 struct lmtp_session *s)
+{
+	/* the id is not awaited any more: a late reply is dropped */
+	s->lookup_id = 0;
 }
 
 static void worker_session_gone(struct lmtp_server *srv,
@@ -109,6 +115,7 @@ static void worker_session_gone(struct lmtp_server *srv,
 
 static const struct lmtp_host_ops worker_ops = {
 	.lookup = worker_lookup,
+	.lookup_cancel = worker_lookup_cancel,
 	.session_gone = worker_session_gone,
 };
 
@@ -268,8 +275,8 @@ static void worker_auth_io(void *context, unsigned ready)
 		if (reply.id == 0 && reply.result == AUTH_HELLO)
 			continue; /* nothing in LMTP depends on it */
 		s = session_by_id(w, reply.id);
-		if (s == NULL || !s->lookup_pending)
-			continue; /* the client left meanwhile */
+		if (s == NULL)
+			continue; /* the client left, or the lookup timed out */
 		lmtp_session_lookup_done(s, &reply);
 	}
 }

@@ -48,7 +48,8 @@ static void session_stream(const uint8_t *data, size_t size)
 
 	while (pos < size) {
 		if (!in_data) {
-			const uint8_t *lf = memchr(data + pos, '\n', size - pos);
+			const uint8_t *lf = memchr(data + pos, '\n',
+						   size - pos);
 			size_t len = lf != NULL ? (size_t)(lf - (data + pos)) :
 				     size - pos;
 

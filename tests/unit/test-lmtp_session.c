@@ -8,6 +8,7 @@
  *    store waits until the client has read the earlier reply);
  *  - a store slower than lmtp_recipient_timeout gets 451 4.2.0 for that
  *    recipient alone, and the next recipient is still delivered;
+ *  - an RCPT whose lookup never ends gets 451 4.2.0 at the limit;
  *  - a message of many spool chunks (written by jobs) reaches the spool
  *    whole and unstuffed;
  *  - a connection closed in the middle of DATA stores nothing and frees
@@ -163,12 +164,22 @@ static int fake_lookup(struct lmtp_server *srv, struct lmtp_session *s,
 			 (int)len, address);
 		snprintf(l->reply.mail_path, sizeof(l->reply.mail_path),
 			 "/nonexistent/%.*s", (int)len, address);
+	} else if (len == 4 && strncmp(address, "hang", 4) == 0) {
+		/* a user database that never answers */
+		l->session = s;
+		return 0;
 	} else {
 		l->reply.result = AUTH_FAILED;
 	}
 	l->session = s;
 	l->timer = timer_add(srv->loop, 0, lookup_fire, l);
 	return 0;
+}
+
+static void fake_cancel(struct lmtp_server *srv, struct lmtp_session *s)
+{
+	lookup_state.session = NULL;
+	timer_remove(&lookup_state.timer);
 }
 
 static void fake_gone(struct lmtp_server *srv, struct lmtp_session *s)
@@ -180,7 +191,8 @@ static void fake_gone(struct lmtp_server *srv, struct lmtp_session *s)
 }
 
 static const struct lmtp_host_ops host_ops = {
-	.lookup = fake_lookup, .session_gone = fake_gone,
+	.lookup = fake_lookup, .lookup_cancel = fake_cancel,
+	.session_gone = fake_gone,
 };
 
 /* --- the client, on its own thread --- */
@@ -383,6 +395,17 @@ static void script_big(struct client *c)
 	client_expect(c, "221 2.0.0 test.example closing connection");
 }
 
+static void script_lookup_hangs(struct client *c)
+{
+	client_greet(c, "RCPT TO:<hang@example.org>\r\n"
+		     "RCPT TO:<alice@example.org>\r\n");
+	client_expect(c, "451 4.2.0 <hang@example.org>: recipient lookup "
+		      "took too long, try again later");
+	client_expect(c, "250 2.1.5 <alice@example.org> OK");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
 static void script_cut(struct client *c)
 {
 	client_greet(c, "RCPT TO:<alice@example.org>\r\nDATA\r\n");
@@ -424,6 +447,12 @@ int main(void)
 	      strcmp(fake_stored[1], "bob@example.org") == 0,
 	      "the late store completed, then the next recipient");
 	CHECK(fake_spools == 0, "spool freed after the late store");
+
+	ok = run_session(&cfg, script_lookup_hangs, &c);
+	CHECK(ok, "a lookup that never answers: 451 4.2.0 at the limit, "
+	      "and the next RCPT is served");
+	if (!ok)
+		printf("# %s\n", c.failure);
 
 	fake_nstored = 0;
 	make_big();

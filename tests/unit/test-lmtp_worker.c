@@ -5,7 +5,9 @@
  * lost auth process 451 4.3.0 and a drain); a message delivered into a
  * real Maildir (the store of src/store/); SIGUSR1 drains (open sessions
  * go on, the worker exits when they end); SIGTERM says 421 and exits;
- * max_connections answers 421 to the one too many. */
+ * max_connections answers 421 to the one too many; a lookup that is not
+ * answered in lmtp_recipient_timeout is 451 4.2.0 and its late reply
+ * answers nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -315,6 +317,41 @@ static void test_auth_lost(void)
 	CHECK(worker_wait(&w) == 0, "auth lost: the worker drains and exits");
 }
 
+static void test_lookup_timeout(void)
+{
+	struct worker_proc w;
+	struct auth_request first, second;
+	unsigned saved = cfg.lmtp_recipient_timeout;
+	int fd;
+
+	cfg.lmtp_recipient_timeout = 1;
+	CHECK(worker_start(&w, "e"), "fifth worker ready");
+	cfg.lmtp_recipient_timeout = saved;
+	fd = client_connect(w.sock_path);
+	CHECK(fd >= 0 && lhlo(fd), "its session");
+	put(fd, "MAIL FROM:<>\r\nRCPT TO:<alice@example.org>\r\n");
+	get_line(fd);
+	CHECK(auth_receive(&w, &first), "the lookup arrives");
+	/* no answer: the worker answers the recipient itself */
+	CHECK_STR(get_line(fd), "451 4.2.0 <alice@example.org>: recipient "
+		  "lookup took too long, try again later",
+		  "an unanswered lookup: 451 4.2.0 at lmtp_recipient_timeout");
+	put(fd, "RCPT TO:<nobody@example.org>\r\n");
+	CHECK(auth_receive(&w, &second) && second.id != first.id,
+	      "the next lookup has a new id");
+	/* the late answer to the first must not answer the second */
+	auth_answer(&w, &first, true);
+	auth_answer(&w, &second, false);
+	CHECK_STR(get_line(fd), "550 5.1.1 <nobody@example.org>: no such "
+		  "user here", "a late reply is dropped, not taken for the "
+		  "next RCPT");
+	kill(w.pid, SIGTERM);
+	get_line(fd);
+	close(fd);
+	CHECK(worker_wait(&w) == 0, "fifth worker exits");
+	close(w.auth_fd);
+}
+
 static void test_connection_limit(void)
 {
 	struct worker_proc w;
@@ -356,6 +393,7 @@ int main(void)
 	test_sigterm();
 	test_auth_lost();
 	test_connection_limit();
+	test_lookup_timeout();
 	{
 		char cmd[128];
 
