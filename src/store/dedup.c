@@ -149,8 +149,61 @@ static int dedup_open_file(struct dedup *dedup, const char **error_r)
 	return 0;
 }
 
+static int64_t dedup_ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Takes the flock: blocking without a deadline (the holder keeps it for
+ * one store, which its own deadline bounds, and a holder that dies
+ * releases it), else retried without blocking until the deadline. */
+static int dedup_lock(int fd, const struct timespec *deadline,
+		      const char **error_r)
+{
+	long delay = 5;
+
+	for (;;) {
+		int64_t left;
+
+		if (flock(fd, deadline == NULL ? LOCK_EX : LOCK_EX | LOCK_NB) ==
+		    0)
+			return 0;
+		if (errno != EINTR && errno != EWOULDBLOCK) {
+			*error_r = "cannot lock the delivery id file";
+			return -1;
+		}
+		if (deadline == NULL || errno == EINTR)
+			continue;
+		left = dedup_ms_until(deadline);
+		if (left <= 0) {
+			*error_r = "timed out waiting for the delivery id lock";
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		{
+			long ms = left < delay ? (long)left : delay;
+			struct timespec ts = { ms / 1000,
+					       (ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if (delay < 100)
+			delay *= 2;
+	}
+}
+
 int dedup_open(const char *file_path, struct dedup **dedup_r,
 	       const char **error_r)
+{
+	return dedup_open_until(file_path, NULL, dedup_r, error_r);
+}
+
+int dedup_open_until(const char *file_path, const struct timespec *deadline,
+		     struct dedup **dedup_r, const char **error_r)
 {
 	struct dedup *dedup;
 	size_t plen = strlen(file_path);
@@ -175,14 +228,8 @@ int dedup_open(const char *file_path, struct dedup **dedup_r,
 		*error_r = "cannot open the delivery id lock file";
 		goto out_free;
 	}
-	/* Blocking: the holder keeps it for one store, which its own
-	 * deadline bounds; a holder that dies releases it. */
-	while (flock(dedup->lock_fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			*error_r = "cannot lock the delivery id file";
-			goto out_free;
-		}
-	}
+	if (dedup_lock(dedup->lock_fd, deadline, error_r) < 0)
+		goto out_free;
 	if (dedup_open_file(dedup, error_r) < 0 ||
 	    dedup_read(dedup, error_r) < 0)
 		goto out_free;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #define DEDUP_ID_HEX 32             /* 128 bits in hex */
 
@@ -23,6 +24,12 @@ struct dedup;
  * *error_r. */
 int dedup_open(const char *file_path, struct dedup **dedup_r,
 	       const char **error_r);
+/* The same, waiting for the flock only until deadline (CLOCK_MONOTONIC;
+ * NULL: blocking, as dedup_open), so a slow delivery to the same maildrop
+ * cannot hold this one past its own time ("timed out waiting for the
+ * delivery id lock", errno ETIMEDOUT: a temporary failure). */
+int dedup_open_until(const char *file_path, const struct timespec *deadline,
+		     struct dedup **dedup_r, const char **error_r);
 /* Was id recorded within days? */
 bool dedup_seen(struct dedup *dedup, const char *id, unsigned days);
 /* Records id (after the message is durable) and fsyncs. 0 or -1. */

@@ -23,6 +23,8 @@
 #define DELIVERY_DEDUP_NAME "satchel.delivered"
 #define DELIVERY_DEDUP_SUFFIX ".satchel-delivered"
 #define DELIVERY_DEFAULT_SPOOL "/tmp"
+/* deadline_secs 0: the default for satchel deliver */
+#define DELIVERY_DEADLINE_DEFAULT 300
 /* "Return-Path: <" + address + ">" CRLF, "Delivered-To: " ... */
 #define DELIVERY_ADDR_MAX 1024
 
@@ -288,7 +290,9 @@ static size_t delivery_prefix(const struct delivery_spool *spool,
 	const char *eol = spool->hdr.crlf ? "\r\n" : "\n";
 	int n;
 
-	if (spool->single_recipient)
+	/* not twice when the MTA put the same one on top (Postfix local) */
+	if (spool->single_recipient &&
+	    !msghdr_has_top_delivered_to(&spool->hdr, t->rcpt))
 		n = snprintf(buf, size, "Return-Path: <%s>%sDelivered-To: %s%s",
 			     spool->sender, eol, t->rcpt, eol);
 	else
@@ -299,21 +303,17 @@ static size_t delivery_prefix(const struct delivery_spool *spool,
 
 static enum delivery_status delivery_mbox(struct delivery_spool *spool,
 					  const struct delivery_target *t,
-					  const struct iovec *prefix,
+					  const struct delivery_message *m,
 					  struct delivery_result *res)
 {
 	struct delivery_mbox_message msg = {
 		.sender = spool->sender, .received = spool->received,
-		.fd = spool->fd, .prefix = prefix, .nprefix = 1,
-		.mboxrd = spool->set.mboxrd,
+		.fd = spool->fd, .prefix = m->prefix, .nprefix = m->nprefix,
+		.mboxrd = spool->set.mboxrd, .deadline = m->deadline,
 	};
 	uint64_t offset = 0, size = 0;
 	bool temporary = true;
 	const char *error = "cannot append to the mbox";
-
-	clock_gettime(CLOCK_MONOTONIC, &msg.deadline);
-	msg.deadline.tv_sec += spool->set.deadline_secs > 0 ?
-				       spool->set.deadline_secs : 300;
 	if (delivery_mbox_append(t->path, &msg, &offset, &size, &temporary,
 				 &error) < 0) {
 		int err = errno; /* kept for write errors (delivery_mbox.c) */
@@ -359,7 +359,7 @@ static enum delivery_status delivery_write(struct delivery_spool *spool,
 	bool over = false;
 
 	if (t->kind == MAILDROP_MBOX)
-		return delivery_mbox(spool, t, msg->prefix, res);
+		return delivery_mbox(spool, t, msg, res);
 	if (quota_check(t->path, &limits, msg->size, &over, &error) < 0) {
 		log_error("delivery to %s: quota: %s", t->path, error);
 		delivery_result_set(res, DELIVERY_TEMP, "4.3.0",
@@ -467,15 +467,29 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	msg.nprefix = 1;
 	msg.size = prefix.iov_len + spool->size;
 	msg.wsize = msgsize_finish(&ms) + msgsize_finish(&spool->wsize);
+	/* every lock wait of this recipient ends here (delivery.h) */
+	clock_gettime(CLOCK_MONOTONIC, &msg.deadline);
+	msg.deadline.tv_sec += spool->set.deadline_secs > 0 ?
+				       spool->set.deadline_secs :
+				       DELIVERY_DEADLINE_DEFAULT;
 	if (delivery_check_path(t, res) < 0)
 		return res->status;
 	if (spool->set.dedup_days > 0) {
 		/* Without the id file (an mbox in /var/mail where we may
 		 * not create files) the mail still goes in, only without
 		 * the protection against a retried transaction: deferring
-		 * it would hold it until it bounces. */
+		 * it would hold it until it bounces. But a lock not had in
+		 * time is another delivery to this maildrop, maybe of this
+		 * very message: try later. */
+		errno = 0;
 		if (delivery_dedup_path(t, id_path, sizeof(id_path)) < 0 ||
-		    dedup_open(id_path, &dedup, &error) < 0) {
+		    dedup_open_until(id_path, &msg.deadline, &dedup,
+				     &error) < 0) {
+			if (errno == ETIMEDOUT) {
+				delivery_result_set(res, DELIVERY_TEMP, "4.2.0",
+						    error);
+				return DELIVERY_TEMP;
+			}
 			log_error("delivery to %s: delivery ids: %s (delivered "
 				  "without the duplicate check)", t->path,
 				  error);

@@ -10,6 +10,7 @@
  * (a user can only make his own) is refused, as is a symlink for tmp/,
  * new/ or cur/ and for the message file. All later work is relative to
  * the directory fds, so a path swapped meanwhile changes nothing. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,9 @@
 #include "util/log.h"
 
 #define DELIVERY_COPY_BUF (64 * 1024)
+/* tmp/ files left by a killed delivery are removed after this long
+ * (the Maildir specification's 36 hours) */
+#define DELIVERY_TMP_STALE_SECS (36 * 3600)
 
 enum delivery_sub { DELIVERY_TMP, DELIVERY_NEW, DELIVERY_CUR,
 		    DELIVERY_SUB_COUNT };
@@ -164,6 +168,35 @@ out_fail:
 		}
 	}
 	return -1;
+}
+
+/* Files a delivery killed mid-way left in tmp/ go once they are older
+ * than the Maildir spec's 36 hours (a delivery in progress is never that
+ * old). tmp/ is empty but for those, so this costs one getdents. */
+static void delivery_clean_tmp(int tmp_fd)
+{
+	time_t old = time(NULL) - DELIVERY_TMP_STALE_SECS;
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	int fd = dup(tmp_fd);
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    fstatat(tmp_fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode) && st.st_mtime < old &&
+		    st.st_atime < old)
+			unlinkat(tmp_fd, d->d_name, 0);
+	}
+	closedir(dir);
 }
 
 /* The spool after the prefix into fd: copy_file_range where the kernel
@@ -304,16 +337,13 @@ static int delivery_link_new(const struct delivery_spool *spool,
 			     size_t new_size, const char **error_r)
 {
 	struct arrivals_append log;
-	struct timespec deadline;
 	unsigned tries;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += spool->set.deadline_secs > 0 ?
-				   spool->set.deadline_secs : 300;
 	memcpy(new_name, name, strlen(name) + 1);
 	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
 		if (arrivals_begin(md_fd, fds[DELIVERY_NEW], new_name,
-				   msg->wsize, &deadline, &log, error_r) < 0)
+				   msg->wsize, &msg->deadline, &log,
+				   error_r) < 0)
 			return -1;
 		if (linkat(fds[DELIVERY_TMP], name, fds[DELIVERY_NEW],
 			   new_name, 0) == 0) {
@@ -373,6 +403,7 @@ enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
 		close(md_fd);
 		return res->status;
 	}
+	delivery_clean_tmp(fds[DELIVERY_TMP]);
 	if (delivery_link_reuse(spool, msg, md_fd, fds[DELIVERY_TMP], name,
 				sizeof(name)) < 0 &&
 	    delivery_write_tmp(spool, msg, fds[DELIVERY_TMP], name,

@@ -8,8 +8,9 @@
 #include "store/delivery_name.h"
 #include "store/delivery_private.h"
 
-/* Module-global: the per-process counter of the names made. A forked
- * child inherits it, but has another pid. */
+/* Module-global: the per-process counter of the names made, atomic (an
+ * LMTP worker may deliver from several job threads). A forked child
+ * inherits it, but has another pid. */
 static unsigned delivery_name_counter;
 
 /* Appends the sanitised host to out (len used of size, at most room
@@ -45,6 +46,7 @@ int delivery_name_make(const char *hostname, uint64_t size, uint64_t wsize,
 	char host[256], head[96], tail[64];
 	struct timespec now;
 	unsigned short rnd = 0;
+	unsigned counter;
 	size_t len;
 	int hl, tl;
 
@@ -60,10 +62,11 @@ int delivery_name_make(const char *hostname, uint64_t size, uint64_t wsize,
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = (unsigned short)(now.tv_nsec ^ getpid());
 	/* the counter wraps at 5 digits: time and pid keep names apart */
-	delivery_name_counter = (delivery_name_counter + 1) % 100000;
+	counter = __atomic_add_fetch(&delivery_name_counter, 1,
+				     __ATOMIC_RELAXED) % 100000;
 	hl = snprintf(head, sizeof(head), "%lld.M%06ldP%ldQ%uR%04x",
 		      (long long)now.tv_sec, now.tv_nsec / 1000,
-		      (long)getpid(), delivery_name_counter, rnd);
+		      (long)getpid(), counter, rnd);
 	tl = snprintf(tail, sizeof(tail), ",S=%llu,W=%llu",
 		      (unsigned long long)size, (unsigned long long)wsize);
 	if (hl < 0 || tl < 0)

@@ -58,6 +58,7 @@ struct delivery_message {
 	size_t nprefix;
 	uint64_t size;                  /* prefix + spool octets (S=) */
 	uint64_t wsize;                 /* their LIST size (W=) */
+	struct timespec deadline;       /* CLOCK_MONOTONIC: lock waits end */
 };
 
 /* Fills *res (static texts). */

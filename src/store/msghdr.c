@@ -6,18 +6,34 @@
 
 #include "store/msghdr.h"
 
-/* Fields removed from incoming mail: each one is state a store or a
- * client reads from the message (a forged X-UIDL would be taken for the
- * mbox UIDL, Status/X-Status/X-Keywords/X-IMAP* for flags and IMAP
- * state, Content-Length/Lines for the message's extent by mbox
- * readers, the Mozilla ones for Thunderbird's), plus Return-Path, which
- * the final delivery writes itself (RFC 5321 4.4). */
-static const char *const msghdr_strip_names[] = {
-	"Return-Path", "X-UIDL", "X-UID", "Status", "X-Status", "X-Keywords",
-	"X-IMAP", "X-IMAPbase", "Content-Length", "Lines",
-	"X-Mozilla-Status", "X-Mozilla-Status2", "X-Mozilla-Keys",
+/* The fields the filter acts on (all others pass). Removed from
+ * incoming mail: each one is state a store or a client reads from the
+ * message (a forged X-UIDL would be taken for the mbox UIDL,
+ * Status/X-Status/X-Keywords/X-IMAP* for flags and IMAP state,
+ * Content-Length/Lines for the message's extent by mbox readers, the
+ * Mozilla ones for Thunderbird's), plus Return-Path, which the final
+ * delivery writes itself (RFC 5321 4.4). Read: the first Message-ID and
+ * every Delivered-To. */
+static const struct {
+	const char *name;
+	enum msghdr_disp disp;
+} msghdr_fields[] = {
+	{ "Return-Path", MSGHDR_DISP_STRIP },
+	{ "X-UIDL", MSGHDR_DISP_STRIP },
+	{ "X-UID", MSGHDR_DISP_STRIP },
+	{ "Status", MSGHDR_DISP_STRIP },
+	{ "X-Status", MSGHDR_DISP_STRIP },
+	{ "X-Keywords", MSGHDR_DISP_STRIP },
+	{ "X-IMAP", MSGHDR_DISP_STRIP },
+	{ "X-IMAPbase", MSGHDR_DISP_STRIP },
+	{ "Content-Length", MSGHDR_DISP_STRIP },
+	{ "Lines", MSGHDR_DISP_STRIP },
+	{ "X-Mozilla-Status", MSGHDR_DISP_STRIP },
+	{ "X-Mozilla-Status2", MSGHDR_DISP_STRIP },
+	{ "X-Mozilla-Keys", MSGHDR_DISP_STRIP },
+	{ "Message-ID", MSGHDR_DISP_MSGID },
+	{ "Delivered-To", MSGHDR_DISP_DELIVERED_TO },
 };
-/* and every field whose name starts with this: satchel's own */
 #define MSGHDR_STRIP_PREFIX "X-Satchel-"
 
 static bool msghdr_is_ftext(unsigned char c)
@@ -36,19 +52,18 @@ static enum msghdr_disp msghdr_name_disp(const struct msghdr *h,
 {
 	size_t i, plen = strlen(MSGHDR_STRIP_PREFIX);
 
-	for (i = 0; i < sizeof(msghdr_strip_names) /
-				sizeof(msghdr_strip_names[0]); i++) {
-		if (strlen(msghdr_strip_names[i]) == len &&
-		    strncasecmp(msghdr_strip_names[i], name, len) == 0)
-			return MSGHDR_DISP_STRIP;
-	}
 	if (len >= plen && strncasecmp(name, MSGHDR_STRIP_PREFIX, plen) == 0)
 		return MSGHDR_DISP_STRIP;
-	if (len == 10 && strncasecmp(name, "Message-ID", 10) == 0 &&
-	    !h->has_message_id)
-		return MSGHDR_DISP_MSGID;
-	if (len == 12 && strncasecmp(name, "Delivered-To", 12) == 0)
-		return MSGHDR_DISP_DELIVERED_TO;
+	for (i = 0; i < sizeof(msghdr_fields) / sizeof(msghdr_fields[0]); i++) {
+		if (strlen(msghdr_fields[i].name) != len ||
+		    strncasecmp(msghdr_fields[i].name, name, len) != 0)
+			continue;
+		/* only the first Message-ID is read; later ones pass */
+		if (msghdr_fields[i].disp == MSGHDR_DISP_MSGID &&
+		    h->has_message_id)
+			return MSGHDR_DISP_PASS;
+		return msghdr_fields[i].disp;
+	}
 	return MSGHDR_DISP_PASS;
 }
 
@@ -109,8 +124,10 @@ static void msghdr_capture_end(struct msghdr *h)
 	char **list, *copy;
 
 	if (h->disp == MSGHDR_DISP_MSGID) {
-		/* too long: kept cut (msghdr.h) */
-		msghdr_unfold(h, h->message_id);
+		/* too long: kept cut (msghdr.h); a second one right after
+		 * the first was classified before this ran: not kept */
+		if (!h->has_message_id)
+			msghdr_unfold(h, h->message_id);
 		h->has_message_id = true;
 	} else if (h->disp == MSGHDR_DISP_DELIVERED_TO && !h->cap_overflow) {
 		msghdr_unfold(h, value);
@@ -400,11 +417,12 @@ const char *msghdr_from_sender(struct msghdr *h)
 	return p;
 }
 
-bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
+static bool msghdr_match(const struct msghdr *h, size_t from, size_t to,
+			 const char *addr)
 {
 	size_t alen = strlen(addr), i;
 
-	for (i = h->delivered_to_top; i < h->delivered_to_count; i++) {
+	for (i = from; i < to; i++) {
 		const char *v = h->delivered_to[i];
 		size_t vlen = strlen(v);
 
@@ -416,4 +434,15 @@ bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
 			return true;
 	}
 	return false;
+}
+
+bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr)
+{
+	return msghdr_match(h, h->delivered_to_top, h->delivered_to_count,
+			    addr);
+}
+
+bool msghdr_has_top_delivered_to(const struct msghdr *h, const char *addr)
+{
+	return msghdr_match(h, 0, h->delivered_to_top, addr);
 }

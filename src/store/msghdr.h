@@ -111,5 +111,7 @@ const char *msghdr_from_sender(struct msghdr *h);
  * mailbox_command); a loop means the message came back through an MTA,
  * which put its Received above our earlier Delivered-To. */
 bool msghdr_has_delivered_to(const struct msghdr *h, const char *addr);
+/* Whether one of those above every Received names addr. */
+bool msghdr_has_top_delivered_to(const struct msghdr *h, const char *addr);
 
 #endif

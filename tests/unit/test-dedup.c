@@ -248,6 +248,72 @@ static void test_bound(void)
 	CHECK(!seen_once(path, id, 7), "full: the oldest id is dropped");
 }
 
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Another delivery holds the maildrop's id lock: a bounded open gives up
+ * at its deadline, and gets it once the holder is done. */
+static void test_lock_deadline(void)
+{
+	struct timespec t0, deadline;
+	struct dedup *d = NULL;
+	const char *error = NULL;
+	char path[256], c;
+	int ready[2], r;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/held.delivered", root);
+	if (pipe(ready) < 0)
+		abort();
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (dedup_open(path, &d, &error) < 0 ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(2);
+		usleep(800 * 1000);
+		dedup_close(&d);
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		abort();
+	close(ready[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	deadline = deadline_in(200);
+	r = dedup_open_until(path, &deadline, &d, &error);
+	CHECK(r < 0 && secs_since(&t0) >= 0.19 && secs_since(&t0) < 3,
+	      "held lock: a bounded open gives up at its deadline");
+	CHECK(r < 0 && strstr(error, "timed out") != NULL,
+	      "held lock: the error says so");
+	deadline = deadline_in(5000);
+	CHECK(dedup_open_until(path, &deadline, &d, &error) == 0 &&
+	      secs_since(&t0) >= 0.5,
+	      "held lock: taken once the holder is done");
+	dedup_close(&d);
+	waitpid(pid, NULL, 0);
+}
+
 static void test_make_id(void)
 {
 	unsigned char body[DEDUP_BODY_DIGEST];
@@ -289,6 +355,7 @@ int main(void)
 	test_race();
 	test_compaction();
 	test_bound();
+	test_lock_deadline();
 	test_make_id();
 	if (unit_failures == 0) {
 		char cmd[300];

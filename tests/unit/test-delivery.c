@@ -255,6 +255,13 @@ static void test_filter_values(void)
 	free(out);
 	msghdr_deinit(&h);
 
+	out = filter("Message-ID: <1@x>\nMessage-ID: <2@x>\n\n", 38, 1, &h,
+		     NULL);
+	CHECK_STR(h.message_id, "<1@x>",
+		  "values: the first of two adjacent Message-IDs");
+	free(out);
+	msghdr_deinit(&h);
+
 	out = filter("From  Mon Jan 1\nA: b\n\n", 22, 0, &h, NULL);
 	CHECK(msghdr_from_sender(&h) != NULL &&
 		      strcmp(msghdr_from_sender(&h), "") == 0 && !h.crlf,
@@ -473,6 +480,25 @@ static void test_deliver_basic(void)
 		      strcmp(maildrop_msg(drop, 0)->uidl, name) == 0,
 	      "deliver: the POP3 side lists it, UIDL = the name");
 	maildrop_close(&drop);
+	{
+		/* a killed delivery's leftovers: gone after 36 hours */
+		struct timespec old[2] = { { time(NULL) - 37 * 3600, 0 },
+					   { time(NULL) - 37 * 3600, 0 } };
+		char p1[1024], p2[1024];
+		int fd;
+
+		snprintf(p1, sizeof(p1), "%s/tmp/1.stale", md_path);
+		snprintf(p2, sizeof(p2), "%s/tmp/2.fresh", md_path);
+		fd = open(p1, O_CREAT | O_WRONLY, 0600);
+		futimens(fd, old);
+		close(fd);
+		close(open(p2, O_CREAT | O_WRONLY, 0600));
+		deliver1("Subject: again\n\n", "a@b", "bob@example.org",
+			 &res);
+		CHECK(access(p1, F_OK) < 0 && access(p2, F_OK) == 0,
+		      "deliver: tmp/ files older than 36 hours removed");
+		unlink(p2);
+	}
 
 	rm_tree(md_path);
 	deliver1("Subject: crlf\r\nStatus: RO\r\n\r\nb\r\n", "",
@@ -543,6 +569,17 @@ static void test_deliver_refusals(void)
 		       NULL, "bob@example.org", &res) == DELIVERY_OK,
 	      "refuse: not the Delivered-To Postfix local prepends for "
 	      "mailbox_command (above every Received)");
+	{
+		data = stored(md_path, name, sizeof(name), &len);
+		CHECK(data != NULL &&
+			      strncmp(data, "Return-Path: <a@b>\nX-Original-To:",
+				      33) == 0 &&
+			      strstr(data, "Delivered-To: bob@example.org\n"
+					   "Received") != NULL &&
+			      strstr(strstr(data, "Delivered-To") + 1,
+				     "Delivered-To") == NULL,
+		      "refuse: ... and it is not added a second time");
+	}
 	CHECK(deliver1("Delivered-To: other@x\n\n", "a@b", "bob@example.org",
 		       &res) == DELIVERY_OK,
 	      "refuse: another Delivered-To is no loop");
