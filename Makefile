@@ -22,7 +22,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             curl fetchmail mpop openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \
             clang libclang-rt-14-dev \
-            postfix swaks \
+            postfix swaks strace \
             liblockfile-bin procmail mutt
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
