@@ -27,7 +27,8 @@ def traced(ctx, argv, stdin):
     r = subprocess.run([STRACE, "-f", "-qq", "-y", "-s", "64", "-e",
                         "trace=" + CALLS, "-o", log] + argv, input=stdin,
                        capture_output=True, timeout=60)
-    if b"ptrace" in r.stderr and not os.path.getsize(log):
+    if b"ptrace" in r.stderr and (not os.path.exists(log) or
+                                  not os.path.getsize(log)):
         raise Skip("strace cannot trace here: %s" % short(r.stderr, 200))
     calls, open_at = [], {}
     with open(log, errors="replace") as f:
