@@ -431,12 +431,10 @@ def test_pipe_satchel_deliver(ctx):
           "the unknown user bounced: %s" % pf.log_tail(4))
 
 
-def test_slow_recipient_not_duplicated(ctx):
-    """Postfix's lmtp_data_done_timeout is short (6 s) and one of three
-    recipients is slow (its mbox locked by the test): satchel answers
-    that one 451 4.2.0 at lmtp_recipient_timeout (2 s) and the others
-    250 as soon as they are stored, so Postfix retries only the slow
-    one: in the end every recipient has exactly one copy."""
+def satchel_with_locked_mbox(ctx, recipient_timeout):
+    """satchel_for_postfix with one more user, slowpoke, whose mbox the
+    test holds an fcntl lock on (returned open: unlock and close it);
+    state["mbox"] is its path."""
     state = {}
 
     def prepare(srv):
@@ -450,11 +448,22 @@ def test_slow_recipient_not_duplicated(ctx):
         state["mbox"] = path
 
     pf, srv = satchel_for_postfix(
-        ctx, config={"lmtp_recipient_timeout": "2"}, prepare=prepare)
+        ctx, config={"lmtp_recipient_timeout": str(recipient_timeout)},
+        prepare=prepare)
     srv.passwords["slowpoke"] = "slow-Pw.q1"
     srv.secrets.add("slow-Pw.q1")
     holder = open(state["mbox"], "r+b")
     fcntl.lockf(holder, fcntl.LOCK_EX)
+    return pf, srv, state, holder
+
+
+def test_slow_recipient_not_duplicated(ctx):
+    """Postfix's lmtp_data_done_timeout is short (6 s) and one of three
+    recipients is slow (its mbox locked by the test): satchel answers
+    that one 451 4.2.0 at lmtp_recipient_timeout (2 s) and the others
+    250 as soon as they are stored, so Postfix retries only the slow
+    one: in the end every recipient has exactly one copy."""
+    pf, srv, state, holder = satchel_with_locked_mbox(ctx, 2)
     try:
         rcpts = ["alice@%s" % SLOW_DOMAIN, "slowpoke@%s" % SLOW_DOMAIN,
                  "bob@%s" % SLOW_DOMAIN]
@@ -496,24 +505,7 @@ def test_lmtp_worker_killed_mid_transaction(ctx):
     first recipient stored and answered, the second waiting for its mbox
     lock): the master starts a new worker, Postfix retries what was not
     answered, and every recipient ends with exactly one copy."""
-    state = {}
-
-    def prepare(srv):
-        path = os.path.join(srv.root, "mbox", "slowpoke")
-        srv.extra_users["slowpoke"] = ("{PLAIN}slow-Pw.q1::::::mail=mbox:%s"
-                                       % path)
-        srv.write_passwd()
-        with open(path, "wb"):
-            pass
-        srv.fix_owner(path)
-        state["mbox"] = path
-
-    pf, srv = satchel_for_postfix(
-        ctx, config={"lmtp_recipient_timeout": "30"}, prepare=prepare)
-    srv.passwords["slowpoke"] = "slow-Pw.q1"
-    srv.secrets.add("slow-Pw.q1")
-    holder = open(state["mbox"], "r+b")
-    fcntl.lockf(holder, fcntl.LOCK_EX)
+    pf, srv, state, holder = satchel_with_locked_mbox(ctx, 30)
     try:
         mid, data = message("worker killed")
         pf.send(SENDER, ["alice@%s" % INET_DOMAIN,
