@@ -22,6 +22,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             curl fetchmail mpop openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \
             clang libclang-rt-14-dev \
+            postfix swaks strace \
             liblockfile-bin procmail mutt
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
@@ -50,12 +51,19 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsatchel.a
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/libsatchel.a $(LDFLAGS) $(LDLIBS)
 
 # Install missing Debian packages only; never touches what is there.
+# Postfix (tests/integration/postfix.py runs a private instance of it) is
+# preseeded to "Local only" so its install asks nothing and sets up no
+# relaying; the system instance is never started or configured by us.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
+		case " $$missing " in *" postfix "*) \
+			echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections; \
+			echo "postfix postfix/mailname string localhost.localdomain" | debconf-set-selections;; \
+		esac; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@if [ "$$(id -u)" = 0 ]; then \

@@ -36,6 +36,9 @@ static int usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* serve/ runs deliver/'s LMTP workers without including deliver/
+	 * (front ends never include each other) */
+	master_set_lmtp_worker(lmtp_worker_run);
 	if (argc < 2)
 		return usage(stderr);
 	if (strcmp(argv[1], "--version") == 0) {

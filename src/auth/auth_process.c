@@ -66,7 +66,8 @@ static int auth_control_read(struct auth_server *srv, int control_fd)
 		log_error("control socket: %s", strerror(errno));
 		return -1;
 	}
-	if (n != (ssize_t)sizeof(ctl) || ctl.slot >= AUTH_SLOTS_MAX) {
+	if (n != (ssize_t)sizeof(ctl) || ctl.slot >= AUTH_SLOTS_MAX ||
+	    (ctl.kind != AUTH_SLOT_POP3 && ctl.kind != AUTH_SLOT_LMTP)) {
 		log_warn("control socket: bad message (%zd octets)", n);
 		goto out_close;
 	}
@@ -80,6 +81,7 @@ static int auth_control_read(struct auth_server *srv, int control_fd)
 		goto out_close;
 	}
 	srv->slot_fd[ctl.slot] = fd;
+	srv->slot_kind[ctl.slot] = (uint8_t)ctl.kind;
 	auth_send_hello(srv, ctl.slot);
 	log_debug("worker slot %u connected", ctl.slot);
 	return 0;

@@ -19,6 +19,13 @@
  *
  * Requests: AUTH_REQ_LOGOUT must carry the canonical user name from the
  * AUTH_OK reply, on the socket that got the reply; it has no reply.
+ * AUTH_REQ_USERDB is answered, only on an AUTH_SLOT_LMTP socket (the
+ * login requests only on an AUTH_SLOT_POP3 one; the others get
+ * AUTH_PERMFAIL, or nothing for those without a reply), from
+ * auth_userdb_lookup()
+ * with the recipient's record (quota_bytes/quota_messages -1 when the
+ * user has none of their own): no secret is read, no session counted,
+ * no LOGIN-DELAY checked or started.
  * PASS is refused (AUTH_FAILED) when plaintext_auth forbids it for the
  * request's "secured" flag, APOP when apop = no. An unknown request type
  * gets AUTH_PERMFAIL; a message of the wrong size is dropped without a
@@ -34,8 +41,18 @@
 
 #include "auth/auth_settings.h"
 
+/* What a worker socket's requests may be: a POP3 worker logs users in,
+ * an LMTP worker only looks recipients up (AUTH_REQ_USERDB), so neither
+ * can do the other's work if it is taken over (a POP3 worker could
+ * otherwise list users and their mail paths without a password). */
+enum auth_slot_kind {
+	AUTH_SLOT_POP3 = 0,
+	AUTH_SLOT_LMTP = 1,
+};
+
 struct auth_control {
 	uint32_t slot; /* worker slot index */
+	uint32_t kind; /* enum auth_slot_kind */
 };
 
 /* Runs until control_fd reaches EOF. Returns an exit status (sysexits). */

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "auth/auth_limits.h"
+#include "auth/auth_process.h"
 #include "auth/auth_proto.h"
 #include "auth/auth_settings.h"
 #include "auth/auth_users.h"
@@ -44,6 +45,7 @@ struct auth_server {
 	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
 	struct auth_reply pending_reply[AUTH_SLOTS_MAX];
 	uint32_t slot_gen[AUTH_SLOTS_MAX]; /* bumped when a slot closes */
+	uint8_t slot_kind[AUTH_SLOTS_MAX]; /* enum auth_slot_kind */
 
 	struct sasl_server *sasl;      /* NULL: SASL gets AUTH_TEMPFAIL */
 	unsigned char *rx;             /* one received message */

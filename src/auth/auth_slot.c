@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth/auth_server.h"
+#include "auth/auth_userdb.h"
 #include "util/log.h"
 
 /* Requests taken from one worker per wakeup, so one busy worker cannot
@@ -132,6 +133,12 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 	req->peer_cn[sizeof(req->peer_cn) - 1] = '\0';
 	auth_reply_init(reply, req->id);
+	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP) {
+		log_warn("worker slot %u: SASL refused on an LMTP worker's "
+			 "socket", slot);
+		reply->result = AUTH_PERMFAIL;
+		return req->type != AUTH_REQ_SASL_ABORT;
+	}
 	if (srv->sasl == NULL) {
 		reply->result = AUTH_TEMPFAIL;
 		return req->type != AUTH_REQ_SASL_ABORT;
@@ -151,6 +158,33 @@ static bool auth_handle_sasl(struct auth_server *srv, uint32_t slot,
 	return due;
 }
 
+/* AUTH_REQ_USERDB from an LMTP worker: the recipient's record, with no
+ * secret, no session counted and no LOGIN-DELAY (delivery is not a
+ * login), through the one lookup satchel deliver uses too. */
+static void auth_handle_userdb(struct auth_server *srv, uint32_t slot,
+			       const struct auth_request *req,
+			       struct auth_reply *reply)
+{
+	char user_log[AUTH_LOG_USER_MAX];
+	const char *error = "";
+	enum auth_result res;
+
+	/* the same reload check as a login: a user just added receives */
+	auth_db_check(srv, false);
+	res = auth_userdb_lookup(srv->set, srv->db, req->user, reply, &error);
+	if (res == AUTH_OK)
+		return;
+	log_sanitize(req->user, strlen(req->user), user_log,
+		     sizeof(user_log));
+	/* the LMTP worker logs the recipient's result */
+	if (res == AUTH_FAILED)
+		log_debug("userdb: slot %u: no user %s", slot, user_log);
+	else if (res == AUTH_TEMPFAIL)
+		log_warn("userdb tempfail: user=%s (%s)", user_log, error);
+	else
+		log_error("bad user record: user=%s: %s", user_log, error);
+}
+
 /* Handles one request; false when no reply is due. */
 static bool auth_handle(struct auth_server *srv, uint32_t slot,
 			struct auth_request *req, struct auth_reply *reply)
@@ -162,6 +196,17 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 
 	auth_reply_init(reply, req->id);
+	if ((req->type == AUTH_REQ_USERDB) !=
+	    (srv->slot_kind[slot] == AUTH_SLOT_LMTP)) {
+		log_warn("worker slot %u: request type %u refused on a%s "
+			 "worker's socket", slot, req->type,
+			 srv->slot_kind[slot] == AUTH_SLOT_LMTP ? "n LMTP" :
+			 " POP3");
+		reply->result = AUTH_PERMFAIL;
+		/* LOGOUT and LOGIN_DONE have no reply */
+		return req->type != AUTH_REQ_LOGOUT &&
+		       req->type != AUTH_REQ_LOGIN_DONE;
+	}
 	switch (req->type) {
 	case AUTH_REQ_PASS:
 	case AUTH_REQ_APOP:
@@ -172,6 +217,9 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	case AUTH_REQ_LOGIN_DONE:
 		auth_login_done(srv, slot, req);
 		return false;
+	case AUTH_REQ_USERDB:
+		auth_handle_userdb(srv, slot, req, reply);
+		return true;
 	default:
 		log_warn("worker slot %u: unknown request type %u", slot,
 			 req->type);

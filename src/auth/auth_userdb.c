@@ -36,8 +36,8 @@ int auth_userdb_fill(const struct auth_settings *set,
 	reply->gid = entry->gid;
 	reply->expire_days = entry->expire_days;
 	reply->login_delay = entry->login_delay;
-	reply->quota_bytes = -1;
-	reply->quota_messages = -1;
+	reply->quota_bytes = entry->quota_bytes;
+	reply->quota_messages = entry->quota_messages;
 	return 0;
 }
 

@@ -13,8 +13,9 @@
 
 /* Fills reply's user record from entry: canonical user, mail kind and
  * expanded path (the entry's mail= or the settings' default), uid/gid,
- * expire_days, login_delay; quota_bytes/quota_messages are -1 (the
- * passwd-file has no quota fields: the config's defaults apply). 0, or
+ * expire_days, login_delay, quota_bytes/quota_messages (the entry's
+ * quota_bytes=/quota_messages=, -1 when unset: the config's defaults
+ * apply). 0, or
  * -1 with *error_r (uid or gid 0, name too long, bad mail location). */
 int auth_userdb_fill(const struct auth_settings *set,
 		     const struct passwd_entry *entry,

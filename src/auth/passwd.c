@@ -67,6 +67,18 @@ static int passwd_parse_int(const char *text, int *value_r)
 	return 0;
 }
 
+/* A quota in octets or messages: plain digits, up to what the auth
+ * reply's int64_t carries. */
+static int passwd_parse_quota(const char *text, long long *value_r)
+{
+	uint64_t value;
+
+	if (strnum_parse_u64(text, INT64_MAX, &value) < 0)
+		return -1;
+	*value_r = (long long)value;
+	return 0;
+}
+
 /* The scheme name of "{NAME}...": its start and length, or -1. */
 static int passwd_scheme_span(const char *stored, size_t *len_r)
 {
@@ -184,6 +196,18 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 				*error_r = "bad number in login_delay=";
 				return -1;
 			}
+		} else if (strcmp(key, "quota_bytes") == 0) {
+			if (passwd_parse_quota(value,
+					       &entry->quota_bytes) < 0) {
+				*error_r = "bad number in quota_bytes=";
+				return -1;
+			}
+		} else if (strcmp(key, "quota_messages") == 0) {
+			if (passwd_parse_quota(value,
+					       &entry->quota_messages) < 0) {
+				*error_r = "bad number in quota_messages=";
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -210,6 +234,7 @@ int passwd_parse_line(char *line, struct passwd_entry *entry_r,
 	memset(entry_r, 0, sizeof(*entry_r));
 	entry_r->uid = entry_r->gid = -1;
 	entry_r->expire_days = entry_r->login_delay = -1;
+	entry_r->quota_bytes = entry_r->quota_messages = -1;
 
 	len = strlen(line);
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))

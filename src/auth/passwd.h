@@ -5,7 +5,8 @@
  * Only the first two fields are required. Everything after the seventh ':'
  * is the extra fields: blank-separated key=value pairs (a "userdb_" prefix
  * is accepted on each key): mail=maildir:~/Maildir, expire=DAYS,
- * login_delay=SECONDS, and secret={SCHEME}... (repeatable): more secrets
+ * login_delay=SECONDS, quota_bytes=OCTETS, quota_messages=COUNT (the
+ * delivery quota), and secret={SCHEME}... (repeatable): more secrets
  * for the same password in other schemes, so one user can have, say, a
  * {CRYPT} hash for USER/PASS and a {SCRAM-SHA-256} secret for SCRAM
  * (the password field stays the one Dovecot reads; each scheme at most
@@ -37,6 +38,9 @@ struct passwd_entry {
 	char *mail;         /* NULL when not set */
 	int expire_days;    /* -1 when not set */
 	int login_delay;    /* -1 when not set */
+	/* delivery quota (quota_bytes=, quota_messages=): -1 when not set
+	 * (the config's default applies), 0 = no limit for this user */
+	long long quota_bytes, quota_messages;
 	bool disabled;      /* nologin / allow_nets: never authenticates */
 };
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,14 +20,15 @@
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
-		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_U64 };
+		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_LMTP_LISTEN, KEY_MODE,
+		KEY_SIZE, KEY_U64 };
 
 struct config_key {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	size_t size;      /* KEY_STR: buffer size */
-	uint64_t min, max; /* KEY_UINT */
+	size_t size;      /* KEY_STR: buffer size; KEY_SIZE: field size */
+	uint64_t min, max; /* KEY_UINT, KEY_SIZE, KEY_U64 */
 	const char *defval;
 };
 
@@ -37,10 +39,14 @@ struct config_key {
 #define UINT(n, field, lo, hi, d) { n, KEY_UINT, \
 				    offsetof(struct config, field), 0, lo, \
 				    hi, d }
-#define U64(n, field, d) { n, KEY_U64, offsetof(struct config, field), 0, \
-			   0, UINT64_MAX, d }
 #define SPECIAL(n, t, field, d) { n, t, offsetof(struct config, field), \
 				  sizeof(((struct config *)0)->field), 0, 0, d }
+/* A number with an optional K, M or G suffix (powers of 1024) into an
+ * unsigned or a uint64_t field; U64: plain digits into a uint64_t. */
+#define SIZE(n, field, hi, d) { n, KEY_SIZE, offsetof(struct config, field), \
+				sizeof(((struct config *)0)->field), 0, hi, d }
+#define U64(n, field, hi, d) { n, KEY_U64, offsetof(struct config, field), \
+			       sizeof(uint64_t), 0, hi, d }
 
 static const struct config_key config_keys[] = {
 	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
@@ -106,22 +112,34 @@ static const struct config_key config_keys[] = {
 	STR("oauth_issuer", auth.oauth_issuer, ""),
 	STR("oauth_audience", auth.oauth_audience, ""),
 	STR("oauth_user_claim", auth.oauth_user_claim, "email"),
-	/* Delivery (satchel deliver, LMTP). RFC 1870: SIZE 0 = no fixed
-	 * limit. */
-	UINT("lmtp_max_message_size", lmtp_max_message_size, 0, UINT32_MAX,
-	     "0"),
-	/* Below Postfix's lmtp_data_done_timeout (600 s), so a slow
-	 * recipient is answered 451 before the MTA gives up on all. */
-	UINT("lmtp_recipient_timeout", lmtp_recipient_timeout, 1, 3600,
-	     "60"),
-	/* Below the MTA's command time limit (Postfix: 1000 s). */
+	/* Delivery: LMTP (RFC 2033) in satchel serve, and satchel deliver */
+	SPECIAL("lmtp_listen", KEY_LMTP_LISTEN, lmtp_listen, ""),
+	/* owner and group read-write: Postfix's lmtp(8) connects as postfix,
+	 * the usual lmtp_socket_owner; nobody else */
+	SPECIAL("lmtp_socket_mode", KEY_MODE, lmtp_socket_mode, "0660"),
+	STR("lmtp_socket_owner", lmtp_socket_owner, ""),
+	STR("lmtp_socket_group", lmtp_socket_group, ""),
+	UINT("lmtp_workers", lmtp_workers, 1, CONFIG_WORKERS_MAX, "1"),
+	/* 50 MB: five times Postfix's default message_size_limit (10 MB),
+	 * so nothing a stock MTA accepts is refused, while one runaway
+	 * sender cannot fill the disk of every recipient at once; 0 = no
+	 * SIZE limit. 4 GB-1 at most: RFC 1870 sizes past that are never
+	 * real mail. */
+	SIZE("lmtp_max_message_size", lmtp_max_message_size, UINT32_MAX,
+	     "50M"),
+	/* RFC 2033 4.2: one recipient's reply must not hold the others;
+	 * below Postfix's lmtp_data_done_timeout (600 s) with room to spare */
+	UINT("lmtp_recipient_timeout", lmtp_recipient_timeout, 1, 3600, "30"),
+	/* below Postfix's command_time_limit (1000 s) and Exim's transport
+	 * timeout (1 h), so satchel deliver ends with its own 75 first */
 	UINT("delivery_deadline", delivery_deadline, 1, 86400, "300"),
-	U64("quota_bytes", quota_bytes, "0"),
-	U64("quota_messages", quota_messages, "0"),
+	SIZE("quota_bytes", quota_bytes, UINT64_MAX / 2, "0"),
+	U64("quota_messages", quota_messages, UINT64_MAX / 2, "0"),
 	SPECIAL("quota_permanent", KEY_BOOL, quota_permanent, "no"),
+	/* Debian's /var/mail is mboxo (Postfix local, procmail, mutt) */
 	SPECIAL("mbox_rd", KEY_BOOL, mbox_rd, "no"),
 	SPECIAL("delivery_refuse_nul", KEY_BOOL, delivery_refuse_nul, "no"),
-	UINT("delivery_dedup_days", delivery_dedup_days, 0, 3650, "7"),
+	UINT("delivery_dedup_days", delivery_dedup_days, 0, 365, "7"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -157,8 +175,9 @@ static int copy_str(char *dst, size_t size, const char *value)
 	return 0;
 }
 
-/* The syntax of a listen list; binding may still fail later. */
-static bool listen_list_valid(const char *list)
+/* The syntax of a listen list (unix:PATH items too when allow_unix);
+ * binding may still fail later. */
+static bool listen_list_valid(const char *list, bool allow_unix)
 {
 	char copy[CONFIG_STR_MAX], host[64], port[8];
 	char *save = NULL, *item;
@@ -168,11 +187,59 @@ static bool listen_list_valid(const char *list)
 	strcpy(copy, list);
 	for (item = strtok_r(copy, ", ", &save); item != NULL;
 	     item = strtok_r(NULL, ", ", &save)) {
+		const char *path = listener_unix_path(item);
+
+		if (path != NULL) {
+			if (!allow_unix || !listener_unix_path_valid(path))
+				return false;
+			continue;
+		}
 		if (listener_parse_addr(item, host, sizeof(host), port,
 					sizeof(port)) < 0)
 			return false;
 	}
 	return true;
+}
+
+/* "0660": one to four octal digits, no set-id or sticky bits (a socket
+ * file needs none). */
+static bool mode_valid(const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > 4 || strspn(text, "01234567") != len)
+		return false;
+	return strtoul(text, NULL, 8) <= 0777;
+}
+
+/* Digits with an optional K, M or G (powers of 1024, as Dovecot's quota
+ * and Exim's sizes read them), at most max. 0 or -1. */
+static int size_parse(const char *text, uint64_t max, uint64_t *value_r)
+{
+	static const struct { char suffix; unsigned shift; } units[] = {
+		{ 'K', 10 }, { 'k', 10 }, { 'M', 20 }, { 'G', 30 },
+	};
+	char digits[24];
+	size_t len = strlen(text);
+	unsigned shift = 0;
+	uint64_t num;
+
+	for (size_t i = 0; len > 0 && i < sizeof(units) / sizeof(units[0]);
+	     i++) {
+		if (text[len - 1] == units[i].suffix) {
+			shift = units[i].shift;
+			len--;
+			break;
+		}
+	}
+	if (len == 0 || len >= sizeof(digits))
+		return -1;
+	memcpy(digits, text, len);
+	digits[len] = '\0';
+	if (strnum_parse_u64(digits, max >> shift, &num) < 0)
+		return -1;
+	*value_r = num << shift;
+	return 0;
 }
 
 /* The reason text of a number out of range names the range. Module-global:
@@ -206,13 +273,6 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*(unsigned *)field = (unsigned)num;
 		return 0;
-	case KEY_U64:
-		if (strnum_parse_u64(value, key->max, &num) < 0) {
-			*reason_r = "expected a whole number";
-			return -1;
-		}
-		*(uint64_t *)field = num;
-		return 0;
 	case KEY_BOOL:
 		if (strcmp(value, "yes") == 0)
 			*(bool *)field = true;
@@ -233,15 +293,48 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		*reason_r = "expected always, tls-or-loopback or never";
 		return -1;
 	case KEY_LISTEN:
-		if (copy_str(field, key->size, value) < 0) {
+	case KEY_LMTP_LISTEN:
+		/* checked before it is stored: a refused value leaves the
+		 * field as it was */
+		if (strlen(value) >= key->size) {
 			*reason_r = "value too long";
 			return -1;
 		}
-		if (!listen_list_valid(value)) {
-			*reason_r = "expected host:port or [v6]:port, "
+		if (!listen_list_valid(value, key->type == KEY_LMTP_LISTEN)) {
+			*reason_r = key->type == KEY_LMTP_LISTEN ?
+				    "expected host:port, [v6]:port or "
+				    "unix:/absolute/path, comma-separated" :
+				    "expected host:port or [v6]:port, "
 				    "comma-separated";
 			return -1;
 		}
+		return copy_str(field, key->size, value);
+	case KEY_MODE:
+		if (!mode_valid(value) ||
+		    copy_str(field, key->size, value) < 0) {
+			*reason_r = "expected an octal file mode such as 0660";
+			return -1;
+		}
+		return 0;
+	case KEY_SIZE:
+	case KEY_U64:
+		if ((key->type == KEY_SIZE ?
+		     size_parse(value, key->max, &num) :
+		     strnum_parse_u64(value, key->max, &num)) < 0) {
+			snprintf(config_range_reason,
+				 sizeof(config_range_reason),
+				 key->type == KEY_SIZE ?
+				 "expected a number (K, M or G after it: "
+				 "times 1024, 1024^2, 1024^3) up to %llu" :
+				 "expected a whole number up to %llu",
+				 (unsigned long long)key->max);
+			*reason_r = config_range_reason;
+			return -1;
+		}
+		if (key->size == sizeof(unsigned))
+			*(unsigned *)field = (unsigned)num;
+		else
+			*(uint64_t *)field = num;
 		return 0;
 	case KEY_TLS_VERIFY:
 		for (int i = 0; i < 3; i++) {
@@ -427,7 +520,9 @@ int config_override(struct config *cfg, const char *assignment,
 
 int config_finish(struct config *cfg, char *err, size_t errsize)
 {
-	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0') {
+	/* a delivery-only node (LMTP, no POP3) is a valid setup */
+	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0' &&
+	    cfg->lmtp_listen[0] == '\0') {
 		snprintf(err, errsize, "no listen address configured");
 		return -1;
 	}
@@ -495,6 +590,13 @@ void config_warn(const struct config *cfg)
 	if (cfg->autologout < 600)
 		log_warn("autologout = %u is below the 10 minutes RFC 1939 "
 			 "requires", cfg->autologout);
+	/* RFC 2033 4.2: each recipient's reply must come before the MTA
+	 * gives up on the whole transaction, or it retries them all */
+	if (cfg->lmtp_listen[0] != '\0' && cfg->lmtp_recipient_timeout >= 600)
+		log_warn("lmtp_recipient_timeout = %u is not below Postfix's "
+			 "lmtp_data_done_timeout (600 s): a slow recipient can "
+			 "make it retry the others",
+			 cfg->lmtp_recipient_timeout);
 	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
@@ -511,6 +613,8 @@ void config_print(const struct config *cfg, FILE *out)
 		switch (key->type) {
 		case KEY_STR:
 		case KEY_LISTEN:
+		case KEY_LMTP_LISTEN:
+		case KEY_MODE:
 		case KEY_SASL_MECHS:
 		case KEY_LOGLEVEL:
 		case KEY_USERS:
@@ -520,9 +624,14 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_UINT:
 			fprintf(out, "%u\n", *(const unsigned *)field);
 			break;
+		case KEY_SIZE:
 		case KEY_U64:
-			fprintf(out, "%llu\n", (unsigned long long)
-				*(const uint64_t *)field);
+			/* in octets: what the limit is, whatever was written */
+			if (key->size == sizeof(unsigned))
+				fprintf(out, "%u\n", *(const unsigned *)field);
+			else
+				fprintf(out, "%llu\n", (unsigned long long)
+					*(const uint64_t *)field);
 			break;
 		case KEY_BOOL:
 			fprintf(out, "%s\n", *(const bool *)field ? "yes" : "no");

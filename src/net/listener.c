@@ -1,4 +1,5 @@
-/* listener.c: listening sockets from the listen/listen_tls keys. */
+/* listener.c: listening sockets from the listen, listen_tls and
+ * lmtp_listen keys: TCP host:port and unix:PATH. */
 #include "net/listener.h"
 
 #include <errno.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/strnum.h"
@@ -79,6 +82,7 @@ static int listener_bind_one(const char *text, bool tls, struct listener *l,
 	freeaddrinfo(ai);
 	l->fd = fd;
 	l->tls = tls;
+	l->is_unix = false;
 	snprintf(l->name, sizeof(l->name), "%s", text);
 	return 0;
 
@@ -90,8 +94,159 @@ out_error:
 	return -1;
 }
 
-int listener_bind_list(const char *list, bool tls, struct listener *set,
-		       size_t *count, char *err, size_t errsize)
+const char *listener_unix_path(const char *item)
+{
+	return strncmp(item, "unix:", 5) == 0 ? item + 5 : NULL;
+}
+
+bool listener_unix_path_valid(const char *path)
+{
+	return path[0] == '/' && strlen(path) < LISTENER_UNIX_PATH_MAX;
+}
+
+/* A socket file at path that nobody listens on any more: connect() is
+ * refused. A live one (another server) is not ours to take. 0 when the
+ * path is free now, -1 with err. */
+static int listener_remove_stale(const char *path,
+				 const struct sockaddr_un *sun, char *err,
+				 size_t errsize)
+{
+	struct stat st;
+	int fd, rc, saved;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errsize, "listen unix:%s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsize, "listen unix:%s: the file exists and "
+			 "is not a socket (not removed)", path);
+		return -1;
+	}
+	/* non-blocking: a live server with a full backlog answers EAGAIN
+	 * instead of holding the master's start */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsize, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
+	close(fd);
+	if (rc == 0 || saved == EAGAIN || saved == EINPROGRESS) {
+		snprintf(err, errsize, "listen unix:%s: another process "
+			 "listens on it", path);
+		return -1;
+	}
+	if (saved != ECONNREFUSED && saved != ENOENT) {
+		snprintf(err, errsize, "listen unix:%s: %s", path,
+			 strerror(saved));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errsize, "listen unix:%s: removing the stale "
+			 "socket: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The owner and group of the socket file just bound at path. Through an
+ * O_PATH|O_NOFOLLOW descriptor checked to be a socket, not by name: the
+ * directory may belong to another account (Postfix's private/ is
+ * postfix's), which must not be able to swap in a symlink and have root
+ * chown what it points to. */
+static int listener_unix_chown(const char *path,
+			       const struct listener_unix_settings *us,
+			       char *err, size_t errsize)
+{
+	struct stat st;
+	int fd, ret = -1;
+
+	if (us->uid == (uid_t)-1 && us->gid == (gid_t)-1)
+		return 0;
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errsize, "listen unix:%s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsize, "listen unix:%s: replaced while being "
+			 "set up", path);
+		goto out_close;
+	}
+	if (fchownat(fd, "", us->uid, us->gid, AT_EMPTY_PATH) < 0) {
+		snprintf(err, errsize, "listen unix:%s: chown: %s", path,
+			 strerror(errno));
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	close(fd);
+	return ret;
+}
+
+static int listener_bind_unix(const char *path,
+			      const struct listener_unix_settings *us,
+			      struct listener *l, char *err, size_t errsize)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int fd, rc;
+
+	if (!listener_unix_path_valid(path)) {
+		snprintf(err, errsize, "listen unix:%.80s: expected an "
+			 "absolute path of at most %d octets", path,
+			 LISTENER_UNIX_PATH_MAX - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (listener_remove_stale(path, &sun, err, errsize) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsize, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The file gets its mode at creation (0777 masked by the umask),
+	 * so it is never more open than configured, and no chmod by name
+	 * follows. The master is single-threaded here. */
+	old_umask = umask(~us->mode & 0777);
+	rc = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc < 0) {
+		snprintf(err, errsize, "listen unix:%s: %s", path,
+			 strerror(errno));
+		goto out_close;
+	}
+	if (listener_unix_chown(path, us, err, errsize) < 0)
+		goto out_unlink;
+	if (listen(fd, 1024) < 0) {
+		snprintf(err, errsize, "listen unix:%s: %s", path,
+			 strerror(errno));
+		goto out_unlink;
+	}
+	l->fd = fd;
+	l->tls = false;
+	l->is_unix = true;
+	snprintf(l->name, sizeof(l->name), "unix:%s", path);
+	return 0;
+
+out_unlink:
+	(void)unlink(path);
+out_close:
+	close(fd);
+	return -1;
+}
+
+int listener_bind_list(const char *list, bool tls,
+		       const struct listener_unix_settings *unix_set,
+		       struct listener *set, size_t capacity, size_t *count,
+		       char *err, size_t errsize)
 {
 	char copy[1024];
 	char *save = NULL, *item;
@@ -103,13 +258,26 @@ int listener_bind_list(const char *list, bool tls, struct listener *set,
 	strcpy(copy, list);
 	for (item = strtok_r(copy, ", ", &save); item != NULL;
 	     item = strtok_r(NULL, ", ", &save)) {
-		if (*count >= LISTENER_MAX) {
-			snprintf(err, errsize, "more than %d listen addresses",
-				 LISTENER_MAX);
+		const char *path = listener_unix_path(item);
+		int rc;
+
+		if (*count >= capacity) {
+			snprintf(err, errsize, "more than %zu listen addresses",
+				 capacity);
 			return -1;
 		}
-		if (listener_bind_one(item, tls, &set[*count], err,
-				      errsize) < 0)
+		if (path != NULL && unix_set == NULL) {
+			snprintf(err, errsize, "listen %.80s: unix: sockets "
+				 "only for lmtp_listen", item);
+			return -1;
+		}
+		if (path != NULL)
+			rc = listener_bind_unix(path, unix_set, &set[*count],
+						err, errsize);
+		else
+			rc = listener_bind_one(item, tls, &set[*count], err,
+					       errsize);
+		if (rc < 0)
 			return -1;
 		(*count)++;
 	}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "net/net_limits.h"
 
@@ -12,15 +13,37 @@
 struct listener {
 	int fd;
 	bool tls;          /* implicit TLS port (listen_tls) */
-	char name[80];     /* "127.0.0.1:110" as configured */
+	bool is_unix;      /* unix:PATH (a local peer, like loopback) */
+	/* "127.0.0.1:110" or "unix:/path" as configured */
+	char name[LISTENER_UNIX_PATH_MAX + 8];
+};
+
+/* How unix:PATH sockets are made: the mode of the socket file, its owner
+ * and group ((uid_t)-1 / (gid_t)-1: left as created, root's when the
+ * master binds). */
+struct listener_unix_settings {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Binds every address of the comma-separated list ("host:port",
- * "[v6]:port"), appending to set (capacity LISTENER_MAX) and counting in
- * *count. Sockets are non-blocking and close-on-exec. Returns 0, or -1
- * with a message in err. */
-int listener_bind_list(const char *list, bool tls, struct listener *set,
-		       size_t *count, char *err, size_t errsize);
+ * "[v6]:port", and "unix:PATH" when unix_set is not NULL), appending to
+ * set (room for capacity) and counting in *count. Sockets are
+ * non-blocking and close-on-exec. A unix:PATH must be absolute; a file
+ * already there is removed first only when it is a socket nobody listens
+ * on (a stale one), never a regular file or a live socket. Returns 0, or
+ * -1 with a message in err (what was bound before stays in set). */
+int listener_bind_list(const char *list, bool tls,
+		       const struct listener_unix_settings *unix_set,
+		       struct listener *set, size_t capacity, size_t *count,
+		       char *err, size_t errsize);
+
+/* The path of a "unix:PATH" item, or NULL when item is not one. */
+const char *listener_unix_path(const char *item);
+/* True when a unix:PATH item's path is usable: absolute and short enough
+ * for sockaddr_un. */
+bool listener_unix_path_valid(const char *path);
 
 /* Splits "host:port" / "[v6]:port" into host and port. 0 or -1. */
 int listener_parse_addr(const char *text, char *host, size_t host_size,

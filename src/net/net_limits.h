@@ -11,5 +11,11 @@
 
 /* Listening addresses of one server (listen + listen_tls). */
 #define LISTENER_MAX 16
+/* LMTP listening addresses (lmtp_listen), kept apart from the POP3 ones. */
+#define LISTENER_LMTP_MAX 8
+
+/* A unix:PATH listener's path, with its NUL: what sockaddr_un's sun_path
+ * holds on Linux (108). */
+#define LISTENER_UNIX_PATH_MAX 108
 
 #endif

@@ -29,6 +29,15 @@
 
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 
+/* deliver/'s LMTP worker entry, set by main.c (serve/ cannot include
+ * deliver/: front ends never include each other). */
+static lmtp_worker_run_fn *master_lmtp_run;
+
+void master_set_lmtp_worker(lmtp_worker_run_fn *run)
+{
+	master_lmtp_run = run;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -107,7 +116,8 @@ int master_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct master m = { .config_path = DEFAULT_CONFIG };
+	struct master m = { .config_path = DEFAULT_CONFIG,
+			    .lmtp_run = master_lmtp_run };
 	struct config *cfg;
 	struct generation first = { 0 };
 	bool foreground = false, check = false, stdio = false;
@@ -157,7 +167,8 @@ int master_main(int argc, char **argv)
 		ret = EX_USAGE;
 		goto out;
 	}
-	if (supervise_load_config(&m, cfg, err, sizeof(err)) < 0) {
+	if (supervise_load_config(&m, cfg, err, sizeof(err)) < 0 ||
+	    supervise_check_config(&m, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "satchel: %s\n", err);
 		ret = EX_CONFIG;
 		goto out;
@@ -197,7 +208,7 @@ int master_main(int argc, char **argv)
 		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
 		goto out;
 	}
-	if (supervise_bind(cfg, &first, err, sizeof(err)) < 0) {
+	if (supervise_bind(cfg, &first, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_OSERR;
 		goto out;
@@ -239,9 +250,12 @@ int master_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < first.nlisteners; i++)
 		log_info("listening on %s", first.listeners[i].name);
-	gi = supervise_start_generation(&m, cfg, first.tls, first.listeners,
-			      first.nlisteners);
+	for (size_t i = 0; i < first.nlmtp_listeners; i++)
+		log_info("listening for LMTP on %s",
+			 first.lmtp_listeners[i].name);
+	gi = supervise_start_generation(&m, cfg, &first);
 	if (gi < 0) {
+		supervise_close_listeners(&first);
 		ret = EX_OSERR;
 		goto out;
 	}

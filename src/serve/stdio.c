@@ -133,7 +133,7 @@ static pid_t stdio_start_auth(const struct config *cfg,
  * worker's end, or -1. */
 static int stdio_connect_worker(int control_fd)
 {
-	struct auth_control ctl = { .slot = 0 };
+	struct auth_control ctl = { .slot = 0, .kind = AUTH_SLOT_POP3 };
 	int pair[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {

@@ -1,12 +1,17 @@
 /* supervise.c: the master's process tree (see supervise.h).
  *
- * Processes come in generations: one auth process and N workers that talk
- * to it. SIGHUP starts a new generation with the new config; the old
+ * Processes come in generations: one auth process and N POP3 workers
+ * (and, with lmtp_listen, L LMTP workers) that talk to it. SIGHUP starts
+ * a new generation with the new config; the old
  * workers stop accepting and exit when their last session ends, and the
  * old auth process is let go after them, so no session is cut by a
  * reload. A crashed worker is restarted in its slot; a crashed auth
  * process is replaced by a whole new generation. A generation is
- * announced "ready" once every worker listens (docs/architecture.md). */
+ * announced "ready" once every worker, POP3 and LMTP, listens
+ * (docs/architecture.md). An LMTP worker is the same kind of child as a
+ * POP3 one (a slot, a socketpair to auth, a ready pipe, mail_user); only
+ * its entry point, deliver/'s lmtp_worker_run handed down by main.c, and
+ * its listeners differ. */
 #include "serve/supervise.h"
 
 #include <errno.h>
@@ -31,27 +36,6 @@
 #include "serve/faildelay.h"
 #include "serve/worker.h"
 #include "util/log.h"
-
-int supervise_load_config(struct master *m, struct config *cfg, char *err,
-		       size_t errsize)
-{
-	return config_load(cfg, m->config_path, m->config_given,
-			   m->overrides, m->noverrides, err, errsize);
-}
-
-int supervise_bind(const struct config *cfg, struct generation *g,
-			  char *err, size_t errsize)
-{
-	g->nlisteners = 0;
-	if (listener_bind_list(cfg->listen, false, g->listeners,
-			       &g->nlisteners, err, errsize) < 0 ||
-	    listener_bind_list(cfg->listen_tls, true, g->listeners,
-			       &g->nlisteners, err, errsize) < 0) {
-		listener_close_all(g->listeners, g->nlisteners);
-		return -1;
-	}
-	return 0;
-}
 
 /* Closes what a child must not keep: the master's signalfd and every
  * generation's control socket (only auth keeps its own, passed apart). */
@@ -110,10 +94,9 @@ static pid_t start_auth(struct master *m, struct generation *g)
 		child_close_inherited(m, -1);
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
 			if (m->gens[i].used)
-				listener_close_all(m->gens[i].listeners,
-						   m->gens[i].nlisteners);
+				supervise_close_listeners(&m->gens[i]);
 		}
-		listener_close_all(g->listeners, g->nlisteners);
+		supervise_close_listeners(g);
 		close(pair[0]);
 		child_unblock_signals();
 		log_set_role("auth");
@@ -132,11 +115,48 @@ static pid_t start_auth(struct master *m, struct generation *g)
 	return pid;
 }
 
-static int start_worker(struct master *m, unsigned slot_index, int gen_index)
+/* In the forked child, privileges dropped: the worker's loop. Only its
+ * own kind of listeners of its own generation are open. */
+static int run_worker(struct master *m, struct generation *g,
+		      unsigned slot_index, bool lmtp, int auth_fd,
+		      int ready_fd)
+{
+	if (lmtp) {
+		struct lmtp_worker_setup setup = {
+			.cfg = g->cfg, .index = slot_index,
+			.auth_fd = auth_fd, .ready_fd = ready_fd,
+			.listeners = g->lmtp_listeners,
+			.nlisteners = g->nlmtp_listeners,
+		};
+
+		log_set_role("lmtp");
+		(void)prctl(PR_SET_NAME, "satchel-lmtp", 0, 0, 0);
+		return m->lmtp_run(&setup);
+	}
+	struct worker_setup setup = {
+		.cfg = g->cfg, .tls = g->tls, .index = slot_index,
+		.auth_fd = auth_fd, .ready_fd = ready_fd,
+		.listeners = g->listeners, .nlisteners = g->nlisteners,
+		.connlimit = m->connlimit, .faildelay = m->faildelay,
+	};
+
+	return worker_run(&setup);
+}
+
+static const char *worker_kind(bool lmtp)
+{
+	return lmtp ? "lmtp worker" : "worker";
+}
+
+static int start_worker(struct master *m, unsigned slot_index, int gen_index,
+			bool lmtp)
 {
 	struct generation *g = &m->gens[gen_index];
 	struct slot *slot = &m->slots[slot_index];
-	struct auth_control ctl = { .slot = slot_index };
+	struct auth_control ctl = {
+		.slot = slot_index,
+		.kind = lmtp ? AUTH_SLOT_LMTP : AUTH_SLOT_POP3,
+	};
 	int pair[2], ready[2];
 	pid_t pid, master;
 
@@ -178,26 +198,22 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 
 		close(ready[0]);
 		child_close_inherited(m, -1);
-		/* Only this generation's listeners stay open. */
+		/* Only this generation's listeners of this kind stay open. */
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
 			if (m->gens[i].used && i != gen_index)
-				listener_close_all(m->gens[i].listeners,
-						   m->gens[i].nlisteners);
+				supervise_close_listeners(&m->gens[i]);
 		}
+		if (lmtp)
+			listener_close_all(g->listeners, g->nlisteners);
+		else
+			listener_close_all(g->lmtp_listeners,
+					   g->nlmtp_listeners);
 		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
 		child_die_with(master);
-		struct worker_setup setup = {
-			.cfg = g->cfg, .tls = g->tls, .index = slot_index,
-			.auth_fd = pair[0], .ready_fd = ready[1],
-			.listeners = g->listeners,
-			.nlisteners = g->nlisteners,
-			.connlimit = m->connlimit, .faildelay = m->faildelay,
-		};
-
-		_exit(worker_run(&setup));
+		_exit(run_worker(m, g, slot_index, lmtp, pair[0], ready[1]));
 	}
 	close(pair[0]);
 	close(ready[1]);
@@ -207,7 +223,9 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index)
 	slot->restart_at = 0;
 	slot->ready_fd = ready[0];
 	slot->ready = false;
-	log_info("worker %u started: pid=%d", slot_index, (int)pid);
+	slot->lmtp = lmtp;
+	log_info("%s %u started: pid=%d", worker_kind(lmtp), slot_index,
+		 (int)pid);
 	return 0;
 
 out_close_ready:
@@ -240,10 +258,14 @@ static const char *reload_refusal(const struct master *m,
 				  const struct config *cfg,
 				  const struct config *old)
 {
+	bool pop3 = cfg->listen[0] != '\0' || cfg->listen_tls[0] != '\0';
+	bool lmtp = cfg->lmtp_listen[0] != '\0';
+
 	if (!generation_free(m))
 		return "too many older generations are still draining (their "
 		       "sessions are open); try again when they end";
-	if (free_slots(m) < cfg->workers)
+	if (free_slots(m) < (pop3 ? cfg->workers : 0) +
+			    (lmtp ? cfg->lmtp_workers : 0))
 		return "no free worker slots while older generations drain; "
 		       "try again when they end";
 	if (strcmp(cfg->mail_user, old->mail_user) != 0 ||
@@ -261,11 +283,19 @@ static int free_slot(struct master *m)
 	return -1;
 }
 
-/* Starts auth + workers for cfg (owned by the generation afterwards)
- * with already bound listeners. Returns the generation index or -1. */
+static void start_workers(struct master *m, int gi, unsigned n, bool lmtp)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int slot = free_slot(m);
+
+		if (slot < 0 || start_worker(m, (unsigned)slot, gi, lmtp) < 0)
+			log_error("could not start %s %u of %u",
+				  worker_kind(lmtp), i + 1, n);
+	}
+}
+
 int supervise_start_generation(struct master *m, struct config *cfg,
-			    struct tls_ctx *tls, struct listener *listeners,
-			    size_t nlisteners)
+			       struct generation *bound)
 {
 	struct generation *g = NULL;
 	int gi;
@@ -284,20 +314,21 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 	g->used = true;
 	g->number = ++m->generations_started;
 	g->cfg = cfg;
-	g->tls = tls;
+	g->tls = bound->tls;
 	g->control_fd = -1;
-	memcpy(g->listeners, listeners, nlisteners * sizeof(*listeners));
-	g->nlisteners = nlisteners;
+	memcpy(g->listeners, bound->listeners,
+	       bound->nlisteners * sizeof(*bound->listeners));
+	g->nlisteners = bound->nlisteners;
+	memcpy(g->lmtp_listeners, bound->lmtp_listeners,
+	       bound->nlmtp_listeners * sizeof(*bound->lmtp_listeners));
+	g->nlmtp_listeners = bound->nlmtp_listeners;
 	if (start_auth(m, g) < 0)
 		goto out_fail;
-	g->nworkers = cfg->workers;
-	for (unsigned i = 0; i < g->nworkers; i++) {
-		int slot = free_slot(m);
-
-		if (slot < 0 || start_worker(m, (unsigned)slot, gi) < 0)
-			log_error("could not start worker %u of %u", i + 1,
-				  g->nworkers);
-	}
+	/* each kind of worker only where it has something to listen on */
+	g->nworkers = g->nlisteners > 0 ? cfg->workers : 0;
+	g->nlmtp = g->nlmtp_listeners > 0 ? cfg->lmtp_workers : 0;
+	start_workers(m, gi, g->nworkers, false);
+	start_workers(m, gi, g->nlmtp, true);
 	return gi;
 
 out_fail:
@@ -316,7 +347,7 @@ static void drain_generation(struct master *m, int gi)
 		if (m->slots[i].gen == gi && m->slots[i].pid > 0)
 			kill(m->slots[i].pid, SIGUSR1);
 	}
-	listener_close_all(g->listeners, g->nlisteners);
+	supervise_close_listeners(g);
 }
 
 static unsigned generation_workers(struct master *m, int gi)
@@ -357,52 +388,47 @@ static void log_exit(const char *what, pid_t pid, int status)
 		log_info("%s pid=%d exited", what, (int)pid);
 }
 
-/* Copies n listeners with their own descriptors, for a new generation
- * that keeps the old addresses. 0, or -1 with err (nothing left open). */
-static int listeners_dup(const struct listener *from, size_t n,
-			 struct listener *to, char *err, size_t errsize)
+/* A new generation with cfg (owned by it on success): its TLS context
+ * made, its listeners bound or taken over from old. The generation
+ * index, or -1 with the reason logged after what (cfg is still the
+ * caller's then). */
+static int start_new_generation(struct master *m, struct config *cfg,
+				const struct generation *old, const char *what)
 {
-	for (size_t i = 0; i < n; i++) {
-		to[i] = from[i];
-		to[i].fd = fcntl(from[i].fd, F_DUPFD_CLOEXEC, 0);
-		if (to[i].fd < 0) {
-			snprintf(err, errsize, "dup of listener %s: %s",
-				 from[i].name, strerror(errno));
-			listener_close_all(to, i);
-			return -1;
-		}
+	struct generation *bound = calloc(1, sizeof(*bound));
+	char err[512];
+	int gi = -1;
+
+	if (bound == NULL) {
+		log_error("%s: out of memory", what);
+		return -1;
 	}
-	return 0;
+	if (tls_ctx_create(&cfg->tls, &bound->tls, err, sizeof(err)) < 0 ||
+	    supervise_bind(cfg, bound, old, err, sizeof(err)) < 0) {
+		log_error("%s: %s", what, err);
+		goto out;
+	}
+	gi = supervise_start_generation(m, cfg, bound);
+	if (gi < 0)
+		supervise_close_listeners(bound);
+out:
+	if (gi < 0)
+		tls_ctx_destroy(&bound->tls);
+	free(bound);
+	return gi;
 }
 
 static void new_generation_like(struct master *m, int old)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
-	struct listener ls[LISTENER_MAX];
-	size_t n = m->gens[old].nlisteners;
-	struct tls_ctx *tls = NULL;
-	char err[512];
 	int gi;
 
 	if (cfg == NULL)
 		return;
 	*cfg = *m->gens[old].cfg;
-	if (tls_ctx_create(&cfg->tls, &tls, err, sizeof(err)) < 0) {
-		log_error("cannot restart: %s", err);
-		free(cfg);
-		return;
-	}
-	if (listeners_dup(m->gens[old].listeners, n, ls, err,
-			  sizeof(err)) < 0) {
-		log_error("cannot restart: %s", err);
-		tls_ctx_destroy(&tls);
-		free(cfg);
-		return;
-	}
-	gi = supervise_start_generation(m, cfg, tls, ls, n);
+	/* the same config: every address is old's, duplicated */
+	gi = start_new_generation(m, cfg, &m->gens[old], "cannot restart");
 	if (gi < 0) {
-		listener_close_all(ls, n);
-		tls_ctx_destroy(&tls);
 		free(cfg);
 		return;
 	}
@@ -445,12 +471,13 @@ static void reap(struct master *m)
 			found = true;
 			slot->pid = 0;
 			if (m->stopping || m->gens[gi].draining) {
-				log_exit("worker", pid, status);
+				log_exit(worker_kind(slot->lmtp), pid, status);
 				slot->gen = -1;
 				retire_if_done(m, gi);
 				continue;
 			}
-			log_exit("worker (restarting)", pid, status);
+			log_exit(slot->lmtp ? "lmtp worker (restarting)" :
+				 "worker (restarting)", pid, status);
 			/* A worker that dies at once would spin: wait a bit. */
 			slot->restart_at = time(NULL) - slot->started < 2 ?
 					   time(NULL) + 1 : time(NULL);
@@ -467,7 +494,7 @@ static void restart_pending(struct master *m)
 
 		if (slot->gen >= 0 && slot->pid == 0 && slot->restart_at > 0 &&
 		    slot->restart_at <= now &&
-		    start_worker(m, (unsigned)i, slot->gen) < 0)
+		    start_worker(m, (unsigned)i, slot->gen, slot->lmtp) < 0)
 			slot->restart_at = now + 1;
 	}
 }
@@ -476,60 +503,36 @@ static void reload(struct master *m)
 {
 	struct generation *old = &m->gens[m->current];
 	struct config *cfg = malloc(sizeof(*cfg));
-	struct generation tmp;
 	const char *refusal;
 	char err[512];
 	int gi, old_index = m->current;
 
 	if (cfg == NULL)
 		return;
-	if (supervise_load_config(m, cfg, err, sizeof(err)) < 0) {
+	if (supervise_load_config(m, cfg, err, sizeof(err)) < 0 ||
+	    supervise_check_config(m, cfg, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running config: %s", err);
-		free(cfg);
-		return;
+		goto out_free;
 	}
 	refusal = reload_refusal(m, cfg, old->cfg);
 	if (refusal != NULL) {
 		log_error("reload failed, keeping the running config: %s",
 			  refusal);
-		free(cfg);
-		return;
+		goto out_free;
 	}
 	config_warn(cfg);
-	memset(&tmp, 0, sizeof(tmp));
-	if (tls_ctx_create(&cfg->tls, &tmp.tls, err, sizeof(err)) < 0) {
-		log_error("reload failed, keeping the running config: %s", err);
-		free(cfg);
-		return;
-	}
-	if (strcmp(cfg->listen, old->cfg->listen) == 0 &&
-	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
-		tmp.nlisteners = old->nlisteners;
-		if (listeners_dup(old->listeners, old->nlisteners,
-				  tmp.listeners, err, sizeof(err)) < 0) {
-			log_error("reload failed, keeping the running config: "
-				  "%s", err);
-			tls_ctx_destroy(&tmp.tls);
-			free(cfg);
-			return;
-		}
-	} else if (supervise_bind(cfg, &tmp, err, sizeof(err)) < 0) {
-		log_error("reload failed, keeping the running config: %s", err);
-		tls_ctx_destroy(&tmp.tls);
-		free(cfg);
-		return;
-	}
-	gi = supervise_start_generation(m, cfg, tmp.tls, tmp.listeners, tmp.nlisteners);
-	if (gi < 0) {
-		listener_close_all(tmp.listeners, tmp.nlisteners);
-		tls_ctx_destroy(&tmp.tls);
-		free(cfg);
-		return;
-	}
+	gi = start_new_generation(m, cfg, old, "reload failed, keeping the "
+				  "running config");
+	if (gi < 0)
+		goto out_free;
 	m->current = gi;
 	drain_generation(m, old_index);
 	retire_if_done(m, old_index);
 	log_info("configuration reloaded");
+	return;
+
+out_free:
+	free(cfg);
 }
 
 static bool any_children(struct master *m)
@@ -565,8 +568,7 @@ static void begin_shutdown(struct master *m)
 	kill_all(m, SIGTERM);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m->gens[i].used) {
-			listener_close_all(m->gens[i].listeners,
-					   m->gens[i].nlisteners);
+			supervise_close_listeners(&m->gens[i]);
 			m->gens[i].draining = true;
 		}
 	}
@@ -581,24 +583,30 @@ static void begin_shutdown(struct master *m)
 static void announce_if_ready(struct master *m, int gi)
 {
 	struct generation *g = &m->gens[gi];
-	unsigned ready = 0;
+	unsigned ready = 0, lmtp = 0;
 
 	if (!g->used || g->draining || g->announced)
 		return;
 	for (int i = 0; i < MAX_SLOTS; i++) {
-		if (m->slots[i].gen == gi && !m->slots[i].ready)
+		if (m->slots[i].gen != gi)
+			continue;
+		if (!m->slots[i].ready)
 			return;
-		ready += m->slots[i].gen == gi;
+		if (m->slots[i].lmtp)
+			lmtp++;
+		else
+			ready++;
 	}
-	if (ready < g->nworkers)
+	if (ready < g->nworkers || lmtp < g->nlmtp)
 		return;
 	g->announced = true;
-	log_info("ready: generation %u, %u workers, auth pid=%d", g->number,
-		 ready, (int)g->auth_pid);
+	/* "ready: generation N, W workers" first: what scripts match */
+	log_info("ready: generation %u, %u workers, %u lmtp workers, auth "
+		 "pid=%d", g->number, ready, lmtp, (int)g->auth_pid);
 	/* Outside systemd NOTIFY_SOCKET is unset and this does nothing. */
 	(void)sd_notifyf(0, "READY=1\nSTATUS=serving (generation %u, %u "
-			 "workers)\nMAINPID=%lu", g->number, ready,
-			 (unsigned long)getpid());
+			 "workers, %u lmtp workers)\nMAINPID=%lu", g->number,
+			 ready, lmtp, (unsigned long)getpid());
 }
 
 /* Reads a worker's one-byte "listening" note (or its end). */

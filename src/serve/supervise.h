@@ -1,7 +1,8 @@
 /* supervise.h: the master's process tree (private to src/serve): the
- * generations of one auth process and N workers, their start, restart,
- * readiness, reload and shutdown. master.c parses the command line and
- * sets the tree up; supervise.c runs it. */
+ * generations of one auth process, N POP3 workers and L LMTP workers,
+ * their start, restart, readiness, reload and shutdown. master.c parses
+ * the command line and sets the tree up; supervise_bind.c loads the
+ * config and binds the listeners; supervise.c runs the tree. */
 #ifndef SATCHEL_SUPERVISE_H
 #define SATCHEL_SUPERVISE_H
 
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "config/worker_setup.h"
 #include "net/listener.h"
 #include "serve/limits.h"
 #include "util/privdrop.h"
@@ -19,8 +21,9 @@ struct tls_ctx;
 struct connlimit;
 struct faildelay;
 
-/* Two generations of the most workers: a reload while one drains. */
-#define MAX_SLOTS (2 * CONFIG_WORKERS_MAX)
+/* Two generations of the most POP3 and LMTP workers: a reload while one
+ * drains. (The auth process has room for AUTH_SLOTS_MAX.) */
+#define MAX_SLOTS (2 * 2 * CONFIG_WORKERS_MAX)
 
 struct generation {
 	bool used;
@@ -28,12 +31,15 @@ struct generation {
 	bool announced;     /* its "ready" line was logged */
 	unsigned number;    /* 1 for the first, counting reloads/restarts */
 	unsigned nworkers;  /* cfg->workers when it started */
+	unsigned nlmtp;     /* LMTP workers: cfg->lmtp_workers, or 0 */
 	struct config *cfg;
 	struct tls_ctx *tls;
 	pid_t auth_pid;
 	int control_fd;
-	struct listener listeners[LISTENER_MAX];
+	struct listener listeners[LISTENER_MAX];   /* POP3 workers' */
 	size_t nlisteners;
+	struct listener lmtp_listeners[LISTENER_LMTP_MAX]; /* LMTP workers' */
+	size_t nlmtp_listeners;
 };
 
 struct slot {
@@ -43,6 +49,7 @@ struct slot {
 	time_t restart_at;  /* pending restart after a crash (0: none) */
 	int ready_fd;       /* read end: the worker writes once listening */
 	bool ready;
+	bool lmtp;          /* an LMTP worker (else POP3) */
 };
 
 struct master {
@@ -52,6 +59,7 @@ struct master {
 	int noverrides;
 	struct privdrop priv;       /* workers: mail_user */
 	struct privdrop auth_priv;  /* the auth process: auth_user */
+	lmtp_worker_run_fn *lmtp_run; /* deliver/'s, from main.c; NULL: none */
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	int signal_fd;
@@ -66,15 +74,25 @@ struct master {
  * overrides, then the cross-key checks. 0, or -1 with err. */
 int supervise_load_config(struct master *m, struct config *cfg, char *err,
 			  size_t errsize);
-/* Binds cfg's listen and listen_tls addresses into g. 0, or -1 with err
- * (nothing left open). */
+/* Binds cfg's listen and listen_tls addresses into g, and its
+ * lmtp_listen ones into g's lmtp_listeners; an LMTP address old (the
+ * running generation, or NULL) already listens on is duplicated instead,
+ * so a reload keeps the socket (a unix: path cannot be bound twice).
+ * 0, or -1 with err (nothing left open). */
 int supervise_bind(const struct config *cfg, struct generation *g,
-		   char *err, size_t errsize);
+		   const struct generation *old, char *err, size_t errsize);
+/* Refuses what the master cannot run: lmtp_listen without an LMTP entry
+ * point. 0, or -1 with err. */
+int supervise_check_config(const struct master *m, const struct config *cfg,
+			   char *err, size_t errsize);
 /* Starts auth + workers for cfg (owned by the generation afterwards)
- * with already bound listeners. Returns the generation index or -1. */
+ * with the listeners and tls of bound (taken over: bound's are the
+ * generation's now). Returns the generation index or -1 (bound's are
+ * still the caller's). */
 int supervise_start_generation(struct master *m, struct config *cfg,
-			       struct tls_ctx *tls, struct listener *listeners,
-			       size_t nlisteners);
+			       struct generation *bound);
+/* Closes g's POP3 and LMTP listeners. */
+void supervise_close_listeners(struct generation *g);
 /* Supervises until SIGTERM/SIGINT and every child is gone. Returns a
  * sysexits status. */
 int supervise_loop(struct master *m);

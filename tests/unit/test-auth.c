@@ -55,7 +55,8 @@ static const char users[] =
 	"many:{PLAIN}m:1003:1003\n"
 	"root:{PLAIN}r:0:0\n"
 	"homeless:{PLAIN}h:1004:1004::::mail=mbox:~/mbox\n"
-	"locked:{PLAIN}l:1005:1005::::nologin\n";
+	"locked:{PLAIN}l:1005:1005::::nologin\n"
+	"quota:{PLAIN}q:1006:1006::::quota_bytes=1000 quota_messages=5\n";
 
 static void start(struct config *cfg)
 {
@@ -90,10 +91,11 @@ static int stop(void)
 	return WEXITSTATUS(status);
 }
 
-/* Gives slot a new worker socket; returns the worker's end. */
-static int attach(uint32_t slot)
+/* Gives slot a new worker socket of that kind; returns the worker's
+ * end. */
+static int attach_kind(uint32_t slot, uint32_t kind)
 {
-	struct auth_control ctl = { .slot = slot };
+	struct auth_control ctl = { .slot = slot, .kind = kind };
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
@@ -102,6 +104,11 @@ static int attach(uint32_t slot)
 		exit(2);
 	close(sv[1]);
 	return sv[0];
+}
+
+static int attach(uint32_t slot)
+{
+	return attach_kind(slot, AUTH_SLOT_POP3);
 }
 
 static void request(int fd, uint32_t type, const char *user,
@@ -219,6 +226,76 @@ static void test_logins(int w)
 	      AUTH_PERMFAIL, "~ without home");
 	CHECK(login(w, AUTH_REQ_PASS, "locked", "l", NULL, NULL) ==
 	      AUTH_FAILED, "nologin");
+}
+
+/* AUTH_REQ_USERDB (LMTP): the record with no secret; unknown users
+ * FAILED; no session counted, no LOGIN-DELAY started or checked. */
+static void test_userdb(int pop3)
+{
+	struct auth_reply rep;
+	int i, fails = 0, w = attach_kind(5, AUTH_SLOT_LMTP);
+
+	/* each kind of worker does its own kind of request only */
+	CHECK(login(pop3, AUTH_REQ_USERDB, "alice", "", NULL, &rep) ==
+	      AUTH_PERMFAIL && rep.user[0] == '\0',
+	      "userdb refused on a POP3 worker's socket");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
+	      AUTH_PERMFAIL, "PASS refused on an LMTP worker's socket");
+	{
+		static struct auth_sasl_request sreq;
+		size_t len = AUTH_SASL_REQUEST_HDR + 7;
+
+		memset(&sreq, 0, sizeof(sreq));
+		sreq.type = AUTH_REQ_SASL_START;
+		sreq.id = next_id++;
+		snprintf(sreq.mech, sizeof(sreq.mech), "PLAIN");
+		sreq.has_data = 1;
+		sreq.secured = 1;
+		sreq.data_len = 7;
+		memcpy(sreq.data, "\0a\0b\0cd", 7);
+		CHECK(send(w, &sreq, len, 0) == (ssize_t)len &&
+		      reply(w, &rep) == AUTH_PERMFAIL && rep.id == sreq.id,
+		      "SASL refused on an LMTP worker's socket");
+	}
+
+	CHECK(login(w, AUTH_REQ_USERDB, "alice", "", NULL, &rep) == AUTH_OK,
+	      "userdb: alice");
+	CHECK_STR(rep.user, "alice", "userdb: canonical user");
+	CHECK_STR(rep.mail_path, "/home/alice/Maildir", "userdb: mail path");
+	CHECK(rep.mail_kind == MAILDROP_MAILDIR && rep.uid == 1000 &&
+	      rep.gid == 1000 && rep.quota_bytes == -1 &&
+	      rep.quota_messages == -1, "userdb: record, no own quota");
+	CHECK(login(w, AUTH_REQ_USERDB, "alice@example.net", "", NULL,
+		    &rep) == AUTH_OK && strcmp(rep.user, "alice") == 0,
+	      "userdb: an address finds its local part");
+	CHECK(login(w, AUTH_REQ_USERDB, "bob@example.org", "", NULL, &rep) ==
+	      AUTH_OK && strcmp(rep.mail_path,
+				"/var/mail/vhosts/example.org/bob") == 0,
+	      "userdb: full address user");
+	CHECK(login(w, AUTH_REQ_USERDB, "quota", "", NULL, &rep) == AUTH_OK &&
+	      rep.quota_bytes == 1000 && rep.quota_messages == 5,
+	      "userdb: per-user quota from the passwd-file");
+	CHECK(login(w, AUTH_REQ_USERDB, "nobody@example.org", "", NULL,
+		    &rep) == AUTH_FAILED && rep.user[0] == '\0' &&
+	      rep.mail_path[0] == '\0', "userdb: unknown user FAILED");
+	CHECK(login(w, AUTH_REQ_USERDB, "../alice", "", NULL, NULL) ==
+	      AUTH_FAILED, "userdb: path-like user");
+	CHECK(login(w, AUTH_REQ_USERDB, "root", "", NULL, NULL) ==
+	      AUTH_PERMFAIL, "userdb: uid 0 refused");
+	CHECK(login(w, AUTH_REQ_USERDB, "locked", "", NULL, NULL) == AUTH_OK,
+	      "userdb: a nologin account still receives mail");
+	/* "delayed" has login_delay=3600 and "many" may have two sessions:
+	 * lookups are neither logins nor sessions */
+	for (i = 0; i < 5; i++) {
+		fails += login(w, AUTH_REQ_USERDB, "delayed", "", NULL, NULL) !=
+			 AUTH_OK;
+		fails += login(w, AUTH_REQ_USERDB, "many", "", NULL, NULL) !=
+			 AUTH_OK;
+	}
+	CHECK(fails == 0, "userdb: repeated lookups answered");
+	CHECK(strstr(slurp(log_path), "login: user=delayed") == NULL,
+	      "userdb: no login logged");
+	close(w);
 }
 
 static void test_apop(int w)
@@ -521,6 +598,7 @@ int main(void)
 	w = attach(1);
 	w2 = attach(2);
 	test_logins(w);
+	test_userdb(w);
 	test_apop(w);
 	test_delay_and_sessions(w, w2);
 	test_hostile(w);

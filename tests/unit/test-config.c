@@ -1,6 +1,7 @@
 /* test-config.c: config parsing, overrides and error messages. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -19,6 +20,113 @@ static const char *write_file(const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
+}
+
+static bool override_ok(struct config *cfg, const char *assignment)
+{
+	char err[512];
+
+	return config_override(cfg, assignment, err, sizeof(err)) == 0;
+}
+
+/* The text --check prints for key. */
+static bool printed(const struct config *cfg, const char *line)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool found;
+
+	config_print(cfg, f);
+	fclose(f);
+	found = strstr(buf, line) != NULL;
+	free(buf);
+	return found;
+}
+
+static void test_delivery_keys(void)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	CHECK_STR(cfg.lmtp_listen, "", "LMTP off by default");
+	CHECK_STR(cfg.lmtp_socket_mode, "0660", "socket mode default");
+	CHECK(cfg.lmtp_workers == 1, "one LMTP worker by default");
+	CHECK(cfg.lmtp_max_message_size == 50u << 20, "SIZE 50 MB");
+	CHECK(cfg.lmtp_recipient_timeout == 30, "recipient timeout 30 s");
+	CHECK(cfg.delivery_deadline == 300, "delivery deadline 300 s");
+	CHECK(cfg.quota_bytes == 0 && cfg.quota_messages == 0, "no quota");
+	CHECK(!cfg.quota_permanent && !cfg.mbox_rd &&
+	      !cfg.delivery_refuse_nul, "booleans off");
+	CHECK(cfg.delivery_dedup_days == 7, "dedup 7 days");
+
+	CHECK(override_ok(&cfg, "lmtp_listen=127.0.0.1:2424,"
+			  "unix:/var/spool/postfix/private/satchel,[::1]:24"),
+	      "lmtp_listen with inet, unix and v6");
+	CHECK(!override_ok(&cfg, "lmtp_listen=unix:relative/path"),
+	      "relative unix path refused");
+	CHECK(!override_ok(&cfg, "lmtp_listen=unix:"), "empty unix refused");
+	CHECK(!override_ok(&cfg, "lmtp_listen=unix:/aaaaaaaaaaaaaaaaaaaaaaaa"
+			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	      "unix path longer than sun_path refused");
+	CHECK(!override_ok(&cfg, "lmtp_listen=localhost"), "no port refused");
+	CHECK(!override_ok(&cfg, "listen=unix:/tmp/x"),
+	      "unix: refused for POP3 listen");
+	CHECK(override_ok(&cfg, "lmtp_socket_mode=600") &&
+	      strcmp(cfg.lmtp_socket_mode, "600") == 0, "mode 600");
+	CHECK(!override_ok(&cfg, "lmtp_socket_mode=0680"), "non-octal mode");
+	CHECK(!override_ok(&cfg, "lmtp_socket_mode=4755"), "setuid mode");
+	CHECK(!override_ok(&cfg, "lmtp_socket_mode="), "empty mode");
+	CHECK(!override_ok(&cfg, "lmtp_workers=0"), "0 LMTP workers refused");
+	CHECK(!override_ok(&cfg, "lmtp_workers=33"), "too many refused");
+	CHECK(override_ok(&cfg, "lmtp_workers=4") && cfg.lmtp_workers == 4,
+	      "lmtp_workers 4");
+	CHECK(override_ok(&cfg, "lmtp_max_message_size=10K") &&
+	      cfg.lmtp_max_message_size == 10240, "10K");
+	CHECK(override_ok(&cfg, "lmtp_max_message_size=0") &&
+	      cfg.lmtp_max_message_size == 0, "SIZE 0 = no limit");
+	CHECK(!override_ok(&cfg, "lmtp_max_message_size=4G"),
+	      "4G does not fit");
+	CHECK(!override_ok(&cfg, "lmtp_max_message_size=M"), "bare suffix");
+	CHECK(!override_ok(&cfg, "lmtp_max_message_size=10T"), "unknown unit");
+	CHECK(override_ok(&cfg, "quota_bytes=2G") &&
+	      cfg.quota_bytes == 2ull << 30, "quota 2G");
+	CHECK(printed(&cfg, "quota_bytes = 2147483648\n"),
+	      "--check prints octets");
+	CHECK(override_ok(&cfg, "quota_messages=1000") &&
+	      cfg.quota_messages == 1000, "quota_messages");
+	CHECK(!override_ok(&cfg, "quota_messages=1K"),
+	      "a message count takes no unit");
+	CHECK(override_ok(&cfg, "quota_permanent=yes") && cfg.quota_permanent,
+	      "quota_permanent");
+	CHECK(!override_ok(&cfg, "mbox_rd=1"), "bool needs yes/no");
+	CHECK(!override_ok(&cfg, "delivery_dedup_days=366"), "dedup max");
+	CHECK(override_ok(&cfg, "delivery_dedup_days=0") &&
+	      cfg.delivery_dedup_days == 0, "dedup off");
+	CHECK(!override_ok(&cfg, "lmtp_recipient_timeout=0"),
+	      "recipient timeout 0 refused");
+	CHECK(!override_ok(&cfg, "delivery_deadline=0"), "deadline 0 refused");
+	CHECK(override_ok(&cfg, "lmtp_socket_owner=postfix") &&
+	      printed(&cfg, "lmtp_socket_owner = postfix\n"), "owner");
+	CHECK(printed(&cfg, "lmtp_listen = 127.0.0.1:2424,unix:"),
+	      "--check prints lmtp_listen");
+	{
+		char err[256];
+
+		CHECK(override_ok(&cfg, "listen=") &&
+		      config_finish(&cfg, err, sizeof(err)) == 0,
+		      "LMTP alone: a delivery-only node");
+		CHECK(override_ok(&cfg, "lmtp_listen=") &&
+		      config_finish(&cfg, err, sizeof(err)) < 0,
+		      "no listener at all refused");
+		CHECK(override_ok(&cfg, "listen=127.0.0.1:110") &&
+		      override_ok(&cfg, "lmtp_listen=unix:/run/x"), "restored");
+	}
+	CHECK(printed(&cfg, "lmtp_socket_mode = 600\n") &&
+	      printed(&cfg, "mbox_rd = no\n") &&
+	      printed(&cfg, "lmtp_max_message_size = 0\n"),
+	      "--check prints the other keys");
 }
 
 int main(void)
@@ -71,5 +179,6 @@ int main(void)
 	      "unknown mail kind refused");
 	CHECK(config_override(&cfg, "login_delay=-5", err, sizeof(err)) < 0,
 	      "negative number refused");
+	test_delivery_keys();
 	return unit_done();
 }

@@ -48,6 +48,7 @@ static void test_parse_fields(void)
 	CHECK(e.uid == -1 && e.gid == -1, "uid/gid unset");
 	CHECK(e.home == NULL && e.mail == NULL, "home/mail unset");
 	CHECK(e.expire_days == -1 && e.login_delay == -1, "extras unset");
+	CHECK(e.quota_bytes == -1 && e.quota_messages == -1, "quota unset");
 	CHECK(!e.disabled, "not disabled");
 
 	CHECK(parse("bob@example.org:$y$j9T$abc:1001:1002:Bob B:/home/bob:"
@@ -61,6 +62,12 @@ static void test_parse_fields(void)
 	CHECK_STR(e.mail, "maildir:~/Mail", "mail with ':' kept");
 	CHECK(e.expire_days == 30, "expire");
 	CHECK(e.login_delay == 60, "userdb_login_delay");
+	CHECK(e.quota_bytes == -1, "Dovecot's quota_rule is not ours");
+
+	CHECK(parse("q:{PLAIN}x:1:1::/h::quota_bytes=10737418240 "
+		    "userdb_quota_messages=0", &e, &error) == 0 &&
+	      e.quota_bytes == 10737418240LL && e.quota_messages == 0,
+	      "quota_bytes past 32 bits, quota_messages 0 (none)");
 
 	CHECK(parse("c:{PLAIN}x::::::userdb_mail=mbox:/var/mail/c", &e,
 		    &error) == 0, "empty middle fields");
@@ -112,6 +119,10 @@ static void test_parse_errors(void)
 		"a:{PLAIN}x:1:1::/h::login_delay=-3",
 		"a:{PLAIN}x:1:1::/h::login_delay=2147483648",
 		"a:{PLAIN}x:1:1::/h::mail=",
+		"a:{PLAIN}x:1:1::/h::quota_bytes=1G",
+		"a:{PLAIN}x:1:1::/h::quota_bytes=-1",
+		"a:{PLAIN}x:1:1::/h::quota_messages=",
+		"a:{PLAIN}x:1:1::/h::quota_messages=9223372036854775808",
 		"a:{PLAIN}x:1:1::/h:::mail=maildir:/m", /* one ':' too many */
 	};
 	struct passwd_entry e;
