@@ -87,7 +87,7 @@ struct delivery_result {
 	bool duplicate;            /* already stored by an earlier attempt
 				      (same delivery id): nothing written */
 	char delivery_id[33];      /* hex digest, "" before finish */
-	char stored_name[128];     /* Maildir file name or "mbox@OFFSET" */
+	char stored_name[160];     /* Maildir file name or "mbox@OFFSET" */
 	uint64_t size;             /* octets stored */
 };
 
