@@ -249,6 +249,11 @@ class Postfix:
         except OSError:
             return ""
 
+    def log_since_send(self):
+        """The log from the last send() on: a status line of an earlier
+        test (the same recipient, the same Postfix) never matches."""
+        return self.log_text()[getattr(self, "send_mark", 0):]
+
     def log_tail(self, n=12):
         return " | ".join(self.log_text().splitlines()[-n:])
 
@@ -263,6 +268,9 @@ class Postfix:
     def send(self, sender, recipients, data, timeout=30):
         """Submits one message over SMTP with swaks. data: the message
         (bytes, LF or CRLF). Returns swaks' output."""
+        # the log is shared by every test of a module: what this
+        # message causes is what comes after here (log_since_send)
+        self.send_mark = len(self.log_text())
         path = os.path.join(self.dir, "msg-%d.eml" % time.monotonic_ns())
         # swaks ends the data with CRLF . CRLF itself: a final line end
         # of ours would become an extra empty line

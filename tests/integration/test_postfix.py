@@ -380,7 +380,7 @@ def test_unknown_recipient_refused_alone(ctx):
     wait_delivered(srv, pf, {"bob": 1})
     check_mailbox(srv, "bob", data, "bob@%s" % INET_DOMAIN, mid)
     check(re.search(r"to=<nosuch@inet\.example>.*dsn=5\.1\.1.*status=bounced",
-                    pf.log_text()),
+                    pf.log_since_send()),
           "nosuch bounced with 5.1.1: %s" % pf.log_tail(6))
 
 
@@ -407,7 +407,7 @@ def test_mailbox_command_satchel_deliver(ctx):
     eq(header_values(got, "Delivered-To"), [rcpt],
        "local(8)'s Delivered-To, and no second one")
     check(re.search(r"to=<%s>.*relay=local.*status=sent" % re.escape(rcpt),
-                    pf.log_text()), "local(8) reported it sent: %s"
+                    pf.log_since_send()), "local(8) reported it sent: %s"
           % pf.log_tail(4))
 
 
@@ -427,7 +427,7 @@ def test_pipe_satchel_deliver(ctx):
            "one Delivered-To for %s: %s" % (u, header_values(
                got, "Delivered-To")))
     check(re.search(r"to=<nosuch@pipe\.example>.*status=bounced",
-                    pf.log_text()),
+                    pf.log_since_send()),
           "the unknown user bounced: %s" % pf.log_tail(4))
 
 
@@ -474,7 +474,7 @@ def test_slow_recipient_not_duplicated(ctx):
                  maildir_count(srv, "bob") == 1, DELIVERY_TIMEOUT,
                  "alice and bob delivered (postfix log: %s)" % pf.log_tail(6))
         wait_for(lambda: re.search(r"to=<slowpoke@slow\.example>.*"
-                                   r"status=deferred", pf.log_text()),
+                                   r"status=deferred", pf.log_since_send()),
                  DELIVERY_TIMEOUT, "slowpoke deferred by Postfix (log: %s)"
                  % pf.log_tail(6))
         took = time.monotonic() - t0
@@ -514,14 +514,14 @@ def test_lmtp_worker_killed_mid_transaction(ctx):
         wait_for(lambda: maildir_count(srv, "alice") == 1, DELIVERY_TIMEOUT,
                  "alice stored first (postfix log: %s)" % pf.log_tail(4))
         wait_for(lambda: re.search(r"to=<alice@inet\.example>.*status=sent",
-                                   pf.log_text()), DELIVERY_TIMEOUT,
+                                   pf.log_since_send()), DELIVERY_TIMEOUT,
                  "Postfix got alice's 250 (log: %s)" % pf.log_tail(4))
         workers = [p for p, c in srv.children().items()
                    if c == "satchel-lmtp"]
         eq(len(workers), 1, "one LMTP worker")
         os.kill(workers[0], signal.SIGKILL)
         wait_for(lambda: re.search(r"to=<slowpoke@inet\.example>.*"
-                                   r"status=deferred", pf.log_text()),
+                                   r"status=deferred", pf.log_since_send()),
                  DELIVERY_TIMEOUT, "Postfix deferred the rest (log: %s)"
                  % pf.log_tail(4))
         wait_for(lambda: [p for p, c in srv.children().items()
@@ -564,7 +564,7 @@ def test_disk_full_defers(ctx):
         check(len(data) > 300 * 1024, "a message bigger than the tmpfs")
         pf.send(SENDER, ["alice@%s" % INET_DOMAIN], data)
         wait_for(lambda: re.search(r"to=<alice@inet\.example>.*dsn=4\.3\.1"
-                                   r".*status=deferred", pf.log_text()),
+                                   r".*status=deferred", pf.log_since_send()),
                  DELIVERY_TIMEOUT, "a 4.3.1 deferral (log: %s)"
                  % pf.log_tail(4))
         eq(maildir_count(srv, "alice"), 0, "nothing stored")

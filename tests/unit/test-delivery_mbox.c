@@ -782,13 +782,16 @@ static int tool_append(int argc, char **argv)
 		size_t n = (size_t)((stop != NULL ? stop : end) - p);
 
 		if (ftruncate(msg.fd, 0) < 0 ||
-		    pwrite(msg.fd, p, n, 0) != (ssize_t)n)
+		    pwrite(msg.fd, p, n, 0) != (ssize_t)n) {
+			free(in);
 			return 75;
+		}
 		msg.deadline = deadline_in(deadline_ms);
 		if (delivery_mbox_append(argv[2], &msg, &off, &size, &temp,
 					 &error) < 0) {
 			fprintf(stderr, "%s %s\n", temp ? "4.2.0" : "5.2.0",
 				error);
+			free(in);
 			return temp ? 75 : 77;
 		}
 		printf("%llu %llu\n", (unsigned long long)off,
