@@ -309,6 +309,26 @@ void lock_file_release(struct lock_file **lockp)
 	free(lock);
 }
 
+/* True when the dotlock at path was made by a process of this host that
+ * is gone (our own format; a bare pid, as other MDAs write, or a lock of
+ * another host on a shared /var/mail proves nothing: age decides). */
+static bool lock_dotlock_owner_is_dead(const char *path)
+{
+	char content[HOST_NAME_MAX + 64];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	n = read(fd, content, sizeof(content) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	content[n] = '\0';
+	return lock_owner_is_dead(content);
+}
+
 /* One attempt at the dotlock. Returns 1 taken, 0 busy, 2 not allowed to
  * create it (fcntl alone then), -1 error. */
 static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
@@ -319,11 +339,12 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0644);
 	if (fd >= 0) {
-		char buf[24];
-		int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-
-		if (fileio_write_all(fd, buf, (size_t)len) < 0 ||
-		    fstat(fd, &st) < 0) {
+		/* who holds it, as in the session lock: a delivery killed
+		 * while holding it (one round lasts microseconds, but a
+		 * SIGKILL can land there) leaves a lock that this host can
+		 * see is dead, instead of one that blocks every MDA for
+		 * LOCK_DOTLOCK_STALE_SECS */
+		if (lock_write_owner(fd) < 0 || fstat(fd, &st) < 0) {
 			unlink(path);
 			close(fd);
 			return -1;
@@ -340,7 +361,8 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 		return -1;
 	if (stat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (st.st_mtime + LOCK_DOTLOCK_STALE_SECS < time(NULL) &&
+	if ((st.st_mtime + LOCK_DOTLOCK_STALE_SECS < time(NULL) ||
+	     lock_dotlock_owner_is_dead(path)) &&
 	    lock_remove_if_same(path, &st) < 0)
 		return -1;
 	return 0;

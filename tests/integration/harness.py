@@ -1156,6 +1156,10 @@ class Runner:
 
 def main(argv):
     global SATCHEL
+    # `timeout` (scripts/run-tests) ends a suite with SIGTERM: exit
+    # through Python so the atexit cleanups run (the private Postfix of
+    # test_postfix would otherwise keep running)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--satchel", default=SATCHEL)
     ap.add_argument("-k", action="append", default=[], help="run tests whose name contains this")

@@ -105,6 +105,29 @@ int main(void)
 	CHECK(ml == NULL && access(dotlock, F_OK) < 0,
 	      "release removes the dotlock");
 
+	/* a fresh dotlock of ours whose process is gone (a delivery
+	 * killed inside a locking round) is broken at once; a bare dead
+	 * pid, as other MDAs write, proves nothing while it is fresh */
+	{
+		char owner[400];
+		pid_t dead = fork();
+
+		if (dead == 0)
+			_exit(0);
+		waitpid(dead, NULL, 0);
+		snprintf(owner, sizeof(owner), "%s %ld 0\n", host,
+			 (long)dead);
+		write_text(dotlock, owner);
+		CHECK(lock_mbox_take(mbox, fd, &ml, &error) == MAILDROP_OK,
+		      "dotlock of a dead process of this host is broken");
+		lock_mbox_release(&ml);
+		snprintf(owner, sizeof(owner), "%ld\n", (long)dead);
+		write_text(dotlock, owner);
+		CHECK(lock_mbox_take(mbox, fd, &ml, &error) ==
+		      MAILDROP_IN_USE, "fresh bare-pid dotlock is respected");
+		unlink(dotlock);
+	}
+
 	write_text(dotlock, "1\n");
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
 	utimensat(AT_FDCWD, dotlock, old, 0);
