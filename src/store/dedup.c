@@ -32,8 +32,8 @@
 #include "util/fileio.h"
 #include "util/strnum.h"
 
-/* "id epoch\n": 32 + 1 + up to 20 + 1 octets; room for junk lines */
-#define DEDUP_LINE_MAX 64
+/* "id epoch[ name]\n": 32 + 1 + up to 20 + 1 + a name + 1 octets */
+#define DEDUP_LINE_MAX (DEDUP_ID_HEX + 23 + DEDUP_NAME_MAX)
 #define DEDUP_READ_MAX ((size_t)DEDUP_MAX_ENTRIES * 2 * DEDUP_LINE_MAX)
 #define DEDUP_DAY_SECS 86400
 
@@ -66,18 +66,49 @@ static bool dedup_id_valid(const char *id, size_t len)
 	return true;
 }
 
-/* One line without its LF: "id epoch". Anything else (a line cut by a
- * crash, junk) is not an entry and is dropped at the next compaction. */
-static bool dedup_parse_line(const char *line, size_t len, uint64_t *epoch_r)
+/* A stored name: what Maildir names are made of (delivery_name.c), no
+ * blank, no colon, no slash. */
+static bool dedup_name_valid(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > DEDUP_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= ' ' || c >= 0x7f || c == ':' || c == '/')
+			return false;
+	}
+	return true;
+}
+
+/* One line without its LF: "id epoch" (done) or "id epoch name"
+ * (pending). Anything else (a line cut by a crash, junk) is not an entry
+ * and is dropped at the next compaction. *name_r and *name_len_r: the name,
+ * length 0 for a done entry. */
+static bool dedup_parse_line(const char *line, size_t len, uint64_t *epoch_r,
+			     const char **name_r, size_t *name_len_r)
 {
 	char num[24];
+	const char *sp;
 	size_t nlen;
 
 	if (len <= DEDUP_ID_HEX + 1 || line[DEDUP_ID_HEX] != ' ' ||
 	    !dedup_id_valid(line, DEDUP_ID_HEX))
 		return false;
 	nlen = len - DEDUP_ID_HEX - 1;
-	if (nlen >= sizeof(num))
+	sp = memchr(line + DEDUP_ID_HEX + 1, ' ', nlen);
+	*name_r = NULL;
+	*name_len_r = 0;
+	if (sp != NULL) {
+		*name_r = sp + 1;
+		*name_len_r = (size_t)(line + len - (sp + 1));
+		if (!dedup_name_valid(*name_r, *name_len_r))
+			return false;
+		nlen = (size_t)(sp - (line + DEDUP_ID_HEX + 1));
+	}
+	if (nlen == 0 || nlen >= sizeof(num))
 		return false;
 	memcpy(num, line + DEDUP_ID_HEX + 1, nlen);
 	num[nlen] = '\0';
@@ -249,12 +280,16 @@ static uint64_t dedup_cutoff(unsigned days)
 	return now > span ? now - span : 0;
 }
 
-/* Counts lines and fresh entries (epoch >= cutoff); true when id (NULL:
- * none) is among the fresh ones. */
-static bool dedup_scan(struct dedup *dedup, const char *id, uint64_t cutoff)
+/* Counts lines and fresh entries (epoch >= cutoff); the state of id
+ * (NULL: none) among the fresh ones: done when any entry says so, else
+ * pending with the name of the newest pending entry. */
+static enum dedup_state dedup_scan(struct dedup *dedup, const char *id,
+				   uint64_t cutoff, char *name_r,
+				   size_t name_size)
 {
-	const char *p = dedup->buf, *end = dedup->buf + dedup->len;
-	bool found = false;
+	const char *p = dedup->buf, *end = dedup->buf + dedup->len, *name;
+	enum dedup_state state = DEDUP_NEW;
+	size_t name_len;
 	uint64_t epoch;
 
 	dedup->lines = dedup->fresh = 0;
@@ -264,22 +299,32 @@ static bool dedup_scan(struct dedup *dedup, const char *id, uint64_t cutoff)
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);
 
 		dedup->lines++;
-		if (dedup_parse_line(p, len, &epoch) && epoch >= cutoff) {
+		if (dedup_parse_line(p, len, &epoch, &name, &name_len) &&
+		    epoch >= cutoff) {
 			dedup->fresh++;
-			if (id != NULL && memcmp(p, id, DEDUP_ID_HEX) == 0)
-				found = true;
+			if (id != NULL && memcmp(p, id, DEDUP_ID_HEX) == 0 &&
+			    state != DEDUP_DONE) {
+				if (name_len == 0) {
+					state = DEDUP_DONE;
+				} else if (name_len < name_size) {
+					state = DEDUP_PENDING;
+					memcpy(name_r, name, name_len);
+					name_r[name_len] = '\0';
+				}
+			}
 		}
 		p += len + 1;
 	}
-	return found;
+	return state;
 }
 
-bool dedup_seen(struct dedup *dedup, const char *id, unsigned days)
+enum dedup_state dedup_lookup(struct dedup *dedup, const char *id,
+			      unsigned days, char *name_r, size_t name_size)
 {
 	dedup->days = days;
 	if (days == 0 || !dedup_id_valid(id, strlen(id)))
-		return false;
-	return dedup_scan(dedup, id, dedup_cutoff(days));
+		return DEDUP_NEW;
+	return dedup_scan(dedup, id, dedup_cutoff(days), name_r, name_size);
 }
 
 /* Rewrites the file with the fresh entries only (the newest
@@ -291,7 +336,8 @@ static int dedup_compact(struct dedup *dedup, const char *line, size_t llen,
 	uint64_t cutoff = dedup->days > 0 ? dedup_cutoff(dedup->days) : 0;
 	uint64_t epoch;
 	size_t keep_max = DEDUP_MAX_ENTRIES / 2, skip, n = 0, out = 0;
-	const char *p, *end = dedup->buf + dedup->len;
+	size_t name_len;
+	const char *p, *end = dedup->buf + dedup->len, *name;
 	char *nbuf;
 
 	nbuf = malloc(dedup->len + llen);
@@ -304,7 +350,8 @@ static int dedup_compact(struct dedup *dedup, const char *line, size_t llen,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);
 
-		if (nl != NULL && dedup_parse_line(p, len, &epoch) &&
+		if (nl != NULL &&
+		    dedup_parse_line(p, len, &epoch, &name, &name_len) &&
 		    epoch >= cutoff)
 			n++;
 		p += len + 1;
@@ -314,7 +361,8 @@ static int dedup_compact(struct dedup *dedup, const char *line, size_t llen,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);
 
-		if (nl != NULL && dedup_parse_line(p, len, &epoch) &&
+		if (nl != NULL &&
+		    dedup_parse_line(p, len, &epoch, &name, &name_len) &&
 		    epoch >= cutoff) {
 			if (skip > 0) {
 				skip--;
@@ -351,33 +399,37 @@ static bool dedup_wants_compaction(const struct dedup *dedup)
 	       dedup->fresh * 2 < dedup->lines;
 }
 
-int dedup_record(struct dedup *dedup, const char *id, const char **error_r)
+int dedup_record(struct dedup *dedup, const char *id, const char *name,
+		 const char **error_r)
 {
 	char line[DEDUP_LINE_MAX + 1];
 	size_t off = dedup->needs_nl ? 1 : 0;
 	char *nbuf;
 	int len;
 
-	if (!dedup_id_valid(id, strlen(id))) {
+	if (!dedup_id_valid(id, strlen(id)) ||
+	    (name != NULL && !dedup_name_valid(name, strlen(name)))) {
 		*error_r = "invalid delivery id";
 		return -1;
 	}
 	line[0] = '\n'; /* ends a line a crash left without its LF */
-	len = snprintf(line + off, sizeof(line) - off, "%s %lld\n", id,
-		       (long long)time(NULL));
+	len = snprintf(line + off, sizeof(line) - off, "%s %lld%s%s\n", id,
+		       (long long)time(NULL), name != NULL ? " " : "",
+		       name != NULL ? name : "");
 	if (len < 0 || (size_t)len >= sizeof(line) - off) {
 		*error_r = "invalid delivery id";
 		return -1;
 	}
 	if (!dedup->counted)
-		dedup_scan(dedup, NULL, dedup->days > 0 ?
-					   dedup_cutoff(dedup->days) : 0);
+		dedup_scan(dedup, NULL,
+			   dedup->days > 0 ? dedup_cutoff(dedup->days) : 0,
+			   NULL, 0);
 	if (dedup_wants_compaction(dedup))
 		return dedup_compact(dedup, line + off, (size_t)len, error_r);
 	len += (int)off;
-	/* one write under the lock, so no reader sees half a line */
-	if (fileio_write_all(dedup->fd, line, (size_t)len) < 0 ||
-	    fdatasync(dedup->fd) < 0) {
+	/* one write under the lock, so no reader sees half a line; no
+	 * fsync (dedup.h: what a crash of the machine may cost) */
+	if (fileio_write_all(dedup->fd, line, (size_t)len) < 0) {
 		*error_r = "cannot write the delivery id file";
 		return -1;
 	}

@@ -4,9 +4,20 @@
  * out waiting for our reply) gets success without a second copy.
  *
  * Stored in "satchel.delivered" inside the Maildir (next to an mbox:
- * "<mbox>.satchel-delivered"): one "id epoch" line per delivery,
- * appended under an flock, compacted (fileio_replace) when old entries
- * make up most of it. */
+ * "<mbox>.satchel-delivered"), appended under an flock, compacted
+ * (fileio_replace) when old entries make up most of it. Two lines per
+ * Maildir delivery: "id epoch name" (pending) just before the file is
+ * linked into new/ under name, "id epoch" (done) once new/ is synced.
+ * A delivery killed between the two leaves a pending entry: the retry
+ * looks for name in new/ and cur/ and finds the copy the kill left
+ * (answered as delivered) or none (stored again). So a process killed
+ * at any point leaves exactly one copy after the MTA's retry.
+ *
+ * The lines are written without fsync: a killed process loses nothing
+ * from the page cache, and the two fsyncs of a delivery (file, new/)
+ * are its whole cost. What a crash of the machine costs: an entry not
+ * yet on disk, so a retry of a transaction whose reply was lost with
+ * it is stored a second time (a duplicate, never a loss). */
 #ifndef SATCHEL_DEDUP_H
 #define SATCHEL_DEDUP_H
 
@@ -30,10 +41,23 @@ int dedup_open(const char *file_path, struct dedup **dedup_r,
  * delivery id lock", errno ETIMEDOUT: a temporary failure). */
 int dedup_open_until(const char *file_path, const struct timespec *deadline,
 		     struct dedup **dedup_r, const char **error_r);
-/* Was id recorded within days? */
-bool dedup_seen(struct dedup *dedup, const char *id, unsigned days);
-/* Records id (after the message is durable) and fsyncs. 0 or -1. */
-int dedup_record(struct dedup *dedup, const char *id, const char **error_r);
+/* The longest name a pending entry holds (a Maildir name with info) */
+#define DEDUP_NAME_MAX 120
+
+enum dedup_state {
+	DEDUP_NEW,      /* not recorded within the days */
+	DEDUP_PENDING,  /* about to be linked as name: look for it */
+	DEDUP_DONE,     /* stored */
+};
+
+/* The state of id within days; for DEDUP_PENDING the name goes into
+ * name_r (name_size octets, terminated). */
+enum dedup_state dedup_lookup(struct dedup *dedup, const char *id,
+			      unsigned days, char *name_r, size_t name_size);
+/* Appends an entry for id: pending as name, or done (name NULL). 0 or
+ * -1 with *error_r. */
+int dedup_record(struct dedup *dedup, const char *id, const char *name,
+		 const char **error_r);
 /* Releases the flock and frees. NULL-safe. */
 void dedup_close(struct dedup **dedupp);
 

@@ -348,6 +348,28 @@ static int delivery_dedup_path(const struct delivery_target *t, char *buf,
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* Was this delivery stored before? Done, or pending (killed between
+ * the link into new/ and the done entry) with its file still there. */
+static bool delivery_seen(struct dedup *dedup,
+			  const struct delivery_target *t,
+			  const struct delivery_spool *spool,
+			  const struct delivery_result *res)
+{
+	char name[DEDUP_NAME_MAX + 1];
+
+	switch (dedup_lookup(dedup, res->delivery_id, spool->set.dedup_days,
+			     name, sizeof(name))) {
+	case DEDUP_DONE:
+		return true;
+	case DEDUP_PENDING:
+		return t->kind == MAILDROP_MAILDIR &&
+		       delivery_maildir_has(t->path, name);
+	case DEDUP_NEW:
+		break;
+	}
+	return false;
+}
+
 /* Quota (Maildir++, Maildir only) and the store itself. */
 static enum delivery_status delivery_write(struct delivery_spool *spool,
 					   const struct delivery_target *t,
@@ -466,6 +488,8 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	msg.prefix = &prefix;
 	msg.nprefix = 1;
 	msg.size = prefix.iov_len + spool->size;
+	msg.dedup = NULL;
+	msg.delivery_id = NULL;
 	msg.wsize = msgsize_finish(&ms) + msgsize_finish(&spool->wsize);
 	/* every lock wait of this recipient ends here (delivery.h) */
 	clock_gettime(CLOCK_MONOTONIC, &msg.deadline);
@@ -495,8 +519,7 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				  error);
 			dedup = NULL;
 		}
-		if (dedup != NULL && dedup_seen(dedup, res->delivery_id,
-						spool->set.dedup_days)) {
+		if (dedup != NULL && delivery_seen(dedup, t, spool, res)) {
 			/* stored by an earlier attempt: success, no copy */
 			dedup_close(&dedup);
 			res->duplicate = true;
@@ -506,10 +529,14 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 			return DELIVERY_OK;
 		}
 	}
+	if (t->kind == MAILDROP_MAILDIR) {
+		msg.dedup = dedup;
+		msg.delivery_id = res->delivery_id;
+	}
 	status = delivery_write(spool, t, &msg, res);
-	/* only now that the message is durable (delivery.h) */
+	/* only now that the message is durable (dedup.h) */
 	if (status == DELIVERY_OK && dedup != NULL &&
-	    dedup_record(dedup, res->delivery_id, &error) < 0)
+	    dedup_record(dedup, res->delivery_id, NULL, &error) < 0)
 		log_error("delivery to %s: delivery id not recorded: %s",
 			  t->path, error);
 	dedup_close(&dedup);

@@ -337,6 +337,7 @@ static int delivery_link_new(const struct delivery_spool *spool,
 			     size_t new_size, const char **error_r)
 {
 	struct arrivals_append log;
+	const char *dedup_error;
 	unsigned tries;
 
 	memcpy(new_name, name, strlen(name) + 1);
@@ -345,6 +346,12 @@ static int delivery_link_new(const struct delivery_spool *spool,
 				   msg->wsize, &msg->deadline, &log,
 				   error_r) < 0)
 			return -1;
+		/* a kill from here on leaves the name for the retry */
+		if (msg->dedup != NULL &&
+		    dedup_record(msg->dedup, msg->delivery_id, new_name,
+				 &dedup_error) < 0)
+			log_error("delivery: delivery id not recorded: %s",
+				  dedup_error);
 		if (linkat(fds[DELIVERY_TMP], name, fds[DELIVERY_NEW],
 			   new_name, 0) == 0) {
 			arrivals_end(&log, fds[DELIVERY_NEW]);
@@ -362,6 +369,44 @@ static int delivery_link_new(const struct delivery_spool *spool,
 	errno = EEXIST;
 	*error_r = "no unused name in new/";
 	return -1;
+}
+
+bool delivery_maildir_has(const char *path, const char *name)
+{
+	const char *error;
+	size_t len = strlen(name);
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *dir;
+	int md_fd, fd;
+
+	md_fd = delivery_open_dir(path, false, &error);
+	if (md_fd < 0)
+		return false;
+	fd = openat(md_fd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				       O_CLOEXEC);
+	if (fd >= 0) {
+		found = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		close(fd);
+	}
+	/* cur/: read through, only on a retry after a kill */
+	fd = found ? -1 : openat(md_fd, "cur", O_RDONLY | O_DIRECTORY |
+						       O_NOFOLLOW | O_CLOEXEC);
+	close(md_fd);
+	if (fd < 0)
+		return found;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		return false;
+	}
+	while (!found && (de = readdir(dir)) != NULL) {
+		found = strncmp(de->d_name, name, len) == 0 &&
+			(de->d_name[len] == '\0' || de->d_name[len] == ':');
+	}
+	closedir(dir);
+	return found;
 }
 
 static void delivery_remember(struct delivery_spool *spool, int new_fd,

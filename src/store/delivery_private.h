@@ -59,6 +59,10 @@ struct delivery_message {
 	uint64_t size;                  /* prefix + spool octets (S=) */
 	uint64_t wsize;                 /* their LIST size (W=) */
 	struct timespec deadline;       /* CLOCK_MONOTONIC: lock waits end */
+	/* Maildir: the pending entry written just before each link into
+	 * new/ (dedup.h); NULL: no duplicate check */
+	struct dedup *dedup;
+	const char *delivery_id;
 };
 
 /* Fills *res (static texts). */
@@ -77,6 +81,10 @@ enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
 					    const struct delivery_target *t,
 					    const struct delivery_message *msg,
 					    struct delivery_result *res);
+/* Is name (a new/ name) in the Maildir at path, in new/ as it is or in
+ * cur/ with any info (":2,...") after it? An unreadable Maildir says
+ * no. */
+bool delivery_maildir_has(const char *path, const char *name);
 /* Opens the directory path for writing into it, refusing a symlink not
  * owned by root on the way (see delivery_maildir.c); creates missing
  * directories (mode 0700) when create. Returns an O_DIRECTORY fd, or -1

@@ -103,6 +103,9 @@ def test_lmtp_maildir_fsyncs_before_250(ctx):
         base = fsyncs
     print("# LMTP, one recipient, Maildir: %d fsync/fdatasync calls before "
           "the 250" % base)
+    # issue 8: at most 2 per single-recipient delivery once the Maildir
+    # and its delivery id file exist (the file and new/)
+    check(base <= 2, "%d fsyncs for one delivery, want at most 2" % base)
 
 
 def test_lmtp_mbox_fsync_before_250(ctx):

@@ -1,6 +1,6 @@
 /* test-dedup.c: delivery ids (dedup.c): seen and not seen, expiry,
- * broken lines, two processes racing with one id, compaction, the id
- * digest. */
+ * broken lines, pending entries, two processes racing with one id,
+ * compaction, the id digest. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +52,13 @@ static unsigned count_lines(const char *path, const char *needle)
 	return n;
 }
 
+static bool is_done(struct dedup *d, const char *id, unsigned days)
+{
+	char name[DEDUP_NAME_MAX + 1];
+
+	return dedup_lookup(d, id, days, name, sizeof(name)) == DEDUP_DONE;
+}
+
 static bool seen_once(const char *path, const char *id, unsigned days)
 {
 	struct dedup *d = NULL;
@@ -62,7 +69,7 @@ static bool seen_once(const char *path, const char *id, unsigned days)
 		printf("# open: %s\n", error);
 		return false;
 	}
-	seen = dedup_seen(d, id, days);
+	seen = is_done(d, id, days);
 	dedup_close(&d);
 	return seen;
 }
@@ -79,19 +86,69 @@ static void test_seen(void)
 	make_id(2, other);
 	CHECK(dedup_open(path, &d, &error) == 0, "open creates the file");
 	CHECK(stat(path, &st) == 0 && st.st_size == 0, "empty at first");
-	CHECK(!dedup_seen(d, id, 7), "new id: not seen");
-	CHECK(dedup_record(d, id, &error) == 0, "record");
-	CHECK(dedup_seen(d, id, 7), "seen on the same handle");
+	CHECK(!is_done(d, id, 7), "new id: not seen");
+	CHECK(dedup_record(d, id, NULL, &error) == 0, "record");
+	CHECK(is_done(d, id, 7), "seen on the same handle");
 	dedup_close(&d);
 	CHECK(d == NULL, "close clears the pointer");
 	CHECK(seen_once(path, id, 7), "seen after reopen");
 	CHECK(!seen_once(path, other, 7), "another id: not seen");
 	CHECK(!seen_once(path, id, 0), "days 0: never seen");
 	CHECK(dedup_open(path, &d, &error) == 0 &&
-	      dedup_record(d, "not-an-id", &error) < 0,
+	      dedup_record(d, "not-an-id", NULL, &error) < 0,
 	      "an invalid id is refused");
 	dedup_close(&d);
 	CHECK(count_lines(path, NULL) == 1, "one line in the file");
+}
+
+/* A pending entry (before the link into new/) names the file; a done
+ * entry after it wins; names that could not be Maildir names are not
+ * entries. */
+static void test_pending(void)
+{
+	char path[256], id[DEDUP_ID_HEX + 1], name[DEDUP_NAME_MAX + 1];
+	char small[4];
+	struct dedup *d = NULL;
+	const char *error = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pending.delivered", root);
+	make_id(7, id);
+	CHECK(dedup_open(path, &d, &error) == 0, "open");
+	CHECK(dedup_record(d, id, "1700000000.M1P2.host,S=10,W=11", &error) ==
+		      0, "record pending");
+	CHECK(dedup_lookup(d, id, 7, name, sizeof(name)) == DEDUP_PENDING &&
+		      strcmp(name, "1700000000.M1P2.host,S=10,W=11") == 0,
+	      "pending, with its name, on the same handle");
+	CHECK(dedup_record(d, id, "second.name", &error) == 0,
+	      "a second pending name (link found the first taken)");
+	CHECK(dedup_record(d, id, "bad:name", &error) < 0 &&
+		      dedup_record(d, id, "bad name", &error) < 0 &&
+		      dedup_record(d, id, "", &error) < 0,
+	      "names with a colon, a blank or nothing are refused");
+	dedup_close(&d);
+	CHECK(dedup_open(path, &d, &error) == 0 &&
+		      dedup_lookup(d, id, 7, name, sizeof(name)) ==
+			      DEDUP_PENDING &&
+		      strcmp(name, "second.name") == 0,
+	      "after reopen: pending with the newest name");
+	CHECK(dedup_lookup(d, id, 7, small, sizeof(small)) == DEDUP_NEW,
+	      "a name longer than the caller's buffer is not reported");
+	CHECK(dedup_record(d, id, NULL, &error) == 0, "record done");
+	dedup_close(&d);
+	CHECK(seen_once(path, id, 7), "done after pending: done");
+	CHECK(count_lines(path, NULL) == 3, "two pending lines and a done one");
+
+	snprintf(path, sizeof(path), "%s/pendjunk.delivered", root);
+	f = fopen(path, "w");
+	make_id(8, id);
+	fprintf(f, "%s %lld a/b\n%s %lld \n%s  name\n", id,
+		(long long)time(NULL), id, (long long)time(NULL), id);
+	fclose(f);
+	CHECK(dedup_open(path, &d, &error) == 0 &&
+		      dedup_lookup(d, id, 7, name, sizeof(name)) == DEDUP_NEW,
+	      "a slash, an empty name or no epoch: not entries");
+	dedup_close(&d);
 }
 
 static void test_expiry_and_junk(void)
@@ -128,7 +185,7 @@ static void test_expiry_and_junk(void)
 
 		make_id(303, id);
 		CHECK(dedup_open(path, &d, &error) == 0 &&
-		      dedup_record(d, id, &error) == 0,
+		      dedup_record(d, id, NULL, &error) == 0,
 		      "record after a cut line");
 		dedup_close(&d);
 		CHECK(seen_once(path, id, 7),
@@ -163,9 +220,9 @@ static void test_race(void)
 					_exit(3);
 				if (dedup_open(path, &d, &error) < 0)
 					_exit(3);
-				if (!dedup_seen(d, id, 7)) {
+				if (!is_done(d, id, 7)) {
 					usleep(2000); /* widen the window */
-					rc = dedup_record(d, id, &error) == 0 ?
+					rc = dedup_record(d, id, NULL, &error) == 0 ?
 						     1 : 3;
 				}
 				dedup_close(&d);
@@ -200,8 +257,8 @@ static void test_compaction(void)
 	add_lines(path, 5000, 10, 3600);          /* fresh: kept */
 	stat(path, &before);
 	make_id(9999, id);
-	CHECK(dedup_open(path, &d, &error) == 0 && !dedup_seen(d, id, 7) &&
-	      dedup_record(d, id, &error) == 0, "record into an old file");
+	CHECK(dedup_open(path, &d, &error) == 0 && !is_done(d, id, 7) &&
+	      dedup_record(d, id, NULL, &error) == 0, "record into an old file");
 	dedup_close(&d);
 	stat(path, &after);
 	CHECK(count_lines(path, NULL) == 11,
@@ -218,10 +275,10 @@ static void test_compaction(void)
 	snprintf(path, sizeof(path), "%s/compact2.delivered", root);
 	add_lines(path, 0, 2000, 10 * 86400);
 	make_id(7000, id);
-	CHECK(dedup_open(path, &d, &error) == 0 && !dedup_seen(d, id, 7) &&
-	      dedup_record(d, id, &error) == 0, "record (compacts)");
+	CHECK(dedup_open(path, &d, &error) == 0 && !is_done(d, id, 7) &&
+	      dedup_record(d, id, NULL, &error) == 0, "record (compacts)");
 	make_id(7001, id);
-	CHECK(dedup_record(d, id, &error) == 0, "second record, same handle");
+	CHECK(dedup_record(d, id, NULL, &error) == 0, "second record, same handle");
 	dedup_close(&d);
 	CHECK(count_lines(path, NULL) == 2 && seen_once(path, id, 7),
 	      "the second record went to the compacted file");
@@ -236,8 +293,8 @@ static void test_bound(void)
 	snprintf(path, sizeof(path), "%s/full.delivered", root);
 	add_lines(path, 0, DEDUP_MAX_ENTRIES, 60);    /* all fresh */
 	make_id(DEDUP_MAX_ENTRIES + 1, id);
-	CHECK(dedup_open(path, &d, &error) == 0 && !dedup_seen(d, id, 7) &&
-	      dedup_record(d, id, &error) == 0, "record into a full file");
+	CHECK(dedup_open(path, &d, &error) == 0 && !is_done(d, id, 7) &&
+	      dedup_record(d, id, NULL, &error) == 0, "record into a full file");
 	dedup_close(&d);
 	CHECK(count_lines(path, NULL) == DEDUP_MAX_ENTRIES / 2 + 1,
 	      "full: the newest half kept");
@@ -351,6 +408,7 @@ int main(void)
 	if (mkdtemp(root) == NULL)
 		abort();
 	test_seen();
+	test_pending();
 	test_expiry_and_junk();
 	test_race();
 	test_compaction();
