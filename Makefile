@@ -23,7 +23,9 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             gsasl krb5-kdc krb5-admin-server krb5-user \
             clang libclang-rt-14-dev \
             postfix swaks strace \
-            liblockfile-bin procmail mutt
+            liblockfile-bin procmail mutt \
+            libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
+            libnsl2 libpcre2-8-0
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -72,6 +74,7 @@ deps:
 				--no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin $$u; \
 		done; \
+		scripts/fetch-exim $(CURDIR)/build-exim; \
 	fi
 
 test: deps all
