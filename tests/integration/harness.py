@@ -932,6 +932,19 @@ class Server:
         p.login(user, password if password is not None else self.passwords[user])
         return p
 
+    def read_all(self, user="alice"):
+        """Every message of user over POP3 in LIST order, each checked:
+        RETR gives exactly its LIST size."""
+        p = self.login_retry(user)
+        sizes = p.list()
+        out = []
+        for n in sorted(sizes):
+            data = p.retr(n)
+            eq(len(data), sizes[n], "RETR %d octets vs LIST size" % n)
+            out.append(data)
+        p.quit()
+        return out
+
     def login_retry(self, user="alice", timeout=5):
         """Logs in, retrying while the maildrop is still [IN-USE] (the
         server may need a moment to notice a dropped connection)."""

@@ -44,18 +44,6 @@ def check_status_line(err, prefix):
           % (line, prefix))
 
 
-def retr_all(srv, user="alice"):
-    p = srv.login_retry(user)
-    sizes = p.list()
-    out = {}
-    for n, size in sizes.items():
-        data = p.retr(n)
-        eq(len(data), size, "LIST size versus RETR octets of %d" % n)
-        out[n] = data
-    p.quit()
-    return out
-
-
 def header_prefix_ok(stored, original):
     """stored = a few added trace lines, then the original (CRLF)."""
     want = to_crlf(original)
@@ -75,9 +63,9 @@ def test_delivered_and_read_back(ctx):
                       msg)
     eq(rc, 0, "exit status (stderr %r)" % err)
     eq(err, "", "stderr on success")
-    got = retr_all(ctx.srv)
+    got = ctx.srv.read_all("alice")
     eq(len(got), 1, "messages in the maildrop")
-    stored = got[1]
+    stored = got[0]
     check(header_prefix_ok(stored, msg), "stored message is not the "
           "original with trace lines before it: %r" % short(stored, 400))
     check(b"Return-Path: <bob@example.org>\r\n" in stored,
@@ -96,7 +84,7 @@ def test_crlf_input_and_from_line_sender(ctx):
     msg = b"From carol@example.net Mon Nov 25 10:00:00 2024\n" + body
     rc, err = deliver(ctx.srv, ["-d", "alice"], msg)
     eq(rc, 0, "exit status (stderr %r)" % err)
-    stored = retr_all(ctx.srv)[1]
+    stored = ctx.srv.read_all("alice")[0]
     check(b"\r\nFrom carol" not in stored and
           not stored.startswith(b"From "), "the From line was kept")
     check(b"Return-Path: <carol@example.net>\r\n" in stored,

@@ -198,24 +198,12 @@ def body_of(data):
     return data[data.find(b"\n\n") + 2:].replace(b"\n", b"\r\n")
 
 
-def read_all(srv, user):
-    p = srv.login(user)
-    sizes = p.list()
-    out = []
-    for n in sorted(sizes):
-        data = p.retr(n)
-        eq(len(data), sizes[n], "RETR %d octets vs LIST size" % n)
-        out.append(data)
-    p.quit()
-    return out
-
-
 def check_delivered(srv, users, sent, mid):
     """Each user has exactly one message: sent, with its Message-ID and
     the envelope sender as the one Return-Path."""
     for u in users:
         srv.wait_unlocked(u)
-        got = read_all(srv, u)
+        got = srv.read_all(u)
         eq(len(got), 1, "messages of %s over POP3" % u)
         eq(body_of(got[0]), body_of(sent), "body of %s's message" % u)
         head = got[0].split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
@@ -289,7 +277,7 @@ def test_unknown_user_failed_alone_temporary_deferred(ctx):
                         r"\.org>) ", log),
               "%s: alice delivered: %s" % (transport, exim.log_tail()))
         srv.wait_unlocked("alice")
-        got = read_all(srv, "alice")
+        got = srv.read_all("alice")
         check(any(("Message-ID: %s" % mid).encode() in m for m in got),
               "%s: alice's copy read back" % transport)
-    eq(len(read_all(srv, "alice")), 2, "alice: one message per transport")
+    eq(len(srv.read_all("alice")), 2, "alice: one message per transport")

@@ -21,18 +21,6 @@ def lmtp(srv, data, timeout=30):
     return p.returncode, p.stdout.decode("latin-1").split("\r\n")
 
 
-def retr_all(srv, user):
-    p = srv.login_retry(user)
-    sizes = p.list()
-    out = []
-    for n in sorted(sizes):
-        data = p.retr(n)
-        eq(len(data), sizes[n], "LIST size versus RETR octets of %d" % n)
-        out.append(data)
-    p.quit()
-    return out
-
-
 def body_after_trace(stored):
     """The stored message without the lines delivery puts first."""
     lines = stored.split(b"\r\n")
@@ -66,8 +54,8 @@ def test_pipelined_repeated_recipient(ctx):
        "one reply per accepted RCPT, in RCPT order")
     check(any(l.startswith("550 5.1.1 <nobody@") for l in lines),
           "unknown user refused: %r" % lines)
-    alice = retr_all(ctx.srv, "alice")
-    bob = retr_all(ctx.srv, "bob")
+    alice = ctx.srv.read_all("alice")
+    bob = ctx.srv.read_all("bob")
     # the repeated address is one recipient twice: the idempotent
     # delivery id (same sender, recipient, Message-ID, body) stores it
     # once and answers the duplicate 250 too
@@ -89,7 +77,7 @@ def test_bdat_read_back(ctx):
     eq(rc, 0, "exit status")
     check(any(l.startswith("250 2.0.0 <alice@example.org>") for l in lines),
           "BDAT LAST delivered: %r" % lines)
-    eq([body_after_trace(m) for m in retr_all(ctx.srv, "alice")], [MESSAGE],
+    eq([body_after_trace(m) for m in ctx.srv.read_all("alice")], [MESSAGE],
        "BDAT message read back")
 
 
@@ -127,7 +115,7 @@ def test_big_message_read_back(ctx):
     eq(rc, 0, "exit status")
     eq(len([l for l in replies if l.startswith("250 2.0.0 <alice")]), 2,
        "two deliveries")
-    got = [body_after_trace(m) for m in retr_all(ctx.srv, "alice")]
+    got = [body_after_trace(m) for m in ctx.srv.read_all("alice")]
     eq(sorted(got), sorted([msg, msg.replace(b"big.1", b"big.2")]),
        "both big messages read back")
 
@@ -148,5 +136,5 @@ def test_session_from_a_regular_file(ctx):
     eq(p.returncode, 0, "exit status")
     check(b"250 2.0.0 <alice@example.org>" in p.stdout,
           "delivered from a file: %r" % short(p.stdout))
-    eq([body_after_trace(m) for m in retr_all(ctx.srv, "alice")], [MESSAGE],
+    eq([body_after_trace(m) for m in ctx.srv.read_all("alice")], [MESSAGE],
        "message read back")

@@ -247,20 +247,6 @@ def wait_delivered(srv, pf, want, timeout=DELIVERY_TIMEOUT):
     eq(got, want, "messages per recipient (exactly once each)")
 
 
-def pop_read_all(srv, user):
-    """Every message of user over POP3: [(LIST size, RETR data)], with
-    the check that each RETR is exactly its LIST size."""
-    p = srv.login(user)
-    sizes = p.list()
-    out = []
-    for n in sorted(sizes):
-        data = p.retr(n)
-        eq(len(data), sizes[n], "RETR %d octets vs LIST size" % n)
-        out.append(data)
-    p.quit()
-    return out
-
-
 def header_values(data, name):
     """The values of every header field name in data (CRLF)."""
     head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
@@ -308,7 +294,7 @@ def test_rig_delivers_to_a_sink(ctx):
 
 def check_mailbox(srv, user, sent, rcpt, mid):
     """user's maildrop holds exactly one message, sent, read over POP3."""
-    got = pop_read_all(srv, user)
+    got = srv.read_all(user)
     eq(len(got), 1, "messages of %s over POP3" % user)
     check_stored(got[0], sent, rcpt, mid)
     return got[0]
