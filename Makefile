@@ -10,6 +10,8 @@ LDLIBS    += -lssl -lcrypto -lcrypt $(shell pkg-config --libs libgsasl 2>/dev/nu
 LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansson -lkrb5) -lm
 # libsystemd: sd_notify (READY=1 once every worker of a generation listens)
 LDLIBS    += $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+# SQLite: the embedded user database (auth/userdb_sqlite.c)
+LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CPPFLAGS  += $(shell pkg-config --cflags krb5 2>/dev/null)
 ifdef WERROR
 WARN += -Werror
@@ -25,7 +27,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             postfix swaks strace \
             liblockfile-bin procmail mutt \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
-            libnsl2 libpcre2-8-0
+            libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))

@@ -1,9 +1,10 @@
-/* auth_db.c: the passwd-file of the auth process: reloaded when it
- * changes or on SIGHUP, with the dummy hash unknown users are checked
- * against picked from it (see auth_server.h). */
-#include <errno.h>
+/* auth_db.c: the user databases of the auth process (userdb.h): opened
+ * at start, checked before each request (a changed passwd-file is
+ * reloaded, SQLite records read before another's commit are dropped)
+ * and on SIGHUP, with the dummy hash unknown users are checked against
+ * picked from them (see auth_server.h). */
+#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
@@ -11,53 +12,56 @@
 #include "auth/password.h"
 #include "util/log.h"
 
-static void auth_db_warn_schemes(const struct passwd_db *db)
+/* What one pass over the users finds: the count, the unknown schemes,
+ * and the dummy's secret. */
+struct auth_db_scan {
+	size_t users, unknown;
+	char first_unknown[AUTH_LOG_USER_MAX];
+	char hashed[HASHPOOL_STORED_MAX];   /* the first hashed secret */
+	bool plain;                          /* a {PLAIN} one was seen */
+};
+
+static bool auth_db_scan_one(const struct passwd_entry *e, void *context)
 {
-	size_t i, n = passwd_db_count(db), unknown = 0;
-	const struct passwd_entry *first = NULL;
+	struct auth_db_scan *sc = context;
 
-	for (i = 0; i < n; i++) {
-		const struct passwd_entry *e = passwd_db_entry(db, i);
-
-		if (!password_scheme_known(e->password)) {
-			if (first == NULL)
-				first = e;
-			unknown++;
-		}
+	sc->users++;
+	if (!password_scheme_known(e->password)) {
+		if (sc->unknown++ == 0)
+			snprintf(sc->first_unknown, sizeof(sc->first_unknown),
+				 "%s", e->user);
+		return true;
 	}
-	if (unknown > 0) {
-		log_warn("%zu users have an unknown password scheme and "
-			 "cannot log in (first: %s)", unknown, first->user);
+	if (strlen(e->password) >= sizeof(sc->hashed))
+		return true;
+	if (!password_is_plain(e->password)) {
+		if (sc->hashed[0] == '\0')
+			strcpy(sc->hashed, e->password);
+	} else {
+		sc->plain = true;
 	}
+	return true;
 }
 
 /* Picks the secret an unknown user's password is checked against, so
  * the reply to a wrong user name takes as long as the reply to a wrong
  * password, whichever mechanism carried it: the first hashed (not
- * {PLAIN}) secret of the file (same scheme, same rounds); in a file of
- * {PLAIN} secrets only, a {PLAIN} one nobody knows (the same compare).
- * The check of a dummy never succeeds (auth_verify.c). */
-static void auth_db_pick_dummy(struct auth_server *srv)
+ * {PLAIN}) secret of the users (same scheme, same rounds); among {PLAIN}
+ * secrets only, a {PLAIN} one nobody knows (the same compare). The check
+ * of a dummy never succeeds (auth_verify.c). */
+static void auth_db_pick_dummy(struct auth_server *srv,
+			       const struct auth_db_scan *sc)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[16];
-	size_t n = passwd_db_count(srv->db), i;
-	bool plain = false;
+	size_t i;
 
 	srv->dummy_stored[0] = '\0';
-	for (i = 0; i < n; i++) {
-		const struct passwd_entry *e = passwd_db_entry(srv->db, i);
-
-		if (!password_scheme_known(e->password) ||
-		    strlen(e->password) >= sizeof(srv->dummy_stored))
-			continue;
-		if (!password_is_plain(e->password)) {
-			strcpy(srv->dummy_stored, e->password);
-			return;
-		}
-		plain = true;
+	if (sc->hashed[0] != '\0') {
+		strcpy(srv->dummy_stored, sc->hashed);
+		return;
 	}
-	if (!plain || RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (!sc->plain || RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return; /* the built-in yescrypt dummy (password.h) */
 	strcpy(srv->dummy_stored, "{PLAIN}");
 	for (i = 0; i < sizeof(rnd); i++) {
@@ -68,46 +72,36 @@ static void auth_db_pick_dummy(struct auth_server *srv)
 	explicit_bzero(rnd, sizeof(rnd));
 }
 
+int auth_db_open(struct auth_server *srv)
+{
+	const char *error;
+
+	if (userdb_open(srv->set, &srv->db, &error) < 0) {
+		log_error("user database %s: %s; every login fails "
+			  "temporarily", srv->set->users, error);
+		return -1;
+	}
+	auth_db_check(srv, true);
+	return 0;
+}
+
 void auth_db_check(struct auth_server *srv, bool force)
 {
-	const char *path = srv->set->passwd_file;
-	struct passwd_db *db;
-	char err[512];
-	struct stat st;
+	struct auth_db_scan sc;
 
-	if (stat(path, &st) < 0) {
-		if (!srv->stat_failed) {
-			log_error("%s: %s%s", path, strerror(errno),
-				  srv->db != NULL ?
-				  "; keeping the loaded users" : "");
-		}
-		srv->stat_failed = true;
-		srv->file_known = false;
+	if (srv->db == NULL || !userdb_check(srv->db, force))
 		return;
-	}
-	srv->stat_failed = false;
-	if (!force && srv->file_known && st.st_dev == srv->file_dev &&
-	    st.st_ino == srv->file_ino && st.st_size == srv->file_size &&
-	    st.st_mtim.tv_sec == srv->file_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == srv->file_mtime.tv_nsec)
-		return;
-	/* remembered even if the load fails: retry when it changes again */
-	srv->file_known = true;
-	srv->file_dev = st.st_dev;
-	srv->file_ino = st.st_ino;
-	srv->file_size = st.st_size;
-	srv->file_mtime = st.st_mtim;
-	if (passwd_db_load(path, &db, err, sizeof(err)) < 0) {
-		log_error("passwd-file not loaded: %s%s", err,
-			  srv->db != NULL ?
-			  "; keeping the previous users" : "");
-		return;
-	}
-	passwd_db_destroy(&srv->db);
-	srv->db = db;
-	auth_db_pick_dummy(srv);
-	log_info("loaded %zu users from %s", passwd_db_count(db), path);
-	auth_db_warn_schemes(db);
+	/* the users changed (or may have): what is derived from all */
+	memset(&sc, 0, sizeof(sc));
+	userdb_each(srv->db, auth_db_scan_one, &sc);
+	auth_db_pick_dummy(srv, &sc);
+	explicit_bzero(sc.hashed, sizeof(sc.hashed));
+	log_info("users from %s: %zu listed", userdb_describe(srv->db),
+		 sc.users);
+	if (sc.unknown > 0)
+		log_warn("%zu users have an unknown password scheme and "
+			 "cannot log in (first: %s)", sc.unknown,
+			 sc.first_unknown);
 	if (srv->sasl != NULL)
-		sasl_server_check_db(srv->sasl, db);
+		sasl_server_check_db(srv->sasl, srv->db);
 }

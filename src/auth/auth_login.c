@@ -27,7 +27,7 @@ static int auth_delay_of(void *context, const char *name)
 {
 	const struct auth_server *srv = context;
 
-	return auth_user_delay(srv, passwd_db_lookup(srv->db, name));
+	return auth_user_delay(srv, userdb_lookup(srv->db, name));
 }
 
 void auth_state_maybe_save(struct auth_server *srv, bool force)
@@ -88,12 +88,17 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	/* a stat() (about a microsecond, against milliseconds for a hash)
 	 * per login: a request sent after an edit always sees the edit */
 	auth_db_check(srv, false);
-	if (srv->db == NULL) {
+	/* a database that cannot answer is no wrong password: the client
+	 * is told to try later ([SYS/TEMP]), never [AUTH] */
+	if (srv->db == NULL ||
+	    (mailpath_user_valid(req->user) &&
+	     userdb_get(srv->db, req->user, &entry) == USERDB_ERROR)) {
 		reply->result = AUTH_TEMPFAIL;
-		log_warn("auth tempfail (no user database): user=%s rip=%s",
-			 user_log, rip);
+		log_warn("auth tempfail (user database unavailable): user=%s "
+			 "rip=%s", user_log, rip);
 		return true;
 	}
+	entry = NULL;
 	if (req->type == AUTH_REQ_PASS) {
 		struct auth_verify_req vr = {
 			.slot = slot, .id = req->id, .user = req->user,
@@ -113,7 +118,7 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	}
 	/* APOP: one MD5, cheaper than queueing it */
 	if (mailpath_user_valid(req->user))
-		entry = passwd_db_lookup(srv->db, req->user);
+		entry = userdb_lookup(srv->db, req->user);
 	if (!auth_check_apop(srv, entry, req)) {
 		reply->result = AUTH_FAILED;
 		log_info("auth failed: user=%s rip=%s", user_log, rip);
@@ -188,7 +193,7 @@ void auth_login_done(struct auth_server *srv, uint32_t slot,
 		return;
 	u->last_login = time(NULL);
 	if (srv->set->state_dir[0] != '\0' && srv->db != NULL &&
-	    auth_user_delay(srv, passwd_db_lookup(srv->db, req->user)) > 0)
+	    auth_user_delay(srv, userdb_lookup(srv->db, req->user)) > 0)
 		srv->state_dirty = true;
 	log_sanitize(req->user, strlen(req->user), user_log,
 		     sizeof(user_log));

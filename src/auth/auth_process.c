@@ -229,7 +229,7 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	}
 	/* without users every login gets AUTH_TEMPFAIL until the file
 	 * can be loaded */
-	auth_db_check(srv, true);
+	(void)auth_db_open(srv);
 	auth_users_load_state(&srv->users, set->state_dir);
 
 	ret = auth_loop(srv, control_fd, &wait_mask);
@@ -243,7 +243,7 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	auth_verify_deinit(srv);
 	auth_users_free(&srv->users);
 	sasl_server_destroy(&srv->sasl);
-	passwd_db_destroy(&srv->db);
+	userdb_close(&srv->db);
 	explicit_bzero(srv->rx, auth_rx_size());
 	free(srv->rx);
 	explicit_bzero(srv->pending_reply, sizeof(srv->pending_reply));

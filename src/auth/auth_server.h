@@ -6,7 +6,7 @@
  *   auth_process.c  the loop, signals, the control socket, worker hello
  *   auth_slot.c     worker sockets: reading, validating and dispatching
  *                   requests, sending replies (with backpressure)
- *   auth_db.c       the passwd-file: reloads, the unknown-user dummy
+ *   auth_db.c       the user databases: changes, the unknown-user dummy
  *   auth_verify.c   the one password verification path (all mechanisms)
  *   auth_login.c    a login whose credentials were right: login_delay,
  *                   sessions per user, the reply; APOP; logouts
@@ -27,19 +27,13 @@
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
 #include "auth/sasl.h"
+#include "auth/userdb.h"
 
 #define AUTH_LOG_USER_MAX 128
 
 struct auth_server {
 	const struct auth_settings *set;
-	struct passwd_db *db;
-
-	/* identity of the passwd-file last loaded (or tried) */
-	bool file_known, stat_failed;
-	dev_t file_dev;
-	ino_t file_ino;
-	off_t file_size;
-	struct timespec file_mtime;
+	struct userdb *db;             /* NULL: none could be opened */
 
 	int slot_fd[AUTH_SLOTS_MAX];
 	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
@@ -64,8 +58,11 @@ struct auth_server {
 	char dummy_stored[HASHPOOL_STORED_MAX];
 };
 
-/* auth_db.c: reloads the passwd-file when forced or when it changed (a
- * stat per call); on failure the loaded users stay in service. */
+/* auth_db.c: opens the user databases (userdb.h) and loads them; -1
+ * (logged) leaves srv->db NULL: every login fails temporarily. */
+int auth_db_open(struct auth_server *srv);
+/* Notices changed users (userdb_check: a stat, a pragma per call) and,
+ * when they changed, picks the dummy again and logs what they are. */
 void auth_db_check(struct auth_server *srv, bool force);
 
 /* auth_slot.c */

@@ -15,7 +15,14 @@ enum plaintext_auth { PLAINTEXT_ALWAYS, PLAINTEXT_TLS_OR_LOOPBACK,
 		      PLAINTEXT_NEVER };
 
 struct auth_settings {
-	char passwd_file[AUTH_SETTING_STR];   /* the user database */
+	/* the user databases (userdb.h): "passwd-file:PATH,sqlite:PATH";
+	 * "" = passwd-file:passwd_file */
+	char users[AUTH_SETTING_STR];
+	char passwd_file[AUTH_SETTING_STR];   /* the first passwd-file */
+	/* SQL user databases: queries with %u %n %d (bound, never pasted) */
+	char sql_password_query[AUTH_SETTING_STR];
+	char sql_user_query[AUTH_SETTING_STR];
+	char sql_iterate_query[AUTH_SETTING_STR];
 	enum maildrop_kind mail_kind;         /* default mail location */
 	char mail_pattern[AUTH_SETTING_STR];  /* mailpath.h variables */
 	char state_dir[AUTH_SETTING_STR];     /* last logins, salt key */

@@ -41,29 +41,32 @@ int auth_userdb_fill(const struct auth_settings *set,
 	return 0;
 }
 
-static const struct passwd_entry *userdb_find(const struct passwd_db *db,
-					      const char *address)
+/* The full address first, then its local part. */
+static enum userdb_status userdb_find(struct userdb *db, const char *address,
+				      const struct passwd_entry **entry_r)
 {
-	const struct passwd_entry *entry = NULL;
+	enum userdb_status st = USERDB_UNKNOWN;
 	char local[AUTH_USER_MAX];
 	const char *at;
 	size_t len;
 
+	*entry_r = NULL;
 	if (mailpath_user_valid(address))
-		entry = passwd_db_lookup(db, address);
+		st = userdb_get(db, address, entry_r);
 	at = strchr(address, '@');
-	if (entry != NULL || at == NULL)
-		return entry;
+	if (st != USERDB_UNKNOWN || at == NULL)
+		return st;
 	len = (size_t)(at - address);
 	if (len == 0 || len >= sizeof(local))
-		return NULL;
+		return USERDB_UNKNOWN;
 	memcpy(local, address, len);
 	local[len] = '\0';
-	return mailpath_user_valid(local) ? passwd_db_lookup(db, local) : NULL;
+	return mailpath_user_valid(local) ? userdb_get(db, local, entry_r) :
+					    USERDB_UNKNOWN;
 }
 
 enum auth_result auth_userdb_lookup(const struct auth_settings *set,
-				    const struct passwd_db *db,
+				    struct userdb *db,
 				    const char *address,
 				    struct auth_reply *reply,
 				    const char **error_r)
@@ -81,10 +84,16 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 		reply->result = AUTH_TEMPFAIL;
 		return AUTH_TEMPFAIL;
 	}
-	entry = userdb_find(db, address);
-	if (entry == NULL) {
+	switch (userdb_find(db, address, &entry)) {
+	case USERDB_FOUND:
+		break;
+	case USERDB_UNKNOWN:
 		reply->result = AUTH_FAILED;
 		return AUTH_FAILED;
+	case USERDB_ERROR:
+		*error_r = "the user database cannot answer";
+		reply->result = AUTH_TEMPFAIL;
+		return AUTH_TEMPFAIL;
 	}
 	if (auth_userdb_fill(set, entry, reply, error_r) < 0) {
 		memset(reply->mail_path, 0, sizeof(reply->mail_path));

@@ -10,6 +10,7 @@
 #include "auth/auth_proto.h"
 #include "auth/auth_settings.h"
 #include "auth/passwd.h"
+#include "auth/userdb.h"
 
 /* Fills reply's user record from entry: canonical user, mail kind and
  * expanded path (the entry's mail= or the settings' default), uid/gid,
@@ -33,7 +34,7 @@ int auth_userdb_fill(const struct auth_settings *set,
  *   AUTH_TEMPFAIL  no user database loaded (db NULL) (*error_r)
  *   AUTH_PERMFAIL  the record is unusable (*error_r, for the log) */
 enum auth_result auth_userdb_lookup(const struct auth_settings *set,
-				    const struct passwd_db *db,
+				    struct userdb *db,
 				    const char *address,
 				    struct auth_reply *reply,
 				    const char **error_r);

@@ -56,7 +56,7 @@ static void auth_verify_finish_password(struct auth_server *srv,
 	/* the file may have been reloaded meanwhile: the entry must still
 	 * hold the secret that was checked */
 	if (srv->db != NULL && job->matched && !ctx->force_fail)
-		entry = passwd_db_lookup(srv->db, ctx->user);
+		entry = userdb_lookup(srv->db, ctx->user);
 	if (entry == NULL || entry->disabled ||
 	    strcmp(entry->password, job->stored) != 0) {
 		reply->result = AUTH_FAILED;
@@ -181,7 +181,7 @@ void auth_verify_password(struct auth_server *srv,
 	snprintf(ctx->mech, sizeof(ctx->mech), "%s", vr->mech);
 	/* names that could leave the mail directory are never looked up */
 	if (srv->db != NULL && mailpath_user_valid(vr->user))
-		entry = passwd_db_lookup(srv->db, vr->user);
+		entry = userdb_lookup(srv->db, vr->user);
 	usable = entry != NULL && !entry->disabled &&
 		 vr->password[0] != '\0' &&
 		 password_scheme_known(entry->password) &&

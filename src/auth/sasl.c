@@ -25,7 +25,7 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 	/* names that could leave the mail directory are never looked up */
 	if (user == NULL || ex->db == NULL || !mailpath_user_valid(user))
 		return NULL;
-	e = passwd_db_lookup(ex->db, user);
+	e = userdb_lookup(ex->db, user);
 	return e != NULL && !e->disabled ? e : NULL;
 }
 
@@ -294,7 +294,7 @@ static enum sasl_result sasl_after_step(struct sasl_server *ss,
 
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
-				    const struct passwd_db *db,
+				    struct userdb *db,
 				    struct sasl_outcome *o)
 {
 	struct sasl_exchange *ex = NULL;
@@ -341,7 +341,7 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 }
 
 enum sasl_result sasl_server_resume(struct sasl_server *ss, uint32_t slot,
-				    uint64_t id, const struct passwd_db *db,
+				    uint64_t id, struct userdb *db,
 				    const struct scram_secret *keys,
 				    struct sasl_outcome *o)
 {
@@ -433,33 +433,38 @@ static bool sasl_mech_enabled(const struct sasl_server *ss, const char *name)
 	       (ss->set->sasl_mech_mask & (1u << bit));
 }
 
-void sasl_server_check_db(const struct sasl_server *ss,
-			  const struct passwd_db *db)
+struct sasl_db_count {
+	size_t no_plain, no_sha256, no_sha1;
+};
+
+static bool sasl_db_count_one(const struct passwd_entry *e, void *context)
 {
-	size_t i, n = passwd_db_count(db), no_plain = 0, no_sha256 = 0,
-	       no_sha1 = 0;
+	struct sasl_db_count *c = context;
+	bool plain = passwd_entry_secret(e, "PLAIN") != NULL;
 
-	for (i = 0; i < n; i++) {
-		const struct passwd_entry *e = passwd_db_entry(db, i);
-		bool plain = passwd_entry_secret(e, "PLAIN") != NULL;
+	if (e->disabled)
+		return true;
+	c->no_plain += !plain;
+	c->no_sha256 += !plain &&
+			passwd_entry_secret(e, "SCRAM-SHA-256") == NULL;
+	c->no_sha1 += !plain && passwd_entry_secret(e, "SCRAM-SHA-1") == NULL;
+	return true;
+}
 
-		if (e->disabled)
-			continue;
-		no_plain += !plain;
-		no_sha256 += !plain &&
-			     passwd_entry_secret(e, "SCRAM-SHA-256") == NULL;
-		no_sha1 += !plain &&
-			   passwd_entry_secret(e, "SCRAM-SHA-1") == NULL;
-	}
-	if (no_plain > 0 && sasl_mech_enabled(ss, "CRAM-MD5"))
+void sasl_server_check_db(const struct sasl_server *ss, struct userdb *db)
+{
+	struct sasl_db_count c = { 0, 0, 0 };
+
+	userdb_each(db, sasl_db_count_one, &c);
+	if (c.no_plain > 0 && sasl_mech_enabled(ss, "CRAM-MD5"))
 		log_info("CRAM-MD5 is enabled but %zu users have no {PLAIN} "
-			 "secret and cannot use it", no_plain);
-	if (no_sha256 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-256"))
+			 "secret and cannot use it", c.no_plain);
+	if (c.no_sha256 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-256"))
 		log_info("SCRAM-SHA-256 is enabled but %zu users have neither "
 			 "a {SCRAM-SHA-256} nor a {PLAIN} secret and cannot "
-			 "use it", no_sha256);
-	if (no_sha1 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-1"))
+			 "use it", c.no_sha256);
+	if (c.no_sha1 > 0 && sasl_mech_enabled(ss, "SCRAM-SHA-1"))
 		log_info("SCRAM-SHA-1 is enabled but %zu users have neither a "
 			 "{SCRAM-SHA-1} nor a {PLAIN} secret and cannot use "
-			 "it", no_sha1);
+			 "it", c.no_sha1);
 }

@@ -38,6 +38,7 @@
 #include "auth/auth_settings.h"
 #include "auth/hashpool.h"
 #include "auth/passwd.h"
+#include "auth/userdb.h"
 #include "auth/scram.h"
 
 
@@ -99,14 +100,14 @@ void sasl_server_destroy(struct sasl_server **ssp);
  * TEMPFAIL). The result and *o as described there. Never logs secrets. */
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
-				    const struct passwd_db *db,
+				    struct userdb *db,
 				    struct sasl_outcome *o);
 
 /* The SCRAM keys asked for by SASL_PENDING_SCRAM_KEYS came back (NULL:
  * the derivation failed): continues exchange (slot, id), which may have
  * gone meanwhile (then SASL_RESULT_NONE: no reply). */
 enum sasl_result sasl_server_resume(struct sasl_server *ss, uint32_t slot,
-				    uint64_t id, const struct passwd_db *db,
+				    uint64_t id, struct userdb *db,
 				    const struct scram_secret *keys,
 				    struct sasl_outcome *o);
 
@@ -117,6 +118,6 @@ void sasl_server_forget_slot(struct sasl_server *ss, uint32_t slot);
  * because they lack the secret it needs (so an admin sees why clients
  * that pick the strongest mechanism fail). */
 void sasl_server_check_db(const struct sasl_server *ss,
-			  const struct passwd_db *db);
+			  struct userdb *db);
 
 #endif

@@ -25,7 +25,7 @@ struct sasl_exchange {
 	Gsasl_session *gs;            /* SASL_BACKEND_GSASL only */
 	const struct sasl_mech *mech;
 	struct sasl_server *ss;
-	const struct passwd_db *db;   /* set for the length of one step */
+	struct userdb *db;   /* set for the length of one step */
 	time_t last_used;
 	bool secured;
 	bool success_sent;            /* waiting for the empty response */

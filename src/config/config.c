@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth/sasl_mech.h"
+#include "auth/userdb.h"
 #include "net/linereader.h"
 #include "net/listener.h"
 #include "store/mailpath.h"
@@ -102,6 +103,15 @@ static const struct config_key config_keys[] = {
 	 * 65536, which is what the auth protocol carries. */
 	UINT("sasl_max_line", sasl_max_line, 256, 65536, "8192"),
 	/* GSSAPI (RFC 4752): offered only when the keytab is readable */
+	/* SQL user databases (userdb_sqlite.c); the defaults read the schema
+	 * `satchel user` makes */
+	STR("sql_password_query", auth.sql_password_query,
+	    "SELECT user, password, secrets, uid, gid, home, mail, "
+	    "quota_bytes, quota_messages, login_delay, expire FROM users "
+	    "WHERE user = %u AND enabled"),
+	STR("sql_user_query", auth.sql_user_query, ""),
+	STR("sql_iterate_query", auth.sql_iterate_query,
+	    "SELECT user, password, secrets FROM users WHERE enabled"),
 	STR("gssapi_keytab", auth.gssapi_keytab, ""),
 	/* RFC 5034 4.: the GSSAPI service name of POP3 is "pop" */
 	STR("gssapi_service", auth.gssapi_service, "pop"),
@@ -380,17 +390,19 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		return copy_str(field, key->size, value);
 	}
 	case KEY_USERS:
-		if (strncmp(value, "passwd-file:", 12) != 0 ||
-		    value[12] == '\0') {
-			*reason_r = "expected passwd-file:PATH";
+		/* the one parser of the chain (auth/userdb.c) */
+		if (userdb_spec_check(value, reason_r) < 0)
 			return -1;
-		}
 		if (copy_str(cfg->users, sizeof(cfg->users), value) < 0 ||
-		    copy_str(cfg->auth.passwd_file,
-			     sizeof(cfg->auth.passwd_file), value + 12) < 0) {
+		    copy_str(cfg->auth.users, sizeof(cfg->auth.users),
+			     value) < 0) {
 			*reason_r = "value too long";
 			return -1;
 		}
+		if (!userdb_spec_path(value, "passwd-file",
+				      cfg->auth.passwd_file,
+				      sizeof(cfg->auth.passwd_file)))
+			cfg->auth.passwd_file[0] = '\0';
 		return 0;
 	case KEY_MAIL: {
 		const char *pattern;

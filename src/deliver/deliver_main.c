@@ -143,20 +143,20 @@ static int deliver_child(const struct config *cfg,
 	struct delivery_result res = { 0 };
 	struct delivery_target target = { 0 };
 	struct delivery_spool *spool = NULL;
-	struct passwd_db *db = NULL;
+	struct userdb *db = NULL;
 	struct auth_reply *rec;
 	const char *error = NULL;
 	struct timespec t0, t1;
-	char err[512];
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rec = calloc(1, sizeof(*rec));
 	if (rec == NULL)
 		return say(EX_TEMPFAIL, "4.3.0 out of memory");
-	/* loaded as the caller (maybe root): the file may be private */
-	if (passwd_db_load(cfg->auth.passwd_file, &db, err, sizeof(err)) < 0)
-		log_error("user database not loaded: %s", err);
+	/* opened as the caller (maybe root): the file may be private */
+	if (userdb_open(&cfg->auth, &db, &error) < 0)
+		log_error("user database not opened: %s", error);
+	error = NULL;
 	switch (auth_userdb_lookup(&cfg->auth, db, a->user, rec, &error)) {
 	case AUTH_OK:
 		break;
@@ -172,7 +172,7 @@ static int deliver_child(const struct config *cfg,
 			  error != NULL ? error : "unknown error");
 		goto out;
 	}
-	passwd_db_destroy(&db);
+	userdb_close(&db);
 	if (deliver_drop(cfg, rec) < 0) {
 		ret = say(EX_TEMPFAIL, "4.3.0 cannot drop privileges");
 		goto out;
@@ -220,7 +220,7 @@ out_log:
 	}
 out:
 	delivery_spool_destroy(&spool);
-	passwd_db_destroy(&db);
+	userdb_close(&db);
 	free(rec);
 	return ret;
 }

@@ -32,7 +32,7 @@
 struct stdio_lookup;
 
 struct lmtp_stdio {
-	struct passwd_db *db;          /* NULL: every lookup is TEMPFAIL */
+	struct userdb *db;             /* NULL: every lookup is TEMPFAIL */
 	struct lmtp_session *session;  /* the one session, NULL once gone */
 	struct stdio_lookup *lookup;   /* the job in flight */
 	struct io *jobs_io;
@@ -42,7 +42,7 @@ struct stdio_lookup {
 	struct jobpool_job job;        /* first: the pool's link */
 	struct lmtp_stdio *host;
 	const struct auth_settings *set;
-	const struct passwd_db *db;    /* read-only while the session runs */
+	struct userdb *db;             /* one lookup at a time uses it */
 	struct lmtp_session *session;  /* NULL once it left */
 	char address[LMTP_PATH_MAX];
 	struct auth_reply reply;
@@ -333,10 +333,9 @@ int lmtp_main(int argc, char **argv)
 	}
 	log_set_role("lmtp");
 	signal(SIGPIPE, SIG_IGN);
-	if (passwd_db_load(cfg->auth.passwd_file, &host.db, err,
-			   sizeof(err)) < 0) {
+	if (userdb_open(&cfg->auth, &host.db, &log_err) < 0) {
 		/* every RCPT gets 451 4.3.0 */
-		log_error("user database not loaded: %s", err);
+		log_error("user database not opened: %s", log_err);
 		host.db = NULL;
 	}
 	if (privdrop_resolve(cfg->mail_user, &priv, err, sizeof(err)) < 0 ||
@@ -347,7 +346,7 @@ int lmtp_main(int argc, char **argv)
 	}
 	ret = stdio_run(cfg, &host);
 out:
-	passwd_db_destroy(&host.db);
+	userdb_close(&host.db);
 	free(cfg);
 	free(overrides);
 	return ret;

@@ -483,6 +483,9 @@ static void test_tempfail(struct config *cfg)
 
 	snprintf(cfg->auth.passwd_file, sizeof(cfg->auth.passwd_file), "%s/none",
 		 tmpdir);
+	if (snprintf(cfg->auth.users, sizeof(cfg->auth.users), "passwd-file:%s",
+		     cfg->auth.passwd_file) >= (int)sizeof(cfg->auth.users))
+		exit(2);
 	start(cfg);
 	w = attach(0);
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
@@ -586,6 +589,9 @@ int main(void)
 
 	config_defaults(&cfg);
 	snprintf(cfg.auth.passwd_file, sizeof(cfg.auth.passwd_file), "%s", passwd_path);
+	if (snprintf(cfg.auth.users, sizeof(cfg.auth.users), "passwd-file:%s",
+		     cfg.auth.passwd_file) >= (int)sizeof(cfg.auth.users))
+		exit(2);
 	snprintf(cfg.auth.state_dir, sizeof(cfg.auth.state_dir), "%s", tmpdir);
 	cfg.auth.apop = true;
 	cfg.auth.max_sessions_per_user = 2;

@@ -1190,6 +1190,9 @@ int main(void)
 			      "CRAM-MD5 EXTERNAL PLAIN LOGIN", err,
 			      sizeof(err)) == 0, "every mechanism enabled");
 	snprintf(cfg.auth.passwd_file, sizeof(cfg.auth.passwd_file), "%s", path_passwd);
+	if (snprintf(cfg.auth.users, sizeof(cfg.auth.users), "passwd-file:%s",
+		     cfg.auth.passwd_file) >= (int)sizeof(cfg.auth.users))
+		exit(2);
 	cfg.auth.state_dir[0] = '\0';
 	cfg.auth.max_sessions_per_user = 0;
 	cfg.tls.verify_client = TLS_VERIFY_OPTIONAL;

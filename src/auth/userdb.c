@@ -1,0 +1,270 @@
+/* userdb.c: the chain of user databases (userdb.h): parsing users =,
+ * opening each driver, and asking them in order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/userdb_private.h"
+
+static const struct userdb_driver *const userdb_drivers[] = {
+	&userdb_passwd_driver,
+	&userdb_sqlite_driver,
+};
+
+struct userdb_link {
+	const struct userdb_driver *driver;
+	void *state;
+};
+
+struct userdb {
+	struct userdb_link links[USERDB_CHAIN_MAX];
+	unsigned n_links;
+	char describe[AUTH_SETTING_STR + 16];
+};
+
+/* One "driver:path" item of spec [item, item + len). */
+static const struct userdb_driver *userdb_item(const char *item, size_t len,
+					       const char **path_r,
+					       size_t *path_len_r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(userdb_drivers) / sizeof(userdb_drivers[0]);
+	     i++) {
+		const struct userdb_driver *d = userdb_drivers[i];
+		size_t n = strlen(d->name);
+
+		if (len > n + 1 && memcmp(item, d->name, n) == 0 &&
+		    item[n] == ':') {
+			*path_r = item + n + 1;
+			*path_len_r = len - n - 1;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+/* Calls fn for each item; -1 with *error_r at the first bad one. */
+static int userdb_spec_walk(const char *spec,
+			    int (*fn)(const struct userdb_driver *d,
+				      const char *path, void *context),
+			    void *context, const char **error_r)
+{
+	const char *p = spec;
+	unsigned n = 0;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ','), *path;
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		size_t path_len;
+		const struct userdb_driver *d;
+		char buf[AUTH_SETTING_STR];
+
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		d = userdb_item(p, len, &path, &path_len);
+		if (d == NULL) {
+			*error_r = "expected passwd-file:PATH or "
+				   "sqlite:PATH (comma-separated)";
+			return -1;
+		}
+		if (++n > USERDB_CHAIN_MAX || path_len >= sizeof(buf)) {
+			*error_r = n > USERDB_CHAIN_MAX ?
+					   "too many user databases" :
+					   "path too long";
+			return -1;
+		}
+		memcpy(buf, path, path_len);
+		buf[path_len] = '\0';
+		if (fn != NULL && fn(d, buf, context) < 0) {
+			*error_r = NULL; /* the callback's, see its caller */
+			return -1;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	if (n == 0) {
+		*error_r = "no user database";
+		return -1;
+	}
+	return 0;
+}
+
+int userdb_spec_check(const char *spec, const char **error_r)
+{
+	return userdb_spec_walk(spec, NULL, NULL, error_r);
+}
+
+struct userdb_path_find {
+	const char *driver;
+	char *buf;
+	size_t size;
+	bool found;
+};
+
+static int userdb_path_cb(const struct userdb_driver *d, const char *path,
+			  void *context)
+{
+	struct userdb_path_find *f = context;
+
+	if (!f->found && strcmp(d->name, f->driver) == 0 &&
+	    strlen(path) < f->size) {
+		strcpy(f->buf, path);
+		f->found = true;
+	}
+	return 0;
+}
+
+bool userdb_spec_path(const char *spec, const char *driver, char *buf,
+		      size_t size)
+{
+	struct userdb_path_find f = { driver, buf, size, false };
+	const char *error;
+
+	return userdb_spec_walk(spec, userdb_path_cb, &f, &error) == 0 &&
+	       f.found;
+}
+
+struct userdb_opening {
+	struct userdb *db;
+	const struct auth_settings *set;
+	const char *error;
+};
+
+static int userdb_open_cb(const struct userdb_driver *d, const char *path,
+			  void *context)
+{
+	struct userdb_opening *o = context;
+	struct userdb_link *l = &o->db->links[o->db->n_links];
+
+	if (d->open(path, o->set, &l->state, &o->error) < 0)
+		return -1;
+	l->driver = d;
+	o->db->n_links++;
+	return 0;
+}
+
+int userdb_open(const struct auth_settings *set, struct userdb **db_r,
+		const char **error_r)
+{
+	struct userdb_opening o = { NULL, set, NULL };
+	char spec[AUTH_SETTING_STR + 16];
+
+	o.db = calloc(1, sizeof(*o.db));
+	if (o.db == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	if (set->users[0] != '\0')
+		snprintf(spec, sizeof(spec), "%s", set->users);
+	else
+		snprintf(spec, sizeof(spec), "passwd-file:%s",
+			 set->passwd_file);
+	snprintf(o.db->describe, sizeof(o.db->describe), "%s", spec);
+	if (userdb_spec_walk(spec, userdb_open_cb, &o, error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = o.error;
+		userdb_close(&o.db);
+		return -1;
+	}
+	*db_r = o.db;
+	return 0;
+}
+
+bool userdb_check(struct userdb *db, bool force)
+{
+	bool changed = false;
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++)
+		changed |= db->links[i].driver->check(db->links[i].state,
+						      force);
+	return changed;
+}
+
+enum userdb_status userdb_get(struct userdb *db, const char *user,
+			      const struct passwd_entry **entry_r)
+{
+	unsigned i;
+
+	*entry_r = NULL;
+	if (db == NULL)
+		return USERDB_ERROR;
+	for (i = 0; i < db->n_links; i++) {
+		enum userdb_status st =
+			db->links[i].driver->get(db->links[i].state, user,
+						 entry_r);
+
+		/* an earlier database that cannot answer might have known
+		 * the user: a later one must not answer for it */
+		if (st != USERDB_UNKNOWN)
+			return st;
+	}
+	return USERDB_UNKNOWN;
+}
+
+const struct passwd_entry *userdb_lookup(struct userdb *db, const char *user)
+{
+	const struct passwd_entry *entry;
+
+	return userdb_get(db, user, &entry) == USERDB_FOUND ? entry : NULL;
+}
+
+struct userdb_each_chain {
+	struct userdb *db;
+	unsigned link;
+	userdb_each_fn *fn;
+	void *context;
+	bool stopped;
+};
+
+/* A user an earlier database holds is that one's (the chain's rule). */
+static bool userdb_each_cb(const struct passwd_entry *entry, void *context)
+{
+	struct userdb_each_chain *c = context;
+	const struct passwd_entry *earlier;
+	unsigned i;
+
+	for (i = 0; i < c->link; i++) {
+		if (c->db->links[i].driver->get(c->db->links[i].state,
+						entry->user, &earlier) !=
+		    USERDB_UNKNOWN)
+			return true;
+	}
+	if (!c->fn(entry, c->context))
+		c->stopped = true;
+	return !c->stopped;
+}
+
+void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context)
+{
+	struct userdb_each_chain c = { db, 0, fn, context, false };
+
+	for (c.link = 0; db != NULL && c.link < db->n_links && !c.stopped;
+	     c.link++)
+		db->links[c.link].driver->each(db->links[c.link].state,
+					       userdb_each_cb, &c);
+}
+
+const char *userdb_describe(const struct userdb *db)
+{
+	return db != NULL ? db->describe : "(none)";
+}
+
+void userdb_close(struct userdb **dbp)
+{
+	struct userdb *db = *dbp;
+	unsigned i;
+
+	if (db == NULL)
+		return;
+	*dbp = NULL;
+	for (i = 0; i < db->n_links; i++)
+		db->links[i].driver->close(db->links[i].state);
+	free(db);
+}

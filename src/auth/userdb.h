@@ -1,0 +1,70 @@
+/* userdb.h: the user databases behind `users =`, one interface for all of
+ * them: a comma-separated chain of drivers (userdb_private.h), asked in
+ * order; the first that knows a user answers for it.
+ *
+ *   passwd-file:PATH   the Dovecot-compatible file (passwd.h), held in
+ *                      memory, reloaded when it changes
+ *   sqlite:PATH        an SQLite database (the schema `satchel user`
+ *                      makes, or the admin's own through the sql_*_query
+ *                      settings), read per user with bound parameters
+ *
+ * Every driver hands out the same record, struct passwd_entry, so the
+ * verification path, the mechanisms and delivery never know where a user
+ * came from. A record stays valid until the next userdb_check() (which
+ * the auth process runs before each request): a driver may drop or
+ * replace its records only there. */
+#ifndef SATCHEL_USERDB_H
+#define SATCHEL_USERDB_H
+
+#include <stdbool.h>
+
+#include "auth/auth_settings.h"
+#include "auth/passwd.h"
+
+#define USERDB_CHAIN_MAX 4
+
+enum userdb_status {
+	USERDB_FOUND,
+	USERDB_UNKNOWN,
+	USERDB_ERROR,   /* the database could not answer: a temporary
+			   failure, never a wrong password */
+};
+
+struct userdb;
+
+/* Checks a users = value without opening anything (the config's check).
+ * 0, or -1 with *error_r. */
+int userdb_spec_check(const char *spec, const char **error_r);
+/* The path of the first driver named driver ("passwd-file", "sqlite")
+ * in spec into buf; false when there is none. */
+bool userdb_spec_path(const char *spec, const char *driver, char *buf,
+		      size_t size);
+
+/* Opens every driver of set->users. A passwd-file that cannot be read
+ * yet is no error (it is loaded when it appears: lookups fail
+ * temporarily meanwhile); a bad spec or an SQLite database that cannot
+ * be opened is. 0, or -1 with *error_r. */
+int userdb_open(const struct auth_settings *set, struct userdb **db_r,
+		const char **error_r);
+/* Notices changes (cheap: a stat, a pragma): reloads a changed
+ * passwd-file, drops SQLite records read before a commit of another
+ * process. force: reload whatever changed or not (SIGHUP). True when
+ * the set of users may have changed (callers recompute what they
+ * derive from all users). */
+bool userdb_check(struct userdb *db, bool force);
+/* Looks user up along the chain. */
+enum userdb_status userdb_get(struct userdb *db, const char *user,
+			      const struct passwd_entry **entry_r);
+/* The same, NULL for unknown users and errors alike. */
+const struct passwd_entry *userdb_lookup(struct userdb *db, const char *user);
+
+/* Calls fn for every user each driver can list (a passwd-file always,
+ * SQLite with its sql_iterate_query), until fn returns false. */
+typedef bool userdb_each_fn(const struct passwd_entry *entry, void *context);
+void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context);
+/* Users the chain holds in memory or could list (for the log). */
+const char *userdb_describe(const struct userdb *db);
+
+void userdb_close(struct userdb **dbp);
+
+#endif

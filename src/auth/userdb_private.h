@@ -1,0 +1,27 @@
+/* userdb_private.h: what a user database driver provides (userdb.c
+ * chains them; userdb_passwd.c, userdb_sqlite.c implement them). */
+#ifndef SATCHEL_USERDB_PRIVATE_H
+#define SATCHEL_USERDB_PRIVATE_H
+
+#include "auth/userdb.h"
+
+struct userdb_driver {
+	const char *name;            /* the prefix in users = ("sqlite") */
+	/* Opens the database at path; *state_r is the driver's. 0, or -1
+	 * with *error_r. */
+	int (*open)(const char *path, const struct auth_settings *set,
+		    void **state_r, const char **error_r);
+	/* userdb_check() for this driver: true when users may have
+	 * changed. */
+	bool (*check)(void *state, bool force);
+	enum userdb_status (*get)(void *state, const char *user,
+				  const struct passwd_entry **entry_r);
+	/* false from fn stops; the driver stops too when it cannot list */
+	void (*each)(void *state, userdb_each_fn *fn, void *context);
+	void (*close)(void *state);
+};
+
+extern const struct userdb_driver userdb_passwd_driver;
+extern const struct userdb_driver userdb_sqlite_driver;
+
+#endif
