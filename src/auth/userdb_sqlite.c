@@ -13,10 +13,10 @@
  *
  * Records are kept (the positive cache) until another connection
  * commits: PRAGMA data_version, read at every userdb_check(), is cheap
- * and changes exactly then, so a `satchel user passwd` counts from the
- * next request. Unknown users are not kept. The connection is read-only,
- * WAL readers never wait for a writer, and a busy timeout covers the
- * short moments when they must (a checkpoint's restart). */
+ * (a few microseconds) and changes exactly then, so a `satchel user passwd` counts from the
+ * next request. Unknown users are not kept. The connection only reads
+ * (SELECT); WAL readers never wait for a writer, and a busy timeout
+ * covers the short moments when they must (a checkpoint's restart). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,7 @@ struct userdb_sqlite {
 	char *path;
 	sqlite3 *db;
 	sqlite3_stmt *password_stmt, *user_stmt, *iterate_stmt;
+	sqlite3_stmt *version_stmt;
 	int data_version;
 	struct sqlite_record *buckets[SQLITE_BUCKETS];
 	size_t cached;
@@ -136,15 +137,25 @@ static void userdb_sqlite_close(void *state)
 	sqlite3_finalize(s->password_stmt);
 	sqlite3_finalize(s->user_stmt);
 	sqlite3_finalize(s->iterate_stmt);
+	sqlite3_finalize(s->version_stmt);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
 }
 
+/* PRAGMA data_version: a new value after another connection commits
+ * (the pragma reads it in a read transaction of its own; the file
+ * control of that name would not see a commit made meanwhile). */
 static int sqlite_data_version(struct userdb_sqlite *s, int *version_r)
 {
-	return sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION,
-				    version_r) == SQLITE_OK ? 0 : -1;
+	int rc;
+
+	sqlite3_reset(s->version_stmt);
+	rc = sqlite3_step(s->version_stmt);
+	if (rc == SQLITE_ROW)
+		*version_r = sqlite3_column_int(s->version_stmt, 0);
+	sqlite3_reset(s->version_stmt);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 static int userdb_sqlite_open(const char *path,
@@ -158,7 +169,16 @@ static int userdb_sqlite_open(const char *path,
 		*error_r = "out of memory";
 		return -1;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY |
+	/* read-write where the files allow, though it only reads: a WAL
+	 * reader must be able to make the -shm index when no writer has
+	 * (the database's directory must then be writable for it) */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+	}
+	if (s->db == NULL &&
+	    sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("sqlite %s: %s", path, s->db != NULL ?
 			  sqlite3_errmsg(s->db) : "out of memory");
@@ -177,7 +197,9 @@ static int userdb_sqlite_open(const char *path,
 		*error_r = "sql_password_query and sql_user_query are empty";
 		goto out_close;
 	}
-	if (sqlite_data_version(s, &s->data_version) < 0) {
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1,
+			       &s->version_stmt, NULL) != SQLITE_OK ||
+	    sqlite_data_version(s, &s->data_version) < 0) {
 		*error_r = "cannot read the SQLite data version";
 		goto out_close;
 	}

@@ -108,10 +108,10 @@ static const struct config_key config_keys[] = {
 	STR("sql_password_query", auth.sql_password_query,
 	    "SELECT user, password, secrets, uid, gid, home, mail, "
 	    "quota_bytes, quota_messages, login_delay, expire FROM users "
-	    "WHERE user = %u AND enabled"),
+	    "WHERE user = %u"),
 	STR("sql_user_query", auth.sql_user_query, ""),
 	STR("sql_iterate_query", auth.sql_iterate_query,
-	    "SELECT user, password, secrets FROM users WHERE enabled"),
+	    "SELECT user, password, secrets FROM users"),
 	STR("gssapi_keytab", auth.gssapi_keytab, ""),
 	/* RFC 5034 4.: the GSSAPI service name of POP3 is "pop" */
 	STR("gssapi_service", auth.gssapi_service, "pop"),

@@ -1,6 +1,6 @@
-/* usercmd.c: `satchel user`: options, the action table and dispatch (see
- * usercmd.h). The passwd-file work is in userfile.c, the password in
- * usersecret.c. */
+/* usercmd.c: `satchel user`: options, the action and store tables and
+ * dispatch (see usercmd.h). The passwd-file work is in userfile.c, the
+ * SQLite work in usersql.c, the password in usersecret.c. */
 #include "user/usercmd.h"
 
 #include <errno.h>
@@ -13,17 +13,38 @@
 #include <unistd.h>
 
 #include "auth/passwd.h"
+#include "auth/userdb.h"
 #include "config/config.h"
 #include "store/mailpath.h"
 #include "user/userfile.h"
 #include "user/usersecret.h"
+#include "user/usersql.h"
 
 #define USERCMD_DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 
+/* Where the users are: one row per users = driver satchel user edits. */
+struct usercmd_store {
+	const char *driver;       /* as in users = ("sqlite") */
+	int (*check)(const char *path, enum userfile_edit edit,
+		     const char *name);
+	int (*apply)(const char *path, enum userfile_edit edit,
+		     const char *name, const char *hash, const char *extras);
+	int (*list)(const char *path);
+	int (*import)(const char *path, const char *from); /* NULL: none */
+};
+
+static const struct usercmd_store usercmd_stores[] = {
+	{ "passwd-file", userfile_check, userfile_apply, userfile_list, NULL },
+	{ "sqlite", usersql_check, usersql_apply, usersql_list,
+	  usersql_import },
+};
+
 struct usercmd {
 	const struct usercmd_action *action;
+	const struct usercmd_store *store;
 	const char *config_path;
 	const char *file_opt;
+	const char *db_opt;
 	const char *scheme;
 	bool use_stdin;
 	const char *name;
@@ -34,6 +55,7 @@ enum usercmd_name_rule {
 	USERCMD_NO_NAME,      /* list */
 	USERCMD_NEW_NAME,     /* add: a name the server could use */
 	USERCMD_OLD_NAME,     /* passwd, del: any name a line may hold */
+	USERCMD_FILE_NAME,    /* import: a passwd-file */
 };
 
 struct usercmd_action {
@@ -46,21 +68,27 @@ struct usercmd_action {
 
 static int usercmd_edit(const struct usercmd *cmd);
 static int usercmd_list(const struct usercmd *cmd);
+static int usercmd_import(const struct usercmd *cmd);
 
 static const struct usercmd_action usercmd_actions[] = {
 	{ "add", USERCMD_NEW_NAME, usercmd_edit, USERFILE_ADD, true },
 	{ "passwd", USERCMD_OLD_NAME, usercmd_edit, USERFILE_PASSWD, true },
 	{ "del", USERCMD_OLD_NAME, usercmd_edit, USERFILE_DEL, false },
 	{ "list", USERCMD_NO_NAME, usercmd_list, USERFILE_ADD, false },
+	{ "import", USERCMD_FILE_NAME, usercmd_import, USERFILE_ADD, false },
 };
 
 static void usercmd_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: satchel user add|passwd|del|list [-c CONFIG] "
-		"[-f PASSWD_FILE]\n"
+		"[-f PASSWD_FILE | --db DB]\n"
 		"                    [--scheme SCHEME[,SCHEME...]] [--stdin] "
 		"[NAME]\n"
+		"       satchel user import [-c CONFIG] [--db sqlite:PATH] "
+		"PASSWD_FILE\n"
+		"DB: passwd-file:PATH or sqlite:PATH (default: the first of "
+		"the config's users =)\n"
 		"schemes: yescrypt (default), sha512-crypt, bcrypt, plain, "
 		"scram-sha-256, scram-sha-1\n"
 		"the first goes in the password field, the others in secret= "
@@ -78,7 +106,7 @@ static int usercmd_edit(const struct usercmd *cmd)
 	/* a first look before asking for the password, so a typo in the
 	 * name is reported at once; userfile_apply checks again under the
 	 * lock */
-	ret = userfile_check(cmd->path, edit, cmd->name);
+	ret = cmd->store->check(cmd->path, edit, cmd->name);
 	if (ret != EX_OK)
 		return ret;
 	if (cmd->action->new_password) {
@@ -87,7 +115,7 @@ static int usercmd_edit(const struct usercmd *cmd)
 		if (ret != EX_OK)
 			return ret;
 	}
-	ret = userfile_apply(cmd->path, edit, cmd->name, hash, extras);
+	ret = cmd->store->apply(cmd->path, edit, cmd->name, hash, extras);
 	explicit_bzero(hash, sizeof(hash));
 	explicit_bzero(extras, sizeof(extras));
 	return ret;
@@ -95,10 +123,49 @@ static int usercmd_edit(const struct usercmd *cmd)
 
 static int usercmd_list(const struct usercmd *cmd)
 {
-	return userfile_list(cmd->path);
+	return cmd->store->list(cmd->path);
 }
 
-/* The passwd-file: -f, else the config's users = passwd-file:PATH. */
+static int usercmd_import(const struct usercmd *cmd)
+{
+	if (cmd->store->import == NULL) {
+		fprintf(stderr, "satchel user: import goes into an SQLite "
+			"database (--db sqlite:PATH)\n");
+		return EX_USAGE;
+	}
+	return cmd->store->import(cmd->path, cmd->name);
+}
+
+/* The store of spec's first driver satchel user can edit, its path into
+ * cmd->path. */
+static int usercmd_pick_store(struct usercmd *cmd, const char *spec)
+{
+	const char *error;
+	size_t i;
+
+	if (userdb_spec_check(spec, &error) < 0) {
+		fprintf(stderr, "satchel user: %s: %s\n", spec, error);
+		return EX_USAGE;
+	}
+	for (i = 0; i < sizeof(usercmd_stores) / sizeof(usercmd_stores[0]);
+	     i++) {
+		const char *d = usercmd_stores[i].driver;
+		size_t n = strlen(d);
+
+		/* the first item of spec decides */
+		if (strncmp(spec, d, n) == 0 && spec[n] == ':' &&
+		    userdb_spec_path(spec, d, cmd->path, sizeof(cmd->path))) {
+			cmd->store = &usercmd_stores[i];
+			return EX_OK;
+		}
+	}
+	fprintf(stderr, "satchel user: no user database to edit in %s\n",
+		spec);
+	return EX_CONFIG;
+}
+
+/* The database: --db, -f (a passwd-file), else the first of the
+ * config's users =. */
 static int usercmd_find_path(struct usercmd *cmd)
 {
 	struct config cfg;
@@ -106,7 +173,10 @@ static int usercmd_find_path(struct usercmd *cmd)
 	const char *cfg_path = cmd->config_path;
 	int n;
 
+	if (cmd->db_opt != NULL)
+		return usercmd_pick_store(cmd, cmd->db_opt);
 	if (cmd->file_opt != NULL) {
+		cmd->store = &usercmd_stores[0];
 		n = snprintf(cmd->path, sizeof(cmd->path), "%s",
 			     cmd->file_opt);
 		goto out_check;
@@ -127,12 +197,7 @@ static int usercmd_find_path(struct usercmd *cmd)
 		fprintf(stderr, "satchel user: %s\n", err);
 		return EX_CONFIG;
 	}
-	if (cfg.auth.passwd_file[0] == '\0') {
-		fprintf(stderr, "satchel user: the users setting names no "
-			"passwd-file\n");
-		return EX_CONFIG;
-	}
-	n = snprintf(cmd->path, sizeof(cmd->path), "%s", cfg.auth.passwd_file);
+	return usercmd_pick_store(cmd, cfg.users);
 out_check:
 	if (n < 0 || (size_t)n >= sizeof(cmd->path) || cmd->path[0] == '\0') {
 		fprintf(stderr, "satchel user: bad passwd-file path\n");
@@ -170,6 +235,7 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "file", required_argument, NULL, 'f' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "scheme", required_argument, NULL, 's' },
 		{ "stdin", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
@@ -187,6 +253,9 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 			break;
 		case 'f':
 			cmd->file_opt = optarg;
+			break;
+		case 'd':
+			cmd->db_opt = optarg;
 			break;
 		case 's':
 			cmd->scheme = optarg;
@@ -226,6 +295,8 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 	if (cmd->action->name_rule == USERCMD_NO_NAME)
 		return EX_OK;
 	cmd->name = argv[optind + 1];
+	if (cmd->action->name_rule == USERCMD_FILE_NAME)
+		return EX_OK;
 	if (!usercmd_name_ok(cmd->name, cmd->action->name_rule)) {
 		fprintf(stderr, "satchel user: bad user name (no '/', ':', "
 			"blanks, control characters or leading '.'; at most "

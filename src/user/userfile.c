@@ -422,6 +422,17 @@ static const char *userfile_scheme_name(const char *stored)
 	return "crypt";
 }
 
+void userfile_print_entry(const struct passwd_entry *e)
+{
+	printf("%s\t%s", e->user, userfile_scheme_name(e->password));
+	/* the secret= fields' schemes, e.g. "CRYPT+SCRAM-SHA-256" */
+	for (unsigned k = 0; k < e->n_secrets; k++)
+		printf("+%s", userfile_scheme_name(e->secrets[k]));
+	printf("%s%s\n",
+	       passwd_entry_secret(e, "PLAIN") != NULL ? "\tapop" : "",
+	       e->disabled ? "\tdisabled" : "");
+}
+
 int userfile_list(const char *path)
 {
 	struct passwd_iter it;
@@ -443,15 +454,8 @@ int userfile_list(const char *path)
 		if (l.kind == PASSWD_LINE_BAD)
 			fprintf(stderr, "%s:%u: %s\n", path, l.lineno,
 				l.error);
-		if (l.kind != PASSWD_LINE_USER)
-			continue;
-		printf("%s\t%s", e->user, userfile_scheme_name(e->password));
-		/* the secret= fields' schemes, e.g. "CRYPT+SCRAM-SHA-256" */
-		for (unsigned k = 0; k < e->n_secrets; k++)
-			printf("+%s", userfile_scheme_name(e->secrets[k]));
-		printf("%s%s\n",
-		       passwd_entry_secret(e, "PLAIN") != NULL ? "\tapop" : "",
-		       e->disabled ? "\tdisabled" : "");
+		if (l.kind == PASSWD_LINE_USER)
+			userfile_print_entry(e);
 	}
 	passwd_iter_deinit(&it);
 	userfile_free(&f);

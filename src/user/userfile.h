@@ -12,6 +12,8 @@
 #ifndef SATCHEL_USERFILE_H
 #define SATCHEL_USERFILE_H
 
+#include "auth/passwd.h"
+
 enum userfile_edit {
 	USERFILE_ADD,      /* a new line at the end */
 	USERFILE_PASSWD,   /* field 2 and the secret= fields replaced */
@@ -37,5 +39,7 @@ int userfile_apply(const char *path, enum userfile_edit edit,
  * and each line the parser refuses on stderr. EX_OK, EX_NOINPUT,
  * EX_IOERR, EX_OSERR. */
 int userfile_list(const char *path);
+/* One user as userfile_list prints it (usersql.c lists the same way). */
+void userfile_print_entry(const struct passwd_entry *entry);
 
 #endif

@@ -155,6 +155,28 @@ int main(void)
 	CHECK(cfg.auth.apop && cfg.expire_days == 0, "apop and expire 0");
 	unlink(path);
 
+	/* users = a chain (auth/userdb.c) */
+	config_defaults(&cfg);
+	path = write_file("users = sqlite:/var/lib/s/u.db, "
+			  "passwd-file:/etc/p2\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0,
+	      "a chain of sqlite and passwd-file loads");
+	CHECK_STR(cfg.auth.users, "sqlite:/var/lib/s/u.db, passwd-file:/etc/p2",
+		  "the chain kept for the auth process");
+	CHECK_STR(cfg.auth.passwd_file, "/etc/p2", "its passwd-file found");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://x\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0 &&
+		      strstr(err, "sqlite:PATH") != NULL,
+	      "an unknown database is refused, naming the known ones");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = sqlite:\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0,
+	      "a database without a path is refused");
+	unlink(path);
+
 	config_defaults(&cfg);
 	path = write_file("listen = 127.0.0.1:1110\nbogus_key = 1\n");
 	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0,
