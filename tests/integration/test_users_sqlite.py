@@ -244,3 +244,48 @@ def test_own_schema_chained_with_a_passwd_file(ctx):
         p.ok("USER " + name)
         check(p.cmd("PASS " + pw).startswith("-ERR [AUTH]"),
               "%r logged in" % name)
+
+
+def test_timing_unknown_vs_wrong_password(ctx):
+    """The dummy an unknown user is checked against comes from the
+    database (sql_iterate_query): its only hashed secret, so an unknown
+    name costs what a wrong password costs (medians within 20 %), and
+    both get the same line."""
+    import crypt
+    import statistics
+    slow_hash = crypt.crypt("slow-Pw.93kq", "$6$rounds=100000$aPq3xZ01$")
+    srv = ctx.server(store="maildir",
+                     users={"slowpoke": "{SHA512-CRYPT}" + slow_hash})
+    db = os.path.join(srv.root, "state", "timing.db")
+    rc, out, err = user_tool(["import", "--db", "sqlite:" + db,
+                              srv.passwd_path])
+    eq(rc, 0, "import (%s)" % err)
+    srv.config["users"] = "sqlite:" + db
+    srv.write_config()
+    srv.fix_owner()
+    srv.start()
+
+    def timed(user, pw):
+        p = srv.connect()
+        p.ok("USER " + user)
+        t0 = time.monotonic()
+        resp = p.cmd("PASS " + pw)
+        took = time.monotonic() - t0
+        p.close()
+        return resp, took
+
+    unknown, wrong, answers = [], [], set()
+    for i in range(15):          # interleaved: load hits both alike
+        resp, t = timed("nosuchuser%d" % i, "guess-%d" % i)
+        unknown.append(t)
+        answers.add(resp)
+        resp, t = timed("slowpoke", "guess-%d" % i)
+        wrong.append(t)
+        answers.add(resp)
+    mu, mw = statistics.median(unknown), statistics.median(wrong)
+    print("# SQLite, PASS median: unknown %.1f ms, wrong password %.1f ms"
+          % (mu * 1000, mw * 1000))
+    eq(len(answers), 1, "one failure text (%s)" % sorted(answers))
+    check(mw > 0.010, "the slow hash dominates (%.1f ms)" % (mw * 1000))
+    check(abs(mu - mw) <= 0.2 * max(mu, mw), "medians within 20%%: "
+          "unknown %.1f ms, wrong %.1f ms" % (mu * 1000, mw * 1000))
