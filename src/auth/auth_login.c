@@ -10,6 +10,7 @@
 #include "auth/auth_limits.h"
 #include "auth/auth_server.h"
 #include "auth/auth_userdb.h"
+#include "auth/loginname.h"
 #include "auth/password.h"
 #include "store/mailpath.h"
 #include "util/log.h"
@@ -79,9 +80,15 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 		const struct auth_request *req, struct auth_reply *reply)
 {
 	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
+	char name[AUTH_USER_MAX];
 	const struct passwd_entry *entry = NULL;
 
-	log_sanitize(req->user, strlen(req->user), user_log,
+	/* the name as looked up (loginname.h); "" for one that is none,
+	 * which fails as an unknown user does, hash and all */
+	if (loginname_normalize(srv->set, req->user, name, sizeof(name)) < 0)
+		name[0] = '\0';
+	log_sanitize(name[0] != '\0' ? name : req->user,
+		     strlen(name[0] != '\0' ? name : req->user), user_log,
 		     sizeof(user_log));
 	log_sanitize(req->client_addr, strlen(req->client_addr), rip,
 		     sizeof(rip));
@@ -91,8 +98,8 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	/* a database that cannot answer is no wrong password: the client
 	 * is told to try later ([SYS/TEMP]), never [AUTH] */
 	if (srv->db == NULL ||
-	    (mailpath_user_valid(req->user) &&
-	     userdb_get(srv->db, req->user, &entry) == USERDB_ERROR)) {
+	    (name[0] != '\0' &&
+	     userdb_get(srv->db, name, &entry) == USERDB_ERROR)) {
 		reply->result = AUTH_TEMPFAIL;
 		log_warn("auth tempfail (user database unavailable): user=%s "
 			 "rip=%s", user_log, rip);
@@ -101,7 +108,7 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	entry = NULL;
 	if (req->type == AUTH_REQ_PASS) {
 		struct auth_verify_req vr = {
-			.slot = slot, .id = req->id, .user = req->user,
+			.slot = slot, .id = req->id, .user = name,
 			.password = req->secret, .mech = "",
 			.client_addr = req->client_addr,
 		};
@@ -117,8 +124,8 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 		return false;
 	}
 	/* APOP: one MD5, cheaper than queueing it */
-	if (mailpath_user_valid(req->user))
-		entry = userdb_lookup(srv->db, req->user);
+	if (name[0] != '\0')
+		entry = userdb_lookup(srv->db, name);
 	if (!auth_check_apop(srv, entry, req)) {
 		reply->result = AUTH_FAILED;
 		log_info("auth failed: user=%s rip=%s", user_log, rip);

@@ -19,6 +19,11 @@ struct auth_settings {
 	 * "" = passwd-file:passwd_file */
 	char users[AUTH_SETTING_STR];
 	char passwd_file[AUTH_SETTING_STR];   /* the first passwd-file */
+	/* the login name's normalisation (loginname.h) */
+	bool login_lowercase;
+	bool login_percent_domain;
+	bool login_sdps;
+	char default_domain[256];
 	/* SQL user databases: queries with %u %n %d (bound, never pasted) */
 	char sql_password_query[AUTH_SETTING_STR];
 	char sql_user_query[AUTH_SETTING_STR];

@@ -1,5 +1,6 @@
 /* auth_userdb.c: recipient address -> user record (see auth_userdb.h). */
 #include "auth/auth_userdb.h"
+#include "auth/loginname.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,7 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 				    const char **error_r)
 {
 	const struct passwd_entry *entry;
+	char name[AUTH_USER_MAX];
 	uint64_t id = reply->id;
 
 	memset(reply, 0, AUTH_REPLY_HDR);
@@ -84,7 +86,11 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 		reply->result = AUTH_TEMPFAIL;
 		return AUTH_TEMPFAIL;
 	}
-	switch (userdb_find(db, address, &entry)) {
+	/* the domain lower-cased (loginname.h); no other rewriting: '%'
+	 * and '+' mean what they mean in an address */
+	if (loginname_normalize_address(set, address, name, sizeof(name)) < 0)
+		name[0] = '\0';
+	switch (userdb_find(db, name, &entry)) {
 	case USERDB_FOUND:
 		break;
 	case USERDB_UNKNOWN:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/auth_server.h"
+#include "auth/loginname.h"
 #include "auth/password.h"
 #include "store/mailpath.h"
 #include "util/log.h"
@@ -171,17 +172,23 @@ void auth_verify_password(struct auth_server *srv,
 	const struct passwd_entry *entry = NULL;
 	struct auth_verify_ctx *ctx;
 	struct hashjob *job;
+	char name[AUTH_USER_MAX];
 	bool usable;
 
-	job = auth_verify_job(srv, vr->slot, vr->id, vr->user,
+	/* every mechanism's name the same way (loginname.h); "" for one
+	 * that is no name: the dummy is checked all the same */
+	if (loginname_normalize(srv->set, vr->user, name, sizeof(name)) < 0)
+		name[0] = '\0';
+	job = auth_verify_job(srv, vr->slot, vr->id,
+			      name[0] != '\0' ? name : vr->user,
 			      vr->client_addr);
 	if (job == NULL)
 		return;
 	ctx = job->context;
 	snprintf(ctx->mech, sizeof(ctx->mech), "%s", vr->mech);
 	/* names that could leave the mail directory are never looked up */
-	if (srv->db != NULL && mailpath_user_valid(vr->user))
-		entry = userdb_lookup(srv->db, vr->user);
+	if (srv->db != NULL && name[0] != '\0')
+		entry = userdb_lookup(srv->db, name);
 	usable = entry != NULL && !entry->disabled &&
 		 vr->password[0] != '\0' &&
 		 password_scheme_known(entry->password) &&

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth/sasl_exchange.h"
+#include "auth/loginname.h"
 #include "auth/sasl_oauth.h"
 #include "store/mailpath.h"
 #include "util/log.h"
@@ -21,11 +22,14 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 				       const char *user)
 {
 	const struct passwd_entry *e;
+	char name[AUTH_USER_MAX];
 
-	/* names that could leave the mail directory are never looked up */
-	if (user == NULL || ex->db == NULL || !mailpath_user_valid(user))
+	/* the one normalisation (loginname.h); names that could leave the
+	 * mail directory are never looked up */
+	if (user == NULL || ex->db == NULL ||
+	    loginname_normalize(ex->ss->set, user, name, sizeof(name)) < 0)
 		return NULL;
-	e = userdb_lookup(ex->db, user);
+	e = userdb_lookup(ex->db, name);
 	return e != NULL && !e->disabled ? e : NULL;
 }
 

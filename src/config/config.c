@@ -73,6 +73,12 @@ static const struct config_key config_keys[] = {
 	SPECIAL("plaintext_auth", KEY_PLAINTEXT, auth.plaintext_auth,
 		"tls-or-loopback"),
 	SPECIAL("apop", KEY_BOOL, auth.apop, "no"),
+	/* the login name (auth/loginname.h) */
+	SPECIAL("login_lowercase", KEY_BOOL, auth.login_lowercase, "no"),
+	SPECIAL("login_percent_domain", KEY_BOOL, auth.login_percent_domain,
+		"no"),
+	SPECIAL("login_sdps", KEY_BOOL, auth.login_sdps, "no"),
+	STR("default_domain", auth.default_domain, ""),
 	SPECIAL("expire", KEY_EXPIRE, expire_days, "never"),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
