@@ -1,0 +1,184 @@
+/* test-proxyproto.c: the PROXY protocol parser (proxyproto.c): v1 TCP4,
+ * TCP6, UNKNOWN; v2 PROXY over IPv4 and IPv6 with an SSL TLV (verified
+ * or not, the CN), LOCAL with TLVs; every prefix of a good header asks
+ * for more; broken and oversized headers are refused. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/proxyproto.h"
+#include "unit.h"
+
+static const unsigned char sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+				       0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+
+static size_t v2(unsigned char *out, unsigned ver_cmd, unsigned fam,
+		 const unsigned char *body, size_t body_len)
+{
+	memcpy(out, sig, 12);
+	out[12] = (unsigned char)ver_cmd;
+	out[13] = (unsigned char)fam;
+	out[14] = (unsigned char)(body_len >> 8);
+	out[15] = (unsigned char)body_len;
+	memcpy(out + 16, body, body_len);
+	return 16 + body_len;
+}
+
+static const char *src_text(const struct proxy_info *info, char *buf,
+			    size_t size)
+{
+	char host[64];
+	const void *a;
+	int port;
+
+	if (info->src.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&info->src;
+
+		a = &in->sin_addr;
+		port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)&info->src;
+
+		a = &in6->sin6_addr;
+		port = ntohs(in6->sin6_port);
+	}
+	inet_ntop(info->src.ss_family, a, host, sizeof(host));
+	snprintf(buf, size, "%s %d", host, port);
+	return buf;
+}
+
+static bool prefixes_need_more(const unsigned char *h, size_t len)
+{
+	struct proxy_info info;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (proxy_parse(h, i, &info) != PROXY_NEED_MORE)
+			return false;
+	}
+	return true;
+}
+
+static void test_v1(void)
+{
+	struct proxy_info info;
+	char buf[128];
+	const char *h4 = "PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\nUSER";
+	const char *h6 = "PROXY TCP6 2001:db8::7 2001:db8::1 4000 995\r\n";
+	const char *bad[] = {
+		"PROXY TCP4 192.0.2.7 198.51.100.1 56324\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 56324 110 x\r\n",
+		"PROXY TCP4 192.0.2.700 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 65536 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 01 2\r\n",
+		"PROXY TCP4  192.0.2.7 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 2001:db8::7 198.51.100.1 1 2\r\n",
+		"PROXY UDP4 192.0.2.7 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 1 2\n",
+		"USER alice\r\n",
+	};
+	size_t i;
+
+	CHECK(proxy_parse((const unsigned char *)h4, strlen(h4), &info) ==
+		      PROXY_DONE && !info.local,
+	      "v1 TCP4");
+	CHECK(info.header_len == strlen(h4) - 4, "v1: the header's length");
+	CHECK_STR(src_text(&info, buf, sizeof(buf)), "192.0.2.7 56324",
+		  "v1 TCP4 source");
+	CHECK(proxy_parse((const unsigned char *)h6, strlen(h6), &info) ==
+		      PROXY_DONE,
+	      "v1 TCP6");
+	CHECK_STR(src_text(&info, buf, sizeof(buf)), "2001:db8::7 4000",
+		  "v1 TCP6 source");
+	CHECK(prefixes_need_more((const unsigned char *)h6, strlen(h6)),
+	      "v1: every prefix asks for more");
+	CHECK(proxy_parse((const unsigned char *)"PROXY UNKNOWN\r\n", 15,
+			  &info) == PROXY_DONE &&
+		      info.local && info.header_len == 15,
+	      "v1 UNKNOWN: the connection's addresses");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "v1 refused: %.*s",
+			 (int)strcspn(bad[i], "\r\n"), bad[i]);
+		CHECK(proxy_parse((const unsigned char *)bad[i],
+				  strlen(bad[i]), &info) == PROXY_BAD, buf);
+	}
+	memset(buf, 'x', sizeof(buf));
+	memcpy(buf, "PROXY ", 6);
+	CHECK(proxy_parse((const unsigned char *)buf, sizeof(buf), &info) ==
+		      PROXY_BAD,
+	      "v1: no CRLF within 107 octets");
+}
+
+static void test_v2(void)
+{
+	unsigned char h[2048], body[1200];
+	struct proxy_info info;
+	char buf[128];
+	size_t n;
+	/* 192.0.2.9:40000 -> 198.51.100.1:995, SSL TLV: client SSL +
+	 * cert_conn, verify 0, CN "alice" */
+	static const unsigned char ipv4_ssl[] = {
+		192, 0, 2, 9, 198, 51, 100, 1, 0x9c, 0x40, 0x03, 0xe3,
+		0x20, 0x00, 0x0d, 0x03, 0, 0, 0, 0,
+		0x22, 0x00, 0x05, 'a', 'l', 'i', 'c', 'e',
+	};
+	static const unsigned char ipv4_failed[] = {
+		192, 0, 2, 9, 198, 51, 100, 1, 0x9c, 0x40, 0x03, 0xe3,
+		0x20, 0x00, 0x05, 0x03, 0, 0, 0, 1,
+	};
+
+	n = v2(h, 0x21, 0x11, ipv4_ssl, sizeof(ipv4_ssl));
+	CHECK(proxy_parse(h, n + 3, &info) == PROXY_DONE &&
+		      info.header_len == n && !info.local,
+	      "v2 PROXY TCP4");
+	CHECK_STR(src_text(&info, buf, sizeof(buf)), "192.0.2.9 40000",
+		  "v2 source");
+	CHECK(info.ssl && info.ssl_verified, "v2 SSL TLV: verified");
+	CHECK_STR(info.ssl_cn, "alice", "v2 SSL TLV: the CN");
+	CHECK(prefixes_need_more(h, n), "v2: every prefix asks for more");
+	n = v2(h, 0x21, 0x11, ipv4_failed, sizeof(ipv4_failed));
+	CHECK(proxy_parse(h, n, &info) == PROXY_DONE && info.ssl &&
+		      !info.ssl_verified,
+	      "v2 SSL TLV: a failed verification is not verified");
+	memset(body, 0, 36);
+	body[15] = 7;           /* ::7 */
+	body[32] = 0x0f;        /* port 4000 */
+	body[33] = 0xa0;
+	n = v2(h, 0x21, 0x21, body, 36);
+	CHECK(proxy_parse(h, n, &info) == PROXY_DONE &&
+		      info.src.ss_family == AF_INET6,
+	      "v2 PROXY TCP6");
+	CHECK_STR(src_text(&info, buf, sizeof(buf)), "::7 4000",
+		  "v2 TCP6 source");
+	/* LOCAL with a TLV (HAProxy's health checks may carry some) */
+	body[0] = 0x04;
+	body[1] = 0x00;
+	body[2] = 0x01;
+	body[3] = 'x';
+	n = v2(h, 0x20, 0x00, body, 4);
+	CHECK(proxy_parse(h, n, &info) == PROXY_DONE && info.local &&
+		      info.header_len == n,
+	      "v2 LOCAL: the connection's addresses");
+	n = v2(h, 0x31, 0x11, ipv4_ssl, sizeof(ipv4_ssl));
+	CHECK(proxy_parse(h, n, &info) == PROXY_BAD, "v2: version 3 refused");
+	n = v2(h, 0x22, 0x11, ipv4_ssl, sizeof(ipv4_ssl));
+	CHECK(proxy_parse(h, n, &info) == PROXY_BAD, "v2: command 2 refused");
+	n = v2(h, 0x21, 0x11, ipv4_ssl, 10);
+	CHECK(proxy_parse(h, n, &info) == PROXY_BAD,
+	      "v2: an address block too short");
+	n = v2(h, 0x21, 0x11, ipv4_ssl, sizeof(ipv4_ssl) - 2);
+	CHECK(proxy_parse(h, n, &info) == PROXY_BAD, "v2: a TLV cut short");
+	memset(body, 0, sizeof(body));
+	n = v2(h, 0x21, 0x11, body, 1100);
+	CHECK(proxy_parse(h, n, &info) == PROXY_BAD &&
+		      proxy_parse(h, 16, &info) == PROXY_BAD,
+	      "v2: longer than PROXY_HEADER_MAX refused at the prefix");
+}
+
+int main(void)
+{
+	test_v1();
+	test_v2();
+	return unit_done();
+}
