@@ -27,7 +27,8 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             postfix swaks strace \
             liblockfile-bin procmail mutt \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
-            libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3
+            libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
+            liblua5.3-0 libopentracing-c-wrapper0
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -76,7 +77,10 @@ deps:
 				--no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin $$u; \
 		done; \
-		scripts/fetch-exim $(CURDIR)/build-exim; \
+		scripts/fetch-deb exim4-daemon-light $(CURDIR)/build-exim \
+			usr/sbin/exim4; \
+		scripts/fetch-deb haproxy $(CURDIR)/build-haproxy \
+			usr/sbin/haproxy; \
 	fi
 
 test: deps all

@@ -1,5 +1,5 @@
 """Delivery end to end with a real Exim (issue 8): Debian's Exim 4 binary,
-unpacked by `make deps` (scripts/fetch-exim) because exim4-daemon-light
+unpacked by `make deps` (scripts/fetch-deb) because exim4-daemon-light
 conflicts with Postfix in apt, runs with its own configuration, spool and
 logs in the test's directory. It hands mail to satchel through each of
 the transports docs/admin.md gives: `smtp` with `protocol = lmtp` to the
