@@ -101,7 +101,13 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 			.client_addr = req->client_addr,
 		};
 
-		if (!auth_plaintext_ok(srv, req->secured)) {
+		/* an LMTP worker asks only after STARTTLS (its AUTH PLAIN
+		 * is refused in clear, 538); plaintext_auth is POP3's */
+		bool allowed = srv->slot_kind[slot] == AUTH_SLOT_LMTP ?
+			req->secured != 0 :
+			auth_plaintext_ok(srv, req->secured);
+
+		if (!allowed) {
 			log_warn("worker sent a plaintext login the "
 				 "plaintext_auth setting does not allow");
 			reply->result = AUTH_FAILED;
@@ -123,6 +129,26 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	return true;
 }
 
+/* An MTA's AUTH on an LMTP worker (RFC 4954): it may deliver, which is
+ * no POP3 login: no session is counted (no LOGOUT follows) and
+ * LOGIN-DELAY is neither checked nor started, as for AUTH_REQ_USERDB. */
+static void auth_grant_lmtp(struct auth_server *srv,
+			    const struct passwd_entry *entry,
+			    struct auth_reply *reply, const char *user_log,
+			    const char *rip)
+{
+	const char *error;
+
+	if (auth_userdb_fill(srv->set, entry, reply, &error) < 0) {
+		memset(reply->mail_path, 0, sizeof(reply->mail_path));
+		reply->result = AUTH_PERMFAIL;
+		log_error("bad user record: user=%s: %s", user_log, error);
+		return;
+	}
+	reply->result = AUTH_OK;
+	log_info("lmtp auth: user=%s rip=%s", user_log, rip);
+}
+
 void auth_grant(struct auth_server *srv, uint32_t slot,
 		const struct passwd_entry *entry, struct auth_reply *reply,
 		const char *user_log, const char *rip)
@@ -132,6 +158,10 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 	time_t now;
 	int delay;
 
+	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP) {
+		auth_grant_lmtp(srv, entry, reply, user_log, rip);
+		return;
+	}
 	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
 	 * credentials were right, so it reveals nothing to a guesser */
 	now = time(NULL);

@@ -57,6 +57,10 @@ struct config {
 	unsigned lmtp_workers;             /* LMTP worker processes */
 	unsigned lmtp_max_message_size;    /* octets (SIZE), 0 = no limit */
 	unsigned lmtp_recipient_timeout;   /* seconds per recipient (451) */
+	/* non-loopback TCP: deliveries without STARTTLS and AUTH allowed
+	 * (dangerous: anyone who can connect injects mail) */
+	bool lmtp_allow_insecure_remote;
+	char lmtp_auth_users[CONFIG_STR_MAX]; /* "a,b": who may AUTH; "" any */
 	unsigned delivery_deadline;        /* seconds: satchel deliver's own */
 	uint64_t quota_bytes;              /* default per user, 0 = none */
 	uint64_t quota_messages;           /* default per user, 0 = none */
