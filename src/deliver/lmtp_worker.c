@@ -5,9 +5,10 @@
  * too (AUTH_REQ_PASS, secured: only asked under TLS), store jobs on a
  * pool. A connection is remote when its local address (getsockname) is
  * neither loopback nor a unix socket: it gets STARTTLS with the
- * generation's TLS context and must authenticate (lmtp_auth.c). SIGTERM stops (sessions
- * are told 421; deliveries already running complete), SIGUSR1 drains
- * (no new connections; exit when the sessions and deliveries end).
+ * generation's TLS context and must authenticate (lmtp_auth.c).
+ * SIGTERM stops (sessions are told 421; deliveries already running
+ * complete), SIGUSR1 drains (no new connections; exit when the sessions
+ * and deliveries end).
  *
  * The worker listens at once, without waiting for the auth process's
  * AUTH_HELLO (which it ignores): LMTP offers nothing that depends on the
