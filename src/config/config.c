@@ -523,16 +523,14 @@ int config_override(struct config *cfg, const char *assignment,
 	return config_assign(cfg, copy, "-o", err, errsize);
 }
 
-/* The first TCP item of lmtp_listen whose host is not a loopback address
- * (a wildcard included) into item, or false when there is none. */
-static bool lmtp_listen_remote(const char *list, char *item, size_t size)
+bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
 {
 	char copy[CONFIG_STR_MAX], host[64], port[8];
 	char *save = NULL, *it;
 
-	if (strlen(list) >= sizeof(copy))
+	if (strlen(cfg->lmtp_listen) >= sizeof(copy))
 		return false;
-	strcpy(copy, list);
+	strcpy(copy, cfg->lmtp_listen);
 	for (it = strtok_r(copy, ", ", &save); it != NULL;
 	     it = strtok_r(NULL, ", ", &save)) {
 		if (listener_unix_path(it) != NULL ||
@@ -548,7 +546,6 @@ static bool lmtp_listen_remote(const char *list, char *item, size_t size)
 
 int config_finish(struct config *cfg, char *err, size_t errsize)
 {
-	char item[CONFIG_STR_MAX];
 
 	/* a delivery-only node (LMTP, no POP3) is a valid setup */
 	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0' &&
@@ -564,17 +561,6 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (cfg->listen_tls[0] != '\0' && cfg->tls.cert[0] == '\0') {
 		snprintf(err, errsize, "listen_tls needs tls_cert and tls_key");
-		return -1;
-	}
-	/* issue 8, 6.: a remote LMTP port is served with STARTTLS (RFC
-	 * 3207) and AUTH (RFC 4954) only; without a certificate it would be
-	 * open to anyone, so that needs saying twice */
-	if (cfg->tls.cert[0] == '\0' && !cfg->lmtp_allow_insecure_remote &&
-	    lmtp_listen_remote(cfg->lmtp_listen, item, sizeof(item))) {
-		snprintf(err, errsize, "lmtp_listen: %.128s is not a loopback "
-			 "address: LMTP from other hosts needs tls_cert and "
-			 "tls_key (STARTTLS, then AUTH), or "
-			 "lmtp_allow_insecure_remote = yes", item);
 		return -1;
 	}
 	if (cfg->auth.oauth_public_key[0] != '\0' &&

@@ -90,6 +90,11 @@ int config_finish(struct config *cfg, char *err, size_t errsize);
 int config_load(struct config *cfg, const char *path, bool path_given,
 		char *const *overrides, int noverrides, char *err,
 		size_t errsize);
+/* The first TCP address of lmtp_listen that is not loopback (a wildcard
+ * included) into item, or false when there is none: such a port needs
+ * TLS and AUTH (issue 8, 6.; satchel serve checks it). */
+bool config_lmtp_remote(const struct config *cfg, char *item, size_t size);
+
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */
 void config_warn(const struct config *cfg);
