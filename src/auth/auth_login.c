@@ -131,20 +131,14 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 
 /* An MTA's AUTH on an LMTP worker (RFC 4954): it may deliver, which is
  * no POP3 login: no session is counted (no LOGOUT follows) and
- * LOGIN-DELAY is neither checked nor started, as for AUTH_REQ_USERDB. */
-static void auth_grant_lmtp(struct auth_server *srv,
-			    const struct passwd_entry *entry,
+ * LOGIN-DELAY is neither checked nor started, as for AUTH_REQ_USERDB.
+ * The reply carries the canonical name only: the account may be the
+ * MTA's own, with no usable maildrop. */
+static void auth_grant_lmtp(const struct passwd_entry *entry,
 			    struct auth_reply *reply, const char *user_log,
 			    const char *rip)
 {
-	const char *error;
-
-	if (auth_userdb_fill(srv->set, entry, reply, &error) < 0) {
-		memset(reply->mail_path, 0, sizeof(reply->mail_path));
-		reply->result = AUTH_PERMFAIL;
-		log_error("bad user record: user=%s: %s", user_log, error);
-		return;
-	}
+	snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
 	reply->result = AUTH_OK;
 	log_info("lmtp auth: user=%s rip=%s", user_log, rip);
 }
@@ -159,7 +153,7 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 	int delay;
 
 	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP) {
-		auth_grant_lmtp(srv, entry, reply, user_log, rip);
+		auth_grant_lmtp(entry, reply, user_log, rip);
 		return;
 	}
 	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
