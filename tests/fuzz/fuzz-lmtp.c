@@ -1,8 +1,8 @@
 /* fuzz-lmtp.c: arbitrary client bytes through the LMTP parser: each
  * line as a command (the verb split, MAIL / RCPT paths and parameters,
  * BDAT, an AUTH PLAIN response), and after a line "DATA" the bytes up
- * to the end of data through
- * the dot-unstuffer in arbitrary read sizes, as a session reads them.
+ * to the end of data through the dot-unstuffer in arbitrary read sizes,
+ * as a session reads them.
  * Then a round trip: the input made into CRLF lines, dot-stuffed as an
  * MTA sends it (store/msgconv.c), must come out of the unstuffer exactly
  * as it went in, wherever the reads split it. */
