@@ -142,9 +142,15 @@ struct fake_lookup {
 	struct lmtp_session *session;
 	struct auth_reply reply;
 	struct timer *timer;
+	/* lmtp_session_lookup_done or lmtp_session_auth_done */
+	void (*done)(struct lmtp_session *s, const struct auth_reply *reply);
 };
 
-static struct fake_lookup lookup_state;
+static struct fake_lookup lookup_state = {
+	.done = lmtp_session_lookup_done,
+};
+/* AUTH: alice's password is "right" */
+static struct fake_lookup auth_state = { .done = lmtp_session_auth_done };
 
 static void lookup_fire(void *context)
 {
@@ -154,7 +160,7 @@ static void lookup_fire(void *context)
 	l->timer = NULL;
 	l->session = NULL;
 	if (s != NULL)
-		lmtp_session_lookup_done(s, &l->reply);
+		l->done(s, &l->reply);
 }
 
 static int fake_lookup(struct lmtp_server *srv, struct lmtp_session *s,
@@ -192,20 +198,6 @@ static void fake_cancel(struct lmtp_server *srv, struct lmtp_session *s)
 	timer_remove(&lookup_state.timer);
 }
 
-/* AUTH: alice's password is "right", answered from a timer too. */
-static struct fake_lookup auth_state;
-
-static void auth_fire(void *context)
-{
-	struct fake_lookup *l = context;
-	struct lmtp_session *s = l->session;
-
-	l->timer = NULL;
-	l->session = NULL;
-	if (s != NULL)
-		lmtp_session_auth_done(s, &l->reply);
-}
-
 static int fake_authenticate(struct lmtp_server *srv,
 			     struct lmtp_session *s, const char *user,
 			     const char *password)
@@ -219,7 +211,7 @@ static int fake_authenticate(struct lmtp_server *srv,
 	if (l->reply.result == AUTH_OK)
 		snprintf(l->reply.user, sizeof(l->reply.user), "alice");
 	l->session = s;
-	l->timer = timer_add(srv->loop, 0, auth_fire, l);
+	l->timer = timer_add(srv->loop, 0, lookup_fire, l);
 	return 0;
 }
 
