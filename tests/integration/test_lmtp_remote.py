@@ -8,8 +8,9 @@ after it, AUTH PLAIN (RFC 4954); MAIL before AUTH is 530 5.7.0, AUTH
 before TLS 538 5.7.11, a wrong password 535 5.7.8, a second STARTTLS 503,
 the session is reset by the handshake and what was pipelined after
 STARTTLS is thrown away; swaks (--tls --auth PLAIN) delivers, and the
-log names the authenticated user. On 127.0.0.1 nothing of this is
-offered or required. A non-loopback lmtp_listen without tls_cert is
+log names the authenticated user; a private Postfix on this host
+delivers through a veth pair with the main.cf lines of docs/admin.md. On
+127.0.0.1 nothing of this is offered or required. A non-loopback lmtp_listen without tls_cert is
 refused unless lmtp_allow_insecure_remote = yes; lmtp_auth_users limits
 who may authenticate."""
 
@@ -68,6 +69,30 @@ class Netns:
             self.close()
             raise
         return self
+
+    def link_host(self):
+        """A veth pair to this host (host HOST_IP/30, namespace NS_IP/30,
+        private, this machine only), for a client outside (Postfix).
+        Returns (host address, namespace address); gone with the
+        namespace."""
+        n = run_slot()
+        host_ip, ns_ip = "10.217.%d.1" % n, "10.217.%d.2" % n
+        host_if, ns_if = "sl%dh" % os.getpid(), "sl%dn" % os.getpid()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True,
+                       timeout=20)
+        for cmd in (["link", "add", host_if, "type", "veth", "peer", "name",
+                     ns_if],
+                    ["link", "set", ns_if, "netns", self.name],
+                    ["addr", "add", host_ip + "/30", "dev", host_if],
+                    ["link", "set", host_if, "up"]):
+            r = subprocess.run(["ip"] + cmd, capture_output=True, text=True,
+                               timeout=20)
+            if r.returncode:
+                raise AssertionError("ip %s: %s" % (" ".join(cmd),
+                                                    r.stderr.strip()))
+        self.ip("addr", "add", ns_ip + "/30", "dev", ns_if)
+        self.ip("link", "set", ns_if, "up")
+        return host_ip, ns_ip
 
     def run(self, args, timeout=60, input=None):
         return subprocess.run(["ip", "netns", "exec", self.name] + list(args),
@@ -135,16 +160,16 @@ def need_netns():
     return _state["ns"]
 
 
-def remote_server(ctx, config=None):
-    """A started server in the namespace: LMTP on ADDR:port and
+def remote_server(ctx, config=None, addr=ADDR, **kw):
+    """A started server in the namespace: LMTP on addr:port and
     127.0.0.1:port, TLS from certs()."""
     ns = need_netns()
     cert, key = certs()
     port = free_port()
-    conf = {"lmtp_listen": "%s:%d,127.0.0.1:%d" % (ADDR, port, port),
+    conf = {"lmtp_listen": "%s:%d,127.0.0.1:%d" % (addr, port, port),
             "tls_cert": cert, "tls_key": key}
     conf.update(config or {})
-    srv = NsServer(ns, store="maildir", config=conf, workers=1)
+    srv = NsServer(ns, store="maildir", config=conf, workers=1, **kw)
     ctx._servers.append(srv)
     srv.lmtp_port = port
     srv.start()
@@ -442,6 +467,57 @@ def test_insecure_remote_allowed(ctx):
              "carol's message")
     check("lmtp_allow_insecure_remote = yes" in srv.log_text(),
           "the master warns about it")
+
+
+def test_postfix_starttls_auth(ctx):
+    """A private Postfix (tests/integration/postfix.py) on this host
+    delivers over lmtp:inet to the namespace's address with the main.cf
+    lines of docs/admin.md ("LMTP from another host"): STARTTLS, AUTH
+    PLAIN as the MTA's own account mx, the only one lmtp_auth_users
+    allows."""
+    import postfix
+    if not postfix.available():
+        raise Skip("needs root and Postfix")
+    ns = need_netns()
+    host_ip, ns_ip = ns.link_host()
+    mx_pw = "mx-Pw.4Rt9"
+    srv = remote_server(ctx, addr=ns_ip, config={"lmtp_auth_users": "mx"},
+                        users={"mx": "{PLAIN}" + mx_pw}, secrets=(mx_pw,))
+    nexthop = "[%s]:%d" % (ns_ip, srv.lmtp_port)
+    pwfile = os.path.join(ctx.tmp, "lmtp_passwd")
+    with open(pwfile, "w") as f:
+        f.write("%s mx:%s\n" % (nexthop, mx_pw))
+    # lmtp(8) not chrooted here: a chrooted one would need the SASL
+    # plugins copied into the queue directory
+    pf = postfix.Postfix(
+        {"remote.example": "lmtpremote:inet:" + nexthop},
+        services=["lmtpremote unix - - n - - lmtp",
+                  # the client's TLS needs its PRNG and session cache
+                  "tlsmgr unix - - n 1000? 1 tlsmgr"],
+        extra={"lmtp_tls_security_level": "encrypt",
+               "lmtp_sasl_auth_enable": "yes",
+               "lmtp_sasl_password_maps": "texthash:" + pwfile,
+               "lmtp_sasl_tls_security_options": "noanonymous"})
+    try:
+        pf.start()
+        pf.send("s@example.net", ["alice@remote.example"],
+                b"Subject: via postfix\r\n\r\nremote postfix body\r\n")
+        files = wait_until(lambda: srv.maildir_files("alice"), 30)
+        check(files, "alice's message from Postfix within 30 s; postfix "
+              "log: %s; satchel log: %s" % (
+                  " | ".join(l for l in pf.log_text().splitlines()
+                             if "warning" in l or "lmtp[" in l)[-1500:],
+                  srv.log_tail(8)))
+        with open(os.path.join(srv.maildrop("alice"), files[0]), "rb") as f:
+            check(b"remote postfix body" in f.read(), "the stored message")
+        log = wait_for(lambda: "auth=mx" in srv.log_text() and
+                       srv.log_text(), 5, "the delivery line with auth=mx")
+        check("lmtp auth: user=mx rip=%s" % host_ip in log,
+              "the auth process logged mx: %s" % srv.log_tail(12))
+        wait_for(lambda: "status=sent" in pf.log_text(), 10,
+                 "Postfix logs status=sent: %s" % pf.log_tail())
+    finally:
+        pf.cleanup()
 
 
 def test_zz_namespace_removed(ctx):
