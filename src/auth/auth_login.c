@@ -113,7 +113,13 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 			.client_addr = req->client_addr,
 		};
 
-		if (!auth_plaintext_ok(srv, req->secured)) {
+		/* an LMTP worker asks only after STARTTLS (its AUTH PLAIN
+		 * is refused in clear, 538); plaintext_auth is POP3's */
+		bool allowed = srv->slot_kind[slot] == AUTH_SLOT_LMTP ?
+			req->secured != 0 :
+			auth_plaintext_ok(srv, req->secured);
+
+		if (!allowed) {
 			log_warn("worker sent a plaintext login the "
 				 "plaintext_auth setting does not allow");
 			reply->result = AUTH_FAILED;
@@ -135,6 +141,20 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	return true;
 }
 
+/* An MTA's AUTH on an LMTP worker (RFC 4954): it may deliver, which is
+ * no POP3 login: no session is counted (no LOGOUT follows) and
+ * LOGIN-DELAY is neither checked nor started, as for AUTH_REQ_USERDB.
+ * The reply carries the canonical name only: the account may be the
+ * MTA's own, with no usable maildrop. */
+static void auth_grant_lmtp(const struct passwd_entry *entry,
+			    struct auth_reply *reply, const char *user_log,
+			    const char *rip)
+{
+	snprintf(reply->user, sizeof(reply->user), "%s", entry->user);
+	reply->result = AUTH_OK;
+	log_info("lmtp auth: user=%s rip=%s", user_log, rip);
+}
+
 void auth_grant(struct auth_server *srv, uint32_t slot,
 		const struct passwd_entry *entry, struct auth_reply *reply,
 		const char *user_log, const char *rip)
@@ -144,6 +164,10 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 	time_t now;
 	int delay;
 
+	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP) {
+		auth_grant_lmtp(entry, reply, user_log, rip);
+		return;
+	}
 	/* RFC 2449 8.1.2: LOGIN-DELAY is checked only after the
 	 * credentials were right, so it reveals nothing to a guesser */
 	now = time(NULL);

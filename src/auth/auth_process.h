@@ -20,8 +20,11 @@
  * Requests: AUTH_REQ_LOGOUT must carry the canonical user name from the
  * AUTH_OK reply, on the socket that got the reply; it has no reply.
  * AUTH_REQ_USERDB is answered, only on an AUTH_SLOT_LMTP socket (the
- * login requests only on an AUTH_SLOT_POP3 one; the others get
- * AUTH_PERMFAIL, or nothing for those without a reply), from
+ * login requests only on an AUTH_SLOT_POP3 one, except AUTH_REQ_PASS,
+ * which an LMTP worker sends for an MTA's AUTH PLAIN after STARTTLS:
+ * "secured" must be set, plaintext_auth does not apply, and success
+ * counts no session and neither checks nor starts LOGIN-DELAY; the
+ * others get AUTH_PERMFAIL, or nothing for those without a reply), from
  * auth_userdb_lookup()
  * with the recipient's record (quota_bytes/quota_messages -1 when the
  * user has none of their own): no secret is read, no session counted,
@@ -42,9 +45,10 @@
 #include "auth/auth_settings.h"
 
 /* What a worker socket's requests may be: a POP3 worker logs users in,
- * an LMTP worker only looks recipients up (AUTH_REQ_USERDB), so neither
- * can do the other's work if it is taken over (a POP3 worker could
- * otherwise list users and their mail paths without a password). */
+ * an LMTP worker looks recipients up (AUTH_REQ_USERDB) and checks an
+ * MTA's password (AUTH_REQ_PASS, no session), so neither can do the
+ * other's work if it is taken over (a POP3 worker could otherwise list
+ * users and their mail paths without a password). */
 enum auth_slot_kind {
 	AUTH_SLOT_POP3 = 0,
 	AUTH_SLOT_LMTP = 1,

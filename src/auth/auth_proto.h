@@ -38,7 +38,8 @@
 #define AUTH_PATH_MAX 1024
 
 enum auth_request_type {
-	AUTH_REQ_PASS = 1,   /* USER + PASS: secret = password */
+	AUTH_REQ_PASS = 1,   /* USER + PASS: secret = password (and an
+				LMTP worker's AUTH PLAIN: no session) */
 	AUTH_REQ_APOP = 2,   /* APOP: secret = 32 hex digits, timestamp set */
 	AUTH_REQ_LOGOUT = 3, /* a session of user ended: frees its slot */
 	AUTH_REQ_SASL_START = 4,    /* struct auth_sasl_request */

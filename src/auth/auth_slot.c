@@ -196,8 +196,11 @@ static bool auth_handle(struct auth_server *srv, uint32_t slot,
 	req->client_addr[sizeof(req->client_addr) - 1] = '\0';
 
 	auth_reply_init(reply, req->id);
-	if ((req->type == AUTH_REQ_USERDB) !=
-	    (srv->slot_kind[slot] == AUTH_SLOT_LMTP)) {
+	/* an LMTP worker looks recipients up and checks an MTA's AUTH
+	 * PLAIN (RFC 4954, after STARTTLS); everything else is POP3's */
+	if (srv->slot_kind[slot] == AUTH_SLOT_LMTP ?
+	    req->type != AUTH_REQ_USERDB && req->type != AUTH_REQ_PASS :
+	    req->type == AUTH_REQ_USERDB) {
 		log_warn("worker slot %u: request type %u refused on a%s "
 			 "worker's socket", slot, req->type,
 			 srv->slot_kind[slot] == AUTH_SLOT_LMTP ? "n LMTP" :

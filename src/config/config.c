@@ -146,6 +146,11 @@ static const struct config_key config_keys[] = {
 	/* RFC 2033 4.2: one recipient's reply must not hold the others;
 	 * below Postfix's lmtp_data_done_timeout (600 s) with room to spare */
 	UINT("lmtp_recipient_timeout", lmtp_recipient_timeout, 1, 3600, "30"),
+	/* issue 8, 6.: STARTTLS and AUTH on non-loopback TCP; a remote
+	 * port without both lets anyone who reaches it inject mail */
+	SPECIAL("lmtp_allow_insecure_remote", KEY_BOOL,
+		lmtp_allow_insecure_remote, "no"),
+	STR("lmtp_auth_users", lmtp_auth_users, ""),
 	/* below Postfix's command_time_limit (1000 s) and Exim's transport
 	 * timeout (1 h), so satchel deliver ends with its own 75 first */
 	UINT("delivery_deadline", delivery_deadline, 1, 86400, "300"),
@@ -536,8 +541,30 @@ int config_override(struct config *cfg, const char *assignment,
 	return config_assign(cfg, copy, "-o", err, errsize);
 }
 
+bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
+{
+	char copy[CONFIG_STR_MAX], host[64], port[8];
+	char *save = NULL, *it;
+
+	if (strlen(cfg->lmtp_listen) >= sizeof(copy))
+		return false;
+	strcpy(copy, cfg->lmtp_listen);
+	for (it = strtok_r(copy, ", ", &save); it != NULL;
+	     it = strtok_r(NULL, ", ", &save)) {
+		if (listener_unix_path(it) != NULL ||
+		    listener_parse_addr(it, host, sizeof(host), port,
+					sizeof(port)) < 0 ||
+		    listener_host_is_loopback(host))
+			continue;
+		snprintf(item, size, "%s", it);
+		return true;
+	}
+	return false;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errsize)
 {
+
 	/* a delivery-only node (LMTP, no POP3) is a valid setup */
 	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0' &&
 	    cfg->lmtp_listen[0] == '\0') {
@@ -615,6 +642,10 @@ void config_warn(const struct config *cfg)
 			 "lmtp_data_done_timeout (600 s): a slow recipient can "
 			 "make it retry the others",
 			 cfg->lmtp_recipient_timeout);
+	if (cfg->lmtp_allow_insecure_remote && cfg->lmtp_listen[0] != '\0')
+		log_warn("lmtp_allow_insecure_remote = yes: any host that "
+			 "reaches a non-loopback lmtp_listen address may "
+			 "deliver mail without authenticating");
 	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");

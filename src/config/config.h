@@ -57,6 +57,10 @@ struct config {
 	unsigned lmtp_workers;             /* LMTP worker processes */
 	unsigned lmtp_max_message_size;    /* octets (SIZE), 0 = no limit */
 	unsigned lmtp_recipient_timeout;   /* seconds per recipient (451) */
+	/* non-loopback TCP: deliveries without STARTTLS and AUTH allowed
+	 * (dangerous: anyone who can connect injects mail) */
+	bool lmtp_allow_insecure_remote;
+	char lmtp_auth_users[CONFIG_STR_MAX]; /* "a,b": who may AUTH; "" any */
 	unsigned delivery_deadline;        /* seconds: satchel deliver's own */
 	uint64_t quota_bytes;              /* default per user, 0 = none */
 	uint64_t quota_messages;           /* default per user, 0 = none */
@@ -86,6 +90,11 @@ int config_finish(struct config *cfg, char *err, size_t errsize);
 int config_load(struct config *cfg, const char *path, bool path_given,
 		char *const *overrides, int noverrides, char *err,
 		size_t errsize);
+/* The first TCP address of lmtp_listen that is not loopback (a wildcard
+ * included) into item, or false when there is none: such a port needs
+ * TLS and AUTH (issue 8, 6.; satchel serve checks it). */
+bool config_lmtp_remote(const struct config *cfg, char *item, size_t size);
+
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */
 void config_warn(const struct config *cfg);

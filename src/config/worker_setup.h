@@ -9,13 +9,19 @@
 #include "config/config.h"
 #include "net/listener.h"
 
+struct tls_ctx;
+
 /* The worker owns auth_fd and ready_fd; the rest is the master's and
  * outlives it. */
 struct lmtp_worker_setup {
 	const struct config *cfg;
+	struct tls_ctx *tls;       /* the generation's (tls_cert), for
+				      STARTTLS on non-loopback TCP; NULL:
+				      none configured */
 	unsigned index;            /* its slot (logs, process title) */
 	int auth_fd;               /* SOCK_SEQPACKET to this generation's
-				      auth process (AUTH_REQ_USERDB) */
+				      auth process (AUTH_REQ_USERDB;
+				      AUTH_REQ_PASS for LMTP AUTH) */
 	int ready_fd;              /* one byte when listening; -1: none */
 	struct listener *listeners; /* lmtp_listen, already bound */
 	size_t nlisteners;

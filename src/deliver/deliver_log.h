@@ -1,6 +1,7 @@
 /* deliver_log.h: the one log line per recipient that `satchel deliver`
  * and LMTP both write (issue 8, 9.): sender, recipient, user,
- * Message-ID, size, delivery id, result and time. */
+ * Message-ID, size, delivery id, result and time, and the client's
+ * AUTH user when there was one. */
 #ifndef SATCHEL_DELIVER_LOG_H
 #define SATCHEL_DELIVER_LOG_H
 
@@ -14,6 +15,8 @@ struct deliver_log_entry {
 	const struct delivery_result *res;
 	double seconds;
 	const char *note;          /* extra word ("late"), or NULL */
+	const char *auth_user;     /* LMTP: who authenticated (RFC 4954),
+				      NULL or "" = nobody */
 };
 
 /* Logs at info level (warn for failures); client text is sanitised. */

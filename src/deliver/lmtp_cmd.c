@@ -15,6 +15,9 @@
 #define STATES_ANY (LMTP_STATE_INIT | LMTP_STATE_READY | LMTP_STATE_MAIL | \
 		    LMTP_STATE_RCPT | LMTP_STATE_BDAT)
 #define STATES_TXN (LMTP_STATE_MAIL | LMTP_STATE_RCPT)
+/* Not a state, a flag in the states field: the command is unknown on
+ * loopback and unix sockets (lmtp_auth.c). */
+#define REMOTE_ONLY 0x10000u
 
 typedef enum lmtp_cmd_outcome lmtp_cmd_handler(struct lmtp_session *s,
 					       struct lmtp_args *args);
@@ -43,6 +46,7 @@ static enum lmtp_cmd_outcome cmd_lhlo(struct lmtp_session *s,
 	lmtp_session_reply(s, "250-SIZE %u", srv->cfg->lmtp_max_message_size);
 	lmtp_session_reply(s, "250-SMTPUTF8");
 	lmtp_session_reply(s, "250-CHUNKING");
+	lmtp_auth_lhlo(s);
 	lmtp_session_reply(s, "250 DSN");
 	return LMTP_CMD_DONE;
 }
@@ -60,6 +64,11 @@ static enum lmtp_cmd_outcome cmd_mail(struct lmtp_session *s,
 {
 	const char *reply;
 
+	if (lmtp_auth_required(s)) {
+		/* RFC 4954 6.: a remote client authenticates first */
+		lmtp_session_reply(s, "530 5.7.0 Authentication required");
+		return LMTP_CMD_BAD;
+	}
 	if (lmtp_parse_mail(args, s->srv->cfg->lmtp_max_message_size,
 			    &s->mail, &reply) < 0) {
 		lmtp_session_reply(s, "%s", reply);
@@ -217,6 +226,11 @@ static const struct lmtp_command lmtp_commands[] = {
 	{ "NOOP", STATES_ANY, 0, LMTP_ARGS_MAX, "NOOP", cmd_noop },
 	{ "VRFY", STATES_ANY, 1, LMTP_ARGS_MAX, "VRFY address", cmd_vrfy },
 	{ "QUIT", STATES_ANY, 0, 0, "QUIT", cmd_quit },
+	/* RFC 3207 and RFC 4954, outside a transaction (RFC 4954 4.) */
+	{ "STARTTLS", LMTP_STATE_READY | REMOTE_ONLY, 0, 0, "STARTTLS",
+	  lmtp_auth_cmd_starttls },
+	{ "AUTH", LMTP_STATE_READY | REMOTE_ONLY, 1, 2,
+	  "AUTH mechanism [initial-response]", lmtp_auth_cmd_auth },
 };
 
 #define N_COMMANDS (sizeof(lmtp_commands) / sizeof(lmtp_commands[0]))
@@ -251,9 +265,9 @@ enum lmtp_cmd_outcome lmtp_cmd_dispatch(struct lmtp_session *s, char *line)
 			}
 		}
 	}
-	if (cmd == NULL) {
-		/* STARTTLS and AUTH are not offered (LHLO says so): LMTP
-		 * runs on loopback and UNIX sockets */
+	if (cmd == NULL || ((cmd->states & REMOTE_ONLY) && !s->remote)) {
+		/* loopback and unix sockets are trusted like the local
+		 * MTA itself: STARTTLS and AUTH are not offered there */
 		lmtp_session_reply(s, "500 5.5.2 Command not recognized");
 		return LMTP_CMD_BAD;
 	}

@@ -5,6 +5,12 @@
 
 /* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define LMTP_LINE_MAX 512
+/* RFC 4954 4.: an AUTH command line and the response to a 334 may be
+ * up to 12288 octets (with CRLF), past the 512 of other commands. */
+#define LMTP_AUTH_LINE_MAX 12288
+/* Failed AUTHs before the connection is closed (421 4.7.0): a guesser
+ * must reconnect, and shows in the log each time. */
+#define LMTP_AUTH_FAILURES_MAX 3
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its <>. */
 #define LMTP_PATH_MAX 256
 /* RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted. */

@@ -1,6 +1,7 @@
 /* lmtp_parse.c: LMTP command line syntax (see lmtp_parse.h). */
 #include "deliver/lmtp_parse.h"
 
+#include <gsasl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -201,7 +202,8 @@ static int mail_param(struct lmtp_mail *m, const char *key,
 		      unsigned *seen, const char **reply_r)
 {
 	static const char *const names[] = { "SIZE", "BODY", "SMTPUTF8",
-					     "RET", "ENVID" };
+					     "RET", "ENVID", "AUTH" };
+	char auth[LMTP_PATH_MAX];
 	unsigned i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -260,6 +262,14 @@ static int mail_param(struct lmtp_mail *m, const char *key,
 			m->ret = LMTP_RET_HDRS;
 		else {
 			*reply_r = "501 5.5.4 Bad RET value";
+			return -1;
+		}
+		return 0;
+	case 5:
+		/* RFC 4954 5.: AUTH=<mailbox> or AUTH=<> in xtext, which
+		 * only matters to a server that relays: checked, ignored */
+		if (xtext_decode(value, auth, sizeof(auth)) < 0) {
+			*reply_r = "501 5.5.4 Bad AUTH value";
 			return -1;
 		}
 		return 0;
@@ -431,4 +441,66 @@ int lmtp_parse_bdat(const struct lmtp_args *args, uint64_t *size_r,
 		*last_r = true;
 	}
 	return 0;
+}
+
+/* Copies len octets (no NUL among them) into out as a string. 0 or -1
+ * when it does not fit. */
+static int plain_copy(const char *p, size_t len, char *out, size_t size)
+{
+	if (len >= size || memchr(p, '\0', len) != NULL)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* RFC 4616 2.: message = [authzid] UTF8NUL authcid UTF8NUL passwd. */
+static int plain_split(const char *msg, size_t len,
+		       struct lmtp_auth_plain *plain_r)
+{
+	const char *nul1 = memchr(msg, '\0', len), *nul2;
+
+	if (nul1 == NULL)
+		return -1;
+	nul2 = memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - msg));
+	if (nul2 == NULL || nul2 == nul1 + 1 || nul2 + 1 == msg + len)
+		return -1;
+	if (plain_copy(msg, (size_t)(nul1 - msg), plain_r->authzid,
+		       sizeof(plain_r->authzid)) < 0 ||
+	    plain_copy(nul1 + 1, (size_t)(nul2 - nul1 - 1), plain_r->user,
+		       sizeof(plain_r->user)) < 0 ||
+	    plain_copy(nul2 + 1, len - (size_t)(nul2 + 1 - msg),
+		       plain_r->password, sizeof(plain_r->password)) < 0)
+		return -1;
+	return 0;
+}
+
+int lmtp_parse_auth_plain(const char *b64, struct lmtp_auth_plain *plain_r,
+			  const char **reply_r)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	int ret = 0;
+
+	memset(plain_r, 0, sizeof(*plain_r));
+	/* RFC 4954 4.: "=" is an empty initial response; PLAIN has none */
+	if (strcmp(b64, "=") == 0) {
+		*reply_r = "535 5.7.8 Authentication credentials invalid";
+		return -1;
+	}
+	if (b64[0] == '\0' ||
+	    gsasl_base64_from(b64, strlen(b64), &msg, &len) != GSASL_OK) {
+		*reply_r = "501 5.5.2 Cannot Base64-decode Client responses";
+		return -1;
+	}
+	if (msg == NULL || plain_split(msg, len, plain_r) < 0) {
+		explicit_bzero(plain_r, sizeof(*plain_r));
+		*reply_r = "535 5.7.8 Authentication credentials invalid";
+		ret = -1;
+	}
+	if (msg != NULL) {
+		explicit_bzero(msg, len);
+		gsasl_free(msg);
+	}
+	return ret;
 }

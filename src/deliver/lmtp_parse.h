@@ -1,7 +1,8 @@
 /* lmtp_parse.h: the syntax of LMTP command lines (RFC 2033 on RFC 5321):
  * splitting a line, the MAIL FROM / RCPT TO paths and their ESMTP
  * parameters (SIZE, BODY, SMTPUTF8: RFC 1870, 6152, 6531; RET, ENVID,
- * NOTIFY, ORCPT: RFC 3461), BDAT's arguments (RFC 3030). Pure functions
+ * NOTIFY, ORCPT: RFC 3461; AUTH: RFC 4954), BDAT's arguments (RFC 3030),
+ * the AUTH PLAIN response (RFC 4616). Pure functions
  * on the caller's buffers; everything parsed is untrusted client text.
  *
  * Every failure sets *reply_r to the complete reply line to send (code,
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth_proto.h"
 #include "deliver/lmtp_limits.h"
 
 struct lmtp_args {
@@ -59,6 +61,21 @@ int lmtp_parse_mail(const struct lmtp_args *args, uint64_t max_size,
  * without a domain is allowed (RFC 5321 4.1.1.3). 0 or -1 + *reply_r. */
 int lmtp_parse_rcpt(const struct lmtp_args *args,
 		    struct lmtp_rcpt_args *rcpt_r, const char **reply_r);
+/* An AUTH PLAIN response (RFC 4954 4., RFC 4616 2.): decoded, never
+ * logged; the caller wipes it. authzid "" when absent. */
+struct lmtp_auth_plain {
+	char authzid[AUTH_USER_MAX];
+	char user[AUTH_USER_MAX];
+	char password[AUTH_SECRET_MAX];
+};
+/* Decodes the base64 text b64 (an initial response or the line after
+ * 334) and splits it. 0, or -1 with *reply_r: 501 5.5.2 for text that
+ * is not base64, 535 5.7.8 for a message that is not authzid NUL
+ * authcid NUL passwd (empty authcid or password, a field too long, "="
+ * for an empty response). Nothing decoded is left behind on failure. */
+int lmtp_parse_auth_plain(const char *b64, struct lmtp_auth_plain *plain_r,
+			  const char **reply_r);
+
 /* "BDAT size [LAST]". 0 or -1 with *reply_r (501 5.5.4). */
 int lmtp_parse_bdat(const struct lmtp_args *args, uint64_t *size_r,
 		    bool *last_r, const char **reply_r);

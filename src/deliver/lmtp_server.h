@@ -18,6 +18,7 @@
 
 struct ioloop;
 struct jobpool;
+struct tls_ctx;
 struct lmtp_session;
 struct lmtp_server;
 
@@ -31,6 +32,15 @@ struct lmtp_host_ops {
 	/* The lookup of s took too long: its answer, if it still comes,
 	 * must not reach s (nor its next lookup). */
 	void (*lookup_cancel)(struct lmtp_server *srv, struct lmtp_session *s);
+	/* Starts the check of an AUTH PLAIN user and password (RFC 4954;
+	 * only remote sessions after STARTTLS ask). The answer comes
+	 * later, on the loop thread, through lmtp_session_auth_done()
+	 * (never from inside this call): AUTH_OK with the user's record,
+	 * AUTH_FAILED, or a temporary failure. 0, or -1 when no check can
+	 * be made now (454 4.7.0). NULL in a host whose sessions are
+	 * never remote (satchel lmtp --stdio). */
+	int (*authenticate)(struct lmtp_server *srv, struct lmtp_session *s,
+			    const char *user, const char *password);
 	/* The session is being destroyed: forget it (pending lookups). */
 	void (*session_gone)(struct lmtp_server *srv, struct lmtp_session *s);
 };
@@ -63,6 +73,8 @@ struct lmtp_server {
 	char hostname[256];                /* greeting, LHLO, Maildir names */
 	const struct lmtp_host_ops *ops;
 	const struct lmtp_store_ops *store; /* lmtp_store_delivery */
+	struct tls_ctx *tls;               /* STARTTLS on remote sessions;
+					      NULL: none (not offered) */
 	void *host;                        /* the host's own state */
 	uint64_t next_serial;
 	unsigned nsessions;

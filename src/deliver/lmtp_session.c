@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "deliver/lmtp_limits.h"
@@ -18,6 +19,7 @@
 
 static void session_io(void *context, unsigned ready);
 static void session_settle(struct lmtp_session *s);
+static void session_begin_tls(struct lmtp_session *s);
 
 void lmtp_session_reply(struct lmtp_session *s, const char *fmt, ...)
 {
@@ -50,6 +52,12 @@ static void session_timeout(void *context)
 	uint64_t now = ioloop_now_ms(s->srv->loop);
 
 	s->timer = NULL;
+	if (s->conn.state == CONN_HANDSHAKE) {
+		log_info("TLS handshake timed out: rip=%s", s->addr);
+		s->end_reason = "TLS handshake timeout";
+		lmtp_session_destroy(&s);
+		return;
+	}
 	if (s->closing) {
 		/* the last reply could not be written within the grace */
 		lmtp_session_destroy(&s);
@@ -71,7 +79,7 @@ static void session_timeout(void *context)
 static void session_update_events(struct lmtp_session *s)
 {
 	bool want_read = !s->peer_closed && !s->closing &&
-			 s->in_len < LMTP_INPUT_BUF;
+			 !s->stls_pending && s->in_len < LMTP_INPUT_BUF;
 	unsigned events = conn_wanted(&s->conn, want_read,
 				      outbuf_pending(&s->out) > 0);
 
@@ -210,12 +218,18 @@ static void session_handle_line(struct lmtp_session *s, char *line,
 	enum lmtp_cmd_outcome outcome;
 
 	if (memchr(line, '\0', len) != NULL) {
+		s->auth_continue = false;
 		lmtp_session_reply(s, "500 5.5.2 Invalid character in "
 				   "command");
 		outcome = LMTP_CMD_BAD;
+	} else if (s->auth_continue) {
+		/* RFC 4954 4.: the line after 334 is the response */
+		outcome = lmtp_auth_response(s, line);
 	} else {
 		outcome = lmtp_cmd_dispatch(s, line);
 	}
+	/* an AUTH line holds a password: not left in the buffer */
+	explicit_bzero(line, len);
 	switch (outcome) {
 	case LMTP_CMD_DONE:
 	case LMTP_CMD_WAIT:
@@ -229,24 +243,50 @@ static void session_handle_line(struct lmtp_session *s, char *line,
 	}
 }
 
+/* The longest line allowed at data: RFC 4954 4. lets AUTH and its
+ * response be longer than other commands (remote sessions only). */
+static size_t session_line_max(const struct lmtp_session *s,
+			       const char *data, size_t len)
+{
+	if (!s->remote)
+		return LMTP_LINE_MAX;
+	if (s->auth_continue ||
+	    (len >= 5 && strncasecmp(data, "AUTH ", 5) == 0))
+		return LMTP_AUTH_LINE_MAX;
+	return LMTP_LINE_MAX;
+}
+
+/* Says that a line was too long; a response to 334 ends the AUTH. */
+static void session_line_too_long(struct lmtp_session *s)
+{
+	if (s->auth_continue) {
+		s->auth_continue = false;
+		lmtp_session_reply(s, "500 5.5.6 Authentication Exchange "
+				   "line is too long");
+	} else {
+		lmtp_session_reply(s, "500 5.5.2 Line too long");
+	}
+	s->bad_lines++;
+}
+
 /* One command line from the buffer. false when none is complete. */
 static bool session_take_line(struct lmtp_session *s)
 {
 	char *data = s->in + s->in_start;
 	char *lf = memchr(data, '\n', s->in_len);
-	size_t line_len;
+	size_t line_len, max = session_line_max(s, data, s->in_len);
 
 	if (lf == NULL) {
 		if (s->discarding) {
 			session_consume(s, s->in_len);
 			return false;
 		}
-		if (s->in_len >= LMTP_LINE_MAX) {
+		if (s->in_len >= max) {
 			/* RFC 5321 4.5.3.1.4: never act on half a line */
 			s->discarding = true;
+			explicit_bzero(data, s->in_len);
 			session_consume(s, s->in_len);
-			lmtp_session_reply(s, "500 5.5.2 Line too long");
-			s->bad_lines++;
+			session_line_too_long(s);
 			return true;
 		}
 		return false;
@@ -258,10 +298,9 @@ static bool session_take_line(struct lmtp_session *s)
 		return true;
 	}
 	/* a bare LF counts as CRLF, so the limit is the same for both */
-	if (line_len + (line_len >= 2 && lf[-1] == '\r' ? 0 : 1) >
-	    LMTP_LINE_MAX) {
-		lmtp_session_reply(s, "500 5.5.2 Line too long");
-		s->bad_lines++;
+	if (line_len + (line_len >= 2 && lf[-1] == '\r' ? 0 : 1) > max) {
+		explicit_bzero(data, line_len);
+		session_line_too_long(s);
 		return true;
 	}
 	line_len--;
@@ -275,7 +314,7 @@ static bool session_take_line(struct lmtp_session *s)
 
 static void session_process(struct lmtp_session *s)
 {
-	while (!s->waiting && !s->closing) {
+	while (!s->waiting && !s->closing && !s->stls_pending) {
 		if (s->input == LMTP_INPUT_DATA) {
 			if (s->in_len == 0)
 				break;
@@ -302,7 +341,7 @@ static void session_process(struct lmtp_session *s)
 
 static void session_read(struct lmtp_session *s)
 {
-	while (!s->closing && !s->peer_closed) {
+	while (!s->closing && !s->peer_closed && !s->stls_pending) {
 		ssize_t n;
 
 		if (s->in_start > 0) {
@@ -363,15 +402,82 @@ static void session_settle(struct lmtp_session *s)
 			return;
 		}
 		outbuf_release_if_empty(&s->out);
+		if (s->stls_pending) {
+			/* the 220 went out in clear: now the handshake */
+			session_begin_tls(s);
+			return;
+		}
+	}
+	/* TLS may hold decrypted input that epoll cannot report */
+	if (conn_has_buffered(&s->conn) && !s->closing && !s->peer_closed &&
+	    !s->waiting && s->in_len < LMTP_INPUT_BUF) {
+		session_read(s);
+		session_settle(s);
+		return;
 	}
 	session_update_events(s);
+}
+
+/* Runs the TLS handshake after STARTTLS. true once it is done; false
+ * while it waits or after it failed (then s is destroyed). */
+static bool session_handshake(struct lmtp_session **sp)
+{
+	struct lmtp_session *s = *sp;
+	int ret = conn_handshake(&s->conn);
+
+	if (ret == 0) {
+		session_update_events(s);
+		return false;
+	}
+	if (ret < 0) {
+		log_info("TLS handshake failed: rip=%s: %s", s->addr,
+			 s->conn.error);
+		s->end_reason = "TLS handshake failed";
+		lmtp_session_destroy(sp);
+		return false;
+	}
+	lmtp_auth_tls_done(s);
+	s->last_activity_ms = ioloop_now_ms(s->srv->loop);
+	timer_remove(&s->timer);
+	s->timer = timer_add(s->srv->loop, LMTP_IDLE_TIMEOUT_MS,
+			     session_timeout, s);
+	return true;
+}
+
+static void session_begin_tls(struct lmtp_session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+
+	s->stls_pending = false;
+	/* RFC 3207 6. / CVE-2011-0411: what arrived in clear after
+	 * STARTTLS is never taken for a command sent under TLS */
+	explicit_bzero(s->in, s->in_start + s->in_len);
+	s->in_start = s->in_len = 0;
+	s->discarding = false;
+	if (conn_start_tls(&s->conn, s->srv->tls) < 0) {
+		log_error("rip=%s: %s", s->addr, s->conn.error);
+		s->end_reason = "TLS setup failed";
+		lmtp_session_destroy(&s);
+		return;
+	}
+	/* the handshake has its own, shorter limit */
+	timer_remove(&s->timer);
+	s->timer = timer_add(s->srv->loop,
+			     1000ull * cfg->tls.handshake_timeout,
+			     session_timeout, s);
+	if (session_handshake(&s))
+		session_settle(s);
 }
 
 static void session_io(void *context, unsigned ready)
 {
 	struct lmtp_session *s = context;
 
-	if ((ready & IO_READ) && !s->peer_closed && !s->closing)
+	if (s->conn.state == CONN_HANDSHAKE && !session_handshake(&s))
+		return;
+	/* a TLS read may wait for the socket to become writable */
+	if ((ready & (IO_READ | s->conn.read_wants)) && !s->peer_closed &&
+	    !s->closing)
 		session_read(s);
 	session_settle(s);
 }
@@ -552,6 +658,7 @@ void lmtp_session_destroy(struct lmtp_session **sp)
 {
 	struct lmtp_session *s = *sp;
 	struct lmtp_server *srv;
+	char user[AUTH_USER_MAX];
 
 	if (s == NULL)
 		return;
@@ -562,7 +669,11 @@ void lmtp_session_destroy(struct lmtp_session **sp)
 		 * the spool is discarded below */
 		log_info("connection from %s closed during the data: "
 			 "nothing delivered", s->addr);
-	log_debug("disconnect: rip=%s messages=%u end=%s", s->addr,
+	log_debug("disconnect: rip=%s%s%s%s messages=%u end=%s", s->addr,
+		  s->remote && conn_is_tls(&s->conn) ? " tls" : "",
+		  s->auth_user[0] != '\0' ? " user=" : "",
+		  s->auth_user[0] != '\0' ? log_sanitize(s->auth_user,
+			strlen(s->auth_user), user, sizeof(user)) : "",
 		  s->messages, s->end_reason != NULL ? s->end_reason :
 		  "closed");
 	srv->ops->session_gone(srv, s);

@@ -10,7 +10,13 @@
  * and written in large writes.
  *
  * While a lookup, a quota check or the delivery (lmtp_txn.c) runs, the
- * session waits: it reads no command, so replies stay in order. */
+ * session waits: it reads no command, so replies stay in order.
+ *
+ * A remote session (TCP whose local address is not loopback; the host
+ * says so) is served as issue 8 says: LHLO offers STARTTLS (RFC 3207)
+ * when the host has a TLS context, AUTH PLAIN (RFC 4954) once TLS is
+ * on, and MAIL needs a successful AUTH unless lmtp_allow_insecure_remote
+ * (lmtp_auth.c). Loopback and unix-socket sessions offer neither. */
 #ifndef SATCHEL_LMTP_SESSION_H
 #define SATCHEL_LMTP_SESSION_H
 
@@ -61,6 +67,15 @@ struct lmtp_session {
 	struct conn conn;
 	char addr[64];              /* client address, printable */
 	uint64_t last_activity_ms;
+
+	/* lmtp_auth.c: non-loopback TCP only */
+	bool remote;                /* set by the host before start */
+	bool stls_pending;          /* 220 to STARTTLS queued: handshake
+				       once it is written */
+	bool auth_continue;         /* 334 sent: the next line answers */
+	bool auth_pending;          /* the host checks a password */
+	unsigned auth_failures;
+	char auth_user[AUTH_USER_MAX]; /* canonical, "" = none */
 
 	unsigned state;             /* enum lmtp_state */
 	enum lmtp_input input;
@@ -157,6 +172,26 @@ enum lmtp_cmd_outcome lmtp_cmd_dispatch(struct lmtp_session *s, char *line);
 void lmtp_session_rcpt_timer(struct lmtp_session *s);
 /* The reply to RCPT once the user is known (quota checked). */
 void lmtp_cmd_rcpt_accept(struct lmtp_session *s);
+
+/* lmtp_auth.c: STARTTLS and AUTH on remote sessions. */
+/* The LHLO lines they add (RFC 3207 4.2: no STARTTLS once TLS is on). */
+void lmtp_auth_lhlo(struct lmtp_session *s);
+/* True when MAIL must be refused with 530 5.7.0 (RFC 4954 6.). */
+bool lmtp_auth_required(const struct lmtp_session *s);
+enum lmtp_cmd_outcome lmtp_auth_cmd_starttls(struct lmtp_session *s,
+					     struct lmtp_args *args);
+enum lmtp_cmd_outcome lmtp_auth_cmd_auth(struct lmtp_session *s,
+					 struct lmtp_args *args);
+/* The line after "334 " (s->auth_continue). */
+enum lmtp_cmd_outcome lmtp_auth_response(struct lmtp_session *s,
+					 const char *line);
+/* The host's answer to authenticate (auth_reply result and user). May
+ * destroy s. */
+void lmtp_session_auth_done(struct lmtp_session *s,
+			    const struct auth_reply *reply);
+/* The TLS handshake after STARTTLS finished: the session is reset to
+ * the state after the greeting (RFC 3207 4.2). */
+void lmtp_auth_tls_done(struct lmtp_session *s);
 
 /* lmtp_spool.c: the received bytes go to the spool in jobs. */
 /* Creates the spool and the chunk buffer (DATA, first BDAT). 0 or -1

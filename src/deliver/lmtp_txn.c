@@ -26,6 +26,7 @@ struct lmtp_txn {
 	struct delivery_envelope env;
 	char sender[LMTP_PATH_MAX];
 	char orcpt[LMTP_ORCPT_MAX + 1];
+	char auth_user[AUTH_USER_MAX]; /* the client's AUTH, "" = none */
 	struct lmtp_rcpt *rcpts;
 	unsigned nrcpts;
 
@@ -108,6 +109,7 @@ static void txn_reply(struct lmtp_txn *t, unsigned index,
 	struct deliver_log_entry e = {
 		.sender = t->sender, .rcpt = r->address, .user = r->user,
 		.message_id = t->message_id, .res = res,
+		.auth_user = t->auth_user,
 		.seconds = (double)(ioloop_now_ms(t->srv->loop) -
 				    t->step_started_ms) / 1000.0,
 		.note = note,
@@ -229,6 +231,7 @@ int lmtp_txn_start(struct lmtp_session *s)
 	s->rcpts = NULL;
 	s->cap_rcpts = 0;
 	snprintf(t->sender, sizeof(t->sender), "%s", s->mail.sender);
+	snprintf(t->auth_user, sizeof(t->auth_user), "%s", s->auth_user);
 	t->env.sender = t->sender;
 	if (t->nrcpts > 0 && t->rcpts[0].orcpt[0] != '\0') {
 		snprintf(t->orcpt, sizeof(t->orcpt), "%s", t->rcpts[0].orcpt);

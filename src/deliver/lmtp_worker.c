@@ -1,9 +1,14 @@
 /* lmtp_worker.c: an LMTP worker process started by `satchel serve`
  * (lmtp_worker_run, lmtp.h): one event loop over the lmtp_listen
  * sockets, recipient lookups through the auth process (AUTH_REQ_USERDB,
- * replies matched by id), store jobs on a pool. SIGTERM stops (sessions
- * are told 421; deliveries already running complete), SIGUSR1 drains
- * (no new connections; exit when the sessions and deliveries end).
+ * replies matched by id), the AUTH PLAIN of remote sessions through it
+ * too (AUTH_REQ_PASS, secured: only asked under TLS), store jobs on a
+ * pool. A connection is remote when its local address (getsockname) is
+ * neither loopback nor a unix socket: it gets STARTTLS with the
+ * generation's TLS context and must authenticate (lmtp_auth.c).
+ * SIGTERM stops (sessions are told 421; deliveries already running
+ * complete), SIGUSR1 drains (no new connections; exit when the sessions
+ * and deliveries end).
  *
  * The worker listens at once, without waiting for the auth process's
  * AUTH_HELLO (which it ignores): LMTP offers nothing that depends on the
@@ -26,6 +31,7 @@
 #include "deliver/lmtp_server.h"
 #include "deliver/lmtp_session.h"
 #include "net/ioloop.h"
+#include "net/listener.h"
 #include "util/jobpool.h"
 #include "util/log.h"
 
@@ -66,35 +72,66 @@ static struct lmtp_session *session_by_id(struct lmtp_worker *w,
 
 	if (fd >= w->by_fd_cap || (s = w->by_fd[fd]) == NULL)
 		return NULL;
-	return s->lookup_pending && s->lookup_id == id ? s : NULL;
+	return (s->lookup_pending || s->auth_pending) && s->lookup_id == id ?
+	       s : NULL;
 }
 
 /* --- the host ops --- */
+
+/* Sends req (its id made here, the session waits for it). 0 or -1. */
+static int worker_send(struct lmtp_worker *w, struct lmtp_session *s,
+		       struct auth_request *req)
+{
+	ssize_t n;
+
+	req->id = ((uint64_t)s->fd & ID_FD_MASK) |
+		  (++w->requests << ID_FD_BITS);
+	s->lookup_id = req->id;
+	snprintf(req->client_addr, sizeof(req->client_addr), "%s", s->addr);
+	n = send(w->auth_fd, req, sizeof(*req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(*req)) {
+		log_error("auth request not sent: %s",
+			  n < 0 ? strerror(errno) : "short send");
+		return -1;
+	}
+	return 0;
+}
 
 static int worker_lookup(struct lmtp_server *srv, struct lmtp_session *s,
 			 const char *address)
 {
 	struct lmtp_worker *w = srv->host;
 	struct auth_request req;
-	ssize_t n;
 
 	if (w->auth_fd < 0 || strlen(address) >= sizeof(req.user))
 		return -1;
 	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_USERDB;
-	req.id = ((uint64_t)s->fd & ID_FD_MASK) |
-		 (++w->requests << ID_FD_BITS);
-	s->lookup_id = req.id;
 	/* the address exactly as in RCPT, without <> (auth_userdb.h) */
 	snprintf(req.user, sizeof(req.user), "%s", address);
-	snprintf(req.client_addr, sizeof(req.client_addr), "%s", s->addr);
-	n = send(w->auth_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(req)) {
-		log_error("userdb request not sent: %s",
-			  n < 0 ? strerror(errno) : "short send");
+	return worker_send(w, s, &req);
+}
+
+static int worker_authenticate(struct lmtp_server *srv,
+			       struct lmtp_session *s, const char *user,
+			       const char *password)
+{
+	struct lmtp_worker *w = srv->host;
+	struct auth_request req;
+	int ret;
+
+	if (w->auth_fd < 0 || strlen(user) >= sizeof(req.user) ||
+	    strlen(password) >= sizeof(req.secret))
 		return -1;
-	}
-	return 0;
+	memset(&req, 0, sizeof(req));
+	req.type = AUTH_REQ_PASS;
+	snprintf(req.user, sizeof(req.user), "%s", user);
+	snprintf(req.secret, sizeof(req.secret), "%s", password);
+	/* lmtp_auth.c asks only under TLS; the auth process checks it */
+	req.secured = conn_is_tls(&s->conn);
+	ret = worker_send(w, s, &req);
+	explicit_bzero(&req, sizeof(req));
+	return ret;
 }
 
 static void worker_lookup_cancel(struct lmtp_server *srv,
@@ -116,6 +153,7 @@ static void worker_session_gone(struct lmtp_server *srv,
 static const struct lmtp_host_ops worker_ops = {
 	.lookup = worker_lookup,
 	.lookup_cancel = worker_lookup_cancel,
+	.authenticate = worker_authenticate,
 	.session_gone = worker_session_gone,
 };
 
@@ -157,6 +195,21 @@ static void addr_text(const struct sockaddr_storage *ss, char *out,
 	}
 	if (inet_ntop(ss->ss_family, raw, out, (socklen_t)size) == NULL)
 		snprintf(out, size, "unknown");
+}
+
+/* True when the local address of a TCP connection is not loopback:
+ * what the client reached decides (a wildcard listener serves both),
+ * and an address that cannot be read counts as remote. */
+static bool conn_remote(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return true;
+	if (ss.ss_family == AF_UNIX)
+		return false;
+	return !listener_addr_is_loopback((const struct sockaddr *)&ss);
 }
 
 /* Says why before closing a connection it will not serve. */
@@ -204,6 +257,7 @@ static void worker_accept(void *context, unsigned ready)
 			refuse(fd, "421 4.3.0 Cannot set up the session\r\n");
 			continue;
 		}
+		s->remote = !wl->listener->is_unix && conn_remote(fd);
 		if (worker_track(w, s) < 0) {
 			lmtp_session_destroy(&s);
 			continue;
@@ -244,6 +298,8 @@ static void worker_auth_lost(struct lmtp_worker *w)
 
 		if (s != NULL && s->lookup_pending)
 			lmtp_session_lookup_done(s, &reply);
+		else if (s != NULL && s->auth_pending)
+			lmtp_session_auth_done(s, &reply);
 	}
 	/* the master starts a new generation; this one drains */
 	w->srv.draining = true;
@@ -277,7 +333,10 @@ static void worker_auth_io(void *context, unsigned ready)
 		s = session_by_id(w, reply.id);
 		if (s == NULL)
 			continue; /* the client left, or the lookup timed out */
-		lmtp_session_lookup_done(s, &reply);
+		if (s->auth_pending)
+			lmtp_session_auth_done(s, &reply);
+		else
+			lmtp_session_lookup_done(s, &reply);
 	}
 }
 
@@ -372,6 +431,7 @@ int lmtp_worker_run(const struct lmtp_worker_setup *setup)
 	log_set_role(role);
 	(void)prctl(PR_SET_NAME, "satchel-lmtp", 0, 0, 0);
 	lmtp_server_init(&w->srv, setup->cfg);
+	w->srv.tls = setup->tls;
 	w->srv.ops = &worker_ops;
 	w->srv.host = w;
 	w->auth_fd = setup->auth_fd;

@@ -2,6 +2,7 @@
  * lmtp_listen keys: TCP host:port and unix:PATH. */
 #include "net/listener.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -291,4 +292,34 @@ void listener_close_all(struct listener *set, size_t count)
 			close(set[i].fd);
 		set[i].fd = -1;
 	}
+}
+
+bool listener_addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		       sin6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+bool listener_host_is_loopback(const char *host)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+	if (inet_pton(AF_INET, host, &sin.sin_addr) == 1)
+		return listener_addr_is_loopback((struct sockaddr *)&sin);
+	if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1)
+		return listener_addr_is_loopback((struct sockaddr *)&sin6);
+	return false;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "net/net_limits.h"
@@ -50,5 +51,13 @@ int listener_parse_addr(const char *text, char *host, size_t host_size,
 			char *port, size_t port_size);
 
 void listener_close_all(struct listener *set, size_t count);
+
+/* True for an address of the loopback interface: 127.0.0.0/8, ::1 and
+ * IPv4-mapped 127.0.0.0/8 (::ffff:127.0.0.1); any other family (AF_UNIX
+ * included) is false: the caller decides what a unix socket is. */
+bool listener_addr_is_loopback(const struct sockaddr *sa);
+/* The same for a numeric host as listener_parse_addr() gives it; false
+ * for a wildcard (0.0.0.0, ::) and anything that does not parse. */
+bool listener_host_is_loopback(const char *host);
 
 #endif

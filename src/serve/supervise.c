@@ -123,7 +123,7 @@ static int run_worker(struct master *m, struct generation *g,
 {
 	if (lmtp) {
 		struct lmtp_worker_setup setup = {
-			.cfg = g->cfg, .index = slot_index,
+			.cfg = g->cfg, .tls = g->tls, .index = slot_index,
 			.auth_fd = auth_fd, .ready_fd = ready_fd,
 			.listeners = g->lmtp_listeners,
 			.nlisteners = g->nlmtp_listeners,

@@ -81,8 +81,9 @@ int supervise_load_config(struct master *m, struct config *cfg, char *err,
  * 0, or -1 with err (nothing left open). */
 int supervise_bind(const struct config *cfg, struct generation *g,
 		   const struct generation *old, char *err, size_t errsize);
-/* Refuses what the master cannot run: lmtp_listen without an LMTP entry
- * point. 0, or -1 with err. */
+/* Refuses what the master cannot or must not run: lmtp_listen without an
+ * LMTP entry point; a non-loopback lmtp_listen address without tls_cert
+ * unless lmtp_allow_insecure_remote. 0, or -1 with err. */
 int supervise_check_config(const struct master *m, const struct config *cfg,
 			   char *err, size_t errsize);
 /* Starts auth + workers for cfg (owned by the generation afterwards)

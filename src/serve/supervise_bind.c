@@ -23,9 +23,22 @@ int supervise_load_config(struct master *m, struct config *cfg, char *err,
 int supervise_check_config(const struct master *m, const struct config *cfg,
 			   char *err, size_t errsize)
 {
+	char item[CONFIG_STR_MAX];
+
 	if (cfg->lmtp_listen[0] != '\0' && m->lmtp_run == NULL) {
 		snprintf(err, errsize, "lmtp_listen is set, but this satchel "
 			 "has no LMTP worker built in");
+		return -1;
+	}
+	/* issue 8, 6.: a remote LMTP port is served with STARTTLS (RFC
+	 * 3207) and AUTH (RFC 4954); without a certificate it would be
+	 * open to anyone who reaches it, so that needs saying twice */
+	if (cfg->tls.cert[0] == '\0' && !cfg->lmtp_allow_insecure_remote &&
+	    config_lmtp_remote(cfg, item, sizeof(item))) {
+		snprintf(err, errsize, "lmtp_listen: %.128s is not a loopback "
+			 "address: LMTP from other hosts needs tls_cert and "
+			 "tls_key (STARTTLS, then AUTH), or "
+			 "lmtp_allow_insecure_remote = yes", item);
 		return -1;
 	}
 	return 0;

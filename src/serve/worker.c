@@ -202,24 +202,6 @@ void worker_session_gone(struct worker *w, struct session *s)
 		ioloop_stop(w->loop);
 }
 
-static bool addr_is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-		const uint8_t *b = sin6->sin6_addr.s6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127;
-	}
-	return false;
-}
-
 static void addr_text(const struct sockaddr_storage *ss, char *out,
 		      size_t size)
 {
@@ -278,7 +260,8 @@ static void worker_accept(void *context, unsigned ready)
 		 * latency to the last segment of each. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				 sizeof(one));
-		s = session_create(w, fd, addr, addr_is_loopback(&ss), l->tls);
+		s = session_create(w, fd, addr, listener_addr_is_loopback(
+					   (const struct sockaddr *)&ss), l->tls);
 		if (s == NULL) {
 			connlimit_release(w->connlimit, w->index, addr);
 			refuse(fd, "cannot set up the session");
@@ -320,7 +303,8 @@ static void worker_stdio_start(struct worker *w)
 	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
 		addr_text(&ss, addr, sizeof(addr));
-		loopback = addr_is_loopback(&ss);
+		loopback = listener_addr_is_loopback(
+			(const struct sockaddr *)&ss);
 	}
 	s = session_create(w, st->in_fd, addr, loopback, false);
 	if (s == NULL) {

@@ -1,7 +1,8 @@
 /* fuzz-lmtp.c: arbitrary client bytes through the LMTP parser: each
  * line as a command (the verb split, MAIL / RCPT paths and parameters,
- * BDAT), and after a line "DATA" the bytes up to the end of data through
- * the dot-unstuffer in arbitrary read sizes, as a session reads them.
+ * BDAT, an AUTH PLAIN response), and after a line "DATA" the bytes up
+ * to the end of data through the dot-unstuffer in arbitrary read sizes,
+ * as a session reads them.
  * Then a round trip: the input made into CRLF lines, dot-stuffed as an
  * MTA sends it (store/msgconv.c), must come out of the unstuffer exactly
  * as it went in, wherever the reads split it. */
@@ -35,6 +36,14 @@ static void parse_command(char *line)
 		__builtin_trap();
 	if (strncasecmp(args.verb, "BDAT", 4) == 0)
 		(void)lmtp_parse_bdat(&args, &size, &last, &reply);
+	if (strncasecmp(args.verb, "AUTH", 4) == 0 && args.argc == 2) {
+		struct lmtp_auth_plain plain;
+
+		/* a parsed message has a user and a password */
+		if (lmtp_parse_auth_plain(args.argv[1], &plain, &reply) == 0 &&
+		    (plain.user[0] == '\0' || plain.password[0] == '\0'))
+			__builtin_trap();
+	}
 }
 
 /* The session's view: lines until DATA, then data until its end. */

@@ -111,6 +111,9 @@ static int attach(uint32_t slot)
 	return attach_kind(slot, AUTH_SLOT_POP3);
 }
 
+/* The "secured" flag of the next requests (TLS or loopback). */
+static uint8_t req_secured = 1;
+
 static void request(int fd, uint32_t type, const char *user,
 		    const char *secret, const char *timestamp, uint32_t *id_r)
 {
@@ -124,7 +127,7 @@ static void request(int fd, uint32_t type, const char *user,
 	snprintf(req.timestamp, sizeof(req.timestamp), "%s",
 		 timestamp != NULL ? timestamp : "");
 	snprintf(req.client_addr, sizeof(req.client_addr), "192.0.2.7");
-	req.secured = 1;
+	req.secured = req_secured;
 	if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
 		exit(2);
 	if (id_r != NULL)
@@ -239,8 +242,25 @@ static void test_userdb(int pop3)
 	CHECK(login(pop3, AUTH_REQ_USERDB, "alice", "", NULL, &rep) ==
 	      AUTH_PERMFAIL && rep.user[0] == '\0',
 	      "userdb refused on a POP3 worker's socket");
+	CHECK(login(w, AUTH_REQ_APOP, "alice", "c4c9334bac560ecc979e58001b3"
+		    "e22fb", "<1.2@x>", NULL) == AUTH_PERMFAIL,
+	      "APOP refused on an LMTP worker's socket");
+	/* an MTA's AUTH PLAIN on a remote LMTP session, after STARTTLS */
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, &rep) ==
+	      AUTH_OK && strcmp(rep.user, "alice") == 0 &&
+	      rep.mail_path[0] == '\0',
+	      "PASS on an LMTP worker's socket: the canonical name only");
+	CHECK(login(w, AUTH_REQ_PASS, "root", "r", NULL, &rep) == AUTH_OK,
+	      "PASS on an LMTP worker's socket: an account that receives no "
+	      "mail (uid 0 here) may still authenticate an MTA");
+	CHECK(login(w, AUTH_REQ_PASS, "alice", "Wonderland", NULL, &rep) ==
+	      AUTH_FAILED && rep.user[0] == '\0',
+	      "PASS on an LMTP worker's socket: wrong password");
+	req_secured = 0;
 	CHECK(login(w, AUTH_REQ_PASS, "alice", "wonderland", NULL, NULL) ==
-	      AUTH_PERMFAIL, "PASS refused on an LMTP worker's socket");
+	      AUTH_FAILED, "PASS on an LMTP worker's socket without TLS "
+	      "refused (plaintext_auth does not apply)");
+	req_secured = 1;
 	{
 		static struct auth_sasl_request sreq;
 		size_t len = AUTH_SASL_REQUEST_HDR + 7;
@@ -293,6 +313,13 @@ static void test_userdb(int pop3)
 			 AUTH_OK;
 	}
 	CHECK(fails == 0, "userdb: repeated lookups answered");
+	for (i = 0, fails = 0; i < 5; i++) {
+		fails += login(w, AUTH_REQ_PASS, "delayed", "d", NULL, NULL) !=
+			 AUTH_OK;
+		fails += login(w, AUTH_REQ_PASS, "many", "m", NULL, NULL) !=
+			 AUTH_OK;
+	}
+	CHECK(fails == 0, "LMTP PASS: no LOGIN-DELAY, no session counted");
 	CHECK(strstr(slurp(log_path), "login: user=delayed") == NULL,
 	      "userdb: no login logged");
 	close(w);

@@ -1,6 +1,6 @@
 /* test-listener.c: listen lists with unix:PATH sockets: mode at creation,
  * owner and group, stale sockets replaced, live ones and other files
- * kept, bad paths refused. */
+ * kept, bad paths refused; which addresses are loopback. */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -56,6 +56,29 @@ static unsigned free_port(void)
 	return ntohs(sin.sin_port);
 }
 
+/* What counts as loopback (LMTP's STARTTLS/AUTH rule, POP3's
+ * plaintext_auth = tls-or-loopback). */
+static void test_loopback(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	CHECK(listener_host_is_loopback("127.0.0.1") &&
+	      listener_host_is_loopback("127.255.0.9") &&
+	      listener_host_is_loopback("::1") &&
+	      listener_host_is_loopback("::ffff:127.0.0.1"),
+	      "127.0.0.0/8, ::1 and IPv4-mapped 127.x are loopback");
+	CHECK(!listener_host_is_loopback("10.0.0.5") &&
+	      !listener_host_is_loopback("128.0.0.1") &&
+	      !listener_host_is_loopback("0.0.0.0") &&
+	      !listener_host_is_loopback("::") &&
+	      !listener_host_is_loopback("::ffff:10.0.0.1") &&
+	      !listener_host_is_loopback("::2") &&
+	      !listener_host_is_loopback("localhost"),
+	      "other addresses, wildcards and names are not");
+	CHECK(!listener_addr_is_loopback((struct sockaddr *)&sun),
+	      "a unix address is not loopback (the caller decides)");
+}
+
 int main(void)
 {
 	struct listener set[LISTENER_LMTP_MAX], other[LISTENER_LMTP_MAX];
@@ -64,6 +87,7 @@ int main(void)
 	struct stat st;
 	int fd;
 
+	test_loopback();
 	snprintf(dir, sizeof(dir), "/tmp/satchel-test-listener-XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");

@@ -1,11 +1,14 @@
 /* test-lmtp_cmd.c: LMTP command line syntax (lmtp_parse.c: the verb and
  * arguments, MAIL FROM / RCPT TO paths and every ESMTP parameter, BDAT)
  * and the streaming dot-unstuffing of DATA (lmtp_dot.c), split at every
- * position. The dispatch itself (states, replies) is in the dialogues,
- * tests/dialogue/ (the .lmtp files). */
+ * position; the AUTH PLAIN response (RFC 4616). The dispatch itself
+ * (states, replies) is in the dialogues, tests/dialogue/ (the .lmtp
+ * files), and for remote sessions in test-lmtp_session.c. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
 
 #include "deliver/lmtp_dot.h"
 #include "deliver/lmtp_parse.h"
@@ -118,8 +121,14 @@ static void test_mail(void)
 		  "501 5.5.4 Bad RET value", "bad RET");
 	CHECK_STR(mail("MAIL FROM:<a@b> ENVID=a+zz", 0, &m),
 		  "501 5.5.4 Bad ENVID value", "bad xtext");
-	CHECK_STR(mail("MAIL FROM:<a@b> AUTH=<>", 0, &m),
+	CHECK_STR(mail("MAIL FROM:<a@b> XYZ=1", 0, &m),
 		  "555 5.5.4 Unsupported parameter", "unknown parameter");
+	CHECK_STR(mail("MAIL FROM:<a@b> AUTH=<>", 0, &m), "",
+		  "RFC 4954 5.: AUTH=<> accepted (and ignored)");
+	CHECK_STR(mail("MAIL FROM:<a@b> AUTH=a+2Bb@example.org", 0, &m), "",
+		  "AUTH= in xtext");
+	CHECK_STR(mail("MAIL FROM:<a@b> AUTH=a+zz", 0, &m),
+		  "501 5.5.4 Bad AUTH value", "AUTH= bad xtext");
 	CHECK_STR(mail("MAIL FROM:<a@b> SIZE=1 SIZE=2", 0, &m),
 		  "501 5.5.4 Duplicate parameter", "duplicate parameter");
 }
@@ -288,6 +297,56 @@ static void test_dot(void)
 	}
 }
 
+/* AUTH PLAIN (RFC 4954 4., RFC 4616 2.): base64 of [authzid] NUL authcid
+ * NUL passwd; strict base64, every malformed message refused. */
+static void test_auth_plain(void)
+{
+	struct lmtp_auth_plain p;
+	const char *reply = "";
+	char long_user[520], b64[420];
+	unsigned char msg[304];
+
+	CHECK(lmtp_parse_auth_plain("AGFsaWNlAHNlY3JldA==", &p, &reply) == 0,
+	      "PLAIN without authzid");
+	CHECK_STR(p.user, "alice", "PLAIN: authcid");
+	CHECK_STR(p.password, "secret", "PLAIN: password");
+	CHECK_STR(p.authzid, "", "PLAIN: no authzid");
+	CHECK(lmtp_parse_auth_plain("YWxpY2UAYWxpY2UAc2UgY3JldA==", &p, &reply) == 0 &&
+	      strcmp(p.authzid, "alice") == 0 &&
+	      strcmp(p.password, "se cret") == 0,
+	      "PLAIN with authzid, a space in the password");
+	CHECK(lmtp_parse_auth_plain("not base64!", &p, &reply) < 0,
+	      "not base64");
+	CHECK_STR(reply, "501 5.5.2 Cannot Base64-decode Client responses",
+		  "not base64: 501 5.5.2");
+	CHECK(lmtp_parse_auth_plain("", &p, &reply) < 0 &&
+	      strncmp(reply, "501 5.5.2", 9) == 0, "empty line: 501");
+	CHECK(lmtp_parse_auth_plain("=", &p, &reply) < 0, "\"=\" (empty)");
+	CHECK_STR(reply, "535 5.7.8 Authentication credentials invalid",
+		  "empty response: 535 5.7.8");
+	CHECK(lmtp_parse_auth_plain("AGFsaWNl", &p, &reply) < 0 &&
+	      strncmp(reply, "535", 3) == 0 && p.user[0] == '\0',
+	      "one NUL only: 535, nothing left");
+	CHECK(lmtp_parse_auth_plain("AABzZWNyZXQ=", &p, &reply) < 0,
+	      "empty authcid refused");
+	CHECK(lmtp_parse_auth_plain("AGFsaWNlAA==", &p, &reply) < 0,
+	      "empty password refused");
+	CHECK(lmtp_parse_auth_plain("AGFsaWNlAHNlAGNyZXQ=", &p, &reply) < 0 &&
+	      p.password[0] == '\0', "a NUL inside the password refused");
+	/* NUL, 300 octets of user, NUL, "pw" */
+	memset(msg, 'u', sizeof(msg));
+	msg[0] = '\0';
+	msg[301] = '\0';
+	memcpy(msg + 302, "pw", 2);
+	EVP_EncodeBlock((unsigned char *)b64, msg, 304);
+	CHECK(lmtp_parse_auth_plain(b64, &p, &reply) < 0,
+	      "an authcid longer than AUTH_USER_MAX refused");
+	memset(long_user, 'A', sizeof(long_user) - 1);
+	long_user[sizeof(long_user) - 1] = '\0';
+	CHECK(lmtp_parse_auth_plain(long_user, &p, &reply) < 0,
+	      "long garbage refused");
+}
+
 int main(void)
 {
 	test_line();
@@ -295,5 +354,6 @@ int main(void)
 	test_rcpt();
 	test_bdat();
 	test_dot();
+	test_auth_plain();
 	return unit_done();
 }

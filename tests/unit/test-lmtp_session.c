@@ -12,21 +12,32 @@
  *  - a message of many spool chunks (written by jobs) reaches the spool
  *    whole and unstuffed;
  *  - a connection closed in the middle of DATA stores nothing and frees
- *    its spool. */
+ *    its spool;
+ *  - a remote session (lmtp_auth.c): without a TLS context neither
+ *    STARTTLS (454) nor AUTH (538) works and MAIL is 530; with one,
+ *    STARTTLS (a real handshake, certificate made with the openssl
+ *    command), the reset after it, AUTH PLAIN with a wrong password,
+ *    a long response after 334, then the right one, and a delivery;
+ *    lmtp_allow_insecure_remote lets MAIL through unauthenticated. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
 #include "config/config.h"
 #include "deliver/lmtp_server.h"
 #include "deliver/lmtp_session.h"
 #include "net/ioloop.h"
+#include "net/tls.h"
 #include "util/jobpool.h"
 #include "unit.h"
 
@@ -132,9 +143,15 @@ struct fake_lookup {
 	struct lmtp_session *session;
 	struct auth_reply reply;
 	struct timer *timer;
+	/* lmtp_session_lookup_done or lmtp_session_auth_done */
+	void (*done)(struct lmtp_session *s, const struct auth_reply *reply);
 };
 
-static struct fake_lookup lookup_state;
+static struct fake_lookup lookup_state = {
+	.done = lmtp_session_lookup_done,
+};
+/* AUTH: alice's password is "right" */
+static struct fake_lookup auth_state = { .done = lmtp_session_auth_done };
 
 static void lookup_fire(void *context)
 {
@@ -144,7 +161,7 @@ static void lookup_fire(void *context)
 	l->timer = NULL;
 	l->session = NULL;
 	if (s != NULL)
-		lmtp_session_lookup_done(s, &l->reply);
+		l->done(s, &l->reply);
 }
 
 static int fake_lookup(struct lmtp_server *srv, struct lmtp_session *s,
@@ -182,23 +199,49 @@ static void fake_cancel(struct lmtp_server *srv, struct lmtp_session *s)
 	timer_remove(&lookup_state.timer);
 }
 
+static int fake_authenticate(struct lmtp_server *srv,
+			     struct lmtp_session *s, const char *user,
+			     const char *password)
+{
+	struct fake_lookup *l = &auth_state;
+
+	memset(&l->reply, 0, AUTH_REPLY_HDR);
+	l->reply.result = strcmp(user, "alice") == 0 &&
+			  strcmp(password, "right") == 0 ? AUTH_OK :
+			  AUTH_FAILED;
+	if (l->reply.result == AUTH_OK)
+		snprintf(l->reply.user, sizeof(l->reply.user), "alice");
+	l->session = s;
+	l->timer = timer_add(srv->loop, 0, lookup_fire, l);
+	return 0;
+}
+
 static void fake_gone(struct lmtp_server *srv, struct lmtp_session *s)
 {
 	if (lookup_state.session == s) {
 		lookup_state.session = NULL;
 		timer_remove(&lookup_state.timer);
 	}
+	if (auth_state.session == s) {
+		auth_state.session = NULL;
+		timer_remove(&auth_state.timer);
+	}
 }
 
 static const struct lmtp_host_ops host_ops = {
 	.lookup = fake_lookup, .lookup_cancel = fake_cancel,
-	.session_gone = fake_gone,
+	.authenticate = fake_authenticate, .session_gone = fake_gone,
 };
+
+/* What run_session() makes of the next session. */
+static bool session_remote;
+static struct tls_ctx *session_tls;
 
 /* --- the client, on its own thread --- */
 
 struct client {
 	int fd;
+	SSL *ssl;                    /* after STARTTLS */
 	char buf[8192];
 	size_t len;
 	bool ok;
@@ -211,7 +254,9 @@ static void client_send(struct client *c, const char *text)
 	size_t len = strlen(text), off = 0;
 
 	while (off < len) {
-		ssize_t n = write(c->fd, text + off, len - off);
+		ssize_t n = c->ssl != NULL ?
+			SSL_write(c->ssl, text + off, (int)(len - off)) :
+			write(c->fd, text + off, len - off);
 
 		if (n <= 0)
 			return;
@@ -229,9 +274,13 @@ static const char *client_line(struct client *c)
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&p, 1, 10000) <= 0)
+		if ((c->ssl == NULL || SSL_pending(c->ssl) == 0) &&
+		    poll(&p, 1, 10000) <= 0)
 			return "";
-		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		n = c->ssl != NULL ?
+			SSL_read(c->ssl, c->buf + c->len,
+				 (int)(sizeof(c->buf) - c->len)) :
+			read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (n <= 0)
 			return "";
 		c->len += (size_t)n;
@@ -275,6 +324,12 @@ static void *client_main(void *arg)
 	struct client *c = arg;
 
 	c->script(c);
+	if (c->ssl != NULL) {
+		SSL_CTX *ctx = SSL_get_SSL_CTX(c->ssl);
+
+		SSL_free(c->ssl);
+		SSL_CTX_free(ctx);
+	}
 	close(c->fd);
 	return NULL;
 }
@@ -305,7 +360,9 @@ static bool run_session(struct config *cfg, void (*script)(struct client *),
 	jobs_io = io_add(srv.loop, jobpool_fd(srv.jobs), IO_READ, false,
 			 (io_callback *)(void (*)(void))jobpool_complete,
 			 srv.jobs);
+	srv.tls = session_tls;
 	s = lmtp_session_create(&srv, pair[0], "test");
+	s->remote = session_remote;
 	c->fd = pair[1];
 	pthread_create(&thread, NULL, client_main, c);
 	lmtp_session_start(s);
@@ -414,12 +471,212 @@ static void script_cut(struct client *c)
 	client_send(c, "Subject: cut\r\n\r\nhalf a messa");
 }
 
+/* --- remote sessions --- */
+
+/* Reads the LHLO reply; "S" in *seen for STARTTLS, "A" for AUTH. */
+static void client_lhlo(struct client *c, char *seen, size_t size)
+{
+	const char *line;
+
+	seen[0] = '\0';
+	client_send(c, "LHLO client\r\n");
+	do {
+		line = client_line(c);
+		if (strcmp(line, "250-STARTTLS") == 0)
+			strncat(seen, "S", size - strlen(seen) - 1);
+		if (strcmp(line, "250-AUTH PLAIN") == 0)
+			strncat(seen, "A", size - strlen(seen) - 1);
+	} while (line[0] != '\0' && strcmp(line, "250 DSN") != 0);
+	if (line[0] == '\0' && c->ok) {
+		c->ok = false;
+		snprintf(c->failure, sizeof(c->failure), "no LHLO reply");
+	}
+}
+
+static void client_expect_seen(struct client *c, const char *seen,
+			       const char *want)
+{
+	if (c->ok && strcmp(seen, want) != 0) {
+		c->ok = false;
+		snprintf(c->failure, sizeof(c->failure), "LHLO offered \"%s\","
+			 " want \"%s\" (S STARTTLS, A AUTH)", seen, want);
+	}
+}
+
+static void script_remote_no_tls(struct client *c)
+{
+	char seen[8];
+
+	client_expect(c, "220 test.example LMTP satchel ready");
+	client_lhlo(c, seen, sizeof(seen));
+	client_expect_seen(c, seen, "");
+	client_send(c, "STARTTLS\r\n");
+	client_expect(c, "454 4.7.0 TLS not available");
+	client_send(c, "AUTH PLAIN AGFsaWNlAHJpZ2h0\r\n");
+	client_expect(c, "538 5.7.11 Encryption required for requested "
+		      "authentication mechanism");
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "530 5.7.0 Authentication required");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
+static void script_remote_insecure(struct client *c)
+{
+	client_greet(c, "RCPT TO:<bob@example.org>\r\n");
+	client_expect(c, "250 2.1.5 <bob@example.org> OK");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
+static void client_starttls(struct client *c)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int flags = fcntl(c->fd, F_GETFL);
+
+	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+	c->ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_connect(c->ssl) != 1) {
+		c->ok = false;
+		snprintf(c->failure, sizeof(c->failure), "TLS handshake");
+		if (c->ssl == NULL)
+			SSL_CTX_free(ctx);
+	}
+}
+
+static void script_remote_tls(struct client *c)
+{
+	char seen[8], line[900];
+	size_t n;
+
+	client_expect(c, "220 test.example LMTP satchel ready");
+	client_lhlo(c, seen, sizeof(seen));
+	client_expect_seen(c, seen, "S");
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "530 5.7.0 Authentication required");
+	client_send(c, "STARTTLS\r\n");
+	client_expect(c, "220 2.0.0 Ready to start TLS");
+	if (!c->ok)
+		return;
+	client_starttls(c);
+	/* RFC 3207 4.2: the LHLO before the handshake is forgotten */
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "503 5.5.1 Send LHLO first");
+	client_lhlo(c, seen, sizeof(seen));
+	client_expect_seen(c, seen, "A");
+	client_send(c, "STARTTLS\r\n");
+	client_expect(c, "503 5.5.1 TLS already active");
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "530 5.7.0 Authentication required");
+	/* "\0alice\0wrong" */
+	client_send(c, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+	client_expect(c, "535 5.7.8 Authentication credentials invalid");
+	/* RFC 4954 4.: a response longer than 512 octets is taken:
+	 * base64 of NUL, 200 x, NUL, 240 y (a valid PLAIN message) */
+	client_send(c, "AUTH PLAIN\r\n");
+	client_expect(c, "334 ");
+	memset(line, 0, sizeof(line));
+	{
+		unsigned char msg[442];
+
+		memset(msg, 'x', sizeof(msg));
+		msg[0] = '\0';
+		msg[201] = '\0';
+		memset(msg + 202, 'y', 240);
+		n = (size_t)EVP_EncodeBlock((unsigned char *)line, msg,
+					    sizeof(msg));
+	}
+	memcpy(line + n, "\r\n", 3);
+	client_send(c, line);
+	client_expect(c, "535 5.7.8 Authentication credentials invalid");
+	/* "\0alice\0right" after a 334 */
+	client_send(c, "AUTH PLAIN\r\n");
+	client_expect(c, "334 ");
+	client_send(c, "AGFsaWNlAHJpZ2h0\r\n");
+	client_expect(c, "235 2.7.0 Authentication successful");
+	client_send(c, "AUTH PLAIN AGFsaWNlAHJpZ2h0\r\n");
+	client_expect(c, "503 5.5.1 Already authenticated");
+	client_send(c, "MAIL FROM:<s@example.net>\r\n");
+	client_expect(c, "250 2.1.0 Sender OK");
+	client_send(c, "RCPT TO:<alice@example.org>\r\nDATA\r\n");
+	client_expect(c, "250 2.1.5 <alice@example.org> OK");
+	client_expect(c, "354 End data with <CR><LF>.<CR><LF>");
+	client_send(c, "Subject: tls\r\n\r\nover TLS\r\n.\r\n");
+	client_expect(c, "250 2.0.0 <alice@example.org> stored");
+	client_send(c, "QUIT\r\n");
+	client_expect(c, "221 2.0.0 test.example closing connection");
+}
+
+/* A self-signed certificate made with the openssl command, as a server
+ * context; NULL when that fails (reported). */
+static struct tls_ctx *make_tls(void)
+{
+	static char dir[] = "/tmp/satchel-test-lmtp-XXXXXX";
+	struct config cfg;
+	struct tls_ctx *ctx = NULL;
+	char cmd[512], err[256];
+
+	if (mkdtemp(dir) == NULL)
+		return NULL;
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "
+		 "/CN=test.example -keyout %s/key.pem -out %s/cert.pem "
+		 "2>/dev/null", dir, dir);
+	config_defaults(&cfg);
+	snprintf(cfg.tls.cert, sizeof(cfg.tls.cert), "%s/cert.pem", dir);
+	snprintf(cfg.tls.key, sizeof(cfg.tls.key), "%s/key.pem", dir);
+	if (system(cmd) != 0 ||
+	    tls_ctx_create(&cfg.tls, &ctx, err, sizeof(err)) < 0)
+		printf("# certificate: %s\n", err);
+	unlink(cfg.tls.cert);
+	unlink(cfg.tls.key);
+	rmdir(dir);
+	return ctx;
+}
+
+static void test_remote(struct config *cfg)
+{
+	struct client c;
+	bool ok;
+
+	session_remote = true;
+	ok = run_session(cfg, script_remote_no_tls, &c);
+	CHECK(ok, "remote without TLS: no STARTTLS (454), AUTH 538, MAIL "
+	      "530");
+	if (!ok)
+		printf("# %s\n", c.failure);
+	cfg->lmtp_allow_insecure_remote = true;
+	ok = run_session(cfg, script_remote_insecure, &c);
+	CHECK(ok, "lmtp_allow_insecure_remote: MAIL without AUTH");
+	if (!ok)
+		printf("# %s\n", c.failure);
+	cfg->lmtp_allow_insecure_remote = false;
+
+	session_tls = make_tls();
+	CHECK(session_tls != NULL, "a server TLS context");
+	fake_nstored = 0;
+	ok = session_tls != NULL && run_session(cfg, script_remote_tls, &c);
+	CHECK(ok, "remote with TLS: STARTTLS, the reset, AUTH PLAIN, "
+	      "delivery");
+	if (!ok)
+		printf("# %s\n", c.failure);
+	CHECK(fake_nstored == 1 && strcmp(fake_data, "Subject: tls\r\n\r\n"
+					  "over TLS\r\n") == 0,
+	      "the message sent under TLS stored");
+	tls_ctx_destroy(&session_tls);
+	session_remote = false;
+}
+
 int main(void)
 {
 	struct config cfg;
 	struct client c;
 	bool ok;
 
+	/* conn.h: a process using conn ignores SIGPIPE (the close_notify
+	 * after QUIT may meet a client that already closed) */
+	signal(SIGPIPE, SIG_IGN);
 	sem_init(&slow_go, 0, 0);
 	config_defaults(&cfg);
 	snprintf(cfg.hostname, sizeof(cfg.hostname), "test.example");
@@ -468,5 +725,7 @@ int main(void)
 	CHECK(ok, "the client cut the connection in the middle of DATA");
 	CHECK(fake_nstored == 0, "a cut DATA stores nothing");
 	CHECK(fake_spools == 0, "a cut DATA frees its spool");
+
+	test_remote(&cfg);
 	return unit_done();
 }
