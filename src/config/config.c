@@ -15,6 +15,7 @@
 #include "auth/userdb.h"
 #include "net/linereader.h"
 #include "net/listener.h"
+#include "net/netmatch.h"
 #include "store/mailpath.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -22,7 +23,7 @@
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_LMTP_LISTEN, KEY_MODE,
-		KEY_SIZE, KEY_U64 };
+		KEY_SIZE, KEY_U64, KEY_NETS };
 
 struct config_key {
 	const char *name;
@@ -130,6 +131,9 @@ static const struct config_key config_keys[] = {
 	STR("oauth_user_claim", auth.oauth_user_claim, "email"),
 	/* Delivery: LMTP (RFC 2033) in satchel serve, and satchel deliver */
 	SPECIAL("lmtp_listen", KEY_LMTP_LISTEN, lmtp_listen, ""),
+	/* PROXY protocol (net/proxyproto.h, serve/worker_proxy.c) */
+	SPECIAL("proxy_trusted", KEY_NETS, proxy_trusted, ""),
+	SPECIAL("proxy_trust_ssl", KEY_BOOL, proxy_trust_ssl, "no"),
 	/* owner and group read-write: Postfix's lmtp(8) connects as postfix,
 	 * the usual lmtp_socket_owner; nobody else */
 	SPECIAL("lmtp_socket_mode", KEY_MODE, lmtp_socket_mode, "0660"),
@@ -313,6 +317,13 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*reason_r = "expected always, tls-or-loopback or never";
 		return -1;
+	case KEY_NETS: {
+		struct netmatch nets;
+
+		if (netmatch_parse(value, &nets, reason_r) < 0)
+			return -1;
+		return copy_str(field, key->size, value);
+	}
 	case KEY_LISTEN:
 	case KEY_LMTP_LISTEN:
 		/* checked before it is stored: a refused value leaves the
@@ -663,6 +674,7 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_STR:
 		case KEY_LISTEN:
 		case KEY_LMTP_LISTEN:
+		case KEY_NETS:
 		case KEY_MODE:
 		case KEY_SASL_MECHS:
 		case KEY_LOGLEVEL:

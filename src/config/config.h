@@ -51,6 +51,9 @@ struct config {
 	/* Delivery (satchel deliver, LMTP; docs/satchel.conf.5). The
 	 * config table in config.c owns names and defaults. */
 	char lmtp_listen[CONFIG_STR_MAX];  /* "host:port,unix:PATH", "" = off */
+	/* peers that must begin with a PROXY header ("" = none) */
+	char proxy_trusted[CONFIG_STR_MAX];
+	bool proxy_trust_ssl;   /* their SSL TLV makes a session TLS */
 	char lmtp_socket_mode[8];          /* octal, unix: sockets */
 	char lmtp_socket_owner[64];        /* "" = mail_user */
 	char lmtp_socket_group[64];        /* "" = the owner's group */

@@ -366,6 +366,19 @@ static enum cmd_outcome cmd_rset(struct session *s,
 	return CMD_DONE;
 }
 
+/* A PROXY header (net/proxyproto.h) from a peer not in proxy_trusted:
+ * anyone could name any address with one, so the connection ends. */
+static enum cmd_outcome cmd_proxy(struct session *s,
+				  const struct cmd_args *args)
+{
+	log_warn("PROXY header refused: rip=%s is not in proxy_trusted",
+		 s->addr);
+	session_reply(s, "-ERR [SYS/PERM] PROXY header from an address "
+		      "that is not a trusted proxy");
+	s->end_reason = "untrusted PROXY header";
+	return CMD_CLOSE;
+}
+
 static const struct command command_table[] = {
 	{ "USER", STATE_AUTHORIZATION, 1, 1, false, cmd_user },
 	{ "PASS", STATE_AUTHORIZATION, 1, 1, true, cmd_pass },
@@ -382,6 +395,7 @@ static const struct command command_table[] = {
 	{ "DELE", STATE_TRANSACTION, 1, 1, false, cmd_dele },
 	{ "NOOP", STATE_TRANSACTION, 0, 0, false, cmd_noop },
 	{ "RSET", STATE_TRANSACTION, 0, 0, false, cmd_rset },
+	{ "PROXY", STATE_AUTHORIZATION, 0, 5, false, cmd_proxy },
 };
 
 enum cmd_outcome commands_dispatch(struct session *s, char *line)

@@ -2,6 +2,7 @@
  * listeners, runs their sessions in one event loop, and relays login
  * requests to the auth process. */
 #include "serve/worker.h"
+#include "serve/worker_proxy.h"
 #include "util/strhash.h"
 
 #include <arpa/inet.h>
@@ -202,7 +203,7 @@ void worker_session_gone(struct worker *w, struct session *s)
 		ioloop_stop(w->loop);
 }
 
-static void addr_text(const struct sockaddr_storage *ss, char *out,
+void worker_addr_text(const struct sockaddr_storage *ss, char *out,
 		      size_t size)
 {
 	const void *raw = ss->ss_family == AF_INET6 ?
@@ -225,6 +226,48 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
+void worker_start_session(struct worker *w, struct listener *l, int fd,
+			  const struct sockaddr_storage *client,
+			  bool tls_by_proxy)
+{
+	const char *why = NULL;
+	struct session *s;
+	char addr[64];
+	int one = 1;
+
+	worker_addr_text(client, addr, sizeof(addr));
+	if (!connlimit_admit(w->connlimit, w->index, addr,
+			     w->cfg->max_connections,
+			     w->cfg->max_connections_per_ip, &why)) {
+		log_warn("connection refused: rip=%s: %s", addr, why);
+		refuse(fd, why);
+		return;
+	}
+	/* Whole replies are written at once; Nagle would only add latency
+	 * to the last segment of each. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s = session_create(w, fd, addr,
+			   listener_addr_is_loopback(
+				   (const struct sockaddr *)client),
+			   l->tls);
+	if (s == NULL) {
+		connlimit_release(w->connlimit, w->index, addr);
+		refuse(fd, "cannot set up the session");
+		return;
+	}
+	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
+	if (tls_by_proxy)
+		s->secured = true;
+	if (worker_track(w, s) < 0) {
+		/* session_destroy releases the count once tracked;
+		 * untracked, release here. */
+		connlimit_release(w->connlimit, w->index, addr);
+		session_destroy(&s);
+		return;
+	}
+	session_start(s);
+}
+
 static void worker_accept(void *context, unsigned ready)
 {
 	struct worker_listener *wl = context;
@@ -234,10 +277,7 @@ static void worker_accept(void *context, unsigned ready)
 	for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		const char *why = NULL;
-		struct session *s;
-		char addr[64];
-		int fd, one = 1;
+		int fd;
 
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -248,33 +288,10 @@ static void worker_accept(void *context, unsigned ready)
 					  strerror(errno));
 			return;
 		}
-		addr_text(&ss, addr, sizeof(addr));
-		if (!connlimit_admit(w->connlimit, w->index, addr,
-				     w->cfg->max_connections,
-				     w->cfg->max_connections_per_ip, &why)) {
-			log_warn("connection refused: rip=%s: %s", addr, why);
-			refuse(fd, why);
-			continue;
-		}
-		/* Whole replies are written at once; Nagle would only add
-		 * latency to the last segment of each. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
-		s = session_create(w, fd, addr, listener_addr_is_loopback(
-					   (const struct sockaddr *)&ss), l->tls);
-		if (s == NULL) {
-			connlimit_release(w->connlimit, w->index, addr);
-			refuse(fd, "cannot set up the session");
-			continue;
-		}
-		if (worker_track(w, s) < 0) {
-			/* session_destroy releases the count once tracked;
-			 * untracked, release here. */
-			connlimit_release(w->connlimit, w->index, addr);
-			session_destroy(&s);
-			continue;
-		}
-		session_start(s);
+		if (worker_proxy_required(w, &ss))
+			worker_proxy_begin(w, l, fd, &ss);
+		else
+			worker_start_session(w, l, fd, &ss, false);
 	}
 }
 
@@ -302,7 +319,7 @@ static void worker_stdio_start(struct worker *w)
 	w->draining = true;
 	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-		addr_text(&ss, addr, sizeof(addr));
+		worker_addr_text(&ss, addr, sizeof(addr));
 		loopback = listener_addr_is_loopback(
 			(const struct sockaddr *)&ss);
 	}
@@ -578,6 +595,14 @@ int worker_run(const struct worker_setup *setup)
 	w->nlisteners = setup->nlisteners;
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
+	{
+		const char *error;
+
+		/* checked when the config was read */
+		if (netmatch_parse(cfg->proxy_trusted, &w->proxy_trusted,
+				   &error) < 0)
+			log_error("proxy_trusted: %s", error);
+	}
 	if (setup->stdio)
 		w->stdio = &stdio;
 	if (cfg->hostname[0] != '\0')
@@ -647,6 +672,7 @@ out_free:
 		w->notes = p->next;
 		free(p);
 	}
+	worker_proxy_free_all(w);
 	ioloop_destroy(&w->loop);
 	free(w->by_fd);
 	free(w);

@@ -11,6 +11,7 @@
 #include "auth/auth_proto.h"
 #include "config/config.h"
 #include "net/listener.h"
+#include "net/netmatch.h"
 #include "serve/limits.h"
 
 struct ioloop;
@@ -22,6 +23,7 @@ struct timer;
 struct tls_ctx;
 struct jobpool;
 struct worker_stdio;
+struct proxy_wait;
 
 struct worker_listener {
 	struct worker *worker;
@@ -60,6 +62,8 @@ struct worker {
 	struct pending_note **notes_tail;
 	bool draining;             /* no new connections; exit when empty */
 	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
+	struct netmatch proxy_trusted;   /* peers that send a PROXY header */
+	struct proxy_wait *proxy_waits;  /* connections waiting for one */
 	char hostname[256];
 };
 
@@ -115,5 +119,16 @@ void worker_memory_used(struct worker *w);
 
 /* Called by session_destroy. */
 void worker_session_gone(struct worker *w, struct session *s);
+
+/* The session for an accepted fd and its client (the peer, or the one
+ * a PROXY header named): the connection limits, then the session, its
+ * greeting or its TLS handshake. tls_by_proxy: the client spoke TLS to
+ * a trusted proxy. Owns fd (a refusal closes it). */
+void worker_start_session(struct worker *w, struct listener *l, int fd,
+			  const struct sockaddr_storage *client,
+			  bool tls_by_proxy);
+/* The address of ss as text ("unknown" when it has none). */
+void worker_addr_text(const struct sockaddr_storage *ss, char *out,
+		      size_t size);
 
 #endif
