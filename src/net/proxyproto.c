@@ -139,6 +139,7 @@ static int proxy_v2_ssl(const unsigned char *v, size_t len,
 	verify = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 |
 		 (uint32_t)v[3] << 8 | v[4];
 	info->ssl = (v[0] & PP2_CLIENT_SSL) != 0;
+	info->ssl_verify_failed = verify != 0;
 	/* verify 0 means verified only when a certificate was sent */
 	info->ssl_verified = info->ssl && verify == 0 &&
 			     (v[0] & (PP2_CLIENT_CERT_CONN |

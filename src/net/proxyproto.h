@@ -37,6 +37,7 @@ struct proxy_info {
 	/* v2 PP2_TYPE_SSL: the client spoke TLS to the proxy */
 	bool ssl;
 	bool ssl_verified;  /* it sent a certificate that verified */
+	bool ssl_verify_failed;  /* the proxy reports a failed verification */
 	char ssl_cn[PROXY_SSL_CN_MAX];  /* its CN, "" when none */
 };
 

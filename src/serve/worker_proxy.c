@@ -87,8 +87,11 @@ static void proxy_wait_done(struct proxy_wait *pw,
 		return;
 	}
 	proxy_wait_end(pw, false);
+	/* TLS at the proxy counts only as configured, and never when the
+	 * proxy says a verification failed */
 	worker_start_session(w, l, fd, &info->src,
-			     info->ssl && w->cfg->proxy_trust_ssl);
+			     info->ssl && !info->ssl_verify_failed &&
+				     w->cfg->proxy_trust_ssl);
 }
 
 static void proxy_wait_io(void *context, unsigned ready)

@@ -223,6 +223,10 @@ def test_proxied_address_decides_plaintext(ctx):
     srv.start()
     try:
         srv.fill("alice", [])
+        p = forged(v2_header("192.0.2.7", tlvs=ssl_tlv(verified=False)))
+        check(p.cmd("USER alice").startswith("-ERR [AUTH] plaintext"),
+              "TLS at the proxy trusted though its verification failed")
+        p.close()
         p = forged(v2_header("192.0.2.7", tlvs=ssl_tlv()))
         check("STLS" not in p.multi_ok("CAPA").decode(),
               "STLS offered on a session that is TLS already")

@@ -139,7 +139,7 @@ static void test_v2(void)
 	CHECK(prefixes_need_more(h, n), "v2: every prefix asks for more");
 	n = v2(h, 0x21, 0x11, ipv4_failed, sizeof(ipv4_failed));
 	CHECK(proxy_parse(h, n, &info) == PROXY_DONE && info.ssl &&
-		      !info.ssl_verified,
+		      !info.ssl_verified && info.ssl_verify_failed,
 	      "v2 SSL TLV: a failed verification is not verified");
 	memset(body, 0, 36);
 	body[15] = 7;           /* ::7 */
