@@ -32,6 +32,7 @@
 #include "deliver/lmtp_session.h"
 #include "net/ioloop.h"
 #include "net/listener.h"
+#include "util/fdtable.h"
 #include "util/jobpool.h"
 #include "util/log.h"
 
@@ -58,8 +59,7 @@ struct lmtp_worker {
 	struct io *jobs_io;
 	struct lmtp_worker_listener listen[LISTENER_MAX];
 	size_t nlisteners;
-	struct lmtp_session **by_fd;
-	size_t by_fd_cap;
+	struct fdtable by_fd;          /* sessions indexed by socket fd */
 	uint64_t requests;             /* userdb requests sent */
 };
 
@@ -70,7 +70,7 @@ static struct lmtp_session *session_by_id(struct lmtp_worker *w,
 	size_t fd = id & ID_FD_MASK;
 	struct lmtp_session *s;
 
-	if (fd >= w->by_fd_cap || (s = w->by_fd[fd]) == NULL)
+	if ((s = fdtable_get(&w->by_fd, fd)) == NULL)
 		return NULL;
 	return (s->lookup_pending || s->auth_pending) && s->lookup_id == id ?
 	       s : NULL;
@@ -146,8 +146,7 @@ static void worker_session_gone(struct lmtp_server *srv,
 {
 	struct lmtp_worker *w = srv->host;
 
-	if ((size_t)s->fd < w->by_fd_cap && w->by_fd[s->fd] == s)
-		w->by_fd[s->fd] = NULL;
+	(void)fdtable_drop(&w->by_fd, s->fd, s);
 }
 
 static const struct lmtp_host_ops worker_ops = {
@@ -159,43 +158,11 @@ static const struct lmtp_host_ops worker_ops = {
 
 static int worker_track(struct lmtp_worker *w, struct lmtp_session *s)
 {
-	if ((size_t)s->fd >= w->by_fd_cap) {
-		size_t cap = w->by_fd_cap == 0 ? 256 : w->by_fd_cap;
-		struct lmtp_session **by_fd;
-
-		while (cap <= (size_t)s->fd)
-			cap *= 2;
-		by_fd = realloc(w->by_fd, cap * sizeof(*by_fd));
-		if (by_fd == NULL)
-			return -1;
-		memset(by_fd + w->by_fd_cap, 0,
-		       (cap - w->by_fd_cap) * sizeof(*by_fd));
-		w->by_fd = by_fd;
-		w->by_fd_cap = cap;
-	}
-	w->by_fd[s->fd] = s;
-	return 0;
+	return fdtable_put(&w->by_fd, s->fd, s);
 }
 
 /* --- connections --- */
 
-static void addr_text(const struct sockaddr_storage *ss, char *out,
-		      size_t size)
-{
-	const void *raw;
-
-	if (ss->ss_family == AF_INET)
-		raw = &((const struct sockaddr_in *)(const void *)ss)->sin_addr;
-	else if (ss->ss_family == AF_INET6)
-		raw = &((const struct sockaddr_in6 *)(const void *)ss)->
-			sin6_addr;
-	else {
-		snprintf(out, size, "local");
-		return;
-	}
-	if (inet_ntop(ss->ss_family, raw, out, (socklen_t)size) == NULL)
-		snprintf(out, size, "unknown");
-}
 
 /* True when the local address of a TCP connection is not loopback:
  * what the client reached decides (a wildcard listener serves both),
@@ -242,7 +209,7 @@ static void worker_accept(void *context, unsigned ready)
 					  wl->listener->name, strerror(errno));
 			return;
 		}
-		addr_text(&ss, addr, sizeof(addr));
+		listener_addr_text(&ss, addr, sizeof(addr));
 		if (w->srv.nsessions >= w->srv.cfg->max_connections) {
 			/* RFC 5321 4.5.3.2 / 3.8: 421 rather than a silent
 			 * close; the MTA tries again later */
@@ -293,8 +260,8 @@ static void worker_auth_lost(struct lmtp_worker *w)
 	w->auth_fd = -1;
 	memset(&reply, 0, AUTH_REPLY_HDR);
 	reply.result = AUTH_TEMPFAIL;
-	for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
-		struct lmtp_session *s = w->by_fd[fd];
+	for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
+		struct lmtp_session *s = fdtable_get(&w->by_fd, fd);
 
 		if (s != NULL && s->lookup_pending)
 			lmtp_session_lookup_done(s, &reply);
@@ -354,9 +321,11 @@ static void worker_drain(struct lmtp_worker *w, bool now)
 	w->srv.draining = true;
 	worker_stop_listening(w);
 	if (now) {
-		for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
-			if (w->by_fd[fd] != NULL)
-				lmtp_session_close_with(w->by_fd[fd],
+		for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
+			struct lmtp_session *s = fdtable_get(&w->by_fd, fd);
+
+			if (s != NULL)
+				lmtp_session_close_with(s,
 					"421 4.3.2 Server shutting down",
 					"shutdown");
 		}
@@ -452,9 +421,11 @@ int lmtp_worker_run(const struct lmtp_worker_setup *setup)
 		ret = EX_OSERR;
 	}
 out_free:
-	for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
-		if (w->by_fd[fd] != NULL)
-			lmtp_session_destroy(&w->by_fd[fd]);
+	for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
+		struct lmtp_session *s = fdtable_get(&w->by_fd, fd);
+
+		if (s != NULL)
+			lmtp_session_destroy(&s);
 	}
 	/* deliveries still running complete (their done callbacks submit
 	 * nothing more: the recipients not reached get no reply and the
@@ -471,7 +442,7 @@ out_free:
 	if (w->auth_fd >= 0)
 		close(w->auth_fd);
 	ioloop_destroy(&w->srv.loop);
-	free(w->by_fd);
+	fdtable_free(&w->by_fd);
 	free(w);
 	return ret;
 }

@@ -323,3 +323,21 @@ bool listener_host_is_loopback(const char *host)
 		return listener_addr_is_loopback((struct sockaddr *)&sin6);
 	return false;
 }
+
+void listener_addr_text(const struct sockaddr_storage *ss, char *out,
+			size_t size)
+{
+	const void *raw;
+
+	if (ss->ss_family == AF_INET)
+		raw = &((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+	else if (ss->ss_family == AF_INET6)
+		raw = &((const struct sockaddr_in6 *)(const void *)ss)->
+			sin6_addr;
+	else {
+		snprintf(out, size, "local");
+		return;
+	}
+	if (inet_ntop(ss->ss_family, raw, out, (socklen_t)size) == NULL)
+		snprintf(out, size, "unknown");
+}

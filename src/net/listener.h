@@ -56,6 +56,10 @@ void listener_close_all(struct listener *set, size_t count);
  * IPv4-mapped 127.0.0.0/8 (::ffff:127.0.0.1); any other family (AF_UNIX
  * included) is false: the caller decides what a unix socket is. */
 bool listener_addr_is_loopback(const struct sockaddr *sa);
+/* A peer's address as text: IPv4 or IPv6, "local" for a unix socket,
+ * "unknown" when it cannot be printed. */
+void listener_addr_text(const struct sockaddr_storage *ss, char *out,
+			size_t size);
 /* The same for a numeric host as listener_parse_addr() gives it; false
  * for a wildcard (0.0.0.0, ::) and anything that does not parse. */
 bool listener_host_is_loopback(const char *host);

@@ -43,7 +43,7 @@ static struct session *session_by_id(struct worker *w, uint64_t id)
 	size_t fd = id & ID_FD_MASK;
 	struct session *s;
 
-	if (fd >= w->by_fd_cap || (s = w->by_fd[fd]) == NULL)
+	if ((s = fdtable_get(&w->by_fd, fd)) == NULL)
 		return NULL;
 	return request_id(s) == id ? s : NULL;
 }
@@ -173,29 +173,15 @@ unsigned worker_login_result(struct worker *w, const char *addr,
 
 static int worker_track(struct worker *w, struct session *s)
 {
-	if ((size_t)s->fd >= w->by_fd_cap) {
-		size_t cap = w->by_fd_cap == 0 ? 1024 : w->by_fd_cap;
-		struct session **by_fd;
-
-		while (cap <= (size_t)s->fd)
-			cap *= 2;
-		by_fd = realloc(w->by_fd, cap * sizeof(*by_fd));
-		if (by_fd == NULL)
-			return -1;
-		memset(by_fd + w->by_fd_cap, 0,
-		       (cap - w->by_fd_cap) * sizeof(*by_fd));
-		w->by_fd = by_fd;
-		w->by_fd_cap = cap;
-	}
-	w->by_fd[s->fd] = s;
+	if (fdtable_put(&w->by_fd, s->fd, s) < 0)
+		return -1;
 	w->nsessions++;
 	return 0;
 }
 
 void worker_session_gone(struct worker *w, struct session *s)
 {
-	if ((size_t)s->fd < w->by_fd_cap && w->by_fd[s->fd] == s) {
-		w->by_fd[s->fd] = NULL;
+	if (fdtable_drop(&w->by_fd, s->fd, s)) {
 		w->nsessions--;
 		connlimit_release(w->connlimit, w->index, s->addr);
 	}
@@ -203,16 +189,6 @@ void worker_session_gone(struct worker *w, struct session *s)
 		ioloop_stop(w->loop);
 }
 
-void worker_addr_text(const struct sockaddr_storage *ss, char *out,
-		      size_t size)
-{
-	const void *raw = ss->ss_family == AF_INET6 ?
-		(const void *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr :
-		(const void *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr;
-
-	if (inet_ntop(ss->ss_family, raw, out, (socklen_t)size) == NULL)
-		snprintf(out, size, "unknown");
-}
 
 /* Refuses a connection with a reason instead of a silent close. */
 static void refuse(int fd, const char *why)
@@ -235,7 +211,7 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 	char addr[64];
 	int one = 1;
 
-	worker_addr_text(client, addr, sizeof(addr));
+	listener_addr_text(client, addr, sizeof(addr));
 	if (!connlimit_admit(w->connlimit, w->index, addr,
 			     w->cfg->max_connections,
 			     w->cfg->max_connections_per_ip, &why)) {
@@ -319,7 +295,7 @@ static void worker_stdio_start(struct worker *w)
 	w->draining = true;
 	if (getpeername(st->in_fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-		worker_addr_text(&ss, addr, sizeof(addr));
+		listener_addr_text(&ss, addr, sizeof(addr));
 		loopback = listener_addr_is_loopback(
 			(const struct sockaddr *)&ss);
 	}
@@ -419,8 +395,8 @@ static void worker_auth_lost(struct worker *w)
 	io_remove(&w->auth_io);
 	close(w->auth_fd);
 	w->auth_fd = -1;
-	for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
-		struct session *s = w->by_fd[fd];
+	for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
+		struct session *s = fdtable_get(&w->by_fd, fd);
 		struct auth_reply reply;
 
 		if (s == NULL || !s->waiting || s->delay_timer != NULL ||
@@ -546,9 +522,11 @@ static void worker_drain(struct worker *w, bool now)
 		w->listeners[i].fd = -1;
 	}
 	if (now) {
-		for (size_t fd = 0; fd < w->by_fd_cap; fd++) {
-			if (w->by_fd[fd] != NULL)
-				session_close_with(w->by_fd[fd],
+		for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
+			struct session *s = fdtable_get(&w->by_fd, fd);
+
+			if (s != NULL)
+				session_close_with(s,
 					"-ERR [SYS/TEMP] server shutting "
 					"down, closing", "shutdown");
 		}
@@ -674,7 +652,7 @@ out_free:
 	}
 	worker_proxy_free_all(w);
 	ioloop_destroy(&w->loop);
-	free(w->by_fd);
+	fdtable_free(&w->by_fd);
 	free(w);
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include "net/listener.h"
 #include "net/netmatch.h"
 #include "serve/limits.h"
+#include "util/fdtable.h"
 
 struct ioloop;
 struct io;
@@ -45,8 +46,7 @@ struct worker {
 	struct worker_listener listen_ctx[LISTENER_MAX];
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
-	struct session **by_fd;    /* sessions indexed by socket fd */
-	size_t by_fd_cap;
+	struct fdtable by_fd;      /* sessions indexed by socket fd */
 	unsigned nsessions;
 	uint64_t next_serial;
 	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
@@ -127,8 +127,5 @@ void worker_session_gone(struct worker *w, struct session *s);
 void worker_start_session(struct worker *w, struct listener *l, int fd,
 			  const struct sockaddr_storage *client,
 			  bool tls_by_proxy);
-/* The address of ss as text ("unknown" when it has none). */
-void worker_addr_text(const struct sockaddr_storage *ss, char *out,
-		      size_t size);
 
 #endif

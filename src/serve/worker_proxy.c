@@ -151,7 +151,7 @@ void worker_proxy_begin(struct worker *w, struct listener *l, int fd,
 	pw->listener = l;
 	pw->fd = fd;
 	pw->peer = *peer;
-	worker_addr_text(peer, pw->peer_text, sizeof(pw->peer_text));
+	listener_addr_text(peer, pw->peer_text, sizeof(pw->peer_text));
 	pw->next = w->proxy_waits;
 	pw->prevp = &w->proxy_waits;
 	if (pw->next != NULL)
