@@ -54,9 +54,9 @@ def pkg_installed(pkg):
     return r.returncode == 0 and "ok installed" in r.stdout
 
 
-def ensure_packages():
-    missing = [p for p in ("dovecot-pop3d",) if not pkg_installed(p)]
-    if shutil.which("gnuplot") is None:
+def ensure_packages(pkgs=("dovecot-pop3d",), gnuplot=True):
+    missing = [p for p in pkgs if not pkg_installed(p)]
+    if gnuplot and shutil.which("gnuplot") is None:
         missing.append("gnuplot-nox")
     if not missing:
         return
@@ -150,17 +150,22 @@ def port_free(port):
 
 
 class Server:
-    def __init__(self, name):
+    """satchel or dovecot from its config OUT/<tag>.conf (tag: the name,
+    or another for another benchmark's instance), answering on ports."""
+
+    def __init__(self, name, tag=None, ports=None):
         self.name = name
-        self.port, self.tls_port = PORTS[name]
+        self.tag = tag or name
+        self.ports = ports or PORTS[name]
+        self.port, self.tls_port = (tuple(self.ports) + (None,))[:2]
         self.proc = None
-        self.pidfile = os.path.join(OUT, name + ".pid")
+        self.pidfile = os.path.join(OUT, self.tag + ".pid")
+        self.conf = os.path.join(OUT, self.tag + ".conf")
 
     def argv(self):
         if self.name == "satchel":
-            return [SAT_BIN, "serve", "-c", os.path.join(OUT, "satchel.conf"),
-                    "--foreground"]
-        return ["dovecot", "-c", os.path.join(OUT, "dovecot.conf"), "-F"]
+            return [SAT_BIN, "serve", "-c", self.conf, "--foreground"]
+        return ["dovecot", "-c", self.conf, "-F"]
 
     def stop_leftover(self):
         """A previous run of this script that died may have left its own
@@ -170,21 +175,21 @@ class Server:
             cmd = open("/proc/%d/cmdline" % pid, "rb").read().decode()
         except (OSError, ValueError):
             return
-        if os.path.join(OUT, self.name + ".conf") in cmd:
+        if self.conf in cmd:
             log("stopping a leftover %s (pid %d)" % (self.name, pid))
             self._kill_tree(pid)
 
     def start(self):
-        for p in (self.port, self.tls_port):
+        for p in self.ports:
             if not port_free(p):
                 raise RuntimeError("port %d is in use" % p)
-        logf = open(os.path.join(OUT, self.name + ".log"), "ab")
+        logf = open(os.path.join(OUT, self.tag + ".log"), "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)
         with open(self.pidfile, "w") as f:
             f.write(str(self.proc.pid))
-        wait_port(self.port)
-        wait_port(self.tls_port)
+        for p in self.ports:
+            wait_port(p)
         time.sleep(0.3)   # let every worker / login process come up
 
     @staticmethod

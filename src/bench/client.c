@@ -235,6 +235,7 @@ static void client_after_stat(struct bench_client *c)
 
 	switch (opt->scenario) {
 	case SCENARIO_LOGIN:
+	case SCENARIO_LMTP:       /* never here: lmtp_client.c runs those */
 		client_send(c, STEP_QUIT, "QUIT");
 		break;
 	case SCENARIO_FETCH:
