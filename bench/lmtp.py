@@ -10,9 +10,11 @@ Message-ID. Matrix: Maildir on disk (bench/out/) and on tmpfs (/dev/shm),
 1 and 16 connections, 1 and 5 recipients; per cell satchel and Dovecot
 alternately, RUNS times, medians of messages/s, p50/p99 from the final dot
 to the last per-recipient reply, server CPU per 1,000 deliveries, and in a
-separate short pass under strace the fsyncs per message. After every
-measurement each user's new/ must have grown by what the bench was told
-was delivered to it. Writes bench/out/lmtp.json and bench/out/lmtp.txt.
+separate short pass under strace the fsyncs per message. Every
+measurement starts on empty maildrops (a mailbox's size changes what a
+delivery costs, most for Dovecot, whose index sync reads new/), and after
+it each user's new/ must hold what the bench was told was delivered to
+it. Writes bench/out/lmtp.json and bench/out/lmtp.txt.
 Only processes started here are stopped, by PID.
 
 Environment: SATCHEL_BIN (default build/satchel), BENCH_RUNS (3),
@@ -131,6 +133,14 @@ service lmtp {{
 # --- measurements ----------------------------------------------------------
 
 
+def empty_maildrops(mail_root, server):
+    """Removes every bench user's maildrop (the servers create them again
+    at the first delivery, as for a new account); the servers keep no
+    per-user state elsewhere that a delivery depends on."""
+    for u in user_names():
+        shutil.rmtree(os.path.join(mail_root, server, u), ignore_errors=True)
+
+
 def new_counts(mail_root, server):
     """Files in each user's new/ (0 for a maildrop not created yet)."""
     out = {}
@@ -174,6 +184,7 @@ def check_delivered(mail_root, server, before, res):
 
 
 def measured(server, mail_root, conns, rcpts, seconds):
+    empty_maildrops(mail_root, server.name)
     before = new_counts(mail_root, server.name)
     cpu0 = cpu_seconds(server.pid)
     res = bench(server, conns, rcpts, ["-t", str(seconds)])

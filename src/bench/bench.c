@@ -337,7 +337,7 @@ static int usage(FILE *out)
 "                   counts messages; latency runs from the final dot to\n"
 "                   the last per-recipient reply\n"
 "  --rcpts N        LMTP: recipients per message (default 1, at most %d);\n"
-"                   connection k uses its own N of the NUSERS users\n"
+"                   each connection a group of N of the NUSERS users\n"
 "  --json           one JSON object on stdout\n"
 "  --quiet          no progress line\n", BENCH_RCPTS_MAX);
 	return out == stdout ? EX_OK : EX_USAGE;
