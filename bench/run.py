@@ -380,6 +380,20 @@ def fresh_copy(server, names=None):
 # --- measurements ----------------------------------------------------------
 
 
+def run_json(argv, timeout=300):
+    """Runs `satchel bench ... --json` and returns its report."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("bench failed: %s %s" % (r.stdout, r.stderr))
+
+
+def bench_errors(res):
+    """The kinds of failure the report counted, with their counts."""
+    return {k: v for k, v in res["errors"].items() if v}
+
+
 def bench(server, scenario, user_fmt, nusers, conc, seconds=None,
           sessions=None, tls=False, extra=()):
     port = server.tls_port if tls else server.port
@@ -391,12 +405,8 @@ def bench(server, scenario, user_fmt, nusers, conc, seconds=None,
                  "--sni", "localhost"]
     argv += ["-t", str(seconds)] if seconds else ["-n", str(sessions)]
     argv += list(extra)
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    try:
-        res = json.loads(r.stdout)
-    except ValueError:
-        raise RuntimeError("bench failed: %s %s" % (r.stdout, r.stderr))
-    bad = {k: v for k, v in res["errors"].items() if v}
+    res = run_json(argv)
+    bad = bench_errors(res)
     if bad:
         log("  %s %s: ERRORS %s" % (server.name, scenario, bad))
     return res
@@ -691,12 +701,17 @@ plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3a7", 1 with lines lc rgb "#c
     subprocess.run(["gnuplot", gp], check=False)
 
 
-def main():
+def check_can_run(script):
+    """Exits unless root (both servers drop to MAIL_USER) with a build."""
     if os.geteuid() != 0:
-        sys.exit("bench/run.py runs as root (both servers drop to %s)"
-                 % MAIL_USER)
+        sys.exit("bench/%s runs as root (both servers drop to %s)"
+                 % (script, MAIL_USER))
     if not os.path.exists(SAT_BIN):
         sys.exit("build satchel first (make)")
+
+
+def main():
+    check_can_run("run.py")
     ensure_packages()
     setup_files()
     servers = [Server("satchel"), Server("dovecot")]

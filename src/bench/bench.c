@@ -232,6 +232,12 @@ bool bench_lmtp_next_message(struct bench *b)
 	return true;
 }
 
+void bench_count_failure(struct bench *b, enum bench_error kind)
+{
+	b->stats.errors[kind]++;
+	b->stats.sessions_failed++;
+}
+
 void bench_idle_ready(struct bench *b)
 {
 	b->idle_ready++;

@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/conn.h"
+#include "net/ioloop.h"
+
 /* argv[0] is "bench". Returns a sysexits code: EX_OK when every session
  * succeeded, EX_SOFTWARE when some failed, EX_USAGE on bad options. */
 int bench_main(int argc, char **argv);
@@ -99,6 +102,17 @@ struct bench_client;
 struct bench_lmtp;
 struct tls_ctx;
 
+/* The socket side of one connection (bench_conn.c). out is the client's
+ * buffer; out_off..out_len is what is still to be written. */
+struct bench_conn {
+	struct conn conn;
+	struct io *io;
+	unsigned events;
+	char *out;
+	size_t out_off, out_len;
+	uint64_t progress_us;      /* the last connect, handshake step, read */
+};
+
 /* --- bench.c, for the clients --- */
 const struct bench_options *bench_options(const struct bench *b);
 struct bench_stats *bench_stats(struct bench *b);
@@ -121,6 +135,32 @@ void bench_idle_ready(struct bench *b);
 bool bench_lmtp_next_message(struct bench *b);
 /* LMTP: the connection of slot ended (after QUIT when ok). */
 void bench_lmtp_done(struct bench *b, unsigned slot, bool ok);
+
+/* Counts one failed session of this kind. */
+void bench_count_failure(struct bench *b, enum bench_error kind);
+
+/* --- bench_conn.c --- */
+void bench_conn_init(struct bench_conn *bc, char *out);
+/* A non-blocking connect to the bench's address, cb called on its
+ * events. -1 when it cannot start (the caller counts BERR_CONNECT). */
+int bench_conn_open(struct bench_conn *bc, struct bench *b, io_callback *cb,
+		    void *context);
+/* After a write event while connecting: 1 connected, 0 not yet, -1
+ * failed (conn_connect_finish). */
+int bench_conn_connected(struct bench_conn *bc);
+void bench_conn_close(struct bench_conn *bc);
+/* Writes what is queued until done or the socket is full: 0, or -1 when
+ * the connection failed. */
+int bench_conn_flush(struct bench_conn *bc);
+bool bench_conn_flushed(const struct bench_conn *bc);
+/* Reads up to room octets: their count, 0 when none are there yet, or
+ * CONN_EOF / CONN_ERROR. A read counts as progress. */
+ssize_t bench_conn_read(struct bench_conn *bc, char *buf, size_t room);
+/* Read always; write while output is queued (or TLS wants it). */
+void bench_conn_update_events(struct bench_conn *bc);
+/* No progress for longer than the step timeout? */
+bool bench_conn_stalled(const struct bench_conn *bc, const struct bench *b,
+			uint64_t now_us);
 
 /* --- samples (stats.c) --- */
 void bench_samples_add(struct bench_samples *s, uint64_t us);

@@ -34,20 +34,17 @@ enum lmtp_step {
 struct bench_lmtp {
 	struct bench *b;
 	unsigned slot, group;
-	struct conn conn;
-	struct io *io;
-	unsigned events;
+	struct bench_conn bc;
 	enum lmtp_step step;
 	unsigned replies;         /* replies received in this step */
 	uint64_t seq;             /* messages started on this connection */
 
 	char in[LMTP_IN_BUF];
 	size_t in_len;
-	char *out;                /* LMTP_OUT_BUF */
-	size_t out_off, out_len;
+	char out[LMTP_OUT_BUF];   /* bc.out */
 	size_t msg_octets;        /* of the message being sent, as sent */
 
-	uint64_t progress_us, dot_us;
+	uint64_t dot_us;
 	bool dot_pending;         /* the final dot is queued, not yet sent */
 };
 
@@ -74,40 +71,26 @@ static size_t lmtp_body(char *buf, size_t size, size_t header_len)
 	return len;
 }
 
+/* About 35 KB with its buffers: one allocation per connection. */
 struct bench_lmtp *bench_lmtp_create(struct bench *b, unsigned slot)
 {
 	struct bench_lmtp *c = calloc(1, sizeof(*c));
 
-	if (c == NULL)
-		return NULL;
-	c->out = malloc(LMTP_OUT_BUF);
-	if (c->out == NULL) {
-		free(c);
-		return NULL;
+	if (c != NULL) {
+		c->b = b;
+		c->slot = slot;
+		bench_conn_init(&c->bc, c->out);
 	}
-	c->b = b;
-	c->slot = slot;
-	conn_init(&c->conn, -1);
 	return c;
-}
-
-static void lmtp_reset(struct bench_lmtp *c)
-{
-	io_remove(&c->io);
-	conn_deinit(&c->conn);
-	c->step = LSTEP_NONE;
 }
 
 void bench_lmtp_destroy(struct bench_lmtp **cp)
 {
-	struct bench_lmtp *c = *cp;
-
-	if (c == NULL)
-		return;
-	*cp = NULL;
-	lmtp_reset(c);
-	free(c->out);
-	free(c);
+	if (*cp != NULL) {
+		bench_conn_close(&(*cp)->bc);
+		free(*cp);
+		*cp = NULL;
+	}
 }
 
 bool bench_lmtp_busy(const struct bench_lmtp *c)
@@ -120,19 +103,20 @@ unsigned bench_lmtp_group(const struct bench_lmtp *c)
 	return c->group;
 }
 
-static void lmtp_end(struct bench_lmtp *c, bool ok)
+/* Closes the connection; ok after the 221 of QUIT, else kind is counted.
+ * The bench may start the slot's next connection. */
+static void lmtp_end(struct bench_lmtp *c, bool ok, enum bench_error kind)
 {
-	lmtp_reset(c);
+	bench_conn_close(&c->bc);
+	c->step = LSTEP_NONE;
+	if (!ok)
+		bench_count_failure(c->b, kind);
 	bench_lmtp_done(c->b, c->slot, ok);
 }
 
 static void lmtp_fail(struct bench_lmtp *c, enum bench_error kind)
 {
-	struct bench_stats *st = bench_stats(c->b);
-
-	st->errors[kind]++;
-	st->sessions_failed++;
-	lmtp_end(c, false);
+	lmtp_end(c, false, kind);
 }
 
 void bench_lmtp_abort(struct bench_lmtp *c)
@@ -145,19 +129,11 @@ void bench_lmtp_abort(struct bench_lmtp *c)
  * connection failed. */
 static bool lmtp_flush(struct bench_lmtp *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = conn_write(&c->conn, c->out + c->out_off,
-				       c->out_len - c->out_off);
-
-		if (n == CONN_AGAIN)
-			return true;
-		if (n < 0) {
-			lmtp_fail(c, BERR_CLOSED);
-			return false;
-		}
-		c->out_off += (size_t)n;
+	if (bench_conn_flush(&c->bc) < 0) {
+		lmtp_fail(c, BERR_CLOSED);
+		return false;
 	}
-	if (c->dot_pending) {
+	if (c->dot_pending && bench_conn_flushed(&c->bc)) {
 		c->dot_pending = false;
 		c->dot_us = bench_now_us();
 	}
@@ -167,8 +143,8 @@ static bool lmtp_flush(struct bench_lmtp *c)
 /* Queues len octets of out (already written there) for step. */
 static bool lmtp_queue(struct bench_lmtp *c, enum lmtp_step step, size_t len)
 {
-	c->out_off = 0;
-	c->out_len = len;
+	c->bc.out_off = 0;
+	c->bc.out_len = len;
 	c->step = step;
 	c->replies = 0;
 	return lmtp_flush(c);
@@ -308,7 +284,7 @@ static void lmtp_reply(struct bench_lmtp *c, unsigned code)
 			return;
 		}
 		bench_stats(c->b)->sessions_ok++;
-		lmtp_end(c, true);
+		lmtp_end(c, true, BERR_COUNT_KINDS);
 		return;
 	default:
 		/* a reply nobody asked for */
@@ -369,74 +345,55 @@ static bool lmtp_parse(struct bench_lmtp *c)
  * connection ended. */
 static bool lmtp_read(struct bench_lmtp *c)
 {
-	for (;;) {
-		ssize_t n = conn_read(&c->conn, c->in + c->in_len,
-				      sizeof(c->in) - c->in_len);
+	ssize_t n;
 
-		if (n == CONN_AGAIN)
-			return true;
+	/* lmtp_parse leaves at most LMTP_LINE_MAX octets: there is room */
+	while ((n = bench_conn_read(&c->bc, c->in + c->in_len,
+				    sizeof(c->in) - c->in_len)) != 0) {
 		if (n < 0) {
 			lmtp_fail(c, BERR_CLOSED);
 			return false;
 		}
-		c->progress_us = bench_now_us();
 		c->in_len += (size_t)n;
 		if (!lmtp_parse(c))
 			return false;
 	}
+	return true;
 }
 
 static void lmtp_io(void *context, unsigned ready)
 {
 	struct bench_lmtp *c = context;
-	unsigned events;
-	int ret;
 
 	if (c->step == LSTEP_CONNECTING) {
-		ret = conn_connect_finish(&c->conn);
-		if (ret < 0) {
+		switch (bench_conn_connected(&c->bc)) {
+		case 0:
+			return;
+		case 1:
+			c->step = LSTEP_GREETING;
+			break;
+		default:
 			lmtp_fail(c, BERR_CONNECT);
 			return;
 		}
-		if (ret == 0)
-			return;
-		c->progress_us = bench_now_us();
-		c->step = LSTEP_GREETING;
 	}
 	if (!lmtp_flush(c) || !lmtp_read(c))
 		return;
-	events = conn_wanted(&c->conn, true, c->out_off < c->out_len);
-	if (events != c->events && io_set_events(c->io, events) == 0)
-		c->events = events;
+	bench_conn_update_events(&c->bc);
 }
 
 void bench_lmtp_start(struct bench_lmtp *c, unsigned group)
 {
-	socklen_t addrlen;
-	const struct sockaddr *addr = bench_addr(c->b, &addrlen);
-
 	c->group = group;
 	c->in_len = 0;
-	c->out_off = c->out_len = 0;
 	c->dot_pending = false;
-	c->progress_us = bench_now_us();
 	c->step = LSTEP_CONNECTING;
-	if (conn_connect(&c->conn, addr, addrlen) < 0) {
-		lmtp_fail(c, BERR_CONNECT);
-		return;
-	}
-	c->events = IO_WRITE;
-	c->io = io_add(bench_loop(c->b), c->conn.fd, IO_WRITE, false,
-		       lmtp_io, c);
-	if (c->io == NULL)
+	if (bench_conn_open(&c->bc, c->b, lmtp_io, c) < 0)
 		lmtp_fail(c, BERR_CONNECT);
 }
 
 void bench_lmtp_tick(struct bench_lmtp *c, uint64_t now_us)
 {
-	const struct bench_options *opt = bench_options(c->b);
-
-	if (c->step != LSTEP_NONE &&
-	    now_us - c->progress_us > (uint64_t)(opt->step_timeout * 1e6))
+	if (c->step != LSTEP_NONE && bench_conn_stalled(&c->bc, c->b, now_us))
 		lmtp_fail(c, BERR_TIMEOUT);
 }
