@@ -25,6 +25,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -185,8 +186,13 @@ def measured(server, mail_root, conns, rcpts, seconds):
     empty_maildrops(mail_root, server.name)
     before = new_counts(mail_root, server.name)
     cpu0 = cpu_seconds(server.pid)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     res = bench(server, conns, rcpts, ["-t", str(seconds)])
     res["server_cpu_s"] = cpu_seconds(server.pid) - cpu0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the load generator shares the cores: what it took bounds the rest
+    res["client_cpu_s"] = (ru1.ru_utime + ru1.ru_stime -
+                           ru0.ru_utime - ru0.ru_stime)
     # another job on the machine shows here (the bench itself adds ~2-4)
     res["loadavg1"] = float(open("/proc/loadavg").read().split()[0])
     check_delivered(mail_root, server, before, res)
@@ -280,6 +286,12 @@ METRICS = [
     ("cpu", "CPU s/1k", lambda r: 1000 * r["server_cpu_s"] /
      max(1, r["deliveries"]), False),
 ]
+# Not in the table, in lmtp.json: the cores the server and the load
+# generator kept busy (CPU seconds per second of the run).
+LOAD = [
+    ("server_cores", lambda r: r["server_cpu_s"] / r["elapsed_s"]),
+    ("client_cores", lambda r: r["client_cpu_s"] / r["elapsed_s"]),
+]
 
 
 def summarize(results):
@@ -300,6 +312,11 @@ def summarize(results):
                     # how many times better satchel is (>1: satchel wins)
                     row[key + "_x"] = None if not s or not d else \
                         (s / d if higher else d / s)
+                for key, fn in LOAD:
+                    for name in ("satchel", "dovecot"):
+                        row["%s_%s" % (key, name)] = med(
+                            [fn(r[cell][name]) for r in results["runs"]
+                             if cell in r])
                 for name in ("satchel", "dovecot"):
                     row["fsync_" + name] = results["fsyncs"].get(
                         cell, {}).get(name)
@@ -321,6 +338,20 @@ def table_text(table):
                       (fmt(r[key + "_x"]) + "x") if r[key + "_x"] else "-"]
         cells += [fmt(r["fsync_satchel"]), fmt(r["fsync_dovecot"])]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def load_text(table):
+    """Cores kept busy during each cell by the server and by the load
+    generator (2 in all on the reference machine)."""
+    lines = ["| store | conns | rcpts | server cores satchel | Dovecot | "
+             "client cores with satchel | with Dovecot |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in table:
+        lines.append("| %s | %d | %d | %s | %s | %s | %s |" % (
+            r["store"], r["conns"], r["rcpts"],
+            fmt(r["server_cores_satchel"]), fmt(r["server_cores_dovecot"]),
+            fmt(r["client_cores_satchel"]), fmt(r["client_cores_dovecot"])))
     return "\n".join(lines)
 
 
@@ -445,8 +476,9 @@ def main():
     results["targets"] = targets(table)
     with open(os.path.join(OUT, "lmtp.json"), "w") as f:
         json.dump(results, f, indent=1)
-    text = "%s\n\n%s\n\n%s\n" % (table_text(table), machine_text(
-        results["machine"]), targets_text(results["targets"]))
+    text = "%s\n\n%s\n\n%s\n\n%s\n" % (
+        table_text(table), load_text(table),
+        machine_text(results["machine"]), targets_text(results["targets"]))
     with open(os.path.join(OUT, "lmtp.txt"), "w") as f:
         f.write(text)
     print(text)
