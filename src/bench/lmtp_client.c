@@ -107,6 +107,11 @@ unsigned bench_lmtp_group(const struct bench_lmtp *c)
  * The bench may start the slot's next connection. */
 static void lmtp_end(struct bench_lmtp *c, bool ok, enum bench_error kind)
 {
+	/* A connection that failed before its first message counts as
+	 * one message tried, so -n ends against a server that refuses
+	 * every connection instead of retrying until --max-time. */
+	if (!ok && c->step <= LSTEP_LHLO)
+		(void)bench_lmtp_next_message(c->b);
 	bench_conn_close(&c->bc);
 	c->step = LSTEP_NONE;
 	if (!ok)

@@ -79,3 +79,14 @@ def test_timed_run_quits_cleanly(ctx):
     eq(r.returncode, 0, "exit status (errors %s)" % short(res.get("errors")))
     eq(res["sessions"], 2, "two connections ended with QUIT")
     check(res["messages"] > 0, "messages: %s" % res)
+
+
+def test_refused_connections_end_the_run(ctx):
+    """Nothing listens: each refused connection counts as one message
+    tried, so -n 3 ends after 3 (not at --max-time)."""
+    r = run_satchel(["bench", "--lmtp", "-p", str(free_port()), "-u",
+                     "bl%d@example.org", "-n", "3", "--json", "--quiet",
+                     "--max-time", "30"], timeout=20)
+    res = json.loads(r.stdout)
+    check(r.returncode != 0, "exit status %d (want non-zero)" % r.returncode)
+    eq(res["errors"]["connect"], 3, "connect errors")
