@@ -37,7 +37,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit integration run deps asan clean install fuzz bench \
-	fuzz-build fuzz-smoke
+	bench-lmtp fuzz-build fuzz-smoke
 all: $(BUILD)/satchel $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
@@ -153,6 +153,12 @@ fuzz-smoke: fuzz-build
 # missing, runs as root, ~10-15 minutes): bench/out/results.json.
 bench: all
 	python3 bench/run.py
+
+# LMTP delivery (issue 8) against Dovecot's lmtp, on disk and tmpfs
+# (installs dovecot-lmtpd when missing, runs as root, < 10 minutes):
+# bench/out/lmtp.json and bench/out/lmtp.txt.
+bench-lmtp: all
+	python3 bench/lmtp.py
 
 run: deps all
 	@scripts/demo

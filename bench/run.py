@@ -54,9 +54,9 @@ def pkg_installed(pkg):
     return r.returncode == 0 and "ok installed" in r.stdout
 
 
-def ensure_packages():
-    missing = [p for p in ("dovecot-pop3d",) if not pkg_installed(p)]
-    if shutil.which("gnuplot") is None:
+def ensure_packages(pkgs=("dovecot-pop3d",), gnuplot=True):
+    missing = [p for p in pkgs if not pkg_installed(p)]
+    if gnuplot and shutil.which("gnuplot") is None:
         missing.append("gnuplot-nox")
     if not missing:
         return
@@ -150,17 +150,22 @@ def port_free(port):
 
 
 class Server:
-    def __init__(self, name):
+    """satchel or dovecot from its config OUT/<tag>.conf (tag: the name,
+    or another for another benchmark's instance), answering on ports."""
+
+    def __init__(self, name, tag=None, ports=None):
         self.name = name
-        self.port, self.tls_port = PORTS[name]
+        self.tag = tag or name
+        self.ports = ports or PORTS[name]
+        self.port, self.tls_port = (tuple(self.ports) + (None,))[:2]
         self.proc = None
-        self.pidfile = os.path.join(OUT, name + ".pid")
+        self.pidfile = os.path.join(OUT, self.tag + ".pid")
+        self.conf = os.path.join(OUT, self.tag + ".conf")
 
     def argv(self):
         if self.name == "satchel":
-            return [SAT_BIN, "serve", "-c", os.path.join(OUT, "satchel.conf"),
-                    "--foreground"]
-        return ["dovecot", "-c", os.path.join(OUT, "dovecot.conf"), "-F"]
+            return [SAT_BIN, "serve", "-c", self.conf, "--foreground"]
+        return ["dovecot", "-c", self.conf, "-F"]
 
     def stop_leftover(self):
         """A previous run of this script that died may have left its own
@@ -170,21 +175,21 @@ class Server:
             cmd = open("/proc/%d/cmdline" % pid, "rb").read().decode()
         except (OSError, ValueError):
             return
-        if os.path.join(OUT, self.name + ".conf") in cmd:
+        if self.conf in cmd:
             log("stopping a leftover %s (pid %d)" % (self.name, pid))
             self._kill_tree(pid)
 
     def start(self):
-        for p in (self.port, self.tls_port):
+        for p in self.ports:
             if not port_free(p):
                 raise RuntimeError("port %d is in use" % p)
-        logf = open(os.path.join(OUT, self.name + ".log"), "ab")
+        logf = open(os.path.join(OUT, self.tag + ".log"), "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)
         with open(self.pidfile, "w") as f:
             f.write(str(self.proc.pid))
-        wait_port(self.port)
-        wait_port(self.tls_port)
+        for p in self.ports:
+            wait_port(p)
         time.sleep(0.3)   # let every worker / login process come up
 
     @staticmethod
@@ -375,6 +380,20 @@ def fresh_copy(server, names=None):
 # --- measurements ----------------------------------------------------------
 
 
+def run_json(argv, timeout=300):
+    """Runs `satchel bench ... --json` and returns its report."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("bench failed: %s %s" % (r.stdout, r.stderr))
+
+
+def bench_errors(res):
+    """The kinds of failure the report counted, with their counts."""
+    return {k: v for k, v in res["errors"].items() if v}
+
+
 def bench(server, scenario, user_fmt, nusers, conc, seconds=None,
           sessions=None, tls=False, extra=()):
     port = server.tls_port if tls else server.port
@@ -386,12 +405,8 @@ def bench(server, scenario, user_fmt, nusers, conc, seconds=None,
                  "--sni", "localhost"]
     argv += ["-t", str(seconds)] if seconds else ["-n", str(sessions)]
     argv += list(extra)
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    try:
-        res = json.loads(r.stdout)
-    except ValueError:
-        raise RuntimeError("bench failed: %s %s" % (r.stdout, r.stderr))
-    bad = {k: v for k, v in res["errors"].items() if v}
+    res = run_json(argv)
+    bad = bench_errors(res)
     if bad:
         log("  %s %s: ERRORS %s" % (server.name, scenario, bad))
     return res
@@ -686,12 +701,17 @@ plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3a7", 1 with lines lc rgb "#c
     subprocess.run(["gnuplot", gp], check=False)
 
 
-def main():
+def check_can_run(script):
+    """Exits unless root (both servers drop to MAIL_USER) with a build."""
     if os.geteuid() != 0:
-        sys.exit("bench/run.py runs as root (both servers drop to %s)"
-                 % MAIL_USER)
+        sys.exit("bench/%s runs as root (both servers drop to %s)"
+                 % (script, MAIL_USER))
     if not os.path.exists(SAT_BIN):
         sys.exit("build satchel first (make)")
+
+
+def main():
+    check_can_run("run.py")
     ensure_packages()
     setup_files()
     servers = [Server("satchel"), Server("dovecot")]

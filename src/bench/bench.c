@@ -1,5 +1,6 @@
 /* bench.c: `satchel bench`: options, the run (slots, users, time bounds)
- * and the report. The protocol side of a session is in client.c. */
+ * and the report. The protocol side of a session is in client.c (POP3)
+ * and lmtp_client.c (LMTP). */
 #include "bench/bench.h"
 
 #include <errno.h>
@@ -39,9 +40,10 @@ struct bench {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 
-	struct bench_client **clients;
+	struct bench_client **clients;   /* POP3 */
+	struct bench_lmtp **lmtp;        /* or LMTP, one per slot */
 	bool *pending;            /* slot waits to start a session */
-	bool *user_busy;
+	bool *user_busy;          /* per user; LMTP: per group of rcpts */
 	unsigned next_user;
 	bool restart_armed;
 	struct timer *restart_timer, *tick_timer;
@@ -86,9 +88,14 @@ uint64_t bench_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+uint64_t bench_start_us(const struct bench *b)
+{
+	return b->start_us;
+}
+
 /* USERFMT with its first "%d" replaced by the user number. */
-static void user_name(const struct bench *b, unsigned index, char *buf,
-		      size_t size)
+void bench_user_name(const struct bench *b, unsigned index, char *buf,
+		     size_t size)
 {
 	const char *fmt = b->opt.user_fmt, *d = strstr(fmt, "%d");
 
@@ -101,6 +108,25 @@ static void user_name(const struct bench *b, unsigned index, char *buf,
 }
 
 /* --- running sessions --- */
+
+static bool bench_is_lmtp(const struct bench *b)
+{
+	return b->opt.scenario == SCENARIO_LMTP;
+}
+
+/* What two sessions must not share: a user (both POP3 servers lock the
+ * maildrop), or for LMTP a group of rcpts users (so each user's count
+ * of deliveries belongs to one connection). */
+static unsigned bench_units(const struct bench *b)
+{
+	return bench_is_lmtp(b) ? b->opt.users / b->opt.rcpts : b->opt.users;
+}
+
+static bool bench_slot_busy(const struct bench *b, unsigned slot)
+{
+	return bench_is_lmtp(b) ? bench_lmtp_busy(b->lmtp[slot])
+				: bench_client_busy(b->clients[slot]);
+}
 
 static bool bench_may_start(const struct bench *b)
 {
@@ -115,16 +141,23 @@ static bool bench_start_slot(struct bench *b, unsigned slot)
 {
 	char name[256];
 
-	for (unsigned i = 0; i < b->opt.users; i++) {
-		unsigned u = (b->next_user + i) % b->opt.users;
+	unsigned units = bench_units(b);
+
+	for (unsigned i = 0; i < units; i++) {
+		unsigned u = (b->next_user + i) % units;
 
 		if (b->user_busy[u])
 			continue;
 		b->user_busy[u] = true;
-		b->next_user = (u + 1) % b->opt.users;
+		b->next_user = (u + 1) % units;
 		b->pending[slot] = false;
+		if (bench_is_lmtp(b)) {
+			/* -n counts messages: bench_lmtp_next_message */
+			bench_lmtp_start(b->lmtp[slot], u);
+			return true;
+		}
 		b->started++;
-		user_name(b, u, name, sizeof(name));
+		bench_user_name(b, u, name, sizeof(name));
 		bench_client_start(b->clients[slot], name, u);
 		return true;
 	}
@@ -135,7 +168,7 @@ static void bench_start_pending(struct bench *b)
 {
 	for (unsigned i = 0; i < b->opt.concurrency && bench_may_start(b);
 	     i++) {
-		if (b->pending[i] && !bench_client_busy(b->clients[i]) &&
+		if (b->pending[i] && !bench_slot_busy(b, i) &&
 		    !bench_start_slot(b, i))
 			break;
 	}
@@ -154,20 +187,14 @@ static unsigned bench_busy_count(const struct bench *b)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < b->opt.concurrency; i++)
-		n += bench_client_busy(b->clients[i]);
+		n += bench_slot_busy(b, i);
 	return n;
 }
 
-void bench_session_done(struct bench *b, struct bench_client *c, bool ok)
+static void bench_slot_done(struct bench *b, unsigned slot, unsigned unit,
+			    bool ok)
 {
-	unsigned slot;
-
-	b->user_busy[bench_client_user_index(c)] = false;
-	for (slot = 0; slot < b->opt.concurrency; slot++)
-		if (b->clients[slot] == c)
-			break;
-	if (slot == b->opt.concurrency)
-		return;
+	b->user_busy[unit] = false;
 	b->pending[slot] = true;
 	if (!bench_may_start(b) && bench_busy_count(b) == 0) {
 		b->end_us = bench_now_us();
@@ -179,6 +206,36 @@ void bench_session_done(struct bench *b, struct bench_client *c, bool ok)
 	 * make the loop spin. */
 	if (ok && b->restart_timer == NULL)
 		b->restart_timer = timer_add(b->loop, 0, bench_restart_cb, b);
+}
+
+void bench_session_done(struct bench *b, struct bench_client *c, bool ok)
+{
+	for (unsigned slot = 0; slot < b->opt.concurrency; slot++) {
+		if (b->clients[slot] == c) {
+			bench_slot_done(b, slot, bench_client_user_index(c),
+					ok);
+			return;
+		}
+	}
+}
+
+void bench_lmtp_done(struct bench *b, unsigned slot, bool ok)
+{
+	bench_slot_done(b, slot, bench_lmtp_group(b->lmtp[slot]), ok);
+}
+
+bool bench_lmtp_next_message(struct bench *b)
+{
+	if (!bench_may_start(b))
+		return false;
+	b->started++;
+	return true;
+}
+
+void bench_count_failure(struct bench *b, enum bench_error kind)
+{
+	b->stats.errors[kind]++;
+	b->stats.sessions_failed++;
 }
 
 void bench_idle_ready(struct bench *b)
@@ -216,8 +273,12 @@ static void bench_tick(void *context)
 	double seconds = (double)elapsed / 1e6;
 
 	b->tick_timer = NULL;
-	for (unsigned i = 0; i < b->opt.concurrency; i++)
-		bench_client_tick(b->clients[i], now);
+	for (unsigned i = 0; i < b->opt.concurrency; i++) {
+		if (bench_is_lmtp(b))
+			bench_lmtp_tick(b->lmtp[i], now);
+		else
+			bench_client_tick(b->clients[i], now);
+	}
 	if (((b->opt.seconds > 0 && seconds >= b->opt.seconds) ||
 	     bench_interrupted) && !b->draining) {
 		b->draining = true;
@@ -232,8 +293,12 @@ static void bench_tick(void *context)
 	}
 	if (seconds >= b->opt.max_time || bench_interrupted > 1) {
 		/* The hard bound: whatever still runs is cut off. */
-		for (unsigned i = 0; i < b->opt.concurrency; i++)
-			bench_client_abort(b->clients[i]);
+		for (unsigned i = 0; i < b->opt.concurrency; i++) {
+			if (bench_is_lmtp(b))
+				bench_lmtp_abort(b->lmtp[i]);
+			else
+				bench_client_abort(b->clients[i]);
+		}
 		ioloop_stop(b->loop);
 		return;
 	}
@@ -253,9 +318,11 @@ static int usage(FILE *out)
 "usage: satchel bench [-h HOST] [-p PORT] [--tls | --starttls] [--cafile F]\n"
 "         -u USERFMT -w PASS [-U NUSERS] [-c CONCURRENCY]\n"
 "         (-n SESSIONS | -t SECONDS) [-s SCENARIO] [--json]\n"
+"       satchel bench --lmtp [-h HOST] [-p PORT] -u USERFMT [-U NUSERS]\n"
+"         [--rcpts N] [-c CONCURRENCY] (-n MESSAGES | -t SECONDS) [--json]\n"
 "\n"
 "  -h HOST          server address (default 127.0.0.1)\n"
-"  -p PORT          port (default 110, or 995 with --tls)\n"
+"  -p PORT          port (default 110, or 995 with --tls, 24 with --lmtp)\n"
 "  -u USERFMT       user name; its first %%d becomes the user number\n"
 "  -w PASS          the password of every user\n"
 "  -U NUSERS        users numbered from --user-base (default 1); two\n"
@@ -271,8 +338,14 @@ static int usage(FILE *out)
 "  --noop SECS      idle: mean seconds between NOOPs (5)\n"
 "  --max-time SECS  hard bound of the run (default -t + 60, or 600)\n"
 "  --user-base N    number of the first user (default 1)\n"
+"  --lmtp           deliver over LMTP: LHLO, then per message MAIL, RCPT\n"
+"                   per recipient, DATA (pipelined), a 4 KB message; -n\n"
+"                   counts messages; latency runs from the final dot to\n"
+"                   the last per-recipient reply\n"
+"  --rcpts N        LMTP: recipients per message (default 1, at most %d);\n"
+"                   each connection a group of N of the NUSERS users\n"
 "  --json           one JSON object on stdout\n"
-"  --quiet          no progress line\n");
+"  --quiet          no progress line\n", BENCH_RCPTS_MAX);
 	return out == stdout ? EX_OK : EX_USAGE;
 }
 
@@ -302,13 +375,13 @@ static int parse_secs(const char *s, double *v)
 static const char *const scenario_names[] = {
 	[SCENARIO_LOGIN] = "login", [SCENARIO_FETCH] = "fetch",
 	[SCENARIO_TOP] = "top", [SCENARIO_LIST] = "list",
-	[SCENARIO_IDLE] = "idle",
+	[SCENARIO_IDLE] = "idle", [SCENARIO_LMTP] = "lmtp",
 };
 
 static int parse_options(struct bench_options *o, int argc, char **argv)
 {
 	enum { O_TLS = 256, O_STARTTLS, O_CAFILE, O_SNI, O_TIMEOUT, O_NOOP,
-	       O_MAXTIME, O_BASE, O_JSON, O_QUIET, O_HELP };
+	       O_MAXTIME, O_BASE, O_JSON, O_QUIET, O_HELP, O_LMTP, O_RCPTS };
 	static const struct option longopts[] = {
 		{ "tls", no_argument, NULL, O_TLS },
 		{ "starttls", no_argument, NULL, O_STARTTLS },
@@ -321,6 +394,8 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "lmtp", no_argument, NULL, O_LMTP },
+		{ "rcpts", required_argument, NULL, O_RCPTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -333,6 +408,7 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
 	o->users = 1;
 	o->user_base = 1;
 	o->concurrency = 1;
+	o->rcpts = 1;
 	o->step_timeout = 30;
 	o->noop_interval = 5;
 	optind = 1;
@@ -403,6 +479,13 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
 		case O_JSON: o->json = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: return 1;
+		case O_LMTP: o->scenario = SCENARIO_LMTP; break;
+		case O_RCPTS:
+			if (parse_uint_opt(optarg, BENCH_RCPTS_MAX, &v) < 0 ||
+			    v == 0)
+				return -1;
+			o->rcpts = (unsigned)v;
+			break;
 		default: return -1;
 		}
 	}
@@ -411,7 +494,20 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
 			argv[optind]);
 		return -1;
 	}
-	if (o->password == NULL) {
+	if (o->scenario == SCENARIO_LMTP) {
+		if (o->tls != BENCH_TLS_NONE) {
+			fprintf(stderr, "satchel bench: --lmtp runs without "
+				"TLS\n");
+			return -1;
+		}
+		if (o->users < o->rcpts) {
+			fprintf(stderr, "satchel bench: --rcpts %u needs -U "
+				"%u users or more\n", o->rcpts, o->rcpts);
+			return -1;
+		}
+		if (o->port == NULL)
+			o->port = "24";
+	} else if (o->password == NULL) {
 		fprintf(stderr, "satchel bench: -w PASS is required\n");
 		return -1;
 	}
@@ -468,10 +564,35 @@ static void raise_fd_limit(unsigned need)
 }
 
 struct bench_result {
-	double elapsed, sessions_per_s, mb_per_s;
+	double elapsed, sessions_per_s, mb_per_s, messages_per_s;
 	double session_p50, session_p99, login_p50, login_p99;
 	uint64_t errors;
 };
+
+/* LMTP: what each user was delivered, for a check against its maildrop. */
+static void bench_report_lmtp_json(const struct bench *b,
+				   const struct bench_result *r)
+{
+	const struct bench_stats *st = &b->stats;
+
+	printf(",\"rcpts\":%u,\"deliveries\":%llu,\"messages_per_s\":%.2f,"
+	       "\"delivery_p50_ms\":%.3f,\"delivery_p99_ms\":%.3f,"
+	       "\"user_deliveries\":{", b->opt.rcpts,
+	       (unsigned long long)st->deliveries, r->messages_per_s,
+	       r->session_p50, r->session_p99);
+	for (unsigned i = 0; i < b->opt.users; i++) {
+		char name[256];
+
+		bench_user_name(b, i, name, sizeof(name));
+		/* the user format comes from our own command line, but
+		 * a quote or backslash in it would break the JSON */
+		if (strpbrk(name, "\"\\") != NULL)
+			continue;
+		printf("%s\"%s\":%llu", i > 0 ? "," : "", name,
+		       (unsigned long long)st->user_deliveries[i]);
+	}
+	printf("}");
+}
 
 static void bench_report(struct bench *b, struct bench_result *r)
 {
@@ -506,7 +627,10 @@ static void bench_report(struct bench *b, struct bench_result *r)
 			printf("%s\"%s\":%llu", i > 0 ? "," : "",
 			       bench_error_names[i],
 			       (unsigned long long)st->errors[i]);
-		printf("}}\n");
+		printf("}");
+		if (o->scenario == SCENARIO_LMTP)
+			bench_report_lmtp_json(b, r);
+		printf("}\n");
 		return;
 	}
 	printf("scenario %s on %s:%s%s, concurrency %u, %u users, %.2f s\n",
@@ -517,17 +641,30 @@ static void bench_report(struct bench *b, struct bench_result *r)
 	printf("  sessions      %llu ok, %llu failed, %.1f/s\n",
 	       (unsigned long long)st->sessions_ok,
 	       (unsigned long long)st->sessions_failed, r->sessions_per_s);
-	printf("  logins        %llu\n", (unsigned long long)st->logins);
+	if (o->scenario == SCENARIO_LMTP) {
+		printf("  messages      %llu to %u recipients each, %.1f/s, "
+		       "%llu deliveries\n",
+		       (unsigned long long)st->messages, o->rcpts,
+		       r->messages_per_s,
+		       (unsigned long long)st->deliveries);
+		printf("  delivery      p50 %.2f ms, p99 %.2f ms (final dot "
+		       "to last reply)\n", r->session_p50, r->session_p99);
+	} else {
+		printf("  logins        %llu\n",
+		       (unsigned long long)st->logins);
+	}
 	if (o->scenario == SCENARIO_IDLE)
 		printf("  idle          %u logged in, %llu NOOPs\n",
 		       b->idle_ready, (unsigned long long)st->noops);
 	printf("  message data  %llu messages, %.1f MB, %.1f MB/s\n",
 	       (unsigned long long)st->messages,
 	       (double)st->message_octets / 1e6, r->mb_per_s);
-	printf("  session       p50 %.2f ms, p99 %.2f ms\n", r->session_p50,
-	       r->session_p99);
-	printf("  login         p50 %.2f ms, p99 %.2f ms\n", r->login_p50,
-	       r->login_p99);
+	if (o->scenario != SCENARIO_LMTP) {
+		printf("  session       p50 %.2f ms, p99 %.2f ms\n",
+		       r->session_p50, r->session_p99);
+		printf("  login         p50 %.2f ms, p99 %.2f ms\n",
+		       r->login_p50, r->login_p99);
+	}
 	printf("  errors        ");
 	if (r->errors == 0)
 		printf("none");
@@ -543,7 +680,12 @@ static void bench_free(struct bench *b)
 	if (b->clients != NULL)
 		for (unsigned i = 0; i < b->opt.concurrency; i++)
 			bench_client_destroy(&b->clients[i]);
+	if (b->lmtp != NULL)
+		for (unsigned i = 0; i < b->opt.concurrency; i++)
+			bench_lmtp_destroy(&b->lmtp[i]);
 	free(b->clients);
+	free(b->lmtp);
+	free(b->stats.user_deliveries);
 	free(b->pending);
 	free(b->user_busy);
 	timer_remove(&b->restart_timer);
@@ -552,6 +694,35 @@ static void bench_free(struct bench *b)
 	tls_ctx_destroy(&b->tls_ctx);
 	bench_samples_free(&b->stats.session_us);
 	bench_samples_free(&b->stats.login_us);
+}
+
+/* One client per slot, POP3 or LMTP. -1 (errno set) when out of memory. */
+static int bench_create_clients(struct bench *b)
+{
+	unsigned n = b->opt.concurrency;
+
+	if (bench_is_lmtp(b)) {
+		b->lmtp = calloc(n, sizeof(*b->lmtp));
+		b->stats.user_deliveries = calloc(b->opt.users,
+			sizeof(*b->stats.user_deliveries));
+		if (b->lmtp == NULL || b->stats.user_deliveries == NULL)
+			return -1;
+	} else {
+		b->clients = calloc(n, sizeof(*b->clients));
+		if (b->clients == NULL)
+			return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (b->lmtp != NULL)
+			b->lmtp[i] = bench_lmtp_create(b, i);
+		else
+			b->clients[i] = bench_client_create(b, i);
+		if (b->lmtp != NULL ? b->lmtp[i] == NULL
+				    : b->clients[i] == NULL)
+			return -1;
+		b->pending[i] = true;
+	}
+	return 0;
 }
 
 int bench_main(int argc, char **argv)
@@ -588,22 +759,16 @@ int bench_main(int argc, char **argv)
 		}
 	}
 	b.loop = ioloop_create();
-	b.clients = calloc(b.opt.concurrency, sizeof(*b.clients));
 	b.pending = calloc(b.opt.concurrency, sizeof(*b.pending));
-	b.user_busy = calloc(b.opt.users, sizeof(*b.user_busy));
-	if (b.loop == NULL || b.clients == NULL || b.pending == NULL ||
-	    b.user_busy == NULL)
+	b.user_busy = calloc(bench_units(&b), sizeof(*b.user_busy));
+	if (b.loop == NULL || b.pending == NULL || b.user_busy == NULL ||
+	    bench_create_clients(&b) < 0)
 		goto out_oom;
-	for (unsigned i = 0; i < b.opt.concurrency; i++) {
-		b.clients[i] = bench_client_create(&b, i);
-		if (b.clients[i] == NULL)
-			goto out_oom;
-		b.pending[i] = true;
-	}
-	if (b.opt.concurrency > b.opt.users && !b.opt.quiet)
+	if (b.opt.concurrency > bench_units(&b) && !b.opt.quiet)
 		fprintf(stderr, "satchel bench: %u connections share %u "
-			"users: some wait for a free user\n",
-			b.opt.concurrency, b.opt.users);
+			"%s: some wait for a free one\n", b.opt.concurrency,
+			bench_units(&b), bench_is_lmtp(&b) ?
+			"groups of recipients" : "users");
 	b.start_us = b.last_progress_us = bench_now_us();
 	bench_start_pending(&b);
 	b.tick_timer = timer_add(b.loop, TICK_MS, bench_tick, &b);
@@ -619,6 +784,7 @@ int bench_main(int argc, char **argv)
 	if (r.elapsed > 0) {
 		r.sessions_per_s = (double)b.stats.sessions_ok / r.elapsed;
 		r.mb_per_s = (double)b.stats.message_octets / 1e6 / r.elapsed;
+		r.messages_per_s = (double)b.stats.messages / r.elapsed;
 	}
 	r.session_p50 = bench_samples_quantile_ms(&b.stats.session_us, 0.5);
 	r.session_p99 = bench_samples_quantile_ms(&b.stats.session_us, 0.99);

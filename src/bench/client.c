@@ -31,9 +31,7 @@ enum client_step {
 struct bench_client {
 	struct bench *b;
 	unsigned slot;
-	struct conn conn;
-	struct io *io;
-	unsigned events;
+	struct bench_conn bc;
 	enum client_step step;
 	unsigned serial;          /* bumped at every session end */
 	char user[256];
@@ -43,8 +41,7 @@ struct bench_client {
 	size_t in_start, in_len;
 	bool multi;               /* inside a multi-line body */
 	bool mid_line;            /* a long line is being consumed in parts */
-	char out[CLIENT_OUT_BUF];
-	size_t out_off, out_len;
+	char out[CLIENT_OUT_BUF];  /* bc.out */
 
 	unsigned stat_count;
 	uint64_t stat_octets;
@@ -54,7 +51,7 @@ struct bench_client {
 	uint64_t *uid_hashes;     /* UIDL hashes, for the duplicate check */
 	unsigned msg;             /* 1-based message being fetched */
 
-	uint64_t start_us, progress_us, next_noop_us;
+	uint64_t start_us, next_noop_us;
 	bool quit_requested;
 };
 
@@ -73,14 +70,13 @@ struct bench_client *bench_client_create(struct bench *b, unsigned slot)
 	}
 	c->b = b;
 	c->slot = slot;
-	conn_init(&c->conn, -1);
+	bench_conn_init(&c->bc, c->out);
 	return c;
 }
 
 static void client_reset(struct bench_client *c)
 {
-	io_remove(&c->io);
-	conn_deinit(&c->conn);
+	bench_conn_close(&c->bc);
 	free(c->sizes);
 	free(c->uid_hashes);
 	c->sizes = NULL;
@@ -120,10 +116,7 @@ static void client_end(struct bench_client *c, bool ok)
 
 static void client_fail(struct bench_client *c, enum bench_error kind)
 {
-	struct bench_stats *st = bench_stats(c->b);
-
-	st->errors[kind]++;
-	st->sessions_failed++;
+	bench_count_failure(c->b, kind);
 	client_end(c, false);
 }
 
@@ -133,30 +126,12 @@ void bench_client_abort(struct bench_client *c)
 		client_fail(c, BERR_UNFINISHED);
 }
 
-static void client_update_events(struct bench_client *c)
-{
-	unsigned events = conn_wanted(&c->conn, true,
-				      c->out_off < c->out_len);
-
-	if (events != c->events && io_set_events(c->io, events) == 0)
-		c->events = events;
-}
-
 /* Writes what is queued. false when the session failed. */
 static bool client_flush(struct bench_client *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = conn_write(&c->conn, c->out + c->out_off,
-				       c->out_len - c->out_off);
-
-		if (n == CONN_AGAIN)
-			break;
-		if (n < 0) {
-			client_fail(c, c->conn.ssl != NULL ? BERR_TLS
-							   : BERR_CLOSED);
-			return false;
-		}
-		c->out_off += (size_t)n;
+	if (bench_conn_flush(&c->bc) < 0) {
+		client_fail(c, c->bc.conn.ssl != NULL ? BERR_TLS : BERR_CLOSED);
+		return false;
 	}
 	return true;
 }
@@ -177,8 +152,8 @@ static bool client_send(struct bench_client *c, enum client_step step,
 		n = 0;
 	c->out[n++] = '\r';
 	c->out[n++] = '\n';
-	c->out_off = 0;
-	c->out_len = (size_t)n;
+	c->bc.out_off = 0;
+	c->bc.out_len = (size_t)n;
 	c->step = step;
 	c->lines = 0;
 	c->body_octets = 0;
@@ -188,27 +163,16 @@ static bool client_send(struct bench_client *c, enum client_step step,
 void bench_client_start(struct bench_client *c, const char *user,
 			unsigned user_index)
 {
-	socklen_t addrlen;
-	const struct sockaddr *addr = bench_addr(c->b, &addrlen);
-
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	c->user_index = user_index;
 	c->in_start = c->in_len = 0;
 	c->multi = c->mid_line = false;
-	c->out_off = c->out_len = 0;
 	c->stat_count = 0;
 	c->stat_octets = 0;
 	c->quit_requested = false;
-	c->start_us = c->progress_us = bench_now_us();
+	c->start_us = bench_now_us();
 	c->step = STEP_CONNECTING;
-	if (conn_connect(&c->conn, addr, addrlen) < 0) {
-		client_fail(c, BERR_CONNECT);
-		return;
-	}
-	c->events = IO_WRITE;
-	c->io = io_add(bench_loop(c->b), c->conn.fd, IO_WRITE, false,
-		       client_io, c);
-	if (c->io == NULL)
+	if (bench_conn_open(&c->bc, c->b, client_io, c) < 0)
 		client_fail(c, BERR_CONNECT);
 }
 
@@ -235,6 +199,7 @@ static void client_after_stat(struct bench_client *c)
 
 	switch (opt->scenario) {
 	case SCENARIO_LOGIN:
+	case SCENARIO_LMTP:       /* never here: lmtp_client.c runs those */
 		client_send(c, STEP_QUIT, "QUIT");
 		break;
 	case SCENARIO_FETCH:
@@ -335,7 +300,7 @@ static void client_status(struct bench_client *c, const char *line,
 		/* RFC 2595 4.: nothing that came before the handshake
 		 * may be used after it. */
 		c->in_start = c->in_len = 0;
-		if (conn_start_tls_client(&c->conn, bench_tls_ctx(c->b),
+		if (conn_start_tls_client(&c->bc.conn, bench_tls_ctx(c->b),
 					  opt->sni) < 0) {
 			client_fail(c, BERR_TLS);
 			return;
@@ -595,15 +560,15 @@ static bool client_read(struct bench_client *c)
 			client_fail(c, BERR_FRAMING);
 			return false;
 		}
-		n = conn_read(&c->conn, c->in + c->in_start + c->in_len, room);
-		if (n == CONN_AGAIN)
+		n = bench_conn_read(&c->bc, c->in + c->in_start + c->in_len,
+				    room);
+		if (n == 0)
 			return true;
 		if (n < 0) {
-			client_fail(c, n == CONN_ERROR && c->conn.ssl != NULL ?
+			client_fail(c, n == CONN_ERROR && c->bc.conn.ssl != NULL ?
 				    BERR_TLS : BERR_CLOSED);
 			return false;
 		}
-		c->progress_us = bench_now_us();
 		c->in_len += (size_t)n;
 		if (!client_parse(c) || c->serial != serial)
 			return false;
@@ -618,16 +583,15 @@ static void client_io(void *context, unsigned ready)
 	int ret;
 
 	if (c->step == STEP_CONNECTING) {
-		ret = conn_connect_finish(&c->conn);
+		ret = bench_conn_connected(&c->bc);
 		if (ret < 0) {
 			client_fail(c, BERR_CONNECT);
 			return;
 		}
 		if (ret == 0)
 			return;
-		c->progress_us = bench_now_us();
 		if (opt->tls == BENCH_TLS_IMPLICIT) {
-			if (conn_start_tls_client(&c->conn,
+			if (conn_start_tls_client(&c->bc.conn,
 						  bench_tls_ctx(c->b),
 						  opt->sni) < 0) {
 				client_fail(c, BERR_TLS);
@@ -640,14 +604,14 @@ static void client_io(void *context, unsigned ready)
 	}
 	for (;;) {
 		if (c->step == STEP_HANDSHAKE) {
-			ret = conn_handshake(&c->conn);
+			ret = conn_handshake(&c->bc.conn);
 			if (ret < 0) {
 				client_fail(c, BERR_TLS);
 				return;
 			}
 			if (ret == 0)
 				break;
-			c->progress_us = bench_now_us();
+			c->bc.progress_us = bench_now_us();
 			if (opt->tls == BENCH_TLS_STARTTLS) {
 				if (!client_send(c, STEP_USER, "USER %s",
 						 c->user))
@@ -663,33 +627,31 @@ static void client_io(void *context, unsigned ready)
 		/* STLS was answered inside client_read: go on with the
 		 * handshake now. */
 	}
-	client_update_events(c);
+	bench_conn_update_events(&c->bc);
 }
 
 void bench_client_tick(struct bench_client *c, uint64_t now_us)
 {
-	const struct bench_options *opt = bench_options(c->b);
-
 	if (c->step == STEP_NONE)
 		return;
 	if (c->step == STEP_IDLE) {
 		if (now_us >= c->next_noop_us) {
-			c->progress_us = now_us;
+			c->bc.progress_us = now_us;
 			if (client_send(c, STEP_NOOP, "NOOP"))
-				client_update_events(c);
+				bench_conn_update_events(&c->bc);
 		}
 		return;
 	}
-	if (now_us - c->progress_us > (uint64_t)(opt->step_timeout * 1e6))
+	if (bench_conn_stalled(&c->bc, c->b, now_us))
 		client_fail(c, BERR_TIMEOUT);
 }
 
 void bench_client_quit(struct bench_client *c)
 {
 	if (c->step == STEP_IDLE) {
-		c->progress_us = bench_now_us();
+		c->bc.progress_us = bench_now_us();
 		if (client_send(c, STEP_QUIT, "QUIT"))
-			client_update_events(c);
+			bench_conn_update_events(&c->bc);
 	} else if (c->step != STEP_NONE) {
 		c->quit_requested = true;
 	}
