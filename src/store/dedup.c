@@ -47,9 +47,9 @@ struct dedup {
 	char *buf;         /* the file's content (see truncated) */
 	size_t len;
 	unsigned days;     /* from the last dedup_seen: what "old" means */
-	bool counted;      /* lines and fresh are set */
-	size_t lines;      /* lines of buf, and entries newer than days */
-	size_t fresh;
+	bool counted;      /* lines and stale are set */
+	size_t lines;      /* lines of buf, and the old (or broken) ones */
+	size_t stale;      /* before the first fresh entry */
 };
 
 static bool dedup_id_valid(const char *id, size_t len)
@@ -280,40 +280,66 @@ static uint64_t dedup_cutoff(unsigned days)
 	return now > span ? now - span : 0;
 }
 
-/* Counts lines and fresh entries (epoch >= cutoff); the state of id
- * (NULL: none) among the fresh ones: done when any entry says so, else
- * pending with the name of the newest pending entry. */
-static enum dedup_state dedup_scan(struct dedup *dedup, const char *id,
-				   uint64_t cutoff, char *name_r,
-				   size_t name_size)
+/* Counts the lines, and the old ones at the start (entries are appended
+ * in time order, so the old ones are a prefix: counting stops at the
+ * first fresh entry, which keeps a record O(old entries), not O(file)).
+ * A broken line counts as old: compaction drops it. */
+static void dedup_count(struct dedup *dedup, uint64_t cutoff)
 {
 	const char *p = dedup->buf, *end = dedup->buf + dedup->len, *name;
-	enum dedup_state state = DEDUP_NEW;
+	bool in_prefix = true;
 	size_t name_len;
 	uint64_t epoch;
 
-	dedup->lines = dedup->fresh = 0;
+	dedup->lines = dedup->stale = 0;
 	dedup->counted = true;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);
 
 		dedup->lines++;
-		if (dedup_parse_line(p, len, &epoch, &name, &name_len) &&
-		    epoch >= cutoff) {
-			dedup->fresh++;
-			if (id != NULL && memcmp(p, id, DEDUP_ID_HEX) == 0 &&
-			    state != DEDUP_DONE) {
-				if (name_len == 0) {
-					state = DEDUP_DONE;
-				} else if (name_len < name_size) {
-					state = DEDUP_PENDING;
-					memcpy(name_r, name, name_len);
-					name_r[name_len] = '\0';
-				}
-			}
+		if (in_prefix) {
+			if (dedup_parse_line(p, len, &epoch, &name, &name_len) &&
+			    epoch >= cutoff)
+				in_prefix = false;
+			else
+				dedup->stale++;
 		}
 		p += len + 1;
+	}
+}
+
+/* The state of id among the fresh entries: done when any entry says so,
+ * else pending with the name of the newest pending entry. The id is
+ * searched in the raw text (memmem) and only lines that start with it
+ * are parsed, so a lookup costs a scan of the file, not a parse of it. */
+static enum dedup_state dedup_find(const struct dedup *dedup, const char *id,
+				   uint64_t cutoff, char *name_r,
+				   size_t name_size)
+{
+	const char *p = dedup->buf, *end = dedup->buf + dedup->len, *hit;
+	enum dedup_state state = DEDUP_NEW;
+
+	while (p < end && (hit = memmem(p, (size_t)(end - p), id,
+					DEDUP_ID_HEX)) != NULL) {
+		const char *nl = memchr(hit, '\n', (size_t)(end - hit));
+		size_t len = (size_t)((nl != NULL ? nl : end) - hit);
+		const char *name;
+		size_t name_len;
+		uint64_t epoch;
+
+		if ((hit == dedup->buf || hit[-1] == '\n') &&
+		    dedup_parse_line(hit, len, &epoch, &name, &name_len) &&
+		    epoch >= cutoff) {
+			if (name_len == 0)
+				return DEDUP_DONE;
+			if (name_len < name_size) {
+				state = DEDUP_PENDING;
+				memcpy(name_r, name, name_len);
+				name_r[name_len] = '\0';
+			}
+		}
+		p = hit + 1;
 	}
 	return state;
 }
@@ -324,7 +350,7 @@ enum dedup_state dedup_lookup(struct dedup *dedup, const char *id,
 	dedup->days = days;
 	if (days == 0 || !dedup_id_valid(id, strlen(id)))
 		return DEDUP_NEW;
-	return dedup_scan(dedup, id, dedup_cutoff(days), name_r, name_size);
+	return dedup_find(dedup, id, dedup_cutoff(days), name_r, name_size);
 }
 
 /* Rewrites the file with the fresh entries only (the newest
@@ -396,7 +422,7 @@ static bool dedup_wants_compaction(const struct dedup *dedup)
 		return true;
 	/* old (or broken) entries are most of a file worth rewriting */
 	return dedup->days > 0 && dedup->lines >= DEDUP_COMPACT_MIN &&
-	       dedup->fresh * 2 < dedup->lines;
+	       dedup->stale * 2 > dedup->lines;
 }
 
 int dedup_record(struct dedup *dedup, const char *id, const char *name,
@@ -421,9 +447,8 @@ int dedup_record(struct dedup *dedup, const char *id, const char *name,
 		return -1;
 	}
 	if (!dedup->counted)
-		dedup_scan(dedup, NULL,
-			   dedup->days > 0 ? dedup_cutoff(dedup->days) : 0,
-			   NULL, 0);
+		dedup_count(dedup,
+			    dedup->days > 0 ? dedup_cutoff(dedup->days) : 0);
 	if (dedup_wants_compaction(dedup))
 		return dedup_compact(dedup, line + off, (size_t)len, error_r);
 	len += (int)off;
@@ -442,7 +467,6 @@ int dedup_record(struct dedup *dedup, const char *id, const char *name,
 	}
 	dedup->needs_nl = false;
 	dedup->lines++;
-	dedup->fresh++;
 	nbuf = realloc(dedup->buf, dedup->len + (size_t)len);
 	if (nbuf != NULL) {
 		/* so a later dedup_seen on this handle sees it too */

@@ -151,6 +151,41 @@ static void test_pending(void)
 	dedup_close(&d);
 }
 
+/* A lookup searches the raw text: an id only counts at a line's start,
+ * and a big file is searched, not parsed (the time is printed). */
+static void test_big_file_lookup(void)
+{
+	char path[256], id[DEDUP_ID_HEX + 1], name[DEDUP_NAME_MAX + 1];
+	struct dedup *d = NULL;
+	const char *error = NULL;
+	struct timespec t0, t1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big.delivered", root);
+	add_lines(path, 1000, 40000, 3600);
+	f = fopen(path, "a");
+	make_id(99, id);
+	/* the id inside another entry's name is not an entry of it */
+	fprintf(f, "%032x %lld x%s\n", 5u, (long long)time(NULL), id);
+	fclose(f);
+	CHECK(dedup_open(path, &d, &error) == 0, "open a 40,001-line file");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	make_id(1000 + 39999, id);
+	CHECK(dedup_lookup(d, id, 7, name, sizeof(name)) == DEDUP_DONE,
+	      "the last entry of a big file is found");
+	make_id(99, id);
+	CHECK(dedup_lookup(d, id, 7, name, sizeof(name)) == DEDUP_NEW,
+	      "an id inside another line is no entry");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# two lookups in 40,001 lines: %.3f ms\n",
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	CHECK(dedup_record(d, id, NULL, &error) == 0, "record into it");
+	dedup_close(&d);
+	CHECK(count_lines(path, NULL) == 40002,
+	      "no compaction: no old entries at its start");
+}
+
 static void test_expiry_and_junk(void)
 {
 	char path[256], id[DEDUP_ID_HEX + 1];
@@ -409,6 +444,7 @@ int main(void)
 		abort();
 	test_seen();
 	test_pending();
+	test_big_file_lookup();
 	test_expiry_and_junk();
 	test_race();
 	test_compaction();
