@@ -19,6 +19,7 @@
 #include "store/quota.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/strnum.h"
 
 #define DELIVERY_DEDUP_NAME "satchel.delivered"
 #define DELIVERY_DEDUP_SUFFIX ".satchel-delivered"
@@ -301,19 +302,34 @@ static size_t delivery_prefix(const struct delivery_spool *spool,
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
+/* What the mbox writer gets of one recipient's message. */
+static void delivery_mbox_message_init(const struct delivery_spool *spool,
+				       const struct delivery_message *m,
+				       struct delivery_mbox_message *msg)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->sender = spool->sender;
+	msg->received = spool->received;
+	msg->fd = spool->fd;
+	msg->prefix = m->prefix;
+	msg->nprefix = m->nprefix;
+	msg->mboxrd = spool->set.mboxrd;
+	msg->deadline = m->deadline;
+	msg->dedup = m->dedup;
+	msg->delivery_id = m->delivery_id;
+}
+
 static enum delivery_status delivery_mbox(struct delivery_spool *spool,
 					  const struct delivery_target *t,
 					  const struct delivery_message *m,
 					  struct delivery_result *res)
 {
-	struct delivery_mbox_message msg = {
-		.sender = spool->sender, .received = spool->received,
-		.fd = spool->fd, .prefix = m->prefix, .nprefix = m->nprefix,
-		.mboxrd = spool->set.mboxrd, .deadline = m->deadline,
-	};
+	struct delivery_mbox_message msg;
 	uint64_t offset = 0, size = 0;
 	bool temporary = true;
 	const char *error = "cannot append to the mbox";
+
+	delivery_mbox_message_init(spool, m, &msg);
 	if (delivery_mbox_append(t->path, &msg, &offset, &size, &temporary,
 				 &error) < 0) {
 		int err = errno; /* kept for write errors (delivery_mbox.c) */
@@ -349,25 +365,46 @@ static int delivery_dedup_path(const struct delivery_target *t, char *buf,
 }
 
 /* Was this delivery stored before? Done, or pending (killed between
- * the link into new/ and the done entry) with its file still there. */
-static bool delivery_seen(struct dedup *dedup,
-			  const struct delivery_target *t,
-			  const struct delivery_spool *spool,
-			  const struct delivery_result *res)
+ * the store and the done entry) with its copy still there: a Maildir
+ * file by its name, an mbox message at its offset. -1 when that cannot
+ * be told now (an mbox lock not had in time). */
+static int delivery_seen(struct dedup *dedup,
+			 const struct delivery_target *t,
+			 const struct delivery_spool *spool,
+			 const struct delivery_message *m,
+			 const struct delivery_result *res, bool *seen_r)
 {
 	char name[DEDUP_NAME_MAX + 1];
+	struct delivery_mbox_message msg;
+	const char *error;
+	uint64_t offset;
 
+	*seen_r = false;
 	switch (dedup_lookup(dedup, res->delivery_id, spool->set.dedup_days,
 			     name, sizeof(name))) {
 	case DEDUP_DONE:
-		return true;
+		*seen_r = true;
+		return 0;
 	case DEDUP_PENDING:
-		return t->kind == MAILDROP_MAILDIR &&
-		       delivery_maildir_has(t->path, name);
+		if (t->kind == MAILDROP_MAILDIR) {
+			*seen_r = delivery_maildir_has(t->path, name);
+			return 0;
+		}
+		if (strncmp(name, "mbox@", 5) != 0 ||
+		    strnum_parse_u64(name + 5, UINT64_MAX, &offset) < 0)
+			return 0;
+		delivery_mbox_message_init(spool, m, &msg);
+		msg.dedup = NULL;
+		if (delivery_mbox_holds(t->path, &msg, offset, seen_r,
+					&error) < 0) {
+			log_error("delivery to %s: %s", t->path, error);
+			return -1;
+		}
+		return 0;
 	case DEDUP_NEW:
 		break;
 	}
-	return false;
+	return 0;
 }
 
 /* Quota (Maildir++, Maildir only) and the store itself. */
@@ -457,6 +494,7 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	struct msgsize ms;
 	struct dedup *dedup = NULL;
 	const char *error = "path too long";
+	bool seen = false;
 	enum delivery_status status;
 
 	delivery_result_init(res);
@@ -519,7 +557,15 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				  error);
 			dedup = NULL;
 		}
-		if (dedup != NULL && delivery_seen(dedup, t, spool, res)) {
+		if (dedup != NULL &&
+		    delivery_seen(dedup, t, spool, &msg, res, &seen) < 0) {
+			dedup_close(&dedup);
+			delivery_result_set(res, DELIVERY_TEMP, "4.2.0",
+					    "cannot tell whether an earlier "
+					    "attempt stored the message");
+			return DELIVERY_TEMP;
+		}
+		if (seen) {
 			/* stored by an earlier attempt: success, no copy */
 			dedup_close(&dedup);
 			res->duplicate = true;
@@ -529,10 +575,8 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 			return DELIVERY_OK;
 		}
 	}
-	if (t->kind == MAILDROP_MAILDIR) {
-		msg.dedup = dedup;
-		msg.delivery_id = res->delivery_id;
-	}
+	msg.dedup = dedup;
+	msg.delivery_id = res->delivery_id;
 	status = delivery_write(spool, t, &msg, res);
 	/* only now that the message is durable (dedup.h) */
 	if (status == DELIVERY_OK && dedup != NULL &&

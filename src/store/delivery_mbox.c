@@ -30,8 +30,10 @@
 #include <unistd.h>
 
 #include "store/delivery_mbox.h"
+#include "store/dedup.h"
 #include "store/lock.h"
 #include "util/fileio.h"
+#include "util/log.h"
 
 #define DELIVERY_MBOX_BUF 65536
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets; room for more */
@@ -51,14 +53,28 @@ struct delivery_mbox_out {
 	unsigned from_n;       /* octets of "From " matched */
 	bool seen_lf, crlf, any;
 	char last;             /* the message's last octet */
+	/* compare mode (delivery_mbox_holds): flushes compare with the file
+	 * at cmp_pos instead of writing */
+	bool compare, differs;
+	uint64_t cmp_pos;
+	char *cmp_buf;
 };
 
 static int delivery_mbox_flush(struct delivery_mbox_out *out)
 {
 	if (out->len == 0)
 		return 0;
-	if (fileio_write_all(out->fd, out->buf, out->len) < 0)
+	if (out->compare) {
+		ssize_t got = pread(out->fd, out->cmp_buf, out->len,
+				    (off_t)out->cmp_pos);
+
+		if (got != (ssize_t)out->len ||
+		    memcmp(out->cmp_buf, out->buf, out->len) != 0)
+			out->differs = true;
+		out->cmp_pos += out->len;
+	} else if (fileio_write_all(out->fd, out->buf, out->len) < 0) {
 		return -1;
+	}
 	out->written += out->len;
 	out->len = 0;
 	return 0;
@@ -382,6 +398,18 @@ int delivery_mbox_append(const char *path,
 		*error_r = "out of memory";
 		goto out_unlock;
 	}
+	if (msg->dedup != NULL) {
+		char name[32];
+		const char *dedup_error;
+
+		/* a kill from here on leaves the offset for the retry */
+		snprintf(name, sizeof(name), "mbox@%llu",
+			 (unsigned long long)st.st_size + strlen(sep));
+		if (dedup_record(msg->dedup, msg->delivery_id, name,
+				 &dedup_error) < 0)
+			log_error("delivery to %s: delivery id not recorded: %s",
+				  path, dedup_error);
+	}
 	delivery_mbox_line_start(&out);
 	if (delivery_mbox_emit(&out, sep, strlen(sep)) < 0 ||
 	    delivery_mbox_from_line(&out, msg) < 0) {
@@ -417,5 +445,98 @@ out_close:
 	close(fd);
 	if (ret < 0 && saved_errno != 0)
 		errno = saved_errno; /* ENOSPC, EDQUOT, EIO for the caller */
+	return ret;
+}
+
+/* The From_ line an attempt wrote at offset: "From " and the sender as
+ * delivery_mbox_from_line makes it, then a date up to the LF. Its length
+ * (with the LF), or 0 when it is not one. */
+static size_t delivery_mbox_from_at(int fd, uint64_t offset,
+				    const struct delivery_mbox_message *msg)
+{
+	struct delivery_mbox_out probe;
+	char line[DELIVERY_MBOX_SENDER_MAX + 64];
+	ssize_t got = pread(fd, line, sizeof(line), (off_t)offset);
+	const char *lf, *sp;
+	size_t len = 0;
+
+	if (got <= 0 || (lf = memchr(line, '\n', (size_t)got)) == NULL)
+		return 0;
+	/* the line this message would get, up to its date (the From_ line
+	 * fits the probe's buffer long before it would flush) */
+	memset(&probe, 0, sizeof(probe));
+	probe.buf = malloc(DELIVERY_MBOX_BUF);
+	if (probe.buf != NULL && delivery_mbox_from_line(&probe, msg) == 0 &&
+	    (sp = memchr(probe.buf + DELIVERY_MBOX_FROM_LEN, ' ',
+			 probe.len - DELIVERY_MBOX_FROM_LEN)) != NULL &&
+	    (size_t)(lf - line) >= (size_t)(sp - probe.buf) &&
+	    memcmp(line, probe.buf, (size_t)(sp - probe.buf) + 1) == 0)
+		len = (size_t)(lf - line) + 1;
+	free(probe.buf);
+	return len;
+}
+
+int delivery_mbox_holds(const char *path,
+			const struct delivery_mbox_message *msg,
+			uint64_t offset, bool *found_r, const char **error_r)
+{
+	struct delivery_mbox_out out;
+	struct lock_mbox *lock = NULL;
+	struct stat st;
+	size_t from_len;
+	int fd, r, ret = -1;
+
+	*found_r = false;
+	/* never made here: a missing mbox holds nothing */
+	fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+			O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, O_RDWR | O_APPEND) < 0) {
+		*error_r = "cannot open the mbox";
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	r = lock_mbox_take_until(path, fd, &msg->deadline, &lock, error_r);
+	if (r != MAILDROP_OK) {
+		if (r == MAILDROP_IN_USE)
+			*error_r = "timed out waiting for the mbox locks";
+		goto out_close;
+	}
+	ret = 0;
+	if (fstat(fd, &st) < 0 || offset >= (uint64_t)st.st_size ||
+	    (from_len = delivery_mbox_from_at(fd, offset, msg)) == 0)
+		goto out_unlock;
+	memset(&out, 0, sizeof(out));
+	out.fd = fd;
+	out.mboxrd = msg->mboxrd;
+	out.compare = true;
+	out.cmp_pos = offset + from_len;
+	out.buf = malloc(DELIVERY_MBOX_BUF);
+	out.cmp_buf = malloc(DELIVERY_MBOX_BUF);
+	if (out.buf == NULL || out.cmp_buf == NULL) {
+		*error_r = "out of memory";
+		ret = -1;
+		goto out_free;
+	}
+	delivery_mbox_line_start(&out);
+	if (delivery_mbox_copy(&out, msg, error_r) < 0) {
+		ret = -1;
+		goto out_free;
+	}
+	*found_r = !out.differs && out.cmp_pos <= (uint64_t)st.st_size;
+	if (*found_r && fdatasync(fd) < 0) {
+		*error_r = "cannot sync the mbox";
+		ret = -1;
+	}
+out_free:
+	free(out.buf);
+	free(out.cmp_buf);
+out_unlock:
+	lock_mbox_release(&lock);
+out_close:
+	close(fd);
 	return ret;
 }

@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
+struct dedup;
+
 struct delivery_mbox_message {
 	const char *sender;        /* for the "From sender date" line; ""
 				      is written as MAILER-DAEMON */
@@ -21,6 +23,10 @@ struct delivery_mbox_message {
 	size_t nprefix;
 	bool mboxrd;               /* mboxrd quoting, else mboxo */
 	struct timespec deadline;  /* CLOCK_MONOTONIC: lock waits end here */
+	/* the pending entry "mbox@OFFSET" written under the lock before the
+	 * first octet (dedup.h); NULL: no duplicate check */
+	struct dedup *dedup;
+	const char *delivery_id;
 };
 
 /* Appends the message to the mbox at path (created mode 0600 when
@@ -37,5 +43,16 @@ int delivery_mbox_append(const char *path,
 			 const struct delivery_mbox_message *msg,
 			 uint64_t *offset_r, uint64_t *size_r,
 			 bool *temporary_r, const char **error_r);
+
+/* A retry's check (dedup.h: a pending "mbox@OFFSET" entry): does the mbox
+ * hold msg whole at offset, as an attempt killed before its done entry
+ * left it? The bytes are compared as append would write them, except
+ * the date of the From_ line (each attempt has its own). Under the
+ * locks; a copy found is fdatasync'd (the attempt may have died before
+ * its sync). 0 with *found_r, or -1 with *error_r (a lock not had in
+ * time: the caller fails temporarily). */
+int delivery_mbox_holds(const char *path,
+			const struct delivery_mbox_message *msg,
+			uint64_t offset, bool *found_r, const char **error_r);
 
 #endif

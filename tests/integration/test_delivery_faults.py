@@ -144,6 +144,61 @@ def test_lda_child_killed_at_each_step(ctx):
            % what)
 
 
+MBOX_STEPS = [
+    ("mbox: after the write", "fdatasync", 1,
+     r"^fdatasync\(\d+<[^>]*/mbox/dave>", True),
+    # the dotlock's removal: the mbox is synced, the done entry not yet
+    ("mbox: after the sync", "unlink", 1, r"^unlink\(\"[^\"]*/dave\.lock\"",
+     True),
+]
+
+
+def mbox_copies(srv, tag):
+    try:
+        with open(srv.maildrop("dave"), "rb") as f:
+            return f.read().count(b"Message-ID: <%s@faults.example>" % tag)
+    except FileNotFoundError:
+        return 0
+
+
+def test_lda_child_killed_mbox(ctx):
+    """The same for an mbox: the pending entry names the offset, and the
+    retry finds the killed attempt's message there (compared octet for
+    octet but the From_ line's date) instead of appending it again."""
+    need_strace()
+    srv = ctx.server(store="mbox")
+    srv.fill("dave", [])
+    rc, err = lda(srv, "dave", message(b"mbox-warm-%d" % os.getpid()))
+    eq(rc, 0, "warm-up delivery (%s)" % err)
+    for n, (what, call, nth, pattern, written) in enumerate(MBOX_STEPS):
+        tag = b"mbox-%d-%d" % (n, os.getpid())
+        log = os.path.join(ctx.tmp, "mbox-%d.trace" % n)
+        rc, err = lda(srv, "dave", message(tag), inject_args(call, nth, log) +
+                      ["-e", "trace=fdatasync,unlink"], strace_env())
+        eq(rc, 75, "%s: exit of the LDA whose child was killed (%s)" %
+           (what, err))
+        check_killed_at(log, pattern, what)
+        eq(mbox_copies(srv, tag), 1 if written else 0,
+           "%s: copies before the retry" % what)
+        rc, err = lda(srv, "dave", message(tag))
+        eq(rc, 0, "%s: the retry (%s)" % (what, err))
+        eq(mbox_copies(srv, tag), 1, "%s: copies after the retry" % what)
+    # a message the mbox does not hold at the recorded offset is stored
+    tag = b"mbox-moved-%d" % os.getpid()
+    log = os.path.join(ctx.tmp, "mbox-moved.trace")
+    rc, err = lda(srv, "dave", message(tag),
+                  inject_args("fdatasync", 1, log) +
+                  ["-e", "trace=fdatasync,unlink"], strace_env())
+    eq(rc, 75, "the killed attempt (%s)" % err)
+    with open(srv.maildrop("dave"), "r+b") as f:
+        data = f.read()
+        cut = data.rindex(b"From s@example.org ")
+        f.truncate(cut)          # as if the attempt never wrote
+    rc, err = lda(srv, "dave", message(tag))
+    eq(rc, 0, "the retry after the copy vanished (%s)" % err)
+    eq(mbox_copies(srv, tag), 1, "stored again when not found")
+
+
 # --- LMTP, the worker of satchel serve ---------------------------------
 
 
