@@ -287,3 +287,36 @@ def test_no_header_in_time(ctx):
     took = time.monotonic() - t0
     s.close()
     check(4 <= took <= 12, "closed after %.1f s (PROXY_WAIT_MS 5 s)" % took)
+
+
+def test_implicit_tls_starts_after_the_header(ctx):
+    """On a listen_tls address the header comes first, in clear, and the
+    TLS handshake right after it (HAProxy's send-proxy-v2 in front of
+    port 995 without ending TLS)."""
+    cert, key = os.path.join(ctx.tmp, "c.pem"), os.path.join(ctx.tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-keyout", key, "-out", cert], check=True,
+                   capture_output=True, timeout=60)
+    tls_port = free_port((SAT_HOST,))
+    srv = ctx.server(listen="%s:{port}" % SAT_HOST, config={
+        "listen_tls": "%s:%d" % (SAT_HOST, tls_port),
+        "tls_cert": cert, "tls_key": key,
+        "proxy_trusted": PROXY_SRC})
+    srv.fix_owner(cert)
+    srv.fix_owner(key)
+    srv.start()
+    srv.fill("alice", [])
+    s = socket.create_connection((SAT_HOST, tls_port), timeout=10,
+                                 source_address=(PROXY_SRC, 0))
+    s.sendall(v2_header("192.0.2.44", dport=995))
+    s = ssl._create_unverified_context().wrap_socket(
+        s, server_hostname="localhost")
+    p = pop_over(s, "tls-after-header")
+    check(p.greeting.startswith("+OK"), "greeting over TLS after the "
+          "header: %s" % p.greeting)
+    p.ok("USER alice")          # TLS: a password may be sent
+    p.ok("PASS " + PASSWORDS["alice"])
+    p.quit()
+    wait_for(lambda: "login: user=alice rip=192.0.2.44" in srv.log_text(), 5,
+             "the header's client in the log")
