@@ -267,12 +267,8 @@ def test_timing_unknown_vs_wrong_password(ctx):
     srv.config["users"] = "sqlite:" + db
     srv.write_config()
     srv.fix_owner()
-    # on one core: the hash pool's two threads otherwise run on the two
-    # cores of a VM whose speeds differ (~100 against ~140 ms here), and
-    # which thread gets which kind of login is chance
-    if shutil.which("taskset"):
-        plain_command = srv.command
-        srv.command = lambda: ["taskset", "-c", "0"] + plain_command()
+    # on one core (harness.one_core: ~100 against ~140 ms here)
+    srv.prefix = one_core()
     srv.start()
 
     def timed(user, pw):
