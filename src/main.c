@@ -5,6 +5,7 @@
 
 #include "bench/bench.h"
 #include "deliver/lmtp.h"
+#include "fetch/fetch_main.h"
 #include "serve/master.h"
 #include "user/usercmd.h"
 
@@ -18,6 +19,7 @@ static const struct subcommand subcommands[] = {
 	{ "serve", master_main, "run the POP3 server" },
 	{ "deliver", deliver_main, "deliver one message (LDA)" },
 	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
+	{ "fetch", fetch_main, "fetch mail from a POP3 server" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
 	{ "bench", bench_main, "load-test a POP3 server" },
 };

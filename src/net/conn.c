@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -431,4 +433,31 @@ int conn_channel_binding(struct conn *c, const char *type,
 		return (int)len;
 	}
 	return -1;
+}
+
+int conn_tls_describe(struct conn *c, char *proto, size_t proto_size,
+		      char *cipher, size_t cipher_size, char *pin,
+		      size_t pin_size)
+{
+	unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+	X509 *cert;
+	int len;
+
+	if (c->state != CONN_TLS)
+		return -1;
+	snprintf(proto, proto_size, "%s", SSL_get_version(c->ssl));
+	snprintf(cipher, cipher_size, "%s", SSL_get_cipher_name(c->ssl));
+	cert = SSL_get0_peer_certificate(c->ssl);
+	if (cert == NULL)
+		return -1;
+	len = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+	if (len <= 0)
+		return -1;
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	/* base64 of 32 octets: 44 characters and the NUL */
+	if (pin_size < 45)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)pin, md, sizeof(md));
+	return 0;
 }

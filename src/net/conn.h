@@ -125,6 +125,13 @@ const char *conn_peer_cn(struct conn *c, char *buf, size_t size);
 /* Server: the SNI host name the client sent (untrusted: any octets the
  * client chose, checked by OpenSSL to be a host name), or NULL. */
 const char *conn_server_name(const struct conn *c);
+/* A TLS connection's protocol ("TLSv1.3"), cipher and the peer
+ * certificate's SPKI pin (base64 of the SHA-256 of its public key, as
+ * HPKP and curl's --pinnedpubkey write it), for --serverinfo and
+ * pinning. 0, or -1 when not TLS or no peer certificate. */
+int conn_tls_describe(struct conn *c, char *proto, size_t proto_size,
+		      char *cipher, size_t cipher_size, char *pin,
+		      size_t pin_size);
 /* RFC 9266 tls-exporter or RFC 5929 tls-server-end-point channel binding
  * data into out (the server's certificate in both modes). Returns the
  * length, or -1 when unavailable. */

@@ -160,7 +160,10 @@ int delivery_spool_write(struct delivery_spool *spool, const void *data,
 		*error_r = "message already ended";
 		return -1;
 	}
-	msghdr_feed(&spool->hdr, data, len);
+	if (spool->set.verbatim)
+		delivery_spool_out(spool, data, len);
+	else
+		msghdr_feed(&spool->hdr, data, len);
 	if (spool->write_errno != 0) {
 		*error_r = spool->write_errno == ENOSPC ||
 					   spool->write_errno == EDQUOT ?
@@ -510,7 +513,7 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	}
 	/* RFC 5598 / the Postfix and qmail convention: our own trace
 	 * header already names this recipient */
-	if (msghdr_has_delivered_to(&spool->hdr, t->rcpt)) {
+	if (!spool->set.verbatim && msghdr_has_delivered_to(&spool->hdr, t->rcpt)) {
 		delivery_result_set(res, DELIVERY_PERM, "5.4.6",
 				    "mail loop: already delivered to this "
 				    "recipient");
@@ -519,8 +522,10 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	dedup_make_id(spool->body_digest, spool->sender, t->rcpt,
 		      spool->hdr.message_id, res->delivery_id);
 	prefix.iov_base = prefix_buf;
-	prefix.iov_len = delivery_prefix(spool, t, prefix_buf,
-					 sizeof(prefix_buf));
+	prefix.iov_len = spool->set.verbatim ?
+				 0 :
+				 delivery_prefix(spool, t, prefix_buf,
+						 sizeof(prefix_buf));
 	msgsize_init(&ms);
 	msgsize_feed(&ms, prefix_buf, prefix.iov_len);
 	msg.prefix = &prefix;

@@ -56,7 +56,21 @@ struct delivery_settings {
 	unsigned dedup_days;       /* keep delivery ids this long; 0 = off */
 	unsigned deadline_secs;    /* lock waits and retries end by then */
 	const char *hostname;      /* in Maildir names (sanitised there) */
+	/* The fetch client: the message is stored as written, without the
+	 * header filter, Return-Path, Delivered-To or the loop check (it
+	 * is a copy of a stored message, not new mail from an MTA) */
+	bool verbatim;
+	/* Maildir: a key (up to DELIVERY_KEY_MAX of [0-9a-f]) put into the
+	 * file's name, found again by delivery_maildir_keys(); NULL: none.
+	 * The string must outlive the spool. */
+	const char *name_key;
+	/* Maildir: leave new/'s fsync to delivery_maildir_sync(), once
+	 * for many messages (the fetch client's group commit). A message
+	 * is then durable only after that call succeeds. */
+	bool defer_dir_sync;
 };
+
+#define DELIVERY_KEY_MAX 16
 
 /* The envelope of the message (MAIL FROM / -f, ORCPT / -a). */
 struct delivery_envelope {
@@ -122,5 +136,19 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				    const struct delivery_target *target,
 				    struct delivery_result *res);
 void delivery_spool_destroy(struct delivery_spool **spoolp);
+
+/* fsyncs new/ and cur/ of the Maildir at path: the names of messages
+ * stored with defer_dir_sync (and of any moved to cur/ since) are then
+ * durable. 0, or -1 with *error_r. */
+int delivery_maildir_sync(const char *path, const char **error_r);
+
+/* Calls fn with the key of every file in the Maildir at path (new/ and
+ * cur/) whose name carries one (delivery_settings.name_key); fn returns
+ * false to stop. 0, or -1 with *error_r (a missing Maildir is 0: it
+ * holds no keys). */
+int delivery_maildir_keys(const char *path,
+			  bool (*fn)(const char *key, size_t len,
+				     void *context),
+			  void *context, const char **error_r);
 
 #endif

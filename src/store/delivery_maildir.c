@@ -258,7 +258,8 @@ static int delivery_write_tmp(const struct delivery_spool *spool,
 	int fd = -1, saved;
 
 	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
-		if (delivery_name_make(spool->set.hostname, msg->size,
+		if (delivery_name_make(spool->set.hostname,
+				       spool->set.name_key, msg->size,
 				       msg->wsize, name, name_size) < 0) {
 			errno = ENAMETOOLONG;
 			return -1;
@@ -307,7 +308,8 @@ static int delivery_link_reuse(const struct delivery_spool *spool,
 	    st.st_dev != spool->reuse_dev || st.st_uid != spool->reuse_uid)
 		return -1;
 	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
-		if (delivery_name_make(spool->set.hostname, msg->size,
+		if (delivery_name_make(spool->set.hostname,
+				       spool->set.name_key, msg->size,
 				       msg->wsize, name, name_size) < 0)
 			return -1;
 		if (linkat(spool->reuse_dir_fd, spool->reuse_name, tmp_fd,
@@ -362,7 +364,8 @@ static int delivery_link_new(const struct delivery_spool *spool,
 			*error_r = "cannot link the message into new/";
 			return -1;
 		}
-		if (delivery_name_make(spool->set.hostname, msg->size,
+		if (delivery_name_make(spool->set.hostname,
+				       spool->set.name_key, msg->size,
 				       msg->wsize, new_name, new_size) < 0)
 			break;
 	}
@@ -463,8 +466,9 @@ enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
 		unlinkat(fds[DELIVERY_TMP], name, 0);
 		goto out_fail;
 	}
-	/* the data is durable; now its name in new/ */
-	if (fsync(fds[DELIVERY_NEW]) < 0) {
+	/* the data is durable; now its name in new/ (or, deferred, at
+	 * the caller's delivery_maildir_sync) */
+	if (!spool->set.defer_dir_sync && fsync(fds[DELIVERY_NEW]) < 0) {
 		err = errno;
 		unlinkat(fds[DELIVERY_NEW], new_name, 0);
 		unlinkat(fds[DELIVERY_TMP], name, 0);
@@ -497,4 +501,100 @@ out_fail:
 		close(fds[s]);
 	close(md_fd);
 	return res->status;
+}
+
+/* The key of a name made with one (delivery_name.h): the hex digits
+ * after the 'K' that follows the Q counter, in the part between the
+ * first two dots. Returns its length (0: none) and *key_r. */
+static size_t delivery_name_key(const char *name, const char **key_r)
+{
+	const char *unique = strchr(name, '.'), *q, *end;
+	size_t len = 0;
+
+	if (unique == NULL)
+		return 0;
+	unique++;
+	end = strchr(unique, '.');
+	if (end == NULL)
+		end = unique + strlen(unique);
+	q = memchr(unique, 'Q', (size_t)(end - unique));
+	if (q == NULL)
+		return 0;
+	for (q++; q < end && *q >= '0' && *q <= '9'; q++)
+		;
+	if (q == end || *q != 'K')
+		return 0;
+	*key_r = ++q;
+	while (q + len < end && len <= DELIVERY_KEY_MAX &&
+	       ((q[len] >= '0' && q[len] <= '9') ||
+		(q[len] >= 'a' && q[len] <= 'f')))
+		len++;
+	return q + len == end && len <= DELIVERY_KEY_MAX ? len : 0;
+}
+
+int delivery_maildir_keys(const char *path,
+			  bool (*fn)(const char *key, size_t len,
+				     void *context),
+			  void *context, const char **error_r)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct dirent *de;
+	const char *key;
+	bool go_on = true;
+	size_t i, len;
+	DIR *dir;
+	int md_fd, fd;
+
+	md_fd = delivery_open_dir(path, false, error_r);
+	if (md_fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (i = 0; go_on && i < sizeof(subs) / sizeof(subs[0]); i++) {
+		fd = openat(md_fd, subs[i], O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		dir = fd < 0 ? NULL : fdopendir(fd);
+		if (dir == NULL) {
+			if (fd >= 0)
+				close(fd);
+			close(md_fd);
+			*error_r = "cannot read the Maildir";
+			return -1;
+		}
+		while (go_on && (de = readdir(dir)) != NULL) {
+			len = de->d_name[0] == '.' ?
+				      0 :
+				      delivery_name_key(de->d_name, &key);
+			if (len > 0)
+				go_on = fn(key, len, context);
+		}
+		closedir(dir);
+	}
+	close(md_fd);
+	return 0;
+}
+
+int delivery_maildir_sync(const char *path, const char **error_r)
+{
+	static const char *const subs[] = { "new", "cur" };
+	size_t i;
+	int md_fd, fd;
+
+	md_fd = delivery_open_dir(path, false, error_r);
+	if (md_fd < 0)
+		return -1;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		fd = openat(md_fd, subs[i], O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0) {
+			if (fd >= 0)
+				close(fd);
+			close(md_fd);
+			*error_r = "cannot sync the Maildir";
+			return -1;
+		}
+		close(fd);
+	}
+	close(md_fd);
+	return 0;
 }

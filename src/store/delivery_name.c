@@ -40,8 +40,8 @@ static size_t delivery_name_host(const char *host, char *out, size_t len,
 	return len;
 }
 
-int delivery_name_make(const char *hostname, uint64_t size, uint64_t wsize,
-		       char *out, size_t out_size)
+int delivery_name_make(const char *hostname, const char *key, uint64_t size,
+		       uint64_t wsize, char *out, size_t out_size)
 {
 	char host[256], head[96], tail[64];
 	struct timespec now;
@@ -64,9 +64,14 @@ int delivery_name_make(const char *hostname, uint64_t size, uint64_t wsize,
 	/* the counter wraps at 5 digits: time and pid keep names apart */
 	counter = __atomic_add_fetch(&delivery_name_counter, 1,
 				     __ATOMIC_RELAXED) % 100000;
-	hl = snprintf(head, sizeof(head), "%lld.M%06ldP%ldQ%uR%04x",
-		      (long long)now.tv_sec, now.tv_nsec / 1000,
-		      (long)getpid(), counter, rnd);
+	if (key != NULL && key[0] != '\0')
+		hl = snprintf(head, sizeof(head), "%lld.M%06ldP%ldQ%uK%.*s",
+			      (long long)now.tv_sec, now.tv_nsec / 1000,
+			      (long)getpid(), counter, DELIVERY_KEY_MAX, key);
+	else
+		hl = snprintf(head, sizeof(head), "%lld.M%06ldP%ldQ%uR%04x",
+			      (long long)now.tv_sec, now.tv_nsec / 1000,
+			      (long)getpid(), counter, rnd);
 	tl = snprintf(tail, sizeof(tail), ",S=%llu,W=%llu",
 		      (unsigned long long)size, (unsigned long long)wsize);
 	if (hl < 0 || tl < 0)

@@ -2,7 +2,12 @@
  * tests use it).
  *
  *   SECONDS.M<usec>P<pid>Q<counter>R<random>.<host>,S=<size>,W=<wsize>
+ *   SECONDS.M<usec>P<pid>Q<counter>K<key>.<host>,S=<size>,W=<wsize>
  *
+ * The second form, for the fetch client, carries a key (up to
+ * DELIVERY_KEY_MAX lower-case hex digits) that names what the file
+ * holds (an account's UIDL), so a rerun after a kill can tell by the
+ * names alone which messages it stored (delivery_maildir_keys).
  * Unique on one host by time, pid and a per-process counter, across
  * hosts by the host name and 16 random bits (link() refuses a taken
  * name anyway: the writer then makes another). At most
@@ -19,11 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* hostname NULL or "": gethostname(). The host part has '/', ':' and
+/* hostname NULL or "": gethostname(). key NULL or "": none (random
+ * bits instead). The host part has '/', ':' and
  * ',' (which would fake a ,S= field) as \057, \072, \054 (Maildir), and
  * any octet outside 0x21-0x7E as '_'. out_size > DELIVERY_NAME_MAX.
  * Returns 0, or -1 when out is too small. */
-int delivery_name_make(const char *hostname, uint64_t size, uint64_t wsize,
-		       char *out, size_t out_size);
+int delivery_name_make(const char *hostname, const char *key, uint64_t size,
+		       uint64_t wsize, char *out, size_t out_size);
 
 #endif

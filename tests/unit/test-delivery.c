@@ -47,19 +47,19 @@ static void test_names(void)
 	FILE *in;
 	size_t n = 0;
 
-	CHECK(delivery_name_make(host64, 123456789, 123999999, name,
+	CHECK(delivery_name_make(host64, NULL, 123456789, 123999999, name,
 				 sizeof(name)) == 0 &&
 		      strlen(name) <= 70 && uidl_is_valid(name, strlen(name)),
 	      "names: <= 70 octets and a valid UIDL with a 64-char host");
 	CHECK(strstr(name, ",S=123456789,W=123999999") != NULL &&
 		      name[strlen(name) - 1] == '9',
 	      "names: sizes kept whole, host cut");
-	CHECK(delivery_name_make("a/b:c,S=1", 10, 12, name, sizeof(name)) ==
+	CHECK(delivery_name_make("a/b:c,S=1", NULL, 10, 12, name, sizeof(name)) ==
 			      0 && strchr(name, '/') == NULL &&
 		      strchr(name, ':') == NULL &&
 		      strstr(name, "a\\057b\\072c\\054S=1,S=10,W=12") != NULL,
 	      "names: / : , in the host escaped (no fake ,S=)");
-	CHECK(delivery_name_make("h", UINT64_MAX, UINT64_MAX, name,
+	CHECK(delivery_name_make("h", NULL, UINT64_MAX, UINT64_MAX, name,
 				 sizeof(name)) == 0 &&
 		      strstr(name, ",W=18446744073709551615") != NULL,
 	      "names: absurd sizes still make a name");
@@ -75,7 +75,7 @@ static void test_names(void)
 			setvbuf(out, NULL, _IOLBF, 0);
 			close(fds[0]);
 			for (i = 0; i < 1000; i++) {
-				delivery_name_make(host64, 100, 102, name,
+				delivery_name_make(host64, NULL, 100, 102, name,
 						   sizeof(name));
 				fprintf(out, "%s\n", name);
 			}

@@ -1,0 +1,560 @@
+/* fetch_run.c: one account, exactly once (fetch.h).
+ *
+ * The order that makes a kill at any point harmless:
+ *
+ *	RETR -> the destination's commit (durable: fetch_dest.h)
+ *	     -> journal_add (no fsync) ... -> one journal_sync
+ *	     -> DELE of what the journal holds -> QUIT
+ *
+ * A kill before the sync leaves stored messages the journal may not
+ * know: a Maildir's file names carry each message's key (account and
+ * UIDL), so the next run finds them there and fetches none twice;
+ * other destinations get at most the messages of that one window
+ * again. A kill after it leaves messages on the server that the
+ * journal knows: the next run deletes them without fetching. Nothing
+ * is deleted that is not durable here first. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch/fetch.h"
+#include "fetch/fetch_daemon.h"
+#include "fetch/fetch_dest.h"
+#include "fetch/fetch_password.h"
+#include "fetch/fetch_run_private.h"
+#include "fetch/fetch_session.h"
+#include "fetch/journal.h"
+#include "store/uidl.h"
+
+/* RETRs in flight with PIPELINING (RFC 2449 6.6), and the octets they
+ * may add up to: enough to keep the link busy while a message is
+ * fsync'd, little enough that a slow destination holds little. */
+#define FETCH_WINDOW_COMMANDS 64
+#define FETCH_WINDOW_OCTETS (8u << 20)
+/* DELEs sent before their replies are read */
+#define FETCH_DELE_BATCH 256
+/* Messages stored between two syncs of a Maildir's new/ */
+#define FETCH_FLUSH_EVERY 64
+/* A journal entry of a message no longer on the server is forgotten
+ * this long after it was first fetched: servers that show a window of
+ * the mailbox (Gmail) may list it again meanwhile. */
+#define FETCH_FORGET_SECS (7 * 86400)
+/* A "new" mailbox of at least this many messages where the journal
+ * knew at least this many and recognises none: the UIDLs changed. */
+#define FETCH_MASS_CHANGE_MIN 10
+
+static int64_t fetch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fetch_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void fetch_event(struct fetch_job *job, const char *event,
+			const struct fetch_msg *m)
+{
+	if (!job->a->json)
+		return;
+	printf("{\"event\":\"%s\",\"account\":", event);
+	fetch_json_string(stdout, job->a->name);
+	if (m != NULL) {
+		printf(",\"uidl\":");
+		fetch_json_string(stdout, m->uidl);
+		printf(",\"size\":%llu", (unsigned long long)m->size);
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* The destination failed on a message: no more RETRs; the exit says
+ * whose fault (a full disk is local I/O, 74). */
+static void fetch_dest_failed(struct fetch_job *job, const char *why)
+{
+	if (job->stop)
+		return;
+	job->stop = true;
+	job->exit = FETCH_EXIT_IOERR;
+	snprintf(job->s.error, sizeof(job->s.error), "delivery: %s", why);
+}
+
+static int fetch_body_sink(const char *data, size_t len, void *context)
+{
+	struct fetch_job *job = context;
+	struct fetch_msg *m = job->current;
+	uint64_t limit = m->size > 0 ? FETCH_SIZE_SLACK(m->size) :
+				       FETCH_MESSAGE_MAX;
+	const char *why;
+
+	m->received += len;
+	if (m->received > limit)
+		return -2;
+	if (fetch_dest_write(job->dest, data, len, &why) < 0) {
+		fetch_dest_failed(job, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int fetch_discard_sink(const char *data, size_t len, void *context)
+{
+	struct fetch_job *job = context;
+	struct fetch_msg *m = job->current;
+
+	m->received += len;
+	return m->received > (m->size > 0 ? FETCH_SIZE_SLACK(m->size) :
+					    FETCH_MESSAGE_MAX) ?
+		       -2 :
+		       0;
+}
+
+/* Makes the committed messages durable (fetch_dest_flush), then
+ * records them in the journal (no fsync: fetch_mail syncs once before
+ * any DELE). In this order, so the journal never names a message whose
+ * file a crash could still take away. */
+static void fetch_flush(struct fetch_job *job)
+{
+	const char *why;
+	size_t i;
+
+	if (job->npending == 0)
+		return;
+	if (fetch_dest_flush(job->dest, &why) < 0) {
+		fetch_dest_failed(job, why);
+		job->npending = 0;
+		return;
+	}
+	for (i = 0; i < job->npending; i++) {
+		struct fetch_msg *m = job->pending[i];
+
+		if (journal_add(job->journal, m->uidl, strlen(m->uidl),
+				time(NULL), &why) < 0) {
+			/* stored, not recorded: a Maildir key finds it */
+			job->stop = true;
+			job->exit = FETCH_EXIT_IOERR;
+			snprintf(job->s.error, sizeof(job->s.error),
+				 "journal: %s", why);
+			break;
+		}
+		job->fetched++;
+		job->bytes += m->received;
+		fetch_event(job, "message", m);
+	}
+	job->npending = 0;
+}
+
+/* Reads the reply to the RETR of m and stores it. FETCH_EXIT_OK (also
+ * when the message could not be stored: job->stop says so) or an exit
+ * for a broken connection. */
+static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
+{
+	struct pop3_status st;
+	const char *why;
+	bool failed = false;
+	int ret;
+
+	job->current = m;
+	m->received = 0;
+	ret = pop3client_read_status(&job->s.pc, &st, job->s.reply,
+				     sizeof(job->s.reply));
+	if (ret < 0)
+		return fetch_session_io_exit(&job->s, ret, "RETR");
+	if (st.kind == POP3_ERR)
+		return FETCH_EXIT_OK; /* gone meanwhile: the next run sees */
+	if (st.kind != POP3_OK) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "RETR: bad reply");
+		return FETCH_EXIT_PROTOCOL;
+	}
+	if (job->stop) {
+		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
+					   &failed);
+		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
+				 FETCH_EXIT_OK;
+	}
+	if (fetch_dest_begin(job->dest, m->key, &why) < 0) {
+		fetch_dest_failed(job, why);
+		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
+					   &failed);
+		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
+				 FETCH_EXIT_OK;
+	}
+	ret = pop3client_read_body(&job->s.pc, fetch_body_sink, job, &failed);
+	if (ret < 0 || failed) {
+		/* a message is stored whole or not at all */
+		fetch_dest_abort(job->dest);
+		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
+				 FETCH_EXIT_OK;
+	}
+	if (fetch_dest_commit(job->dest, &why) != FETCH_DEST_OK) {
+		fetch_dest_failed(job, why);
+		return FETCH_EXIT_OK;
+	}
+	m->stored = true;
+	job->pending[job->npending++] = m;
+	if (job->npending >= FETCH_FLUSH_EVERY)
+		fetch_flush(job);
+	return FETCH_EXIT_OK;
+}
+
+/* Every new message: RETRs kept in flight up to the window (one at a
+ * time without PIPELINING), each stored as its reply streams in. */
+static int fetch_retrieve(struct fetch_job *job)
+{
+	size_t sent = 0, done = 0, inflight = 0;
+	uint64_t inflight_octets = 0;
+	bool pipelining = job->s.caps.pipelining;
+	int ret;
+
+	while (done < job->nwanted) {
+		while (sent < job->nwanted && !job->stop &&
+		       (inflight == 0 ||
+			(pipelining && inflight < FETCH_WINDOW_COMMANDS &&
+			 inflight_octets + job->wanted[sent]->size <=
+				 FETCH_WINDOW_OCTETS))) {
+			struct fetch_msg *m = job->wanted[sent++];
+
+			ret = pop3client_send(&job->s.pc, "RETR %u", m->num);
+			if (ret < 0)
+				return fetch_session_io_exit(&job->s, ret,
+							     "RETR");
+			inflight++;
+			inflight_octets += m->size;
+		}
+		if (inflight == 0)
+			break; /* stopped: nothing more asked for */
+		ret = fetch_retrieve_one(job, job->wanted[done]);
+		if (ret != FETCH_EXIT_OK) {
+			fetch_flush(job); /* what is stored stays stored */
+			return ret;
+		}
+		inflight--;
+		inflight_octets -= job->wanted[done]->size;
+		done++;
+	}
+	fetch_flush(job);
+	return FETCH_EXIT_OK;
+}
+
+/* Should m go from the server now? */
+static bool fetch_delete_due(const struct fetch_job *job,
+			     const struct fetch_msg *m, time_t now)
+{
+	time_t first;
+
+	if (!journal_has(job->journal, m->uidl, strlen(m->uidl), &first))
+		return false;
+	if (!job->a->keep)
+		return true;
+	return job->a->keep_days > 0 &&
+	       now - first >= (time_t)job->a->keep_days * 86400;
+}
+
+static int fetch_delete(struct fetch_job *job)
+{
+	struct pop3_status st;
+	time_t now = time(NULL);
+	size_t i = 0, j, batch;
+	int ret;
+
+	while (i < job->count) {
+		batch = job->s.caps.pipelining ? FETCH_DELE_BATCH : 1;
+		for (j = i; j < job->count && batch > 0; j++) {
+			if (!fetch_delete_due(job, &job->msgs[j], now))
+				continue;
+			ret = pop3client_send(&job->s.pc, "DELE %u",
+					      job->msgs[j].num);
+			if (ret < 0)
+				return fetch_session_io_exit(&job->s, ret,
+							     "DELE");
+			job->msgs[j].dele_sent = true;
+			batch--;
+		}
+		for (; i < j; i++) {
+			if (!job->msgs[i].dele_sent)
+				continue;
+			ret = pop3client_read_status(&job->s.pc, &st,
+						     job->s.reply,
+						     sizeof(job->s.reply));
+			if (ret < 0)
+				return fetch_session_io_exit(&job->s, ret,
+							     "DELE");
+			if (st.kind == POP3_OK)
+				job->deleted++;
+		}
+	}
+	return FETCH_EXIT_OK;
+}
+
+/* The UIDL of a message whose key says it is in the Maildir although
+ * the journal does not know it (a kill between the two). */
+static bool fetch_key_found(const char *key, size_t len, void *context)
+{
+	struct fetch_job *job = context;
+	size_t i;
+
+	for (i = 0; i < job->nwanted; i++) {
+		struct fetch_msg *m = job->wanted[i];
+
+		if (!m->stored && len == strlen(m->key) &&
+		    memcmp(m->key, key, len) == 0)
+			m->stored = true;
+	}
+	return true;
+}
+
+/* Messages stored by a run killed before its journal sync: taken out
+ * of the wanted list and recorded now. */
+static int fetch_recover(struct fetch_job *job)
+{
+	const char *why;
+	size_t i, kept = 0;
+
+	if (job->nwanted == 0 || !fetch_dest_has_keys(job->dest))
+		return FETCH_EXIT_OK;
+	if (fetch_dest_keys(job->dest, fetch_key_found, job, &why) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "cannot read the destination: %s", why);
+		return FETCH_EXIT_IOERR;
+	}
+	for (i = 0; i < job->nwanted && !job->wanted[i]->stored; i++)
+		;
+	/* found some: their names may not be durable yet (the killed run
+	 * had not synced new/); only then may the journal name them */
+	if (i < job->nwanted && fetch_dest_flush(job->dest, &why) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "cannot sync the destination: %s", why);
+		return FETCH_EXIT_IOERR;
+	}
+	for (i = 0; i < job->nwanted; i++) {
+		struct fetch_msg *m = job->wanted[i];
+
+		if (!m->stored) {
+			job->wanted[kept++] = m;
+			continue;
+		}
+		if (journal_add(job->journal, m->uidl, strlen(m->uidl),
+				time(NULL), &why) < 0) {
+			snprintf(job->s.error, sizeof(job->s.error),
+				 "journal: %s", why);
+			return FETCH_EXIT_IOERR;
+		}
+		job->recovered++;
+	}
+	job->nwanted = kept;
+	return FETCH_EXIT_OK;
+}
+
+/* Which messages to fetch; stops on a mass UIDL change. */
+static int fetch_select(struct fetch_job *job)
+{
+	size_t i, known = 0;
+
+	for (i = 0; i < job->count; i++) {
+		struct fetch_msg *m = &job->msgs[i];
+
+		if (journal_has(job->journal, m->uidl, strlen(m->uidl), NULL)) {
+			known++;
+			continue;
+		}
+		if (m->uidl[0] == '\0')
+			continue; /* not in the UIDL listing */
+		if (job->a->skip_larger > 0 && m->size > job->a->skip_larger) {
+			job->skipped++;
+			continue;
+		}
+		job->wanted[job->nwanted++] = m;
+	}
+	if (job->a->keep && !job->a->accept_new_uidls && known == 0 &&
+	    job->count >= FETCH_MASS_CHANGE_MIN &&
+	    journal_count(job->journal) >= FETCH_MASS_CHANGE_MIN) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "none of the %zu messages on the server has a UIDL "
+			 "fetched before, though %zu were: the server changed "
+			 "its UIDLs (a migration?); nothing fetched, "
+			 "--accept-new-uidls fetches them all again",
+			 job->count, journal_count(job->journal));
+		return FETCH_EXIT_UNAVAILABLE;
+	}
+	return FETCH_EXIT_OK;
+}
+
+/* Forgets the journal's entries of messages no longer on the server,
+ * after the grace period, and compacts it when that pays. */
+static void fetch_prune(struct fetch_job *job)
+{
+	const char *why;
+
+	if (fetch_listing_prune(job, FETCH_FORGET_SECS) < 0 ||
+	    journal_compact(job->journal, false, &why) < 0 ||
+	    journal_sync(job->journal, &why) < 0)
+		return; /* only its size suffers; logged by nobody: fine */
+}
+
+static void fetch_log(struct fetch_job *job)
+{
+	double secs = (double)(fetch_now_ms() - job->start_ms) / 1000.0;
+
+	if (job->a->json) {
+		printf("{\"event\":\"done\",\"account\":");
+		fetch_json_string(stdout, job->a->name);
+		printf(",\"new\":%zu,\"deleted\":%zu,\"bytes\":%llu,"
+		       "\"exit\":%d", job->fetched, job->deleted,
+		       (unsigned long long)job->bytes, job->exit);
+		if (job->exit != FETCH_EXIT_OK) {
+			printf(",\"error\":");
+			fetch_json_string(stdout, job->s.error);
+		}
+		printf("}\n");
+		fflush(stdout);
+	}
+	if (job->a->quiet && job->exit == FETCH_EXIT_OK)
+		return;
+	fprintf(stderr, "fetch: %s: %zu new, %zu deleted, %llu bytes in "
+		"%.1f s", job->a->name, job->fetched, job->deleted,
+		(unsigned long long)job->bytes, secs);
+	if (job->recovered > 0)
+		fprintf(stderr, ", %zu found stored already", job->recovered);
+	if (job->skipped > 0)
+		fprintf(stderr, ", %zu too large skipped", job->skipped);
+	if (job->exit != FETCH_EXIT_OK)
+		fprintf(stderr, ", error: %s", job->s.error);
+	fputc('\n', stderr);
+}
+
+static int fetch_open_state(struct fetch_job *job)
+{
+	char path[4096];
+	const char *why = "cannot open the journal";
+	int ret;
+
+	if (fetch_state_path(job->a, path, sizeof(path)) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "state directory path too long");
+		return FETCH_EXIT_CONFIG;
+	}
+	ret = journal_open(path, &job->journal, &why);
+	if (ret == JOURNAL_BUSY) {
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "another fetch of this account is running");
+		return FETCH_EXIT_TEMPFAIL;
+	}
+	if (ret != JOURNAL_OK) {
+		snprintf(job->s.error, sizeof(job->s.error), "%.300s: %s",
+			 path, why);
+		return FETCH_EXIT_IOERR;
+	}
+	return FETCH_EXIT_OK;
+}
+
+static int fetch_open_dest(struct fetch_job *job)
+{
+	struct fetch_dest_settings set = {
+		.rcpt = job->a->rcpt, .hostname = job->hostname,
+		.timeout_secs = job->a->timeout_secs,
+	};
+	const char *why;
+
+	if (fetch_dest_open(job->a->dest, &set, &job->dest, &why) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error), "%s", why);
+		return FETCH_EXIT_IOERR;
+	}
+	return FETCH_EXIT_OK;
+}
+
+/* Everything after the login, up to (not including) QUIT. */
+static int fetch_mail(struct fetch_job *job)
+{
+	const char *why;
+	int ret;
+
+	ret = fetch_listing(job);
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_select(job);
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_recover(job);
+	if (ret == FETCH_EXIT_OK && job->nwanted > 0)
+		ret = fetch_listing_sizes(job);
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_retrieve(job);
+	if (ret != FETCH_EXIT_OK)
+		job->exit = ret;
+	/* group commit: one fsync for all; none before any DELE is none */
+	if (journal_sync(job->journal, &why) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error), "journal: %s",
+			 why);
+		return FETCH_EXIT_IOERR;
+	}
+	if (ret != FETCH_EXIT_OK)
+		return ret;
+	return fetch_delete(job);
+}
+
+int fetch_run(const struct fetch_account *a)
+{
+	struct fetch_job job;
+	char password[FETCH_PASSWORD_MAX];
+	const char *why;
+	bool quit_ok;
+	int ret;
+
+	memset(&job, 0, sizeof(job));
+	conn_init(&job.s.pc.conn, -1);
+	job.a = a;
+	job.start_ms = fetch_now_ms();
+	if (gethostname(job.hostname, sizeof(job.hostname) - 1) < 0)
+		snprintf(job.hostname, sizeof(job.hostname), "localhost");
+	ret = fetch_open_state(&job);
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_open_dest(&job);
+	if (ret == FETCH_EXIT_OK &&
+	    fetch_password_get(a->password_file, a->password_command,
+			       a->name, password, sizeof(password),
+			       &why) < 0) {
+		snprintf(job.s.error, sizeof(job.s.error), "%s", why);
+		ret = FETCH_EXIT_CONFIG;
+	}
+	if (ret == FETCH_EXIT_OK) {
+		ret = fetch_session_open(&job.s, a, password);
+		explicit_bzero(password, sizeof(password));
+	}
+	if (ret == FETCH_EXIT_OK) {
+		/* RFC 2449 6.8: the next login must wait this long */
+		if (job.s.caps.login_delay > 0)
+			fetch_daemon_note_delay(
+				a, time(NULL) + job.s.caps.login_delay);
+		fetch_event(&job, "connected", NULL);
+		job.exit = FETCH_EXIT_OK;
+		ret = fetch_mail(&job);
+	}
+	quit_ok = fetch_session_close(&job.s);
+	if (ret == FETCH_EXIT_OK && job.exit != FETCH_EXIT_OK)
+		ret = job.exit;
+	if (quit_ok && job.listed)
+		fetch_prune(&job);
+	job.exit = ret;
+	fetch_log(&job);
+	fetch_dest_close(&job.dest);
+	journal_close(&job.journal);
+	fetch_listing_free(&job);
+	return ret;
+}

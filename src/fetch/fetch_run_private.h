@@ -1,0 +1,76 @@
+/* fetch_run_private.h: one account's run, shared by fetch_run.c (the
+ * exactly-once loop) and fetch_listing.c (what the server lists). */
+#ifndef SATCHEL_FETCH_RUN_PRIVATE_H
+#define SATCHEL_FETCH_RUN_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetch/fetch.h"
+#include "fetch/fetch_session.h"
+#include "store/maildrop.h"
+
+struct fetch_dest;
+struct journal;
+
+/* hex digits of the Maildir key: 48 bits, so a new message matches a
+ * stored one's key by chance once in 2^48 / (messages stored) */
+#define FETCH_KEY_HEX 12
+/* STAT counts above this are a hostile or broken server */
+#define FETCH_MESSAGES_MAX 1000000u
+/* A message body may exceed its LIST size (some servers estimate) but
+ * not by this much: past it the server is feeding an endless body. */
+#define FETCH_SIZE_SLACK(size) ((size) * 2 + (1u << 20))
+/* ... and without a LIST size, this is the most we take */
+#define FETCH_MESSAGE_MAX (1ull << 31)
+
+struct fetch_msg {
+	unsigned num;                       /* message number */
+	uint64_t size;                      /* LIST size; 0 unknown */
+	char uidl[MAILDROP_UIDL_MAX + 1];   /* "" when not listed */
+	char key[FETCH_KEY_HEX + 1];
+	bool stored;                        /* durable here this run */
+	uint64_t received;                  /* body octets so far */
+	bool dele_sent;
+};
+
+struct fetch_job {
+	const struct fetch_account *a;
+	struct fetch_session s;
+	struct journal *journal;
+	struct fetch_dest *dest;
+	char hostname[256];
+	int64_t start_ms;
+
+	struct fetch_msg *msgs;             /* count of them */
+	size_t count;
+	struct fetch_msg **wanted;          /* to fetch, in order */
+	struct fetch_msg *current;          /* the RETR being read */
+	struct fetch_msg **pending;         /* committed, not yet flushed
+					       and journaled */
+	size_t npending;
+	size_t nwanted;
+	bool listed;                        /* the UIDL listing was whole */
+	bool stop;                          /* the destination failed */
+	int exit;                           /* a fetch_exit to end with */
+
+	size_t fetched, deleted, recovered, skipped;
+	uint64_t bytes;
+};
+
+/* fetch_listing.c: STAT and UIDL into job->msgs (UIDLs checked, odd
+ * and repeated ones made unique and valid, each given its key).
+ * A fetch_exit. */
+int fetch_listing(struct fetch_job *job);
+/* LIST into job->msgs' sizes (for the window and skip_larger). */
+int fetch_listing_sizes(struct fetch_job *job);
+/* Forgets journal entries not in the listing and first fetched more
+ * than grace_secs ago. 0 or -1. */
+int fetch_listing_prune(struct fetch_job *job, long grace_secs);
+void fetch_listing_free(struct fetch_job *job);
+/* The journal's path for the account (fetch.h: DIR/NAME.journal, the
+ * name's odd characters made '_'). 0 or -1 (too long). */
+int fetch_state_path(const struct fetch_account *a, char *out, size_t size);
+
+#endif
