@@ -1,5 +1,6 @@
 /* fetch_dest.c: the fetch client's destinations (fetch_dest.h): the
- * table of kinds, the two store kinds (Maildir, mbox) and the MDA. */
+ * table of kinds and the MDA (fetch_store.c has Maildir and mbox,
+ * fetch_smtp.c LMTP and SMTP). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,142 +12,7 @@
 #include <unistd.h>
 
 #include "fetch/fetch_dest_private.h"
-#include "store/delivery.h"
 #include "util/fileio.h"
-
-/* The store kinds: one spool per message (store/delivery.h). */
-struct fetch_store {
-	enum maildrop_kind kind;
-	struct delivery_spool *spool;
-	char key[DELIVERY_KEY_MAX + 1];
-};
-
-static int fetch_store_open(struct fetch_dest *dest, enum maildrop_kind kind,
-			    const char **error_r)
-{
-	struct fetch_store *st = calloc(1, sizeof(*st));
-
-	if (st == NULL) {
-		*error_r = "out of memory";
-		return -1;
-	}
-	st->kind = kind;
-	dest->impl = st;
-	if (dest->arg[0] == '\0') {
-		*error_r = "the destination has no path";
-		return -1;
-	}
-	/* the store takes absolute paths only: a relative one is the
-	 * user's, from where the command runs */
-	if (dest->arg[0] != '/') {
-		char cwd[2048], abs[sizeof(dest->arg)];
-		int n;
-
-		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			*error_r = "cannot tell the current directory";
-			return -1;
-		}
-		n = snprintf(abs, sizeof(abs), "%s/%s", cwd, dest->arg);
-		if (n < 0 || (size_t)n >= sizeof(abs)) {
-			*error_r = "destination path too long";
-			return -1;
-		}
-		memcpy(dest->arg, abs, (size_t)n + 1);
-	}
-	return 0;
-}
-
-static int fetch_maildir_open(struct fetch_dest *dest, const char *arg,
-			      const char **error_r)
-{
-	return fetch_store_open(dest, MAILDROP_MAILDIR, error_r);
-}
-
-static int fetch_mbox_open(struct fetch_dest *dest, const char *arg,
-			   const char **error_r)
-{
-	return fetch_store_open(dest, MAILDROP_MBOX, error_r);
-}
-
-static void fetch_store_abort(struct fetch_dest *dest)
-{
-	struct fetch_store *st = dest->impl;
-
-	delivery_spool_destroy(&st->spool);
-}
-
-static void fetch_store_close(struct fetch_dest *dest)
-{
-	if (dest->impl != NULL)
-		fetch_store_abort(dest);
-	free(dest->impl);
-}
-
-static int fetch_store_begin(struct fetch_dest *dest, const char *key,
-			     const char **error_r)
-{
-	struct fetch_store *st = dest->impl;
-	struct delivery_settings set;
-
-	snprintf(st->key, sizeof(st->key), "%s", key);
-	memset(&set, 0, sizeof(set));
-	set.mboxrd = true;
-	set.verbatim = true;
-	set.name_key = st->key;
-	/* new/'s fsync once per window: fetch_dest_flush */
-	set.defer_dir_sync = st->kind == MAILDROP_MAILDIR;
-	set.hostname = dest->set.hostname;
-	return delivery_spool_create(&set, &st->spool, error_r);
-}
-
-static int fetch_store_write(struct fetch_dest *dest, const char *data,
-			     size_t len, const char **error_r)
-{
-	struct fetch_store *st = dest->impl;
-
-	return delivery_spool_write(st->spool, data, len, error_r);
-}
-
-static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
-						 const char **error_r)
-{
-	struct fetch_store *st = dest->impl;
-	struct delivery_envelope env = { .sender = NULL };
-	struct delivery_target target;
-	struct delivery_result res;
-	enum delivery_status status = DELIVERY_TEMP;
-
-	memset(&target, 0, sizeof(target));
-	target.user = dest->set.rcpt;
-	target.rcpt = dest->set.rcpt;
-	target.kind = st->kind;
-	target.path = dest->arg;
-	if (delivery_spool_finish(st->spool, &env, &res) == 0)
-		status = delivery_store(st->spool, &target, &res);
-	delivery_spool_destroy(&st->spool);
-	if (status == DELIVERY_OK)
-		return FETCH_DEST_OK;
-	snprintf(dest->error_buf, sizeof(dest->error_buf), "%s (%s)",
-		 res.text, res.enhanced);
-	*error_r = dest->error_buf;
-	return status == DELIVERY_PERM ? FETCH_DEST_PERM : FETCH_DEST_TEMP;
-}
-
-static int fetch_maildir_flush(struct fetch_dest *dest, const char **error_r)
-{
-	return delivery_maildir_sync(dest->arg, error_r);
-}
-
-static const struct fetch_dest_ops fetch_dest_maildir_ops = {
-	"maildir:", fetch_maildir_open, fetch_store_close, fetch_store_begin,
-	fetch_store_write, fetch_store_commit, fetch_store_abort,
-	fetch_maildir_flush,
-};
-
-static const struct fetch_dest_ops fetch_dest_mbox_ops = {
-	"mbox:", fetch_mbox_open, fetch_store_close, fetch_store_begin,
-	fetch_store_write, fetch_store_commit, fetch_store_abort, NULL,
-};
 
 /* The MDA: a child per message, the message on a pipe to its stdin. */
 struct fetch_mda {
@@ -380,7 +246,7 @@ int fetch_dest_keys(struct fetch_dest *dest,
 		    bool (*fn)(const char *key, size_t len, void *context),
 		    void *context, const char **error_r)
 {
-	return delivery_maildir_keys(dest->arg, fn, context, error_r);
+	return fetch_store_keys(dest, fn, context, error_r);
 }
 
 const char *fetch_dest_kind(const struct fetch_dest *dest)

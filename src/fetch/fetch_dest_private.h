@@ -3,6 +3,9 @@
 #ifndef SATCHEL_FETCH_DEST_PRIVATE_H
 #define SATCHEL_FETCH_DEST_PRIVATE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "fetch/fetch_dest.h"
 
 struct fetch_dest_ops {
@@ -29,7 +32,14 @@ struct fetch_dest {
 	void *impl;                /* the kind's own state */
 };
 
+extern const struct fetch_dest_ops fetch_dest_maildir_ops;
+extern const struct fetch_dest_ops fetch_dest_mbox_ops;
 extern const struct fetch_dest_ops fetch_dest_lmtp_ops;
 extern const struct fetch_dest_ops fetch_dest_smtp_ops;
+
+/* fetch_store.c: the keys of a Maildir destination's files. */
+int fetch_store_keys(struct fetch_dest *dest,
+		     bool (*fn)(const char *key, size_t len, void *context),
+		     void *context, const char **error_r);
 
 #endif

@@ -191,6 +191,8 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
 				 FETCH_EXIT_OK;
 	}
+	if (job->npending >= FETCH_FLUSH_EVERY)
+		fetch_flush(job);
 	if (fetch_dest_begin(job->dest, m->key, &why) < 0) {
 		fetch_dest_failed(job, why);
 		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
@@ -211,8 +213,6 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 	}
 	m->stored = true;
 	job->pending[job->npending++] = m;
-	if (job->npending >= FETCH_FLUSH_EVERY)
-		fetch_flush(job);
 	return FETCH_EXIT_OK;
 }
 

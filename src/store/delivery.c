@@ -60,12 +60,15 @@ static void delivery_result_init(struct delivery_result *res)
 /* O_TMPFILE: the spool is never visible, so a crash leaves nothing to
  * clean up; where the file system lacks it, a named file unlinked at
  * once. */
-static int delivery_spool_open(const char *dir)
+static int delivery_spool_open(const char *dir, bool linkable)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_EXCL, 0600);
+	/* O_EXCL keeps it from ever being linked, unless that is the plan
+	 * (link_spool) */
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | (linkable ? 0 : O_EXCL),
+		  0600);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
 			errno != EINVAL))
 		return fd;
@@ -95,7 +98,8 @@ static void delivery_spool_out(void *ctx, const char *data, size_t n)
 {
 	struct delivery_spool *spool = ctx;
 
-	if (EVP_DigestUpdate(spool->md, data, n) != 1 &&
+	/* the digest is the delivery id's (dedup); a verbatim copy has none */
+	if (!spool->set.verbatim && EVP_DigestUpdate(spool->md, data, n) != 1 &&
 	    spool->write_errno == 0)
 		spool->write_errno = EIO;
 	msgsize_feed(&spool->wsize, data, n);
@@ -134,7 +138,7 @@ int delivery_spool_create(const struct delivery_settings *set,
 		*error_r = "cannot start the message digest";
 		goto out_free;
 	}
-	spool->fd = delivery_spool_open(dir);
+	spool->fd = delivery_spool_open(dir, set->link_spool);
 	if (spool->fd < 0) {
 		*error_r = errno == ENOSPC || errno == EDQUOT ?
 				   "mail system full" :

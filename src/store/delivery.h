@@ -68,6 +68,11 @@ struct delivery_settings {
 	 * for many messages (the fetch client's group commit). A message
 	 * is then durable only after that call succeeds. */
 	bool defer_dir_sync;
+	/* The spool becomes the stored file (linked into tmp/, no copy)
+	 * when it is on the Maildir's file system: set spool_dir to the
+	 * Maildir's tmp/ (delivery_maildir_create). For verbatim single
+	 * copies only. */
+	bool link_spool;
 };
 
 #define DELIVERY_KEY_MAX 16
@@ -136,6 +141,11 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				    const struct delivery_target *target,
 				    struct delivery_result *res);
 void delivery_spool_destroy(struct delivery_spool **spoolp);
+
+/* Creates the Maildir at path (and tmp/ new/ cur/) when missing, mode
+ * 0700, refusing symlinks not owned by root on the way. 0, or -1 with
+ * *error_r. */
+int delivery_maildir_create(const char *path, const char **error_r);
 
 /* fsyncs new/ and cur/ of the Maildir at path: the names of messages
  * stored with defer_dir_sync (and of any moved to cur/ since) are then

@@ -246,6 +246,50 @@ static int delivery_copy_spool(const struct delivery_spool *spool, int fd)
 	return 0;
 }
 
+/* link_spool: the spool file itself becomes tmp/name (in place of the
+ * empty file fd just made there under that name), fsync'd. 0, or -1
+ * when the caller must copy (another file system, no /proc, a
+ * prefix to write). fd is closed on 0. */
+static int delivery_link_spool(const struct delivery_spool *spool,
+			       const struct delivery_message *msg, int tmp_fd,
+			       const char *name, int fd)
+{
+	char proc[64];
+	size_t i;
+
+	if (!spool->set.link_spool)
+		return -1;
+	for (i = 0; i < msg->nprefix; i++) {
+		if (msg->prefix[i].iov_len > 0)
+			return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", spool->fd);
+	/* the name was taken with O_EXCL: swap the empty file for the
+	 * spool under it */
+	if (unlinkat(tmp_fd, name, 0) < 0)
+		return -1;
+	if (linkat(AT_FDCWD, proc, tmp_fd, name, AT_SYMLINK_FOLLOW) < 0) {
+		/* put the placeholder back for the copy path */
+		int again = openat(tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL |
+						  O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (again < 0)
+			return -1;
+		if (dup2(again, fd) < 0) {
+			close(again);
+			return -1;
+		}
+		close(again);
+		return -1;
+	}
+	if (fsync(spool->fd) < 0) {
+		unlinkat(tmp_fd, name, 0);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Writes the message into a new file in tmp/ (named into name): O_EXCL,
  * never through a symlink, fsync'd. 0 or -1 with errno; on -1 nothing
  * is left in tmp/. */
@@ -272,6 +316,8 @@ static int delivery_write_tmp(const struct delivery_spool *spool,
 	}
 	if (fd < 0)
 		return -1;
+	if (delivery_link_spool(spool, msg, tmp_fd, name, fd) == 0)
+		return 0;
 	for (i = 0; i < msg->nprefix; i++) {
 		if (fileio_write_all(fd, msg->prefix[i].iov_base,
 				     msg->prefix[i].iov_len) < 0)
@@ -595,6 +641,23 @@ int delivery_maildir_sync(const char *path, const char **error_r)
 		}
 		close(fd);
 	}
+	close(md_fd);
+	return 0;
+}
+
+int delivery_maildir_create(const char *path, const char **error_r)
+{
+	int md_fd, fds[DELIVERY_SUB_COUNT], s;
+
+	md_fd = delivery_open_dir(path, true, error_r);
+	if (md_fd < 0)
+		return -1;
+	if (delivery_open_subs(md_fd, fds, error_r) < 0) {
+		close(md_fd);
+		return -1;
+	}
+	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
+		close(fds[s]);
 	close(md_fd);
 	return 0;
 }

@@ -1,0 +1,204 @@
+/* fetch_store.c: the Maildir and mbox destinations of the fetch client
+ * (fetch_dest.h), through the store's write side (store/delivery.h).
+ *
+ * mbox: each message is appended and fsync'd under the locks at its
+ * commit, in order. Maildir: the message is spooled in the Maildir's
+ * tmp/ as it streams in and that very file becomes the message (no
+ * copy); its commit fsyncs it and links it into new/, and new/ is
+ * fsync'd once per flush (fetch_dest_flush). A pool of store threads
+ * was tried: concurrent stores into one Maildir queue on its arrivals
+ * lock, and the run got slower. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetch/fetch_dest_private.h"
+#include "store/delivery.h"
+
+/* One message being stored. */
+struct fetch_store_job {
+	struct fetch_store *st;
+	struct delivery_spool *spool;
+	struct delivery_target target;
+	struct delivery_result res;
+	enum delivery_status status;
+	char key[DELIVERY_KEY_MAX + 1];
+};
+
+struct fetch_store {
+	struct fetch_dest *dest;
+	enum maildrop_kind kind;
+	struct fetch_store_job *current; /* begun, not committed */
+	char spool_dir[4200];            /* Maildir: its tmp/ */
+};
+
+static int fetch_store_open(struct fetch_dest *dest, enum maildrop_kind kind,
+			    const char **error_r)
+{
+	struct fetch_store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	st->dest = dest;
+	st->kind = kind;
+	dest->impl = st;
+	if (dest->arg[0] == '\0') {
+		*error_r = "the destination has no path";
+		return -1;
+	}
+	/* the store takes absolute paths only: a relative one is the
+	 * user's, from where the command runs */
+	if (dest->arg[0] != '/') {
+		char cwd[2048], abs[sizeof(dest->arg)];
+		int n;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			*error_r = "cannot tell the current directory";
+			return -1;
+		}
+		n = snprintf(abs, sizeof(abs), "%s/%s", cwd, dest->arg);
+		if (n < 0 || (size_t)n >= sizeof(abs)) {
+			*error_r = "destination path too long";
+			return -1;
+		}
+		memcpy(dest->arg, abs, (size_t)n + 1);
+	}
+	return 0;
+}
+
+static int fetch_maildir_open(struct fetch_dest *dest, const char *arg,
+			      const char **error_r)
+{
+	struct fetch_store *st;
+
+	if (fetch_store_open(dest, MAILDROP_MAILDIR, error_r) < 0 ||
+	    delivery_maildir_create(dest->arg, error_r) < 0)
+		return -1;
+	st = dest->impl;
+	/* each message is spooled in tmp/ and that file stored: no copy */
+	snprintf(st->spool_dir, sizeof(st->spool_dir), "%s/tmp", dest->arg);
+	return 0;
+}
+
+static int fetch_mbox_open(struct fetch_dest *dest, const char *arg,
+			   const char **error_r)
+{
+	return fetch_store_open(dest, MAILDROP_MBOX, error_r);
+}
+
+static void fetch_store_job_free(struct fetch_store_job *j)
+{
+	delivery_spool_destroy(&j->spool);
+	free(j);
+}
+
+static void fetch_store_abort(struct fetch_dest *dest)
+{
+	struct fetch_store *st = dest->impl;
+
+	if (st->current != NULL)
+		fetch_store_job_free(st->current);
+	st->current = NULL;
+}
+
+static void fetch_store_close(struct fetch_dest *dest)
+{
+	struct fetch_store *st = dest->impl;
+
+	if (st == NULL)
+		return;
+	fetch_store_abort(dest);
+	free(st);
+}
+
+static int fetch_store_begin(struct fetch_dest *dest, const char *key,
+			     const char **error_r)
+{
+	struct fetch_store *st = dest->impl;
+	struct delivery_settings set;
+	struct fetch_store_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	j->st = st;
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	memset(&set, 0, sizeof(set));
+	set.mboxrd = true;
+	set.verbatim = true;
+	set.name_key = j->key;
+	set.hostname = dest->set.hostname;
+	if (st->kind == MAILDROP_MAILDIR) {
+		/* new/'s fsync once per flush: fetch_dest_flush */
+		set.defer_dir_sync = true;
+		set.spool_dir = st->spool_dir;
+		set.link_spool = true;
+	}
+	if (delivery_spool_create(&set, &j->spool, error_r) < 0) {
+		free(j);
+		return -1;
+	}
+	st->current = j;
+	return 0;
+}
+
+static int fetch_store_write(struct fetch_dest *dest, const char *data,
+			     size_t len, const char **error_r)
+{
+	struct fetch_store *st = dest->impl;
+
+	return delivery_spool_write(st->current->spool, data, len, error_r);
+}
+
+static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
+						 const char **error_r)
+{
+	struct fetch_store *st = dest->impl;
+	struct fetch_store_job *j = st->current;
+	struct delivery_envelope env = { .sender = NULL };
+	enum delivery_status status = DELIVERY_TEMP;
+
+	st->current = NULL;
+	j->target.user = dest->set.rcpt;
+	j->target.rcpt = dest->set.rcpt;
+	j->target.kind = st->kind;
+	j->target.path = dest->arg;
+	if (delivery_spool_finish(j->spool, &env, &j->res) == 0)
+		status = delivery_store(j->spool, &j->target, &j->res);
+	if (status != DELIVERY_OK) {
+		snprintf(dest->error_buf, sizeof(dest->error_buf), "%s (%s)",
+			 j->res.text, j->res.enhanced);
+		*error_r = dest->error_buf;
+	}
+	fetch_store_job_free(j);
+	if (status == DELIVERY_OK)
+		return FETCH_DEST_OK;
+	return status == DELIVERY_PERM ? FETCH_DEST_PERM : FETCH_DEST_TEMP;
+}
+
+static int fetch_maildir_flush(struct fetch_dest *dest, const char **error_r)
+{
+	return delivery_maildir_sync(dest->arg, error_r);
+}
+
+int fetch_store_keys(struct fetch_dest *dest,
+		     bool (*fn)(const char *key, size_t len, void *context),
+		     void *context, const char **error_r)
+{
+	return delivery_maildir_keys(dest->arg, fn, context, error_r);
+}
+
+const struct fetch_dest_ops fetch_dest_maildir_ops = {
+	"maildir:", fetch_maildir_open, fetch_store_close, fetch_store_begin,
+	fetch_store_write, fetch_store_commit, fetch_store_abort,
+	fetch_maildir_flush,
+};
+
+const struct fetch_dest_ops fetch_dest_mbox_ops = {
+	"mbox:", fetch_mbox_open, fetch_store_close, fetch_store_begin,
+	fetch_store_write, fetch_store_commit, fetch_store_abort, NULL,
+};
