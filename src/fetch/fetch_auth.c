@@ -209,21 +209,27 @@ static int fetch_auth_apop(struct pop3client *pc, const char *user,
 	return ret;
 }
 
-/* XOAUTH2 (Google, Microsoft): user and bearer token in one message,
- * always sent after the server's empty challenge (Office 365 wants
- * this two-step form; a token is longer than a command line may be
- * anyway). On failure the server sends a challenge with its error;
- * an empty line answers it and the -ERR follows. */
-static int fetch_auth_xoauth2(struct pop3client *pc, const char *user,
-			      const char *token, char *reply,
-			      size_t reply_size, const char **why_r)
+/* XOAUTH2 (Google, Microsoft) and OAUTHBEARER (RFC 7628): user and
+ * bearer token in one message, always sent after the server's empty
+ * challenge (Office 365 wants this two-step form; a token is longer
+ * than a command line may be anyway). On failure the server sends a
+ * challenge with its error (JSON); XOAUTH2 answers it with an empty
+ * line, OAUTHBEARER with a lone ^A (RFC 7628 3.2.3), and the -ERR
+ * follows. */
+static int fetch_auth_bearer(struct pop3client *pc, const char *mech,
+			     const char *user, const char *token, char *reply,
+			     size_t reply_size, const char **why_r)
 {
+	bool rfc7628 = strcasecmp(mech, "OAUTHBEARER") == 0;
 	struct pop3_status st;
 	char *raw = NULL, *b64 = NULL;
 	size_t b64_len = 0;
 	int ret, n;
 
-	n = asprintf(&raw, "user=%s\001auth=Bearer %s\001\001", user, token);
+	n = rfc7628 ? asprintf(&raw, "n,a=%s,\001auth=Bearer %s\001\001", user,
+			       token) :
+		      asprintf(&raw, "user=%s\001auth=Bearer %s\001\001", user,
+			       token);
 	if (n < 0 ||
 	    gsasl_base64_to(raw, (size_t)n, &b64, &b64_len) != GSASL_OK) {
 		if (n >= 0) {
@@ -235,7 +241,9 @@ static int fetch_auth_xoauth2(struct pop3client *pc, const char *user,
 	}
 	explicit_bzero(raw, (size_t)n);
 	free(raw);
-	ret = fetch_auth_sent(pc, pop3client_send(pc, "AUTH XOAUTH2"),
+	ret = fetch_auth_sent(pc, pop3client_send(pc, "AUTH %s",
+						  rfc7628 ? "OAUTHBEARER" :
+							    "XOAUTH2"),
 			      why_r);
 	if (ret == FETCH_AUTH_OK)
 		ret = fetch_auth_result(pc, &st, reply, reply_size, why_r);
@@ -246,7 +254,9 @@ static int fetch_auth_xoauth2(struct pop3client *pc, const char *user,
 			ret = fetch_auth_result(pc, &st, reply, reply_size,
 						why_r);
 		if (ret == FETCH_AUTH_OK && st.kind == POP3_CONTINUE) {
-			ret = fetch_auth_sent(pc, pop3client_send(pc, "%s", ""),
+			ret = fetch_auth_sent(pc, pop3client_send(
+						      pc, "%s",
+						      rfc7628 ? "AQ==" : ""),
 					      why_r);
 			if (ret == FETCH_AUTH_OK)
 				ret = fetch_auth_result(pc, &st, reply,
@@ -255,7 +265,7 @@ static int fetch_auth_xoauth2(struct pop3client *pc, const char *user,
 				ret = FETCH_AUTH_REFUSED;
 		}
 	} else if (ret == FETCH_AUTH_OK && st.kind == POP3_OK) {
-		*why_r = "the server accepted XOAUTH2 without credentials";
+		*why_r = "the server accepted OAuth without credentials";
 		ret = FETCH_AUTH_IO;
 	}
 	explicit_bzero(b64, b64_len);
@@ -425,9 +435,10 @@ int fetch_auth_login(struct pop3client *pc, const struct popurl *url,
 		return fetch_auth_apop(pc, url->user, offer->apop_stamp,
 				       password, reply, reply_size, why_r);
 	}
-	if (strcasecmp(mech, "XOAUTH2") == 0)
-		return fetch_auth_xoauth2(pc, url->user, password, reply,
-					  reply_size, why_r);
+	if (strcasecmp(mech, "XOAUTH2") == 0 ||
+	    strcasecmp(mech, "OAUTHBEARER") == 0)
+		return fetch_auth_bearer(pc, mech, url->user, password, reply,
+					 reply_size, why_r);
 	return fetch_auth_sasl(pc, mech, url, password, reply, reply_size,
 			       why_r);
 }

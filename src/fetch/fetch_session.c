@@ -32,6 +32,8 @@ int fetch_session_io_exit(struct fetch_session *s, int err,
 			  const char *what)
 {
 	snprintf(s->error, sizeof(s->error), "%s: %s", what, s->pc.error);
+	/* the stream is unusable now: no QUIT on it */
+	s->connected = false;
 	switch (err) {
 	case POP3C_PROTO:
 		return FETCH_EXIT_PROTOCOL;

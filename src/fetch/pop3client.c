@@ -33,18 +33,28 @@ static int pop3client_fail(struct pop3client *pc, int err, const char *fmt,
 	return err;
 }
 
-/* Waits until the conn can make progress on what is wanted: 0, or
- * POP3C_TIMEOUT after timeout_ms without it (or past the deadline). */
-static int pop3client_wait(struct pop3client *pc, bool want_read,
-			   bool want_write)
+/* When a step begun now must have made progress: timeout_ms from now,
+ * or the session's deadline when that is sooner. */
+static int64_t pop3client_limit(const struct pop3client *pc)
 {
-	unsigned events = conn_wanted(&pc->conn, want_read, want_write);
-	struct pollfd p = { .fd = pc->conn.fd };
 	int64_t limit = pop3client_now_ms() + pc->timeout_ms;
-	int n;
 
 	if (pc->deadline_ms > 0 && pc->deadline_ms < limit)
 		limit = pc->deadline_ms;
+	return limit;
+}
+
+/* Waits until the conn can make progress on what is wanted: 0, or
+ * POP3C_TIMEOUT once limit has passed. The limit is the caller's, set
+ * when its step began: a socket that is ready while the conn still
+ * cannot progress (TLS records trickling in) ends at it too. */
+static int pop3client_wait(struct pop3client *pc, bool want_read,
+			   bool want_write, int64_t limit)
+{
+	unsigned events = conn_wanted(&pc->conn, want_read, want_write);
+	struct pollfd p = { .fd = pc->conn.fd };
+	int n;
+
 	p.events = (short)((events & IO_READ ? POLLIN : 0) |
 			   (events & IO_WRITE ? POLLOUT : 0));
 	for (;;) {
@@ -67,10 +77,12 @@ static int pop3client_connect_one(struct pop3client *pc,
 {
 	int ret;
 
+	int64_t limit = pop3client_limit(pc);
+
 	if (conn_connect(&pc->conn, ai->ai_addr, ai->ai_addrlen) < 0)
 		return pop3client_fail(pc, POP3C_NET, "%s", pc->conn.error);
 	for (;;) {
-		ret = pop3client_wait(pc, false, true);
+		ret = pop3client_wait(pc, false, true, limit);
 		if (ret < 0)
 			break;
 		ret = conn_connect_finish(&pc->conn);
@@ -127,6 +139,7 @@ void pop3client_close(struct pop3client *pc)
 int pop3client_start_tls(struct pop3client *pc, struct tls_ctx *ctx,
 			 const char *host)
 {
+	int64_t limit = pop3client_limit(pc);
 	int ret;
 
 	if (pc->in_len > 0)
@@ -143,7 +156,7 @@ int pop3client_start_tls(struct pop3client *pc, struct tls_ctx *ctx,
 			return pop3client_fail(pc, POP3C_TLS, "%s",
 					       pc->conn.error);
 		/* conn_wanted knows which way the handshake waits */
-		ret = pop3client_wait(pc, true, false);
+		ret = pop3client_wait(pc, true, false, limit);
 		if (ret < 0)
 			return ret;
 	}
@@ -152,6 +165,8 @@ int pop3client_start_tls(struct pop3client *pc, struct tls_ctx *ctx,
 static int pop3client_write_all(struct pop3client *pc, const char *buf,
 				size_t len)
 {
+	int64_t limit = pop3client_limit(pc);
+
 	while (len > 0) {
 		ssize_t n = conn_write(&pc->conn, buf, len);
 		int ret;
@@ -160,6 +175,7 @@ static int pop3client_write_all(struct pop3client *pc, const char *buf,
 			buf += n;
 			len -= (size_t)n;
 			pc->bytes_out += (uint64_t)n;
+			limit = pop3client_limit(pc);
 			continue;
 		}
 		if (n != CONN_AGAIN)
@@ -167,7 +183,7 @@ static int pop3client_write_all(struct pop3client *pc, const char *buf,
 					       "connection lost: %s",
 					       n == CONN_EOF ? "closed" :
 							       pc->conn.error);
-		ret = pop3client_wait(pc, false, true);
+		ret = pop3client_wait(pc, false, true, limit);
 		if (ret < 0)
 			return ret;
 	}
@@ -197,9 +213,12 @@ int pop3client_send(struct pop3client *pc, const char *fmt, ...)
  * more). */
 static int pop3client_fill(struct pop3client *pc)
 {
+	int64_t limit = pop3client_limit(pc);
 	ssize_t n;
 	int ret;
 
+	if (pc->conn.state != CONN_PLAIN && pc->conn.state != CONN_TLS)
+		return pop3client_fail(pc, POP3C_NET, "not connected");
 	if (pc->in_start > 0 &&
 	    pc->in_start + pc->in_len > POP3CLIENT_IN_BUF / 2) {
 		memmove(pc->in, pc->in + pc->in_start, pc->in_len);
@@ -223,7 +242,7 @@ static int pop3client_fill(struct pop3client *pc)
 			return pop3client_fail(pc, POP3C_NET,
 					       "connection lost: %s",
 					       pc->conn.error);
-		ret = pop3client_wait(pc, true, false);
+		ret = pop3client_wait(pc, true, false, limit);
 		if (ret < 0)
 			return ret;
 	}
