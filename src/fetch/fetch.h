@@ -35,6 +35,7 @@ struct fetch_account {
 	enum fetch_tls tls;
 	bool allow_plaintext;
 	const char *cafile;         /* NULL: the system store */
+	const char *pin;            /* sha256//BASE64 of the SPKI, or NULL */
 	const char *dest;           /* fetch_dest.h spec */
 	const char *rcpt;           /* LMTP/SMTP recipient */
 	bool keep;                  /* leave the mail on the server */

@@ -133,6 +133,7 @@ static const char **fetch_config_string_key(struct fetch_account *a,
 		{ "password_command", offsetof(struct fetch_account,
 					       password_command) },
 		{ "cafile", offsetof(struct fetch_account, cafile) },
+		{ "pin", offsetof(struct fetch_account, pin) },
 		{ "rcpt", offsetof(struct fetch_account, rcpt) },
 	};
 	size_t i;

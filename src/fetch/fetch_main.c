@@ -34,6 +34,7 @@ static void fetch_usage(FILE *out)
 		"  --password-file FILE   the password (mode 0600)\n"
 		"  --password-command CMD its first output line\n"
 		"  --cafile FILE          trust these CAs, not the system's\n"
+		"  --pin sha256//BASE64   and the server's key must be this\n"
 		"  --tls implicit|starttls|none\n"
 		"  --allow-plaintext      --tls none beyond loopback\n"
 		"  --state-dir DIR        where the journal lives\n"
@@ -59,7 +60,7 @@ enum fetch_option {
 	OPT_PASSWORD_COMMAND, OPT_CAFILE, OPT_TLS, OPT_ALLOW_PLAINTEXT,
 	OPT_STATE_DIR, OPT_RCPT, OPT_SKIP_LARGER, OPT_TIMEOUT,
 	OPT_SESSION_TIMEOUT, OPT_ACCEPT_NEW_UIDLS, OPT_JSON, OPT_QUIET,
-	OPT_SERVERINFO, OPT_IMPORT_UIDLS, OPT_DAEMON, OPT_INTERVAL,
+	OPT_SERVERINFO, OPT_IMPORT_UIDLS, OPT_DAEMON, OPT_INTERVAL, OPT_PIN,
 };
 
 static const struct option fetch_options[] = {
@@ -69,6 +70,7 @@ static const struct option fetch_options[] = {
 	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 	{ "password-command", required_argument, NULL, OPT_PASSWORD_COMMAND },
 	{ "cafile", required_argument, NULL, OPT_CAFILE },
+	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "tls", required_argument, NULL, OPT_TLS },
 	{ "allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -155,6 +157,7 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 	case OPT_PASSWORD_FILE: a->password_file = arg; break;
 	case OPT_PASSWORD_COMMAND: a->password_command = arg; break;
 	case OPT_CAFILE: a->cafile = arg; break;
+	case OPT_PIN: a->pin = arg; break;
 	case OPT_TLS: return fetch_parse_tls(arg, &a->tls);
 	case OPT_ALLOW_PLAINTEXT: a->allow_plaintext = true; break;
 	case OPT_STATE_DIR: a->state_dir = arg; break;

@@ -86,6 +86,27 @@ static void fetch_event(struct fetch_job *job, const char *event,
 	fflush(stdout);
 }
 
+/* On a terminal (and neither --json nor --quiet): messages n/m, octets,
+ * rate and what is left, rewritten in place. */
+static void fetch_progress(struct fetch_job *job)
+{
+	double secs = (double)(fetch_now_ms() - job->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)job->bytes / secs : 0;
+	uint64_t left = 0;
+	size_t i;
+
+	if (!job->tty)
+		return;
+	for (i = 0; i < job->nwanted; i++) {
+		if (!job->wanted[i]->stored)
+			left += job->wanted[i]->size;
+	}
+	fprintf(stderr, "\r%s: %zu/%zu messages, %.1f MB, %.1f MB/s, ETA %.0f s ",
+		job->a->name, job->fetched, job->nwanted,
+		(double)job->bytes / 1e6, rate / 1e6,
+		rate > 0 ? (double)left / rate : 0.0);
+}
+
 /* The destination failed on a message: no more RETRs; the exit says
  * whose fault (a full disk is local I/O, 74). */
 static void fetch_dest_failed(struct fetch_job *job, const char *why)
@@ -158,6 +179,7 @@ static void fetch_flush(struct fetch_job *job)
 		job->fetched++;
 		job->bytes += m->received;
 		fetch_event(job, "message", m);
+		fetch_progress(job);
 	}
 	job->npending = 0;
 }
@@ -427,6 +449,8 @@ static void fetch_log(struct fetch_job *job)
 		printf("}\n");
 		fflush(stdout);
 	}
+	if (job->tty)
+		fputc('\n', stderr); /* below the progress line */
 	if (job->a->quiet && job->exit == FETCH_EXIT_OK)
 		return;
 	fprintf(stderr, "fetch: %s: %zu new, %zu deleted, %llu bytes in "
@@ -509,6 +533,15 @@ static int fetch_mail(struct fetch_job *job)
 	return fetch_delete(job);
 }
 
+/* A bearer token from a command: worth one refresh on a refusal. */
+static bool fetch_is_oauth(const struct fetch_account *a)
+{
+	return a->password_command != NULL &&
+	       a->url.auth == POPURL_AUTH_SASL &&
+	       (strcmp(a->url.mech, "XOAUTH2") == 0 ||
+		strcmp(a->url.mech, "OAUTHBEARER") == 0);
+}
+
 int fetch_run(const struct fetch_account *a)
 {
 	struct fetch_job job;
@@ -521,6 +554,7 @@ int fetch_run(const struct fetch_account *a)
 	conn_init(&job.s.pc.conn, -1);
 	job.a = a;
 	job.start_ms = fetch_now_ms();
+	job.tty = isatty(STDERR_FILENO) && !a->json && !a->quiet;
 	if (gethostname(job.hostname, sizeof(job.hostname) - 1) < 0)
 		snprintf(job.hostname, sizeof(job.hostname), "localhost");
 	ret = fetch_open_state(&job);
@@ -535,6 +569,16 @@ int fetch_run(const struct fetch_account *a)
 	}
 	if (ret == FETCH_EXIT_OK) {
 		ret = fetch_session_open(&job.s, a, password);
+		/* an OAuth token may have expired since the helper cached
+		 * it: ask for a fresh one, once */
+		if (ret == FETCH_EXIT_NOPERM && fetch_is_oauth(a) &&
+		    fetch_password_get(NULL, a->password_command, a->name,
+				       password, sizeof(password), &why) == 0) {
+			fetch_session_close(&job.s);
+			memset(&job.s, 0, sizeof(job.s));
+			conn_init(&job.s.pc.conn, -1);
+			ret = fetch_session_open(&job.s, a, password);
+		}
 		explicit_bzero(password, sizeof(password));
 	}
 	if (ret == FETCH_EXIT_OK) {

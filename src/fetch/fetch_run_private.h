@@ -55,6 +55,7 @@ struct fetch_job {
 	bool stop;                          /* the destination failed */
 	int exit;                           /* a fetch_exit to end with */
 
+	bool tty;                           /* progress on stderr */
 	size_t fetched, deleted, recovered, skipped;
 	uint64_t bytes;
 };

@@ -151,6 +151,30 @@ static bool fetch_session_peer_loopback(struct fetch_session *s)
 	return false;
 }
 
+/* --pin: the certificate's key must be this one too (a CA that would
+ * sign for anyone is then not enough). */
+static int fetch_session_pin(struct fetch_session *s,
+			     const struct fetch_account *a)
+{
+	char proto[32], cipher[128], pin[128];
+	const char *want = a->pin;
+
+	if (want == NULL)
+		return FETCH_EXIT_OK;
+	if (strncmp(want, "sha256//", 8) == 0)
+		want += 8;
+	if (conn_tls_describe(&s->pc.conn, proto, sizeof(proto), cipher,
+			      sizeof(cipher), pin, sizeof(pin)) < 0 ||
+	    strcmp(pin, want) != 0) {
+		s->connected = false;
+		snprintf(s->error, sizeof(s->error),
+			 "TLS: the server's key is not the pinned one (it is "
+			 "sha256//%s)", pin);
+		return FETCH_EXIT_UNAVAILABLE;
+	}
+	return FETCH_EXIT_OK;
+}
+
 static int fetch_session_tls(struct fetch_session *s,
 			     const struct fetch_account *a)
 {
@@ -166,7 +190,9 @@ static int fetch_session_tls(struct fetch_session *s,
 		return FETCH_EXIT_CONFIG;
 	}
 	ret = pop3client_start_tls(&s->pc, s->tls, a->url.host);
-	return ret < 0 ? fetch_session_io_exit(s, ret, "TLS") : FETCH_EXIT_OK;
+	if (ret < 0)
+		return fetch_session_io_exit(s, ret, "TLS");
+	return fetch_session_pin(s, a);
 }
 
 static int fetch_session_greeting(struct fetch_session *s,

@@ -206,3 +206,26 @@ def test_serverinfo(ctx):
     check("SPKI pin: sha256//" in p.stdout, "pin shown: %s" % p.stdout)
     check("capabilities after login:" in p.stdout and
           "PIPELINING" in p.stdout, "after login: %s" % p.stdout)
+
+
+def test_pin(ctx):
+    """--pin: the pin --serverinfo prints lets the fetch through; another
+    key's pin stops it before the login."""
+    filled(ctx)
+    p = subprocess.run([SATCHEL, "fetch", "--serverinfo",
+                        url(ctx, None, True, "localhost"), "--cafile",
+                        CERTS.ca], capture_output=True, text=True, timeout=60)
+    pins = [l.split()[-1] for l in p.stdout.splitlines() if "SPKI pin" in l]
+    eq(len(pins), 1, "one pin in: %s" % p.stdout)
+    rc, out, err, md = fetch(ctx, url(ctx, None, True, "localhost"),
+                             "--cafile", CERTS.ca, "--pin",
+                             "sha256//" + "A" * 43 + "=",
+                             dest=os.path.join(ctx.tmp, "pin-bad"))
+    eq(rc, 69, "exit for another key: %s" % err)
+    check("not the pinned one" in err, "says why: %s" % err)
+    eq(stored(md), [], "nothing fetched past a wrong pin")
+    rc, out, err, md = fetch(ctx, url(ctx, None, True, "localhost"),
+                             "--cafile", CERTS.ca, "--pin", pins[0],
+                             dest=os.path.join(ctx.tmp, "pin-good"))
+    eq(rc, 0, "the right pin: %s" % err)
+    eq(len(stored(md)), 3, "fetched with the right pin")
