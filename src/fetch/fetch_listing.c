@@ -27,8 +27,7 @@ static struct fetch_msg *fetch_listing_entry(struct fetch_job *job,
 	return &job->msgs[n - 1];
 }
 
-/* Makes the key of m from the account and its UIDL. */
-static int fetch_listing_key(struct fetch_job *job, struct fetch_msg *m)
+int fetch_listing_key(struct fetch_job *job, struct fetch_msg *m)
 {
 	char digest[UIDL_DIGEST_HEX + 1];
 	struct iovec parts[2] = {
@@ -78,7 +77,7 @@ static bool fetch_listing_uidl_line(char *line, size_t len, void *context)
 	}
 	/* a repeated UIDL would make one message hide another */
 	uidl_set_add_unique(&p->seen, m->uidl);
-	return fetch_listing_key(job, m) == 0;
+	return true;
 }
 
 static int fetch_listing_stat(struct fetch_job *job)

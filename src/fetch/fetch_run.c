@@ -404,6 +404,11 @@ static int fetch_select(struct fetch_job *job)
 			job->skipped++;
 			continue;
 		}
+		if (fetch_listing_key(job, m) < 0) {
+			snprintf(job->s.error, sizeof(job->s.error),
+				 "cannot make the message keys");
+			return FETCH_EXIT_IOERR;
+		}
 		job->wanted[job->nwanted++] = m;
 	}
 	if (job->a->keep && !job->a->accept_new_uidls && known == 0 &&
@@ -505,6 +510,20 @@ static int fetch_open_dest(struct fetch_job *job)
 	return FETCH_EXIT_OK;
 }
 
+static bool fetch_any_new(const struct fetch_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->count; i++) {
+		const struct fetch_msg *m = &job->msgs[i];
+
+		if (m->uidl[0] != '\0' &&
+		    !journal_has(job->journal, m->uidl, strlen(m->uidl), NULL))
+			return true;
+	}
+	return false;
+}
+
 /* Everything after the login, up to (not including) QUIT. */
 static int fetch_mail(struct fetch_job *job)
 {
@@ -512,12 +531,14 @@ static int fetch_mail(struct fetch_job *job)
 	int ret;
 
 	ret = fetch_listing(job);
+	/* sizes (LIST) only when something is new: they bound the window
+	 * and skip_larger; a poll with nothing new skips them */
+	if (ret == FETCH_EXIT_OK && fetch_any_new(job))
+		ret = fetch_listing_sizes(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_select(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_recover(job);
-	if (ret == FETCH_EXIT_OK && job->nwanted > 0)
-		ret = fetch_listing_sizes(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_retrieve(job);
 	if (ret != FETCH_EXIT_OK)

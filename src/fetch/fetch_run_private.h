@@ -64,6 +64,9 @@ struct fetch_job {
  * and repeated ones made unique and valid, each given its key).
  * A fetch_exit. */
 int fetch_listing(struct fetch_job *job);
+/* Makes m->key from the account and its UIDL (only for the messages
+ * to fetch: a poll with nothing new hashes nothing). 0 or -1. */
+int fetch_listing_key(struct fetch_job *job, struct fetch_msg *m);
 /* LIST into job->msgs' sizes (for the window and skip_larger). */
 int fetch_listing_sizes(struct fetch_job *job);
 /* Forgets journal entries not in the listing and first fetched more
