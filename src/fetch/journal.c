@@ -110,9 +110,12 @@ static int journal_apply(struct journal *j, int op, const char *uidl,
 			return -1;
 		e = journal_find(j, uidl, len);
 	}
-	e->uidl = strndup(uidl, len);
+	/* not strndup: the reader's lines are not NUL-terminated */
+	e->uidl = malloc(len + 1);
 	if (e->uidl == NULL)
 		return -1;
+	memcpy(e->uidl, uidl, len);
+	e->uidl[len] = '\0';
 	e->first_seen = first_seen;
 	e->live = true;
 	j->used++;
@@ -179,6 +182,7 @@ static int journal_read(struct journal *j, const char **error_r)
 			break;
 		got += (size_t)n;
 	}
+	buf[got] = '\0';
 	p = buf;
 	end = buf + got;
 	while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
