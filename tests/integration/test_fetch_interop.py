@@ -1,0 +1,299 @@
+"""satchel fetch against real POP3 servers (issue #9): satchel serve and
+Dovecot's pop3d (Debian's dovecot-pop3d, run from a config of its own in
+a temp dir and stopped by PID). The corpus (dot lines, no final newline,
+CRLF and LF mixed, NUL, 8-bit, lone CR, long lines, a 5 MB attachment)
+must arrive exactly as the server's RETR gives it: un-stuffed, CRLF made
+LF, nothing added. Python's poplib reads each message for comparison.
+Then delete mode (the server ends empty), --keep (a second run fetches
+nothing, a new message then is fetched alone), mbox, mda and lmtp
+destinations.
+"""
+import mailbox
+import poplib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from harness import *
+
+STORES = ("maildir",)
+USER = "alice"
+
+
+def corpus():
+    msgs = [data for _, data in load_corpus()]
+    msgs.append(gen_attachment(5 << 20))
+    return msgs
+
+
+def reference(port):
+    """Every message as poplib gets it: lines un-stuffed, joined by LF."""
+    p = poplib.POP3("127.0.0.1", port, timeout=30)
+    p._max_line = 1 << 20  # the corpus has 20 KB lines
+    p.user(USER)
+    p.pass_(PASSWORDS[USER])
+    out = []
+    for i in range(1, len(p.list()[1]) + 1):
+        lines = p.retr(i)[1]
+        out.append(b"".join(l + b"\n" for l in lines))
+    p.quit()
+    return sorted(out)
+
+
+def server_count(port):
+    p = poplib.POP3("127.0.0.1", port, timeout=30)
+    p.user(USER)
+    p.pass_(PASSWORDS[USER])
+    n = p.stat()[0]
+    p.quit()
+    return n
+
+
+def pwfile(ctx):
+    path = os.path.join(ctx.tmp, "pw")
+    with open(path, "w") as f:
+        f.write(PASSWORDS[USER] + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def fetch(ctx, port, dest, *extra, state="state"):
+    cmd = [SATCHEL, "fetch", "pop://%s@127.0.0.1:%d" % (USER, port),
+           "--tls", "none", "--password-file", pwfile(ctx), "--state-dir",
+           os.path.join(ctx.tmp, state), "--to", dest, "--timeout", "20"]
+    p = subprocess.run(cmd + list(extra), capture_output=True, text=True,
+                       timeout=120)
+    return p.returncode, p.stderr
+
+
+def maildir_msgs(path):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        for n in (os.listdir(d) if os.path.isdir(d) else ()):
+            with open(os.path.join(d, n), "rb") as f:
+                out.append(f.read())
+    return sorted(out)
+
+
+class Dovecot:
+    """Dovecot's pop3d from a config of its own (nothing system-wide)."""
+
+    def __init__(self, ctx, msgs):
+        self.dir = os.path.join(ctx.tmp, "dovecot")
+        self.port = free_port()
+        mail = os.path.join(self.dir, "mail")
+        md = os.path.join(mail, USER)
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, sub), exist_ok=True)
+        for i, data in enumerate(msgs):
+            with open(os.path.join(md, "new", "%d.M%dP1.host" % (1700000000 + i, i)), "wb") as f:
+                f.write(data)
+        for d in ("run", "state"):
+            os.makedirs(os.path.join(self.dir, d))
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            f.write("%s:{PLAIN}%s::::::\n" % (USER, PASSWORDS[USER]))
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write("""base_dir = {d}/run
+state_dir = {d}/state
+instance_name = satchel-test-fetch
+protocols = pop3
+listen = 127.0.0.1
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+passdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={mu} gid={mu} home={mail}/%u
+}}
+mail_location = maildir:{mail}/%u
+first_valid_uid = 1
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-urlauth-login {{
+  inet_listener imap-urlauth {{
+    port = 0
+  }}
+}}
+""".format(d=self.dir, mu=MAIL_USER, mail=mail, port=self.port))
+        subprocess.run(["chown", "-R", "%s:%s" % (MAIL_USER, MAIL_USER), mail],
+                       check=True)
+        self.proc = subprocess.Popen(["dovecot", "-c", self.conf, "-F"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise AssertionError("dovecot did not start: %s" %
+                                         self.proc.stderr.read()[-500:])
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def exercise(ctx, port, name, add_one):
+    """The same checks against any server holding the corpus."""
+    want = reference(port)
+    n = len(want)
+    keep_md = os.path.join(ctx.tmp, name + "-keep")
+    rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
+                    state=name + "-keepstate")
+    eq(rc, 0, "%s: --keep: %s" % (name, err))
+    got = maildir_msgs(keep_md)
+    eq(len(got), n, "%s: every message fetched" % name)
+    for i, (g, w) in enumerate(zip(got, want)):
+        check(g == w, "%s: message %d differs: %s" % (name, i, describe_diff(g, w)))
+    eq(server_count(port), n, "%s: --keep left them" % name)
+    rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
+                    state=name + "-keepstate")
+    eq((rc, len(maildir_msgs(keep_md))), (0, n), "%s: second run: 0 new (%s)" % (name, err))
+    add_one()
+    rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
+                    state=name + "-keepstate")
+    eq((rc, len(maildir_msgs(keep_md))), (0, n + 1), "%s: a new one: 1 new (%s)" % (name, err))
+    # the other destinations, in keep mode, from scratch
+    box = os.path.join(ctx.tmp, name + ".mbox")
+    rc, err = fetch(ctx, port, "mbox:" + box, "--keep", state=name + "-mboxstate")
+    eq(rc, 0, "%s: mbox: %s" % (name, err))
+    eq(len(mailbox.mbox(box)), n + 1, "%s: mbox holds them all" % name)
+    sink = os.path.join(ctx.tmp, name + "-mda")
+    os.makedirs(sink)
+    rc, err = fetch(ctx, port, "mda:cat > %s/$$.eml" % sink, "--keep",
+                    state=name + "-mdastate")
+    eq(rc, 0, "%s: mda: %s" % (name, err))
+    mda = []
+    for fn in os.listdir(sink):
+        with open(os.path.join(sink, fn), "rb") as f:
+            mda.append(f.read())
+    eq(len(mda), n + 1, "%s: the MDA ran once per message" % name)
+    check(set(want) <= set(mda), "%s: the MDA got the messages whole" % name)
+    # delete mode empties the server
+    del_md = os.path.join(ctx.tmp, name + "-del")
+    rc, err = fetch(ctx, port, "maildir:" + del_md, state=name + "-delstate")
+    eq(rc, 0, "%s: delete mode: %s" % (name, err))
+    eq(len(maildir_msgs(del_md)), n + 1, "%s: delete mode fetched all" % name)
+    eq(server_count(port), 0, "%s: the server is empty" % name)
+
+
+def test_satchel_serve(ctx):
+    srv = ctx.srv
+    srv.fill(USER, make_msgs([(str(i), d) for i, d in enumerate(corpus())],
+                             "maildir"))
+    exercise(ctx, srv.port, "satchel",
+             lambda: srv.add_maildir(USER, [Msg(simple_msg(99), name="1800000000.M1P1.new")]))
+
+
+def test_dovecot(ctx):
+    if shutil.which("dovecot") is None:
+        raise Skip("dovecot-pop3d is not installed")
+    dc = Dovecot(ctx, corpus())
+
+    def add_one():
+        md = os.path.join(dc.dir, "mail", USER, "new")
+        path = os.path.join(md, "1800000000.M1P1.host")
+        with open(path, "wb") as f:
+            f.write(simple_msg(99))
+        subprocess.run(["chown", "%s:%s" % (MAIL_USER, MAIL_USER), path], check=True)
+    try:
+        exercise(ctx, dc.port, "dovecot", add_one)
+    finally:
+        dc.stop()
+
+
+def test_lmtp_destination(ctx):
+    """lmtp:HOST:PORT into satchel serve's own LMTP listener: the message
+    arrives in the recipient's maildrop (after its Return-Path, with the
+    CRLF line ends LMTP carries)."""
+    lport = free_port()
+    dst = ctx.server(config={"lmtp_listen": "127.0.0.1:%d" % lport}).start()
+    src = ctx.srv
+    msgs = make_msgs([simple_msg(i) for i in range(3)], "maildir")
+    src.fill(USER, msgs)
+    rc, err = fetch(ctx, src.port, "lmtp:127.0.0.1:%d" % lport, "--rcpt",
+                    "bob", state="lmtpstate")
+    eq(rc, 0, "lmtp: %s" % err)
+    got = maildir_msgs(dst.maildrop("bob"))
+    eq(len(got), 3, "three messages delivered over LMTP to bob")
+    for m in msgs:
+        # LMTP carries CRLF, and the store keeps what it was given
+        check(any(g.endswith(to_crlf(m.data)) for g in got),
+              "delivered whole: %r" % got[:1])
+
+
+def test_import_from_mpop_and_fetchmail(ctx):
+    """Moving from mpop or fetchmail: their UIDL files imported, a --keep
+    run of satchel fetch downloads nothing they had."""
+    srv = ctx.srv
+    srv.fill(USER, make_msgs([simple_msg(i) for i in range(4)], "maildir"))
+    if shutil.which("mpop"):
+        md = os.path.join(ctx.tmp, "mpop-md")
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        uidls = os.path.join(ctx.tmp, "mpop_uidls")
+        p = subprocess.run(["mpop", "--host=127.0.0.1", "--port=%d" % srv.port,
+                            "--tls=off", "--auth=user", "--user=" + USER,
+                            "--passwordeval=cat " + pwfile(ctx), "--keep=on",
+                            "--delivery=maildir," + md, "--uidls-file=" + uidls,
+                            "-q"], capture_output=True, text=True, timeout=60)
+        eq(p.returncode, 0, "mpop: %s" % p.stderr)
+        url = "pop://%s@127.0.0.1:%d" % (USER, srv.port)
+        p = subprocess.run([SATCHEL, "fetch", url, "--state-dir",
+                            os.path.join(ctx.tmp, "mstate"), "--import-uidls",
+                            "mpop:" + uidls], capture_output=True, text=True,
+                           timeout=60)
+        eq(p.returncode, 0, "import: %s" % p.stderr)
+        check("4 UIDLs imported" in p.stderr, p.stderr)
+        out = os.path.join(ctx.tmp, "after-mpop")
+        rc, err = fetch(ctx, srv.port, "maildir:" + out, "--keep", state="mstate")
+        eq((rc, len(maildir_msgs(out))), (0, 0), "nothing twice after mpop: %s" % err)
+    if shutil.which("fetchmail"):
+        ids = os.path.join(ctx.tmp, "fetchids")
+        p3 = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+        p3.user(USER)
+        p3.pass_(PASSWORDS[USER])
+        server_uidls = [l.split()[1].decode() for l in p3.uidl()[1]]
+        p3.quit()
+        eq(len(server_uidls), 4, "UIDLs")
+        with open(ids, "w") as f:   # the format fetchmail 6 writes
+            f.write("someone@else.example x-1\n")
+            for u in server_uidls:
+                f.write("%s@127.0.0.1 %s\n" % (USER, u))
+        url = "pop://%s@127.0.0.1:%d" % (USER, srv.port)
+        p = subprocess.run([SATCHEL, "fetch", url, "--state-dir",
+                            os.path.join(ctx.tmp, "fstate"), "--import-uidls",
+                            "fetchmail:" + ids], capture_output=True, text=True,
+                           timeout=60)
+        eq(p.returncode, 0, "import: %s" % p.stderr)
+        out = os.path.join(ctx.tmp, "after-fetchmail")
+        rc, err = fetch(ctx, srv.port, "maildir:" + out, "--keep", state="fstate")
+        eq((rc, len(maildir_msgs(out))), (0, 0),
+           "nothing twice after fetchmail: %s" % err)
