@@ -47,8 +47,14 @@ class Run:
                 "--quiet"] + list(extra)
 
     def fetch(self, srv, *extra, timeout=30, prefix=(), dest=None):
+        env = dict(os.environ)
+        if prefix:
+            # LeakSanitizer cannot run under ptrace (strace)
+            env["ASAN_OPTIONS"] = ":".join(
+                x for x in (env.get("ASAN_OPTIONS"), "detect_leaks=0") if x)
         p = subprocess.Popen(list(prefix) + self.args(srv, *extra, dest=dest),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)
         srv.client_pid = p.pid
         try:
             out, err = p.communicate(timeout=timeout)
