@@ -1,6 +1,7 @@
 /* password.c: password schemes: plaintext, crypt(3) hashes, SCRAM secrets,
  * APOP digests. */
 #include "auth/password.h"
+#include "util/strnum.h"
 
 #include <crypt.h>
 #include <stdlib.h>
@@ -249,17 +250,6 @@ void password_dummy_verify(const char *password)
 	(void)password_crypt_match(password_dummy_hash, password);
 }
 
-static int password_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 1939 7. APOP: digest = MD5(timestamp || shared secret), sent as 32
  * hex digits. The client's digits are decoded to bytes so case does not
  * matter, then compared in constant time. */
@@ -280,8 +270,8 @@ bool password_verify_apop(const char *stored, const char *timestamp,
 	if (strlen(digest_hex) != 2 * sizeof(want))
 		return false;
 	for (i = 0; i < sizeof(want); i++) {
-		int hi = password_hex_value(digest_hex[2 * i]);
-		int lo = password_hex_value(digest_hex[2 * i + 1]);
+		int hi = strnum_hex_digit(digest_hex[2 * i]);
+		int lo = strnum_hex_digit(digest_hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			goto out_wipe;

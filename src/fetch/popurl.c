@@ -14,17 +14,6 @@ static const struct {
 	{ "pop3://", false }, { "pop3s://", true },
 };
 
-static int popurl_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %-decodes text[0..len) into out (size incl. the NUL). A decoded
  * control octet or NUL is refused: it would reach a command line. */
 static int popurl_decode(const char *text, size_t len, char *out,
@@ -36,8 +25,8 @@ static int popurl_decode(const char *text, size_t len, char *out,
 		unsigned char c = (unsigned char)text[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? popurl_hex(text[i + 1]) : -1;
-			int lo = i + 2 < len ? popurl_hex(text[i + 2]) : -1;
+			int hi = i + 2 < len ? strnum_hex_digit(text[i + 1]) : -1;
+			int lo = i + 2 < len ? strnum_hex_digit(text[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				*error_r = "bad %-escape in the URL";
@@ -103,7 +92,7 @@ static int popurl_hostport(const char *text, size_t len, struct popurl *url,
 			return -1;
 		}
 		for (i = 0; i < hlen; i++) {
-			if (popurl_hex(host[i]) < 0 && host[i] != ':' &&
+			if (strnum_hex_digit(host[i]) < 0 && host[i] != ':' &&
 			    host[i] != '.') {
 				*error_r = "bad IPv6 literal";
 				return -1;

@@ -21,3 +21,14 @@ int strnum_parse_u64(const char *text, uint64_t max, uint64_t *value_r)
 	*value_r = value;
 	return 0;
 }
+
+int strnum_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

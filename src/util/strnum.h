@@ -10,4 +10,7 @@
  * string, any non-digit, or a value above max. */
 int strnum_parse_u64(const char *text, uint64_t max, uint64_t *value_r);
 
+/* The value of one hex digit (either case), or -1. */
+int strnum_hex_digit(char c);
+
 #endif
