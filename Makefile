@@ -28,7 +28,8 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             liblockfile-bin procmail mutt \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
-            liblua5.3-0 libopentracing-c-wrapper0
+            liblua5.3-0 libopentracing-c-wrapper0 \
+            libmailutils9 libmu-dbm9 libwrap0
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -81,6 +82,8 @@ deps:
 			usr/sbin/exim4; \
 		scripts/fetch-deb haproxy $(CURDIR)/build-haproxy \
 			usr/sbin/haproxy; \
+		scripts/fetch-deb mailutils-pop3d $(CURDIR)/build-mailutils \
+			usr/sbin/pop3d; \
 	fi
 
 test: deps all

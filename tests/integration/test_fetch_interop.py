@@ -1,20 +1,32 @@
-"""satchel fetch against real POP3 servers (issue #9): satchel serve and
+"""satchel fetch against real POP3 servers (issue #9): satchel serve,
 Dovecot's pop3d (Debian's dovecot-pop3d, run from a config of its own in
-a temp dir and stopped by PID). The corpus (dot lines, no final newline,
-CRLF and LF mixed, NUL, 8-bit, lone CR, long lines, a 5 MB attachment)
-must arrive exactly as the server's RETR gives it: un-stuffed, CRLF made
-LF, nothing added. Python's poplib reads each message for comparison.
-Then delete mode (the server ends empty), --keep (a second run fetches
-nothing, a new message then is fetched alone), mbox, mda and lmtp
-destinations.
+a temp dir and stopped by PID) and GNU Mailutils' pop3d (Debian's
+mailutils-pop3d, unpacked into build-mailutils/ by `make deps` because an
+installed one starts a system service; daemon mode on a harness port
+from a config of its own, users from a virtual-domain passwd file, so
+the login is alice@satchel.test, in the URL alice%40satchel.test). The
+corpus (dot lines, no final newline, CRLF and LF mixed, NUL, 8-bit, lone
+CR, long lines, a 5 MB attachment) must arrive exactly as the server's
+RETR gives it: un-stuffed, CRLF made LF, nothing added. Python's poplib
+reads each message for comparison. Then delete mode (the server ends
+empty), --keep (a second run fetches nothing, a new message then is
+fetched alone), mbox, mda and lmtp destinations.
+
+What Mailutils' pop3d 3.15 sends is not the stored file: once a session
+has asked UIDL it adds an X-UIDL header to each RETR (LIST's sizes leave
+it out), and it serves the header-only and the CRLF-only corpus messages
+as an empty header and body. The client must keep what came, so the
+reference session asks UIDL too.
 """
 import mailbox
 import poplib
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 
 from harness import *
 
@@ -28,12 +40,15 @@ def corpus():
     return msgs
 
 
-def reference(port):
-    """Every message as poplib gets it: lines un-stuffed, joined by LF."""
+def reference(port, login=USER):
+    """Every message as poplib gets it: lines un-stuffed, joined by LF.
+    UIDL first, as a fetcher's session goes: Mailutils' pop3d adds an
+    X-UIDL header to what RETR sends once the session has asked UIDL."""
     p = poplib.POP3("127.0.0.1", port, timeout=30)
     p._max_line = 1 << 20  # the corpus has 20 KB lines
-    p.user(USER)
+    p.user(login)
     p.pass_(PASSWORDS[USER])
+    p.uidl()
     out = []
     for i in range(1, len(p.list()[1]) + 1):
         lines = p.retr(i)[1]
@@ -42,9 +57,9 @@ def reference(port):
     return sorted(out)
 
 
-def server_count(port):
+def server_count(port, login=USER):
     p = poplib.POP3("127.0.0.1", port, timeout=30)
-    p.user(USER)
+    p.user(login)
     p.pass_(PASSWORDS[USER])
     n = p.stat()[0]
     p.quit()
@@ -59,8 +74,10 @@ def pwfile(ctx):
     return path
 
 
-def fetch(ctx, port, dest, *extra, state="state"):
-    cmd = [SATCHEL, "fetch", "pop://%s@127.0.0.1:%d" % (USER, port),
+def fetch(ctx, port, dest, *extra, state="state", login=USER):
+    """satchel fetch as `login` (%-encoded into the URL), PASSWORDS[USER]."""
+    cmd = [SATCHEL, "fetch", "pop://%s@127.0.0.1:%d"
+           % (urllib.parse.quote(login, safe=""), port),
            "--tls", "none", "--password-file", pwfile(ctx), "--state-dir",
            os.path.join(ctx.tmp, state), "--to", dest, "--timeout", "20"]
     p = subprocess.run(cmd + list(extra), capture_output=True, text=True,
@@ -160,35 +177,138 @@ service imap-urlauth-login {{
                 self.proc.wait()
 
 
-def exercise(ctx, port, name, add_one):
+MAILUTILS_POP3D = os.path.join(REPO, "build-mailutils", "usr", "sbin", "pop3d")
+MU_DOMAIN = "satchel.test"
+
+
+class MailutilsPop3d:
+    """GNU Mailutils' pop3d, unpacked by `make deps` (scripts/fetch-deb),
+    in daemon mode from a config of its own: --config-file reads no site
+    config, logs go to stderr (a file here), no TCP wrappers, its lock
+    files in the temp dir. Users come from a virtual-domain passwd file
+    (passwd-dir/DOMAIN, crypt(3) hashes), so they log in as user@DOMAIN:
+    a bare name finds its domain only by getsockname(0), inetd mode. The
+    mailbox is HOME/INBOX, a Maildir here."""
+
+    def __init__(self, ctx, msgs):
+        self.dir = os.path.join(ctx.tmp, "mailutils")
+        self.port = free_port()
+        self.login = "%s@%s" % (USER, MU_DOMAIN)
+        home = os.path.join(self.dir, "mail", USER)
+        self.inbox = os.path.join(home, "INBOX")
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(self.inbox, sub))
+        for i, data in enumerate(msgs):
+            self.add(data, "%d.M%dP1.host" % (1700000000 + i, i))
+        for d in ("passwd", "lock"):
+            os.makedirs(os.path.join(self.dir, d))
+        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
+                                input=PASSWORDS[USER], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        pw = pwd.getpwnam(MAIL_USER)
+        pwpath = os.path.join(self.dir, "passwd", MU_DOMAIN)
+        with open(pwpath, "w") as f:
+            f.write("%s:%s:%d:%d::%s:/usr/sbin/nologin\n"
+                    % (USER, hashed, pw.pw_uid, pw.pw_gid, home))
+        os.chmod(pwpath, 0o600)
+        self.conf = os.path.join(self.dir, "pop3d.conf")
+        with open(self.conf, "w") as f:
+            f.write("""mode daemon;
+foreground yes;
+pidfile {d}/pop3d.pid;
+logging {{ syslog no; }};
+tcp-wrappers {{ enable no; }};
+auth {{ authentication generic; authorization virtdomain; }};
+virtdomain {{ passwd-dir {d}/passwd; }};
+mandatory-locking {{ enable yes; lock-directory {d}/lock; }};
+timeout 60;
+server 127.0.0.1:{port} {{ tls-mode false; }};
+""".format(d=self.dir, port=self.port))
+        subprocess.run(["chown", "-R", "%s:%s" % (MAIL_USER, MAIL_USER),
+                        os.path.join(self.dir, "mail"),
+                        os.path.join(self.dir, "lock")], check=True)
+        self.log = os.path.join(self.dir, "pop3d.log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([MAILUTILS_POP3D, "--config-file",
+                                          self.conf],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+        self.wait_greeting(20)
+
+    def log_tail(self):
+        with open(self.log, "rb") as f:
+            return f.read()[-600:].decode("latin-1")
+
+    def wait_greeting(self, timeout):
+        """Until a connection gets its +OK greeting; a dead server or
+        the deadline fails with its log."""
+        deadline = time.monotonic() + timeout
+        greeting = None
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 2) as c:
+                    c.settimeout(5)
+                    greeting = c.makefile("rb").readline()
+                    if greeting.startswith(b"+OK"):
+                        c.sendall(b"QUIT\r\n")
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("mailutils pop3d did not start (exit %s, "
+                                     "last greeting %r): %s"
+                                     % (self.proc.returncode, greeting,
+                                        self.log_tail()))
+            time.sleep(0.05)
+
+    def add(self, data, name):
+        path = os.path.join(self.inbox, "new", name)
+        with open(path, "wb") as f:
+            f.write(data)
+        subprocess.run(["chown", "%s:%s" % (MAIL_USER, MAIL_USER), path],
+                       check=True)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def exercise(ctx, port, name, add_one, login=USER):
     """The same checks against any server holding the corpus."""
-    want = reference(port)
+    want = reference(port, login)
     n = len(want)
     keep_md = os.path.join(ctx.tmp, name + "-keep")
     rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
-                    state=name + "-keepstate")
+                    state=name + "-keepstate", login=login)
     eq(rc, 0, "%s: --keep: %s" % (name, err))
     got = maildir_msgs(keep_md)
     eq(len(got), n, "%s: every message fetched" % name)
     for i, (g, w) in enumerate(zip(got, want)):
         check(g == w, "%s: message %d differs: %s" % (name, i, describe_diff(g, w)))
-    eq(server_count(port), n, "%s: --keep left them" % name)
+    eq(server_count(port, login), n, "%s: --keep left them" % name)
     rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
-                    state=name + "-keepstate")
+                    state=name + "-keepstate", login=login)
     eq((rc, len(maildir_msgs(keep_md))), (0, n), "%s: second run: 0 new (%s)" % (name, err))
     add_one()
     rc, err = fetch(ctx, port, "maildir:" + keep_md, "--keep",
-                    state=name + "-keepstate")
+                    state=name + "-keepstate", login=login)
     eq((rc, len(maildir_msgs(keep_md))), (0, n + 1), "%s: a new one: 1 new (%s)" % (name, err))
     # the other destinations, in keep mode, from scratch
     box = os.path.join(ctx.tmp, name + ".mbox")
-    rc, err = fetch(ctx, port, "mbox:" + box, "--keep", state=name + "-mboxstate")
+    rc, err = fetch(ctx, port, "mbox:" + box, "--keep",
+                    state=name + "-mboxstate", login=login)
     eq(rc, 0, "%s: mbox: %s" % (name, err))
     eq(len(mailbox.mbox(box)), n + 1, "%s: mbox holds them all" % name)
     sink = os.path.join(ctx.tmp, name + "-mda")
     os.makedirs(sink)
     rc, err = fetch(ctx, port, "mda:cat > %s/$$.eml" % sink, "--keep",
-                    state=name + "-mdastate")
+                    state=name + "-mdastate", login=login)
     eq(rc, 0, "%s: mda: %s" % (name, err))
     mda = []
     for fn in os.listdir(sink):
@@ -198,10 +318,11 @@ def exercise(ctx, port, name, add_one):
     check(set(want) <= set(mda), "%s: the MDA got the messages whole" % name)
     # delete mode empties the server
     del_md = os.path.join(ctx.tmp, name + "-del")
-    rc, err = fetch(ctx, port, "maildir:" + del_md, state=name + "-delstate")
+    rc, err = fetch(ctx, port, "maildir:" + del_md, state=name + "-delstate",
+                    login=login)
     eq(rc, 0, "%s: delete mode: %s" % (name, err))
     eq(len(maildir_msgs(del_md)), n + 1, "%s: delete mode fetched all" % name)
-    eq(server_count(port), 0, "%s: the server is empty" % name)
+    eq(server_count(port, login), 0, "%s: the server is empty" % name)
 
 
 def test_satchel_serve(ctx):
@@ -227,6 +348,21 @@ def test_dovecot(ctx):
         exercise(ctx, dc.port, "dovecot", add_one)
     finally:
         dc.stop()
+
+
+def test_mailutils(ctx):
+    if not os.access(MAILUTILS_POP3D, os.X_OK):
+        raise Skip("%s is missing (make deps)" % MAILUTILS_POP3D)
+    mu = MailutilsPop3d(ctx, corpus())
+    try:
+        exercise(ctx, mu.port, "mailutils",
+                 lambda: mu.add(simple_msg(99), "1800000000.M1P1.host"),
+                 login=mu.login)
+    except AssertionError as e:
+        e.args = ("%s; pop3d log: %s" % (e, mu.log_tail()),)
+        raise
+    finally:
+        mu.stop()
 
 
 def test_lmtp_destination(ctx):
