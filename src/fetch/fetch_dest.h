@@ -56,10 +56,11 @@ enum fetch_dest_result fetch_dest_commit(struct fetch_dest *dest,
 					 const char **error_r);
 /* Drops a begun message: nothing of it stays. */
 void fetch_dest_abort(struct fetch_dest *dest);
-/* Makes the messages committed so far durable: a Maildir's new/ is
- * fsync'd here once for many messages (group commit), the others are
- * durable at their commit already. A message counts as stored only
- * after this returns 0. 0, or -1 with *error_r. */
+/* Makes the messages committed so far durable: a Maildir stores them
+ * here and fsyncs new/ once for many messages (group commit), the
+ * others are durable at their commit already. A message counts as
+ * stored only after this returns 0; on -1 (with *error_r) some of them
+ * may be stored (a Maildir key then finds them on the next run). */
 int fetch_dest_flush(struct fetch_dest *dest, const char **error_r);
 
 /* True when the destination's names carry keys (Maildir): a kill

@@ -5,7 +5,11 @@
  * commit, in order. Maildir: the message is spooled in the Maildir's
  * tmp/ as it streams in and that very file becomes the message (no
  * copy); its commit fsyncs it and links it into new/, and new/ is
- * fsync'd once per flush (fetch_dest_flush). A pool of store threads
+ * fsync'd once per flush (fetch_dest_flush). A Maildir commit only
+ * ends the spool and starts its writeback; the flush stores the queued
+ * messages (their fsyncs then find the data written, while the network
+ * went on meanwhile) and fsyncs new/. The Maildir is opened once per
+ * run. A pool of store threads
  * was tried: concurrent stores into one Maildir queue on its arrivals
  * lock, and the run got slower. */
 #include <stdio.h>
@@ -15,6 +19,10 @@
 
 #include "fetch/fetch_dest_private.h"
 #include "store/delivery.h"
+
+/* Maildir commits queued before a flush stores them (fetch_run flushes
+ * every 64; a longer run of commits is stored as the queue fills) */
+#define FETCH_STORE_QUEUE 64
 
 /* One message being stored. */
 struct fetch_store_job {
@@ -29,7 +37,11 @@ struct fetch_store_job {
 struct fetch_store {
 	struct fetch_dest *dest;
 	enum maildrop_kind kind;
+	struct delivery_maildir maildir; /* Maildir: open for the run */
 	struct fetch_store_job *current; /* begun, not committed */
+	struct fetch_store_job *queued[FETCH_STORE_QUEUE]; /* Maildir:
+					    committed, not stored */
+	size_t nqueued;
 	char spool_dir[4200];            /* Maildir: its tmp/ */
 };
 
@@ -44,6 +56,8 @@ static int fetch_store_open(struct fetch_dest *dest, enum maildrop_kind kind,
 	}
 	st->dest = dest;
 	st->kind = kind;
+	st->maildir.dir_fd = -1;
+	st->maildir.tmp_fd = st->maildir.new_fd = st->maildir.cur_fd = -1;
 	dest->impl = st;
 	if (dest->arg[0] == '\0') {
 		*error_r = "the destination has no path";
@@ -74,10 +88,11 @@ static int fetch_maildir_open(struct fetch_dest *dest, const char *arg,
 {
 	struct fetch_store *st;
 
-	if (fetch_store_open(dest, MAILDROP_MAILDIR, error_r) < 0 ||
-	    delivery_maildir_create(dest->arg, error_r) < 0)
+	if (fetch_store_open(dest, MAILDROP_MAILDIR, error_r) < 0)
 		return -1;
 	st = dest->impl;
+	if (delivery_maildir_open(dest->arg, &st->maildir, error_r) < 0)
+		return -1;
 	/* each message is spooled in tmp/ and that file stored: no copy */
 	snprintf(st->spool_dir, sizeof(st->spool_dir), "%s/tmp", dest->arg);
 	return 0;
@@ -111,6 +126,9 @@ static void fetch_store_close(struct fetch_dest *dest)
 	if (st == NULL)
 		return;
 	fetch_store_abort(dest);
+	while (st->nqueued > 0)
+		fetch_store_job_free(st->queued[--st->nqueued]);
+	delivery_maildir_close(&st->maildir);
 	free(st);
 }
 
@@ -154,25 +172,18 @@ static int fetch_store_write(struct fetch_dest *dest, const char *data,
 	return delivery_spool_write(st->current->spool, data, len, error_r);
 }
 
-static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
-						 const char **error_r)
+/* Stores one ended message (its target set); frees the job. */
+static enum fetch_dest_result fetch_store_job_store(struct fetch_store *st,
+						    struct fetch_store_job *j,
+						    const char **error_r)
 {
-	struct fetch_store *st = dest->impl;
-	struct fetch_store_job *j = st->current;
-	struct delivery_envelope env = { .sender = NULL };
-	enum delivery_status status = DELIVERY_TEMP;
+	enum delivery_status status = delivery_store(j->spool, &j->target,
+						     &j->res);
 
-	st->current = NULL;
-	j->target.user = dest->set.rcpt;
-	j->target.rcpt = dest->set.rcpt;
-	j->target.kind = st->kind;
-	j->target.path = dest->arg;
-	if (delivery_spool_finish(j->spool, &env, &j->res) == 0)
-		status = delivery_store(j->spool, &j->target, &j->res);
 	if (status != DELIVERY_OK) {
-		snprintf(dest->error_buf, sizeof(dest->error_buf), "%s (%s)",
-			 j->res.text, j->res.enhanced);
-		*error_r = dest->error_buf;
+		snprintf(st->dest->error_buf, sizeof(st->dest->error_buf),
+			 "%s (%s)", j->res.text, j->res.enhanced);
+		*error_r = st->dest->error_buf;
 	}
 	fetch_store_job_free(j);
 	if (status == DELIVERY_OK)
@@ -180,9 +191,78 @@ static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
 	return status == DELIVERY_PERM ? FETCH_DEST_PERM : FETCH_DEST_TEMP;
 }
 
+/* Stores the queued Maildir messages in order; at the first failure the
+ * rest are dropped (not stored, so not recorded: the next run fetches
+ * them again). */
+static enum fetch_dest_result fetch_store_queued(struct fetch_store *st,
+						 const char **error_r)
+{
+	enum fetch_dest_result result = FETCH_DEST_OK;
+	const char *why;
+	bool synced;
+	size_t i;
+
+	/* One syncfs writes every queued file at once, in place of an
+	 * fsync each (each a synchronous inode write and cache flush on a
+	 * file system without a journal); a single message keeps its
+	 * fsync, which writes nothing of anyone else's */
+	synced = st->nqueued > 1 &&
+		 delivery_maildir_sync_spools(&st->maildir, &why) == 0;
+	for (i = 0; i < st->nqueued; i++) {
+		st->queued[i]->target.spool_synced = synced;
+		if (result != FETCH_DEST_OK)
+			fetch_store_job_free(st->queued[i]);
+		else
+			result = fetch_store_job_store(st, st->queued[i],
+						       error_r);
+	}
+	st->nqueued = 0;
+	return result;
+}
+
+static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
+						 const char **error_r)
+{
+	struct fetch_store *st = dest->impl;
+	struct fetch_store_job *j = st->current;
+	/* one recipient: the spool is not kept for a second copy */
+	struct delivery_envelope env = { .sender = NULL,
+					 .single_recipient = true };
+	enum fetch_dest_result result;
+
+	st->current = NULL;
+	j->target.user = dest->set.rcpt;
+	j->target.rcpt = dest->set.rcpt;
+	j->target.kind = st->kind;
+	j->target.path = dest->arg;
+	if (delivery_spool_finish(j->spool, &env, &j->res) < 0) {
+		snprintf(dest->error_buf, sizeof(dest->error_buf), "%s (%s)",
+			 j->res.text, j->res.enhanced);
+		*error_r = dest->error_buf;
+		result = j->res.status == DELIVERY_PERM ? FETCH_DEST_PERM :
+							  FETCH_DEST_TEMP;
+		fetch_store_job_free(j);
+		return result;
+	}
+	if (st->kind != MAILDROP_MAILDIR)
+		return fetch_store_job_store(st, j, error_r);
+	j->target.maildir = &st->maildir;
+	if (st->nqueued == FETCH_STORE_QUEUE &&
+	    (result = fetch_store_queued(st, error_r)) != FETCH_DEST_OK) {
+		fetch_store_job_free(j);
+		return result;
+	}
+	st->queued[st->nqueued++] = j;
+	return FETCH_DEST_OK;
+}
+
 static int fetch_maildir_flush(struct fetch_dest *dest, const char **error_r)
 {
-	return delivery_maildir_sync(dest->arg, error_r);
+	struct fetch_store *st = dest->impl;
+
+	if (fetch_store_queued(st, error_r) != FETCH_DEST_OK)
+		return -1;
+	return delivery_maildir_sync(&st->maildir, error_r);
 }
 
 int fetch_store_keys(struct fetch_dest *dest,

@@ -459,6 +459,8 @@ static int delivery_check_path(const struct delivery_target *t,
 	struct stat st;
 	int fd;
 
+	if (t->kind == MAILDROP_MAILDIR && t->maildir != NULL)
+		return 0; /* walked and checked when opened */
 	if (t->kind == MAILDROP_MAILDIR) {
 		fd = delivery_open_dir(t->path, true, &error);
 	} else {

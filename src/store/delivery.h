@@ -68,10 +68,10 @@ struct delivery_settings {
 	 * for many messages (the fetch client's group commit). A message
 	 * is then durable only after that call succeeds. */
 	bool defer_dir_sync;
-	/* The spool becomes the stored file (linked into tmp/, no copy)
-	 * when it is on the Maildir's file system: set spool_dir to the
-	 * Maildir's tmp/ (delivery_maildir_create). For verbatim single
-	 * copies only. */
+	/* The spool becomes the stored file (fsync'd and linked straight
+	 * into new/, no copy, no tmp/ name) when it is on the Maildir's
+	 * file system: set spool_dir to the Maildir's tmp/. For verbatim
+	 * single copies only. */
 	bool link_spool;
 };
 
@@ -86,6 +86,14 @@ struct delivery_envelope {
 	bool single_recipient;     /* add Delivered-To (one RCPT only) */
 };
 
+/* A Maildir opened once for many stores (the fetch client): the path
+ * walked and checked once, tmp/ cleaned once, the directories kept
+ * open. delivery_maildir_open() fills it. */
+struct delivery_maildir {
+	int dir_fd;
+	int tmp_fd, new_fd, cur_fd;
+};
+
 /* One recipient's maildrop, from the user database. */
 struct delivery_target {
 	const char *user;          /* canonical user name (logs) */
@@ -95,6 +103,12 @@ struct delivery_target {
 	const char *path;          /* Maildir directory or mbox file */
 	uint64_t quota_bytes;      /* 0 = no limit */
 	uint64_t quota_messages;   /* 0 = no limit */
+	/* Maildir: path already opened (it must be the same Maildir);
+	 * NULL: opened for this store */
+	const struct delivery_maildir *maildir;
+	/* link_spool: the caller made the spool's data durable already
+	 * (delivery_maildir_sync_spools): no fsync of the file here */
+	bool spool_synced;
 };
 
 /* What happened to one recipient. The strings are static or point into
@@ -142,15 +156,26 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				    struct delivery_result *res);
 void delivery_spool_destroy(struct delivery_spool **spoolp);
 
-/* Creates the Maildir at path (and tmp/ new/ cur/) when missing, mode
- * 0700, refusing symlinks not owned by root on the way. 0, or -1 with
- * *error_r. */
-int delivery_maildir_create(const char *path, const char **error_r);
+/* Opens the Maildir at path, creating it (and tmp/ new/ cur/) when
+ * missing, mode 0700, refusing symlinks not owned by root on the way;
+ * removes stale tmp/ files. 0, or -1 with *error_r (md then holds no
+ * open fd). */
+int delivery_maildir_open(const char *path, struct delivery_maildir *md,
+			  const char **error_r);
+void delivery_maildir_close(struct delivery_maildir *md);
 
-/* fsyncs new/ and cur/ of the Maildir at path: the names of messages
- * stored with defer_dir_sync (and of any moved to cur/ since) are then
+/* Makes every spool made in the Maildir's tmp/ durable at once: a
+ * syncfs of its file system (which writes whatever else is dirty there
+ * too), the group commit of many message files. 0, or -1 with
+ * *error_r (then each store fsyncs its own file). */
+int delivery_maildir_sync_spools(const struct delivery_maildir *md,
+				 const char **error_r);
+
+/* fsyncs new/ and cur/ of the Maildir: the names of messages stored
+ * with defer_dir_sync (and of any moved to cur/ since) are then
  * durable. 0, or -1 with *error_r. */
-int delivery_maildir_sync(const char *path, const char **error_r);
+int delivery_maildir_sync(const struct delivery_maildir *md,
+			  const char **error_r);
 
 /* Calls fn with the key of every file in the Maildir at path (new/ and
  * cur/) whose name carries one (delivery_settings.name_key); fn returns

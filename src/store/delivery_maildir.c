@@ -2,6 +2,8 @@
  * with O_EXCL in tmp/, written, fsync'd, linked into new/ under a name
  * never used before (link(2) never replaces), new/ fsync'd, the tmp/
  * name removed; only then success. Every error removes what was made.
+ * A spool made in tmp/ (link_spool) needs no tmp/ name: once fsync'd it
+ * is linked from its open fd straight into new/.
  *
  * Paths are walked one component at a time with O_NOFOLLOW (openat), so
  * a maildrop cannot be redirected into another user's mail through a
@@ -246,48 +248,20 @@ static int delivery_copy_spool(const struct delivery_spool *spool, int fd)
 	return 0;
 }
 
-/* link_spool: the spool file itself becomes tmp/name (in place of the
- * empty file fd just made there under that name), fsync'd. 0, or -1
- * when the caller must copy (another file system, no /proc, a
- * prefix to write). fd is closed on 0. */
-static int delivery_link_spool(const struct delivery_spool *spool,
-			       const struct delivery_message *msg, int tmp_fd,
-			       const char *name, int fd)
+/* link_spool: may the spool file itself be the message (no prefix to
+ * write before it)? */
+static bool delivery_spool_linkable(const struct delivery_spool *spool,
+				    const struct delivery_message *msg)
 {
-	char proc[64];
 	size_t i;
 
 	if (!spool->set.link_spool)
-		return -1;
+		return false;
 	for (i = 0; i < msg->nprefix; i++) {
 		if (msg->prefix[i].iov_len > 0)
-			return -1;
+			return false;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", spool->fd);
-	/* the name was taken with O_EXCL: swap the empty file for the
-	 * spool under it */
-	if (unlinkat(tmp_fd, name, 0) < 0)
-		return -1;
-	if (linkat(AT_FDCWD, proc, tmp_fd, name, AT_SYMLINK_FOLLOW) < 0) {
-		/* put the placeholder back for the copy path */
-		int again = openat(tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL |
-						  O_NOFOLLOW | O_CLOEXEC, 0600);
-
-		if (again < 0)
-			return -1;
-		if (dup2(again, fd) < 0) {
-			close(again);
-			return -1;
-		}
-		close(again);
-		return -1;
-	}
-	if (fsync(spool->fd) < 0) {
-		unlinkat(tmp_fd, name, 0);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return true;
 }
 
 /* Writes the message into a new file in tmp/ (named into name): O_EXCL,
@@ -316,8 +290,6 @@ static int delivery_write_tmp(const struct delivery_spool *spool,
 	}
 	if (fd < 0)
 		return -1;
-	if (delivery_link_spool(spool, msg, tmp_fd, name, fd) == 0)
-		return 0;
 	for (i = 0; i < msg->nprefix; i++) {
 		if (fileio_write_all(fd, msg->prefix[i].iov_base,
 				     msg->prefix[i].iov_len) < 0)
@@ -375,22 +347,37 @@ static int delivery_link_reuse(const struct delivery_spool *spool,
 	return 0;
 }
 
-/* tmp/name into new/ under a name never used (a new one when taken),
- * logged in the arrivals log around the link. new_name gets the name.
- * 0 or -1 with errno and *error_r; tmp/name is left for the caller. */
+/* A file into new/ under a name never used (a new one when taken),
+ * logged in the arrivals log around the link: tmp/name, or the spool
+ * itself through /proc when name is NULL (link_spool). new_name gets the
+ * name. 0 or -1 with errno and *error_r; tmp/name is left for the
+ * caller. */
 static int delivery_link_new(const struct delivery_spool *spool,
 			     const struct delivery_message *msg,
-			     const int fds[DELIVERY_SUB_COUNT], int md_fd,
+			     const struct delivery_maildir *md,
 			     const char *name, char *new_name,
 			     size_t new_size, const char **error_r)
 {
 	struct arrivals_append log;
 	const char *dedup_error;
+	char proc[64];
 	unsigned tries;
+	int from_fd = md->tmp_fd, flags = 0, linked;
 
-	memcpy(new_name, name, strlen(name) + 1);
+	if (name == NULL) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", spool->fd);
+		from_fd = AT_FDCWD;
+		flags = AT_SYMLINK_FOLLOW;
+	}
+	if (delivery_name_make(spool->set.hostname, spool->set.name_key,
+			       msg->size, msg->wsize, new_name,
+			       new_size) < 0) {
+		errno = ENAMETOOLONG;
+		*error_r = "message name too long";
+		return -1;
+	}
 	for (tries = 0; tries < DELIVERY_NAME_TRIES; tries++) {
-		if (arrivals_begin(md_fd, fds[DELIVERY_NEW], new_name,
+		if (arrivals_begin(md->dir_fd, md->new_fd, new_name,
 				   msg->wsize, &msg->deadline, &log,
 				   error_r) < 0)
 			return -1;
@@ -400,9 +387,10 @@ static int delivery_link_new(const struct delivery_spool *spool,
 				 &dedup_error) < 0)
 			log_error("delivery: delivery id not recorded: %s",
 				  dedup_error);
-		if (linkat(fds[DELIVERY_TMP], name, fds[DELIVERY_NEW],
-			   new_name, 0) == 0) {
-			arrivals_end(&log, fds[DELIVERY_NEW]);
+		linked = linkat(from_fd, name != NULL ? name : proc,
+				md->new_fd, new_name, flags);
+		if (linked == 0) {
+			arrivals_end(&log, md->new_fd);
 			return 0;
 		}
 		arrivals_abort(&log);
@@ -481,43 +469,52 @@ enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
 					    struct delivery_result *res)
 {
 	char name[DELIVERY_NAME_MAX + 64], new_name[DELIVERY_NAME_MAX + 64];
-	int fds[DELIVERY_SUB_COUNT], md_fd, s, err;
-	const char *error = "cannot open the Maildir";
+	const struct delivery_maildir *md = t->maildir;
+	struct delivery_maildir own = { -1, -1, -1, -1 };
+	const char *error = "cannot open the Maildir", *tmp_name = NULL;
+	int err;
 
-	md_fd = delivery_open_dir(t->path, true, &error);
-	if (md_fd < 0) {
-		delivery_result_errno(res, errno, error);
-		return res->status;
+	if (md == NULL) {
+		if (delivery_maildir_open(t->path, &own, &error) < 0) {
+			delivery_result_errno(res, errno, error);
+			return res->status;
+		}
+		md = &own;
 	}
-	if (delivery_open_subs(md_fd, fds, &error) < 0) {
+	/* the spool itself, fsync'd, straight into new/; else a file in
+	 * tmp/ (a hard link of an earlier recipient's, or a copy) */
+	if (delivery_spool_linkable(spool, msg) &&
+	    (t->spool_synced || fsync(spool->fd) == 0) &&
+	    delivery_link_new(spool, msg, md, NULL, new_name,
+			      sizeof(new_name), &error) == 0)
+		goto linked;
+	if (errno == ETIMEDOUT) {
 		err = errno;
-		log_error("delivery to %s: %s: %s", t->path, error,
-			  strerror(err));
-		delivery_result_errno(res, err, error);
-		close(md_fd);
-		return res->status;
+		goto out_fail;
 	}
-	delivery_clean_tmp(fds[DELIVERY_TMP]);
-	if (delivery_link_reuse(spool, msg, md_fd, fds[DELIVERY_TMP], name,
+	if (delivery_link_reuse(spool, msg, md->dir_fd, md->tmp_fd, name,
 				sizeof(name)) < 0 &&
-	    delivery_write_tmp(spool, msg, fds[DELIVERY_TMP], name,
+	    delivery_write_tmp(spool, msg, md->tmp_fd, name,
 			       sizeof(name)) < 0) {
 		err = errno;
 		error = "cannot write the message file";
 		goto out_fail;
 	}
-	if (delivery_link_new(spool, msg, fds, md_fd, name, new_name,
+	tmp_name = name;
+	if (delivery_link_new(spool, msg, md, name, new_name,
 			      sizeof(new_name), &error) < 0) {
 		err = errno;
-		unlinkat(fds[DELIVERY_TMP], name, 0);
+		unlinkat(md->tmp_fd, name, 0);
 		goto out_fail;
 	}
+linked:
 	/* the data is durable; now its name in new/ (or, deferred, at
 	 * the caller's delivery_maildir_sync) */
-	if (!spool->set.defer_dir_sync && fsync(fds[DELIVERY_NEW]) < 0) {
+	if (!spool->set.defer_dir_sync && fsync(md->new_fd) < 0) {
 		err = errno;
-		unlinkat(fds[DELIVERY_NEW], new_name, 0);
-		unlinkat(fds[DELIVERY_TMP], name, 0);
+		unlinkat(md->new_fd, new_name, 0);
+		if (tmp_name != NULL)
+			unlinkat(md->tmp_fd, tmp_name, 0);
 		/* its log line names a file no longer there */
 		arrivals_break(t->path);
 		error = "cannot sync new/";
@@ -526,13 +523,12 @@ enum delivery_status delivery_maildir_store(struct delivery_spool *spool,
 	/* The tmp/ name only: its removal need not be durable (a crash
 	 * leaves a second name of a delivered file, which Maildir readers
 	 * clean up after 36 hours). */
-	unlinkat(fds[DELIVERY_TMP], name, 0);
-	delivery_remember(spool, fds[DELIVERY_NEW], new_name);
+	if (tmp_name != NULL)
+		unlinkat(md->tmp_fd, tmp_name, 0);
+	delivery_remember(spool, md->new_fd, new_name);
 	snprintf(res->stored_name, sizeof(res->stored_name), "%s", new_name);
 	res->size = msg->size;
-	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
-		close(fds[s]);
-	close(md_fd);
+	delivery_maildir_close(&own);
 	return DELIVERY_OK;
 
 out_fail:
@@ -543,9 +539,7 @@ out_fail:
 	if (err == ETIMEDOUT)
 		delivery_result_set(res, DELIVERY_TEMP, "4.2.0",
 				    "delivery log lock timed out");
-	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
-		close(fds[s]);
-	close(md_fd);
+	delivery_maildir_close(&own);
 	return res->status;
 }
 
@@ -620,44 +614,60 @@ int delivery_maildir_keys(const char *path,
 	return 0;
 }
 
-int delivery_maildir_sync(const char *path, const char **error_r)
+int delivery_maildir_sync(const struct delivery_maildir *md,
+			  const char **error_r)
 {
-	static const char *const subs[] = { "new", "cur" };
-	size_t i;
-	int md_fd, fd;
-
-	md_fd = delivery_open_dir(path, false, error_r);
-	if (md_fd < 0)
+	if (fsync(md->new_fd) < 0 || fsync(md->cur_fd) < 0) {
+		*error_r = "cannot sync the Maildir";
 		return -1;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		fd = openat(md_fd, subs[i], O_RDONLY | O_DIRECTORY |
-						    O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fsync(fd) < 0) {
-			if (fd >= 0)
-				close(fd);
-			close(md_fd);
-			*error_r = "cannot sync the Maildir";
-			return -1;
-		}
-		close(fd);
 	}
-	close(md_fd);
 	return 0;
 }
 
-int delivery_maildir_create(const char *path, const char **error_r)
+int delivery_maildir_sync_spools(const struct delivery_maildir *md,
+				 const char **error_r)
 {
-	int md_fd, fds[DELIVERY_SUB_COUNT], s;
-
-	md_fd = delivery_open_dir(path, true, error_r);
-	if (md_fd < 0)
-		return -1;
-	if (delivery_open_subs(md_fd, fds, error_r) < 0) {
-		close(md_fd);
+	if (syncfs(md->tmp_fd) < 0) {
+		*error_r = "cannot sync the Maildir's file system";
 		return -1;
 	}
-	for (s = 0; s < DELIVERY_SUB_COUNT; s++)
-		close(fds[s]);
-	close(md_fd);
 	return 0;
+}
+
+int delivery_maildir_open(const char *path, struct delivery_maildir *md,
+			  const char **error_r)
+{
+	int fds[DELIVERY_SUB_COUNT];
+
+	md->tmp_fd = md->new_fd = md->cur_fd = -1;
+	md->dir_fd = delivery_open_dir(path, true, error_r);
+	if (md->dir_fd < 0)
+		return -1;
+	if (delivery_open_subs(md->dir_fd, fds, error_r) < 0) {
+		int saved = errno;
+
+		log_error("delivery to %s: %s: %s", path, *error_r,
+			  strerror(saved));
+		close(md->dir_fd);
+		md->dir_fd = -1;
+		errno = saved;
+		return -1;
+	}
+	md->tmp_fd = fds[DELIVERY_TMP];
+	md->new_fd = fds[DELIVERY_NEW];
+	md->cur_fd = fds[DELIVERY_CUR];
+	delivery_clean_tmp(md->tmp_fd);
+	return 0;
+}
+
+void delivery_maildir_close(struct delivery_maildir *md)
+{
+	int *fds[] = { &md->dir_fd, &md->tmp_fd, &md->new_fd, &md->cur_fd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }

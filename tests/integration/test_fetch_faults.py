@@ -8,6 +8,7 @@ disk, and strace's word that everything was fsync'd before the first DELE.
 
 The server is tests/integration/faultpop.py, in this process.
 """
+import re
 import subprocess
 import time
 
@@ -245,8 +246,10 @@ def test_disk_full(ctx):
 
 
 def test_fsync_before_dele(ctx):
-    """strace: the message files, new/ and the journal are fsync'd before
-    the first DELE goes out."""
+    """strace -y: each message file is synced (its fsync, or a syncfs of
+    the file system for a batch) after its last write and before its
+    link into new/; new/ is fsync'd after the last link; the journal is
+    fdatasync'd after that and before the first DELE goes out."""
     if shutil.which("strace") is None:
         raise Skip("no strace")
     original = corpus(4)
@@ -254,9 +257,9 @@ def test_fsync_before_dele(ctx):
     run = Run(ctx, "strace")
     trace = os.path.join(run.dir, "trace")
     try:
-        rc, err = run.fetch(srv, prefix=["strace", "-f", "-qq", "-s", "64",
-                                         "-e", "trace=fsync,fdatasync,openat,"
-                                         "write,sendto", "-o", trace])
+        rc, err = run.fetch(srv, prefix=["strace", "-f", "-qq", "-y", "-s", "64",
+                                         "-e", "trace=fsync,fdatasync,syncfs,"
+                                         "linkat,write,sendto", "-o", trace])
         eq(rc, 0, "under strace: %s" % err)
     finally:
         srv.stop()
@@ -264,14 +267,24 @@ def test_fsync_before_dele(ctx):
         lines = f.read().splitlines()
     first_dele = next(i for i, l in enumerate(lines) if "DELE " in l)
     before = lines[:first_dele]
-    fsyncs = [l for l in before if "fsync(" in l and "fdatasync" not in l]
-    check(len(fsyncs) >= 4 + 2, "message files, new/ and cur/ fsync'd "
-          "before the DELE: %d fsyncs" % len(fsyncs))
+    links = [(i, l) for i, l in enumerate(before)
+             if "linkat(" in l and "/new>" in l]
+    eq(len(links), 4, "links into new/ before the DELE")
+    for i, l in links:
+        m = re.search(r'"/proc/self/fd/(\d+)"', l)
+        check(m, "a message linked from its open file: %s" % l)
+        fd = m.group(1)
+        writes = [j for j in range(i) if re.search(r"write\(%s<" % fd, before[j])]
+        check(writes, "message file fd %s written before its link" % fd)
+        synced = any(re.search(r"(syncfs\(|fsync\(%s<)" % fd, before[j])
+                     for j in range(writes[-1], i))
+        check(synced, "fd %s synced between its last write and its link" % fd)
+    last_link = links[-1][0]
+    dir_syncs = [i for i, l in enumerate(before)
+                 if i > last_link and re.search(r"fsync\(\d+<[^>]*/new>", l)]
+    check(dir_syncs, "new/ fsync'd after the last link")
     journal = [i for i, l in enumerate(before) if "fdatasync(" in l]
-    check(journal, "the journal fdatasync'd before the DELE")
-    last_msg_fsync = max(i for i, l in enumerate(before) if "fsync(" in l
-                         and "fdatasync" not in l)
-    check(journal and journal[-1] > last_msg_fsync,
-          "the journal's sync comes after the messages'")
-    per_msg = len([l for l in lines if "fsync(" in l]) / 4.0
-    check(per_msg <= 2.0, "fsyncs per message %.2f <= 2" % per_msg)
+    check(journal and dir_syncs and journal[-1] > dir_syncs[0],
+          "the journal's sync comes after new/'s, before the DELE")
+    syncs = len([l for l in lines if re.search(r"\b(fsync|fdatasync|syncfs)\(", l)])
+    check(syncs / 4.0 <= 2.0, "syncs per message %.2f <= 2" % (syncs / 4.0))
