@@ -21,7 +21,7 @@ endif
 DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libjansson-dev libkrb5-dev libsystemd-dev \
             python3 \
-            curl fetchmail mpop openssl iproute2 \
+            curl fetchmail mpop getmail6 openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \
             clang libclang-rt-14-dev \
             postfix swaks strace \

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "fetch/fetch_mark.h"
 #include "fetch/fetch_run_private.h"
 #include "fetch/journal.h"
 #include "store/uidl.h"
@@ -80,12 +81,11 @@ static bool fetch_listing_uidl_line(char *line, size_t len, void *context)
 	return true;
 }
 
-static int fetch_listing_stat(struct fetch_job *job)
+int fetch_listing_stat(struct fetch_job *job)
 {
 	struct pop3_status st;
-	char *sp, count[24];
-	uint64_t n;
-	size_t i;
+	char *sp, count[48];
+	uint64_t n, octets = 0;
 	int ret;
 
 	ret = pop3client_send(&job->s.pc, "STAT");
@@ -96,8 +96,13 @@ static int fetch_listing_stat(struct fetch_job *job)
 		return fetch_session_io_exit(&job->s, ret, "STAT");
 	snprintf(count, sizeof(count), "%.*s", (int)st.text_len, st.text);
 	sp = strchr(count, ' ');
-	if (sp != NULL)
-		*sp = '\0';
+	if (sp != NULL) {
+		*sp++ = '\0';
+		sp[strcspn(sp, " ")] = '\0';
+		/* only the no-news shortcut needs it: unreadable is unknown */
+		if (strnum_parse_u64(sp, UINT64_MAX, &octets) < 0)
+			octets = UINT64_MAX;
+	}
 	if (st.kind != POP3_OK ||
 	    strnum_parse_u64(count, FETCH_MESSAGES_MAX, &n) < 0) {
 		snprintf(job->s.error, sizeof(job->s.error),
@@ -106,6 +111,16 @@ static int fetch_listing_stat(struct fetch_job *job)
 		return FETCH_EXIT_PROTOCOL;
 	}
 	job->count = (size_t)n;
+	job->octets = octets;
+	return FETCH_EXIT_OK;
+}
+
+/* job->msgs and the lists over them, for count messages: made only
+ * once the mailbox is to be listed (a no-news poll touches none). */
+static int fetch_listing_alloc(struct fetch_job *job)
+{
+	size_t i;
+
 	job->msgs = calloc(job->count + 1, sizeof(*job->msgs));
 	job->wanted = calloc(job->count + 1, sizeof(*job->wanted));
 	job->pending = calloc(job->count + 1, sizeof(*job->pending));
@@ -118,16 +133,19 @@ static int fetch_listing_stat(struct fetch_job *job)
 	return FETCH_EXIT_OK;
 }
 
-int fetch_listing(struct fetch_job *job)
+int fetch_listing_uidls(struct fetch_job *job)
 {
 	struct fetch_uidl_parse p = { .job = job };
 	struct pop3_status st;
-	int ret = fetch_listing_stat(job);
+	int ret;
 
-	if (ret != FETCH_EXIT_OK || job->count == 0) {
-		job->listed = ret == FETCH_EXIT_OK;
-		return ret;
+	if (job->count == 0) {
+		job->listed = true;
+		return FETCH_EXIT_OK;
 	}
+	ret = fetch_listing_alloc(job);
+	if (ret != FETCH_EXIT_OK)
+		return ret;
 	if (uidl_set_init(&p.seen, job->count) < 0) {
 		snprintf(job->s.error, sizeof(job->s.error), "out of memory");
 		return FETCH_EXIT_IOERR;
@@ -151,6 +169,61 @@ int fetch_listing(struct fetch_job *job)
 		return fetch_session_io_exit(&job->s, ret, "UIDL");
 	job->listed = true;
 	return FETCH_EXIT_OK;
+}
+
+/* Reads the reply to "UIDL num": true when it names num and uidl. */
+static int fetch_listing_one_uidl(struct fetch_job *job, unsigned num,
+				  const char *uidl, bool *same_r)
+{
+	struct pop3_status st;
+	char text[128], *sp;
+	uint64_t n;
+	int ret = pop3client_read_status(&job->s.pc, &st, job->s.reply,
+					 sizeof(job->s.reply));
+
+	if (ret < 0)
+		return fetch_session_io_exit(&job->s, ret, "UIDL");
+	snprintf(text, sizeof(text), "%.*s", (int)st.text_len, st.text);
+	sp = strchr(text, ' ');
+	if (st.kind != POP3_OK || sp == NULL)
+		return FETCH_EXIT_OK; /* not the same: list them all */
+	*sp++ = '\0';
+	sp[strcspn(sp, " ")] = '\0';
+	if (strnum_parse_u64(text, job->count, &n) == 0 && n == num &&
+	    strcmp(sp, uidl) == 0)
+		*same_r = true;
+	return FETCH_EXIT_OK;
+}
+
+int fetch_listing_unchanged(struct fetch_job *job,
+			    const struct fetch_mark *mark, bool *same_r)
+{
+	unsigned last = (unsigned)job->count;
+	bool first_same = false, last_same = false;
+	int ret;
+
+	*same_r = false;
+	if (job->count != mark->count || job->octets != mark->octets)
+		return FETCH_EXIT_OK;
+	/* both asked at once where the server pipelines */
+	ret = pop3client_send(&job->s.pc, "UIDL 1");
+	if (ret == 0 && job->s.caps.pipelining)
+		ret = pop3client_send(&job->s.pc, "UIDL %u", last);
+	if (ret < 0)
+		return fetch_session_io_exit(&job->s, ret, "UIDL");
+	ret = fetch_listing_one_uidl(job, 1, mark->first, &first_same);
+	if (ret == FETCH_EXIT_OK && !job->s.caps.pipelining) {
+		if (!first_same)
+			return FETCH_EXIT_OK;
+		ret = pop3client_send(&job->s.pc, "UIDL %u", last);
+		if (ret < 0)
+			return fetch_session_io_exit(&job->s, ret, "UIDL");
+	}
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_listing_one_uidl(job, last, mark->last,
+					     &last_same);
+	*same_r = first_same && last_same;
+	return ret;
 }
 
 static bool fetch_listing_size_line(char *line, size_t len, void *context)

@@ -23,11 +23,13 @@
 #include "fetch/fetch.h"
 #include "fetch/fetch_daemon.h"
 #include "fetch/fetch_dest.h"
+#include "fetch/fetch_mark.h"
 #include "fetch/fetch_password.h"
 #include "fetch/fetch_run_private.h"
 #include "fetch/fetch_session.h"
 #include "fetch/journal.h"
 #include "store/uidl.h"
+#include "util/strhash.h"
 
 /* RETRs in flight with PIPELINING (RFC 2449 6.6), and the octets they
  * may add up to: enough to keep the link busy while a message is
@@ -470,10 +472,13 @@ static void fetch_log(struct fetch_job *job)
 	fputc('\n', stderr);
 }
 
+static uint64_t fetch_mark_ident(const struct fetch_account *a);
+
 static int fetch_open_state(struct fetch_job *job)
 {
 	char path[4096];
 	const char *why = "cannot open the journal";
+	size_t len;
 	int ret;
 
 	if (fetch_state_path(job->a, path, sizeof(path)) < 0) {
@@ -481,7 +486,8 @@ static int fetch_open_state(struct fetch_job *job)
 			 "state directory path too long");
 		return FETCH_EXIT_CONFIG;
 	}
-	ret = journal_open(path, &job->journal, &why);
+	/* the records are read only when the mailbox changed */
+	ret = journal_open_unread(path, &job->journal, &why);
 	if (ret == JOURNAL_BUSY) {
 		snprintf(job->s.error, sizeof(job->s.error),
 			 "another fetch of this account is running");
@@ -492,7 +498,63 @@ static int fetch_open_state(struct fetch_job *job)
 			 path, why);
 		return FETCH_EXIT_IOERR;
 	}
+	len = strlen(path) - strlen(".journal");
+	snprintf(job->mark_path, sizeof(job->mark_path), "%.*s.mark",
+		 (int)len, path);
+	job->have_mark = job->a->keep &&
+			 fetch_mark_read(job->mark_path, &job->mark) == 0 &&
+			 fetch_mark_usable(&job->mark, fetch_mark_ident(job->a),
+					   time(NULL));
 	return FETCH_EXIT_OK;
+}
+
+/* Whom a mark is of: the server, the user, and the keep setting that
+ * its due time was computed with. */
+static uint64_t fetch_mark_ident(const struct fetch_account *a)
+{
+	char text[POPURL_USER_MAX + POPURL_HOST_MAX + 64];
+
+	snprintf(text, sizeof(text), "%s@%s:%u keep=%d/%u", a->url.user,
+		 a->url.host, (unsigned)a->url.port, a->keep, a->keep_days);
+	return strhash(text);
+}
+
+/* After a whole session: a mark when the listing left nothing to do
+ * (fetch_mark.h), else none. */
+static void fetch_mark_update(struct fetch_job *job)
+{
+	struct fetch_mark mark = { .count = job->count,
+				   .octets = job->octets,
+				   .listed_at = time(NULL) };
+	time_t first;
+	size_t i;
+
+	if (!job->a->keep || job->count == 0 || job->deleted > 0 ||
+	    job->skipped > 0 || job->octets == UINT64_MAX) {
+		fetch_mark_remove(job->mark_path);
+		return;
+	}
+	for (i = 0; i < job->count; i++) {
+		const struct fetch_msg *m = &job->msgs[i];
+
+		if (!journal_has(job->journal, m->uidl, strlen(m->uidl),
+				 &first)) {
+			fetch_mark_remove(job->mark_path);
+			return;
+		}
+		if (job->a->keep_days > 0) {
+			time_t due = first + (time_t)job->a->keep_days * 86400;
+
+			if (mark.due == 0 || due < mark.due)
+				mark.due = due;
+		}
+	}
+	mark.ident = fetch_mark_ident(job->a);
+	snprintf(mark.first, sizeof(mark.first), "%s", job->msgs[0].uidl);
+	snprintf(mark.last, sizeof(mark.last), "%s",
+		 job->msgs[job->count - 1].uidl);
+	if (fetch_mark_write(job->mark_path, &mark) < 0)
+		fetch_mark_remove(job->mark_path); /* none beats a wrong one */
 }
 
 static int fetch_open_dest(struct fetch_job *job)
@@ -528,9 +590,23 @@ static bool fetch_any_new(const struct fetch_job *job)
 static int fetch_mail(struct fetch_job *job)
 {
 	const char *why;
+	bool same = false;
 	int ret;
 
-	ret = fetch_listing(job);
+	ret = fetch_listing_stat(job);
+	if (ret == FETCH_EXIT_OK && job->have_mark)
+		ret = fetch_listing_unchanged(job, &job->mark, &same);
+	if (ret == FETCH_EXIT_OK && same) {
+		job->unchanged = true; /* fetch_mark.h: nothing to do */
+		return FETCH_EXIT_OK;
+	}
+	if (ret == FETCH_EXIT_OK && journal_load(job->journal, &why) < 0) {
+		snprintf(job->s.error, sizeof(job->s.error), "journal: %s",
+			 why);
+		return FETCH_EXIT_IOERR;
+	}
+	if (ret == FETCH_EXIT_OK)
+		ret = fetch_listing_uidls(job);
 	/* sizes (LIST) only when something is new: they bound the window
 	 * and skip_larger; a poll with nothing new skips them */
 	if (ret == FETCH_EXIT_OK && fetch_any_new(job))
@@ -616,6 +692,8 @@ int fetch_run(const struct fetch_account *a)
 		ret = job.exit;
 	if (quit_ok && job.listed)
 		fetch_prune(&job);
+	if (ret == FETCH_EXIT_OK && quit_ok && job.listed)
+		fetch_mark_update(&job);
 	job.exit = ret;
 	fetch_log(&job);
 	fetch_dest_close(&job.dest);

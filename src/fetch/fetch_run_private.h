@@ -8,10 +8,12 @@
 #include <stdint.h>
 
 #include "fetch/fetch.h"
+#include "fetch/fetch_mark.h"
 #include "fetch/fetch_session.h"
 #include "store/maildrop.h"
 
 struct fetch_dest;
+struct fetch_mark;
 struct journal;
 
 /* hex digits of the Maildir key: 48 bits, so a new message matches a
@@ -45,6 +47,7 @@ struct fetch_job {
 
 	struct fetch_msg *msgs;             /* count of them */
 	size_t count;
+	uint64_t octets;                    /* STAT's; UINT64_MAX unknown */
 	struct fetch_msg **wanted;          /* to fetch, in order */
 	struct fetch_msg *current;          /* the RETR being read */
 	struct fetch_msg **pending;         /* committed, not yet flushed
@@ -52,6 +55,11 @@ struct fetch_job {
 	size_t npending;
 	size_t nwanted;
 	bool listed;                        /* the UIDL listing was whole */
+	bool unchanged;                     /* as the mark says: nothing
+					       listed, nothing to do */
+	struct fetch_mark mark;             /* have_mark: the last one */
+	bool have_mark;
+	char mark_path[4200];
 	bool stop;                          /* the destination failed */
 	int exit;                           /* a fetch_exit to end with */
 
@@ -60,10 +68,17 @@ struct fetch_job {
 	uint64_t bytes;
 };
 
-/* fetch_listing.c: STAT and UIDL into job->msgs (UIDLs checked, odd
- * and repeated ones made unique and valid, each given its key).
- * A fetch_exit. */
-int fetch_listing(struct fetch_job *job);
+/* fetch_listing.c: STAT into job->count and job->octets (job->msgs
+ * made for that many). A fetch_exit. */
+int fetch_listing_stat(struct fetch_job *job);
+/* UIDL into job->msgs (UIDLs checked, odd and repeated ones made
+ * unique and valid). A fetch_exit. */
+int fetch_listing_uidls(struct fetch_job *job);
+/* After STAT: does the mailbox look as the mark says (count, octets,
+ * and "UIDL 1" and "UIDL n" the mark's first and last)? A fetch_exit;
+ * *same_r. */
+int fetch_listing_unchanged(struct fetch_job *job,
+			    const struct fetch_mark *mark, bool *same_r);
 /* Makes m->key from the account and its UIDL (only for the messages
  * to fetch: a poll with nothing new hashes nothing). 0 or -1. */
 int fetch_listing_key(struct fetch_job *job, struct fetch_msg *m);

@@ -12,14 +12,21 @@
 #include "fetch/journal.h"
 #include "store/uidl.h"
 #include "util/fileio.h"
+#include "util/strhash.h"
 #include "util/strnum.h"
 
 /* A line is at most "+ " 20 digits " " 70 octets: anything longer is
  * not a record (and the reader does not need to keep it). */
 #define JOURNAL_LINE_MAX 128
+/* ... and at least "+ 1700000000 x" plus the line end: the shortest
+ * record a real UIDL makes is longer, so size / this bounds the count */
+#define JOURNAL_RECORD_MIN 16
+#define JOURNAL_RESERVE_MAX (2u << 20)
 
 struct journal_entry {
 	char *uidl;            /* NULL: an empty slot */
+	uint32_t hash;         /* strhash_len of uidl */
+	uint8_t len;           /* strlen(uidl), <= MAILDROP_UIDL_MAX */
 	time_t first_seen;
 	bool live;             /* false: forgotten (the slot stays, so
 				  probing past it still works) */
@@ -35,28 +42,20 @@ struct journal {
 	size_t live;
 	size_t records;        /* lines in the file */
 	bool dirty;            /* appended since the last sync */
+	bool loaded;           /* the records are read (journal_load) */
 };
 
-static uint64_t journal_hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static struct journal_entry *journal_find(const struct journal *j,
-					  const char *uidl, size_t len)
+					  const char *uidl, size_t len,
+					  uint32_t hash)
 {
-	size_t i = (size_t)journal_hash(uidl, len) & j->mask;
+	size_t i = (size_t)hash & j->mask;
 
 	while (j->slots[i].uidl != NULL) {
-		if (strlen(j->slots[i].uidl) == len &&
-		    memcmp(j->slots[i].uidl, uidl, len) == 0)
+		const struct journal_entry *e = &j->slots[i];
+
+		if (e->hash == hash && e->len == len &&
+		    memcmp(e->uidl, uidl, len) == 0)
 			return &j->slots[i];
 		i = (i + 1) & j->mask;
 	}
@@ -76,10 +75,34 @@ static int journal_grow(struct journal *j)
 	j->mask = size - 1;
 	for (i = 0; i < old_size; i++) {
 		if (old[i].uidl != NULL)
-			*journal_find(j, old[i].uidl, strlen(old[i].uidl)) =
-				old[i];
+			*journal_find(j, old[i].uidl, old[i].len,
+				      old[i].hash) = old[i];
 	}
 	free(old);
+	return 0;
+}
+
+/* An empty table sized for records entries at most half full, so the
+ * read never regrows it. 0 or -1 (out of memory). */
+static int journal_reserve(struct journal *j, size_t records)
+{
+	struct journal_entry *slots;
+	size_t size = j->mask + 1;
+
+	if (j->used > 0)
+		return 0;
+	if (records > JOURNAL_RESERVE_MAX)
+		records = JOURNAL_RESERVE_MAX; /* a huge file grows as read */
+	while (size < records * 2)
+		size *= 2;
+	if (size == j->mask + 1)
+		return 0;
+	slots = calloc(size, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	free(j->slots);
+	j->slots = slots;
+	j->mask = size - 1;
 	return 0;
 }
 
@@ -87,7 +110,8 @@ static int journal_grow(struct journal *j)
 static int journal_apply(struct journal *j, int op, const char *uidl,
 			 size_t len, time_t first_seen)
 {
-	struct journal_entry *e = journal_find(j, uidl, len);
+	uint32_t hash = (uint32_t)strhash_len(uidl, len);
+	struct journal_entry *e = journal_find(j, uidl, len, hash);
 
 	if (op == '-') {
 		if (e->uidl != NULL && e->live) {
@@ -108,7 +132,7 @@ static int journal_apply(struct journal *j, int op, const char *uidl,
 	if ((j->used + 1) * 2 > j->mask + 1) {
 		if (journal_grow(j) < 0)
 			return -1;
-		e = journal_find(j, uidl, len);
+		e = journal_find(j, uidl, len, hash);
 	}
 	/* not strndup: the reader's lines are not NUL-terminated */
 	e->uidl = malloc(len + 1);
@@ -116,6 +140,8 @@ static int journal_apply(struct journal *j, int op, const char *uidl,
 		return -1;
 	memcpy(e->uidl, uidl, len);
 	e->uidl[len] = '\0';
+	e->hash = hash;
+	e->len = (uint8_t)len;
 	e->first_seen = first_seen;
 	e->live = true;
 	j->used++;
@@ -170,7 +196,8 @@ static int journal_read(struct journal *j, const char **error_r)
 	}
 	size = (size_t)st.st_size;
 	buf = malloc(size + 1);
-	if (buf == NULL) {
+	if (buf == NULL || journal_reserve(j, size / JOURNAL_RECORD_MIN) < 0) {
+		free(buf);
 		*error_r = "out of memory";
 		return -1;
 	}
@@ -236,8 +263,8 @@ static int journal_mkdirs(const char *path)
 	return 0;
 }
 
-int journal_open(const char *path, struct journal **journal_r,
-		 const char **error_r)
+int journal_open_unread(const char *path, struct journal **journal_r,
+			const char **error_r)
 {
 	struct journal *j;
 	char lock[4200];
@@ -280,14 +307,36 @@ int journal_open(const char *path, struct journal **journal_r,
 		*error_r = "out of memory";
 		goto out_fail;
 	}
-	if (journal_read(j, error_r) < 0)
-		goto out_fail;
 	*journal_r = j;
 	return JOURNAL_OK;
 
 out_fail:
 	journal_close(&j);
 	return JOURNAL_ERROR;
+}
+
+int journal_load(struct journal *j, const char **error_r)
+{
+	if (j->loaded)
+		return 0;
+	if (journal_read(j, error_r) < 0)
+		return -1;
+	j->loaded = true;
+	return 0;
+}
+
+int journal_open(const char *path, struct journal **journal_r,
+		 const char **error_r)
+{
+	int ret = journal_open_unread(path, journal_r, error_r);
+
+	if (ret != JOURNAL_OK)
+		return ret;
+	if (journal_load(*journal_r, error_r) < 0) {
+		journal_close(journal_r);
+		return JOURNAL_ERROR;
+	}
+	return JOURNAL_OK;
 }
 
 void journal_close(struct journal **journalp)
@@ -314,7 +363,8 @@ void journal_close(struct journal **journalp)
 bool journal_has(const struct journal *j, const char *uidl, size_t len,
 		 time_t *first_seen_r)
 {
-	const struct journal_entry *e = journal_find(j, uidl, len);
+	const struct journal_entry *e =
+		journal_find(j, uidl, len, (uint32_t)strhash_len(uidl, len));
 
 	if (e->uidl == NULL || !e->live)
 		return false;

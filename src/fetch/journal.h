@@ -43,6 +43,15 @@ enum journal_result {
  * *journal_r, JOURNAL_BUSY, or JOURNAL_ERROR with *error_r. */
 int journal_open(const char *path, struct journal **journal_r,
 		 const char **error_r);
+/* The same without reading the records yet: the lock is taken, and
+ * journal_load() reads them when they are wanted (a poll that finds
+ * nothing new reads none: fetch_mark.h). Until then the journal must
+ * not be asked or added to. */
+int journal_open_unread(const char *path, struct journal **journal_r,
+			const char **error_r);
+/* Reads the records (once; later calls return 0). 0, or -1 with
+ * *error_r. */
+int journal_load(struct journal *j, const char **error_r);
 /* Closes without syncing what was not synced (call journal_sync
  * first). Releases the lock. Sets *journalp to NULL; safe on NULL. */
 void journal_close(struct journal **journalp);

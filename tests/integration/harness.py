@@ -47,6 +47,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -140,6 +141,60 @@ def wait_for(predicate, timeout, what):
     if not value:
         raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
     return value
+
+
+class TcpRecorder:
+    """127.0.0.1:port -> 127.0.0.1:target, one thread pair per connection:
+    counts the octets the client sent (sent) and keeps its lines, one
+    list per connection (sessions)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.sent = 0
+        self.sessions = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target), 30)
+            lines = []
+            self.sessions.append(lines)
+            threading.Thread(target=self._pipe, args=(c, s, lines), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(s, c, None), daemon=True).start()
+
+    def _pipe(self, a, b, lines):
+        buf = b""
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                if lines is not None:
+                    self.sent += len(d)
+                    buf += d
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        lines.append(line.rstrip(b"\r").decode("ascii", "replace"))
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
 
 
 def wait_until(predicate, timeout=5.0, interval=0.05):
