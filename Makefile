@@ -29,7 +29,8 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
             liblua5.3-0 libopentracing-c-wrapper0 \
-            libmailutils9 libmu-dbm9 libwrap0
+            libmailutils9 libmu-dbm9 libwrap0 \
+            libsodium23
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -84,6 +85,10 @@ deps:
 			usr/sbin/haproxy; \
 		scripts/fetch-deb mailutils-pop3d $(CURDIR)/build-mailutils \
 			usr/sbin/pop3d; \
+		scripts/fetch-deb dovecot-core $(CURDIR)/build-dovecot \
+			usr/sbin/dovecot; \
+		scripts/fetch-deb dovecot-pop3d $(CURDIR)/build-dovecot \
+			usr/lib/dovecot/pop3; \
 	fi
 
 test: deps all

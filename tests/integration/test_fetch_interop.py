@@ -1,6 +1,10 @@
 """satchel fetch against real POP3 servers (issue #9): satchel serve,
-Dovecot's pop3d (Debian's dovecot-pop3d, run from a config of its own in
-a temp dir and stopped by PID) and GNU Mailutils' pop3d (Debian's
+Dovecot's pop3d (Debian's dovecot-core and dovecot-pop3d, unpacked by
+`make deps` into build-dovecot/ since an installed dovecot-core starts a
+system service; run from a config of its own in a temp dir, in a mount
+namespace of its own where the unpacked tree is at its compiled-in /usr
+paths, and stopped by PID; an installed /usr/sbin/dovecot only when
+there is no unpacked one) and GNU Mailutils' pop3d (Debian's
 mailutils-pop3d, unpacked into build-mailutils/ by `make deps` because an
 installed one starts a system service; daemon mode on a harness port
 from a config of its own, users from a virtual-domain passwd file, so
@@ -95,8 +99,84 @@ def maildir_msgs(path):
     return sorted(out)
 
 
+DOVECOT_ROOT = os.path.join(REPO, "build-dovecot")
+DOVECOT_UNPACKED = os.path.join(DOVECOT_ROOT, "usr", "sbin", "dovecot")
+DOVECOT_POP3 = os.path.join(DOVECOT_ROOT, "usr", "lib", "dovecot", "pop3")
+DOVECOT_INSTALLED = "/usr/sbin/dovecot"
+# In Dovecot's own mount namespace: the unpacked tree laid over /usr
+# (read-only), then its master exec'd in place (the PID stays the one
+# Popen knows); 99 if the overlay cannot be mounted.
+DOVECOT_NS_SCRIPT = ('mount -t overlay -o ro,lowerdir="$1/usr:/usr" '
+                     'satchel-dovecot /usr || exit 99; '
+                     'exec /usr/sbin/dovecot -c "$2" -F')
+
+
+def dovecot_command(conf):
+    """The argv that runs Dovecot's master in the foreground from conf:
+    the copy `make deps` unpacked into build-dovecot/ (dovecot-core and
+    dovecot-pop3d, scripts/fetch-deb) if it is there, else an installed
+    /usr/sbin/dovecot. Raises Skip if neither can run.
+
+    The unpacked binaries look for everything under their compiled-in
+    /usr paths: RUNPATH /usr/lib/dovecot (libdovecot*.so), the services
+    in /usr/lib/dovecot (libexec_dir could move those), /usr/bin/doveconf,
+    which the master execs to parse its config, and the SSL module every
+    login process loads from /usr/lib/dovecot/modules (MODULE_DIR, which
+    no setting moves, even with ssl = no). So the master runs in a
+    private mount namespace (unshare -m, as test_exim's Exim) where an
+    overlay lays build-dovecot/usr over /usr: there, and only for
+    Dovecot's processes, those paths are the unpacked ones; nothing
+    outside sees it, nothing is installed or started system-wide."""
+    if os.access(DOVECOT_UNPACKED, os.X_OK):
+        if not is_root():
+            raise Skip("the unpacked dovecot needs root (a mount namespace)")
+        check(os.access(DOVECOT_POP3, os.X_OK),
+              "%s is missing: dovecot-pop3d not unpacked (make deps)"
+              % DOVECOT_POP3)
+        check(":" not in DOVECOT_ROOT and "," not in DOVECOT_ROOT,
+              "%s: no ':' or ',' allowed in an overlay lowerdir"
+              % DOVECOT_ROOT)
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                DOVECOT_NS_SCRIPT, "sh", DOVECOT_ROOT, conf]
+    if os.access(DOVECOT_INSTALLED, os.X_OK):
+        return [DOVECOT_INSTALLED, "-c", conf, "-F"]
+    raise Skip("dovecot is missing: `make deps` unpacks it into %s"
+               % DOVECOT_ROOT)
+
+
+def child_pids(pid):
+    """The PIDs whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def pid_gone(pid):
+    """True once pid no longer runs (gone, or a zombie left for init)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 class Dovecot:
-    """Dovecot's pop3d from a config of its own (nothing system-wide)."""
+    """Dovecot's pop3d from a config of its own (nothing system-wide):
+    base_dir, state_dir and the log in the test's directory, a listener
+    on a harness port, users from a passwd-file, the mail user as login
+    and internal user (a new machine has no dovenull or dovecot user).
+    Run as dovecot_command() says; ready once a connection gets its +OK
+    greeting; stopped by its master's PID."""
 
     def __init__(self, ctx, msgs):
         self.dir = os.path.join(ctx.tmp, "dovecot")
@@ -113,16 +193,20 @@ class Dovecot:
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             f.write("%s:{PLAIN}%s::::::\n" % (USER, PASSWORDS[USER]))
         self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.log = os.path.join(self.dir, "dovecot.log")
         with open(self.conf, "w") as f:
             f.write("""base_dir = {d}/run
 state_dir = {d}/state
 instance_name = satchel-test-fetch
 protocols = pop3
 listen = 127.0.0.1
-log_path = {d}/dovecot.log
+log_path = {log}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
+default_login_user = {mu}
+default_internal_user = {mu}
+default_internal_group = {mu}
 passdb {{
   driver = passwd-file
   args = {d}/passwd
@@ -150,31 +234,74 @@ service imap-urlauth-login {{
     port = 0
   }}
 }}
-""".format(d=self.dir, mu=MAIL_USER, mail=mail, port=self.port))
+""".format(d=self.dir, log=self.log, mu=MAIL_USER, mail=mail,
+           port=self.port))
         subprocess.run(["chown", "-R", "%s:%s" % (MAIL_USER, MAIL_USER), mail],
                        check=True)
-        self.proc = subprocess.Popen(["dovecot", "-c", self.conf, "-F"],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.time() + 20
+        self.stderr = os.path.join(self.dir, "stderr")
+        with open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(dovecot_command(self.conf),
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=err)
+        self.wait_greeting(20)
+
+    def log_tail(self):
+        out = []
+        for path in (self.stderr, self.log):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()[-600:].decode("latin-1")
+            except FileNotFoundError:
+                continue
+            if data:
+                out.append("%s: %s" % (os.path.basename(path), data))
+        return "; ".join(out) or "(no output)"
+
+    def wait_greeting(self, timeout):
+        """Until a connection gets its +OK greeting (pop3-login starts on
+        the first connection); a dead master or the deadline fails with
+        its stderr and log."""
+        deadline = time.monotonic() + timeout
+        greeting = None
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                break
+                with socket.create_connection(("127.0.0.1", self.port), 2) as c:
+                    c.settimeout(5)
+                    greeting = c.makefile("rb").readline()
+                    if greeting.startswith(b"+OK"):
+                        c.sendall(b"QUIT\r\n")
+                        return
             except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError("dovecot did not start: %s" %
-                                         self.proc.stderr.read()[-500:])
-                time.sleep(0.05)
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("dovecot did not start (exit %s, last "
+                                     "greeting %r): %s"
+                                     % (self.proc.returncode, greeting,
+                                        self.log_tail()))
+            time.sleep(0.05)
 
     def stop(self):
+        """SIGTERM to the master, then until it and the processes it had
+        are gone: it waits for its services, but a session whose client
+        is still connected (a failed check) can outlive it; whatever
+        still runs 10 s after the master gets SIGKILL, by PID."""
         if self.proc.poll() is None:
+            children = child_pids(self.proc.pid)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if not wait_until(lambda: all(map(pid_gone, children)), 10):
+                for pid in children:
+                    if not pid_gone(pid):
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
 
 
 MAILUTILS_POP3D = os.path.join(REPO, "build-mailutils", "usr", "sbin", "pop3d")
@@ -334,8 +461,7 @@ def test_satchel_serve(ctx):
 
 
 def test_dovecot(ctx):
-    if shutil.which("dovecot") is None:
-        raise Skip("dovecot-pop3d is not installed")
+    dovecot_command(None)   # Skip if there is none
     dc = Dovecot(ctx, corpus())
 
     def add_one():
@@ -346,6 +472,9 @@ def test_dovecot(ctx):
         subprocess.run(["chown", "%s:%s" % (MAIL_USER, MAIL_USER), path], check=True)
     try:
         exercise(ctx, dc.port, "dovecot", add_one)
+    except AssertionError as e:
+        e.args = ("%s; %s" % (e, dc.log_tail()),)
+        raise
     finally:
         dc.stop()
 
