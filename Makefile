@@ -12,6 +12,9 @@ LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansso
 LDLIBS    += $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # SQLite: the embedded user database (auth/userdb_sqlite.c)
 LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+# libresolv (glibc, no package of its own): the SRV lookups of
+# `satchel fetch --configure`
+LDLIBS    += -lresolv
 CPPFLAGS  += $(shell pkg-config --cflags krb5 2>/dev/null)
 ifdef WERROR
 WARN += -Werror

@@ -8,6 +8,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/fetch_config.h"
+#include "fetch/fetch_configure.h"
 #include "fetch/fetch_daemon.h"
 #include "fetch/fetch_import.h"
 #include "fetch/fetch_main.h"
@@ -23,6 +24,7 @@ static void fetch_usage(FILE *out)
 		"usage: satchel fetch URL --to DEST [options]\n"
 		"       satchel fetch -c FILE [ACCOUNT...]\n"
 		"       satchel fetch --serverinfo URL [options]\n"
+		"       satchel fetch --configure ADDRESS [--to DEST]\n"
 		"\n"
 		"URL   pop://user;AUTH=mech@host:port (STLS required) or\n"
 		"      pops://user@host (implicit TLS); RFC 2384\n"
@@ -61,6 +63,7 @@ enum fetch_option {
 	OPT_STATE_DIR, OPT_RCPT, OPT_SKIP_LARGER, OPT_TIMEOUT,
 	OPT_SESSION_TIMEOUT, OPT_ACCEPT_NEW_UIDLS, OPT_JSON, OPT_QUIET,
 	OPT_SERVERINFO, OPT_IMPORT_UIDLS, OPT_DAEMON, OPT_INTERVAL, OPT_PIN,
+	OPT_CONFIGURE,
 };
 
 static const struct option fetch_options[] = {
@@ -85,6 +88,7 @@ static const struct option fetch_options[] = {
 	{ "import-uidls", required_argument, NULL, OPT_IMPORT_UIDLS },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "configure", required_argument, NULL, OPT_CONFIGURE },
 	{ "config", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -250,7 +254,7 @@ int fetch_main(int argc, char **argv)
 {
 	struct fetch_account a;
 	char state_dir[4096];
-	const char *config = NULL, *import = NULL;
+	const char *config = NULL, *import = NULL, *configure = NULL;
 	bool serverinfo = false, daemon = false;
 	uint64_t n;
 	int opt;
@@ -276,6 +280,10 @@ int fetch_main(int argc, char **argv)
 			daemon = true;
 			continue;
 		}
+		if (opt == OPT_CONFIGURE) {
+			configure = optarg;
+			continue;
+		}
 		if (opt == OPT_INTERVAL) {
 			if (fetch_number("interval", optarg, 7 * 86400, &n) < 0 ||
 			    n == 0)
@@ -298,6 +306,14 @@ int fetch_main(int argc, char **argv)
 	if (a.state_dir == NULL)
 		a.state_dir = fetch_default_state_dir(state_dir,
 						      sizeof(state_dir));
+	/* it only prints a block to review: nothing else may come along */
+	if (configure != NULL) {
+		if (config != NULL || optind != argc) {
+			fetch_usage(stderr);
+			return FETCH_EXIT_USAGE;
+		}
+		return fetch_configure(configure, a.dest);
+	}
 	if (config != NULL)
 		return fetch_accounts(config, &a, argv + optind,
 				      (size_t)(argc - optind));
