@@ -21,6 +21,13 @@ Faults, all optional:
   no_terminator=True   RETR bodies end without the ".", then close
   trickle=secs         every reply octet by octet, secs apart
   stls_inject=True     offer STLS and answer it "+OK" plus more bytes
+  hold=("RETR", n)     the n-th such command waits for `release` (an
+                       Event, set by the test; 30 s at most) before its
+                       answer; `held` is set once it waits
+  login_delay=n        "LOGIN-DELAY n" in CAPA (RFC 2449 6.8; only said,
+                       not enforced: logins come in whenever they like)
+
+When each connection was accepted (time.time()) is in `conn_times`.
 """
 import os
 import signal
@@ -38,6 +45,9 @@ class FaultPop:
         self.client_pid = None
         self.counts = {}
         self.conn_no = 0
+        self.conn_times = []
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -52,6 +62,7 @@ class FaultPop:
 
     def stop(self):
         self.stopping = True
+        self.release.set()
         try:
             socket.create_connection(("127.0.0.1", self.port), 2).close()
         except OSError:
@@ -70,6 +81,7 @@ class FaultPop:
                 c.close()
                 return
             self.conn_no += 1
+            self.conn_times.append(time.time())
             c.settimeout(20)
             try:
                 Session(self, c).run()
@@ -160,6 +172,10 @@ class Session:
                         srv.messages[n - 1] = None
                 os.kill(srv.client_pid, signal.SIGKILL)
                 return
+            hold = self.f.get("hold")
+            if hold and hold[0] == word and hold[1] == srv.counts[word]:
+                srv.held.set()
+                srv.release.wait(30)
             if not self.command(word, arg):
                 return
 
@@ -171,6 +187,8 @@ class Session:
                 caps.append(b"PIPELINING")
             if f.get("stls_inject"):
                 caps.append(b"STLS")
+            if f.get("login_delay") is not None:
+                caps.append(b"LOGIN-DELAY %d" % f["login_delay"])
             self.send(b"+OK\r\n" + b"".join(c + b"\r\n" for c in caps) + b".\r\n")
         elif word == "STLS" and f.get("stls_inject"):
             self.send(b"+OK begin TLS\r\n-ERR injected before TLS\r\n")
