@@ -29,6 +29,9 @@ enum fetch_tls {
 	FETCH_TLS_NONE,        /* loopback only, unless allow_plaintext */
 };
 
+/* STAT counts above this are a hostile or broken server */
+#define FETCH_MESSAGES_MAX 1000000u
+
 struct fetch_account {
 	char name[600];             /* user@host:port, or the section */
 	struct popurl url;
@@ -41,12 +44,22 @@ struct fetch_account {
 	bool keep;                  /* leave the mail on the server */
 	unsigned keep_days;         /* keep, then delete after N days */
 	uint64_t skip_larger;       /* octets; 0: no limit */
+	uint64_t delete_larger;     /* larger ones deleted unfetched; 0:
+				       none */
+	unsigned max_messages;      /* fetched per session; 0: no cap */
+	uint64_t max_bytes;         /* octets fetched per session; 0: no
+				       cap (a message is never cut) */
+	bool ambiguous_skip;        /* a message whose delivery a kill
+				       made unknown (MDA, LMTP, SMTP):
+				       record it unfetched, not again */
 	const char *password_file;
 	const char *password_command;
 	const char *state_dir;
 	unsigned timeout_secs;      /* any step without progress */
 	unsigned session_secs;      /* the whole session */
 	bool accept_new_uidls;      /* a mass UIDL change: fetch anyway */
+	bool match_headers;         /* ... or find the stored ones by their
+				       headers (fetch_match.c) */
 	bool json;                  /* events on stdout */
 	bool quiet;                 /* no log line on success */
 };

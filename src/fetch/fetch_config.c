@@ -1,6 +1,7 @@
 /* fetch_config.c: the accounts file and running its accounts
  * (fetch_config.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,12 +146,70 @@ static const char **fetch_config_string_key(struct fetch_account *a,
 	return NULL;
 }
 
+static int fetch_config_ambiguous(struct fetch_config_ctx *c,
+				  const char *value)
+{
+	if (strcasecmp(value, "redeliver") == 0)
+		c->a->ambiguous_skip = false;
+	else if (strcasecmp(value, "skip") == 0)
+		c->a->ambiguous_skip = true;
+	else
+		return fetch_config_fail(c, "redeliver or skip", "ambiguous");
+	return 0;
+}
+
+/* Keys with a parser of their own. */
+static const struct {
+	const char *name;
+	int (*parse)(struct fetch_config_ctx *c, const char *value);
+} fetch_config_special_keys[] = {
+	{ "url", fetch_config_url },
+	{ "keep", fetch_config_keep_days },
+	{ "tls", fetch_config_tls },
+	{ "ambiguous", fetch_config_ambiguous },
+};
+
+/* yes/no keys. */
+static const struct {
+	const char *name;
+	size_t offset;
+} fetch_config_bool_keys[] = {
+	{ "allow_plaintext", offsetof(struct fetch_account, allow_plaintext) },
+	{ "accept_new_uidls", offsetof(struct fetch_account,
+				       accept_new_uidls) },
+	{ "match_headers", offsetof(struct fetch_account, match_headers) },
+};
+
+/* Numbers (> 0) into a uint64_t (wide) or an unsigned field. */
+static const struct {
+	const char *name;
+	size_t offset;
+	uint64_t max;
+	bool wide;
+} fetch_config_number_keys[] = {
+	{ "skip_larger", offsetof(struct fetch_account, skip_larger),
+	  UINT64_MAX / 2, true },
+	{ "delete_larger", offsetof(struct fetch_account, delete_larger),
+	  UINT64_MAX / 2, true },
+	{ "max_bytes", offsetof(struct fetch_account, max_bytes),
+	  UINT64_MAX / 2, true },
+	{ "max_messages", offsetof(struct fetch_account, max_messages),
+	  FETCH_MESSAGES_MAX, false },
+	{ "timeout", offsetof(struct fetch_account, timeout_secs),
+	  7 * 86400, false },
+	{ "session_timeout", offsetof(struct fetch_account, session_secs),
+	  7 * 86400, false },
+};
+
+#define FETCH_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
 static int fetch_config_account_key(struct fetch_config_ctx *c,
 				    const char *key, const char *value)
 {
 	struct fetch_account *a = c->a;
 	const char **str = fetch_config_string_key(a, key);
 	uint64_t n;
+	size_t i;
 
 	if (str != NULL) {
 		*str = fetch_config_keep(c, value);
@@ -158,29 +217,30 @@ static int fetch_config_account_key(struct fetch_config_ctx *c,
 							NULL) :
 				      0;
 	}
-	if (strcmp(key, "url") == 0)
-		return fetch_config_url(c, value);
-	if (strcmp(key, "keep") == 0)
-		return fetch_config_keep_days(c, value);
-	if (strcmp(key, "tls") == 0)
-		return fetch_config_tls(c, value);
-	if (strcmp(key, "allow_plaintext") == 0)
-		return fetch_config_bool(c, key, value, &a->allow_plaintext);
-	if (strcmp(key, "accept_new_uidls") == 0)
-		return fetch_config_bool(c, key, value, &a->accept_new_uidls);
-	if (strcmp(key, "skip_larger") == 0) {
-		if (fetch_config_number(c, key, value, UINT64_MAX / 2, &n) < 0)
-			return -1;
-		a->skip_larger = n;
-		return 0;
+	for (i = 0; i < FETCH_COUNT(fetch_config_special_keys); i++) {
+		if (strcmp(key, fetch_config_special_keys[i].name) == 0)
+			return fetch_config_special_keys[i].parse(c, value);
 	}
-	if (strcmp(key, "timeout") == 0 || strcmp(key, "session_timeout") == 0) {
-		if (fetch_config_number(c, key, value, 7 * 86400, &n) < 0)
+	for (i = 0; i < FETCH_COUNT(fetch_config_bool_keys); i++) {
+		if (strcmp(key, fetch_config_bool_keys[i].name) == 0)
+			return fetch_config_bool(
+				c, key, value,
+				(bool *)((char *)a +
+					 fetch_config_bool_keys[i].offset));
+	}
+	for (i = 0; i < FETCH_COUNT(fetch_config_number_keys); i++) {
+		char *field = (char *)a + fetch_config_number_keys[i].offset;
+
+		if (strcmp(key, fetch_config_number_keys[i].name) != 0)
+			continue;
+		if (fetch_config_number(c, key, value,
+					fetch_config_number_keys[i].max,
+					&n) < 0)
 			return -1;
-		if (key[0] == 't')
-			a->timeout_secs = (unsigned)n;
+		if (fetch_config_number_keys[i].wide)
+			*(uint64_t *)(void *)field = n;
 		else
-			a->session_secs = (unsigned)n;
+			*(unsigned *)(void *)field = (unsigned)n;
 		return 0;
 	}
 	return fetch_config_fail(c, "unknown key", key);

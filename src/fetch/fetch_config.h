@@ -12,8 +12,9 @@
  *
  * Every key of an account is a command-line option of the one-shot
  * form without its dashes (satchel(1) FETCH): url, to, keep (yes, no,
- * or Nd), password_file, password_command, cafile, tls,
- * allow_plaintext, rcpt, skip_larger, timeout, session_timeout,
+ * or Nd), password_file, password_command, cafile, pin, tls,
+ * allow_plaintext, rcpt, skip_larger, delete_larger, max_messages,
+ * max_bytes, ambiguous (redeliver or skip), timeout, session_timeout,
  * accept_new_uidls. '#' starts a comment line. */
 #ifndef SATCHEL_FETCH_CONFIG_H
 #define SATCHEL_FETCH_CONFIG_H

@@ -249,6 +249,13 @@ int fetch_dest_keys(struct fetch_dest *dest,
 	return fetch_store_keys(dest, fn, context, error_r);
 }
 
+int fetch_dest_heads(struct fetch_dest *dest,
+		     void (*fn)(const char *data, size_t len, void *context),
+		     void *context, const char **error_r)
+{
+	return fetch_store_heads(dest, fn, context, error_r);
+}
+
 const char *fetch_dest_kind(const struct fetch_dest *dest)
 {
 	size_t n = strlen(dest->ops->prefix) - 1;

@@ -71,6 +71,14 @@ int fetch_dest_keys(struct fetch_dest *dest,
 		    bool (*fn)(const char *key, size_t len, void *context),
 		    void *context, const char **error_r);
 
+/* Calls fn with the start (up to FETCH_DEST_HEAD_MAX octets: the
+ * header) of every message stored (fetch_dest_has_keys only: a
+ * Maildir's new/ and cur/, whoever stored them). 0 or -1. */
+#define FETCH_DEST_HEAD_MAX (64 * 1024)
+int fetch_dest_heads(struct fetch_dest *dest,
+		     void (*fn)(const char *data, size_t len, void *context),
+		     void *context, const char **error_r);
+
 /* "maildir", "mbox", ... for logs. */
 const char *fetch_dest_kind(const struct fetch_dest *dest);
 

@@ -42,4 +42,9 @@ int fetch_store_keys(struct fetch_dest *dest,
 		     bool (*fn)(const char *key, size_t len, void *context),
 		     void *context, const char **error_r);
 
+/* fetch_store.c: the start of each stored message (fetch_dest_heads). */
+int fetch_store_heads(struct fetch_dest *dest,
+		      void (*fn)(const char *data, size_t len, void *context),
+		      void *context, const char **error_r);
+
 #endif

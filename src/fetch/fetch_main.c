@@ -42,9 +42,14 @@ static void fetch_usage(FILE *out)
 		"  --state-dir DIR        where the journal lives\n"
 		"  --rcpt ADDRESS         recipient for lmtp: and smtp:\n"
 		"  --skip-larger OCTETS   leave larger messages alone\n"
+		"  --delete-larger OCTETS delete larger ones unfetched\n"
+		"  --max-messages N       fetch at most N per session\n"
+		"  --max-bytes OCTETS     ... and at most this much\n"
+		"  --ambiguous redeliver|skip  a message a kill left unsure\n"
 		"  --timeout SECS         per step (default %d)\n"
 		"  --session-timeout SECS whole session (default %d)\n"
 		"  --accept-new-uidls     fetch even when every UIDL changed\n"
+		"  --match-headers        ... or find them stored by header\n"
 		"  --import-uidls mpop:FILE|fetchmail:FILE|getmail:FILE\n"
 		"                         take another fetcher's state\n"
 		"  --daemon               poll until SIGTERM (LOGIN-DELAY kept)\n"
@@ -60,7 +65,9 @@ static void fetch_usage(FILE *out)
 enum fetch_option {
 	OPT_TO = 256, OPT_KEEP, OPT_KEEP_DAYS, OPT_PASSWORD_FILE,
 	OPT_PASSWORD_COMMAND, OPT_CAFILE, OPT_TLS, OPT_ALLOW_PLAINTEXT,
-	OPT_STATE_DIR, OPT_RCPT, OPT_SKIP_LARGER, OPT_TIMEOUT,
+	OPT_STATE_DIR, OPT_RCPT, OPT_SKIP_LARGER, OPT_DELETE_LARGER,
+	OPT_MAX_MESSAGES, OPT_MAX_BYTES, OPT_AMBIGUOUS, OPT_MATCH_HEADERS,
+	OPT_TIMEOUT,
 	OPT_SESSION_TIMEOUT, OPT_ACCEPT_NEW_UIDLS, OPT_JSON, OPT_QUIET,
 	OPT_SERVERINFO, OPT_IMPORT_UIDLS, OPT_DAEMON, OPT_INTERVAL, OPT_PIN,
 	OPT_CONFIGURE,
@@ -79,9 +86,14 @@ static const struct option fetch_options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "rcpt", required_argument, NULL, OPT_RCPT },
 	{ "skip-larger", required_argument, NULL, OPT_SKIP_LARGER },
+	{ "delete-larger", required_argument, NULL, OPT_DELETE_LARGER },
+	{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
+	{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+	{ "ambiguous", required_argument, NULL, OPT_AMBIGUOUS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "accept-new-uidls", no_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
+	{ "match-headers", no_argument, NULL, OPT_MATCH_HEADERS },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serverinfo", no_argument, NULL, OPT_SERVERINFO },
@@ -171,6 +183,32 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 			return -1;
 		a->skip_larger = n;
 		break;
+	case OPT_DELETE_LARGER:
+		if (fetch_number("delete-larger", arg, UINT64_MAX / 2, &n) < 0 ||
+		    n == 0)
+			return -1;
+		a->delete_larger = n;
+		break;
+	case OPT_MAX_MESSAGES:
+		if (fetch_number("max-messages", arg, FETCH_MESSAGES_MAX,
+				 &n) < 0 || n == 0)
+			return -1;
+		a->max_messages = (unsigned)n;
+		break;
+	case OPT_MAX_BYTES:
+		if (fetch_number("max-bytes", arg, UINT64_MAX / 2, &n) < 0 ||
+		    n == 0)
+			return -1;
+		a->max_bytes = n;
+		break;
+	case OPT_AMBIGUOUS:
+		if (strcmp(arg, "redeliver") != 0 && strcmp(arg, "skip") != 0) {
+			fprintf(stderr, "satchel fetch: --ambiguous: redeliver "
+				"or skip\n");
+			return -1;
+		}
+		a->ambiguous_skip = arg[0] == 's';
+		break;
 	case OPT_TIMEOUT:
 		if (fetch_number("timeout", arg, 86400, &n) < 0 || n == 0)
 			return -1;
@@ -182,6 +220,7 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 		a->session_secs = (unsigned)n;
 		break;
 	case OPT_ACCEPT_NEW_UIDLS: a->accept_new_uidls = true; break;
+	case OPT_MATCH_HEADERS: a->match_headers = true; break;
 	case OPT_JSON: a->json = true; break;
 	case OPT_QUIET: a->quiet = true; break;
 	case OPT_SERVERINFO: *serverinfo = true; break;

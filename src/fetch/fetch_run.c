@@ -186,6 +186,47 @@ static void fetch_flush(struct fetch_job *job)
 	job->npending = 0;
 }
 
+/* A destination without keys (MDA, LMTP, SMTP) cannot tell later what
+ * it got: the journal says "?" before each delivery and records it
+ * (synced) right after, so a kill leaves at most that one message
+ * unknown (fetch_ambiguous). false on a journal error (job->stop). */
+static bool fetch_mark_begun(struct fetch_job *job, const struct fetch_msg *m)
+{
+	const char *why;
+
+	if (fetch_dest_has_keys(job->dest) ||
+	    journal_begin(job->journal, m->uidl, strlen(m->uidl), &why) == 0)
+		return true;
+	job->stop = true;
+	job->exit = FETCH_EXIT_IOERR;
+	snprintf(job->s.error, sizeof(job->s.error), "journal: %s", why);
+	return false;
+}
+
+/* The begun delivery did not happen: not unknown. */
+static void fetch_unbegin(struct fetch_job *job, const struct fetch_msg *m)
+{
+	const char *why;
+
+	if (!fetch_dest_has_keys(job->dest))
+		(void)journal_forget(job->journal, m->uidl, strlen(m->uidl),
+				     &why); /* if lost: delivered again */
+}
+
+/* The delivered message into the journal, synced, at once. */
+static void fetch_record_now(struct fetch_job *job)
+{
+	const char *why;
+
+	fetch_flush(job);
+	if (!job->stop && journal_sync(job->journal, &why) < 0) {
+		job->stop = true;
+		job->exit = FETCH_EXIT_IOERR;
+		snprintf(job->s.error, sizeof(job->s.error), "journal: %s",
+			 why);
+	}
+}
+
 /* Reads the reply to the RETR of m and stores it. FETCH_EXIT_OK (also
  * when the message could not be stored: job->stop says so) or an exit
  * for a broken connection. */
@@ -217,7 +258,14 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 	}
 	if (job->npending >= FETCH_FLUSH_EVERY)
 		fetch_flush(job);
+	if (!fetch_mark_begun(job, m)) {
+		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
+					   &failed);
+		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
+				 FETCH_EXIT_OK;
+	}
 	if (fetch_dest_begin(job->dest, m->key, &why) < 0) {
+		fetch_unbegin(job, m);
 		fetch_dest_failed(job, why);
 		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
 					   &failed);
@@ -228,15 +276,19 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 	if (ret < 0 || failed) {
 		/* a message is stored whole or not at all */
 		fetch_dest_abort(job->dest);
+		fetch_unbegin(job, m);
 		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
 				 FETCH_EXIT_OK;
 	}
 	if (fetch_dest_commit(job->dest, &why) != FETCH_DEST_OK) {
 		fetch_dest_failed(job, why);
+		fetch_unbegin(job, m);
 		return FETCH_EXIT_OK;
 	}
 	m->stored = true;
 	job->pending[job->npending++] = m;
+	if (!fetch_dest_has_keys(job->dest))
+		fetch_record_now(job);
 	return FETCH_EXIT_OK;
 }
 
@@ -285,6 +337,8 @@ static bool fetch_delete_due(const struct fetch_job *job,
 {
 	time_t first;
 
+	if (m->delete_unfetched)
+		return true;
 	if (!journal_has(job->journal, m->uidl, strlen(m->uidl), &first))
 		return false;
 	if (!job->a->keep)
@@ -327,6 +381,17 @@ static int fetch_delete(struct fetch_job *job)
 		}
 	}
 	return FETCH_EXIT_OK;
+}
+
+int fetch_record(struct fetch_job *job, const struct fetch_msg *m)
+{
+	const char *why;
+
+	if (journal_add(job->journal, m->uidl, strlen(m->uidl), time(NULL),
+			&why) == 0)
+		return FETCH_EXIT_OK;
+	snprintf(job->s.error, sizeof(job->s.error), "journal: %s", why);
+	return FETCH_EXIT_IOERR;
 }
 
 /* The UIDL of a message whose key says it is in the Maildir although
@@ -376,22 +441,48 @@ static int fetch_recover(struct fetch_job *job)
 			job->wanted[kept++] = m;
 			continue;
 		}
-		if (journal_add(job->journal, m->uidl, strlen(m->uidl),
-				time(NULL), &why) < 0) {
-			snprintf(job->s.error, sizeof(job->s.error),
-				 "journal: %s", why);
+		if (fetch_record(job, m) != FETCH_EXIT_OK)
 			return FETCH_EXIT_IOERR;
-		}
 		job->recovered++;
 	}
 	job->nwanted = kept;
 	return FETCH_EXIT_OK;
 }
 
+/* Would m go past a per-session cap? The first message always fits
+ * (a cap below its size would leave it on the server for ever). */
+static bool fetch_over_caps(struct fetch_job *job,
+			    const struct fetch_msg *m)
+{
+	const struct fetch_account *a = job->a;
+
+	if (job->nwanted == 0)
+		return false;
+	if (a->max_messages > 0 && job->nwanted >= a->max_messages)
+		return true;
+	return a->max_bytes > 0 && job->wanted_octets + m->size > a->max_bytes;
+}
+
+/* A message whose delivery a kill left unknown (journal "?"): fetched
+ * again (redeliver, 1: a duplicate maybe) or recorded unfetched (skip,
+ * 0: lost maybe). -1 on a journal error. */
+static int fetch_ambiguous(struct fetch_job *job, const struct fetch_msg *m)
+{
+	if (!job->a->ambiguous_skip) {
+		job->redelivered++;
+		return 1;
+	}
+	if (fetch_record(job, m) != FETCH_EXIT_OK)
+		return -1;
+	job->ambiguous_skipped++;
+	return 0;
+}
+
 /* Which messages to fetch; stops on a mass UIDL change. */
 static int fetch_select(struct fetch_job *job)
 {
 	size_t i, known = 0;
+	int ret;
 
 	for (i = 0; i < job->count; i++) {
 		struct fetch_msg *m = &job->msgs[i];
@@ -402,9 +493,26 @@ static int fetch_select(struct fetch_job *job)
 		}
 		if (m->uidl[0] == '\0')
 			continue; /* not in the UIDL listing */
+		if (job->a->delete_larger > 0 &&
+		    m->size > job->a->delete_larger) {
+			m->delete_unfetched = true; /* as asked: unseen */
+			job->deleted_unfetched++;
+			continue;
+		}
 		if (job->a->skip_larger > 0 && m->size > job->a->skip_larger) {
 			job->skipped++;
 			continue;
+		}
+		if (fetch_over_caps(job, m)) {
+			job->deferred++;
+			continue;
+		}
+		if (journal_pending(job->journal, m->uidl, strlen(m->uidl))) {
+			ret = fetch_ambiguous(job, m);
+			if (ret < 0)
+				return FETCH_EXIT_IOERR;
+			if (ret == 0)
+				continue;
 		}
 		if (fetch_listing_key(job, m) < 0) {
 			snprintf(job->s.error, sizeof(job->s.error),
@@ -412,6 +520,14 @@ static int fetch_select(struct fetch_job *job)
 			return FETCH_EXIT_IOERR;
 		}
 		job->wanted[job->nwanted++] = m;
+		job->wanted_octets += m->size;
+	}
+	if (job->a->keep && !job->a->accept_new_uidls && known == 0 &&
+	    job->count >= FETCH_MASS_CHANGE_MIN &&
+	    journal_count(job->journal) >= FETCH_MASS_CHANGE_MIN &&
+	    job->a->match_headers) {
+		job->match_headers = true; /* fetch_match.c finds them */
+		return FETCH_EXIT_OK;
 	}
 	if (job->a->keep && !job->a->accept_new_uidls && known == 0 &&
 	    job->count >= FETCH_MASS_CHANGE_MIN &&
@@ -419,8 +535,10 @@ static int fetch_select(struct fetch_job *job)
 		snprintf(job->s.error, sizeof(job->s.error),
 			 "none of the %zu messages on the server has a UIDL "
 			 "fetched before, though %zu were: the server changed "
-			 "its UIDLs (a migration?); nothing fetched, "
-			 "--accept-new-uidls fetches them all again",
+			 "its UIDLs (a migration?); nothing fetched: "
+			 "--match-headers finds the ones stored here by "
+			 "their headers, --accept-new-uidls fetches them all "
+			 "again",
 			 job->count, journal_count(job->journal));
 		return FETCH_EXIT_UNAVAILABLE;
 	}
@@ -449,6 +567,9 @@ static void fetch_log(struct fetch_job *job)
 		printf(",\"new\":%zu,\"deleted\":%zu,\"bytes\":%llu,"
 		       "\"exit\":%d", job->fetched, job->deleted,
 		       (unsigned long long)job->bytes, job->exit);
+		printf(",\"deferred\":%zu,\"redelivered\":%zu,"
+		       "\"ambiguous_skipped\":%zu", job->deferred,
+		       job->redelivered, job->ambiguous_skipped);
 		if (job->exit != FETCH_EXIT_OK) {
 			printf(",\"error\":");
 			fetch_json_string(stdout, job->s.error);
@@ -467,6 +588,22 @@ static void fetch_log(struct fetch_job *job)
 		fprintf(stderr, ", %zu found stored already", job->recovered);
 	if (job->skipped > 0)
 		fprintf(stderr, ", %zu too large skipped", job->skipped);
+	if (job->matched > 0)
+		fprintf(stderr, ", %zu under new UIDLs found stored already "
+			"(by their headers)", job->matched);
+	if (job->deleted_unfetched > 0)
+		fprintf(stderr, ", %zu too large deleted unfetched",
+			job->deleted_unfetched);
+	if (job->deferred > 0)
+		fprintf(stderr, ", %zu left for the next session (cap)",
+			job->deferred);
+	if (job->redelivered > 0)
+		fprintf(stderr, ", %zu delivered again after an interrupted "
+			"delivery (maybe twice now)", job->redelivered);
+	if (job->ambiguous_skipped > 0)
+		fprintf(stderr, ", %zu not delivered again after an "
+			"interrupted delivery (--ambiguous skip: check them)",
+			job->ambiguous_skipped);
 	if (job->exit != FETCH_EXIT_OK)
 		fprintf(stderr, ", error: %s", job->s.error);
 	fputc('\n', stderr);
@@ -613,6 +750,8 @@ static int fetch_mail(struct fetch_job *job)
 		ret = fetch_listing_sizes(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_select(job);
+	if (ret == FETCH_EXIT_OK && job->match_headers)
+		ret = fetch_match_headers(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_recover(job);
 	if (ret == FETCH_EXIT_OK)

@@ -19,8 +19,6 @@ struct journal;
 /* hex digits of the Maildir key: 48 bits, so a new message matches a
  * stored one's key by chance once in 2^48 / (messages stored) */
 #define FETCH_KEY_HEX 12
-/* STAT counts above this are a hostile or broken server */
-#define FETCH_MESSAGES_MAX 1000000u
 /* A message body may exceed its LIST size (some servers estimate) but
  * not by this much: past it the server is feeding an endless body. */
 #define FETCH_SIZE_SLACK(size) ((size) * 2 + (1u << 20))
@@ -35,6 +33,7 @@ struct fetch_msg {
 	bool stored;                        /* durable here this run */
 	uint64_t received;                  /* body octets so far */
 	bool dele_sent;
+	bool delete_unfetched;              /* over delete_larger */
 };
 
 struct fetch_job {
@@ -65,6 +64,13 @@ struct fetch_job {
 
 	bool tty;                           /* progress on stderr */
 	size_t fetched, deleted, recovered, skipped;
+	size_t deleted_unfetched;           /* over delete_larger */
+	size_t deferred;                    /* over a per-session cap */
+	size_t redelivered;                 /* ambiguous, fetched again */
+	size_t ambiguous_skipped;           /* ambiguous, recorded only */
+	size_t matched;                     /* found stored by header */
+	bool match_headers;                 /* the UIDLs changed: match */
+	uint64_t wanted_octets;             /* LIST sizes of the wanted */
 	uint64_t bytes;
 };
 
@@ -88,6 +94,13 @@ int fetch_listing_sizes(struct fetch_job *job);
  * than grace_secs ago. 0 or -1. */
 int fetch_listing_prune(struct fetch_job *job, long grace_secs);
 void fetch_listing_free(struct fetch_job *job);
+/* fetch_run.c: m into the journal, as delivered now. FETCH_EXIT_OK,
+ * or FETCH_EXIT_IOERR with job->s.error. */
+int fetch_record(struct fetch_job *job, const struct fetch_msg *m);
+/* fetch_match.c: the wanted messages already stored under their old
+ * UIDLs (a Maildir's headers against TOP n 0) recorded under the new
+ * ones and dropped from the wanted list. A fetch_exit. */
+int fetch_match_headers(struct fetch_job *job);
 /* The journal's path for the account (fetch.h: DIR/NAME.journal, the
  * name's odd characters made '_'). 0 or -1 (too long). */
 int fetch_state_path(const struct fetch_account *a, char *out, size_t size);

@@ -267,8 +267,13 @@ static int fetch_smtp_begin(struct fetch_dest *dest, const char *key,
 	if (code == 250 || code == 251)
 		code = fetch_smtp_command(dest, "DATA", "");
 	if (code != 354) {
+		char why[sizeof(dest->error_buf)];
+
+		/* the refusal is what to report, not RSET's 250 after it */
+		memcpy(why, dest->error_buf, sizeof(why));
 		if (code > 0)
 			fetch_smtp_command(dest, "RSET", "");
+		memcpy(dest->error_buf, why, sizeof(why));
 		fetch_smtp_result(dest, code < 300 ? -1 : code, error_r);
 		return -1;
 	}

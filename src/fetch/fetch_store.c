@@ -12,6 +12,8 @@
  * run. A pool of store threads
  * was tried: concurrent stores into one Maildir queue on its arrivals
  * lock, and the run got slower. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,62 @@ int fetch_store_keys(struct fetch_dest *dest,
 		     void *context, const char **error_r)
 {
 	return delivery_maildir_keys(dest->arg, fn, context, error_r);
+}
+
+/* The first octets of each file in dir_fd (a Maildir's new/ or cur/). */
+static int fetch_store_dir_heads(int dir_fd,
+				 void (*fn)(const char *data, size_t len,
+					    void *context),
+				 void *context, char *buf)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd = dup(dir_fd);
+
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		ssize_t n;
+		int msg_fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		msg_fd = openat(dir_fd, de->d_name,
+				O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (msg_fd < 0)
+			continue; /* moved or removed meanwhile */
+		n = pread(msg_fd, buf, FETCH_DEST_HEAD_MAX, 0);
+		close(msg_fd);
+		if (n > 0)
+			fn(buf, (size_t)n, context);
+	}
+	closedir(dir);
+	return 0;
+}
+
+int fetch_store_heads(struct fetch_dest *dest,
+		      void (*fn)(const char *data, size_t len, void *context),
+		      void *context, const char **error_r)
+{
+	struct fetch_store *st = dest->impl;
+	char *buf = malloc(FETCH_DEST_HEAD_MAX);
+	int ret = -1;
+
+	if (buf == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	if (fetch_store_dir_heads(st->maildir.new_fd, fn, context, buf) == 0 &&
+	    fetch_store_dir_heads(st->maildir.cur_fd, fn, context, buf) == 0)
+		ret = 0;
+	else
+		*error_r = "cannot read the Maildir";
+	free(buf);
+	return ret;
 }
 
 const struct fetch_dest_ops fetch_dest_maildir_ops = {

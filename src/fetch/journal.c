@@ -30,6 +30,7 @@ struct journal_entry {
 	time_t first_seen;
 	bool live;             /* false: forgotten (the slot stays, so
 				  probing past it still works) */
+	bool pending;          /* a "?" with no "+" or "-" after it */
 };
 
 struct journal {
@@ -118,9 +119,16 @@ static int journal_apply(struct journal *j, int op, const char *uidl,
 			e->live = false;
 			j->live--;
 		}
+		if (e->uidl != NULL)
+			e->pending = false;
 		return 0;
 	}
 	if (e->uidl != NULL) {
+		if (op == '?') {
+			e->pending = !e->live;
+			return 0;
+		}
+		e->pending = false;
 		if (!e->live) {
 			e->live = true;
 			e->first_seen = first_seen;
@@ -143,9 +151,11 @@ static int journal_apply(struct journal *j, int op, const char *uidl,
 	e->hash = hash;
 	e->len = (uint8_t)len;
 	e->first_seen = first_seen;
-	e->live = true;
+	e->live = op == '+';
+	e->pending = op == '?';
 	j->used++;
-	j->live++;
+	if (e->live)
+		j->live++;
 	return 0;
 }
 
@@ -157,13 +167,14 @@ int journal_parse_line(const char *line, size_t len, const char **uidl_r,
 	uint64_t when = 0;
 	size_t n;
 
-	if (len < 3 || line[1] != ' ' || (line[0] != '+' && line[0] != '-'))
+	if (len < 3 || line[1] != ' ' ||
+	    (line[0] != '+' && line[0] != '-' && line[0] != '?'))
 		return 0;
-	if (line[0] == '-') {
+	if (line[0] != '+') {
 		*uidl_r = line + 2;
 		*uidl_len_r = len - 2;
 		*first_seen_r = 0;
-		return uidl_is_valid(line + 2, len - 2) ? '-' : 0;
+		return uidl_is_valid(line + 2, len - 2) ? line[0] : 0;
 	}
 	sp = memchr(line + 2, ' ', len - 2);
 	if (sp == NULL)
@@ -391,49 +402,68 @@ static int journal_append(struct journal *j, const char *line, size_t len,
 	return 0;
 }
 
-int journal_add(struct journal *j, const char *uidl, size_t len,
-		time_t first_seen, const char **error_r)
+/* Appends one record ('+' with its time, '-' or '?') and applies it.
+ * 0, or -1 with *error_r. */
+static int journal_record(struct journal *j, int op, const char *uidl,
+			  size_t len, time_t first_seen, const char **error_r)
 {
 	char line[JOURNAL_LINE_MAX];
-	int n;
+	int n = op == '+' ? snprintf(line, sizeof(line), "+ %lld %.*s\n",
+				     (long long)first_seen, (int)len, uidl) :
+			    snprintf(line, sizeof(line), "%c %.*s\n", op,
+				     (int)len, uidl);
 
-	if (!uidl_is_valid(uidl, len)) {
-		*error_r = "not a valid UIDL";
-		return -1;
-	}
-	if (journal_has(j, uidl, len, NULL))
-		return 0;
-	n = snprintf(line, sizeof(line), "+ %lld %.*s\n",
-		     (long long)first_seen, (int)len, uidl);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		*error_r = "record too long";
 		return -1;
 	}
 	if (journal_append(j, line, (size_t)n, error_r) < 0)
 		return -1;
-	if (journal_apply(j, '+', uidl, len, first_seen) < 0) {
+	if (journal_apply(j, op, uidl, len, first_seen) < 0) {
 		*error_r = "out of memory";
 		return -1;
 	}
 	return 0;
 }
 
+int journal_add(struct journal *j, const char *uidl, size_t len,
+		time_t first_seen, const char **error_r)
+{
+	if (!uidl_is_valid(uidl, len)) {
+		*error_r = "not a valid UIDL";
+		return -1;
+	}
+	if (journal_has(j, uidl, len, NULL))
+		return 0;
+	return journal_record(j, '+', uidl, len, first_seen, error_r);
+}
+
 int journal_forget(struct journal *j, const char *uidl, size_t len,
 		   const char **error_r)
 {
-	char line[JOURNAL_LINE_MAX];
-	int n;
-
-	if (!journal_has(j, uidl, len, NULL))
+	if (!journal_has(j, uidl, len, NULL) && !journal_pending(j, uidl, len))
 		return 0;
-	n = snprintf(line, sizeof(line), "- %.*s\n", (int)len, uidl);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		*error_r = "record too long";
+	return journal_record(j, '-', uidl, len, 0, error_r);
+}
+
+int journal_begin(struct journal *j, const char *uidl, size_t len,
+		  const char **error_r)
+{
+	if (!uidl_is_valid(uidl, len)) {
+		*error_r = "not a valid UIDL";
 		return -1;
 	}
-	if (journal_append(j, line, (size_t)n, error_r) < 0)
-		return -1;
-	return journal_apply(j, '-', uidl, len, 0);
+	if (journal_has(j, uidl, len, NULL))
+		return 0;
+	return journal_record(j, '?', uidl, len, 0, error_r);
+}
+
+bool journal_pending(const struct journal *j, const char *uidl, size_t len)
+{
+	const struct journal_entry *e =
+		journal_find(j, uidl, len, (uint32_t)strhash_len(uidl, len));
+
+	return e->uidl != NULL && e->pending;
 }
 
 int journal_sync(struct journal *j, const char **error_r)
@@ -470,7 +500,7 @@ int journal_compact(struct journal *j, bool force, const char **error_r)
 
 	if (!force && j->records <= 2 * j->live + 16)
 		return 0;
-	cap = j->live * JOURNAL_LINE_MAX + 1;
+	cap = j->used * JOURNAL_LINE_MAX + 1;
 	buf = malloc(cap);
 	if (buf == NULL) {
 		*error_r = "out of memory";
@@ -478,11 +508,15 @@ int journal_compact(struct journal *j, bool force, const char **error_r)
 	}
 	p = buf;
 	for (i = 0; i <= j->mask; i++) {
-		if (j->slots[i].uidl == NULL || !j->slots[i].live)
-			continue;
-		p += snprintf(p, (size_t)(buf + cap - p), "+ %lld %s\n",
-			      (long long)j->slots[i].first_seen,
-			      j->slots[i].uidl);
+		const struct journal_entry *e = &j->slots[i];
+
+		if (e->uidl != NULL && e->live)
+			p += snprintf(p, (size_t)(buf + cap - p),
+				      "+ %lld %s\n", (long long)e->first_seen,
+				      e->uidl);
+		else if (e->uidl != NULL && e->pending)
+			p += snprintf(p, (size_t)(buf + cap - p), "? %s\n",
+				      e->uidl);
 	}
 	/* pending appends first: a failed replace leaves them whole */
 	if (journal_sync(j, error_r) < 0 ||

@@ -6,6 +6,10 @@
  *	+ FIRST_SEEN UIDL     delivered and durable locally (epoch seconds
  *	                      of the first delivery)
  *	- UIDL                forgotten: gone from the server (or pruned)
+ *	                      (also: a begun delivery that failed)
+ *	? UIDL                a delivery begun (MDA, LMTP, SMTP): with no
+ *	                      "+" or "-" after it, a kill left unknown
+ *	                      whether it arrived
  *
  * A record counts only when its line is whole and valid: a torn tail
  * (a kill or crash mid-append), a line of zeros (a crash after the
@@ -74,6 +78,15 @@ int journal_forget(struct journal *j, const char *uidl, size_t len,
 /* fsyncs what was appended since the last sync (nothing appended: no
  * fsync). 0, or -1 with *error_r. */
 int journal_sync(struct journal *j, const char **error_r);
+/* Records that the delivery of uidl begins (no sync: a crash that loses
+ * the line makes the message look never begun, so it is delivered
+ * again, never lost). 0, or -1 with *error_r. */
+int journal_begin(struct journal *j, const char *uidl, size_t len,
+		  const char **error_r);
+/* True when a begun delivery of uidl has neither been recorded nor
+ * forgotten since: its outcome is unknown. */
+bool journal_pending(const struct journal *j, const char *uidl,
+		     size_t len);
 
 /* Calls fn for each delivered UIDL (any order); fn returns false to
  * stop. For pruning: the caller collects, then forgets. */

@@ -231,6 +231,15 @@ class Session:
             else:
                 self.deleted.add(n)
                 self.send(b"+OK deleted\r\n")
+        elif word == "TOP":
+            parts = arg.split(b" ")
+            n = self.msg(parts[0]) if len(parts) == 2 and parts[1] == b"0" else None
+            if n is None:
+                self.send(b"-ERR no such message\r\n")
+            else:
+                data = srv.messages[n - 1]
+                head = data.split(b"\n\n", 1)[0] + b"\n\n" if b"\n\n" in data else data
+                self.send(b"+OK\r\n" + stuff(head) + b".\r\n")
         elif word == "NOOP":
             self.send(b"+OK\r\n")
         elif word == "QUIT":

@@ -41,19 +41,19 @@ class Run:
             f.write("pw\n")
         os.chmod(self.pw, 0o600)
 
-    def args(self, srv, *extra, dest=None):
+    def args(self, srv, *extra, dest=None, to=None):
         return [SATCHEL, "fetch", srv.url(), "--tls", "none",
                 "--password-file", self.pw, "--state-dir", self.state,
-                "--to", "maildir:" + (dest or self.md), "--timeout", "5",
+                "--to", to or "maildir:" + (dest or self.md), "--timeout", "5",
                 "--quiet"] + list(extra)
 
-    def fetch(self, srv, *extra, timeout=30, prefix=(), dest=None):
+    def fetch(self, srv, *extra, timeout=30, prefix=(), dest=None, to=None):
         env = dict(os.environ)
         if prefix:
             # LeakSanitizer cannot run under ptrace (strace)
             env["ASAN_OPTIONS"] = ":".join(
                 x for x in (env.get("ASAN_OPTIONS"), "detect_leaks=0") if x)
-        p = subprocess.Popen(list(prefix) + self.args(srv, *extra, dest=dest),
+        p = subprocess.Popen(list(prefix) + self.args(srv, *extra, dest=dest, to=to),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=env)
         srv.client_pid = p.pid
@@ -288,3 +288,164 @@ def test_fsync_before_dele(ctx):
           "the journal's sync comes after new/'s, before the DELE")
     syncs = len([l for l in lines if re.search(r"\b(fsync|fdatasync|syncfs)\(", l)])
     check(syncs / 4.0 <= 2.0, "syncs per message %.2f <= 2" % (syncs / 4.0))
+
+def sizes_corpus():
+    """Messages of 1, 2, ... 6 KB."""
+    return [b"Subject: s%d\n\n" % i + b"x" * (1024 * (i + 1) - 20) + b"\n"
+            for i in range(6)]
+
+
+def test_delete_larger(ctx):
+    """--delete-larger: the big ones go from the server unfetched (also
+    with --keep), the others are fetched and kept."""
+    original = sizes_corpus()
+    srv = FaultPop(original)
+    run = Run(ctx, "dellarger")
+    try:
+        rc, err = run.fetch(srv, "--keep", "--delete-larger", "3500")
+        eq(rc, 0, "fetch: %s" % err)
+        eq(sorted(run.stored()), sorted(original[:3]), "the small ones stored")
+        eq([m is None for m in srv.messages], [False] * 3 + [True] * 3,
+           "the large ones deleted on the server, the small ones kept")
+        retr = [c for _, c in srv.commands if c.startswith(b"RETR")]
+        eq(retr, [b"RETR 1", b"RETR 2", b"RETR 3"], "none of the large ones retrieved")
+    finally:
+        srv.stop()
+
+
+def test_session_caps(ctx):
+    """--max-messages and --max-bytes: the rest waits for the next
+    session; a single message larger than the byte cap still comes."""
+    original = sizes_corpus()
+    srv = FaultPop(original)
+    run = Run(ctx, "caps")
+    try:
+        for want in (2, 4, 6, 6):
+            rc, err = run.fetch(srv, "--keep", "--max-messages", "2")
+            eq((rc, len(run.stored())), (0, want), "2 per session: %s" % err)
+        eq(sorted(run.stored()), sorted(original), "all of them in the end, once")
+        srv2 = FaultPop(original)
+        run2 = Run(ctx, "bytecap")
+        try:
+            # 1 + 2 KB fit 3500, then 3 KB alone, then 4 KB alone, ...
+            for want in (2, 3, 4, 5, 6):
+                rc, err = run2.fetch(srv2, "--keep", "--max-bytes", "3500")
+                eq((rc, len(run2.stored())), (0, want), "byte cap: %s" % err)
+        finally:
+            srv2.stop()
+    finally:
+        srv.stop()
+
+
+def mda_store(d, kill_at=0):
+    """An MDA writing each message into d; with kill_at it SIGKILLs
+    satchel fetch ($PPID of the MDA's shell) right after storing the
+    kill_at-th one, before exiting 0: the delivery happened, the fetch
+    never learned it."""
+    kill = ('[ "$(ls %s | wc -l)" -eq %d ] && kill -9 $PPID; ' % (d, kill_at)
+            if kill_at else "")
+    return "mda:f=%s/$$.$(date +%%s%%N); cat > $f.tmp && mv $f.tmp $f; %sexit 0" % (d, kill)
+
+
+def mda_stored(d):
+    out = []
+    for n in os.listdir(d):
+        with open(os.path.join(d, n), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def test_ambiguous_delivery(ctx):
+    """MDA (no keys): a kill between the MDA's exit and the journal
+    leaves exactly that one message unknown. The default (redeliver)
+    delivers it again: one duplicate, nothing lost; --ambiguous skip
+    records it: no duplicate. Any other kill point makes no duplicate."""
+    original = corpus(4)
+    for policy, dups in (("redeliver", 1), ("skip", 0)):
+        srv = FaultPop(original, pipelining=False)
+        run = Run(ctx, "ambiguous-" + policy)
+        d = os.path.join(run.dir, "mda")
+        os.makedirs(d)
+        try:
+            rc, err = run.fetch(srv, to=mda_store(d, kill_at=2))
+            eq(rc, -9, "%s: killed during the MDA of message 2: %s" % (policy, err))
+            eq(sorted(mda_stored(d)), sorted(original[:2]), "%s: two delivered" % policy)
+            check(all(m is not None for m in srv.messages),
+                  "%s: nothing deleted before the kill" % policy)
+            # without --quiet: the log line must tell about the message
+            args = [a for a in run.args(srv, "--ambiguous", policy, to=mda_store(d))
+                    if a != "--quiet"]
+            proc = subprocess.run(args, capture_output=True, timeout=30)
+            err = proc.stderr.decode()
+            eq(proc.returncode, 0, "%s: the rerun: %s" % (policy, err))
+            got = mda_stored(d)
+            eq(len(got), len(original) + dups, "%s: %d duplicate(s): %s" % (policy, dups, err))
+            eq(set(got), set(original), "%s: every message delivered" % policy)
+            if policy == "redeliver":
+                eq(got.count(original[1]), 2, "the duplicate is message 2, the one in doubt")
+                check("delivered again after an interrupted delivery" in err,
+                      "the log says so: %s" % err)
+            else:
+                check("not delivered again" in err, "the log says so: %s" % err)
+            check(all(m is None for m in srv.messages), "%s: all deleted in the end" % policy)
+        finally:
+            srv.stop()
+    # killed at a RETR (after message n-1 was recorded): no duplicate
+    for n in (2, 4):
+        srv = FaultPop(original, pipelining=False, kill_at=("RETR", n))
+        run = Run(ctx, "mda-retr%d" % n)
+        d = os.path.join(run.dir, "mda")
+        os.makedirs(d)
+        try:
+            rc, err = run.fetch(srv, to=mda_store(d))
+            eq(rc, -9, "killed at RETR %d: %s" % (n, err))
+            srv.faults.pop("kill_at")
+            rc, err = run.fetch(srv, to=mda_store(d))
+            eq(rc, 0, "rerun: %s" % err)
+            eq(sorted(mda_stored(d)), sorted(original), "killed at RETR %d: each once" % n)
+        finally:
+            srv.stop()
+
+
+def test_uidls_changed_match_headers(ctx):
+    """Every UIDL changed (a server migration): the run stops (69) and
+    fetches nothing; --match-headers finds the stored ones by their
+    headers (TOP n 0), records them under their new UIDLs, and fetches
+    only the one not stored here."""
+    original = [b"Subject: mig %d\nMessage-ID: <%d@mig>\nFrom: a@b\n"
+                b"Date: Mon, 1 Dec 2026 10:%02d:00 +0000\n\nbody %d\n" % (i, i, i, i)
+                for i in range(12)]
+    srv = FaultPop(original)
+    run = Run(ctx, "migrate")
+    try:
+        rc, err = run.fetch(srv, "--keep")
+        eq((rc, len(run.stored())), (0, 12), "first run: %s" % err)
+        # one stored message goes missing here: it must be fetched again
+        gone = [n for n in os.listdir(os.path.join(run.md, "new"))
+                if open(os.path.join(run.md, "new", n), "rb").read() == original[5]]
+        eq(len(gone), 1, "message 6 found in new/")
+        os.unlink(os.path.join(run.md, "new", gone[0]))
+        srv.faults["uidls"] = [b"moved-%d" % i for i in range(1, 13)]
+        srv.commands.clear()
+        rc, err = run.fetch(srv, "--keep")
+        eq(rc, 69, "every UIDL changed: stop: %s" % err)
+        check("UIDLs" in err and "--match-headers" in err, "and say so: %s" % err)
+        eq(len(run.stored()), 11, "nothing fetched")
+        srv.commands.clear()
+        args = [a for a in run.args(srv, "--keep", "--match-headers") if a != "--quiet"]
+        p = subprocess.run(args, capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        eq(p.returncode, 0, "--match-headers: %s" % err)
+        retr = [c for _, c in srv.commands if c.startswith(b"RETR")]
+        tops = [c for _, c in srv.commands if c.startswith(b"TOP")]
+        eq(retr, [b"RETR 6"], "only the one not stored is fetched")
+        eq(len(tops), 12, "a TOP n 0 for each new UIDL")
+        check("11 under new UIDLs found stored already" in err, "the log counts them: %s" % err)
+        eq(sorted(run.stored()), sorted(original), "each message once")
+        srv.commands.clear()
+        rc, err = run.fetch(srv, "--keep")
+        eq(rc, 0, "then a plain run: %s" % err)
+        check(not any(c.startswith((b"RETR", b"TOP")) for _, c in srv.commands),
+              "nothing fetched or compared again: %r" % srv.commands)
+    finally:
+        srv.stop()

@@ -44,7 +44,10 @@ static void test_good(void)
 			"password_file = /p\nkeep = 30d\n"
 			"[club]\n  url = pop://bob;AUTH=*@[::1]:1110  \n"
 			"to = mda:/usr/bin/procmail -d bob\ntls = none\n"
-			"skip_larger = 1000000\ntimeout = 5\n",
+			"skip_larger = 1000000\ntimeout = 5\n"
+			"delete_larger = 9000000\nmax_messages = 50\n"
+			"max_bytes = 2000000\nambiguous = skip\n"
+			"allow_plaintext = yes\n",
 			&cfg, err, sizeof(err));
 	CHECK(ret == 0 && cfg.count == 2 && cfg.parallel == 2, err);
 	if (ret != 0)
@@ -69,6 +72,14 @@ static void test_good(void)
 		      cfg.accounts[1].timeout_secs == 5 &&
 		      !cfg.accounts[1].keep,
 	      "config: the second account's keys");
+	CHECK(cfg.accounts[1].delete_larger == 9000000 &&
+		      cfg.accounts[1].max_messages == 50 &&
+		      cfg.accounts[1].max_bytes == 2000000 &&
+		      cfg.accounts[1].ambiguous_skip &&
+		      cfg.accounts[1].allow_plaintext &&
+		      !cfg.accounts[0].ambiguous_skip &&
+		      cfg.accounts[0].max_messages == 0,
+	      "config: caps, delete_larger, ambiguous, a yes/no key");
 	CHECK(cfg.accounts[1].timeout_secs == 5 &&
 		      cfg.accounts[0].timeout_secs == 60,
 	      "config: defaults from the command line, per account");
@@ -93,6 +104,9 @@ static void test_bad(void)
 		{ "state_dir = /s\n[a]\n[a]\n", "account named twice" },
 		{ "state_dir = /s\nparallel = 0\n", "not a number" },
 		{ "state_dir = /s\n[a]\ntimeout = 5s\n", "not a number" },
+		{ "state_dir = /s\n[a]\nambiguous = maybe\n", "redeliver or skip" },
+		{ "state_dir = /s\n[a]\nmax_messages = 2000000\n", "not a number" },
+		{ "state_dir = /s\n[a]\nallow_plaintext = 1\n", "yes or no" },
 		{ "[a]\nurl = pop://u@h\nto = maildir:/m\n", "no state_dir" },
 	};
 	struct fetch_config cfg;

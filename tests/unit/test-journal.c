@@ -154,11 +154,51 @@ static void test_parse(void)
 		      len == 3 && when == 12, "parse: +");
 	CHECK(journal_parse_line("- abc", 5, &uidl, &len, &when) == '-',
 	      "parse: -");
+	CHECK(journal_parse_line("? abc", 5, &uidl, &len, &when) == '?' &&
+		      len == 3,
+	      "parse: ?");
 	CHECK(journal_parse_line("+ 1x abc", 8, &uidl, &len, &when) == 0 &&
 		      journal_parse_line("+ 12", 4, &uidl, &len, &when) == 0 &&
 		      journal_parse_line("* 1 a", 5, &uidl, &len, &when) == 0 &&
 		      journal_parse_line("+ 1 a b", 7, &uidl, &len, &when) == 0,
 	      "parse: malformed lines are no records");
+}
+
+static void test_pending(void)
+{
+	struct journal *j = NULL;
+	const char *error = "";
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/pending.journal", dir);
+	CHECK(journal_open(path, &j, &error) == JOURNAL_OK, "pending: open");
+	CHECK(journal_begin(j, "a", 1, &error) == 0 &&
+		      journal_begin(j, "b", 1, &error) == 0 &&
+		      journal_begin(j, "c", 1, &error) == 0,
+	      "pending: three begun");
+	CHECK(journal_pending(j, "a", 1) && !journal_has(j, "a", 1, NULL),
+	      "pending: begun is unknown, not delivered");
+	CHECK(journal_add(j, "a", 1, 5, &error) == 0 &&
+		      journal_forget(j, "b", 1, &error) == 0,
+	      "pending: a delivered, b failed");
+	CHECK(!journal_pending(j, "a", 1) && journal_has(j, "a", 1, NULL) &&
+		      !journal_pending(j, "b", 1) && !journal_has(j, "b", 1, NULL),
+	      "pending: resolved either way");
+	CHECK(journal_sync(j, &error) == 0, "pending: sync");
+	journal_close(&j);
+	CHECK(journal_open(path, &j, &error) == JOURNAL_OK &&
+		      journal_pending(j, "c", 1) && !journal_pending(j, "a", 1) &&
+		      !journal_pending(j, "b", 1),
+	      "pending: only c still unknown after reopening");
+	CHECK(journal_compact(j, true, &error) == 0, "pending: compact");
+	journal_close(&j);
+	CHECK(journal_open(path, &j, &error) == JOURNAL_OK &&
+		      journal_pending(j, "c", 1) && journal_has(j, "a", 1, NULL),
+	      "pending: compaction keeps the unknown one");
+	CHECK(journal_begin(j, "a", 1, &error) == 0 &&
+		      !journal_pending(j, "a", 1),
+	      "pending: begin of a delivered one changes nothing");
+	journal_close(&j);
 }
 
 int main(void)
@@ -171,6 +211,7 @@ int main(void)
 	test_lock();
 	test_many();
 	test_parse();
+	test_pending();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		return 1;
