@@ -105,6 +105,17 @@ static const char *fetch_auth_choose(const struct popurl *url,
 	return NULL;
 }
 
+/* RFC 2449 / 3206 codes that make a refused login one to try later. */
+static const struct {
+	const char *code, *why;
+} fetch_auth_temp_codes[] = {
+	{ "SYS/TEMP", "login deferred by the server [SYS/TEMP]" },
+	{ "IN-USE", "login deferred by the server [IN-USE]: the maildrop "
+		    "is in use" },
+	{ "LOGIN-DELAY", "login deferred by the server [LOGIN-DELAY]: too "
+			 "soon after the last login" },
+};
+
 /* Reads the status line of the last command and classifies it. */
 static int fetch_auth_result(struct pop3client *pc, struct pop3_status *st,
 			     char *reply, size_t reply_size,
@@ -119,13 +130,17 @@ static int fetch_auth_result(struct pop3client *pc, struct pop3_status *st,
 	if (st->kind == POP3_OK)
 		return FETCH_AUTH_OK;
 	if (st->kind == POP3_ERR) {
-		*why_r = "login refused";
-		if (pop3_code_is(st, "SYS/TEMP") ||
-		    pop3_code_is(st, "IN-USE") ||
-		    pop3_code_is(st, "LOGIN-DELAY")) {
-			*why_r = "login deferred by the server";
-			return FETCH_AUTH_TEMP;
+		size_t i;
+
+		for (i = 0; i < sizeof(fetch_auth_temp_codes) /
+					sizeof(fetch_auth_temp_codes[0]);
+		     i++) {
+			if (pop3_code_is(st, fetch_auth_temp_codes[i].code)) {
+				*why_r = fetch_auth_temp_codes[i].why;
+				return FETCH_AUTH_TEMP;
+			}
 		}
+		*why_r = "login refused";
 		return FETCH_AUTH_REFUSED;
 	}
 	if (st->kind == POP3_CONTINUE)

@@ -101,5 +101,9 @@ int fetch_daemon(struct fetch_config *cfg, char **names, size_t nnames,
 		while (left > 0 && !fetch_daemon_stop)
 			left = sleep(left);
 	}
-	return ret;
+	/* stopped as asked: each round's failure was logged in its round,
+	 * and a non-zero exit after SIGTERM would make systemd count the
+	 * stop as a failure */
+	(void)ret;
+	return FETCH_EXIT_OK;
 }

@@ -125,6 +125,18 @@ static int fetch_number(const char *opt, const char *text, uint64_t max,
 	return -1;
 }
 
+/* A number from 1 to max: a count, a size or a period of 0 is never
+ * meant. */
+static int fetch_count(const char *opt, const char *text, uint64_t max,
+		       uint64_t *value_r)
+{
+	if (strnum_parse_u64(text, max, value_r) == 0 && *value_r > 0)
+		return 0;
+	fprintf(stderr, "satchel fetch: --%s: a number from 1 to %llu, not "
+		"%s\n", opt, (unsigned long long)max, text);
+	return -1;
+}
+
 static int fetch_parse_tls(const char *text, enum fetch_tls *tls_r)
 {
 	size_t i;
@@ -165,7 +177,7 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 	case OPT_TO: a->dest = arg; break;
 	case OPT_KEEP: a->keep = true; break;
 	case OPT_KEEP_DAYS:
-		if (fetch_number("keep-days", arg, 100000, &n) < 0 || n == 0)
+		if (fetch_count("keep-days", arg, 100000, &n) < 0)
 			return -1;
 		a->keep = true;
 		a->keep_days = (unsigned)n;
@@ -184,20 +196,17 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 		a->skip_larger = n;
 		break;
 	case OPT_DELETE_LARGER:
-		if (fetch_number("delete-larger", arg, UINT64_MAX / 2, &n) < 0 ||
-		    n == 0)
+		if (fetch_count("delete-larger", arg, UINT64_MAX / 2, &n) < 0)
 			return -1;
 		a->delete_larger = n;
 		break;
 	case OPT_MAX_MESSAGES:
-		if (fetch_number("max-messages", arg, FETCH_MESSAGES_MAX,
-				 &n) < 0 || n == 0)
+		if (fetch_count("max-messages", arg, FETCH_MESSAGES_MAX, &n) < 0)
 			return -1;
 		a->max_messages = (unsigned)n;
 		break;
 	case OPT_MAX_BYTES:
-		if (fetch_number("max-bytes", arg, UINT64_MAX / 2, &n) < 0 ||
-		    n == 0)
+		if (fetch_count("max-bytes", arg, UINT64_MAX / 2, &n) < 0)
 			return -1;
 		a->max_bytes = n;
 		break;
@@ -210,7 +219,7 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 		a->ambiguous_skip = arg[0] == 's';
 		break;
 	case OPT_TIMEOUT:
-		if (fetch_number("timeout", arg, 86400, &n) < 0 || n == 0)
+		if (fetch_count("timeout", arg, 86400, &n) < 0)
 			return -1;
 		a->timeout_secs = (unsigned)n;
 		break;
@@ -229,13 +238,36 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 	return 0;
 }
 
+/* text for an error message, a password in its user part (RFC 2384
+ * forbids one, users still try) replaced by "***". */
+static const char *fetch_url_masked(const char *text, char *out,
+				    size_t size)
+{
+	const char *auth = strstr(text, "://"), *end, *at, *colon;
+
+	snprintf(out, size, "%s", text);
+	if (auth == NULL)
+		return out;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memrchr(auth, '@', (size_t)(end - auth));
+	colon = at == NULL ? NULL : memchr(auth, ':', (size_t)(at - auth));
+	if (colon != NULL)
+		snprintf(out, size, "%.*s:***%s", (int)(colon - text), text,
+			 at);
+	return out;
+}
+
 /* The account of a URL given on the command line. */
 static int fetch_account_from_url(struct fetch_account *a, const char *text)
 {
 	const char *why;
 
 	if (popurl_parse(text, &a->url, &why) < 0) {
-		fprintf(stderr, "satchel fetch: %s: %s\n", text, why);
+		char shown[1024];
+
+		fprintf(stderr, "satchel fetch: %s: %s\n",
+			fetch_url_masked(text, shown, sizeof(shown)), why);
 		return -1;
 	}
 	if (a->url.user[0] == '\0' && a->url.auth != POPURL_AUTH_SASL) {
@@ -324,8 +356,7 @@ int fetch_main(int argc, char **argv)
 			continue;
 		}
 		if (opt == OPT_INTERVAL) {
-			if (fetch_number("interval", optarg, 7 * 86400, &n) < 0 ||
-			    n == 0)
+			if (fetch_count("interval", optarg, 7 * 86400, &n) < 0)
 				return FETCH_EXIT_USAGE;
 			fetch_interval = (unsigned)n;
 			continue;

@@ -36,6 +36,8 @@
  * fsync'd, little enough that a slow destination holds little. */
 #define FETCH_WINDOW_COMMANDS 64
 #define FETCH_WINDOW_OCTETS (8u << 20)
+/* the progress line is rewritten at most this often */
+#define FETCH_PROGRESS_MS 100
 /* DELEs sent before their replies are read */
 #define FETCH_DELE_BATCH 256
 /* Messages stored between two syncs of a Maildir's new/ */
@@ -89,23 +91,24 @@ static void fetch_event(struct fetch_job *job, const char *event,
 }
 
 /* On a terminal (and neither --json nor --quiet): messages n/m, octets,
- * rate and what is left, rewritten in place. */
+ * rate and what is left, rewritten in place as each message is stored
+ * (at most every FETCH_PROGRESS_MS, and for the last one). */
 static void fetch_progress(struct fetch_job *job)
 {
-	double secs = (double)(fetch_now_ms() - job->start_ms) / 1000.0;
-	double rate = secs > 0 ? (double)job->bytes / secs : 0;
-	uint64_t left = 0;
-	size_t i;
+	int64_t now = fetch_now_ms();
+	double secs = (double)(now - job->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)job->progress_bytes / secs : 0;
+	uint64_t left = job->wanted_octets > job->progress_octets ?
+				job->wanted_octets - job->progress_octets :
+				0;
 
-	if (!job->tty)
+	if (!job->tty || (now - job->progress_ms < FETCH_PROGRESS_MS &&
+			  job->progress_msgs < job->nwanted))
 		return;
-	for (i = 0; i < job->nwanted; i++) {
-		if (!job->wanted[i]->stored)
-			left += job->wanted[i]->size;
-	}
+	job->progress_ms = now;
 	fprintf(stderr, "\r%s: %zu/%zu messages, %.1f MB, %.1f MB/s, ETA %.0f s ",
-		job->a->name, job->fetched, job->nwanted,
-		(double)job->bytes / 1e6, rate / 1e6,
+		job->a->name, job->progress_msgs, job->nwanted,
+		(double)job->progress_bytes / 1e6, rate / 1e6,
 		rate > 0 ? (double)left / rate : 0.0);
 }
 
@@ -181,7 +184,6 @@ static void fetch_flush(struct fetch_job *job)
 		job->fetched++;
 		job->bytes += m->received;
 		fetch_event(job, "message", m);
-		fetch_progress(job);
 	}
 	job->npending = 0;
 }
@@ -287,6 +289,10 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 	}
 	m->stored = true;
 	job->pending[job->npending++] = m;
+	job->progress_msgs++;
+	job->progress_bytes += m->received;
+	job->progress_octets += m->size;
+	fetch_progress(job);
 	if (!fetch_dest_has_keys(job->dest))
 		fetch_record_now(job);
 	return FETCH_EXIT_OK;

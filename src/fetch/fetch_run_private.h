@@ -63,6 +63,10 @@ struct fetch_job {
 	int exit;                           /* a fetch_exit to end with */
 
 	bool tty;                           /* progress on stderr */
+	size_t progress_msgs;               /* stored so far (this run) */
+	uint64_t progress_bytes;            /* their octets received */
+	uint64_t progress_octets;           /* their LIST sizes */
+	int64_t progress_ms;                /* when last shown */
 	size_t fetched, deleted, recovered, skipped;
 	size_t deleted_unfetched;           /* over delete_larger */
 	size_t deferred;                    /* over a per-session cap */
