@@ -40,7 +40,12 @@ ACCOUNT_MSGS = 60 if QUICK else 2000
 MSG_KB = 8 if QUICK else 50
 PARALLEL_MSGS = 5 if QUICK else 200
 POLL_MSGS = 200 if QUICK else 100000
-CLIENTS = ("satchel", "mpop", "fetchmail", "getmail")
+# getmail6 6.18 waits for each delivery child on a condition that its
+# SIGCHLD handler may notify before the wait starts: then it sits out
+# its socket timeout (set to 5 s below) and gives up. Its figures come
+# from the full run only; the QUICK run (make test) must not depend on
+# that race.
+CLIENTS = ("satchel", "mpop", "fetchmail") + (() if QUICK else ("getmail",))
 PASSWORD = "bench-Pw.4z"
 GETMAIL_USER = "satchel"  # made by make deps
 
@@ -70,7 +75,7 @@ def command(client, user, port, work, keep=True):
         os.makedirs(gmdir, exist_ok=True)
         with open(os.path.join(gmdir, "getmailrc"), "w") as f:
             f.write("[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\n"
-                    "port = %d\nusername = %s\npassword = %s\n\n"
+                    "port = %d\nusername = %s\npassword = %s\ntimeout = 5\n\n"
                     "[destination]\ntype = Maildir\npath = %s/\n\n"
                     "[options]\nread_all = false\ndelete = %s\nverbose = 0\n"
                     "message_log_syslog = false\n"

@@ -39,6 +39,8 @@ struct fetch_account {
 	bool allow_plaintext;
 	const char *cafile;         /* NULL: the system store */
 	const char *pin;            /* sha256//BASE64 of the SPKI, or NULL */
+	const char *cert;           /* a client certificate (PEM), or NULL */
+	const char *key;            /* its key; NULL: in the cert's file */
 	const char *dest;           /* fetch_dest.h spec */
 	const char *rcpt;           /* LMTP/SMTP recipient */
 	bool keep;                  /* leave the mail on the server */
@@ -60,9 +62,19 @@ struct fetch_account {
 	bool accept_new_uidls;      /* a mass UIDL change: fetch anyway */
 	bool match_headers;         /* ... or find the stored ones by their
 				       headers (fetch_match.c) */
+	bool sdps;                  /* ask *ENV for each message's
+				       envelope (fetch_sdps.c) */
+	bool preview;               /* list the new ones (TOP), fetch and
+				       change nothing */
+	const char *skip_header;    /* "Name: text": matching ones stay on
+				       the server; NULL: none */
 	bool json;                  /* events on stdout */
 	bool quiet;                 /* no log line on success */
 };
+
+/* Is rule a --skip-header rule: "Name: text", a field name (printable
+ * ASCII, no space or colon) and some text? */
+bool fetch_skip_header_valid(const char *rule);
 
 /* Fetches one account. Returns a fetch_exit. */
 int fetch_run(const struct fetch_account *account);

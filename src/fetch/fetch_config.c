@@ -135,6 +135,8 @@ static const char **fetch_config_string_key(struct fetch_account *a,
 					       password_command) },
 		{ "cafile", offsetof(struct fetch_account, cafile) },
 		{ "pin", offsetof(struct fetch_account, pin) },
+		{ "cert", offsetof(struct fetch_account, cert) },
+		{ "key", offsetof(struct fetch_account, key) },
 		{ "rcpt", offsetof(struct fetch_account, rcpt) },
 	};
 	size_t i;
@@ -144,6 +146,17 @@ static const char **fetch_config_string_key(struct fetch_account *a,
 			return (const char **)((char *)a + keys[i].offset);
 	}
 	return NULL;
+}
+
+static int fetch_config_skip_header(struct fetch_config_ctx *c,
+				    const char *value)
+{
+	if (!fetch_skip_header_valid(value))
+		return fetch_config_fail(c, "Name: text", "skip_header");
+	c->a->skip_header = fetch_config_keep(c, value);
+	return c->a->skip_header == NULL ?
+		       fetch_config_fail(c, "out of memory", NULL) :
+		       0;
 }
 
 static int fetch_config_ambiguous(struct fetch_config_ctx *c,
@@ -167,6 +180,7 @@ static const struct {
 	{ "keep", fetch_config_keep_days },
 	{ "tls", fetch_config_tls },
 	{ "ambiguous", fetch_config_ambiguous },
+	{ "skip_header", fetch_config_skip_header },
 };
 
 /* yes/no keys. */
@@ -178,6 +192,8 @@ static const struct {
 	{ "accept_new_uidls", offsetof(struct fetch_account,
 				       accept_new_uidls) },
 	{ "match_headers", offsetof(struct fetch_account, match_headers) },
+	{ "sdps", offsetof(struct fetch_account, sdps) },
+	{ "preview", offsetof(struct fetch_account, preview) },
 };
 
 /* Numbers (> 0) into a uint64_t (wide) or an unsigned field. */

@@ -12,10 +12,11 @@
  *
  * Every key of an account is a command-line option of the one-shot
  * form without its dashes (satchel(1) FETCH): url, to, keep (yes, no,
- * or Nd), password_file, password_command, cafile, pin, tls,
+ * or Nd), password_file, password_command, cafile, pin, cert, key, tls,
  * allow_plaintext, rcpt, skip_larger, delete_larger, max_messages,
- * max_bytes, ambiguous (redeliver or skip), timeout, session_timeout,
- * accept_new_uidls. '#' starts a comment line. */
+ * max_bytes, ambiguous (redeliver or skip), sdps, preview, skip_header,
+ * timeout,
+ * session_timeout, accept_new_uidls, match_headers. '#' starts a comment line. */
 #ifndef SATCHEL_FETCH_CONFIG_H
 #define SATCHEL_FETCH_CONFIG_H
 

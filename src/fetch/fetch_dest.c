@@ -94,6 +94,7 @@ static void fetch_mda_close(struct fetch_dest *dest)
 }
 
 static int fetch_mda_begin(struct fetch_dest *dest, const char *key,
+			   const struct fetch_envelope *env,
 			   const char **error_r)
 {
 	struct fetch_mda *mda = dest->impl;
@@ -112,6 +113,10 @@ static int fetch_mda_begin(struct fetch_dest *dest, const char *key,
 	}
 	if (mda->pid == 0) {
 		if (dup2(fds[0], STDIN_FILENO) < 0)
+			_exit(EX_OSERR);
+		/* the names qmail gives its delivery programs */
+		if (env != NULL && (setenv("SENDER", env->sender, 1) < 0 ||
+				    setenv("RECIPIENT", env->rcpt, 1) < 0))
 			_exit(EX_OSERR);
 		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", dest->arg, (char *)NULL);
@@ -210,9 +215,9 @@ void fetch_dest_close(struct fetch_dest **destp)
 }
 
 int fetch_dest_begin(struct fetch_dest *dest, const char *key,
-		     const char **error_r)
+		     const struct fetch_envelope *env, const char **error_r)
 {
-	return dest->ops->begin(dest, key, error_r);
+	return dest->ops->begin(dest, key, env, error_r);
 }
 
 int fetch_dest_write(struct fetch_dest *dest, const char *data, size_t len,

@@ -43,10 +43,23 @@ int fetch_dest_open(const char *spec, const struct fetch_dest_settings *set,
 		    struct fetch_dest **dest_r, const char **error_r);
 void fetch_dest_close(struct fetch_dest **destp);
 
+/* the longest envelope address taken (RFC 5321 4.5.3.1.3: a path is
+ * at most 256 octets with its brackets) */
+#define FETCH_ENVELOPE_MAX 254
+
+/* What a multidrop server (SDPS *ENV) said of a message's envelope. */
+struct fetch_envelope {
+	const char *sender;      /* "" for the null sender */
+	const char *rcpt;
+};
+
 /* Starts a message whose key (hex, <= DELIVERY_KEY_MAX) names it in a
- * Maildir. 0, or -1 with *error_r. */
+ * Maildir. With env (else NULL): a store puts Return-Path and
+ * Delivered-To before the message, LMTP/SMTP send RCPT TO the
+ * envelope's recipient (still from the null sender), an MDA gets
+ * SENDER and RECIPIENT in its environment. 0, or -1 with *error_r. */
 int fetch_dest_begin(struct fetch_dest *dest, const char *key,
-		     const char **error_r);
+		     const struct fetch_envelope *env, const char **error_r);
 /* 0, or -1 with *error_r: the message then must be aborted. */
 int fetch_dest_write(struct fetch_dest *dest, const char *data, size_t len,
 		     const char **error_r);

@@ -14,7 +14,7 @@ struct fetch_dest_ops {
 		    const char **error_r);
 	void (*close)(struct fetch_dest *dest);
 	int (*begin)(struct fetch_dest *dest, const char *key,
-		     const char **error_r);
+		     const struct fetch_envelope *env, const char **error_r);
 	int (*write)(struct fetch_dest *dest, const char *data, size_t len,
 		     const char **error_r);
 	enum fetch_dest_result (*commit)(struct fetch_dest *dest,

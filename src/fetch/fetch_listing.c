@@ -318,6 +318,10 @@ int fetch_listing_prune(struct fetch_job *job, long grace_secs)
 
 void fetch_listing_free(struct fetch_job *job)
 {
+	size_t i;
+
+	for (i = 0; job->msgs != NULL && i < job->count; i++)
+		free(job->msgs[i].env);
 	free(job->msgs);
 	free(job->wanted);
 	free(job->pending);

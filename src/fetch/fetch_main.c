@@ -37,6 +37,7 @@ static void fetch_usage(FILE *out)
 		"  --password-command CMD its first output line\n"
 		"  --cafile FILE          trust these CAs, not the system's\n"
 		"  --pin sha256//BASE64   and the server's key must be this\n"
+		"  --cert FILE [--key FILE]  a client certificate (EXTERNAL)\n"
 		"  --tls implicit|starttls|none\n"
 		"  --allow-plaintext      --tls none beyond loopback\n"
 		"  --state-dir DIR        where the journal lives\n"
@@ -50,6 +51,9 @@ static void fetch_usage(FILE *out)
 		"  --session-timeout SECS whole session (default %d)\n"
 		"  --accept-new-uidls     fetch even when every UIDL changed\n"
 		"  --match-headers        ... or find them stored by header\n"
+		"  --sdps                 each message's envelope from *ENV\n"
+		"  --preview              list the new ones (TOP), fetch none\n"
+		"  --skip-header 'Name: text'  leave the matching ones there\n"
 		"  --import-uidls mpop:FILE|fetchmail:FILE|getmail:FILE\n"
 		"                         take another fetcher's state\n"
 		"  --daemon               poll until SIGTERM (LOGIN-DELAY kept)\n"
@@ -67,6 +71,7 @@ enum fetch_option {
 	OPT_PASSWORD_COMMAND, OPT_CAFILE, OPT_TLS, OPT_ALLOW_PLAINTEXT,
 	OPT_STATE_DIR, OPT_RCPT, OPT_SKIP_LARGER, OPT_DELETE_LARGER,
 	OPT_MAX_MESSAGES, OPT_MAX_BYTES, OPT_AMBIGUOUS, OPT_MATCH_HEADERS,
+	OPT_SDPS, OPT_PREVIEW, OPT_SKIP_HEADER, OPT_CERT, OPT_KEY,
 	OPT_TIMEOUT,
 	OPT_SESSION_TIMEOUT, OPT_ACCEPT_NEW_UIDLS, OPT_JSON, OPT_QUIET,
 	OPT_SERVERINFO, OPT_IMPORT_UIDLS, OPT_DAEMON, OPT_INTERVAL, OPT_PIN,
@@ -81,6 +86,8 @@ static const struct option fetch_options[] = {
 	{ "password-command", required_argument, NULL, OPT_PASSWORD_COMMAND },
 	{ "cafile", required_argument, NULL, OPT_CAFILE },
 	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "tls", required_argument, NULL, OPT_TLS },
 	{ "allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -94,6 +101,9 @@ static const struct option fetch_options[] = {
 	{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
 	{ "accept-new-uidls", no_argument, NULL, OPT_ACCEPT_NEW_UIDLS },
 	{ "match-headers", no_argument, NULL, OPT_MATCH_HEADERS },
+	{ "sdps", no_argument, NULL, OPT_SDPS },
+	{ "preview", no_argument, NULL, OPT_PREVIEW },
+	{ "skip-header", required_argument, NULL, OPT_SKIP_HEADER },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serverinfo", no_argument, NULL, OPT_SERVERINFO },
@@ -186,6 +196,8 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 	case OPT_PASSWORD_COMMAND: a->password_command = arg; break;
 	case OPT_CAFILE: a->cafile = arg; break;
 	case OPT_PIN: a->pin = arg; break;
+	case OPT_CERT: a->cert = arg; break;
+	case OPT_KEY: a->key = arg; break;
 	case OPT_TLS: return fetch_parse_tls(arg, &a->tls);
 	case OPT_ALLOW_PLAINTEXT: a->allow_plaintext = true; break;
 	case OPT_STATE_DIR: a->state_dir = arg; break;
@@ -230,6 +242,16 @@ static int fetch_parse_option(struct fetch_account *a, int opt,
 		break;
 	case OPT_ACCEPT_NEW_UIDLS: a->accept_new_uidls = true; break;
 	case OPT_MATCH_HEADERS: a->match_headers = true; break;
+	case OPT_SDPS: a->sdps = true; break;
+	case OPT_PREVIEW: a->preview = true; break;
+	case OPT_SKIP_HEADER:
+		if (!fetch_skip_header_valid(arg)) {
+			fprintf(stderr, "satchel fetch: --skip-header: 'Name: "
+				"text', not %s\n", arg);
+			return -1;
+		}
+		a->skip_header = arg;
+		break;
 	case OPT_JSON: a->json = true; break;
 	case OPT_QUIET: a->quiet = true; break;
 	case OPT_SERVERINFO: *serverinfo = true; break;

@@ -58,7 +58,7 @@ static int64_t fetch_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fetch_json_string(FILE *out, const char *s)
+void fetch_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s != '\0'; s++) {
@@ -266,7 +266,7 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
 				 FETCH_EXIT_OK;
 	}
-	if (fetch_dest_begin(job->dest, m->key, &why) < 0) {
+	if (fetch_dest_begin(job->dest, m->key, m->env, &why) < 0) {
 		fetch_unbegin(job, m);
 		fetch_dest_failed(job, why);
 		ret = pop3client_read_body(&job->s.pc, fetch_discard_sink, job,
@@ -594,6 +594,15 @@ static void fetch_log(struct fetch_job *job)
 		fprintf(stderr, ", %zu found stored already", job->recovered);
 	if (job->skipped > 0)
 		fprintf(stderr, ", %zu too large skipped", job->skipped);
+	if (job->skipped_by_header > 0)
+		fprintf(stderr, ", %zu left on the server (--skip-header)",
+			job->skipped_by_header);
+	if (job->previewed > 0)
+		fprintf(stderr, ", %zu new previewed, none fetched",
+			job->previewed);
+	if (job->no_envelope > 0)
+		fprintf(stderr, ", %zu without an envelope from *ENV (to the "
+			"account's recipient)", job->no_envelope);
 	if (job->matched > 0)
 		fprintf(stderr, ", %zu under new UIDLs found stored already "
 			"(by their headers)", job->matched);
@@ -758,8 +767,14 @@ static int fetch_mail(struct fetch_job *job)
 		ret = fetch_select(job);
 	if (ret == FETCH_EXIT_OK && job->match_headers)
 		ret = fetch_match_headers(job);
+	if (ret == FETCH_EXIT_OK && job->a->skip_header != NULL)
+		ret = fetch_filter_headers(job);
+	if (ret == FETCH_EXIT_OK && job->a->preview)
+		ret = fetch_preview(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_recover(job);
+	if (ret == FETCH_EXIT_OK && job->a->sdps)
+		ret = fetch_sdps_envelopes(job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_retrieve(job);
 	if (ret != FETCH_EXIT_OK)
@@ -770,9 +785,18 @@ static int fetch_mail(struct fetch_job *job)
 			 why);
 		return FETCH_EXIT_IOERR;
 	}
-	if (ret != FETCH_EXIT_OK)
-		return ret;
+	if (ret != FETCH_EXIT_OK || job->a->preview)
+		return ret; /* a preview changes nothing on the server */
 	return fetch_delete(job);
+}
+
+/* EXTERNAL (the client certificate) and GSSAPI (the Kerberos ticket)
+ * log in with what the system holds: no password to ask for. */
+static bool fetch_needs_password(const struct fetch_account *a)
+{
+	return a->url.auth != POPURL_AUTH_SASL ||
+	       (strcmp(a->url.mech, "EXTERNAL") != 0 &&
+		strcmp(a->url.mech, "GSSAPI") != 0);
 }
 
 /* A bearer token from a command: worth one refresh on a refusal. */
@@ -802,7 +826,8 @@ int fetch_run(const struct fetch_account *a)
 	ret = fetch_open_state(&job);
 	if (ret == FETCH_EXIT_OK)
 		ret = fetch_open_dest(&job);
-	if (ret == FETCH_EXIT_OK &&
+	password[0] = '\0';
+	if (ret == FETCH_EXIT_OK && fetch_needs_password(a) &&
 	    fetch_password_get(a->password_file, a->password_command,
 			       a->name, password, sizeof(password),
 			       &why) < 0) {

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fetch/fetch.h"
+#include "fetch/fetch_dest.h"
 #include "fetch/fetch_mark.h"
 #include "fetch/fetch_session.h"
 #include "store/maildrop.h"
@@ -34,6 +36,8 @@ struct fetch_msg {
 	uint64_t received;                  /* body octets so far */
 	bool dele_sent;
 	bool delete_unfetched;              /* over delete_larger */
+	struct fetch_envelope *env;         /* SDPS: what *ENV said; NULL:
+					       nothing (malloc'd) */
 };
 
 struct fetch_job {
@@ -73,6 +77,9 @@ struct fetch_job {
 	size_t redelivered;                 /* ambiguous, fetched again */
 	size_t ambiguous_skipped;           /* ambiguous, recorded only */
 	size_t matched;                     /* found stored by header */
+	size_t no_envelope;                 /* SDPS: *ENV told nothing */
+	size_t previewed;                   /* --preview: listed only */
+	size_t skipped_by_header;           /* --skip-header matched */
 	bool match_headers;                 /* the UIDLs changed: match */
 	uint64_t wanted_octets;             /* LIST sizes of the wanted */
 	uint64_t bytes;
@@ -101,10 +108,39 @@ void fetch_listing_free(struct fetch_job *job);
 /* fetch_run.c: m into the journal, as delivered now. FETCH_EXIT_OK,
  * or FETCH_EXIT_IOERR with job->s.error. */
 int fetch_record(struct fetch_job *job, const struct fetch_msg *m);
+/* fetch_top.c: what TOP n 0 tells before fetching. */
+enum fetch_top_verdict {
+	FETCH_TOP_KEEP,        /* still to be fetched */
+	FETCH_TOP_DROP,        /* out of the wanted list */
+	FETCH_TOP_FAIL,        /* stop: job->s.error says why */
+};
+/* hdr: the first FETCH_DEST_HEAD_MAX octets of TOP n 0's reply (len 0
+ * when the server had no TOP for m) */
+typedef enum fetch_top_verdict fetch_top_fn(struct fetch_job *job,
+					    struct fetch_msg *m,
+					    const char *hdr, size_t len,
+					    void *context);
+/* TOP n 0 for every wanted message (a window of them with PIPELINING),
+ * fn deciding on each. A fetch_exit. */
+int fetch_top_each(struct fetch_job *job, fetch_top_fn *fn, void *context);
+/* --preview: a line (or a JSON event) per wanted message, which all
+ * leave the wanted list. A fetch_exit. */
+#define FETCH_PREVIEW_VALUE_MAX 256
+int fetch_preview(struct fetch_job *job);
+/* --skip-header: the wanted messages whose header matches stay on the
+ * server, unfetched. A fetch_exit. */
+int fetch_filter_headers(struct fetch_job *job);
+/* fetch_run.c: s as a JSON string on out (control octets and non-ASCII
+ * as \u00XX escapes). */
+void fetch_json_string(FILE *out, const char *s);
+
 /* fetch_match.c: the wanted messages already stored under their old
  * UIDLs (a Maildir's headers against TOP n 0) recorded under the new
  * ones and dropped from the wanted list. A fetch_exit. */
 int fetch_match_headers(struct fetch_job *job);
+/* fetch_sdps.c: *ENV for each wanted message (an SDPS server's
+ * multidrop envelope) into its env. A fetch_exit. */
+int fetch_sdps_envelopes(struct fetch_job *job);
 /* The journal's path for the account (fetch.h: DIR/NAME.journal, the
  * name's odd characters made '_'). 0 or -1 (too long). */
 int fetch_state_path(const struct fetch_account *a, char *out, size_t size);

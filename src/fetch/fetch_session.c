@@ -180,6 +180,7 @@ static int fetch_session_tls(struct fetch_session *s,
 {
 	struct tls_client_settings set = {
 		.verify = true, .ca_file = a->cafile, .min_version = "TLSv1.2",
+		.cert_file = a->cert, .key_file = a->key,
 	};
 	char err[256];
 	int ret;

@@ -248,6 +248,7 @@ static enum fetch_dest_result fetch_smtp_result(struct fetch_dest *dest,
 }
 
 static int fetch_smtp_begin(struct fetch_dest *dest, const char *key,
+			    const struct fetch_envelope *env,
 			    const char **error_r)
 {
 	struct fetch_smtp *s = dest->impl;
@@ -261,7 +262,8 @@ static int fetch_smtp_begin(struct fetch_dest *dest, const char *key,
 	/* the null sender: a fetched message must never bounce back */
 	code = fetch_smtp_command(dest, "MAIL FROM:<>", "");
 	if (code == 250) {
-		snprintf(rcpt, sizeof(rcpt), "<%s>", dest->set.rcpt);
+		snprintf(rcpt, sizeof(rcpt), "<%s>",
+			 env != NULL ? env->rcpt : dest->set.rcpt);
 		code = fetch_smtp_command(dest, "RCPT TO:", rcpt);
 	}
 	if (code == 250 || code == 251)

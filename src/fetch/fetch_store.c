@@ -34,6 +34,8 @@ struct fetch_store_job {
 	struct delivery_result res;
 	enum delivery_status status;
 	char key[DELIVERY_KEY_MAX + 1];
+	bool has_env;                    /* SDPS: the envelope below */
+	char sender[FETCH_ENVELOPE_MAX + 1], rcpt[FETCH_ENVELOPE_MAX + 1];
 };
 
 struct fetch_store {
@@ -135,6 +137,7 @@ static void fetch_store_close(struct fetch_dest *dest)
 }
 
 static int fetch_store_begin(struct fetch_dest *dest, const char *key,
+			     const struct fetch_envelope *env,
 			     const char **error_r)
 {
 	struct fetch_store *st = dest->impl;
@@ -147,11 +150,17 @@ static int fetch_store_begin(struct fetch_dest *dest, const char *key,
 	}
 	j->st = st;
 	snprintf(j->key, sizeof(j->key), "%s", key);
+	if (env != NULL) {
+		j->has_env = true;
+		snprintf(j->sender, sizeof(j->sender), "%s", env->sender);
+		snprintf(j->rcpt, sizeof(j->rcpt), "%s", env->rcpt);
+	}
 	memset(&set, 0, sizeof(set));
 	set.mboxrd = true;
 	set.verbatim = true;
 	set.name_key = j->key;
 	set.hostname = dest->set.hostname;
+	set.envelope_prefix = env != NULL;
 	if (st->kind == MAILDROP_MAILDIR) {
 		/* new/'s fsync once per flush: fetch_dest_flush */
 		set.defer_dir_sync = true;
@@ -234,7 +243,9 @@ static enum fetch_dest_result fetch_store_commit(struct fetch_dest *dest,
 
 	st->current = NULL;
 	j->target.user = dest->set.rcpt;
-	j->target.rcpt = dest->set.rcpt;
+	j->target.rcpt = j->has_env ? j->rcpt : dest->set.rcpt;
+	if (j->has_env)
+		env.sender = j->sender;
 	j->target.kind = st->kind;
 	j->target.path = dest->arg;
 	if (delivery_spool_finish(j->spool, &env, &j->res) < 0) {

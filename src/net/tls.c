@@ -36,6 +36,31 @@ static int min_version(const char *name, int *version_r)
 	return 0;
 }
 
+/* The certificate chain (PEM) and its private key into ssl_ctx; what
+ * names them in an error: cert_what, key_what. 0, or -1 with err. */
+static int load_cert_and_key(SSL_CTX *ssl_ctx, const char *cert,
+			     const char *key, const char *cert_what,
+			     const char *key_what, char *err, size_t errsize)
+{
+	char what[64];
+
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, cert) != 1) {
+		openssl_error(err, errsize, cert_what, cert);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, key, SSL_FILETYPE_PEM) != 1) {
+		openssl_error(err, errsize, key_what, key);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ssl_ctx) != 1) {
+		snprintf(what, sizeof(what), "%s does not match %s", key_what,
+			 cert_what);
+		openssl_error(err, errsize, what, key);
+		return -1;
+	}
+	return 0;
+}
+
 int tls_ctx_create(const struct tls_server_settings *set,
 		   struct tls_ctx **ctx_r, char *err, size_t errsize)
 {
@@ -70,20 +95,9 @@ int tls_ctx_create(const struct tls_server_settings *set,
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ssl_ctx, 0);
-	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, set->cert) != 1) {
-		openssl_error(err, errsize, "tls_cert", set->cert);
+	if (load_cert_and_key(ssl_ctx, set->cert, set->key, "tls_cert",
+			      "tls_key", err, errsize) < 0)
 		goto out_free;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, set->key,
-					SSL_FILETYPE_PEM) != 1) {
-		openssl_error(err, errsize, "tls_key", set->key);
-		goto out_free;
-	}
-	if (SSL_CTX_check_private_key(ssl_ctx) != 1) {
-		openssl_error(err, errsize, "tls_key does not match tls_cert",
-			      set->key);
-		goto out_free;
-	}
 	if (set->ciphers[0] != '\0' &&
 	    SSL_CTX_set_cipher_list(ssl_ctx, set->ciphers) != 1) {
 		openssl_error(err, errsize, "tls_ciphers", set->ciphers);
@@ -151,6 +165,14 @@ int tls_client_ctx_create(const struct tls_client_settings *set,
 	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_RENEGOTIATION |
 			    SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	if (set->cert_file != NULL && set->cert_file[0] != '\0' &&
+	    load_cert_and_key(ssl_ctx, set->cert_file,
+			      set->key_file != NULL && set->key_file[0] != '\0' ?
+				      set->key_file :
+				      set->cert_file,
+			      "client certificate", "client key", err,
+			      errsize) < 0)
+		goto out_free;
 	if (set->verify) {
 		const char *ca = set->ca_file;
 

@@ -43,6 +43,10 @@ struct tls_client_settings {
 	const char *ca_file;
 	/* "TLSv1.2" or "TLSv1.3"; NULL: TLSv1.2 */
 	const char *min_version;
+	/* a client certificate chain (PEM) and its key (NULL or "": in
+	 * the certificate's file), for SASL EXTERNAL; NULL or "": none */
+	const char *cert_file;
+	const char *key_file;
 };
 
 /* Builds a client context. Every connection made with it does a full

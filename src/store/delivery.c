@@ -528,7 +528,7 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 	dedup_make_id(spool->body_digest, spool->sender, t->rcpt,
 		      spool->hdr.message_id, res->delivery_id);
 	prefix.iov_base = prefix_buf;
-	prefix.iov_len = spool->set.verbatim ?
+	prefix.iov_len = spool->set.verbatim && !spool->set.envelope_prefix ?
 				 0 :
 				 delivery_prefix(spool, t, prefix_buf,
 						 sizeof(prefix_buf));

@@ -73,6 +73,10 @@ struct delivery_settings {
 	 * file system: set spool_dir to the Maildir's tmp/. For verbatim
 	 * single copies only. */
 	bool link_spool;
+	/* verbatim, but Return-Path (the envelope's sender) and
+	 * Delivered-To (the target's rcpt) before it: what a multidrop
+	 * server said of the envelope (the fetch client's SDPS) */
+	bool envelope_prefix;
 };
 
 #define DELIVERY_KEY_MAX 16

@@ -24,6 +24,8 @@ Faults, all optional:
   hold=("RETR", n)     the n-th such command waits for `release` (an
                        Event, set by the test; 30 s at most) before its
                        answer; `held` is set once it waits
+  envelopes={n: (sender, rcpt)}  SDPS: "*ENV n" answers them (bytes;
+                       b"" for the null sender), -ERR for the others
   login_delay=n        "LOGIN-DELAY n" in CAPA (RFC 2449 6.8; only said,
                        not enforced: logins come in whenever they like)
 
@@ -240,6 +242,13 @@ class Session:
                 data = srv.messages[n - 1]
                 head = data.split(b"\n\n", 1)[0] + b"\n\n" if b"\n\n" in data else data
                 self.send(b"+OK\r\n" + stuff(head) + b".\r\n")
+        elif word == "*ENV" and f.get("envelopes") is not None:
+            n = self.msg(arg)
+            env = f["envelopes"].get(n) if n else None
+            if env is None:
+                self.send(b"-ERR no envelope\r\n")
+            else:
+                self.send(b"+OK\r\nignored-1\r\nignored-2\r\n%s\r\n%s\r\n.\r\n" % env)
         elif word == "NOOP":
             self.send(b"+OK\r\n")
         elif word == "QUIT":

@@ -229,3 +229,36 @@ def test_pin(ctx):
                              dest=os.path.join(ctx.tmp, "pin-good"))
     eq(rc, 0, "the right pin: %s" % err)
     eq(len(stored(md)), 3, "fetched with the right pin")
+
+
+def test_external_client_certificate(ctx):
+    """;AUTH=EXTERNAL with --cert/--key (CN=alice, signed by the test CA)
+    against a server that verifies client certificates: logged in as the
+    certificate's user with no password sent; without a certificate the
+    server does not offer EXTERNAL and the login is refused (77); a key
+    that is not the certificate's is a configuration error (78)."""
+    port = free_port()
+    srv = ctx.server(config=dict(CONFIG, **{
+        "sasl_mechanisms": "EXTERNAL PLAIN", "tls_ca": CERTS.ca,
+        "tls_verify_client": "optional",
+        "listen_tls": "127.0.0.1:%d" % port})).start()
+    msgs = make_msgs([simple_msg(i) for i in range(2)], "maildir")
+    srv.fill(USER, msgs)
+    cert, key = CERTS.pair("client")
+    u = "pops://%s;AUTH=EXTERNAL@localhost:%d" % (USER, port)
+    dest = os.path.join(ctx.tmp, "md-external")
+    cmd = [SATCHEL, "fetch", u, "--to", "maildir:" + dest, "--state-dir",
+           dest + ".state", "--cafile", CERTS.ca, "--timeout", "10"]
+    p = subprocess.run(cmd + ["--cert", cert, "--key", key],
+                       capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0, "EXTERNAL with the client certificate: %s" % p.stderr)
+    eq(stored(dest), sorted(m.data for m in msgs), "the mail fetched")
+    srv.fill(USER, msgs)
+    p = subprocess.run(cmd + ["--password-file", password_file(ctx)],
+                       capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 77, "no certificate: EXTERNAL not offered: %s" % p.stderr)
+    other_key = CERTS.pair("server")[1]
+    p = subprocess.run(cmd + ["--cert", cert, "--key", other_key],
+                       capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 78, "a key that is not the certificate's: %s" % p.stderr)
+    check("client key" in p.stderr and "mismatch" in p.stderr, "and says so: %s" % p.stderr)

@@ -8,6 +8,7 @@ disk, and strace's word that everything was fsync'd before the first DELE.
 
 The server is tests/integration/faultpop.py, in this process.
 """
+import json
 import re
 import subprocess
 import time
@@ -447,5 +448,93 @@ def test_uidls_changed_match_headers(ctx):
         eq(rc, 0, "then a plain run: %s" % err)
         check(not any(c.startswith((b"RETR", b"TOP")) for _, c in srv.commands),
               "nothing fetched or compared again: %r" % srv.commands)
+    finally:
+        srv.stop()
+
+
+def test_sdps_envelopes(ctx):
+    """--sdps: *ENV n gives each message's envelope (a multidrop
+    mailbox): a Maildir gets Return-Path and Delivered-To before the
+    message, an MDA SENDER and RECIPIENT; a message *ENV says nothing
+    of (or something unusable) goes as without SDPS."""
+    original = corpus(4)
+    envelopes = {1: (b"a@example.org", b"bob@example.com"),
+                 2: (b"", b"<carol@example.com>"),
+                 3: (b"x@example.org", b"bad address")}
+    srv = FaultPop(original, envelopes=envelopes)
+    run = Run(ctx, "sdps")
+    try:
+        args = [a for a in run.args(srv, "--keep", "--sdps") if a != "--quiet"]
+        p = subprocess.run(args, capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        eq(p.returncode, 0, "--sdps into a Maildir: %s" % err)
+        envs = [c for _, c in srv.commands if c.startswith(b"*ENV")]
+        eq(envs, [b"*ENV 1", b"*ENV 2", b"*ENV 3", b"*ENV 4"], "one *ENV per message")
+        got = sorted(run.stored())
+        want = sorted([b"Return-Path: <a@example.org>\nDelivered-To: bob@example.com\n" + original[0],
+                       b"Return-Path: <>\nDelivered-To: carol@example.com\n" + original[1],
+                       original[2], original[3]])
+        eq(got, want, "the envelope before the messages that have one")
+        check("2 without an envelope" in err, "the log counts the others: %s" % err)
+    finally:
+        srv.stop()
+    srv = FaultPop(original, envelopes=envelopes)
+    run = Run(ctx, "sdps-mda")
+    d = os.path.join(run.dir, "mda")
+    os.makedirs(d)
+    try:
+        rc, err = run.fetch(srv, "--sdps", to="mda:f=%s/$$; { echo \"to=${RECIPIENT-none} "
+                            "from=${SENDER-none}\"; cat; } > $f" % d)
+        eq(rc, 0, "--sdps into an MDA: %s" % err)
+        firsts = sorted(m.split(b"\n", 1)[0] for m in mda_stored(d))
+        eq(firsts, sorted([b"to=bob@example.com from=a@example.org",
+                           b"to=carol@example.com from=",
+                           b"to=none from=none", b"to=none from=none"]),
+           "SENDER and RECIPIENT in the MDA's environment")
+    finally:
+        srv.stop()
+    srv = FaultPop(original)
+    run = Run(ctx, "nosdps")
+    try:
+        rc, err = run.fetch(srv, "--keep")
+        eq(rc, 0, "without --sdps: %s" % err)
+        check(not any(c.startswith(b"*ENV") for _, c in srv.commands), "no *ENV without --sdps")
+    finally:
+        srv.stop()
+
+
+def test_preview_and_skip_header(ctx):
+    """--preview lists the new messages from TOP n 0 (the server's text
+    escaped) and changes nothing anywhere; --skip-header leaves the
+    matching ones on the server, unfetched, and fetches the rest."""
+    original = [b"From: Alice <a@x>\nSubject: hello\nDate: Mon, 1 Dec 2026\n\nbody 1\n",
+                b"From: spammer\nSubject: buy\x1b[2J now\nX-Spam-Flag: YES\n\nbody 2\n",
+                b"From: Bob <b@x>\nSubject: re: hello\n\nbody 3\n"]
+    srv = FaultPop(original)
+    run = Run(ctx, "preview")
+    try:
+        p = subprocess.run(run.args(srv, "--preview"), capture_output=True, timeout=30)
+        eq(p.returncode, 0, "--preview: %s" % p.stderr.decode())
+        lines = p.stdout.decode().splitlines()
+        eq(len(lines), 3, "one line per new message: %r" % lines)
+        check(lines[0].startswith("1 ") and "\tAlice <a@x>\thello\tMon, 1 Dec 2026" in lines[0],
+              "number, size, From, Subject, Date: %r" % lines[0])
+        check("\x1b" not in p.stdout.decode() and "buy\\x1b[2J now" in lines[1],
+              "the server's control octets escaped: %r" % lines[1])
+        eq(run.stored(), [], "nothing fetched")
+        check(not any(c.startswith((b"RETR", b"DELE")) for _, c in srv.commands),
+              "no RETR, no DELE: %r" % srv.commands)
+        p = subprocess.run(run.args(srv, "--preview", "--json"), capture_output=True, timeout=30)
+        events = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        previews = [e for e in events if e["event"] == "preview"]
+        eq([e["subject"] for e in previews], ["hello", "buy\x1b[2J now", "re: hello"],
+           "--json: preview events with the header values")
+        rc, err = run.fetch(srv, "--skip-header", "x-spam-flag: yes")
+        eq(rc, 0, "--skip-header: %s" % err)
+        eq(sorted(run.stored()), sorted([original[0], original[2]]), "the others fetched")
+        eq([m is None for m in srv.messages], [True, False, True],
+           "the matching one left on the server, the fetched ones deleted")
+        rc, err = run.fetch(srv, "--skip-header", "nocolon")
+        eq(rc, 64, "a rule without a colon is refused: %s" % err)
     finally:
         srv.stop()
