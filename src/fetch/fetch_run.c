@@ -123,6 +123,17 @@ static void fetch_dest_failed(struct fetch_job *job, const char *why)
 	snprintf(job->s.error, sizeof(job->s.error), "delivery: %s", why);
 }
 
+/* The destination refused this one message for good (a 5xx, an MDA's
+ * failure): it stays on the server and the others still come; the run
+ * ends with 74 and the next run tries it again. */
+static void fetch_dest_refused(struct fetch_job *job, const char *why)
+{
+	if (job->refused++ == 0)
+		snprintf(job->s.error, sizeof(job->s.error),
+			 "delivery refused: %s", why);
+	job->exit = FETCH_EXIT_IOERR;
+}
+
 static int fetch_body_sink(const char *data, size_t len, void *context)
 {
 	struct fetch_job *job = context;
@@ -234,6 +245,7 @@ static void fetch_record_now(struct fetch_job *job)
  * for a broken connection. */
 static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 {
+	enum fetch_dest_result result;
 	struct pop3_status st;
 	const char *why;
 	bool failed = false;
@@ -282,9 +294,13 @@ static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 		return ret < 0 ? fetch_session_io_exit(&job->s, ret, "RETR") :
 				 FETCH_EXIT_OK;
 	}
-	if (fetch_dest_commit(job->dest, &why) != FETCH_DEST_OK) {
-		fetch_dest_failed(job, why);
+	result = fetch_dest_commit(job->dest, &why);
+	if (result != FETCH_DEST_OK) {
 		fetch_unbegin(job, m);
+		if (result == FETCH_DEST_PERM)
+			fetch_dest_refused(job, why);
+		else
+			fetch_dest_failed(job, why);
 		return FETCH_EXIT_OK;
 	}
 	m->stored = true;
@@ -594,6 +610,9 @@ static void fetch_log(struct fetch_job *job)
 		fprintf(stderr, ", %zu found stored already", job->recovered);
 	if (job->skipped > 0)
 		fprintf(stderr, ", %zu too large skipped", job->skipped);
+	if (job->refused > 0)
+		fprintf(stderr, ", %zu refused by the destination (left on the "
+			"server)", job->refused);
 	if (job->skipped_by_header > 0)
 		fprintf(stderr, ", %zu left on the server (--skip-header)",
 			job->skipped_by_header);

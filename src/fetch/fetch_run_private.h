@@ -79,6 +79,7 @@ struct fetch_job {
 	size_t matched;                     /* found stored by header */
 	size_t no_envelope;                 /* SDPS: *ENV told nothing */
 	size_t previewed;                   /* --preview: listed only */
+	size_t refused;                     /* by the destination, for good */
 	size_t skipped_by_header;           /* --skip-header matched */
 	bool match_headers;                 /* the UIDLs changed: match */
 	uint64_t wanted_octets;             /* LIST sizes of the wanted */

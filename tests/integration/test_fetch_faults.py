@@ -538,3 +538,33 @@ def test_preview_and_skip_header(ctx):
         eq(rc, 64, "a rule without a colon is refused: %s" % err)
     finally:
         srv.stop()
+
+
+def test_refused_message_does_not_block_the_rest(ctx):
+    """An MDA that fails for good on one message (exit 1, not 75): that
+    one stays on the server, the others are delivered and deleted, the
+    run exits 74 naming it; the next run tries only it again."""
+    original = corpus(4)
+    srv = FaultPop(original)
+    run = Run(ctx, "refused")
+    d = os.path.join(run.dir, "mda")
+    os.makedirs(d)
+    mda = ("mda:f=%s/$$; cat > $f.tmp; if grep -q '^Subject: m1$' $f.tmp; "
+           "then rm $f.tmp; exit 1; fi; mv $f.tmp $f" % d)
+    try:
+        args = [a for a in run.args(srv, to=mda) if a != "--quiet"]
+        p = subprocess.run(args, capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        eq(p.returncode, 74, "a refused message: exit 74: %s" % err)
+        check("1 refused by the destination" in err, "the log says so: %s" % err)
+        eq(sorted(mda_stored(d)), sorted([original[0], original[2], original[3]]),
+           "the others delivered")
+        eq([m is None for m in srv.messages], [True, False, True, True],
+           "only the refused one left on the server")
+        srv.commands.clear()
+        rc, err = run.fetch(srv, to=mda)
+        eq(rc, 74, "still refused: %s" % err)
+        eq([c for _, c in srv.commands if c.startswith(b"RETR")], [b"RETR 2"],
+           "the next run tries only that one")
+    finally:
+        srv.stop()
