@@ -1,5 +1,6 @@
 /* fetch_auth.c: the fetch client's login (fetch_auth.h). */
 #include <gsasl.h>
+#include <krb5.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,12 @@ static int fetch_auth_gsasl_props(Gsasl_session *gs, struct pop3client *pc,
 	int cb_len;
 
 	gsasl_property_set(gs, GSASL_AUTHID, url->user);
+	/* GSSAPI logs in as the ticket's principal: the URL's user goes
+	 * out as the authzid, so a ticket for someone else is refused
+	 * instead of fetching their mail (RFC 4752 3.1) */
+	if (gsasl_mechanism_name(gs) != NULL &&
+	    strcmp(gsasl_mechanism_name(gs), "GSSAPI") == 0)
+		gsasl_property_set(gs, GSASL_AUTHZID, url->user);
 	if (password != NULL)
 		gsasl_property_set(gs, GSASL_PASSWORD, password);
 	gsasl_property_set(gs, GSASL_SERVICE, "pop");
@@ -318,6 +325,44 @@ static int fetch_auth_gsasl_props(Gsasl_session *gs, struct pop3client *pc,
 	gsasl_property_set(gs, GSASL_CB_TLS_EXPORTER, cb64);
 	free(cb64);
 	return 0;
+}
+
+/* Does the default credentials cache (KRB5CCNAME, else krb5.conf's
+ * default_ccache_name) hold a principal's tickets? */
+static bool fetch_auth_has_krb5_ccache(void)
+{
+	krb5_context kctx;
+	krb5_ccache cc;
+	krb5_principal princ;
+	bool found = false;
+
+	if (krb5_init_context(&kctx) != 0)
+		return false;
+	if (krb5_cc_default(kctx, &cc) == 0) {
+		if (krb5_cc_get_principal(kctx, cc, &princ) == 0) {
+			krb5_free_principal(kctx, princ);
+			found = true;
+		}
+		krb5_cc_close(kctx, cc);
+	}
+	krb5_free_context(kctx);
+	return found;
+}
+
+/* GSSAPI's first step failed, before anything was sent: the client has
+ * no credentials to offer, a login failure (77) and not a mechanism
+ * this client lacks. gsasl does not say why; the ccache tells a
+ * missing ticket from one that got no service ticket. */
+static int fetch_auth_gssapi_failed(const char **why_r)
+{
+	if (!fetch_auth_has_krb5_ccache())
+		*why_r = "GSSAPI: no Kerberos credentials were found (kinit, "
+			 "or KRB5CCNAME)";
+	else
+		*why_r = "GSSAPI: the Kerberos credentials got no service "
+			 "ticket for the server (expired? kinit again), or "
+			 "the KDC did not answer";
+	return FETCH_AUTH_REFUSED;
 }
 
 /* RFC 5034 4.: AUTH, then challenge and response lines in base64 until
@@ -349,6 +394,11 @@ static int fetch_auth_sasl(struct pop3client *pc, const char *mech,
 		return FETCH_AUTH_UNSUPPORTED;
 	}
 	rc = gsasl_step64(gs, "", &out);
+	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE &&
+	    strcmp(mech, "GSSAPI") == 0) {
+		ret = fetch_auth_gssapi_failed(why_r);
+		goto out_finish;
+	}
 	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
 		*why_r = "SASL client failed";
 		ret = FETCH_AUTH_UNSUPPORTED;

@@ -27,7 +27,9 @@ struct fetch_offer {
 
 enum fetch_auth_result {
 	FETCH_AUTH_OK = 0,
-	FETCH_AUTH_REFUSED = 1,     /* -ERR: credentials refused (77) */
+	FETCH_AUTH_REFUSED = 1,     /* -ERR: credentials refused, or
+				       none to offer (GSSAPI without a
+				       usable ticket) (77) */
 	FETCH_AUTH_TEMP = 2,        /* -ERR [SYS/TEMP], [IN-USE],
 				       [LOGIN-DELAY]: try later (75) */
 	FETCH_AUTH_UNSUPPORTED = 3, /* nothing acceptable offered (69) */
@@ -41,7 +43,9 @@ void fetch_auth_stamp(const char *text, size_t len, char *stamp,
 		      size_t size);
 
 /* Logs in as url->user with password (may be NULL for EXTERNAL and
- * GSSAPI). With XOAUTH2/OAUTHBEARER the password is the token.
+ * GSSAPI; GSSAPI sends url->user as the authzid, the ticket's
+ * principal must be that user). With XOAUTH2/OAUTHBEARER the password
+ * is the token.
  * *why_r (static, or pc->error, or reply text copied into reply) tells
  * what happened for the log; reply (size >= POP3CLIENT_LINE_MAX) gets
  * the server's last status line. *code_r the server's response code. */

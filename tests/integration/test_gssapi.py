@@ -96,9 +96,10 @@ class Kdc:
                 self.proc.wait(5)
         self.proc = None
 
-    def kinit(self, user, ccache):
+    def kinit(self, user, ccache, password=None):
         env = dict(self.env, KRB5CCNAME="FILE:" + ccache)
-        r = subprocess.run([find("kinit"), user], input=PASSWORDS[user] + "\n",
+        r = subprocess.run([find("kinit"), user],
+                           input=(password or PASSWORDS[user]) + "\n",
                            env=env, capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, "kinit %s: %s" % (user, r.stderr[-300:]))
         return env
