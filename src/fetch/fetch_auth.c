@@ -289,6 +289,20 @@ static int fetch_auth_bearer(struct pop3client *pc, const char *mech,
 	return ret;
 }
 
+/* Mechanisms whose identity is the system's (a ticket, a certificate),
+ * not the URL's: the URL's user must be asked for as the authzid. */
+static bool fetch_auth_identity_from_system(const char *mech)
+{
+	static const char *const mechs[] = { "GSSAPI", "EXTERNAL" };
+	size_t i;
+
+	for (i = 0; mech != NULL && i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+		if (strcmp(mech, mechs[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int fetch_auth_gsasl_props(Gsasl_session *gs, struct pop3client *pc,
 				  const struct popurl *url,
 				  const char *password, const char **why_r)
@@ -299,11 +313,11 @@ static int fetch_auth_gsasl_props(Gsasl_session *gs, struct pop3client *pc,
 	int cb_len;
 
 	gsasl_property_set(gs, GSASL_AUTHID, url->user);
-	/* GSSAPI logs in as the ticket's principal: the URL's user goes
-	 * out as the authzid, so a ticket for someone else is refused
-	 * instead of fetching their mail (RFC 4752 3.1) */
-	if (gsasl_mechanism_name(gs) != NULL &&
-	    strcmp(gsasl_mechanism_name(gs), "GSSAPI") == 0)
+	/* GSSAPI logs in as the ticket's principal, EXTERNAL as the
+	 * certificate's: the URL's user goes out as the authzid, so a
+	 * ticket or certificate of someone else is refused instead of
+	 * fetching their mail (RFC 4752 3.1, RFC 4422 appendix A) */
+	if (fetch_auth_identity_from_system(gsasl_mechanism_name(gs)))
 		gsasl_property_set(gs, GSASL_AUTHZID, url->user);
 	if (password != NULL)
 		gsasl_property_set(gs, GSASL_PASSWORD, password);

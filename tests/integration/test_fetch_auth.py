@@ -257,6 +257,14 @@ def test_external_client_certificate(ctx):
     p = subprocess.run(cmd + ["--password-file", password_file(ctx)],
                        capture_output=True, text=True, timeout=60)
     eq(p.returncode, 77, "no certificate: EXTERNAL not offered: %s" % p.stderr)
+    # alice's certificate for bob's URL: refused, not alice's mail
+    bob_url = "pops://bob;AUTH=EXTERNAL@localhost:%d" % port
+    bob_cmd = [bob_url if c == u else c for c in cmd]
+    p = subprocess.run(bob_cmd + ["--cert", cert, "--key", key],
+                       capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 77, "another user's certificate is refused: %s" % p.stderr)
+    eq(len(os.listdir(srv.maildrop(USER) + "/new")) +
+       len(os.listdir(srv.maildrop(USER) + "/cur")), 2, "alice's mail untouched")
     other_key = CERTS.pair("server")[1]
     p = subprocess.run(cmd + ["--cert", cert, "--key", other_key],
                        capture_output=True, text=True, timeout=60)
