@@ -20,7 +20,8 @@ on loopback, into Maildirs on the same disk. Prints ratios.
 fetchmail delivers through an MDA (a shell writing into the Maildir, as
 fetchmail users do without procmail); mpop, getmail6 and satchel write
 the Maildir themselves. QUICK=1: tiny sizes (the test
-suite runs that). Environment: SATCHEL_BIN. Run as root.
+suite runs that). Environment: SATCHEL_BIN; BENCH_CLIENTS=a,b to run
+only those anchors (satchel always runs). Run as root.
 """
 import os
 import pwd
@@ -46,6 +47,10 @@ POLL_MSGS = 200 if QUICK else 100000
 # from the full run only; the QUICK run (make test) must not depend on
 # that race.
 CLIENTS = ("satchel", "mpop", "fetchmail") + (() if QUICK else ("getmail",))
+# BENCH_CLIENTS=satchel,mpop: only these (satchel always)
+if os.environ.get("BENCH_CLIENTS"):
+    CLIENTS = tuple(c for c in CLIENTS
+                    if c == "satchel" or c in os.environ["BENCH_CLIENTS"].split(","))
 PASSWORD = "bench-Pw.4z"
 GETMAIL_USER = "satchel"  # made by make deps
 

@@ -4,16 +4,19 @@
  * mbox: each message is appended and fsync'd under the locks at its
  * commit, in order. Maildir: the message is spooled in the Maildir's
  * tmp/ as it streams in and that very file becomes the message (no
- * copy); its commit fsyncs it and links it into new/, and new/ is
- * fsync'd once per flush (fetch_dest_flush). A Maildir commit only
- * ends the spool and starts its writeback; the flush stores the queued
- * messages (their fsyncs then find the data written, while the network
- * went on meanwhile) and fsyncs new/. The Maildir is opened once per
- * run. A pool of store threads
- * was tried: concurrent stores into one Maildir queue on its arrivals
- * lock, and the run got slower. */
+ * copy). A commit only ends the spool and queues it; the flush
+ * (fetch_dest_flush, every 64 messages) fsyncs the queued files on a
+ * few threads at once (each fsync's wait for the disk overlaps the
+ * others'), links each into new/ in order and fsyncs new/ once. The
+ * Maildir is opened once per run. Storing on threads too was tried:
+ * stores into one Maildir queue on its arrivals lock, and the run got
+ * slower; a syncfs per flush was tried: it waits for whatever else is
+ * dirty on the file system. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +24,15 @@
 
 #include "fetch/fetch_dest_private.h"
 #include "store/delivery.h"
+#include "util/jobpool.h"
 
 /* Maildir commits queued before a flush stores them (fetch_run flushes
  * every 64; a longer run of commits is stored as the queue fills) */
 #define FETCH_STORE_QUEUE 64
+/* threads fsyncing a flush's files at once: each fsync waits for the
+ * disk on its own (on a file system without a journal, an inode write
+ * each), so these waits overlap instead of adding up */
+#define FETCH_STORE_SYNC_THREADS 8
 
 /* One message being stored. */
 struct fetch_store_job {
@@ -35,6 +43,8 @@ struct fetch_store_job {
 	enum delivery_status status;
 	char key[DELIVERY_KEY_MAX + 1];
 	bool has_env;                    /* SDPS: the envelope below */
+	struct jobpool_job sync;         /* its fsync on the pool */
+	int sync_errno;                  /* 0: synced */
 	char sender[FETCH_ENVELOPE_MAX + 1], rcpt[FETCH_ENVELOPE_MAX + 1];
 };
 
@@ -46,6 +56,8 @@ struct fetch_store {
 	struct fetch_store_job *queued[FETCH_STORE_QUEUE]; /* Maildir:
 					    committed, not stored */
 	size_t nqueued;
+	struct jobpool *sync_pool;       /* Maildir: the flush's fsyncs */
+	size_t syncs_pending;
 	char spool_dir[4200];            /* Maildir: its tmp/ */
 };
 
@@ -97,6 +109,8 @@ static int fetch_maildir_open(struct fetch_dest *dest, const char *arg,
 	st = dest->impl;
 	if (delivery_maildir_open(dest->arg, &st->maildir, error_r) < 0)
 		return -1;
+	/* none (no threads to be had) only costs speed */
+	st->sync_pool = jobpool_create(FETCH_STORE_SYNC_THREADS);
 	/* each message is spooled in tmp/ and that file stored: no copy */
 	snprintf(st->spool_dir, sizeof(st->spool_dir), "%s/tmp", dest->arg);
 	return 0;
@@ -132,6 +146,7 @@ static void fetch_store_close(struct fetch_dest *dest)
 	fetch_store_abort(dest);
 	while (st->nqueued > 0)
 		fetch_store_job_free(st->queued[--st->nqueued]);
+	jobpool_destroy(&st->sync_pool);
 	delivery_maildir_close(&st->maildir);
 	free(st);
 }
@@ -202,6 +217,52 @@ static enum fetch_dest_result fetch_store_job_store(struct fetch_store *st,
 	return status == DELIVERY_PERM ? FETCH_DEST_PERM : FETCH_DEST_TEMP;
 }
 
+static void fetch_store_sync_run(struct jobpool_job *job)
+{
+	struct fetch_store_job *j = (struct fetch_store_job *)
+		((char *)job - offsetof(struct fetch_store_job, sync));
+
+	j->sync_errno = delivery_spool_sync(j->spool) == 0 ? 0 : errno;
+}
+
+static void fetch_store_sync_done(struct jobpool_job *job)
+{
+	struct fetch_store_job *j = (struct fetch_store_job *)
+		((char *)job - offsetof(struct fetch_store_job, sync));
+
+	j->st->syncs_pending--;
+}
+
+/* fsyncs the queued files on the pool, all at once, and waits for
+ * them. Without a pool (it could not start) each store syncs its own. */
+static void fetch_store_sync_queued(struct fetch_store *st)
+{
+	struct pollfd pfd;
+	size_t i;
+
+	if (st->sync_pool == NULL || st->nqueued < 2)
+		return;
+	for (i = 0; i < st->nqueued; i++) {
+		struct fetch_store_job *j = st->queued[i];
+
+		j->sync_errno = -1;
+		j->sync.run = fetch_store_sync_run;
+		j->sync.done = fetch_store_sync_done;
+		st->syncs_pending++;
+		jobpool_submit(st->sync_pool, &j->sync);
+	}
+	pfd.fd = jobpool_fd(st->sync_pool);
+	pfd.events = POLLIN;
+	while (st->syncs_pending > 0) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break; /* cannot happen; the stores sync themselves */
+		jobpool_complete(st->sync_pool);
+	}
+	for (i = 0; i < st->nqueued; i++)
+		st->queued[i]->target.spool_synced =
+			st->queued[i]->sync_errno == 0;
+}
+
 /* Stores the queued Maildir messages in order; at the first failure the
  * rest are dropped (not stored, so not recorded: the next run fetches
  * them again). */
@@ -209,18 +270,10 @@ static enum fetch_dest_result fetch_store_queued(struct fetch_store *st,
 						 const char **error_r)
 {
 	enum fetch_dest_result result = FETCH_DEST_OK;
-	const char *why;
-	bool synced;
 	size_t i;
 
-	/* One syncfs writes every queued file at once, in place of an
-	 * fsync each (each a synchronous inode write and cache flush on a
-	 * file system without a journal); a single message keeps its
-	 * fsync, which writes nothing of anyone else's */
-	synced = st->nqueued > 1 &&
-		 delivery_maildir_sync_spools(&st->maildir, &why) == 0;
+	fetch_store_sync_queued(st);
 	for (i = 0; i < st->nqueued; i++) {
-		st->queued[i]->target.spool_synced = synced;
 		if (result != FETCH_DEST_OK)
 			fetch_store_job_free(st->queued[i]);
 		else

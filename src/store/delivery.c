@@ -267,6 +267,11 @@ int delivery_spool_finish(struct delivery_spool *spool,
 	return delivery_spool_sender(spool, env, res);
 }
 
+int delivery_spool_sync(struct delivery_spool *spool)
+{
+	return fsync(spool->fd);
+}
+
 const char *delivery_spool_message_id(const struct delivery_spool *spool)
 {
 	return spool->hdr.message_id;

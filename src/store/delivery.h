@@ -111,7 +111,7 @@ struct delivery_target {
 	 * NULL: opened for this store */
 	const struct delivery_maildir *maildir;
 	/* link_spool: the caller made the spool's data durable already
-	 * (delivery_maildir_sync_spools): no fsync of the file here */
+	 * (delivery_spool_sync): no fsync of the file here */
 	bool spool_synced;
 };
 
@@ -168,12 +168,11 @@ int delivery_maildir_open(const char *path, struct delivery_maildir *md,
 			  const char **error_r);
 void delivery_maildir_close(struct delivery_maildir *md);
 
-/* Makes every spool made in the Maildir's tmp/ durable at once: a
- * syncfs of its file system (which writes whatever else is dirty there
- * too), the group commit of many message files. 0, or -1 with
- * *error_r (then each store fsyncs its own file). */
-int delivery_maildir_sync_spools(const struct delivery_maildir *md,
-				 const char **error_r);
+/* fsyncs the spool's file (after delivery_spool_finish; link_spool:
+ * it is the file to be stored). Safe to call for different spools on
+ * different threads at once: the fetch client syncs a batch of them
+ * in parallel, then stores each with spool_synced. 0 or -1 (errno). */
+int delivery_spool_sync(struct delivery_spool *spool);
 
 /* fsyncs new/ and cur/ of the Maildir: the names of messages stored
  * with defer_dir_sync (and of any moved to cur/ since) are then

@@ -624,16 +624,6 @@ int delivery_maildir_sync(const struct delivery_maildir *md,
 	return 0;
 }
 
-int delivery_maildir_sync_spools(const struct delivery_maildir *md,
-				 const char **error_r)
-{
-	if (syncfs(md->tmp_fd) < 0) {
-		*error_r = "cannot sync the Maildir's file system";
-		return -1;
-	}
-	return 0;
-}
-
 int delivery_maildir_open(const char *path, struct delivery_maildir *md,
 			  const char **error_r)
 {
