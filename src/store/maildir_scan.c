@@ -147,6 +147,15 @@ static int maildir_sort_files(struct maildir *md)
 			      maildir_file_cmp);
 		return 0;
 	}
+	/* A listing from the index comes in name order, and names whose
+	 * leading numbers have the same width (every epoch second from 2001
+	 * to 2286) are then in delivery order already: one pass tells. */
+	for (i = 1; i < n && maildir_file_cmp(&md->files[i - 1],
+					      &md->files[i]) <= 0;
+	     i++)
+		;
+	if (i == n)
+		return 0;
 	a = malloc(2 * n * sizeof(*a));
 	sorted = malloc(n * sizeof(*sorted));
 	if (a == NULL || sorted == NULL) {
