@@ -6,6 +6,7 @@
 #include "bench/bench.h"
 #include "deliver/lmtp.h"
 #include "fetch/fetch_main.h"
+#include "migrate/migrate.h"
 #include "serve/master.h"
 #include "user/usercmd.h"
 
@@ -21,6 +22,7 @@ static const struct subcommand subcommands[] = {
 	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
 	{ "fetch", fetch_main, "fetch mail from a POP3 server" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
+	{ "migrate", migrate_main, "import UIDLs from another server" },
 	{ "bench", bench_main, "load-test a POP3 server" },
 };
 

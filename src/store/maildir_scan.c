@@ -528,7 +528,7 @@ static bool maildir_uidls_distinct(const struct maildir *md)
 }
 
 /* Builds drop.msgs from the files: size from W=, else the index, else by
- * reading the file; UIDL from the base name, else the index, else a
+ * reading the file; UIDL from the index, else the base name, else a
  * digest of the base name; ids made unique. Files from a reused listing
  * carry their entry; the others are looked up. */
 int maildir_snapshot(struct maildir *md, struct index *index,
@@ -611,12 +611,15 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 			 * valid: index_load checked it as one) */
 			memcpy(m->uidl, f->base, f->base_len + 1);
 			f->uidl_is_base = true;
+		} else if (e != NULL) {
+			/* a UIDL stored apart from the base, even a valid
+			 * one: a digest, a renamed duplicate, or one that
+			 * `satchel migrate uidl` imported (clients know it) */
+			memcpy(m->uidl, e->uidl, e->uidl_len);
+			m->uidl[e->uidl_len] = '\0';
 		} else if (uidl_is_valid(f->base, f->base_len)) {
 			memcpy(m->uidl, f->base, f->base_len + 1);
 			f->uidl_is_base = true;
-		} else if (e != NULL) {
-			memcpy(m->uidl, e->uidl, e->uidl_len);
-			m->uidl[e->uidl_len] = '\0';
 		} else {
 			struct iovec iov = { (void *)f->base, f->base_len };
 
