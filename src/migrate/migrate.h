@@ -25,6 +25,10 @@ struct migrate_pairs {
 int migrate_source_load(const char *spec, const char *maildir,
 			const char *format, struct migrate_pairs *pairs_r);
 void migrate_pairs_free(struct migrate_pairs *pairs);
+/* --from x-uidl (migrate_xuidl.c), a loader of migrate_source.c's
+ * table: the first X-UIDL header of each message of maildir. */
+int migrate_load_xuidl(const char *maildir, const char *arg,
+		       const char *format, struct migrate_pairs *pairs_r);
 /* The names of the sources, for the usage text. */
 extern const char migrate_source_names[];
 

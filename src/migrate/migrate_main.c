@@ -247,7 +247,8 @@ int migrate_main(int argc, char **argv)
 		if (strcmp(argv[1], migrate_actions[i].name) == 0)
 			act = &migrate_actions[i];
 	if (act == NULL) {
-		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		if (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0)
 			return migrate_usage(stdout);
 		fprintf(stderr, "satchel migrate: unknown action '%s'\n",
 			argv[1]);

@@ -13,10 +13,17 @@
 #include "migrate/migrate.h"
 #include "store/maildrop.h"
 #include "store/uidlist.h"
+#include "util/fileio.h"
+
+enum migrate_source_arg {
+	MIGRATE_ARG_NONE,       /* "name" */
+	MIGRATE_ARG_OPTIONAL,   /* "name" or "name:ARG" */
+	MIGRATE_ARG_REQUIRED,   /* "name:ARG" */
+};
 
 struct migrate_source {
 	const char *name;
-	bool takes_arg;       /* "name:ARG" */
+	enum migrate_source_arg arg;
 	bool takes_format;    /* --format applies */
 	int (*load)(const char *maildir, const char *arg, const char *format,
 		    struct migrate_pairs *pairs_r);
@@ -29,7 +36,7 @@ static int migrate_read_file(const char *path, size_t max, char **data_r,
 			     size_t *len_r)
 {
 	struct stat st;
-	size_t len = 0;
+	ssize_t len;
 	char *data;
 	int fd;
 
@@ -59,26 +66,18 @@ static int migrate_read_file(const char *path, size_t max, char **data_r,
 	}
 	/* a list that grows while read is cut at its size at fstat: Dovecot
 	 * replaces it by rename, so this file never grows */
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "satchel migrate: %s: %s\n", path,
-				strerror(errno));
-			free(data);
-			close(fd);
-			return EX_IOERR;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	len = fileio_read_full(fd, data, (size_t)st.st_size);
+	if (len < 0) {
+		fprintf(stderr, "satchel migrate: %s: %s\n", path,
+			strerror(errno));
+		free(data);
+		close(fd);
+		return EX_IOERR;
 	}
 	close(fd);
 	data[len] = '\0';
 	*data_r = data;
-	*len_r = len;
+	*len_r = (size_t)len;
 	return EX_OK;
 }
 
@@ -226,11 +225,13 @@ out_bad:
 }
 
 static const struct migrate_source migrate_sources[] = {
-	{ "dovecot-uidlist", false, true, migrate_load_dovecot },
-	{ "file", true, false, migrate_load_file },
+	{ "dovecot-uidlist", MIGRATE_ARG_OPTIONAL, true, migrate_load_dovecot },
+	{ "file", MIGRATE_ARG_REQUIRED, false, migrate_load_file },
+	{ "x-uidl", MIGRATE_ARG_NONE, false, migrate_load_xuidl },
 };
 
-const char migrate_source_names[] = "dovecot-uidlist[:PATH], file:PATH";
+const char migrate_source_names[] =
+	"dovecot-uidlist[:PATH], file:PATH, x-uidl";
 
 int migrate_source_load(const char *spec, const char *maildir,
 			const char *format, struct migrate_pairs *pairs_r)
@@ -247,7 +248,8 @@ int migrate_source_load(const char *spec, const char *maildir,
 		if (strlen(src->name) != name_len ||
 		    memcmp(src->name, spec, name_len) != 0)
 			continue;
-		if (src->takes_arg && (colon == NULL || colon[1] == '\0')) {
+		if (src->arg == MIGRATE_ARG_REQUIRED &&
+		    (colon == NULL || colon[1] == '\0')) {
 			fprintf(stderr, "satchel migrate: --from %s needs "
 				":PATH\n", src->name);
 			return EX_USAGE;
@@ -255,6 +257,11 @@ int migrate_source_load(const char *spec, const char *maildir,
 		if (format != NULL && !src->takes_format) {
 			fprintf(stderr, "satchel migrate: --format does not "
 				"apply to --from %s\n", src->name);
+			return EX_USAGE;
+		}
+		if (colon != NULL && src->arg == MIGRATE_ARG_NONE) {
+			fprintf(stderr, "satchel migrate: --from %s takes no "
+				":PATH\n", src->name);
 			return EX_USAGE;
 		}
 		if (colon != NULL && colon[1] == '\0') {

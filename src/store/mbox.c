@@ -22,13 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/driver.h"
+#include "store/hdrline.h"
 #include "store/index.h"
 #include "store/lock.h"
 #include "store/mbox_compact.h"
@@ -126,27 +126,6 @@ static struct mbox_info *mbox_new_info(struct mbox *mb)
 	return &mb->info[mb->drop.count];
 }
 
-/* The value of "Name:" on line [line, line+len) when the name matches:
- * blanks around it and the line end trimmed. First occurrence wins. */
-static void mbox_header_value(const char *line, size_t len, const char *name,
-			      const char **value_r, size_t *value_len_r)
-{
-	size_t nlen = strlen(name);
-	const char *v, *end = line + len;
-
-	if (*value_r != NULL || len <= nlen ||
-	    strncasecmp(line, name, nlen) != 0)
-		return;
-	v = line + nlen;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\n' || end[-1] == '\r' ||
-			   end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	*value_r = v;
-	*value_len_r = (size_t)(end - v);
-}
-
 static bool mbox_is_from_line(const char *line, size_t rest)
 {
 	return rest >= MBOX_FROM_LEN &&
@@ -196,12 +175,12 @@ static int mbox_scan_message(struct mbox *mb, const char *map, size_t len,
 		if (in_header && empty) {
 			in_header = false;
 		} else if (in_header) {
-			mbox_header_value(line, llen, "X-UIDL:", &h->uidl,
-					  &h->uidl_len);
-			mbox_header_value(line, llen, "Message-ID:", &h->msgid,
-					  &h->msgid_len);
-			mbox_header_value(line, llen, "Date:", &h->date,
-					  &h->date_len);
+			hdrline_value(line, llen, "X-UIDL:", &h->uidl,
+				      &h->uidl_len);
+			hdrline_value(line, llen, "Message-ID:", &h->msgid,
+				      &h->msgid_len);
+			hdrline_value(line, llen, "Date:", &h->date,
+				      &h->date_len);
 		}
 		prev_empty = empty;
 		prev_ls = ls;

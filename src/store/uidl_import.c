@@ -145,7 +145,8 @@ int uidl_import_maildir(const struct maildrop_settings *set,
 
 	memset(stats_r, 0, sizeof(*stats_r));
 	if (set->kind != MAILDROP_MAILDIR || set->create) {
-		*error_r = "UIDLs can only be imported into an existing Maildir";
+		*error_r = "UIDLs can only be imported into an existing "
+			   "Maildir";
 		return MAILDROP_PERM;
 	}
 	ctx.by_base = calloc(count + 1, sizeof(*ctx.by_base));

@@ -29,7 +29,8 @@ static int uidlist_parse_header(struct uidlist *list, char *line,
 
 	if (line[0] != '3' || (line[1] != ' ' && line[1] != '\0')) {
 		*error_r = line[0] == '1' || line[0] == '2' ?
-			"an old (version 1 or 2) dovecot-uidlist: not supported" :
+			"an old (version 1 or 2) dovecot-uidlist: not "
+			"supported" :
 			"not a dovecot-uidlist (no version 3 header)";
 		return -1;
 	}

@@ -28,6 +28,26 @@ int fileio_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+ssize_t fileio_read_full(int fd, void *buf, size_t size)
+{
+	char *p = buf;
+	size_t len = 0;
+
+	while (len < size) {
+		ssize_t n = read(fd, p + len, size - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
 int fileio_fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');

@@ -8,6 +8,10 @@
 
 /* Writes all len bytes, retrying short writes and EINTR. 0 or -1 (errno). */
 int fileio_write_all(int fd, const void *buf, size_t len);
+/* Reads until size bytes are in buf or the file ends, retrying short
+ * reads and EINTR. Returns the count (< size only at the end), or -1
+ * (errno). */
+ssize_t fileio_read_full(int fd, void *buf, size_t size);
 
 /* fsyncs the directory holding path, so a rename or create in it is on
  * disk. 0 or -1 (errno). */

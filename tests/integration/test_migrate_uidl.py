@@ -255,3 +255,30 @@ def test_errors(ctx):
     migrate_ok("--from", "dovecot-uidlist", "--maildir", md)
     eq([u for _, u, _ in pop_uidls(ctx.srv.port)], ["0000000100000001"],
        "UIDL after the session ended")
+
+
+def test_x_uidl_headers(ctx):
+    """--from x-uidl: each message's first X-UIDL header (qpopper and UW
+    ipop3d wrote them; a Maildir converted from their mbox keeps them).
+    A message without one, or with a folded one, keeps its own UIDL; a
+    repeated one is renamed."""
+    def msg(i, hdrs):
+        return hdrs.encode() + body(i)
+    names = ["17000000%02d.M%dP1.h" % (i, i) for i in range(1, 6)]
+    datas = [msg(1, "X-UIDL: 3a1f0c2b9d\n"),
+             msg(2, "Received: x\nx-uidl:  <qpop-77>  \r\nX-UIDL: second\n"),
+             msg(3, ""),
+             msg(4, "X-UIDL: 3a1f0c2b9d\n"),
+             msg(5, "X-UIDL: folded\n value\n")]
+    md = ctx.srv.fill(USER, [Msg(d, name=n, sub="cur" if i == 1 else "new")
+                             for i, (d, n) in enumerate(zip(datas, names))]) \
+        and ctx.srv.maildrop(USER)
+    rc, out = migrate("--from", "x-uidl", "--maildir", md)
+    eq(rc, 0, "exit status (%s)" % out.strip())
+    check("folded" in out and "3 imported" in out and "1 renamed" in out,
+          "summary: %r" % out)
+    eq([u for _, u, _ in pop_uidls(ctx.srv.port)],
+       ["3a1f0c2b9d", "<qpop-77>", names[2], "3a1f0c2b9d-2", names[4]],
+       "UIDLs from X-UIDL headers")
+    rc, out = migrate("--from", "x-uidl:nothing", "--maildir", md)
+    eq(rc, EX_USAGE, "x-uidl with an argument (%s)" % out.strip())

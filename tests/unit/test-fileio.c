@@ -56,6 +56,18 @@ int main(void)
 	CHECK(fileio_replace(path, "first\n", 6, 0640, &error) == 0,
 	      "replace creates the file");
 	CHECK_STR(read_file(path), "first\n", "content written");
+	{
+		char buf[16];
+		int fd = open(path, O_RDONLY);
+
+		CHECK(fd >= 0 && fileio_read_full(fd, buf, 4) == 4 &&
+		      memcmp(buf, "firs", 4) == 0, "read_full: a full buffer");
+		CHECK(fd >= 0 && fileio_read_full(fd, buf, sizeof(buf)) == 2,
+		      "read_full: short at the end");
+		CHECK(fileio_read_full(-1, buf, 1) < 0, "read_full: an error");
+		if (fd >= 0)
+			close(fd);
+	}
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640,
 	      "mode as asked");
 	CHECK(fileio_replacev(path, parts, 3, 0600, &error) == 0,
