@@ -190,9 +190,10 @@ static int migrate_uidl(struct migrate_args *a)
 		return migrate_exit(ret);
 	}
 	printf("%s: %zu messages, %zu imported, %zu renamed duplicates, "
-	       "%zu changed, %zu listed but gone, %zu invalid; %s\n",
+	       "%zu changed, %zu listed but gone, %zu invalid, %zu names the "
+	       "index cannot hold; %s\n",
 	       a->path, st.messages, st.imported, st.renamed, st.changed,
-	       st.unmatched, st.invalid,
+	       st.unmatched, st.invalid, st.unstorable,
 	       st.written ? "index written" :
 	       a->dry_run ? "dry run, nothing written" : "index unchanged");
 	return EX_OK;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/index.h"
 #include "store/maildir_private.h"
 #include "store/uidl.h"
 #include "store/uidl_import.h"
@@ -83,6 +84,13 @@ static int uidl_import_compute(struct maildir *md, struct uidl_import_ctx *ctx,
 		size_t j = uidl_import_find(ctx, md->files[i].base);
 		const char *uidl = md->drop.msgs[i].uidl;
 
+		/* the index cannot hold this name (a space, a control
+		 * byte: docs/store.md): its UIDL could not be kept */
+		if (j != SIZE_MAX && !index_key_is_valid(md->files[i].base)) {
+			ctx->used[j] = true;
+			st->unstorable++;
+			j = SIZE_MAX;
+		}
 		rank[i] = j;
 		order[i] = i;
 		if (j != SIZE_MAX) {

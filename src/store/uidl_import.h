@@ -28,6 +28,8 @@ struct uidl_import_stats {
 	size_t changed;   /* messages whose UIDL differs from before */
 	size_t unmatched; /* pairs naming no message (already deleted) */
 	size_t invalid;   /* pairs whose UIDL RFC 1939 forbids: skipped */
+	size_t unstorable; /* messages whose name the index cannot hold (a
+			      space, a control byte): kept their own UIDL */
 	bool written;     /* the index was rewritten */
 };
 

@@ -195,6 +195,10 @@ def test_duplicates_renamed(ctx):
     # message not in the list yields
     with open(lst, "w") as f:
         f.write("%s %s\n" % (names[0], names[3]))
+    before = index_bytes(md)
+    out = migrate_ok("--from", "file:" + lst, "--maildir", md, "--dry-run")
+    check("dry run" in out and "2 changed" in out, "dry run: %r" % out)
+    eq(index_bytes(md), before, "index after --dry-run")
     migrate_ok("--from", "file:" + lst, "--maildir", md)
     u = [u for _, u, _ in pop_uidls(ctx.srv.port)]
     eq(u[0], names[3], "imported UIDL")
@@ -280,5 +284,14 @@ def test_x_uidl_headers(ctx):
     eq([u for _, u, _ in pop_uidls(ctx.srv.port)],
        ["3a1f0c2b9d", "<qpop-77>", names[2], "3a1f0c2b9d-2", names[4]],
        "UIDLs from X-UIDL headers")
+    # a name the index cannot hold (a space): not imported, and said so
+    odd = "1700000099.M9P9.with space"
+    with open(os.path.join(md, "new", odd), "wb") as f:
+        f.write(msg(9, "X-UIDL: spaced\n"))
+    ctx.srv.fix_owner(os.path.join(md, "new", odd))
+    out = migrate_ok("--from", "x-uidl", "--maildir", md)
+    check("1 names the index cannot hold" in out, "summary: %r" % out)
+    check("spaced" not in [u for _, u, _ in pop_uidls(ctx.srv.port)],
+          "the UIDL of a name the index cannot hold")
     rc, out = migrate("--from", "x-uidl:nothing", "--maildir", md)
     eq(rc, EX_USAGE, "x-uidl with an argument (%s)" % out.strip())
