@@ -170,6 +170,30 @@ def pid_gone(pid):
         return True
 
 
+def wait_greeting(server, timeout):
+    """Until a connection to server.port gets its +OK greeting (Dovecot's
+    pop3-login starts on the first connection); a dead server process or
+    the deadline fails with its log (server.name, .proc, .log_tail())."""
+    deadline = time.monotonic() + timeout
+    greeting = None
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), 2) as c:
+                c.settimeout(5)
+                greeting = c.makefile("rb").readline()
+                if greeting.startswith(b"+OK"):
+                    c.sendall(b"QUIT\r\n")
+                    return
+        except OSError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise AssertionError("%s did not start (exit %s, last greeting "
+                                 "%r): %s" % (server.name, server.proc.returncode,
+                                              greeting, server.log_tail()))
+        time.sleep(0.05)
+
+
 class Dovecot:
     """Dovecot's pop3d from a config of its own (nothing system-wide):
     base_dir, state_dir and the log in the test's directory, a listener
@@ -177,6 +201,8 @@ class Dovecot:
     and internal user (a new machine has no dovenull or dovecot user).
     Run as dovecot_command() says; ready once a connection gets its +OK
     greeting; stopped by its master's PID."""
+
+    name = "dovecot"  # in wait_greeting's failure
 
     def __init__(self, ctx, msgs):
         self.dir = os.path.join(ctx.tmp, "dovecot")
@@ -244,7 +270,7 @@ service imap-urlauth-login {{
                                          stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL,
                                          stderr=err)
-        self.wait_greeting(20)
+        wait_greeting(self, 20)
 
     def log_tail(self):
         out = []
@@ -257,30 +283,6 @@ service imap-urlauth-login {{
             if data:
                 out.append("%s: %s" % (os.path.basename(path), data))
         return "; ".join(out) or "(no output)"
-
-    def wait_greeting(self, timeout):
-        """Until a connection gets its +OK greeting (pop3-login starts on
-        the first connection); a dead master or the deadline fails with
-        its stderr and log."""
-        deadline = time.monotonic() + timeout
-        greeting = None
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 2) as c:
-                    c.settimeout(5)
-                    greeting = c.makefile("rb").readline()
-                    if greeting.startswith(b"+OK"):
-                        c.sendall(b"QUIT\r\n")
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("dovecot did not start (exit %s, last "
-                                     "greeting %r): %s"
-                                     % (self.proc.returncode, greeting,
-                                        self.log_tail()))
-            time.sleep(0.05)
 
     def stop(self):
         """SIGTERM to the master, then until it and the processes it had
@@ -316,6 +318,8 @@ class MailutilsPop3d:
     (passwd-dir/DOMAIN, crypt(3) hashes), so they log in as user@DOMAIN:
     a bare name finds its domain only by getsockname(0), inetd mode. The
     mailbox is HOME/INBOX, a Maildir here."""
+
+    name = "mailutils pop3d"  # in wait_greeting's failure
 
     def __init__(self, ctx, msgs):
         self.dir = os.path.join(ctx.tmp, "mailutils")
@@ -360,34 +364,11 @@ server 127.0.0.1:{port} {{ tls-mode false; }};
                                           self.conf],
                                          stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
-        self.wait_greeting(20)
+        wait_greeting(self, 20)
 
     def log_tail(self):
         with open(self.log, "rb") as f:
             return f.read()[-600:].decode("latin-1")
-
-    def wait_greeting(self, timeout):
-        """Until a connection gets its +OK greeting; a dead server or
-        the deadline fails with its log."""
-        deadline = time.monotonic() + timeout
-        greeting = None
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 2) as c:
-                    c.settimeout(5)
-                    greeting = c.makefile("rb").readline()
-                    if greeting.startswith(b"+OK"):
-                        c.sendall(b"QUIT\r\n")
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("mailutils pop3d did not start (exit %s, "
-                                     "last greeting %r): %s"
-                                     % (self.proc.returncode, greeting,
-                                        self.log_tail()))
-            time.sleep(0.05)
 
     def add(self, data, name):
         path = os.path.join(self.inbox, "new", name)
