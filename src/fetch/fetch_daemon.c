@@ -86,7 +86,6 @@ int fetch_daemon(struct fetch_config *cfg, char **names, size_t nnames,
 		 unsigned interval_secs)
 {
 	struct sigaction sa;
-	int ret = FETCH_EXIT_OK;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fetch_daemon_signal;
@@ -95,15 +94,14 @@ int fetch_daemon(struct fetch_config *cfg, char **names, size_t nnames,
 	while (!fetch_daemon_stop) {
 		unsigned left;
 
-		ret = fetch_config_run(cfg, names, nnames);
+		/* each round logs its own failures */
+		(void)fetch_config_run(cfg, names, nnames);
 		left = fetch_daemon_jitter(interval_secs);
 		/* sleep() returns early on the signal */
 		while (left > 0 && !fetch_daemon_stop)
 			left = sleep(left);
 	}
-	/* stopped as asked: each round's failure was logged in its round,
-	 * and a non-zero exit after SIGTERM would make systemd count the
-	 * stop as a failure */
-	(void)ret;
+	/* stopped as asked: a non-zero exit after SIGTERM would make
+	 * systemd count the stop as a failure */
 	return FETCH_EXIT_OK;
 }

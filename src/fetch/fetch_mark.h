@@ -47,7 +47,8 @@ int fetch_mark_parse(const char *text, size_t len, struct fetch_mark *m);
 
 /* The mark at path: 0, or -1 when there is none that parses. */
 int fetch_mark_read(const char *path, struct fetch_mark *m);
-/* Replaces it (no fsync of its own needed: see the top). 0 or -1. */
+/* Replaces it atomically (fileio_replace; durability is not needed,
+ * see the top, but a torn mark must never be read). 0 or -1. */
 int fetch_mark_write(const char *path, const struct fetch_mark *m);
 void fetch_mark_remove(const char *path);
 

@@ -144,23 +144,6 @@ def dovecot_command(conf):
                % DOVECOT_ROOT)
 
 
-def child_pids(pid):
-    """The PIDs whose parent is pid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(d))
-    return out
-
-
 def pid_gone(pid):
     """True once pid no longer runs (gone, or a zombie left for init)."""
     try:
@@ -290,7 +273,7 @@ service imap-urlauth-login {{
         is still connected (a failed check) can outlive it; whatever
         still runs 10 s after the master gets SIGKILL, by PID."""
         if self.proc.poll() is None:
-            children = child_pids(self.proc.pid)
+            children = list(proc_children(self.proc.pid))
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
