@@ -136,10 +136,13 @@ def only(*stores):
 
 def wait_for(predicate, timeout, what):
     """Polls predicate until it is true; raises AssertionError naming what
-    was awaited when timeout seconds pass. Returns the predicate's value."""
+    was awaited when timeout seconds pass (what may be a callable, made
+    into the text only then: a log tail as of the timeout). Returns the
+    predicate's value."""
     value = wait_until(predicate, timeout, 0.02)
     if not value:
-        raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        raise AssertionError("timed out after %.1fs waiting for %s"
+                             % (timeout, what() if callable(what) else what))
     return value
 
 

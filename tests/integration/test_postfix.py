@@ -529,8 +529,9 @@ def test_lmtp_worker_killed_mid_transaction(ctx):
             maildir_count(srv, "bob") == 1
 
     wait_for(retried, DELIVERY_TIMEOUT,
-             "slowpoke and bob delivered on the retry (log: %s)"
-             % pf.log_tail(6))
+             lambda: "slowpoke and bob delivered on the retry (postfix log "
+             "at the timeout: %s; satchel log: %s)"
+             % (pf.log_tail(8), srv.log_tail(8)))
     wait_for(pf.queue_empty, 10, "an empty queue")
     for u in ("alice", "bob", "slowpoke"):
         check_mailbox(srv, u, data, "%s@%s" % (u, INET_DOMAIN), mid)
