@@ -96,6 +96,9 @@ static const struct config_key config_keys[] = {
 	UINT("max_sessions_per_user", auth.max_sessions_per_user, 0,
 	     1000000, "10"),
 	UINT("lock_stale_timeout", lock_stale_timeout, 10, 86400, "300"),
+	/* a 100,000-message snapshot is about 20 MB: a few per worker */
+	SIZE("maildrop_cache_size", maildrop_cache_size, UINT64_MAX / 2,
+	     "64M"),
 	UINT("auth_fail_delay", auth_fail_delay_ms, 0, 60000, "500"),
 	UINT("auth_fail_delay_max", auth_fail_delay_max_ms, 0, 600000,
 	     "10000"),

@@ -43,6 +43,8 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned lock_stale_timeout;     /* seconds before a lock is stale */
+	uint64_t maildrop_cache_size;    /* octets of warm snapshots per
+					    worker, 0 = none */
 	unsigned auth_fail_delay_ms;     /* first failed-login delay, doubles */
 	unsigned auth_fail_delay_max_ms;
 	char sasl_mechanisms[CONFIG_STR_MAX]; /* as written (-> auth mask) */

@@ -24,6 +24,7 @@
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/session.h"
+#include "store/maildrop.h"
 #include "util/jobpool.h"
 #include "util/log.h"
 
@@ -573,6 +574,7 @@ int worker_run(const struct worker_setup *setup)
 	w->nlisteners = setup->nlisteners;
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
+	maildrop_cache_set_budget(cfg->maildrop_cache_size);
 	{
 		const char *error;
 

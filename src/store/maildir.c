@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/maildir_private.h"
+#include "util/log.h"
 
 const char *const maildir_sub_names[MAILDIR_SUB_COUNT] = { "new", "cur" };
 
@@ -47,9 +48,8 @@ static int maildir_create(const char *path)
 	return 0;
 }
 
-static void maildir_free(struct maildrop *drop)
+void maildir_destroy(struct maildir *md)
 {
-	struct maildir *md = (struct maildir *)drop;
 	size_t i;
 
 	lock_file_release(&md->lock);
@@ -67,8 +67,19 @@ static void maildir_free(struct maildrop *drop)
 	free(md);
 }
 
-/* The clock, then new/ and cur/: *l is what the index records with a
- * listing read right after (valid false when a directory is missing). */
+/* The end of a session (after its commit, or without one): the snapshot
+ * is parked for the next login when the session left it valid. */
+static void maildir_free(struct maildrop *drop)
+{
+	struct maildir *md = (struct maildir *)drop;
+
+	if (md->lock != NULL)
+		maildir_cache_note_end(md);
+	lock_file_release(&md->lock);
+	if (!maildir_cache_put(md))
+		maildir_destroy(md);
+}
+
 static void maildir_stamp_dirs(struct maildir *md, struct index_listing *l)
 {
 	struct timespec now;
@@ -154,6 +165,43 @@ static bool maildir_arrivals_usable(const struct index_listing *rec,
 	return maildir_listing_usable(rec, &virt);
 }
 
+/* The parked snapshot of the last session when nothing it was built from
+ * has changed: the Maildir's directories by the listing rule (stamps
+ * were read just now, under the lock), and its index. Takes over the
+ * lock md holds and frees md; NULL (md untouched) when there is none. */
+static struct maildir *maildir_take_parked(struct maildir *md,
+					   const struct index_listing *stamps)
+{
+	struct maildir *parked = maildir_cache_take(md->path);
+	size_t i;
+
+	if (parked == NULL)
+		return NULL;
+	if (!maildir_listing_usable(&parked->listing, stamps) ||
+	    !maildir_cache_index_unchanged(parked)) {
+		maildir_destroy(parked);
+		return NULL;
+	}
+	for (i = 0; i < parked->files_count; i++) {
+		parked->drop.msgs[i].deleted = false;
+		parked->drop.msgs[i].retrieved = false;
+	}
+	parked->drop.expire_days = md->drop.expire_days;
+	parked->lock = md->lock;
+	md->lock = NULL;
+	parked->index_dirty = false;
+	parked->cacheable = false;
+	/* the arrivals log is not read again: it may not be emptied by an
+	 * index write of this session (a later full open will) */
+	parked->arrivals_covered = false;
+	maildir_destroy(md);
+	log_debug("%s: the last session's snapshot reused (%zu messages)",
+		  parked->path, parked->files_count);
+	return parked;
+}
+
+/* The clock, then new/ and cur/: *l is what the index records with a
+ * listing read right after (valid false when a directory is missing). */
 /* The files from the recorded listing (and the arrivals log when
  * with_log): 0 when loaded, 1 when the directories must be read, -1 out
  * of memory. */
@@ -228,6 +276,14 @@ static int maildir_open(const struct maildrop_settings *set,
 		goto out_fail;
 	/* the clock first, then the stamps, then the listing (docs/store.md) */
 	maildir_stamp_dirs(md, &stamps);
+	{
+		struct maildir *parked = maildir_take_parked(md, &stamps);
+
+		if (parked != NULL) {
+			*drop_r = &parked->drop;
+			return MAILDROP_OK;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/%s", set->path, MAILDIR_INDEX_NAME);
 	if (index_load(path, &index) < 0 ||
 	    arrivals_load(set->path, &arr) < 0) {
@@ -285,7 +341,7 @@ static int maildir_open(const struct maildrop_settings *set,
 	return MAILDROP_OK;
 
 out_fail:
-	maildir_free(&md->drop);
+	maildir_destroy(md);
 	return ret;
 }
 

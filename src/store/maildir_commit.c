@@ -225,6 +225,7 @@ out_close:
 			close(dirfd[s]);
 	}
 	free(gone);
+	maildir_cache_note_end(md);
 	lock_file_release(&md->lock);
 	return ret;
 }

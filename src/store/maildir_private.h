@@ -54,6 +54,13 @@ struct maildir_file {
 	const struct index_entry *entry; /* during open only */
 };
 
+/* satchel.index as a snapshot was built from it (maildir_cache.c) */
+struct maildir_index_stamp {
+	bool known, exists;
+	uint64_t dev, ino, size;
+	int64_t mtime_sec, mtime_nsec;
+};
+
 struct maildir {
 	struct maildrop drop;
 	char *path;
@@ -70,12 +77,20 @@ struct maildir {
 	 * may empty it, if nothing was appended since). */
 	off_t arrivals_size;
 	bool arrivals_covered;
+	/* set under the lock at the end of a session that left the
+	 * directories as listed: the snapshot may be parked for the next
+	 * login (maildir_cache.c) */
+	bool cacheable;
+	struct maildir_index_stamp index_stamp;
 };
 
 struct maildir_reader {
 	struct maildrop_reader reader;
 	int fd;
 };
+
+/* maildir.c: frees a snapshot (its lock released already). */
+void maildir_destroy(struct maildir *md);
 
 /* maildir.c: an O_DIRECTORY fd of new/ or cur/, or -1 (errno). */
 int maildir_open_sub(struct maildir *md, enum maildir_sub sub);
@@ -105,5 +120,18 @@ int maildir_write_index(struct maildir *md, const bool *gone,
 /* The driver's commit (driver.h). */
 int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 		   const char **error_r);
+
+/* maildir_cache.c: with the lock still held at the end of a session,
+ * decides whether its snapshot may be parked, and stamps the index. */
+void maildir_cache_note_end(struct maildir *md);
+/* Parks a snapshot whose lock is released; false when it is not to be
+ * kept (the caller frees it). */
+bool maildir_cache_put(struct maildir *md);
+/* The parked snapshot of the Maildir at path, taken out of the cache,
+ * or NULL. The caller checks it (maildir_cache_index_unchanged and the
+ * listing rule) and frees it when it no longer holds. */
+struct maildir *maildir_cache_take(const char *path);
+/* True when satchel.index is still the file md was built from. */
+bool maildir_cache_index_unchanged(const struct maildir *md);
 
 #endif

@@ -96,4 +96,13 @@ int maildrop_commit(struct maildrop **dropp, unsigned *deleted_r,
 /* Releases the lock and frees without changing anything. NULL-safe. */
 void maildrop_close(struct maildrop **dropp);
 
+/* Lets this process keep the snapshots of large Maildirs (1,000
+ * messages and more) that sessions closed without changing the
+ * directories, up to bytes octets in all (least recently used dropped
+ * first; 0, the default, keeps none), so the next login to the same
+ * Maildir skips reading its index and rebuilding the snapshot when
+ * nothing changed (maildir_cache.c says how that is checked). For a
+ * POP3 worker; a one-shot tool has nothing to gain. */
+void maildrop_cache_set_budget(uint64_t bytes);
+
 #endif
