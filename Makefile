@@ -160,13 +160,16 @@ fuzz-smoke: fuzz-build
 		FUZZ_RUN_SECONDS=$(FUZZ_SMOKE_SECONDS) \
 		$(FUZZ_BINS:$(FUZZ_DIR)/fuzz-%=fuzz-run-%)
 
-# Side by side with Dovecot (installs dovecot-pop3d and gnuplot when
-# missing, runs as root, ~10-15 minutes): bench/out/results.json.
+# Side by side with Dovecot (Debian's, unpacked into build-dovecot/ and
+# run in a private mount namespace, never installed: scripts/dovecotns.py;
+# installs gnuplot when missing; runs as root, ~10-15 minutes):
+# bench/out/results.json.
 bench: all
 	python3 bench/run.py
 
 # LMTP delivery (issue 8) against Dovecot's lmtp, on disk and tmpfs
-# (installs dovecot-lmtpd when missing, runs as root, < 10 minutes):
+# (dovecot-lmtpd unpacked into build-dovecot/ when missing, runs as
+# root, < 10 minutes):
 # bench/out/lmtp.json and bench/out/lmtp.txt.
 bench-lmtp: all
 	python3 bench/lmtp.py

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """dovecot_modes.py: why the anchor's login rate differs between machines.
 
-Starts Dovecot (Debian's dovecot-pop3d) from a config of its own under
+Starts Dovecot (Debian's dovecot-pop3d, from the copy unpacked into
+build-dovecot/: scripts/dovecotns.py) from a config of its own under
 bench/out/modes/, once per mode of its post-login `pop3` service, and
 measures logins (USER/PASS/QUIT on empty Maildirs, SHA512-CRYPT) with
 `satchel bench -s login` at 1 and 16 connections, interleaved, RUNS
@@ -28,6 +29,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import dovecotns  # noqa: E402  (scripts/ is not a package)
+
 OUT = os.path.join(ROOT, "bench", "out", "modes")
 DATA = os.path.join(OUT, "data")
 SAT_BIN = os.environ.get("SATCHEL_BIN", os.path.join(ROOT, "build", "satchel"))
@@ -65,7 +69,7 @@ def config(mode):
 base_dir = {o}/run
 state_dir = {o}/state
 instance_name = satchel-modes
-protocols = pop3
+{u}protocols = pop3
 listen = 127.0.0.1
 log_path = {o}/dovecot.log
 info_log_path = /dev/null
@@ -100,7 +104,8 @@ service pop3-login {{
   process_min_avail = {c}
   client_limit = 5000
 }}
-""".format(o=OUT, d=DATA, p=PORT, c=CORES) + MODES[mode])
+""".format(o=OUT, d=DATA, p=PORT, c=CORES,
+           u=dovecotns.settings("satchel")) + MODES[mode])
     return path
 
 
@@ -124,7 +129,8 @@ def logins(conc):
 
 
 def with_dovecot(mode, fn):
-    p = subprocess.Popen(["dovecot", "-c", config(mode), "-F"],
+    p = subprocess.Popen(dovecotns.argv("/usr/sbin/dovecot", "-c",
+                                        config(mode), "-F"),
                          stdin=subprocess.DEVNULL)
     try:
         wait_port()
@@ -157,6 +163,7 @@ def count_processes(p):
 
 
 def main():
+    dovecotns.fetch(("dovecot-core", "dovecot-pop3d"))
     write_files()
     rates = {(m, c): [] for m in MODES for c in (1, 16)}
     for run in range(RUNS):

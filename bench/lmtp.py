@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """lmtp.py: LMTP delivery, satchel serve against Dovecot's lmtp (issue 8).
 
-Installs Debian's dovecot-lmtpd when missing, starts both servers on
+Unpacks Debian's dovecot-lmtpd next to dovecot-core in build-dovecot/
+when missing (scripts/dovecotns.py: never installed), starts both
+servers on
 loopback high ports (configs and logs under bench/out/, the same users
 from a passwd-file, Maildir, each server's default fsync behaviour), and
 drives both with `satchel bench --lmtp`: LHLO, then per message MAIL,
@@ -36,6 +38,7 @@ import time
 from run import (OUT, SAT_BIN, MAIL_USER, Server, bench_errors, check_can_run,
                  cpu_seconds, ensure_packages, fmt, log, med, run_json,
                  sha512_crypt, tree)
+import dovecotns  # noqa: E402  (scripts/, on sys.path once run is imported)
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "3"))
@@ -98,7 +101,7 @@ log_level = warn
 base_dir = {run}
 state_dir = {dstate}
 instance_name = satchel-bench-lmtp
-protocols = lmtp
+{login_users}protocols = lmtp
 listen = 127.0.0.1
 log_path = {out}/dovecot-lmtp.log
 # one info line per delivery otherwise; satchel runs at log_level = warn
@@ -129,6 +132,7 @@ service lmtp {{
   process_limit = 200
 }}
 """.format(run=run_dir, dstate=dstate, out=OUT, port=PORTS["dovecot"],
+           login_users=dovecotns.settings(MAIL_USER),
            cores=os.cpu_count() or 2))
 
 # --- measurements ----------------------------------------------------------
@@ -433,8 +437,8 @@ def run_store(results, store, mail_root, servers):
 def main():
     check_can_run("lmtp.py")
     if shutil.which("strace") is None:
-        ensure_packages(("strace",), gnuplot=False)
-    ensure_packages(("dovecot-lmtpd",), gnuplot=False)
+        ensure_packages(("strace",), gnuplot=False, dovecot=())
+    ensure_packages(gnuplot=False, dovecot=("dovecot-core", "dovecot-lmtpd"))
     os.makedirs(OUT, exist_ok=True)
     servers = [Server(n, TAGS[n], (PORTS[n],)) for n in ("satchel",
                                                           "dovecot")]
@@ -446,8 +450,7 @@ def main():
     os.makedirs(disk_root)
     tmpfs_root = tempfile.mkdtemp(prefix="satchel-bench-lmtp-",
                                   dir="/dev/shm")
-    version = subprocess.run(["dovecot", "--version"], capture_output=True,
-                             text=True).stdout.strip()
+    version = dovecotns.version()
     results = {"dovecot_version": version, "seconds": SECS,
                "runs": [{} for _ in range(RUNS)], "fsyncs": {},
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """run.py: satchel and Dovecot side by side on the same machine and data.
 
-Installs Debian's dovecot-pop3d and gnuplot when missing, generates the
+Runs Debian's Dovecot from the copy `make deps` unpacked into
+build-dovecot/ (scripts/dovecotns.py: never installed, so no system
+service starts; unpacked here when missing) and installs gnuplot when
+missing, generates the
 data set (gen_data.py), starts both servers on loopback high ports with
 their state under bench/out/, runs every scenario against both, interleaved,
 RUNS times, and writes bench/out/results.json, bench/out/results.txt and
@@ -23,6 +26,9 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import dovecotns  # noqa: E402  (scripts/ is not a package)
+
 OUT = os.path.join(ROOT, "bench", "out")
 DATA = os.path.join(OUT, "data")
 MASTER = os.path.join(DATA, "master")
@@ -54,7 +60,11 @@ def pkg_installed(pkg):
     return r.returncode == 0 and "ok installed" in r.stdout
 
 
-def ensure_packages(pkgs=("dovecot-pop3d",), gnuplot=True):
+def ensure_packages(pkgs=(), gnuplot=True,
+                    dovecot=("dovecot-core", "dovecot-pop3d")):
+    """Dovecot's packages unpacked (dovecotns.fetch), the others (tools
+    only: strace, gnuplot) installed when missing."""
+    dovecotns.fetch(dovecot)
     missing = [p for p in pkgs if not pkg_installed(p)]
     if gnuplot and shutil.which("gnuplot") is None:
         missing.append("gnuplot-nox")
@@ -63,9 +73,6 @@ def ensure_packages(pkgs=("dovecot-pop3d",), gnuplot=True):
     log("installing " + " ".join(missing))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    # Debian's dovecot-core may try to start a system service; where that
-    # is denied (containers) the install still succeeds. We never use or
-    # touch a system dovecot: ours runs from bench/out/dovecot.conf.
     subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, env=env,
                    check=True)
 
@@ -165,7 +172,7 @@ class Server:
     def argv(self):
         if self.name == "satchel":
             return [SAT_BIN, "serve", "-c", self.conf, "--foreground"]
-        return ["dovecot", "-c", self.conf, "-F"]
+        return dovecotns.argv("/usr/sbin/dovecot", "-c", self.conf, "-F")
 
     def stop_leftover(self):
         """A previous run of this script that died may have left its own
@@ -297,13 +304,14 @@ max_sessions_per_user = 0
     for d in (run_dir, dstate):
         os.makedirs(d, exist_ok=True)
     dh = "ssl_dh = </usr/share/dovecot/dh.pem\n" \
-        if os.path.exists("/usr/share/dovecot/dh.pem") else ""
+        if os.path.exists(dovecotns.host_path("/usr/share/dovecot/dh.pem")) \
+        else ""
     with open(os.path.join(OUT, "dovecot.conf"), "w") as f:
         f.write("""# written by bench/run.py: our own instance, nothing system-wide
 base_dir = {run}
 state_dir = {dstate}
 instance_name = satchel-bench
-protocols = pop3
+{login_users}protocols = pop3
 listen = 127.0.0.1
 log_path = {out}/dovecot.log
 # one info line per login otherwise; satchel runs at log_level = warn
@@ -356,6 +364,7 @@ service pop3 {{
   process_min_avail = {cores}
 }}
 """.format(run=run_dir, dstate=dstate, out=OUT, cert=cert, key=key, dh=dh,
+           login_users=dovecotns.settings(MAIL_USER),
            mu=MAIL_USER, data=DATA, dp=dp, dtp=dtp,
            cores=os.cpu_count() or 2))
 
@@ -720,8 +729,7 @@ def main():
     log("fresh copies of the data for both servers")
     for s in servers:
         fresh_copy(s.name)
-    version = subprocess.run(["dovecot", "--version"], capture_output=True,
-                             text=True).stdout.strip()
+    version = dovecotns.version()
     results = {"dovecot_version": version, "runs": [], "seconds": SECS,
                "idle_connections": IDLE_CONNS}
     try:

@@ -99,49 +99,29 @@ def maildir_msgs(path):
     return sorted(out)
 
 
-DOVECOT_ROOT = os.path.join(REPO, "build-dovecot")
-DOVECOT_UNPACKED = os.path.join(DOVECOT_ROOT, "usr", "sbin", "dovecot")
-DOVECOT_POP3 = os.path.join(DOVECOT_ROOT, "usr", "lib", "dovecot", "pop3")
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+import dovecotns  # noqa: E402  (scripts/ is not a package)
+
 DOVECOT_INSTALLED = "/usr/sbin/dovecot"
-# In Dovecot's own mount namespace: the unpacked tree laid over /usr
-# (read-only), then its master exec'd in place (the PID stays the one
-# Popen knows); 99 if the overlay cannot be mounted.
-DOVECOT_NS_SCRIPT = ('mount -t overlay -o ro,lowerdir="$1/usr:/usr" '
-                     'satchel-dovecot /usr || exit 99; '
-                     'exec /usr/sbin/dovecot -c "$2" -F')
 
 
 def dovecot_command(conf):
     """The argv that runs Dovecot's master in the foreground from conf:
-    the copy `make deps` unpacked into build-dovecot/ (dovecot-core and
-    dovecot-pop3d, scripts/fetch-deb) if it is there, else an installed
-    /usr/sbin/dovecot. Raises Skip if neither can run.
-
-    The unpacked binaries look for everything under their compiled-in
-    /usr paths: RUNPATH /usr/lib/dovecot (libdovecot*.so), the services
-    in /usr/lib/dovecot (libexec_dir could move those), /usr/bin/doveconf,
-    which the master execs to parse its config, and the SSL module every
-    login process loads from /usr/lib/dovecot/modules (MODULE_DIR, which
-    no setting moves, even with ssl = no). So the master runs in a
-    private mount namespace (unshare -m, as test_exim's Exim) where an
-    overlay lays build-dovecot/usr over /usr: there, and only for
-    Dovecot's processes, those paths are the unpacked ones; nothing
-    outside sees it, nothing is installed or started system-wide."""
-    if os.access(DOVECOT_UNPACKED, os.X_OK):
-        if not is_root():
-            raise Skip("the unpacked dovecot needs root (a mount namespace)")
-        check(os.access(DOVECOT_POP3, os.X_OK),
-              "%s is missing: dovecot-pop3d not unpacked (make deps)"
-              % DOVECOT_POP3)
-        check(":" not in DOVECOT_ROOT and "," not in DOVECOT_ROOT,
-              "%s: no ':' or ',' allowed in an overlay lowerdir"
-              % DOVECOT_ROOT)
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                DOVECOT_NS_SCRIPT, "sh", DOVECOT_ROOT, conf]
+    the copy `make deps` unpacked into build-dovecot/ if it is there
+    (dovecotns.py: in a private mount namespace), else an installed
+    /usr/sbin/dovecot. Raises Skip if neither can run."""
+    if dovecotns.unpacked():
+        check(dovecotns.unpacked("dovecot-pop3d"),
+              "dovecot-pop3d is not unpacked in %s (make deps)"
+              % dovecotns.ROOT)
+        try:
+            return dovecotns.argv("/usr/sbin/dovecot", "-c", str(conf), "-F")
+        except RuntimeError as e:
+            raise Skip(str(e))
     if os.access(DOVECOT_INSTALLED, os.X_OK):
         return [DOVECOT_INSTALLED, "-c", conf, "-F"]
     raise Skip("dovecot is missing: `make deps` unpacks it into %s"
-               % DOVECOT_ROOT)
+               % dovecotns.ROOT)
 
 
 def pid_gone(pid):
@@ -213,10 +193,7 @@ log_path = {log}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
-default_login_user = {mu}
-default_internal_user = {mu}
-default_internal_group = {mu}
-passdb {{
+{unpacked}passdb {{
   driver = passwd-file
   args = {d}/passwd
 }}
@@ -235,16 +212,13 @@ service pop3-login {{
     port = 0
   }}
 }}
-service anvil {{
-  chroot =
-}}
 service imap-urlauth-login {{
   inet_listener imap-urlauth {{
     port = 0
   }}
 }}
 """.format(d=self.dir, log=self.log, mu=MAIL_USER, mail=mail,
-           port=self.port))
+           port=self.port, unpacked=dovecotns.settings(MAIL_USER)))
         subprocess.run(["chown", "-R", "%s:%s" % (MAIL_USER, MAIL_USER), mail],
                        check=True)
         self.stderr = os.path.join(self.dir, "stderr")
