@@ -12,7 +12,7 @@
 #include "store/maildir_private.h"
 #include "unit.h"
 
-#define FILES 1000 /* MAILDIR_CACHE_MIN_FILES */
+#define FILES 1001 /* MAILDIR_CACHE_MIN_FILES, and one to delete */
 #define DIRS 17    /* one more than the table holds */
 
 static char root[] = "/tmp/satchel-mdcache-XXXXXX";
