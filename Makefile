@@ -12,6 +12,9 @@ LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansso
 LDLIBS    += $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # SQLite: the embedded user database (auth/userdb_sqlite.c)
 LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+# libpq: the PostgreSQL user database (auth/userdb_pgsql.c, pgsql_pool.c)
+LDLIBS    += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+CPPFLAGS  += $(shell pkg-config --cflags libpq 2>/dev/null)
 # libresolv (glibc, no package of its own): the SRV lookups of
 # `satchel fetch --configure`
 LDLIBS    += -lresolv
@@ -31,6 +34,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             liblockfile-bin procmail mutt \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
+            libpq-dev postgresql-15 postgresql-client-15 \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
             libsodium23

@@ -5,9 +5,11 @@
  * picked from them (see auth_server.h). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
+#include "auth/auth_flush.h"
 #include "auth/auth_server.h"
 #include "auth/password.h"
 #include "util/log.h"
@@ -57,6 +59,7 @@ static void auth_db_pick_dummy(struct auth_server *srv,
 	size_t i;
 
 	srv->dummy_stored[0] = '\0';
+	srv->dummy_from_lookup = sc->hashed[0] == '\0';
 	if (sc->hashed[0] != '\0') {
 		strcpy(srv->dummy_stored, sc->hashed);
 		return;
@@ -81,14 +84,84 @@ int auth_db_open(struct auth_server *srv)
 			  "temporarily", srv->set->users, error);
 		return -1;
 	}
+	/* the loop never waits for a database (userdb.h) */
+	userdb_set_async(srv->db, true);
 	auth_db_check(srv, true);
 	return 0;
+}
+
+void auth_db_learn_dummy(struct auth_server *srv,
+			 const struct passwd_entry *entry)
+{
+	/* the same rule as a listing's: the first hashed secret */
+	if (!srv->dummy_from_lookup || !password_scheme_known(entry->password) ||
+	    password_is_plain(entry->password) ||
+	    strlen(entry->password) >= sizeof(srv->dummy_stored))
+		return;
+	strcpy(srv->dummy_stored, entry->password);
+	srv->dummy_from_lookup = false;
+}
+
+/* ---- satchel auth flush ----
+ *
+ * The command appends one line per request to state_dir/auth-flush: a
+ * user name, or "*" for everyone (auth_flush.h). Each auth process
+ * remembers how far it read (its start: the end, its cache is empty
+ * then), so every generation applies each line once; a file replaced or
+ * cut shorter is read from its start again (a flush twice is harmless). */
+void auth_db_flush_poll(struct auth_server *srv)
+{
+	char path[AUTH_SETTING_STR + 32], line[AUTH_USER_MAX + 2];
+	bool first = srv->flush_off == 0 && srv->flush_ino == 0;
+	struct stat st;
+	FILE *f;
+
+	if (srv->set->state_dir[0] == '\0' ||
+	    auth_flush_path(srv->set->state_dir, path, sizeof(path)) < 0 ||
+	    stat(path, &st) < 0)
+		return;
+	if ((unsigned long long)st.st_ino == srv->flush_ino &&
+	    st.st_size == srv->flush_off)
+		return;
+	if (first) {
+		srv->flush_ino = (unsigned long long)st.st_ino;
+		srv->flush_off = st.st_size;
+		return;
+	}
+	if ((unsigned long long)st.st_ino != srv->flush_ino ||
+	    st.st_size < srv->flush_off)
+		srv->flush_off = 0;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	if (fseeko(f, srv->flush_off, SEEK_SET) == 0) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char *nl = strchr(line, '\n');
+			char user_log[AUTH_LOG_USER_MAX];
+
+			if (nl == NULL)
+				break; /* a line being written: next time */
+			*nl = '\0';
+			srv->flush_off = ftello(f);
+			if (line[0] == '\0')
+				continue;
+			userdb_flush(srv->db, strcmp(line, "*") == 0 ? NULL :
+				     line);
+			log_sanitize(line, strlen(line), user_log,
+				     sizeof(user_log));
+			log_info("auth flush: %s", strcmp(line, "*") == 0 ?
+				 "every cached user" : user_log);
+		}
+	}
+	srv->flush_ino = (unsigned long long)st.st_ino;
+	fclose(f);
 }
 
 void auth_db_check(struct auth_server *srv, bool force)
 {
 	struct auth_db_scan sc;
 
+	auth_db_flush_poll(srv);
 	if (srv->db == NULL || !userdb_check(srv->db, force))
 		return;
 	/* the users changed (or may have): what is derived from all */

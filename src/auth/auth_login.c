@@ -28,7 +28,8 @@ static int auth_delay_of(void *context, const char *name)
 {
 	const struct auth_server *srv = context;
 
-	return auth_user_delay(srv, userdb_lookup(srv->db, name));
+	/* what is held only: a save must not query every user */
+	return auth_user_delay(srv, userdb_lookup_cached(srv->db, name));
 }
 
 void auth_state_maybe_save(struct auth_server *srv, bool force)
@@ -82,6 +83,7 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
 	char name[AUTH_USER_MAX];
 	const struct passwd_entry *entry = NULL;
+	enum userdb_status st;
 
 	/* the name as looked up (loginname.h); "" for one that is none,
 	 * which fails as an unknown user does, hash and all */
@@ -97,9 +99,15 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 	auth_db_check(srv, false);
 	/* a database that cannot answer is no wrong password: the client
 	 * is told to try later ([SYS/TEMP]), never [AUTH] */
-	if (srv->db == NULL ||
-	    (name[0] != '\0' &&
-	     userdb_get(srv->db, name, &entry) == USERDB_ERROR)) {
+	st = srv->db == NULL ? USERDB_ERROR : name[0] == '\0' ?
+	     USERDB_UNKNOWN : userdb_get(srv->db, name, &entry);
+	if (st == USERDB_PENDING) {
+		/* nothing done yet: handled again once the answer is in
+		 * (auth_park.c) */
+		srv->db_pending = true;
+		return false;
+	}
+	if (st == USERDB_ERROR) {
 		reply->result = AUTH_TEMPFAIL;
 		log_warn("auth tempfail (user database unavailable): user=%s "
 			 "rip=%s", user_log, rip);
@@ -224,7 +232,8 @@ void auth_login_done(struct auth_server *srv, uint32_t slot,
 		return;
 	u->last_login = time(NULL);
 	if (srv->set->state_dir[0] != '\0' && srv->db != NULL &&
-	    auth_user_delay(srv, userdb_lookup(srv->db, req->user)) > 0)
+	    auth_user_delay(srv, userdb_lookup_cached(srv->db,
+						      req->user)) > 0)
 		srv->state_dirty = true;
 	log_sanitize(req->user, strlen(req->user), user_log,
 		     sizeof(user_log));

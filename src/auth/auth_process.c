@@ -131,13 +131,13 @@ static int auth_signals_setup(sigset_t *wait_mask_r, sigset_t *old_mask_r)
 static int auth_loop(struct auth_server *srv, int control_fd,
 		     const sigset_t *wait_mask)
 {
-	struct pollfd fds[AUTH_SLOTS_MAX + 2];
+	struct pollfd fds[AUTH_SLOTS_MAX + 2 + USERDB_POLL_MAX];
 	uint32_t slots[AUTH_SLOTS_MAX + 2];
 
 	for (;;) {
-		const struct timespec one_second = { 1, 0 };
-		nfds_t nfds, i;
-		int n, ret;
+		struct timespec wait;
+		nfds_t nfds, i, nslots;
+		int n, ret, timeout = 1000;
 		uint32_t s;
 
 		fds[0].fd = control_fd;
@@ -152,8 +152,16 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			fds[nfds].events = srv->pending[s] ? POLLOUT : POLLIN;
 			slots[nfds++] = s;
 		}
-		n = ppoll(fds, nfds, srv->state_dirty || srv->deferred != NULL ?
-			  &one_second : NULL, wait_mask);
+		nslots = nfds;
+		/* the databases' sockets and timers (userdb.h); at least
+		 * once a second for satchel auth flush and the state file */
+		nfds += userdb_poll_fds(srv->db, fds + nfds, USERDB_POLL_MAX,
+					&timeout);
+		if (timeout < 0 || timeout > 1000)
+			timeout = 1000;
+		wait.tv_sec = timeout / 1000;
+		wait.tv_nsec = (long)(timeout % 1000) * 1000000L;
+		n = ppoll(fds, nfds, &wait, wait_mask);
 		if (n < 0 && errno != EINTR) {
 			log_error("ppoll: %s", strerror(errno));
 			return EX_OSERR;
@@ -164,7 +172,11 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			auth_hup_flag = 0;
 			auth_db_check(srv, true);
 		}
-		for (i = 2; n > 0 && i < nfds; i++) {
+		/* lookups that finished: the requests that waited for them
+		 * run first, before newer ones of the same users */
+		if (userdb_process(srv->db) || srv->park_blocked)
+			auth_park_replay(srv);
+		for (i = 2; n > 0 && i < nslots; i++) {
 			s = slots[i];
 			if (fds[i].revents == 0 || srv->slot_fd[s] != fds[i].fd)
 				continue;
@@ -183,6 +195,7 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 			if (ret < 0)
 				return EX_OSERR;
 		}
+		auth_db_flush_poll(srv);
 		auth_state_maybe_save(srv, false);
 	}
 }
@@ -241,6 +254,7 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	}
 	hashpool_destroy(&srv->pool);
 	auth_verify_deinit(srv);
+	auth_park_deinit(srv);
 	auth_users_free(&srv->users);
 	sasl_server_destroy(&srv->sasl);
 	userdb_close(&srv->db);

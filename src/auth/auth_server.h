@@ -10,7 +10,8 @@
  *   auth_verify.c   the one password verification path (all mechanisms)
  *   auth_login.c    a login whose credentials were right: login_delay,
  *                   sessions per user, the reply; APOP; logouts
- *   auth_users.c    per-user state (last login, sessions per slot) */
+ *   auth_users.c    per-user state (last login, sessions per slot)
+ *   auth_park.c     requests waiting for a user database lookup */
 #ifndef SATCHEL_AUTH_SERVER_H
 #define SATCHEL_AUTH_SERVER_H
 
@@ -30,6 +31,10 @@
 #include "auth/userdb.h"
 
 #define AUTH_LOG_USER_MAX 128
+/* requests waiting for database lookups at most; more get [SYS/TEMP] */
+#define AUTH_PARKED_MAX 4096
+
+struct auth_parked;
 
 struct auth_server {
 	const struct auth_settings *set;
@@ -56,6 +61,21 @@ struct auth_server {
 	/* a real hash of the loaded file, verified for unknown users so
 	 * they cost what a real user costs (same scheme, same rounds) */
 	char dummy_stored[HASHPOOL_STORED_MAX];
+	/* the dummy came from no listed user: the first hashed secret a
+	 * lookup finds replaces it (databases that list nobody to the auth
+	 * process: PostgreSQL) */
+	bool dummy_from_lookup;
+
+	/* requests waiting for a lookup (auth_park.c); db_pending: the
+	 * request being handled met USERDB_PENDING and did nothing */
+	struct auth_parked *parked;
+	unsigned n_parked;
+	bool db_pending;
+	bool park_blocked;             /* one waits for its slot's POLLOUT */
+	/* satchel auth flush (auth_db.c): how far state_dir/auth-flush
+	 * was read */
+	unsigned long long flush_ino;
+	long long flush_off;
 };
 
 /* auth_db.c: opens the user databases (userdb.h) and loads them; -1
@@ -64,6 +84,27 @@ int auth_db_open(struct auth_server *srv);
 /* Notices changed users (userdb_check: a stat, a pragma per call) and,
  * when they changed, picks the dummy again and logs what they are. */
 void auth_db_check(struct auth_server *srv, bool force);
+/* A user found by a lookup: its secret becomes the dummy when none was
+ * known from a listing (see dummy_from_lookup). */
+void auth_db_learn_dummy(struct auth_server *srv,
+			 const struct passwd_entry *entry);
+/* Applies the lines satchel auth flush appended to state_dir/auth-flush
+ * since the last call (a stat when nothing came). */
+void auth_db_flush_poll(struct auth_server *srv);
+
+/* auth_park.c: a request that met USERDB_PENDING, kept as it came
+ * (message) or as the password check it was handed to (verify); false
+ * when too many wait (the caller answers AUTH_TEMPFAIL). */
+enum auth_park_kind { AUTH_PARK_MESSAGE, AUTH_PARK_VERIFY };
+struct auth_verify_req;
+bool auth_park_message(struct auth_server *srv, uint32_t slot,
+		       const void *msg, size_t len);
+bool auth_park_verify(struct auth_server *srv,
+		      const struct auth_verify_req *vr);
+/* Handles every parked request again (after userdb_process said a
+ * lookup finished); those whose slot still has a reply queued stay. */
+void auth_park_replay(struct auth_server *srv);
+void auth_park_deinit(struct auth_server *srv);
 
 /* auth_slot.c */
 void auth_slot_close(struct auth_server *srv, uint32_t slot);
@@ -72,6 +113,10 @@ void auth_slot_send(struct auth_server *srv, uint32_t slot,
 		    const struct auth_reply *reply);
 void auth_slot_flush(struct auth_server *srv, uint32_t slot);
 void auth_slot_read(struct auth_server *srv, uint32_t slot);
+/* Handles one received message of n octets (msg is modified and may be
+ * parked); a reply is sent when due. */
+void auth_slot_dispatch(struct auth_server *srv, uint32_t slot, void *msg,
+			size_t n);
 /* A reply header for request id: no user, -1 for the numbers. */
 void auth_reply_init(struct auth_reply *reply, uint64_t id);
 /* Turns a SASL step's result into reply (false: none is due). */

@@ -28,6 +28,15 @@ struct auth_settings {
 	char sql_password_query[AUTH_SETTING_STR];
 	char sql_user_query[AUTH_SETTING_STR];
 	char sql_iterate_query[AUTH_SETTING_STR];
+	/* PostgreSQL (userdb_pgsql.c) */
+	unsigned pgsql_connections;           /* per auth process */
+	unsigned pgsql_statement_timeout;     /* milliseconds */
+	char pgsql_notify_channel[128];       /* "" = no LISTEN */
+	/* the cache of the drivers that ask a server (usercache.h) */
+	unsigned user_cache_ttl;              /* seconds */
+	unsigned user_cache_negative_ttl;     /* seconds */
+	unsigned user_cache_stale_max;        /* seconds past the TTL */
+	unsigned user_cache_size;             /* entries per kind */
 	enum maildrop_kind mail_kind;         /* default mail location */
 	char mail_pattern[AUTH_SETTING_STR];  /* mailpath.h variables */
 	char state_dir[AUTH_SETTING_STR];     /* last logins, salt key */

@@ -4,6 +4,7 @@
  * and its reply sent, kept while the worker's socket is full. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,6 +82,10 @@ bool auth_sasl_reply(struct auth_server *srv, uint32_t slot,
 	log_sanitize(o->mech, strlen(o->mech), mech, sizeof(mech));
 	switch (res) {
 	case SASL_RESULT_NONE:
+		return false;
+	case SASL_RESULT_DB_PENDING:
+		/* the same message again once the lookup finished */
+		srv->db_pending = true;
 		return false;
 	case SASL_RESULT_PENDING:
 		if (o->pending.kind == SASL_PENDING_PASSWORD) {
@@ -171,6 +176,10 @@ static void auth_handle_userdb(struct auth_server *srv, uint32_t slot,
 
 	/* the same reload check as a login: a user just added receives */
 	auth_db_check(srv, false);
+	if (auth_userdb_pending(srv->set, srv->db, req->user)) {
+		srv->db_pending = true;  /* again when the answer is in */
+		return;
+	}
 	res = auth_userdb_lookup(srv->set, srv->db, req->user, reply, &error);
 	if (res == AUTH_OK)
 		return;
@@ -240,15 +249,56 @@ size_t auth_rx_size(void)
 	return AUTH_RX_SIZE;
 }
 
+void auth_slot_dispatch(struct auth_server *srv, uint32_t slot, void *msg,
+			size_t n)
+{
+	struct auth_reply reply;
+	enum auth_msg kind;
+	unsigned char *copy = NULL;
+	bool due = false;
+
+	kind = auth_proto_check_request(msg, n);
+	if (kind != AUTH_MSG_SASL && kind != AUTH_MSG_REQUEST) {
+		log_warn("worker slot %u: dropped a malformed %zu-octet "
+			 "message", slot, n);
+		return;
+	}
+	/* the handlers NUL-terminate fields in place: a request parked
+	 * for a lookup is kept as it came */
+	copy = malloc(n);
+	if (copy != NULL)
+		memcpy(copy, msg, n);
+	srv->db_pending = false;
+	if (kind == AUTH_MSG_SASL)
+		due = auth_handle_sasl(srv, slot, msg, &reply);
+	else
+		due = auth_handle(srv, slot, msg, &reply);
+	if (srv->db_pending) {
+		/* nothing was done: handled again when the lookup is in */
+		srv->db_pending = false;
+		due = false;
+		if (copy == NULL || !auth_park_message(srv, slot, copy, n)) {
+			log_warn("worker slot %u: too many requests wait for "
+				 "the user database", slot);
+			auth_reply_init(&reply, ((struct auth_request *)msg)->id);
+			reply.result = AUTH_TEMPFAIL;
+			due = true;
+		}
+	}
+	if (due)
+		auth_slot_send(srv, slot, &reply);
+	if (copy != NULL) {
+		explicit_bzero(copy, n);
+		free(copy);
+	}
+	explicit_bzero(&reply, sizeof(reply));
+}
+
 void auth_slot_read(struct auth_server *srv, uint32_t slot)
 {
-	struct auth_request *req = (struct auth_request *)srv->rx;
-	struct auth_sasl_request *sreq = (struct auth_sasl_request *)srv->rx;
-	struct auth_reply reply;
 	unsigned i;
 
 	for (i = 0; i < AUTH_BATCH_MAX; i++) {
-		enum auth_msg kind;
 		ssize_t n;
 
 		if (srv->slot_fd[slot] < 0 || srv->pending[slot])
@@ -268,20 +318,9 @@ void auth_slot_read(struct auth_server *srv, uint32_t slot)
 			auth_slot_close(srv, slot);
 			break;
 		}
-		kind = auth_proto_check_request(srv->rx, (size_t)n);
-		if (kind == AUTH_MSG_SASL) {
-			if (auth_handle_sasl(srv, slot, sreq, &reply))
-				auth_slot_send(srv, slot, &reply);
-		} else if (kind == AUTH_MSG_REQUEST) {
-			if (auth_handle(srv, slot, req, &reply))
-				auth_slot_send(srv, slot, &reply);
-		} else {
-			log_warn("worker slot %u: dropped a malformed "
-				 "%zd-octet message", slot, n);
-		}
+		auth_slot_dispatch(srv, slot, srv->rx, (size_t)n);
 		/* client data and passwords: never left behind */
 		explicit_bzero(srv->rx, (size_t)n < AUTH_RX_SIZE ?
 			       (size_t)n : AUTH_RX_SIZE);
-		explicit_bzero(&reply, sizeof(reply));
 	}
 }

@@ -66,6 +66,18 @@ static enum userdb_status userdb_find(struct userdb *db, const char *address,
 					    USERDB_UNKNOWN;
 }
 
+bool auth_userdb_pending(const struct auth_settings *set, struct userdb *db,
+			 const char *address)
+{
+	const struct passwd_entry *entry;
+	char name[AUTH_USER_MAX];
+
+	if (db == NULL ||
+	    loginname_normalize_address(set, address, name, sizeof(name)) < 0)
+		return false;
+	return userdb_find(db, name, &entry) == USERDB_PENDING;
+}
+
 enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 				    struct userdb *db,
 				    const char *address,
@@ -97,6 +109,7 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 		reply->result = AUTH_FAILED;
 		return AUTH_FAILED;
 	case USERDB_ERROR:
+	case USERDB_PENDING:
 		*error_r = "the user database cannot answer";
 		reply->result = AUTH_TEMPFAIL;
 		return AUTH_TEMPFAIL;

@@ -39,4 +39,11 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 				    struct auth_reply *reply,
 				    const char **error_r);
 
+/* Asynchronous mode (the auth process, userdb.h): true when the lookup
+ * auth_userdb_lookup() would make for address is under way
+ * (USERDB_PENDING); ask again once userdb_process() says one finished.
+ * Starts the lookup when needed. */
+bool auth_userdb_pending(const struct auth_settings *set, struct userdb *db,
+			 const char *address);
+
 #endif

@@ -55,9 +55,10 @@ static void auth_verify_finish_password(struct auth_server *srv,
 	const struct passwd_entry *entry = NULL;
 
 	/* the file may have been reloaded meanwhile: the entry must still
-	 * hold the secret that was checked */
+	 * hold the secret that was checked (what is held: the lookup was
+	 * made moments ago, and its answer may have passed its TTL since) */
 	if (srv->db != NULL && job->matched && !ctx->force_fail)
-		entry = userdb_lookup(srv->db, ctx->user);
+		entry = userdb_lookup_cached(srv->db, ctx->user);
 	if (entry == NULL || entry->disabled ||
 	    strcmp(entry->password, job->stored) != 0) {
 		reply->result = AUTH_FAILED;
@@ -179,6 +180,41 @@ void auth_verify_password(struct auth_server *srv,
 	 * that is no name: the dummy is checked all the same */
 	if (loginname_normalize(srv->set, vr->user, name, sizeof(name)) < 0)
 		name[0] = '\0';
+	/* names that could leave the mail directory are never looked up */
+	if (srv->db != NULL && name[0] != '\0') {
+		enum userdb_status st = userdb_get(srv->db, name, &entry);
+
+		if (st == USERDB_PENDING) {
+			/* asked for: checked when the answer is in, exactly
+			 * as now (auth_park.c) */
+			if (!auth_park_verify(srv, vr)) {
+				struct auth_reply reply;
+
+				auth_reply_init(&reply, vr->id);
+				reply.result = AUTH_TEMPFAIL;
+				auth_slot_send(srv, vr->slot, &reply);
+			}
+			return;
+		}
+		if (st == USERDB_ERROR) {
+			struct auth_reply reply;
+			char user_log[AUTH_LOG_USER_MAX], rip[AUTH_ADDR_MAX];
+
+			/* never [AUTH] for a database that cannot answer */
+			log_sanitize(name, strlen(name), user_log,
+				     sizeof(user_log));
+			log_sanitize(vr->client_addr, strlen(vr->client_addr),
+				     rip, sizeof(rip));
+			log_warn("auth tempfail (user database unavailable): "
+				 "user=%s rip=%s", user_log, rip);
+			auth_reply_init(&reply, vr->id);
+			reply.result = AUTH_TEMPFAIL;
+			auth_slot_send(srv, vr->slot, &reply);
+			return;
+		}
+		if (st != USERDB_FOUND)
+			entry = NULL;
+	}
 	job = auth_verify_job(srv, vr->slot, vr->id,
 			      name[0] != '\0' ? name : vr->user,
 			      vr->client_addr);
@@ -186,9 +222,6 @@ void auth_verify_password(struct auth_server *srv,
 		return;
 	ctx = job->context;
 	snprintf(ctx->mech, sizeof(ctx->mech), "%s", vr->mech);
-	/* names that could leave the mail directory are never looked up */
-	if (srv->db != NULL && name[0] != '\0')
-		entry = userdb_lookup(srv->db, name);
 	usable = entry != NULL && !entry->disabled &&
 		 vr->password[0] != '\0' &&
 		 password_scheme_known(entry->password) &&
@@ -197,6 +230,8 @@ void auth_verify_password(struct auth_server *srv,
 	job->kind = HASHJOB_VERIFY;
 	/* unknown, disabled and unusable accounts pay for a hash too, so
 	 * timing does not tell them from a wrong password */
+	if (usable)
+		auth_db_learn_dummy(srv, entry);
 	if (usable)
 		strcpy(job->stored, entry->password);
 	else if (srv->dummy_stored[0] != '\0')

@@ -29,8 +29,17 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 	if (user == NULL || ex->db == NULL ||
 	    loginname_normalize(ex->ss->set, user, name, sizeof(name)) < 0)
 		return NULL;
-	e = userdb_lookup(ex->db, name);
-	return e != NULL && !e->disabled ? e : NULL;
+	switch (userdb_get(ex->db, name, &e)) {
+	case USERDB_FOUND:
+		break;
+	case USERDB_PENDING:
+		/* the step's result is void (sasl_server_handle) */
+		ex->ss->db_pending = true;
+		return NULL;
+	default:
+		return NULL;
+	}
+	return !e->disabled ? e : NULL;
 }
 
 bool sasl_plaintext_ok(const struct sasl_exchange *ex)
@@ -296,6 +305,41 @@ static enum sasl_result sasl_after_step(struct sasl_server *ss,
 	return res;
 }
 
+/* A step met a lookup that is under way: its result is void. The
+ * message is handed in again when the lookup finished; for that the
+ * exchange must be as before it: a START's is dropped (the replay makes
+ * it anew), a SCRAM client-first's goes back to waiting for it. Other
+ * steps (CRAM-MD5's response, GSSAPI's last token, a final SCRAM step
+ * whose user's entry expired meanwhile) cannot be run twice: they fail
+ * temporarily, and the lookup they started serves the client's retry. */
+static enum sasl_result sasl_db_pending(struct sasl_server *ss,
+					struct sasl_exchange *ex,
+					const struct auth_sasl_request *req,
+					bool scram_first,
+					struct sasl_outcome *o)
+{
+	ss->db_pending = false;
+	explicit_bzero(&o->pending, sizeof(o->pending));
+	o->out_len = 0;
+	o->entry = NULL;
+	if (req->type == AUTH_REQ_SASL_START) {
+		sasl_drop(ss, ex->slot, ex->id);
+		return SASL_RESULT_DB_PENDING;
+	}
+	if (ex->mech->backend == SASL_BACKEND_SCRAM && scram_first &&
+	    ex->scram != NULL) {
+		scram_server_clear(ex->scram);
+		free(ex->scram);
+		ex->scram = NULL;
+		ex->scram_known = false;
+		ex->waiting = false;
+		ex->db = NULL;
+		return SASL_RESULT_DB_PENDING;
+	}
+	o->why = "the user database is still being asked";
+	return SASL_RESULT_TEMPFAIL;
+}
+
 enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 				    const struct auth_sasl_request *req,
 				    struct userdb *db,
@@ -339,8 +383,15 @@ enum sasl_result sasl_server_handle(struct sasl_server *ss, uint32_t slot,
 		o->why = "client message while the server computes";
 		res = SASL_RESULT_FAILED;
 	} else {
+		bool first = ex->scram == NULL;
+
+		ss->db_pending = false;
 		res = sasl_step(ex, in, in_len, o);
+		if (ss->db_pending)
+			res = sasl_db_pending(ss, ex, req, first, o);
 	}
+	if (res == SASL_RESULT_DB_PENDING)
+		return res;
 	return sasl_after_step(ss, ex, res, o);
 }
 

@@ -49,6 +49,10 @@ enum sasl_result {
 	SASL_RESULT_FAILED,    /* wrong credentials or malformed exchange */
 	SASL_RESULT_TEMPFAIL,  /* out of memory, table full, gsasl error */
 	SASL_RESULT_PENDING,   /* run o->pending on the hash pool */
+	/* a user database lookup was asked for (USERDB_PENDING): nothing
+	 * was done, the exchange is as before the message; hand the same
+	 * message in again once the lookup finished */
+	SASL_RESULT_DB_PENDING,
 };
 
 enum sasl_pending_kind {

@@ -55,6 +55,8 @@ struct sasl_server {
 	char gss_hostname[256];
 	char gss_realm[256];
 	struct sasl_oauth *oauth;     /* NULL: OAuth logins TEMPFAIL */
+	/* set by sasl_lookup during a step that met USERDB_PENDING */
+	bool db_pending;
 };
 
 /* sasl.c: the user record of a name (NULL: unknown, disabled, or a name

@@ -9,6 +9,7 @@
 static const struct userdb_driver *const userdb_drivers[] = {
 	&userdb_passwd_driver,
 	&userdb_sqlite_driver,
+	&userdb_pgsql_driver,
 };
 
 struct userdb_link {
@@ -19,6 +20,7 @@ struct userdb_link {
 struct userdb {
 	struct userdb_link links[USERDB_CHAIN_MAX];
 	unsigned n_links;
+	bool async;
 	char describe[AUTH_SETTING_STR + 16];
 };
 
@@ -68,8 +70,9 @@ static int userdb_spec_walk(const char *spec,
 			len--;
 		d = userdb_item(p, len, &path, &path_len);
 		if (d == NULL) {
-			*error_r = "expected passwd-file:PATH or "
-				   "sqlite:PATH (comma-separated)";
+			*error_r = "expected passwd-file:PATH, "
+				   "sqlite:PATH or pgsql:CONNINFO "
+				   "(comma-separated)";
 			return -1;
 		}
 		if (++n > USERDB_CHAIN_MAX || path_len >= sizeof(buf)) {
@@ -187,8 +190,10 @@ bool userdb_check(struct userdb *db, bool force)
 	return changed;
 }
 
-enum userdb_status userdb_get(struct userdb *db, const char *user,
-			      const struct passwd_entry **entry_r)
+/* The chain's answer, in either mode. */
+static enum userdb_status userdb_ask(struct userdb *db, const char *user,
+				     bool cached_only,
+				     const struct passwd_entry **entry_r)
 {
 	unsigned i;
 
@@ -198,14 +203,40 @@ enum userdb_status userdb_get(struct userdb *db, const char *user,
 	for (i = 0; i < db->n_links; i++) {
 		enum userdb_status st =
 			db->links[i].driver->get(db->links[i].state, user,
-						 entry_r);
+						 cached_only, entry_r);
 
-		/* an earlier database that cannot answer might have known
-		 * the user: a later one must not answer for it */
+		/* an earlier database that cannot answer (yet) might have
+		 * known the user: a later one must not answer for it */
 		if (st != USERDB_UNKNOWN)
 			return st;
 	}
 	return USERDB_UNKNOWN;
+}
+
+/* Blocking mode: waits for the drivers until the lookup is answered
+ * (each driver bounds its lookups by its timeouts). */
+static void userdb_wait(struct userdb *db)
+{
+	struct pollfd fds[USERDB_POLL_MAX];
+	int timeout = -1;
+	size_t n = userdb_poll_fds(db, fds, USERDB_POLL_MAX, &timeout);
+
+	if (n > 0 || timeout >= 0)
+		(void)poll(fds, n, timeout < 0 || timeout > 1000 ? 1000 :
+			   timeout);
+	(void)userdb_process(db);
+}
+
+enum userdb_status userdb_get(struct userdb *db, const char *user,
+			      const struct passwd_entry **entry_r)
+{
+	enum userdb_status st = userdb_ask(db, user, false, entry_r);
+
+	while (st == USERDB_PENDING && !db->async) {
+		userdb_wait(db);
+		st = userdb_ask(db, user, false, entry_r);
+	}
+	return st;
 }
 
 const struct passwd_entry *userdb_lookup(struct userdb *db, const char *user)
@@ -213,6 +244,65 @@ const struct passwd_entry *userdb_lookup(struct userdb *db, const char *user)
 	const struct passwd_entry *entry;
 
 	return userdb_get(db, user, &entry) == USERDB_FOUND ? entry : NULL;
+}
+
+const struct passwd_entry *userdb_lookup_cached(struct userdb *db,
+						const char *user)
+{
+	const struct passwd_entry *entry;
+
+	return userdb_ask(db, user, true, &entry) == USERDB_FOUND ? entry :
+								    NULL;
+}
+
+void userdb_set_async(struct userdb *db, bool async)
+{
+	unsigned i;
+
+	db->async = async;
+	for (i = 0; i < db->n_links; i++) {
+		if (db->links[i].driver->set_async != NULL)
+			db->links[i].driver->set_async(db->links[i].state,
+						       async);
+	}
+}
+
+size_t userdb_poll_fds(struct userdb *db, struct pollfd *fds, size_t max,
+		       int *timeout_ms)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		if (db->links[i].driver->poll_fds != NULL)
+			n += db->links[i].driver->poll_fds(
+				db->links[i].state, fds + n, max - n,
+				timeout_ms);
+	}
+	return n;
+}
+
+bool userdb_process(struct userdb *db)
+{
+	bool done = false;
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		if (db->links[i].driver->process != NULL)
+			done |= db->links[i].driver->process(
+				db->links[i].state);
+	}
+	return done;
+}
+
+void userdb_flush(struct userdb *db, const char *user)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		if (db->links[i].driver->flush != NULL)
+			db->links[i].driver->flush(db->links[i].state, user);
+	}
 }
 
 struct userdb_each_chain {
@@ -232,7 +322,7 @@ static bool userdb_each_cb(const struct passwd_entry *entry, void *context)
 
 	for (i = 0; i < c->link; i++) {
 		if (c->db->links[i].driver->get(c->db->links[i].state,
-						entry->user, &earlier) !=
+						entry->user, true, &earlier) !=
 		    USERDB_UNKNOWN)
 			return true;
 	}

@@ -7,16 +7,27 @@
  *   sqlite:PATH        an SQLite database (the schema `satchel user`
  *                      makes, or the admin's own through the sql_*_query
  *                      settings), read per user with bound parameters
+ *   pgsql:CONNINFO     PostgreSQL (userdb_pgsql.c): the same queries,
+ *                      asked without blocking, answers cached
  *
  * Every driver hands out the same record, struct passwd_entry, so the
  * verification path, the mechanisms and delivery never know where a user
  * came from. A record stays valid until the next userdb_check() (which
- * the auth process runs before each request): a driver may drop or
- * replace its records only there. */
+ * the auth process runs before each request), userdb_process() or
+ * userdb_flush(): a driver may drop or replace its records only there.
+ *
+ * Asynchronous mode (the auth process, userdb_set_async): a driver that
+ * has to ask a server answers USERDB_PENDING and asks; the caller waits
+ * on userdb_poll_fds(), runs userdb_process() and, when that says a
+ * lookup finished, asks again: the answer is then held (or the failure
+ * remembered) and comes at once. Without it (the tools: satchel deliver,
+ * user, migrate) userdb_get() waits for the answer itself. */
 #ifndef SATCHEL_USERDB_H
 #define SATCHEL_USERDB_H
 
+#include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "auth/auth_settings.h"
 #include "auth/passwd.h"
@@ -28,7 +39,12 @@ enum userdb_status {
 	USERDB_UNKNOWN,
 	USERDB_ERROR,   /* the database could not answer: a temporary
 			   failure, never a wrong password */
+	USERDB_PENDING, /* asynchronous mode only: asked, ask again after
+			   userdb_process() says a lookup finished */
 };
+
+/* descriptors userdb_poll_fds() may return at most */
+#define USERDB_POLL_MAX 32
 
 struct userdb;
 
@@ -55,8 +71,27 @@ bool userdb_check(struct userdb *db, bool force);
 /* Looks user up along the chain. */
 enum userdb_status userdb_get(struct userdb *db, const char *user,
 			      const struct passwd_entry **entry_r);
-/* The same, NULL for unknown users and errors alike. */
+/* The same, NULL for unknown users, errors and pending lookups alike. */
 const struct passwd_entry *userdb_lookup(struct userdb *db, const char *user);
+/* Only what the drivers hold, fresh or past its TTL; never asks a
+ * server (never PENDING: what is not held is UNKNOWN). For the second
+ * look at a user during one login (after its hash) and for bookkeeping
+ * (LOGIN-DELAY of every user), which must not cause queries. */
+const struct passwd_entry *userdb_lookup_cached(struct userdb *db,
+						const char *user);
+
+/* Asynchronous mode on (see above). */
+void userdb_set_async(struct userdb *db, bool async);
+/* The descriptors the drivers wait on (at most max), and in *timeout_ms
+ * (lowered, never raised; -1 none) when userdb_process must run. */
+size_t userdb_poll_fds(struct userdb *db, struct pollfd *fds, size_t max,
+		       int *timeout_ms);
+/* Lets the drivers read, connect and time out; never blocks. True when
+ * a lookup finished (requests that got USERDB_PENDING may ask again). */
+bool userdb_process(struct userdb *db);
+/* Forgets what the drivers hold about user (NULL: everyone), so the
+ * next lookup asks the database (satchel auth flush). */
+void userdb_flush(struct userdb *db, const char *user);
 
 /* Calls fn for every user each driver can list (a passwd-file always,
  * SQLite with its sql_iterate_query), until fn returns false. */

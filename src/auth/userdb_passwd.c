@@ -90,6 +90,7 @@ static int userdb_passwd_open(const char *path,
 }
 
 static enum userdb_status userdb_passwd_get(void *state, const char *user,
+					    bool cached_only,
 					    const struct passwd_entry **entry_r)
 {
 	struct userdb_passwd *p = state;

@@ -1,5 +1,5 @@
 /* userdb_private.h: what a user database driver provides (userdb.c
- * chains them; userdb_passwd.c, userdb_sqlite.c implement them). */
+ * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c implement them). */
 #ifndef SATCHEL_USERDB_PRIVATE_H
 #define SATCHEL_USERDB_PRIVATE_H
 
@@ -14,14 +14,24 @@ struct userdb_driver {
 	/* userdb_check() for this driver: true when users may have
 	 * changed. */
 	bool (*check)(void *state, bool force);
+	/* cached_only: answer from what is held, never ask a server */
 	enum userdb_status (*get)(void *state, const char *user,
+				  bool cached_only,
 				  const struct passwd_entry **entry_r);
 	/* false from fn stops; the driver stops too when it cannot list */
 	void (*each)(void *state, userdb_each_fn *fn, void *context);
 	void (*close)(void *state);
+	/* optional (NULL): drivers that ask a server (userdb.h) */
+	void (*set_async)(void *state, bool async);
+	size_t (*poll_fds)(void *state, struct pollfd *fds, size_t max,
+			   int *timeout_ms);
+	bool (*process)(void *state);
+	/* forget user (NULL: all) */
+	void (*flush)(void *state, const char *user);
 };
 
 extern const struct userdb_driver userdb_passwd_driver;
 extern const struct userdb_driver userdb_sqlite_driver;
+extern const struct userdb_driver userdb_pgsql_driver;
 
 #endif

@@ -238,6 +238,7 @@ out_error:
 }
 
 static enum userdb_status userdb_sqlite_get(void *state, const char *user,
+					    bool cached_only,
 					    const struct passwd_entry **entry_r)
 {
 	struct userdb_sqlite *s = state;
@@ -319,6 +320,13 @@ static void userdb_sqlite_each(void *state, userdb_each_fn *fn, void *context)
 	sqlite3_reset(st);
 }
 
+/* satchel auth flush: the records are read again */
+static void userdb_sqlite_flush(void *state, const char *user)
+{
+	(void)user;
+	sqlite_cache_clear(state);
+}
+
 const struct userdb_driver userdb_sqlite_driver = {
 	.name = "sqlite",
 	.open = userdb_sqlite_open,
@@ -326,4 +334,5 @@ const struct userdb_driver userdb_sqlite_driver = {
 	.get = userdb_sqlite_get,
 	.each = userdb_sqlite_each,
 	.close = userdb_sqlite_close,
+	.flush = userdb_sqlite_flush,
 };

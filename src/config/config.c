@@ -115,13 +115,32 @@ static const struct config_key config_keys[] = {
 	/* GSSAPI (RFC 4752): offered only when the keytab is readable */
 	/* SQL user databases (userdb_sqlite.c); the defaults read the schema
 	 * `satchel user` makes */
+	/* "user" quoted: a reserved word (CURRENT_USER) in PostgreSQL, an
+	 * identifier either way in SQLite */
 	STR("sql_password_query", auth.sql_password_query,
-	    "SELECT user, password, secrets, uid, gid, home, mail, "
+	    "SELECT \"user\", password, secrets, uid, gid, home, mail, "
 	    "quota_bytes, quota_messages, login_delay, expire FROM users "
-	    "WHERE user = %u"),
+	    "WHERE \"user\" = %u"),
 	STR("sql_user_query", auth.sql_user_query, ""),
 	STR("sql_iterate_query", auth.sql_iterate_query,
-	    "SELECT user, password, secrets FROM users"),
+	    "SELECT \"user\", password, secrets FROM users"),
+	/* PostgreSQL (auth/userdb_pgsql.c, pgsql_pool.c) */
+	UINT("pgsql_connections", auth.pgsql_connections, 1, 16, "2"),
+	UINT("pgsql_statement_timeout", auth.pgsql_statement_timeout, 100,
+	     600000, "3000"),
+	STR("pgsql_notify_channel", auth.pgsql_notify_channel,
+	    "satchel_users"),
+	/* the cache of database answers (auth/usercache.h): a user found
+	 * is asked again after 5 minutes (a NOTIFY drops it at once), an
+	 * unknown name after 30 s; while the database cannot answer, an
+	 * entry up to a day past its TTL still serves */
+	UINT("user_cache_ttl", auth.user_cache_ttl, 0, 86400, "300"),
+	UINT("user_cache_negative_ttl", auth.user_cache_negative_ttl, 0,
+	     86400, "30"),
+	UINT("user_cache_stale_max", auth.user_cache_stale_max, 0,
+	     86400 * 30, "86400"),
+	UINT("user_cache_size", auth.user_cache_size, 1, 10000000,
+	     "100000"),
 	STR("gssapi_keytab", auth.gssapi_keytab, ""),
 	/* RFC 5034 4.: the GSSAPI service name of POP3 is "pop" */
 	STR("gssapi_service", auth.gssapi_service, "pop"),
