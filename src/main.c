@@ -8,6 +8,7 @@
 #include "fetch/fetch_main.h"
 #include "migrate/migrate.h"
 #include "serve/master.h"
+#include "user/authcmd.h"
 #include "user/usercmd.h"
 
 struct subcommand {
@@ -22,6 +23,7 @@ static const struct subcommand subcommands[] = {
 	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
 	{ "fetch", fetch_main, "fetch mail from a POP3 server" },
 	{ "user", usercmd_main, "manage the passwd-file users" },
+	{ "auth", authcmd_main, "flush the running server's user cache" },
 	{ "migrate", migrate_main, "import UIDLs from another server" },
 	{ "bench", bench_main, "load-test a POP3 server" },
 };

@@ -112,10 +112,11 @@ void auth_db_learn_dummy(struct auth_server *srv,
 void auth_db_flush_poll(struct auth_server *srv)
 {
 	char path[AUTH_SETTING_STR + 32], line[AUTH_USER_MAX + 2];
-	bool first = srv->flush_off == 0 && srv->flush_ino == 0;
+	bool first = !srv->flush_started;
 	struct stat st;
 	FILE *f;
 
+	srv->flush_started = true;
 	if (srv->set->state_dir[0] == '\0' ||
 	    auth_flush_path(srv->set->state_dir, path, sizeof(path)) < 0 ||
 	    stat(path, &st) < 0)

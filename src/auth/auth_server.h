@@ -74,6 +74,7 @@ struct auth_server {
 	bool park_blocked;             /* one waits for its slot's POLLOUT */
 	/* satchel auth flush (auth_db.c): how far state_dir/auth-flush
 	 * was read */
+	bool flush_started;
 	unsigned long long flush_ino;
 	long long flush_off;
 };

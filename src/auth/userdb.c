@@ -46,6 +46,24 @@ static const struct userdb_driver *userdb_item(const char *item, size_t len,
 	return NULL;
 }
 
+/* The ',' that ends the item at p, or NULL: only one followed by a
+ * driver's prefix, since a conninfo has commas of its own (host=a,b). */
+static const char *userdb_item_end(const char *p)
+{
+	const char *c, *path;
+	size_t path_len;
+
+	for (c = strchr(p, ','); c != NULL; c = strchr(c + 1, ',')) {
+		const char *q = c + 1;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (userdb_item(q, strlen(q), &path, &path_len) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
 /* Calls fn for each item; -1 with *error_r at the first bad one. */
 static int userdb_spec_walk(const char *spec,
 			    int (*fn)(const struct userdb_driver *d,
@@ -56,7 +74,7 @@ static int userdb_spec_walk(const char *spec,
 	unsigned n = 0;
 
 	while (*p != '\0') {
-		const char *end = strchr(p, ','), *path;
+		const char *end = userdb_item_end(p), *path;
 		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
 		size_t path_len;
 		const struct userdb_driver *d;

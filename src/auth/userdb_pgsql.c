@@ -44,8 +44,11 @@ struct pgsql_lookup {
 	char user[];
 };
 
+/* A lookup that finished in the last process(): the requests that
+ * waited for it take its outcome, whatever the TTL (0 included). */
 struct pgsql_failed {
 	struct pgsql_failed *next;
+	bool ok;                       /* answered: the cache holds it */
 	char user[];
 };
 
@@ -59,7 +62,7 @@ struct userdb_pgsql {
 	bool async;
 	struct pgsql_lookup *lookups;  /* queued and in flight */
 	unsigned n_lookups;
-	struct pgsql_failed *failed;   /* failed since the last process */
+	struct pgsql_failed *failed;   /* finished since the last process */
 	unsigned n_failed;
 	bool completed;
 };
@@ -107,15 +110,33 @@ static void pgsql_failed_clear(struct userdb_pgsql *s)
 	s->n_failed = 0;
 }
 
-static bool pgsql_failed_has(const struct userdb_pgsql *s, const char *user)
+/* The outcome of user's lookup finished last round: NULL for none. */
+static const struct pgsql_failed *pgsql_finished(const struct userdb_pgsql *s,
+						 const char *user)
 {
 	const struct pgsql_failed *f;
 
 	for (f = s->failed; f != NULL; f = f->next) {
 		if (strcmp(f->user, user) == 0)
-			return true;
+			return f;
 	}
-	return false;
+	return NULL;
+}
+
+static void pgsql_finished_add(struct userdb_pgsql *s, const char *user,
+			       bool ok)
+{
+	size_t len = strlen(user);
+	struct pgsql_failed *f;
+
+	if (s->n_failed >= PGSQL_FAILED_MAX ||
+	    (f = malloc(sizeof(*f) + len + 1)) == NULL)
+		return;
+	memcpy(f->user, user, len + 1);
+	f->ok = ok;
+	f->next = s->failed;
+	s->failed = f;
+	s->n_failed++;
 }
 
 static void userdb_pgsql_close(void *state)
@@ -161,19 +182,11 @@ static void pgsql_lookup_failed(struct userdb_pgsql *s,
 				struct pgsql_lookup *l, const char *why)
 {
 	char user_log[PASSWD_USER_MAX + 1];
-	struct pgsql_failed *f;
-	size_t len = strlen(l->user);
 
-	log_sanitize(l->user, len, user_log, sizeof(user_log));
+	log_sanitize(l->user, strlen(l->user), user_log, sizeof(user_log));
 	log_warn("pgsql: lookup of %s failed: %s", user_log, why);
 	pgsql_unlink(s, l);
-	if (s->n_failed < PGSQL_FAILED_MAX &&
-	    (f = malloc(sizeof(*f) + len + 1)) != NULL) {
-		memcpy(f->user, l->user, len + 1);
-		f->next = s->failed;
-		s->failed = f;
-		s->n_failed++;
-	}
+	pgsql_finished_add(s, l->user, false);
 	pgsql_lookup_free(l);
 	s->completed = true;
 }
@@ -196,6 +209,7 @@ static void pgsql_lookup_finish(struct userdb_pgsql *s,
 		return;
 	}
 	pgsql_unlink(s, l);
+	pgsql_finished_add(s, l->user, true);
 	pgsql_lookup_free(l);
 	s->completed = true;
 }
@@ -427,13 +441,16 @@ static enum userdb_status userdb_pgsql_get(void *state, const char *user,
 {
 	struct userdb_pgsql *s = state;
 	const struct sqlrow_record *r;
+	const struct pgsql_failed *f;
 	struct pgsql_lookup *l;
 	uint64_t now = pgsql_now_ms(), age;
 	enum usercache_hit hit;
 	size_t len = strlen(user);
 
 	hit = usercache_find(s->cache, user, now, &r, &age);
-	if (hit == USERCACHE_FRESH || (cached_only && hit != USERCACHE_MISS)) {
+	f = pgsql_finished(s, user);
+	if (hit == USERCACHE_FRESH ||
+	    (hit != USERCACHE_MISS && (cached_only || (f != NULL && f->ok)))) {
 		if (r == NULL)
 			return USERDB_UNKNOWN;
 		*entry_r = &r->entry;
@@ -443,7 +460,7 @@ static enum userdb_status userdb_pgsql_get(void *state, const char *user,
 		return USERDB_UNKNOWN;
 	if (len > PASSWD_USER_MAX)
 		return USERDB_UNKNOWN; /* no record could hold it */
-	if (pgsql_pool_ensure(s) < 0 || pgsql_failed_has(s, user) ||
+	if (pgsql_pool_ensure(s) < 0 || (f != NULL && !f->ok) ||
 	    !pgsql_pool_available(s->pool))
 		return pgsql_stale(s, user, hit, r, age, entry_r);
 	for (l = s->lookups; l != NULL; l = l->next) {
