@@ -18,8 +18,9 @@
 
 /* ---- shared by the mechanisms ---- */
 
-const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
-				       const char *user)
+/* held: only what the databases hold (userdb_lookup_cached) */
+static const struct passwd_entry *sasl_find_user(const struct sasl_exchange *ex,
+						 const char *user, bool held)
 {
 	const struct passwd_entry *e;
 	char name[AUTH_USER_MAX];
@@ -29,6 +30,10 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 	if (user == NULL || ex->db == NULL ||
 	    loginname_normalize(ex->ss->set, user, name, sizeof(name)) < 0)
 		return NULL;
+	if (held) {
+		e = userdb_lookup_cached(ex->db, name);
+		return e != NULL && !e->disabled ? e : NULL;
+	}
 	switch (userdb_get(ex->db, name, &e)) {
 	case USERDB_FOUND:
 		break;
@@ -42,6 +47,12 @@ const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
 	return !e->disabled ? e : NULL;
 }
 
+const struct passwd_entry *sasl_lookup(const struct sasl_exchange *ex,
+				       const char *user)
+{
+	return sasl_find_user(ex, user, false);
+}
+
 bool sasl_plaintext_ok(const struct sasl_exchange *ex)
 {
 	enum plaintext_auth p = ex->ss->set->plaintext_auth;
@@ -53,7 +64,9 @@ bool sasl_plaintext_ok(const struct sasl_exchange *ex)
 enum sasl_result sasl_success(struct sasl_exchange *ex, const char *user,
 			      const char *authzid, struct sasl_outcome *o)
 {
-	o->entry = sasl_lookup(ex, user);
+	/* the record an earlier step of this exchange looked up, even past
+	 * its TTL since: a final step asks no database */
+	o->entry = sasl_find_user(ex, user, true);
 	if (o->entry == NULL || (authzid != NULL && authzid[0] != '\0' &&
 				 strcmp(authzid, user) != 0)) {
 		o->entry = NULL;

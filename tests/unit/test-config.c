@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/userdb.h"
 #include "config/config.h"
 #include "unit.h"
 
@@ -132,7 +133,7 @@ static void test_delivery_keys(void)
 int main(void)
 {
 	struct config cfg;
-	char err[512];
+	char err[512], pgpath[256];
 	const char *path;
 
 	config_defaults(&cfg);
@@ -164,6 +165,19 @@ int main(void)
 	CHECK_STR(cfg.auth.users, "sqlite:/var/lib/s/u.db, passwd-file:/etc/p2",
 		  "the chain kept for the auth process");
 	CHECK_STR(cfg.auth.passwd_file, "/etc/p2", "its passwd-file found");
+	unlink(path);
+	/* a conninfo's own commas stay in it */
+	config_defaults(&cfg);
+	path = write_file("users = pgsql:host=a,b port=1,2 dbname=m, "
+			  "passwd-file:/etc/p3\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0,
+	      "a multi-host pgsql conninfo in a chain loads");
+	CHECK_STR(cfg.auth.passwd_file, "/etc/p3",
+		  "the item after the conninfo is the passwd-file");
+	CHECK(userdb_spec_path("pgsql:host=a,b port=1,2, sqlite:/x", "pgsql",
+			       pgpath, sizeof(pgpath)) &&
+	      strcmp(pgpath, "host=a,b port=1,2") == 0,
+	      "the conninfo whole, up to the next driver");
 	unlink(path);
 	config_defaults(&cfg);
 	path = write_file("users = ldap:ldap://x\n");
