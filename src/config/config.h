@@ -56,6 +56,9 @@ struct config {
 	/* peers that must begin with a PROXY header ("" = none) */
 	char proxy_trusted[CONFIG_STR_MAX];
 	bool proxy_trust_ssl;   /* their SSL TLV makes a session TLS */
+	/* Operations (serve/metrics_http.h, serve/control.c) */
+	char metrics_listen[CONFIG_STR_MAX]; /* "host:port", "" = off */
+	char pid_file[CONFIG_STR_MAX];       /* "" = none */
 	char lmtp_socket_mode[8];          /* octal, unix: sockets */
 	char lmtp_socket_owner[64];        /* "" = mail_user */
 	char lmtp_socket_group[64];        /* "" = the owner's group */

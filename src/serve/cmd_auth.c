@@ -9,6 +9,7 @@
 #include <gsasl.h>
 
 #include "auth/sasl_mech.h"
+#include "serve/metrics.h"
 #include "net/linereader.h"
 #include "serve/session.h"
 #include "serve/worker.h"
@@ -219,6 +220,7 @@ enum cmd_outcome cmd_auth(struct session *s, const struct cmd_args *args)
 	}
 	memset(req, 0, AUTH_SASL_REQUEST_HDR);
 	snprintf(req->mech, sizeof(req->mech), "%s", mech->name);
+	s->login_mech = (uint8_t)(METRICS_MECH_SASL + bit);
 	if (args->argc == 2) {
 		ir = args->argv[1];
 		req->has_data = 1;

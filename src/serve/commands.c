@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serve/cmd_auth.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -133,6 +134,7 @@ static enum cmd_outcome cmd_pass(struct session *s,
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_PASS;
+	s->login_mech = METRICS_MECH_USER;
 	snprintf(req.user, sizeof(req.user), "%s", s->user);
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[0]);
 	return send_auth(s, &req);
@@ -165,6 +167,7 @@ static enum cmd_outcome cmd_apop(struct session *s,
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_APOP;
+	s->login_mech = METRICS_MECH_APOP;
 	snprintf(req.user, sizeof(req.user), "%s", args->argv[0]);
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[1]);
 	snprintf(req.timestamp, sizeof(req.timestamp), "%s", s->timestamp);
@@ -373,6 +376,8 @@ static enum cmd_outcome cmd_proxy(struct session *s,
 {
 	log_warn("PROXY header refused: rip=%s is not in proxy_trusted",
 		 s->addr);
+	metrics_refused(s->worker->metrics, s->worker->index,
+			METRICS_REFUSED_PROXY);
 	session_reply(s, "-ERR [SYS/PERM] PROXY header from an address "
 		      "that is not a trusted proxy");
 	s->end_reason = "untrusted PROXY header";

@@ -43,7 +43,7 @@ void connlimit_reset_row(struct connlimit *cl, unsigned row)
 
 bool connlimit_admit(struct connlimit *cl, unsigned row, const char *addr,
 		     unsigned max_total, unsigned max_per_addr,
-		     const char **which_r)
+		     const char **which_r, bool *per_addr_r)
 {
 	unsigned bucket = addr_bucket(addr);
 	uint64_t total = 0, same = 0;
@@ -57,10 +57,12 @@ bool connlimit_admit(struct connlimit *cl, unsigned row, const char *addr,
 	}
 	if (total >= max_total) {
 		*which_r = "too many connections";
+		*per_addr_r = false;
 		return false;
 	}
 	if (same >= max_per_addr || cl->row[row].per_bucket[bucket] == UINT16_MAX) {
 		*which_r = "too many connections from your address";
+		*per_addr_r = true;
 		return false;
 	}
 	__atomic_store_n(&cl->row[row].total, cl->row[row].total + 1,

@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
 #include "util/log.h"
@@ -216,7 +217,8 @@ int master_main(int argc, char **argv)
 	make_state_dir(cfg, &m.auth_priv);
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
-	if (m.connlimit == NULL || m.faildelay == NULL) {
+	m.metrics = metrics_create(MAX_SLOTS);
+	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;
@@ -224,6 +226,12 @@ int master_main(int argc, char **argv)
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		m.slots[i].gen = -1;
 		m.slots[i].ready_fd = -1;
+	}
+	if (supervise_metrics_start(&m, cfg, err, sizeof(err)) < 0) {
+		log_error("metrics_listen: %s", err);
+		supervise_close_listeners(&first);
+		ret = EX_OSERR;
+		goto out;
 	}
 	/* Thousands of clients per worker need as many descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -263,6 +271,7 @@ int master_main(int argc, char **argv)
 	cfg = NULL; /* owned by the generation now, like first.tls */
 	first.tls = NULL;
 	ret = supervise_loop(&m);
+	supervise_metrics_stop(&m);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m.gens[i].used) {
 			free(m.gens[i].cfg);

@@ -18,6 +18,7 @@
 #include "serve/cmd_auth.h"
 #include "serve/commands.h"
 #include "serve/limits.h"
+#include "serve/metrics.h"
 #include "serve/worker.h"
 #include "util/log.h"
 
@@ -208,6 +209,8 @@ static int session_flush(struct session *s)
 			return -1;
 		}
 		outbuf_consume(&s->out, (size_t)n);
+		metrics_count(s->worker->metrics, s->worker->index,
+			      METRICS_BYTES_SENT, (uint64_t)n);
 		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
 	}
 	return 0;

@@ -62,6 +62,8 @@ struct session {
 	bool close_timer_armed;    /* closing: the grace timer runs */
 	bool counted;              /* holds a session slot in the auth process */
 	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
+	bool auth_pending;         /* a request to auth is unanswered */
+	uint8_t login_mech;        /* METRICS_MECH_* of the login attempt */
 	unsigned bad_lines;
 
 	struct linereader in;

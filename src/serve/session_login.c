@@ -8,6 +8,7 @@
 
 #include "net/ioloop.h"
 #include "serve/cmd_auth.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -147,8 +148,28 @@ void session_auth_reply(struct session *s, const struct auth_reply *r)
 		session_auth_result(s, r);
 }
 
+/* The metrics' name of a final answer (enum auth_result). */
+static enum metrics_login_result login_result(uint32_t result)
+{
+	static const enum metrics_login_result by_result[] = {
+		[AUTH_OK] = METRICS_LOGIN_OK,
+		[AUTH_FAILED] = METRICS_LOGIN_FAILED,
+		[AUTH_LOGIN_DELAY] = METRICS_LOGIN_DELAY,
+		[AUTH_TOO_MANY] = METRICS_LOGIN_TOO_MANY,
+		[AUTH_TEMPFAIL] = METRICS_LOGIN_TEMPFAIL,
+		[AUTH_PERMFAIL] = METRICS_LOGIN_PERMFAIL,
+	};
+
+	/* anything else is answered as a temporary failure below */
+	return result < sizeof(by_result) / sizeof(by_result[0]) &&
+	       result != AUTH_CONTINUE ? by_result[result] :
+	       METRICS_LOGIN_TEMPFAIL;
+}
+
 void session_auth_result(struct session *s, const struct auth_reply *r)
 {
+	metrics_login(s->worker->metrics, s->worker->index, s->login_mech,
+		      login_result(r->result));
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);

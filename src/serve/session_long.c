@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "serve/limits.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
+#include "serve/worker.h"
 #include "util/log.h"
 
 void session_start_long(struct session *s, enum long_kind kind,
@@ -33,6 +35,8 @@ void session_start_long(struct session *s, enum long_kind kind,
 			msg->retrieved = true;
 			s->retr_count++;
 			s->retr_bytes += msg->size;
+			metrics_count(s->worker->metrics, s->worker->index,
+				      METRICS_RETRIEVALS, 1);
 		} else {
 			session_reply(s, "+OK top of message follows");
 		}

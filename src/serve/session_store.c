@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/jobpool.h"
@@ -34,7 +36,31 @@ struct store_job {
 	unsigned deleted;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
+	struct worker *worker;         /* for the metrics, after a detach */
+	uint64_t submitted_us;         /* open: the latency histogram */
 };
+
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* On the loop thread: what a finished job adds to the metrics, whether
+ * its session is still there or not. */
+static void store_job_count(const struct store_job *j)
+{
+	struct worker *w = j->worker;
+
+	if (j->kind == STORE_OPEN)
+		metrics_open_latency(w->metrics, w->index,
+				     monotonic_us() - j->submitted_us);
+	else
+		metrics_count(w->metrics, w->index, METRICS_DELETIONS,
+			      j->deleted);
+}
 
 /* --- on a pool thread: only the job's own fields --- */
 
@@ -59,6 +85,7 @@ static void store_job_done(struct jobpool_job *job)
 	struct store_job *j = (struct store_job *)job;
 	struct session *s = j->session;
 
+	store_job_count(j);
 	if (s == NULL) {
 		/* The client left meanwhile: an opened maildrop is closed
 		 * unchanged (lock released); a commit has completed. */
@@ -84,6 +111,8 @@ static void store_job_submit(struct session *s, struct store_job *j)
 	j->job.run = store_job_run;
 	j->job.done = store_job_done;
 	j->session = s;
+	j->worker = s->worker;
+	j->submitted_us = monotonic_us();
 	snprintf(j->user, sizeof(j->user), "%s", s->user);
 	s->store_job = j;
 	s->waiting = true;

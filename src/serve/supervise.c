@@ -34,7 +34,9 @@
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/metrics.h"
 #include "serve/worker.h"
+#include "net/ioloop.h"
 #include "util/log.h"
 
 /* Closes what a child must not keep: the master's signalfd and every
@@ -42,6 +44,7 @@
 static void child_close_inherited(struct master *m, int keep_fd)
 {
 	close(m->signal_fd);
+	supervise_metrics_close_in_child(m);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
 		    m->gens[i].control_fd >= 0)
@@ -138,6 +141,7 @@ static int run_worker(struct master *m, struct generation *g,
 		.auth_fd = auth_fd, .ready_fd = ready_fd,
 		.listeners = g->listeners, .nlisteners = g->nlisteners,
 		.connlimit = m->connlimit, .faildelay = m->faildelay,
+		.metrics = m->metrics,
 	};
 
 	return worker_run(&setup);
@@ -183,6 +187,7 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 	}
 	close(pair[1]);
 	connlimit_reset_row(m->connlimit, slot_index);
+	metrics_reset_gauges(m->metrics, slot_index);
 	if (slot->ready_fd >= 0)
 		close(slot->ready_fd);
 	slot->ready_fd = -1;
@@ -470,6 +475,8 @@ static void reap(struct master *m)
 				continue;
 			found = true;
 			slot->pid = 0;
+			/* what it had open is gone with it */
+			metrics_reset_gauges(m->metrics, (unsigned)i);
 			if (m->stopping || m->gens[gi].draining) {
 				log_exit(worker_kind(slot->lmtp), pid, status);
 				slot->gen = -1;
@@ -521,6 +528,7 @@ static void reload(struct master *m)
 		goto out_free;
 	}
 	config_warn(cfg);
+	supervise_metrics_reload(m, cfg);
 	gi = start_new_generation(m, cfg, old, "reload failed, keeping the "
 				  "running config");
 	if (gi < 0)
@@ -632,10 +640,11 @@ int supervise_loop(struct master *m)
 	time_t kill_at = 0;
 
 	for (;;) {
-		struct pollfd pfd[1 + MAX_SLOTS];
-		int slot_of[1 + MAX_SLOTS];
+		struct pollfd pfd[2 + MAX_SLOTS];
+		int slot_of[2 + MAX_SLOTS];
 		struct signalfd_siginfo info;
-		nfds_t npfd = 1;
+		nfds_t npfd = 1, loop_index = 0;
+		int timeout = 1000;
 
 		if (m->stopping) {
 			/* Auth goes when the workers are gone. */
@@ -666,14 +675,26 @@ int supervise_loop(struct master *m)
 			pfd[npfd++] = (struct pollfd){
 				.fd = m->slots[i].ready_fd, .events = POLLIN };
 		}
-		if (poll(pfd, npfd, 1000) < 0 && errno != EINTR) {
+		if (m->loop != NULL) {
+			/* the metrics endpoint: its ios and timers */
+			int t = ioloop_timeout_ms(m->loop);
+
+			loop_index = npfd;
+			pfd[npfd++] = (struct pollfd){
+				.fd = ioloop_fd(m->loop), .events = POLLIN };
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
+		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return EX_OSERR;
 		}
 		for (nfds_t i = 1; i < npfd; i++) {
-			if (pfd[i].revents != 0)
+			if (pfd[i].revents != 0 && i != loop_index)
 				read_ready(m, slot_of[i]);
 		}
+		if (m->loop != NULL && ioloop_run_once(m->loop) < 0)
+			log_error("metrics event loop: %s", strerror(errno));
 		while (read(m->signal_fd, &info, sizeof(info)) ==
 		       sizeof(info)) {
 			switch (info.ssi_signo) {

@@ -20,6 +20,9 @@
 struct tls_ctx;
 struct connlimit;
 struct faildelay;
+struct metrics;
+struct metrics_http;
+struct ioloop;
 
 /* Two generations of the most POP3 and LMTP workers: a reload while one
  * drains. (The auth process has room for AUTH_SLOTS_MAX.) */
@@ -62,6 +65,12 @@ struct master {
 	lmtp_worker_run_fn *lmtp_run; /* deliver/'s, from main.c; NULL: none */
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	struct metrics *metrics;    /* the workers' counters */
+	/* the metrics endpoint (supervise_metrics.c) on a loop the
+	 * supervise loop polls; both NULL without metrics_listen */
+	struct ioloop *loop;
+	struct metrics_http *http;
+	char metrics_listen[CONFIG_STR_MAX]; /* what http listens on */
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
@@ -94,6 +103,18 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 			       struct generation *bound);
 /* Closes g's POP3 and LMTP listeners. */
 void supervise_close_listeners(struct generation *g);
+/* supervise_metrics.c: binds cfg's metrics_listen (as root, before
+ * the privilege drops) and serves GET /metrics from m's counters on
+ * m->loop. Nothing to do without metrics_listen. 0, or -1 with err. */
+int supervise_metrics_start(struct master *m, const struct config *cfg,
+			    char *err, size_t errsize);
+/* A reload cannot move the endpoint: says so when cfg asks to. */
+void supervise_metrics_reload(const struct master *m,
+			      const struct config *cfg);
+void supervise_metrics_stop(struct master *m);
+/* In a forked child: closes the endpoint's and the loop's descriptors. */
+void supervise_metrics_close_in_child(struct master *m);
+
 /* Supervises until SIGTERM/SIGINT and every child is gone. Returns a
  * sysexits status. */
 int supervise_loop(struct master *m);
