@@ -26,6 +26,7 @@
 #include "serve/stdio.h"
 #include "serve/supervise.h"
 #include "util/log.h"
+#include "util/pidfile.h"
 #include "util/privdrop.h"
 
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
@@ -93,6 +94,46 @@ static int resolve_auth_user(const struct config *cfg,
 	return privdrop_resolve(cfg->auth_user, auth_priv, err, errsize);
 }
 
+/* A second `satchel serve` with the same pid_file stops before it
+ * binds anything, with the running one's pid. true when it may go on. */
+static bool pid_file_free(const struct config *cfg)
+{
+	char err[1200];
+	pid_t pid;
+
+	if (cfg->pid_file[0] == '\0' ||
+	    pidfile_read(cfg->pid_file, &pid, err, sizeof(err)) != PIDFILE_OK)
+		return true;
+	log_error("another satchel serve is running: pid %ld holds %s",
+		  (long)pid, cfg->pid_file);
+	return false;
+}
+
+/* After daemonizing (the pid is the master's for good). 0, or -1 with
+ * the reason logged (also when another instance won a race to it). */
+static int make_pid_file(struct master *m, const struct config *cfg)
+{
+	char err[1200];
+	pid_t holder;
+
+	m->pidfile.fd = -1;
+	if (cfg->pid_file[0] == '\0')
+		return 0;
+	switch (pidfile_create(cfg->pid_file, &m->pidfile, &holder, err,
+			       sizeof(err))) {
+	case PIDFILE_OK:
+		return 0;
+	case PIDFILE_RUNNING:
+		log_error("another satchel serve is running: pid %ld holds %s",
+			  (long)holder, cfg->pid_file);
+		return -1;
+	case PIDFILE_ERROR:
+		break;
+	}
+	log_error("pid_file: %s", err);
+	return -1;
+}
+
 static void make_state_dir(const struct config *cfg,
 			   const struct privdrop *priv)
 {
@@ -118,7 +159,8 @@ int master_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG,
-			    .lmtp_run = master_lmtp_run };
+			    .lmtp_run = master_lmtp_run,
+			    .pidfile = { .fd = -1 } };
 	struct config *cfg;
 	struct generation first = { 0 };
 	bool foreground = false, check = false, stdio = false;
@@ -209,6 +251,10 @@ int master_main(int argc, char **argv)
 		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
 		goto out;
 	}
+	if (!pid_file_free(cfg)) {
+		ret = EX_UNAVAILABLE;
+		goto out;
+	}
 	if (supervise_bind(cfg, &first, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_OSERR;
@@ -241,6 +287,11 @@ int master_main(int argc, char **argv)
 	if (!foreground && daemonize() < 0) {
 		log_error("daemonize: %s", strerror(errno));
 		ret = EX_OSERR;
+		goto out;
+	}
+	if (make_pid_file(&m, cfg) < 0) {
+		supervise_close_listeners(&first);
+		ret = EX_UNAVAILABLE;
 		goto out;
 	}
 	sigemptyset(&mask);
@@ -279,6 +330,7 @@ int master_main(int argc, char **argv)
 		}
 	}
 out:
+	pidfile_remove(&m.pidfile);
 	tls_ctx_destroy(&first.tls);
 	free(cfg);
 	free(m.overrides);

@@ -45,6 +45,9 @@ static void child_close_inherited(struct master *m, int keep_fd)
 {
 	close(m->signal_fd);
 	supervise_metrics_close_in_child(m);
+	/* the pid file's lock says the master lives: not a child's */
+	if (m->pidfile.fd >= 0)
+		close(m->pidfile.fd);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
 		    m->gens[i].control_fd >= 0)

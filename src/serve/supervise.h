@@ -15,6 +15,7 @@
 #include "config/worker_setup.h"
 #include "net/listener.h"
 #include "serve/limits.h"
+#include "util/pidfile.h"
 #include "util/privdrop.h"
 
 struct tls_ctx;
@@ -71,6 +72,7 @@ struct master {
 	struct ioloop *loop;
 	struct metrics_http *http;
 	char metrics_listen[CONFIG_STR_MAX]; /* what http listens on */
+	struct pidfile pidfile;     /* fd -1 without pid_file */
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
