@@ -255,7 +255,13 @@ int master_main(int argc, char **argv)
 		ret = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (supervise_bind(cfg, &first, NULL, err, sizeof(err)) < 0) {
+	/* systemd socket activation: before anything is bound */
+	if (sdlisten_collect(&m.inherited, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = EX_OSERR;
+		goto out;
+	}
+	if (supervise_bind_first(&m, cfg, &first, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_OSERR;
 		goto out;
@@ -279,6 +285,9 @@ int master_main(int argc, char **argv)
 		ret = EX_OSERR;
 		goto out;
 	}
+	if (sdlisten_close_unused(&m.inherited, err, sizeof(err)) > 0)
+		log_warn("systemd passed sockets no listener is configured "
+			 "for, closed: %s", err);
 	/* Thousands of clients per worker need as many descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -308,10 +317,14 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < first.nlisteners; i++)
-		log_info("listening on %s", first.listeners[i].name);
+		log_info("listening on %s%s", first.listeners[i].name,
+			 first.listeners[i].inherited ?
+			 " (socket from systemd)" : "");
 	for (size_t i = 0; i < first.nlmtp_listeners; i++)
-		log_info("listening for LMTP on %s",
-			 first.lmtp_listeners[i].name);
+		log_info("listening for LMTP on %s%s",
+			 first.lmtp_listeners[i].name,
+			 first.lmtp_listeners[i].inherited ?
+			 " (socket from systemd)" : "");
 	gi = supervise_start_generation(&m, cfg, &first);
 	if (gi < 0) {
 		supervise_close_listeners(&first);

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "config/worker_setup.h"
 #include "net/listener.h"
+#include "net/sdlisten.h"
 #include "serve/limits.h"
 #include "util/pidfile.h"
 #include "util/privdrop.h"
@@ -73,6 +74,8 @@ struct master {
 	struct metrics_http *http;
 	char metrics_listen[CONFIG_STR_MAX]; /* what http listens on */
 	struct pidfile pidfile;     /* fd -1 without pid_file */
+	/* sockets from systemd (LISTEN_FDS), taken by the first binds */
+	struct sdlisten inherited;
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
@@ -92,6 +95,10 @@ int supervise_load_config(struct master *m, struct config *cfg, char *err,
  * 0, or -1 with err (nothing left open). */
 int supervise_bind(const struct config *cfg, struct generation *g,
 		   const struct generation *old, char *err, size_t errsize);
+/* The first generation's: an address systemd passed a socket for
+ * (m->inherited) is served on it, not bound. 0, or -1 with err. */
+int supervise_bind_first(struct master *m, const struct config *cfg,
+			 struct generation *g, char *err, size_t errsize);
 /* Refuses what the master cannot or must not run: lmtp_listen without an
  * LMTP entry point; a non-loopback lmtp_listen address without tls_cert
  * unless lmtp_allow_insecure_remote. 0, or -1 with err. */

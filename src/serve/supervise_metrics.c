@@ -43,13 +43,15 @@ static int render(void *context, struct outbuf *out)
 int supervise_metrics_start(struct master *m, const struct config *cfg,
 			    char *err, size_t errsize)
 {
+	const struct listener_bind_req req = {
+		.list = cfg->metrics_listen, .inherited = &m->inherited,
+	};
 	struct listener l;
 	size_t n = 0;
 
 	if (cfg->metrics_listen[0] == '\0')
 		return 0;
-	if (listener_bind_list(cfg->metrics_listen, false, NULL, &l, 1, &n,
-			       err, errsize) < 0)
+	if (listener_bind_req(&req, &l, 1, &n, err, errsize) < 0)
 		return -1;
 	m->loop = ioloop_create();
 	if (m->loop == NULL) {
@@ -65,7 +67,8 @@ int supervise_metrics_start(struct master *m, const struct config *cfg,
 	}
 	snprintf(m->metrics_listen, sizeof(m->metrics_listen), "%s",
 		 cfg->metrics_listen);
-	log_info("metrics on http://%s/metrics", l.name);
+	log_info("metrics on http://%s/metrics%s", l.name,
+		 l.inherited ? " (socket from systemd)" : "");
 	return 0;
 }
 
