@@ -136,7 +136,7 @@ static int cmd_auth_send(struct session *s, uint32_t type)
 	cmd_auth_req.type = type;
 	/* every message names the client: the auth process logs it */
 	snprintf(cmd_auth_req.client_addr, sizeof(cmd_auth_req.client_addr),
-		 "%s", s->addr);
+		 "%s", s->log_client);
 	ret = worker_auth_send_sasl(s->worker, s, &cmd_auth_req);
 	explicit_bzero(&cmd_auth_req, AUTH_SASL_REQUEST_HDR +
 		       (cmd_auth_req.data_len <= AUTH_SASL_DATA_MAX ?

@@ -100,7 +100,8 @@ static enum cmd_outcome cmd_user(struct session *s,
 
 static enum cmd_outcome send_auth(struct session *s, struct auth_request *req)
 {
-	snprintf(req->client_addr, sizeof(req->client_addr), "%s", s->addr);
+	snprintf(req->client_addr, sizeof(req->client_addr), "%s",
+		 s->log_client);
 	req->secured = s->secured || s->loopback;
 	if (worker_auth_send(s->worker, s, req) < 0) {
 		explicit_bzero(req, sizeof(*req));
@@ -375,7 +376,7 @@ static enum cmd_outcome cmd_proxy(struct session *s,
 				  const struct cmd_args *args)
 {
 	log_warn("PROXY header refused: rip=%s is not in proxy_trusted",
-		 s->addr);
+		 s->log_client);
 	metrics_refused(s->worker->metrics, s->worker->index,
 			METRICS_REFUSED_PROXY);
 	session_reply(s, "-ERR [SYS/PERM] PROXY header from an address "

@@ -63,9 +63,9 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
 		/* Workers run as mail_user only (virtual users); a record
 		 * asking for another uid cannot be served safely here. */
-		log_error("user=%s: passwd-file uid/gid %lld/%lld differ from "
-			  "mail_user's", s->user, (long long)r->uid,
-			  (long long)r->gid);
+		log_error("user=%s session=%s: passwd-file uid/gid %lld/%lld "
+			  "differ from mail_user's", s->user, s->id,
+			  (long long)r->uid, (long long)r->gid);
 		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
 			      "contact the administrator");
 		return false;
@@ -79,8 +79,8 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
 	if (session_store_open(s, &set) < 0) {
-		log_error("user=%s: out of memory for the maildrop open",
-			  s->user);
+		log_error("user=%s session=%s: out of memory for the maildrop "
+			  "open", s->user, s->id);
 		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
 			      "try again later");
 		return false;
@@ -108,7 +108,7 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 
 	if (ret != MAILDROP_OK) {
 		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
-			 s->addr, error != NULL ? error : "unknown error");
+			 s->log_client, error != NULL ? error : "unknown error");
 		if (ret == MAILDROP_IN_USE)
 			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
 				      "another session");
@@ -129,7 +129,7 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	}
 	s->drop = drop;
 	s->state = STATE_TRANSACTION;
-	worker_auth_login_done(s->worker, s->user, s->addr);
+	worker_auth_login_done(s->worker, s->user, s->log_client);
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
 		octets += maildrop_msg(s->drop, i)->size;
@@ -208,7 +208,8 @@ void session_quit_done(struct session *s, int ret, unsigned deleted,
 	 * queued: a client reconnecting the moment it reads +OK finds the
 	 * maildrop free (no [IN-USE] race with our own UPDATE). */
 	if (ret != MAILDROP_OK) {
-		log_error("update failed: user=%s: %s", s->user,
+		log_error("update failed: user=%s session=%s: %s", s->user,
+			  s->id,
 			  error != NULL ? error : "unknown error");
 		session_reply(s, "-ERR [SYS/TEMP] some deleted messages were "
 			      "not removed");

@@ -22,7 +22,8 @@ void session_start_long(struct session *s, enum long_kind kind,
 
 		if (maildrop_reader_open(s->drop, msg_index, &s->reply.reader,
 					 &error) != MAILDROP_OK) {
-			log_error("user=%s message %u: %s", s->user,
+			log_error("user=%s session=%s message %u: %s",
+				  s->user, s->id,
 				  msg_index + 1, error);
 			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
 				      "%u", msg_index + 1);
@@ -168,7 +169,8 @@ bool session_continue_long(struct session *s)
 	if (ret < 0) {
 		/* Half a message is out: the only honest thing left is to
 		 * drop the connection (the client sees no terminator). */
-		log_error("user=%s: reading message %u failed", s->user,
+		log_error("user=%s session=%s: reading message %u failed",
+			  s->user, s->id,
 			  s->reply.msg_index + 1);
 		s->closing = true;
 		s->end_reason = "read error";

@@ -32,6 +32,7 @@ struct store_job {
 	struct maildrop_settings set;  /* open: path points at path[] */
 	char path[AUTH_PATH_MAX];
 	char user[AUTH_USER_MAX];      /* for the log after a detach */
+	char session_id[20];
 	struct maildrop *drop;         /* open: result; commit: input */
 	unsigned deleted;
 	int ret;
@@ -91,7 +92,8 @@ static void store_job_done(struct jobpool_job *job)
 		 * unchanged (lock released); a commit has completed. */
 		if (j->kind == STORE_COMMIT)
 			log_info("update finished after disconnect: user=%s "
-				 "deleted=%u%s%s", j->user, j->deleted,
+				 "session=%s deleted=%u%s%s", j->user,
+				 j->session_id, j->deleted,
 				 j->ret != MAILDROP_OK ? " error=" : "",
 				 j->ret != MAILDROP_OK ? j->error : "");
 		maildrop_close(&j->drop);
@@ -114,6 +116,7 @@ static void store_job_submit(struct session *s, struct store_job *j)
 	j->worker = s->worker;
 	j->submitted_us = monotonic_us();
 	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	snprintf(j->session_id, sizeof(j->session_id), "%s", s->id);
 	s->store_job = j;
 	s->waiting = true;
 	jobpool_submit(s->worker->jobs, &j->job);
