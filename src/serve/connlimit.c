@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "serve/limits.h"
+#include "util/shmem.h"
 
 struct connlimit_row {
 	uint32_t total;
@@ -27,10 +27,9 @@ struct connlimit *connlimit_create(unsigned rows)
 {
 	size_t size = sizeof(struct connlimit) +
 		      rows * sizeof(struct connlimit_row);
-	struct connlimit *cl = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct connlimit *cl = shmem_create(size);
 
-	if (cl == MAP_FAILED)
+	if (cl == NULL)
 		return NULL;
 	cl->rows = rows;
 	return cl;

@@ -86,35 +86,50 @@ int control_setup(const char *name, int argc, char **argv,
 	return EX_OK;
 }
 
-/* -1 from control_setup: --help was answered. */
-static int setup_status(int ret)
-{
-	return ret < 0 ? EX_OK : ret;
-}
+/* What a command does once the server is found: a sysexits status. */
+typedef int control_action(const char *name, const struct config *cfg,
+			   pid_t pid, unsigned timeout);
 
-int control_reload_main(int argc, char **argv)
+/* The command line, the config and the pid, then act. */
+static int control_run(const char *name, int argc, char **argv,
+		       control_action *act)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
+	unsigned timeout = CONTROL_STOP_WAIT_SECS;
 	pid_t pid;
 	int ret;
 
 	if (cfg == NULL)
 		return EX_OSERR;
-	ret = control_setup("reload", argc, argv, cfg, &pid, NULL);
-	if (ret != EX_OK)
-		goto out;
-	if (kill(pid, SIGHUP) < 0) {
-		fprintf(stderr, "satchel reload: pid %ld: %s\n", (long)pid,
-			strerror(errno));
-		ret = errno == EPERM ? EX_NOPERM : EX_UNAVAILABLE;
-		goto out;
-	}
-	/* the master checks the new config itself; its log says how it went */
-	printf("satchel reload: SIGHUP sent to pid %ld; the log says "
-	       "\"configuration reloaded\" or why not\n", (long)pid);
-out:
+	ret = control_setup(name, argc, argv, cfg, &pid,
+			    strcmp(name, "stop") == 0 ? &timeout : NULL);
+	if (ret == EX_OK)
+		ret = act(name, cfg, pid, timeout);
 	free(cfg);
-	return setup_status(ret);
+	/* -1 from control_setup: --help was answered */
+	return ret < 0 ? EX_OK : ret;
+}
+
+/* kill(2) with the error said for a person. */
+static int control_signal(const char *name, pid_t pid, int sig)
+{
+	if (kill(pid, sig) == 0)
+		return EX_OK;
+	fprintf(stderr, "satchel %s: pid %ld: %s\n", name, (long)pid,
+		strerror(errno));
+	return errno == EPERM ? EX_NOPERM : EX_UNAVAILABLE;
+}
+
+static int do_reload(const char *name, const struct config *cfg, pid_t pid,
+		     unsigned timeout)
+{
+	int ret = control_signal(name, pid, SIGHUP);
+
+	/* the master checks the new config itself; its log says how it went */
+	if (ret == EX_OK)
+		printf("satchel reload: SIGHUP sent to pid %ld; the log says "
+		       "\"configuration reloaded\" or why not\n", (long)pid);
+	return ret;
 }
 
 static double now_secs(void)
@@ -125,62 +140,51 @@ static double now_secs(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int control_stop_main(int argc, char **argv)
+static int do_stop(const char *name, const struct config *cfg, pid_t pid,
+		   unsigned timeout)
 {
-	struct config *cfg = malloc(sizeof(*cfg));
-	unsigned timeout = CONTROL_STOP_WAIT_SECS;
-	double deadline;
-	pid_t pid;
-	int ret;
+	double deadline = now_secs() + timeout;
+	int ret = control_signal(name, pid, SIGTERM);
 
-	if (cfg == NULL)
-		return EX_OSERR;
-	ret = control_setup("stop", argc, argv, cfg, &pid, &timeout);
 	if (ret != EX_OK)
-		goto out;
-	if (kill(pid, SIGTERM) < 0) {
-		fprintf(stderr, "satchel stop: pid %ld: %s\n", (long)pid,
-			strerror(errno));
-		ret = errno == EPERM ? EX_NOPERM : EX_UNAVAILABLE;
-		goto out;
-	}
+		return ret;
 	/* The master holds the pid file's lock until it exits (also as a
 	 * zombie nobody reaps, where kill(pid, 0) would still succeed). */
-	deadline = now_secs() + timeout;
 	while (pidfile_locked(cfg->pid_file)) {
 		if (now_secs() >= deadline) {
 			fprintf(stderr, "satchel stop: pid %ld still running "
 				"after %u s\n", (long)pid, timeout);
-			ret = EX_TEMPFAIL;
-			goto out;
+			return EX_TEMPFAIL;
 		}
 		(void)poll(NULL, 0, 50);
 	}
 	printf("satchel stop: pid %ld stopped\n", (long)pid);
-out:
-	free(cfg);
-	return setup_status(ret);
+	return EX_OK;
 }
 
-int control_status_main(int argc, char **argv)
+static int do_status(const char *name, const struct config *cfg, pid_t pid,
+		     unsigned timeout)
 {
-	struct config *cfg = malloc(sizeof(*cfg));
-	pid_t pid;
-	int ret;
-
-	if (cfg == NULL)
-		return EX_OSERR;
-	ret = control_setup("status", argc, argv, cfg, &pid, NULL);
-	if (ret != EX_OK)
-		goto out;
 	printf("satchel serve is running: pid %ld (%s)\n", (long)pid,
 	       cfg->pid_file);
 	if (cfg->metrics_listen[0] == '\0') {
 		printf("metrics_listen is not set: no counters to show\n");
-		goto out;
+		return EX_OK;
 	}
-	ret = control_print_metrics(cfg->metrics_listen);
-out:
-	free(cfg);
-	return setup_status(ret);
+	return control_print_metrics(cfg->metrics_listen);
+}
+
+int control_reload_main(int argc, char **argv)
+{
+	return control_run("reload", argc, argv, do_reload);
+}
+
+int control_stop_main(int argc, char **argv)
+{
+	return control_run("stop", argc, argv, do_stop);
+}
+
+int control_status_main(int argc, char **argv)
+{
+	return control_run("status", argc, argv, do_status);
 }

@@ -22,8 +22,9 @@ struct config;
 #define CONTROL_NOT_RUNNING 3
 
 /* Parses -c FILE (and --timeout SECS when timeout_r is not NULL), loads
- * the config and reads the running master's pid. EX_OK, or a sysexits
- * status with the message printed (not running: CONTROL_NOT_RUNNING). */
+ * the config and reads the running master's pid. EX_OK; -1 when --help
+ * was answered; or a sysexits status with the message printed (not
+ * running: CONTROL_NOT_RUNNING for status, EX_UNAVAILABLE otherwise). */
 int control_setup(const char *name, int argc, char **argv,
 		  struct config *cfg, pid_t *pid_r, unsigned *timeout_r);
 

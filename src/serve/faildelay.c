@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "serve/limits.h"
+#include "util/shmem.h"
 
 struct fail_entry {
 	char addr[64];
@@ -28,12 +29,11 @@ struct faildelay {
 
 struct faildelay *faildelay_create(void)
 {
-	struct faildelay *fd = mmap(NULL, sizeof(*fd), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct faildelay *fd = shmem_create(sizeof(*fd));
 	pthread_mutexattr_t attr;
 	int err;
 
-	if (fd == MAP_FAILED)
+	if (fd == NULL)
 		return NULL;
 	err = pthread_mutexattr_init(&attr);
 	if (err == 0)

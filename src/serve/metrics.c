@@ -2,7 +2,8 @@
 #include "serve/metrics.h"
 
 #include <string.h>
-#include <sys/mman.h>
+
+#include "util/shmem.h"
 
 /* 1 ms .. 10 s: a warm open takes about a millisecond, a cold
  * 100,000-message Maildir seconds, an mbox lock wait up to 2 s. */
@@ -20,10 +21,9 @@ struct metrics *metrics_create(unsigned rows)
 {
 	size_t size = sizeof(struct metrics) +
 		      rows * sizeof(struct metrics_row);
-	struct metrics *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct metrics *m = shmem_create(size);
 
-	if (m == MAP_FAILED)
+	if (m == NULL)
 		return NULL;
 	m->rows = rows;
 	return m;
