@@ -9,11 +9,12 @@ nothing; a node that cannot write its heartbeat ends its sessions."""
 
 import os
 import signal
+import subprocess
 import threading
 import time
 
-from harness import (PASSWORDS, Pop, check, eq, free_port, make_msgs,
-                     simple_msg, wait_for)
+from harness import (PASSWORDS, Msg, Pop, Skip, check, eq, free_port,
+                     make_msgs, simple_msg, wait_for)
 from haproxy import Haproxy
 
 STORES = None
@@ -274,3 +275,81 @@ def test_node_without_heartbeat_ends_its_sessions(ctx):
     a, resp = login(nodes[0])
     check(resp.startswith("+OK"), "login on node-0 again: %s" % resp)
     a.ok("QUIT")
+
+
+def bindfs(source, mountpoint):
+    """Debian's bindfs: source at mountpoint with FUSE attributes and
+    entries cached for 60 s, standing in for an NFS client's attribute
+    cache. Returns a stop function."""
+    if not os.path.exists("/dev/fuse") or not os.access(
+            "/usr/bin/bindfs", os.X_OK):
+        raise Skip("no FUSE or no bindfs (make deps installs bindfs)")
+    os.makedirs(mountpoint)
+    proc = subprocess.Popen(
+        ["/usr/bin/bindfs", "-f", "-o",
+         "allow_other,attr_timeout=60,entry_timeout=60", source,
+         mountpoint], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop():
+        subprocess.run(["fusermount", "-u", mountpoint],
+                       capture_output=True, timeout=30)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    try:
+        wait_for(lambda: proc.poll() is None and os.path.ismount(
+            mountpoint), 10, "bindfs to mount %s" % mountpoint)
+    except BaseException:
+        stop()
+        raise
+    return stop
+
+
+def test_cached_attributes_never_hide_a_change(ctx):
+    """node-1 sees the store through bindfs with 60 s attribute caching:
+    a message that arrives in new/ (written there, as an MDA does, with
+    no session of ours) and a deletion through node-0 both show on
+    node-1's next login at once: the directories are read, never trusted
+    by their cached mtimes."""
+    nodes = cluster(ctx, 2)
+    shared = os.path.join(nodes[0].root, "mail")
+    mnt = os.path.join(ctx.tmp, "bindfs")
+    fill(nodes)
+    md = nodes[0].maildrop(USER)
+    for sub in ("new", "cur"):   # directories old enough to be trusted
+        os.utime(os.path.join(md, sub), (1732590000, 1732590000))
+    stop = bindfs(shared, mnt)
+    try:
+        nodes[1].stop()
+        nodes[1].config["mail"] = "maildir:%s/%%u" % mnt
+        nodes[1].write_config()
+        nodes[1].start()
+
+        def stat_on_node1(want, what, retr=False):
+            b, resp = login(nodes[1])
+            check(resp.startswith("+OK"), "node-1 login: %s" % resp)
+            eq(b.ok("STAT").split()[1], str(want), "node-1 STAT " + what)
+            listed = uidls(b).decode()
+            for n in range(1, want + 1 if retr else 1):
+                status, _ = b.multi("RETR %d" % n)
+                check(status.startswith("+OK"), "RETR %d on node-1 %s: %s"
+                      % (n, what, status))
+            b.ok("QUIT")
+            return listed
+        stat_on_node1(3, "at first")
+        stat_on_node1(3, "from its recorded listing")
+        nodes[0].add_maildir(USER, [Msg(simple_msg(9),
+                                        name="1732599999.M9P9.testhost")])
+        listed = stat_on_node1(4, "after an arrival in new/", retr=True)
+        check("1732599999.M9P9.testhost" in listed,
+              "the new message is listed on node-1: %s" % listed)
+        a, resp = login(nodes[0])
+        check(resp.startswith("+OK"), "node-0 login: %s" % resp)
+        a.ok("DELE 1")
+        a.ok("QUIT")
+        stat_on_node1(3, "after a deletion through node-0", retr=True)
+    finally:
+        nodes[1].stop()
+        stop()
