@@ -96,6 +96,11 @@ static const struct config_key config_keys[] = {
 	UINT("max_sessions_per_user", auth.max_sessions_per_user, 0,
 	     1000000, "10"),
 	UINT("lock_stale_timeout", lock_stale_timeout, 10, 86400, "300"),
+	/* several nodes on one store (docs/scaling.md): "" = the host name */
+	STR("node_id", node_id, ""),
+	STR("mail_store_marker", mail_store_marker, ""),
+	STR("node_heartbeat_dir", node_heartbeat_dir, ""),
+	UINT("node_heartbeat_timeout", node_heartbeat_timeout, 1, 600, "3"),
 	/* a 100,000-message snapshot is about 20 MB: a few per worker */
 	SIZE("maildrop_cache_size", maildrop_cache_size, UINT64_MAX / 2,
 	     "64M"),

@@ -43,6 +43,10 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned lock_stale_timeout;     /* seconds before a lock is stale */
+	char node_id[64];                /* "" = host name (store/node.h) */
+	char mail_store_marker[4096];    /* store/storeroot.h; "" = none */
+	char node_heartbeat_dir[4096];   /* on the shared store; "" = none */
+	unsigned node_heartbeat_timeout; /* seconds: a later node is dead */
 	uint64_t maildrop_cache_size;    /* octets of warm snapshots per
 					    worker, 0 = none */
 	unsigned auth_fail_delay_ms;     /* first failed-login delay, doubles */

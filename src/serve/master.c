@@ -25,6 +25,7 @@
 #include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
+#include "store/node.h"
 #include "util/log.h"
 #include "util/pidfile.h"
 #include "util/privdrop.h"
@@ -149,6 +150,31 @@ static void make_state_dir(const struct config *cfg,
 			 strerror(errno));
 }
 
+/* This node (store/node.h), before any child forks, and its first
+ * heartbeat before any session can take a lock. Node settings are read
+ * at start only: a reload keeps them. */
+static int start_node(const struct config *cfg, struct master *m)
+{
+	struct node_settings set = {
+		.node_id = cfg->node_id,
+		.heartbeat_dir = cfg->node_heartbeat_dir,
+		.heartbeat_timeout = cfg->node_heartbeat_timeout,
+		.beats = true,
+	};
+	const char *error = "";
+
+	if (node_init(&set, &error) < 0 || node_heartbeat_beat(&error) < 0) {
+		log_error("node: %s", error);
+		return -1;
+	}
+	if (node_heartbeats_enabled())
+		log_info("node %s: heartbeat in %s every %u ms, dead after "
+			 "%u s", node_id(), cfg->node_heartbeat_dir,
+			 node_beat_interval_ms(), cfg->node_heartbeat_timeout);
+	m->beat_failing = false;
+	return 0;
+}
+
 int master_main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -267,6 +293,10 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	make_state_dir(cfg, &m.auth_priv);
+	if (start_node(cfg, &m) < 0) {
+		ret = EX_CONFIG;
+		goto out;
+	}
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
 	m.metrics = metrics_create(MAX_SLOTS);

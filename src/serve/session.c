@@ -20,6 +20,7 @@
 #include "serve/limits.h"
 #include "serve/metrics.h"
 #include "serve/worker.h"
+#include "store/node.h"
 #include "util/log.h"
 
 static void session_io(void *context, unsigned ready);
@@ -132,6 +133,11 @@ void session_arm_timer(struct session *s)
 	/* The maildrop lock must be refreshed well before it goes stale. */
 	if (s->drop != NULL && wait_ms > cfg->lock_stale_timeout * 1000ull / 3)
 		wait_ms = cfg->lock_stale_timeout * 1000ull / 3;
+	/* ... and, on a shared store, checked often enough that a fenced
+	 * node ends its sessions within about the heartbeat timeout */
+	if (s->drop != NULL && node_heartbeats_enabled() &&
+	    wait_ms > node_heartbeat_timeout() * 1000ull / 2)
+		wait_ms = node_heartbeat_timeout() * 1000ull / 2;
 	timer_remove(&s->timer);
 	s->timer = timer_add(s->worker->loop, wait_ms + 1, session_timeout, s);
 }

@@ -76,6 +76,7 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->expire_days = reply_expire(s, r);
 	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
 	set.create = true;
+	set.store_marker = cfg->mail_store_marker;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
 	if (session_store_open(s, &set) < 0) {

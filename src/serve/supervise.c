@@ -31,12 +31,13 @@
 
 #include "auth/auth_process.h"
 #include "net/fdpass.h"
+#include "net/ioloop.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/metrics.h"
 #include "serve/worker.h"
-#include "net/ioloop.h"
+#include "store/node.h"
 #include "util/log.h"
 
 /* Closes what a child must not keep: the master's signalfd and every
@@ -638,6 +639,50 @@ static void read_ready(struct master *m, int slot_index)
 		announce_if_ready(m, slot->gen);
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The node's heartbeat (store/node.h), from the master's loop: the one
+ * process that lives as long as the node serves. */
+static void beat_if_due(struct master *m)
+{
+	const char *error = "";
+	uint64_t now = monotonic_ms();
+
+	if (!node_heartbeats_enabled() || now < m->next_beat_ms)
+		return;
+	m->next_beat_ms = now + node_beat_interval_ms();
+	if (node_heartbeat_beat(&error) < 0) {
+		if (!m->beat_failing)
+			log_error("node %s: heartbeat failed: %s: %s; after "
+				  "node_heartbeat_timeout its sessions end "
+				  "and other nodes take its locks", node_id(),
+				  error, strerror(errno));
+		m->beat_failing = true;
+	} else if (m->beat_failing) {
+		log_info("node %s: heartbeat written again", node_id());
+		m->beat_failing = false;
+	}
+}
+
+/* poll's timeout: a second, or less when the next beat is due sooner. */
+static int poll_wait_ms(const struct master *m)
+{
+	uint64_t now = monotonic_ms();
+
+	if (!node_heartbeats_enabled())
+		return 1000;
+	if (m->next_beat_ms <= now)
+		return 0;
+	return m->next_beat_ms - now < 1000 ? (int)(m->next_beat_ms - now) :
+					      1000;
+}
+
 int supervise_loop(struct master *m)
 {
 	time_t kill_at = 0;
@@ -647,7 +692,7 @@ int supervise_loop(struct master *m)
 		int slot_of[2 + MAX_SLOTS];
 		struct signalfd_siginfo info;
 		nfds_t npfd = 1, loop_index = 0;
-		int timeout = 1000;
+		int timeout = poll_wait_ms(m);
 
 		if (m->stopping) {
 			/* Auth goes when the workers are gone. */
@@ -692,6 +737,7 @@ int supervise_loop(struct master *m)
 			log_error("poll: %s", strerror(errno));
 			return EX_OSERR;
 		}
+		beat_if_due(m);
 		for (nfds_t i = 1; i < npfd; i++) {
 			if (pfd[i].revents != 0 && i != loop_index)
 				read_ready(m, slot_of[i]);

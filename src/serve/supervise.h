@@ -82,6 +82,8 @@ struct master {
 	struct slot slots[MAX_SLOTS];
 	unsigned generations_started;
 	bool stopping;
+	uint64_t next_beat_ms;  /* CLOCK_MONOTONIC: the node's next heartbeat */
+	bool beat_failing;      /* logged once per run of failed beats */
 };
 
 /* Defaults, then the config file (if given or present), then the -o
