@@ -73,8 +73,8 @@ int control_setup(const char *name, int argc, char **argv,
 		return EX_CONFIG;
 	}
 	if (cfg->pid_file[0] == '\0') {
-		fprintf(stderr, "satchel %s: pid_file is not set in the config: "
-			"the running server cannot be found\n", name);
+		fprintf(stderr, "satchel %s: pid_file is not set in the "
+			"config: the running server cannot be found\n", name);
 		return EX_CONFIG;
 	}
 	if (pidfile_read(cfg->pid_file, pid_r, err, sizeof(err)) !=

@@ -174,16 +174,16 @@ static int render_workers(const struct metrics_text_input *in,
 		for (size_t i = 0; i < in->nworkers; i++) {
 			const struct metrics_worker *w = &in->workers[i];
 			struct metrics_row r;
+			int64_t v;
 
 			metrics_read_row(in->metrics, w->slot, &r);
+			v = k == 0 ? r.gauge[METRICS_SESSIONS_OPEN] :
+			    (int64_t)r.counter[METRICS_SESSIONS];
 			if (outbuf_printf(out, "%s{worker=\"%u\",kind=\"%s\","
 					  "generation=\"%u\"} %" PRId64 "\n",
 					  names[k], w->slot,
 					  w->lmtp ? "lmtp" : "pop3",
-					  w->generation,
-					  k == 0 ? r.gauge[METRICS_SESSIONS_OPEN]
-						 : (int64_t)r.counter[
-							 METRICS_SESSIONS]) < 0)
+					  w->generation, v) < 0)
 				return -1;
 		}
 	}

@@ -109,7 +109,8 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 
 	if (ret != MAILDROP_OK) {
 		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
-			 s->log_client, error != NULL ? error : "unknown error");
+			 s->log_client,
+			 error != NULL ? error : "unknown error");
 		if (ret == MAILDROP_IN_USE)
 			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
 				      "another session");
