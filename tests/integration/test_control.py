@@ -151,3 +151,23 @@ def test_control_needs_pid_file(ctx):
         eq(r.returncode, 78, "%s without pid_file (EX_CONFIG)" % cmd)
         check("pid_file is not set" in r.stderr, "%s said %r" % (cmd, r.stderr))
     check(srv.alive(), "the server survived")
+
+
+def test_stop_gives_up_at_its_timeout(ctx):
+    import signal
+    import time
+    srv = pid_server(ctx).start()
+    srv.signal(signal.SIGSTOP)      # a master that cannot act on SIGTERM
+    try:
+        t0 = time.monotonic()
+        r = control(srv, "stop", "--timeout", "1")
+        took = time.monotonic() - t0
+    finally:
+        srv.signal(signal.SIGCONT)  # the pending SIGTERM now stops it
+    eq(r.returncode, 75, "stop at its timeout (EX_TEMPFAIL)")
+    check("still running after 1 s" in r.stderr, "stop said %r" % r.stderr)
+    check(1 <= took < 5, "stop took %.1fs with --timeout 1" % took)
+    eq(srv.proc.wait(15), 0, "master exit once continued")
+    check(not os.path.exists(srv.pid_path), "pid file left after the stop")
+    r = control(srv, "stop", "--timeout", "0")
+    eq(r.returncode, 64, "--timeout 0 (EX_USAGE)")
