@@ -844,6 +844,24 @@ class Server:
         return cmd
 
     READY_RE = re.compile(rb"ready: generation (\d+), (\d+) workers")
+    READY_FULL_RE = re.compile(rb"ready: generation \d+, (\d+) workers, "
+                               rb"(\d+) lmtp workers")
+
+    def wait_settled(self, timeout=20):
+        """After a reload: waits until the children are those of the
+        newest generation alone (its workers, LMTP workers and auth
+        process), so the old one's exits do not land in the next test."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_start)
+            found = self.READY_FULL_RE.findall(f.read())
+        if not found:
+            return
+        want = int(found[-1][0]) + int(found[-1][1]) + 1
+        names = ("satchel-worker", "satchel-lmtp", "satchel-auth")
+        wait_for(lambda: not self.alive() or len(
+            [c for c in self.children().values() if c in names]) == want,
+            timeout, "only the newest generation's %d children (log: %s)"
+            % (want, self.log_tail(4)))
 
     def ready_generations(self, since=0):
         """Generation numbers of the "ready" lines logged after byte
@@ -1197,6 +1215,11 @@ class Runner:
         for p in TRANSCRIPTS:
             p.close()
         problems = ctx.finish()
+        if srv is not None and ctx.workers_may_change and srv.alive():
+            try:
+                srv.wait_settled()
+            except AssertionError as e:
+                problems.append(str(e))
         if srv is not None:
             if not srv.alive():
                 problems.append("the server master died (status %s)" % srv.proc.returncode)
