@@ -15,6 +15,9 @@ LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # libpq: the PostgreSQL user database (auth/userdb_pgsql.c, pgsql_pool.c)
 LDLIBS    += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 CPPFLAGS  += $(shell pkg-config --cflags libpq 2>/dev/null)
+# libldap: the LDAP user database (auth/userdb_ldap.c, ldap_pool.c);
+# its connections are made on threads (-pthread)
+LDLIBS    += $(shell pkg-config --libs ldap 2>/dev/null || echo -lldap -llber) -pthread
 # libresolv (glibc, no package of its own): the SRV lookups of
 # `satchel fetch --configure`
 LDLIBS    += -lresolv
@@ -35,6 +38,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
             libpq-dev postgresql-15 postgresql-client-15 \
+            libldap-dev slapd ldap-utils \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
             libsodium23

@@ -10,6 +10,7 @@ static const struct userdb_driver *const userdb_drivers[] = {
 	&userdb_passwd_driver,
 	&userdb_sqlite_driver,
 	&userdb_pgsql_driver,
+	&userdb_ldap_driver,
 };
 
 struct userdb_link {
@@ -89,7 +90,7 @@ static int userdb_spec_walk(const char *spec,
 		d = userdb_item(p, len, &path, &path_len);
 		if (d == NULL) {
 			*error_r = "expected passwd-file:PATH, "
-				   "sqlite:PATH or pgsql:CONNINFO "
+				   "sqlite:PATH, pgsql:CONNINFO or ldap:URIS "
 				   "(comma-separated)";
 			return -1;
 		}

@@ -9,6 +9,8 @@
  *                      settings), read per user with bound parameters
  *   pgsql:CONNINFO     PostgreSQL (userdb_pgsql.c): the same queries,
  *                      asked without blocking, answers cached
+ *   ldap:URIS          an LDAP directory (userdb_ldap.c): one search per
+ *                      user, without blocking, answers cached
  *
  * Every driver hands out the same record, struct passwd_entry, so the
  * verification path, the mechanisms and delivery never know where a user

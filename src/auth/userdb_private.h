@@ -1,5 +1,6 @@
 /* userdb_private.h: what a user database driver provides (userdb.c
- * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c implement them). */
+ * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c, userdb_ldap.c
+ * implement them). */
 #ifndef SATCHEL_USERDB_PRIVATE_H
 #define SATCHEL_USERDB_PRIVATE_H
 
@@ -33,5 +34,6 @@ struct userdb_driver {
 extern const struct userdb_driver userdb_passwd_driver;
 extern const struct userdb_driver userdb_sqlite_driver;
 extern const struct userdb_driver userdb_pgsql_driver;
+extern const struct userdb_driver userdb_ldap_driver;
 
 #endif

@@ -130,6 +130,24 @@ static const struct config_key config_keys[] = {
 	     600000, "3000"),
 	STR("pgsql_notify_channel", auth.pgsql_notify_channel,
 	    "satchel_users"),
+	/* LDAP (auth/userdb_ldap.c, ldap_pool.c): the user is the one entry
+	 * under ldap_base the filter matches; the attributes fill the
+	 * record's fields (the SQL column names) */
+	STR("ldap_base", auth.ldap_base, ""),
+	STR("ldap_scope", auth.ldap_scope, "sub"),
+	STR("ldap_user_filter", auth.ldap_user_filter,
+	    "(&(objectClass=posixAccount)(uid=%u))"),
+	STR("ldap_attributes", auth.ldap_attributes,
+	    "userPassword=password,uidNumber=uid,gidNumber=gid,"
+	    "homeDirectory=home"),
+	STR("ldap_bind_dn", auth.ldap_bind_dn, ""),
+	STR("ldap_bind_password_file", auth.ldap_bind_password_file, ""),
+	STR("ldap_tls_cafile", auth.ldap_tls_cafile, ""),
+	SPECIAL("ldap_starttls", KEY_BOOL, auth.ldap_starttls, "no"),
+	UINT("ldap_connections", auth.ldap_connections, 1, 8, "2"),
+	UINT("ldap_network_timeout", auth.ldap_network_timeout, 100, 60000,
+	     "3000"),
+	UINT("ldap_timeout", auth.ldap_timeout, 100, 600000, "3000"),
 	/* the cache of database answers (auth/usercache.h): a user found
 	 * is asked again after 5 minutes (a NOTIFY drops it at once), an
 	 * unknown name after 30 s; while the database cannot answer, an
