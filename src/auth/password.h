@@ -7,6 +7,9 @@
  *   {SCRAM-SHA-256}, {SCRAM-SHA-1}: Dovecot's stored SCRAM secrets
  *                      (scram.h); USER/PASS and AUTH PLAIN work with them
  *                      too, the PBKDF2 being run on the password sent
+ *   {SSHA}, {SSHA256}, {SSHA512}: salted SHA digests as OpenLDAP's
+ *                      slappasswd writes them (base64 of the digest of
+ *                      password and salt, then the salt); verify only
  * Comparisons are constant-time. */
 #ifndef SATCHEL_PASSWORD_H
 #define SATCHEL_PASSWORD_H

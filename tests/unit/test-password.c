@@ -73,6 +73,18 @@ static void test_schemes(void)
 	check_scheme("{BLF-CRYPT}" BCRYPT, "{BLF-CRYPT}");
 	check_scheme("{CRYPT}" BCRYPT, "{CRYPT} bcrypt");
 
+	/* salted SHA: slappasswd's output, and salts of other lengths
+	 * (one with NUL and 0xff octets) made with Python's hashlib */
+	check_scheme("{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E",
+		     "{SSHA} slappasswd");
+	check_scheme("{ssha}rz7oanCxwi0VvZxe0ENPl4i4THRhYg==",
+		     "{SSHA} 2-octet salt, lower case");
+	check_scheme("{SSHA256}YflVcOMs6k7tbGkQbQNVn6/ehAnUAVltiLPKHBWGi2tz"
+		     "YWx0c2FsdA==", "{SSHA256}");
+	check_scheme("{SSHA512}nr/LD3eJnwQ6U+BDTEhxb3BieCdeDx6MWG4GgPse/aUn"
+		     "VNQuBVWgoHJ+HYuH7K8/v2MpCgoXyDH+u7yCHaWwNgAB/xA=",
+		     "{SSHA512} salt with NUL and 0xff");
+
 	CHECK(password_verify(DREPPER, "Hello world!"), "Drepper vector");
 	CHECK(!password_verify(DREPPER, "Hello world"), "Drepper wrong");
 
@@ -103,6 +115,19 @@ static void test_rejects(void)
 	CHECK(!password_verify("{CRYPT}*0", "*0"), "{CRYPT} failure token");
 	CHECK(!password_verify("$6$saltsalt$garbage", PW), "damaged hash");
 	CHECK(!password_verify("$", ""), "lone $");
+	/* salted SHA: no salt (the bare digest), bad base64, a digest
+	 * of another size */
+	CHECK(!password_scheme_known("{SSHA}x4iG4PASrjvWv6r8Jv2z8qdRGTo="),
+	      "{SSHA} without salt");
+	CHECK(!password_scheme_known("{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63"),
+	      "{SSHA} base64 cut short");
+	CHECK(!password_scheme_known("{SSHA}64Qr047v*H+tH9Je/ATNJw8rDBXIj63E"),
+	      "{SSHA} not base64");
+	CHECK(!password_scheme_known("{SSHA}"), "{SSHA} empty");
+	CHECK(!password_verify("{SSHA512}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E", PW),
+	      "{SSHA512} holding a SHA-1 digest");
+	CHECK(!password_verify("{SSHA256}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E", PW),
+	      "{SSHA256} holding a SHA-1 digest");
 }
 
 static void test_apop(void)
