@@ -86,6 +86,10 @@ int auth_db_open(struct auth_server *srv)
 	}
 	/* the loop never waits for a database (userdb.h) */
 	userdb_set_async(srv->db, true);
+	/* databases that list nobody (pgsql without an iterate query,
+	 * ldap) never make auth_db_check pick a dummy: the first user
+	 * looked up gives it */
+	srv->dummy_from_lookup = true;
 	auth_db_check(srv, true);
 	return 0;
 }

@@ -99,13 +99,17 @@ static int ldap_connect_options(struct ldap_connect *c, LDAP *ld, bool tls)
 		goto out_fail;
 	if (!tls)
 		return 0;
+	/* the CA file is read here: an unreadable one fails here */
 	if ((set->cafile[0] != '\0' &&
 	     (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
 				   set->cafile))) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT,
 				  &demand)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero)))
-		goto out_fail;
+	    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero))) {
+		ldap_connect_fail(c, ld, "TLS settings (ldap_tls_cafile)",
+				  rc);
+		return -1;
+	}
 	return 0;
 
 out_fail:
