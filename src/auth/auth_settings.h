@@ -41,6 +41,7 @@ struct auth_settings {
 	char ldap_bind_password_file[AUTH_SETTING_STR];
 	char ldap_tls_cafile[AUTH_SETTING_STR]; /* "" = the system's */
 	bool ldap_starttls;
+	bool ldap_auth_bind;                  /* check by binding as the user */
 	unsigned ldap_connections;            /* per auth process */
 	unsigned ldap_network_timeout;        /* milliseconds */
 	unsigned ldap_timeout;                /* search, milliseconds */

@@ -68,24 +68,25 @@ static void ldap_timeval(unsigned ms, struct timeval *tv)
 
 /* ---- on the connecting thread ---- */
 
-static void ldap_connect_fail(struct ldap_connect *c, LDAP *ld,
-			      const char *step, int rc)
+/* why into error; ld (if any) unbound */
+static void ldap_handle_fail(LDAP *ld, const char *step, int rc,
+			     char *error, size_t size)
 {
 	char *diag = NULL;
 
 	if (ld != NULL)
 		(void)ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	snprintf(c->error, sizeof(c->error), "%s: %s%s%s", step,
-		 ldap_err2string(rc), diag != NULL && diag[0] != '\0' ?
-		 ": " : "", diag != NULL ? diag : "");
+	snprintf(error, size, "%s: %s%s%s", step, ldap_err2string(rc),
+		 diag != NULL && diag[0] != '\0' ? ": " : "",
+		 diag != NULL ? diag : "");
 	ldap_memfree(diag);
 	if (ld != NULL)
 		ldap_unbind_ext(ld, NULL, NULL);
 }
 
-static int ldap_connect_options(struct ldap_connect *c, LDAP *ld, bool tls)
+static int ldap_handle_options(const struct ldap_pool_settings *set,
+			       LDAP *ld, bool tls, char *error, size_t size)
 {
-	const struct ldap_pool_settings *set = &c->pool->set;
 	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 	struct timeval tv;
 	int rc;
@@ -95,8 +96,10 @@ static int ldap_connect_options(struct ldap_connect *c, LDAP *ld, bool tls)
 	    (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv)) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv)) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON)))
-		goto out_fail;
+	    (rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON))) {
+		ldap_handle_fail(ld, "options", rc, error, size);
+		return -1;
+	}
 	if (!tls)
 		return 0;
 	/* the CA file is read here: an unreadable one fails here */
@@ -106,38 +109,49 @@ static int ldap_connect_options(struct ldap_connect *c, LDAP *ld, bool tls)
 	    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT,
 				  &demand)) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero))) {
-		ldap_connect_fail(c, ld, "TLS settings (ldap_tls_cafile)",
-				  rc);
+		ldap_handle_fail(ld, "TLS settings (ldap_tls_cafile)", rc,
+				 error, size);
 		return -1;
 	}
 	return 0;
+}
 
-out_fail:
-	ldap_connect_fail(c, ld, "options", rc);
-	return -1;
+int ldap_pool_handle(const struct ldap_pool_settings *set, const char *uri,
+		     LDAP **ld_r, char *error, size_t size)
+{
+	bool tls = ldap_is_ldaps_url(uri) != 0;
+	LDAP *ld = NULL;
+	int rc;
+
+	*ld_r = NULL;
+	rc = ldap_initialize(&ld, uri);
+	if (rc != LDAP_SUCCESS) {
+		ldap_handle_fail(NULL, "initialize", rc, error, size);
+		return -1;
+	}
+	if (ldap_handle_options(set, ld, tls || set->starttls, error,
+				size) < 0)
+		return -1;
+	if (!tls && set->starttls &&
+	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+		ldap_handle_fail(ld, "StartTLS", rc, error, size);
+		return -1;
+	}
+	*ld_r = ld;
+	return 0;
 }
 
 static void *ldap_connect_run(void *arg)
 {
 	struct ldap_connect *c = arg;
 	const struct ldap_pool_settings *set = &c->pool->set;
-	const struct ldap_uri *u = &c->pool->uris[c->uri];
 	struct berval cred;
-	LDAP *ld = NULL;
+	LDAP *ld;
 	int rc;
 
-	rc = ldap_initialize(&ld, u->text);
-	if (rc != LDAP_SUCCESS) {
-		ldap_connect_fail(c, NULL, "initialize", rc);
+	if (ldap_pool_handle(set, c->pool->uris[c->uri].text, &ld, c->error,
+			     sizeof(c->error)) < 0)
 		goto out_done;
-	}
-	if (ldap_connect_options(c, ld, u->tls || set->starttls) < 0)
-		goto out_done;
-	if (!u->tls && set->starttls &&
-	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		ldap_connect_fail(c, ld, "StartTLS", rc);
-		goto out_done;
-	}
 	/* the bind connects (and, for ldaps, handshakes) first */
 	cred.bv_val = (char *)set->bind_password;
 	cred.bv_len = strlen(set->bind_password);
@@ -145,7 +159,7 @@ static void *ldap_connect_run(void *arg)
 			      NULL, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
 			      NULL);
 	if (rc != LDAP_SUCCESS) {
-		ldap_connect_fail(c, ld, "bind", rc);
+		ldap_handle_fail(ld, "bind", rc, c->error, sizeof(c->error));
 		goto out_done;
 	}
 	c->ld = ld;

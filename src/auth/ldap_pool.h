@@ -88,6 +88,13 @@ size_t ldap_pool_poll_fds(struct ldap_pool *pool, struct pollfd *fds,
  * connections. Never blocks. */
 void ldap_pool_process(struct ldap_pool *pool, uint64_t now_ms);
 
+/* A handle for uri with set's options (timeouts, TLS, no referrals),
+ * StartTLS done when set asks for it, not bound yet. Blocks (within the
+ * network timeout per step): threads only. 0, or -1 with the reason in
+ * error. */
+int ldap_pool_handle(const struct ldap_pool_settings *set, const char *uri,
+		     LDAP **ld_r, char *error, size_t size);
+
 /* Connections up, for tests and the log. */
 unsigned ldap_pool_up(const struct ldap_pool *pool);
 

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "auth/scram.h"
 
@@ -22,6 +23,7 @@ enum password_kind {
 	PASSWORD_SCRAM_SHA1,
 	PASSWORD_SCRAM_SHA256,
 	PASSWORD_SALTED_SHA,  /* base64(digest(password || salt) || salt) */
+	PASSWORD_BIND,        /* {LDAP-BIND}dn: a bind decides */
 };
 
 struct password_scheme {
@@ -50,7 +52,15 @@ static const struct password_scheme password_schemes[] = {
 	{ "SSHA", PASSWORD_SALTED_SHA, { NULL }, "SHA1" },
 	{ "SSHA256", PASSWORD_SALTED_SHA, { NULL }, "SHA256" },
 	{ "SSHA512", PASSWORD_SALTED_SHA, { NULL }, "SHA512" },
+	{ "LDAP-BIND", PASSWORD_BIND, { NULL }, NULL },
 };
+
+static password_bind_fn *password_bind;
+
+void password_set_bind(password_bind_fn *fn)
+{
+	password_bind = fn;
+}
 
 /* A yescrypt hash at libxcrypt's default cost, the cost password_hash()
  * gives new accounts, of a password nobody knows. */
@@ -227,6 +237,8 @@ bool password_scheme_known(const char *stored)
 	}
 	if (s->kind == PASSWORD_SALTED_SHA)
 		return password_salted_ok(s, secret);
+	if (s->kind == PASSWORD_BIND)
+		return password_bind != NULL && secret[0] != '\0';
 	return s->kind == PASSWORD_PLAIN || password_prefix_ok(s, secret);
 }
 
@@ -291,14 +303,10 @@ static bool password_crypt_match(const char *hash, const char *password)
 	return match;
 }
 
-bool password_verify(const char *stored, const char *password)
+static bool password_verify_hash(const struct password_scheme *s,
+				 const char *secret, const char *stored,
+				 const char *password)
 {
-	const struct password_scheme *s;
-	const char *secret;
-
-	s = password_scheme_find(stored, &secret);
-	if (s == NULL)
-		return false;
 	switch (s->kind) {
 	case PASSWORD_PLAIN:
 		return password_equal(secret, password);
@@ -320,10 +328,71 @@ bool password_verify(const char *stored, const char *password)
 	}
 	case PASSWORD_SALTED_SHA:
 		return password_salted_match(s, secret, password);
+	case PASSWORD_BIND:
 	case PASSWORD_UNKNOWN:
 		break;
 	}
 	return false;
+}
+
+enum password_check password_check(const char *stored, const char *password)
+{
+	const struct password_scheme *s;
+	const char *secret;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL)
+		return PASSWORD_MISMATCH;
+	if (s->kind == PASSWORD_BIND) {
+		/* an empty password would be an unauthenticated bind,
+		 * which servers answer with success (RFC 4513 5.1.2) */
+		if (password_bind == NULL || secret[0] == '\0' ||
+		    password[0] == '\0')
+			return PASSWORD_MISMATCH;
+		return password_bind(secret, password);
+	}
+	return password_verify_hash(s, secret, stored, password) ?
+	       PASSWORD_MATCH : PASSWORD_MISMATCH;
+}
+
+bool password_verify(const char *stored, const char *password)
+{
+	return password_check(stored, password) == PASSWORD_MATCH;
+}
+
+int password_dummy_from(const char *stored, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct password_scheme *s;
+	const char *secret, *eq, *rest;
+	unsigned char rnd[12];
+	size_t i, o;
+	int n;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL || s->kind != PASSWORD_BIND) {
+		n = snprintf(out, size, "%s", stored);
+		return n < 0 || (size_t)n >= size ? -1 : 0;
+	}
+	/* "{LDAP-BIND}type=value,parent": type=<random>,parent (a ','
+	 * escaped as "\," belongs to the value) */
+	eq = strchr(secret, '=');
+	for (rest = eq; rest != NULL && *rest != '\0' && *rest != ','; rest++) {
+		if (*rest == '\\' && rest[1] != '\0')
+			rest++;
+	}
+	if (eq == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	o = (size_t)(eq + 1 - stored);
+	if (o + 2 * sizeof(rnd) + strlen(rest) >= size)
+		return -1;
+	memcpy(out, stored, o);
+	for (i = 0; i < sizeof(rnd); i++) {
+		out[o++] = hex[rnd[i] >> 4];
+		out[o++] = hex[rnd[i] & 15];
+	}
+	strcpy(out + o, rest);
+	return 0;
 }
 
 void password_dummy_verify(const char *password)

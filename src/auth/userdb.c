@@ -360,6 +360,18 @@ void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context)
 					       userdb_each_cb, &c);
 }
 
+bool userdb_plaintext_only(const struct userdb *db)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		if (db->links[i].driver->plaintext_only != NULL &&
+		    db->links[i].driver->plaintext_only(db->links[i].state))
+			return true;
+	}
+	return false;
+}
+
 const char *userdb_describe(const struct userdb *db)
 {
 	return db != NULL ? db->describe : "(none)";

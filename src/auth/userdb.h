@@ -99,6 +99,10 @@ void userdb_flush(struct userdb *db, const char *user);
  * SQLite with its sql_iterate_query), until fn returns false. */
 typedef bool userdb_each_fn(const struct passwd_entry *entry, void *context);
 void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context);
+/* True when a driver of the chain checks passwords only as sent (LDAP
+ * bind mode): mechanisms that need a stored secret cannot serve its
+ * users, so they are not offered (auth_process.c's hello). */
+bool userdb_plaintext_only(const struct userdb *db);
 /* Users the chain holds in memory or could list (for the log). */
 const char *userdb_describe(const struct userdb *db);
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/ldap_bind.h"
 #include "auth/ldap_pool.h"
 #include "auth/ldap_query.h"
 #include "auth/password.h"
@@ -61,6 +62,7 @@ struct userdb_ldap {
 	char bind_dn[AUTH_SETTING_STR];
 	char bind_password[256];
 	char cafile[AUTH_SETTING_STR];
+	bool auth_bind;                /* {LDAP-BIND}dn records */
 	struct ldap_pool_settings pool_set;
 	struct ldap_pool *pool;        /* made at first use */
 	struct usercache *cache;
@@ -257,7 +259,8 @@ static void ldap_take_attr(struct userdb_ldap *s, struct ldap_lookup *l,
 	const struct berval *v;
 	char buf[PASSWD_LINE_MAX];
 
-	if (field == NULL)
+	/* bind mode: the password is the directory's to check */
+	if (field == NULL || (s->auth_bind && strcmp(field, "password") == 0))
 		return;
 	vals = ldap_get_values_len(ld, msg, attr);
 	if (vals == NULL || vals[0] == NULL) {
@@ -275,6 +278,25 @@ static void ldap_take_attr(struct userdb_ldap *s, struct ldap_lookup *l,
 		explicit_bzero(buf, v->bv_len);
 	}
 	ldap_value_free_len(vals);
+}
+
+/* Bind mode: "{LDAP-BIND}dn" as the password. */
+static void ldap_bind_secret(struct ldap_lookup *l, LDAP *ld,
+			     LDAPMessage *msg)
+{
+	char *dn = ldap_get_dn(ld, msg), buf[PASSWD_LINE_MAX];
+	int n;
+
+	if (dn == NULL) {
+		l->line.bad = true;
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "{LDAP-BIND}%s", dn);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		l->line.bad = true;
+	else
+		sqlrow_column(&l->line, "password", buf, (size_t)n);
+	ldap_memfree(dn);
 }
 
 static void ldap_entry(void *context, void *tag, LDAP *ld, LDAPMessage *msg)
@@ -295,6 +317,8 @@ static void ldap_entry(void *context, void *tag, LDAP *ld, LDAPMessage *msg)
 		ldap_memfree(attr);
 	}
 	ber_free(ber, 0);
+	if (s->auth_bind)
+		ldap_bind_secret(l, ld, msg);
 }
 
 static void ldap_done(void *context, void *tag, const char *error,
@@ -410,8 +434,10 @@ static int ldap_settings(struct userdb_ldap *s,
 			      error_r) < 0 ||
 	    ldap_query_map(set->ldap_attributes, &s->map, error_r) < 0)
 		return -1;
-	if (!ldap_query_maps(&s->map, "password")) {
-		*error_r = "ldap_attributes maps no attribute to password";
+	s->auth_bind = set->ldap_auth_bind;
+	if (!s->auth_bind && !ldap_query_maps(&s->map, "password")) {
+		*error_r = "ldap_attributes maps no attribute to password "
+			   "(and ldap_auth_bind is off)";
 		return -1;
 	}
 	snprintf(s->filter, sizeof(s->filter), "%s", set->ldap_user_filter);
@@ -454,6 +480,14 @@ static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 			     error_r) < 0)
 		goto out_close;
 	ldap_pool_destroy(&probe);
+	if (s->auth_bind && ldap_bind_setup(&s->pool_set) < 0) {
+		*error_r = "ldap_auth_bind: the URIs or ldap_tls_cafile are "
+			   "too long";
+		goto out_close;
+	}
+	if (s->auth_bind && set->apop)
+		log_warn("ldap: with ldap_auth_bind no stored secret is known: "
+			 "APOP fails for the directory's users");
 	cs.positive_ttl_ms = (uint64_t)set->user_cache_ttl * 1000;
 	cs.negative_ttl_ms = (uint64_t)set->user_cache_negative_ttl * 1000;
 	cs.stale_max_ms = (uint64_t)set->user_cache_stale_max * 1000;
@@ -625,6 +659,13 @@ static void userdb_ldap_each(void *state, userdb_each_fn *fn, void *context)
 	(void)context;
 }
 
+static bool userdb_ldap_plaintext_only(void *state)
+{
+	const struct userdb_ldap *s = state;
+
+	return s->auth_bind;
+}
+
 const struct userdb_driver userdb_ldap_driver = {
 	.name = "ldap",
 	.open = userdb_ldap_open,
@@ -636,4 +677,5 @@ const struct userdb_driver userdb_ldap_driver = {
 	.poll_fds = userdb_ldap_poll_fds,
 	.process = userdb_ldap_process,
 	.flush = userdb_ldap_flush,
+	.plaintext_only = userdb_ldap_plaintext_only,
 };

@@ -29,6 +29,10 @@ struct userdb_driver {
 	bool (*process)(void *state);
 	/* forget user (NULL: all) */
 	void (*flush)(void *state, const char *user);
+	/* optional: true when its users' passwords can only be checked
+	 * as sent (LDAP bind mode): no stored secret for SCRAM, CRAM-MD5,
+	 * APOP */
+	bool (*plaintext_only)(void *state);
 };
 
 extern const struct userdb_driver userdb_passwd_driver;

@@ -144,6 +144,9 @@ static const struct config_key config_keys[] = {
 	STR("ldap_bind_password_file", auth.ldap_bind_password_file, ""),
 	STR("ldap_tls_cafile", auth.ldap_tls_cafile, ""),
 	SPECIAL("ldap_starttls", KEY_BOOL, auth.ldap_starttls, "no"),
+	/* the password checked by a bind as the user: no hash is read,
+	 * only USER/PASS, PLAIN and LOGIN can be served */
+	SPECIAL("ldap_auth_bind", KEY_BOOL, auth.ldap_auth_bind, "no"),
 	UINT("ldap_connections", auth.ldap_connections, 1, 8, "2"),
 	UINT("ldap_network_timeout", auth.ldap_network_timeout, 100, 60000,
 	     "3000"),

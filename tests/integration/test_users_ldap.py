@@ -9,7 +9,10 @@ filter ("*)(uid=*", "al*") matches nobody; the directory stopped ->
 once it is back; a hung directory (SIGSTOP) -> answers within the search
 timeout; a dead first URI -> the second serves; StartTLS and ldaps with
 the CA checked (a wrong CA -> [SYS/TEMP]); LMTP delivery to an LDAP user
-through the same lookup."""
+through the same lookup; ldap_auth_bind = yes (the password checked by a
+bind as the user: a hash only slapd can check logs in, an empty password
+never binds, CAPA offers only PLAIN and LOGIN, the directory down is
+[SYS/TEMP] even for a cached user)."""
 
 import base64
 import hashlib
@@ -388,5 +391,65 @@ def test_timing_unknown_vs_wrong(ctx):
         check(0.8 <= ratio <= 1.25, "unknown within 20%% of a wrong "
               "password: median pair ratio %.2f (medians %.1f and %.1f ms)"
               % (ratio, mu * 1000, mw * 1000))
+    finally:
+        finish(ctx)
+
+
+def md5_scheme(password):
+    """{MD5}: a scheme slapd checks and satchel does not."""
+    return "{MD5}" + base64.b64encode(
+        hashlib.md5(password.encode()).digest()).decode()
+
+
+def test_auth_bind(ctx):
+    try:
+        frank_pw = "frank-Pw.8Lk2"
+        d = make_directory(ctx, extra={"frank": md5_scheme(frank_pw)})
+        srv = ldap_server(ctx, d.uri(), {
+            "ldap_auth_bind": "yes",
+            # no password attribute: the directory checks it
+            "ldap_attributes": "uidNumber=uid,gidNumber=gid,"
+                               "homeDirectory=home",
+            "sasl_mechanisms": "SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"},
+            users=("alice", "bob", "carol", "frank"))
+        srv.secrets = list(srv.secrets) + [frank_pw]
+        p = srv.connect()
+        eq(capa_sasl(p), ["PLAIN", "LOGIN"], "CAPA offers only what a "
+           "bind can serve")
+        r = p.cmd("AUTH CRAM-MD5")
+        check(r.startswith("-ERR"), "CRAM-MD5 refused: %s" % r)
+        p.close()
+        starts(try_login(srv, "alice", harness.PASSWORDS["alice"]), "+OK",
+               "alice ({CRYPT} in the directory) by a bind (log: %s)"
+               % srv.log_tail(6))
+        starts(try_login(srv, "frank", frank_pw), "+OK",
+               "frank ({MD5}: only slapd can check it)")
+        starts(try_plain(srv, "bob", harness.PASSWORDS["bob"]), "+OK",
+               "bob by AUTH PLAIN")
+        bad = try_login(srv, "carol", "not-her-password")
+        check(bad.startswith("-ERR [AUTH]"), "wrong password: %s" % bad)
+        eq(try_login(srv, "nosuch", "whatever"), bad,
+           "an unknown user reads as a wrong password")
+        eq(try_login(srv, "*)(uid=*", harness.PASSWORDS["alice"]), bad,
+           "an injection attempt reads as unknown")
+        # an empty password would be an unauthenticated bind, which
+        # LDAP servers may answer with success (RFC 4513 5.1.2)
+        r = try_plain(srv, "alice", "")
+        check(r.startswith("-ERR [AUTH]"), "empty password: %s" % r)
+        starts(try_login(srv, "alice", harness.PASSWORDS["alice"]), "+OK",
+               "alice again (her record cached, the bind done anew)")
+        eq(try_login(srv, "alice", "not-alices"), bad,
+           "a wrong password with the record cached")
+        # the record is cached, but no bind can be made: not [AUTH]
+        d.stop()
+        r, took = timed(try_login, srv, "alice", harness.PASSWORDS["alice"])
+        check(r.startswith("-ERR [SYS/TEMP]"), "alice while the directory "
+              "is down: %s" % r)
+        check(took < 3, "answered in %.1fs" % took)
+        d.start()
+        wait_for(lambda: try_login(srv, "alice", harness.PASSWORDS["alice"])
+                 .startswith("+OK"), 20,
+                 lambda: "alice after the directory came back (log: %s)"
+                 % srv.log_tail(6))
     finally:
         finish(ctx)
