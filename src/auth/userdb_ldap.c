@@ -20,37 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth/ldap_bind.h"
 #include "auth/ldap_pool.h"
 #include "auth/ldap_query.h"
 #include "auth/password.h"
-#include "auth/usercache.h"
 #include "auth/userdb_private.h"
+#include "auth/userdb_remote.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
-#define LDAP_LOOKUPS_MAX 4096
-#define LDAP_FINISHED_MAX 4096
 #define LDAP_FILTER_MAX 2048
-
-struct ldap_lookup {
-	struct ldap_lookup *next;
-	bool sent, retried, found, many;
-	uint64_t queued_ms;
-	struct sqlrow_line line;
-	char user[];
-};
-
-/* A lookup that finished in the last process(): the requests that
- * waited for it take its outcome, whatever the TTL (0 included). */
-struct ldap_finished {
-	struct ldap_finished *next;
-	bool ok;                       /* answered: the cache holds it */
-	char user[];
-};
 
 struct userdb_ldap {
 	char *uris;
@@ -65,67 +46,9 @@ struct userdb_ldap {
 	bool auth_bind;                /* {LDAP-BIND}dn records */
 	struct ldap_pool_settings pool_set;
 	struct ldap_pool *pool;        /* made at first use */
-	struct usercache *cache;
+	struct remote_db remote;       /* cache and lookups */
 	bool async;
-	struct ldap_lookup *lookups;   /* queued and in flight */
-	unsigned n_lookups;
-	struct ldap_finished *finished;
-	unsigned n_finished;
-	bool completed;
 };
-
-static uint64_t ldap_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void ldap_lookup_free(struct ldap_lookup *l)
-{
-	sqlrow_line_wipe(&l->line);
-	free(l);
-}
-
-static void ldap_finished_clear(struct userdb_ldap *s)
-{
-	while (s->finished != NULL) {
-		struct ldap_finished *f = s->finished;
-
-		s->finished = f->next;
-		free(f);
-	}
-	s->n_finished = 0;
-}
-
-static const struct ldap_finished *ldap_finished_find(
-	const struct userdb_ldap *s, const char *user)
-{
-	const struct ldap_finished *f;
-
-	for (f = s->finished; f != NULL; f = f->next) {
-		if (strcmp(f->user, user) == 0)
-			return f;
-	}
-	return NULL;
-}
-
-static void ldap_finished_add(struct userdb_ldap *s, const char *user,
-			      bool ok)
-{
-	size_t len = strlen(user);
-	struct ldap_finished *f;
-
-	if (s->n_finished >= LDAP_FINISHED_MAX ||
-	    (f = malloc(sizeof(*f) + len + 1)) == NULL)
-		return;
-	memcpy(f->user, user, len + 1);
-	f->ok = ok;
-	f->next = s->finished;
-	s->finished = f;
-	s->n_finished++;
-}
 
 static void userdb_ldap_close(void *state)
 {
@@ -133,14 +56,7 @@ static void userdb_ldap_close(void *state)
 	unsigned i;
 
 	ldap_pool_destroy(&s->pool);
-	while (s->lookups != NULL) {
-		struct ldap_lookup *l = s->lookups;
-
-		s->lookups = l->next;
-		ldap_lookup_free(l);
-	}
-	ldap_finished_clear(s);
-	usercache_destroy(&s->cache);
+	remote_db_deinit(&s->remote);
 	for (i = 0; i < LDAP_MAP_MAX; i++)
 		free(s->attrs[i]);
 	free(s->uris);
@@ -150,76 +66,21 @@ static void userdb_ldap_close(void *state)
 
 /* ---- lookups ---- */
 
-static void ldap_unlink(struct userdb_ldap *s, struct ldap_lookup *l)
-{
-	struct ldap_lookup **p;
-
-	for (p = &s->lookups; *p != NULL; p = &(*p)->next) {
-		if (*p == l) {
-			*p = l->next;
-			s->n_lookups--;
-			return;
-		}
-	}
-}
-
-/* Not cached; the requests that wait get the error (or a stale entry)
- * when they ask again. */
-static void ldap_lookup_failed(struct userdb_ldap *s, struct ldap_lookup *l,
-			       const char *why)
-{
-	char user_log[PASSWD_USER_MAX + 1];
-
-	log_sanitize(l->user, strlen(l->user), user_log, sizeof(user_log));
-	log_warn("ldap: lookup of %s failed: %s", user_log, why);
-	ldap_unlink(s, l);
-	ldap_finished_add(s, l->user, false);
-	ldap_lookup_free(l);
-	s->completed = true;
-}
-
-static void ldap_lookup_finish(struct userdb_ldap *s, struct ldap_lookup *l,
-			       uint64_t now)
-{
-	struct sqlrow_record *r = NULL;
-	const char *error;
-
-	if (l->many) {
-		ldap_lookup_failed(s, l, "more than one entry matches");
-		return;
-	}
-	if (l->found) {
-		r = sqlrow_record_make(&l->line, l->user, "ldap", &error);
-		if (r == NULL) {
-			ldap_lookup_failed(s, l, error);
-			return;
-		}
-	}
-	if (usercache_put(s->cache, l->user, r, now) < 0) {
-		ldap_lookup_failed(s, l, "out of memory");
-		return;
-	}
-	ldap_unlink(s, l);
-	ldap_finished_add(s, l->user, true);
-	ldap_lookup_free(l);
-	s->completed = true;
-}
-
 /* Sends what is queued while a connection can take it. */
 static void ldap_pump(struct userdb_ldap *s, uint64_t now)
 {
-	struct ldap_lookup *l, *next;
+	struct remote_lookup *l, *next;
 	char filter[LDAP_FILTER_MAX];
 	const char *error;
 
-	for (l = s->lookups; l != NULL; l = next) {
+	for (l = s->remote.lookups; l != NULL; l = next) {
 		next = l->next;
 		if (l->sent)
 			continue;
 		if (ldap_query_filter(s->filter, l->user, filter,
 				      sizeof(filter), &error) < 0) {
 			/* a name too long for any filter: nobody's */
-			ldap_lookup_finish(s, l, now);
+			remote_lookup_finish(&s->remote, l, now);
 			continue;
 		}
 		if (ldap_pool_search(s->pool, now, s->base, s->scope, filter,
@@ -251,7 +112,7 @@ static const struct berval *ldap_pick(struct berval **vals, bool password)
 	return vals[0];
 }
 
-static void ldap_take_attr(struct userdb_ldap *s, struct ldap_lookup *l,
+static void ldap_take_attr(struct userdb_ldap *s, struct remote_lookup *l,
 			   LDAP *ld, LDAPMessage *msg, const char *attr)
 {
 	const char *field = ldap_query_field(&s->map, attr);
@@ -281,7 +142,7 @@ static void ldap_take_attr(struct userdb_ldap *s, struct ldap_lookup *l,
 }
 
 /* Bind mode: "{LDAP-BIND}dn" as the password. */
-static void ldap_bind_secret(struct ldap_lookup *l, LDAP *ld,
+static void ldap_bind_secret(struct remote_lookup *l, LDAP *ld,
 			     LDAPMessage *msg)
 {
 	char *dn = ldap_get_dn(ld, msg), buf[PASSWD_LINE_MAX];
@@ -302,7 +163,7 @@ static void ldap_bind_secret(struct ldap_lookup *l, LDAP *ld,
 static void ldap_entry(void *context, void *tag, LDAP *ld, LDAPMessage *msg)
 {
 	struct userdb_ldap *s = context;
-	struct ldap_lookup *l = tag;
+	struct remote_lookup *l = tag;
 	BerElement *ber = NULL;
 	char *attr;
 
@@ -325,23 +186,25 @@ static void ldap_done(void *context, void *tag, const char *error,
 		      bool retry)
 {
 	struct userdb_ldap *s = context;
-	struct ldap_lookup *l = tag;
-	uint64_t now = ldap_now_ms();
+	struct remote_lookup *l = tag;
+	uint64_t now = remote_now_ms();
 
 	l->sent = false;
 	if (error == NULL) {
-		ldap_lookup_finish(s, l, now);
+		if (l->many)
+			remote_lookup_failed(&s->remote, l, "more than one "
+					     "entry matches");
+		else
+			remote_lookup_finish(&s->remote, l, now);
 		return;
 	}
 	/* a connection lost before its answer: once more on another */
 	if (retry && !l->retried && ldap_pool_available(s->pool, now)) {
 		l->retried = true;
-		l->found = l->many = false;
-		sqlrow_line_wipe(&l->line);
-		l->queued_ms = now;
+		remote_lookup_requeue(l, now);
 		return;
 	}
-	ldap_lookup_failed(s, l, error);
+	remote_lookup_failed(&s->remote, l, error);
 }
 
 static const struct ldap_pool_ops ldap_ops = {
@@ -457,7 +320,6 @@ static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 			    void **state_r, const char **error_r)
 {
 	struct userdb_ldap *s = calloc(1, sizeof(*s));
-	struct usercache_settings cs;
 	struct ldap_pool *probe = NULL;
 
 	if (s == NULL || (s->uris = strdup(uris)) == NULL) {
@@ -488,15 +350,8 @@ static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 	if (s->auth_bind && set->apop)
 		log_warn("ldap: with ldap_auth_bind no stored secret is known: "
 			 "APOP fails for the directory's users");
-	cs.positive_ttl_ms = (uint64_t)set->user_cache_ttl * 1000;
-	cs.negative_ttl_ms = (uint64_t)set->user_cache_negative_ttl * 1000;
-	cs.stale_max_ms = (uint64_t)set->user_cache_stale_max * 1000;
-	cs.max_entries = set->user_cache_size;
-	s->cache = usercache_create(&cs);
-	if (s->cache == NULL) {
-		*error_r = "out of memory";
+	if (remote_db_init(&s->remote, "ldap", set, error_r) < 0)
 		goto out_close;
-	}
 	*state_r = s;
 	return 0;
 
@@ -512,37 +367,15 @@ static void userdb_ldap_set_async(void *state, bool async)
 	s->async = async;
 	/* in the auth process: connect before the first login asks */
 	if (async && ldap_pool_ensure(s) == 0)
-		ldap_pool_process(s->pool, ldap_now_ms());
+		ldap_pool_process(s->pool, remote_now_ms());
 }
 
 static bool userdb_ldap_check(void *state, bool force)
 {
 	struct userdb_ldap *s = state;
 
-	/* SIGHUP: asked again, but kept for stale use */
-	if (force)
-		usercache_expire_all(s->cache, ldap_now_ms());
+	remote_db_check(&s->remote, force);
 	return false;
-}
-
-/* What the cache holds when the directory cannot answer now. */
-static enum userdb_status ldap_stale(const char *user, enum usercache_hit hit,
-				     const struct sqlrow_record *r,
-				     uint64_t age_ms,
-				     const struct passwd_entry **entry_r)
-{
-	char user_log[PASSWD_USER_MAX + 1];
-
-	if (hit != USERCACHE_EXPIRED)
-		return USERDB_ERROR;
-	log_sanitize(user, strlen(user), user_log, sizeof(user_log));
-	log_warn("ldap: directory unavailable: %s answered from the cache "
-		 "(stale, %llu s old)", user_log,
-		 (unsigned long long)(age_ms / 1000));
-	if (r == NULL)
-		return USERDB_UNKNOWN;
-	*entry_r = &r->entry;
-	return USERDB_FOUND;
 }
 
 static enum userdb_status userdb_ldap_get(void *state, const char *user,
@@ -550,103 +383,61 @@ static enum userdb_status userdb_ldap_get(void *state, const char *user,
 					  const struct passwd_entry **entry_r)
 {
 	struct userdb_ldap *s = state;
-	const struct sqlrow_record *r;
-	const struct ldap_finished *f;
-	struct ldap_lookup *l;
-	uint64_t now = ldap_now_ms(), age;
-	enum usercache_hit hit;
-	size_t len = strlen(user);
+	struct remote_lookup *l;
+	enum userdb_status st;
+	bool available = !cached_only && ldap_pool_ensure(s) == 0 &&
+			 ldap_pool_available(s->pool, remote_now_ms());
 
-	hit = usercache_find(s->cache, user, now, &r, &age);
-	f = ldap_finished_find(s, user);
-	if (hit == USERCACHE_FRESH ||
-	    (hit != USERCACHE_MISS && (cached_only || (f != NULL && f->ok)))) {
-		if (r == NULL)
-			return USERDB_UNKNOWN;
-		*entry_r = &r->entry;
-		return USERDB_FOUND;
-	}
-	if (cached_only || len > PASSWD_USER_MAX)
-		return USERDB_UNKNOWN; /* no record could hold it */
-	if (ldap_pool_ensure(s) < 0 || (f != NULL && !f->ok) ||
-	    !ldap_pool_available(s->pool, now))
-		return ldap_stale(user, hit, r, age, entry_r);
-	for (l = s->lookups; l != NULL; l = l->next) {
-		if (strcmp(l->user, user) == 0)
-			return USERDB_PENDING;
-	}
-	if (s->n_lookups >= LDAP_LOOKUPS_MAX ||
-	    (l = calloc(1, sizeof(*l) + len + 1)) == NULL)
-		return ldap_stale(user, hit, r, age, entry_r);
-	memcpy(l->user, user, len + 1);
-	l->queued_ms = now;
-	l->next = s->lookups;
-	s->lookups = l;
-	s->n_lookups++;
-	ldap_pump(s, now);
-	return USERDB_PENDING;
+	st = remote_db_get(&s->remote, user, cached_only, available, entry_r,
+			   &l);
+	if (l != NULL)
+		ldap_pump(s, l->queued_ms);
+	return st;
+}
+
+/* a queued lookup waits for a connection at most the network timeout
+ * and the search timeout */
+static uint64_t ldap_wait_ms(const struct userdb_ldap *s)
+{
+	return (uint64_t)s->pool_set.network_timeout_ms +
+	       s->pool_set.search_timeout_ms;
 }
 
 static size_t userdb_ldap_poll_fds(void *state, struct pollfd *fds,
 				   size_t max, int *timeout_ms)
 {
 	struct userdb_ldap *s = state;
-	uint64_t now = ldap_now_ms();
-	const struct ldap_lookup *l;
+	uint64_t now = remote_now_ms();
 	size_t n;
 
 	if (s->pool == NULL)
 		return 0;
 	n = ldap_pool_poll_fds(s->pool, fds, max, now, timeout_ms);
-	/* a queued lookup waits for a connection at most the network
-	 * timeout and the search timeout */
-	for (l = s->lookups; l != NULL; l = l->next) {
-		uint64_t at = l->queued_ms + s->pool_set.network_timeout_ms +
-			      s->pool_set.search_timeout_ms;
-		int ms = at > now ? (int)(at - now) : 0;
-
-		if (!l->sent && (*timeout_ms < 0 || ms < *timeout_ms))
-			*timeout_ms = ms;
-	}
+	remote_db_timeout(&s->remote, now, ldap_wait_ms(s), timeout_ms);
 	return n;
 }
 
 static bool userdb_ldap_process(void *state)
 {
 	struct userdb_ldap *s = state;
-	struct ldap_lookup *l, *next;
-	uint64_t now = ldap_now_ms();
-	bool up;
+	uint64_t now = remote_now_ms();
 
-	ldap_finished_clear(s);
-	s->completed = false;
+	remote_db_round(&s->remote);
 	if (s->pool == NULL)
 		return false;
 	ldap_pool_process(s->pool, now);
-	up = ldap_pool_available(s->pool, now);
-	for (l = s->lookups; l != NULL; l = next) {
-		next = l->next;
-		if (l->sent)
-			continue;
-		if (!up)
-			ldap_lookup_failed(s, l, "no directory server is up");
-		else if (now >= l->queued_ms + s->pool_set.network_timeout_ms +
-				 s->pool_set.search_timeout_ms)
-			ldap_lookup_failed(s, l, "no connection within the "
-					   "timeouts");
-	}
+	remote_db_expire(&s->remote, ldap_pool_available(s->pool, now), now,
+			 ldap_wait_ms(s), "no directory server is up",
+			 "no connection within the timeouts");
 	ldap_pump(s, now);
-	return s->completed;
+	return s->remote.completed;
 }
 
 static void userdb_ldap_flush(void *state, const char *user)
 {
 	struct userdb_ldap *s = state;
 
-	if (user == NULL)
-		usercache_clear(s->cache);
-	else
-		usercache_drop(s->cache, user);
+	remote_db_flush(&s->remote, user);
 }
 
 /* Listing a directory is not offered (satchel user list shows the
