@@ -615,6 +615,42 @@ def one_core():
     return ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
 
+def check_unknown_like_wrong(srv, user, label, rounds=21):
+    """Times PASS for unknown names and for user with wrong passwords,
+    interleaved (the order alternating), and checks one failure text for
+    both and a median pair ratio within 20 % (each pair measured back to
+    back: the median of their ratios is free of the machine's slow
+    drifts, which move both alike). user's hash should cost ~100 ms so
+    that it dominates the scheduling noise."""
+    import statistics
+
+    def one(name, pw):
+        p = srv.connect()
+        p.ok("USER " + name)
+        t0 = time.monotonic()
+        resp = p.cmd("PASS " + pw)
+        took = time.monotonic() - t0
+        p.close()
+        return resp, took
+
+    unknown, wrong, answers = [], [], set()
+    for i in range(rounds):
+        pair = [("nosuchuser%d" % i, unknown), (user, wrong)]
+        for name, times in (pair if i % 2 == 0 else pair[::-1]):
+            resp, t = one(name, "guess-%d" % i)
+            times.append(t)
+            answers.add(resp)
+    mu, mw = statistics.median(unknown), statistics.median(wrong)
+    ratio = statistics.median(u / w for u, w in zip(unknown, wrong))
+    print("# %s, PASS median: unknown %.1f ms, wrong password %.1f ms, "
+          "median pair ratio %.2f" % (label, mu * 1000, mw * 1000, ratio))
+    eq(len(answers), 1, "one failure text (%s)" % sorted(answers))
+    check(mw > 0.010, "the slow hash dominates (%.1f ms)" % (mw * 1000))
+    check(0.8 <= ratio <= 1.25, "unknown within 20%% of a wrong password: "
+          "median pair ratio %.2f (medians %.1f and %.1f ms)"
+          % (ratio, mu * 1000, mw * 1000))
+
+
 def proc_children(ppid):
     """{pid: comm} of the live processes whose parent is ppid."""
     out = {}
