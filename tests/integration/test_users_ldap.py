@@ -9,7 +9,8 @@ filter ("*)(uid=*", "al*") matches nobody; the directory stopped ->
 once it is back; a hung directory (SIGSTOP) -> answers within the search
 timeout; a dead first URI -> the second serves; StartTLS and ldaps with
 the CA checked (a wrong CA -> [SYS/TEMP]); LMTP delivery to an LDAP user
-through the same lookup; ldap_auth_bind = yes (the password checked by a
+and satchel deliver through the same lookup (EX_TEMPFAIL with the
+directory down); ldap_auth_bind = yes (the password checked by a
 bind as the user: a hash only slapd can check logs in, an empty password
 never binds, CAPA offers only PLAIN and LOGIN, the directory down is
 [SYS/TEMP] even for a cached user)."""
@@ -338,6 +339,24 @@ def test_lmtp_delivery(ctx):
         p = srv.login("bob")
         eq(p.stat()[0], 1, "bob reads the message delivered over LMTP")
         p.quit()
+        # satchel deliver: the same lookup, the driver waiting itself
+        msg = b"Subject: deliver to LDAP\nMessage-ID: <ld.1@t>\n\nhi\n"
+        r = subprocess.run([harness.SATCHEL, "deliver", "-c", srv.conf_path,
+                            "-f", "s@example.org", "-d", "carol"],
+                           input=msg, capture_output=True, timeout=30)
+        eq(r.returncode, 0, "satchel deliver to carol (%s)" % r.stderr)
+        eq(len(srv.maildir_files("carol")), 1, "carol's message")
+        r = subprocess.run([harness.SATCHEL, "deliver", "-c", srv.conf_path,
+                            "-d", "erin"], input=msg, capture_output=True,
+                           timeout=30)
+        eq(r.returncode, 67, "satchel deliver to erin, not in the "
+           "directory (%s)" % r.stderr)
+        d.stop()
+        r = subprocess.run([harness.SATCHEL, "deliver", "-c", srv.conf_path,
+                            "-d", "dave"], input=msg, capture_output=True,
+                           timeout=30)
+        eq(r.returncode, 75, "satchel deliver with the directory down: "
+           "EX_TEMPFAIL (%s)" % r.stderr)
     finally:
         finish(ctx)
 
