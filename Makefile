@@ -72,6 +72,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsatchel.a
 # Postfix (tests/integration/postfix.py runs a private instance of it) is
 # preseeded to "Local only" so its install asks nothing and sets up no
 # relaying; the system instance is never started or configured by us.
+# slapd (tests/integration/slapd.py runs its own, in a temp dir) is
+# preseeded to make no directory of its own, so no system instance has
+# a database to serve.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -81,6 +84,9 @@ deps:
 		case " $$missing " in *" postfix "*) \
 			echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections; \
 			echo "postfix postfix/mailname string localhost.localdomain" | debconf-set-selections;; \
+		esac; \
+		case " $$missing " in *" slapd "*) \
+			echo "slapd slapd/no_configuration boolean true" | debconf-set-selections;; \
 		esac; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
