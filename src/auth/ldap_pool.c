@@ -18,7 +18,7 @@ enum ldap_slot_state { SLOT_DOWN, SLOT_CONNECTING, SLOT_UP };
 struct ldap_uri {
 	char *text;
 	bool tls;                     /* ldaps:// */
-	bool connecting;              /* a thread is trying it */
+	unsigned connecting;          /* threads trying it */
 	unsigned backoff_ms;          /* 0: not down */
 	uint64_t down_until;
 };
@@ -172,9 +172,12 @@ out_done:
 
 /* ---- on the loop ---- */
 
+/* A URI that is up (or untried) takes every connection; one that is
+ * down gets one probe at a time once its backoff has passed. */
 static bool ldap_uri_eligible(const struct ldap_uri *u, uint64_t now)
 {
-	return !u->connecting && (u->backoff_ms == 0 || now >= u->down_until);
+	return u->backoff_ms == 0 ||
+	       (u->connecting == 0 && now >= u->down_until);
 }
 
 static void ldap_uri_down(struct ldap_pool *pool, unsigned i, uint64_t now,
@@ -182,6 +185,8 @@ static void ldap_uri_down(struct ldap_pool *pool, unsigned i, uint64_t now,
 {
 	struct ldap_uri *u = &pool->uris[i];
 
+	if (u->backoff_ms != 0 && now < u->down_until)
+		return; /* another connection to it failed just now */
 	u->backoff_ms = u->backoff_ms == 0 ? LDAP_BACKOFF_MIN_MS :
 			u->backoff_ms * 2 > LDAP_BACKOFF_MAX_MS ?
 			LDAP_BACKOFF_MAX_MS : u->backoff_ms * 2;
@@ -247,7 +252,7 @@ static void ldap_slot_start(struct ldap_pool *pool, unsigned i, uint64_t now)
 		return;
 	}
 	pool->connects[i] = c;
-	pool->uris[k].connecting = true;
+	pool->uris[k].connecting++;
 	s->state = SLOT_CONNECTING;
 	s->uri = k;
 }
@@ -262,7 +267,7 @@ static void ldap_slot_connected(struct ldap_pool *pool,
 
 	(void)pthread_join(c->thread, NULL);
 	pool->connects[c->slot] = NULL;
-	u->connecting = false;
+	u->connecting--;
 	s->state = SLOT_DOWN;
 	if (c->ld == NULL) {
 		ldap_uri_down(pool, c->uri, now, c->error);
@@ -567,7 +572,8 @@ size_t ldap_pool_poll_fds(struct ldap_pool *pool, struct pollfd *fds,
 		if (s->state == SLOT_DOWN) {
 			/* a background attempt when a URI comes due */
 			for (k = 0; k < pool->n_uris; k++) {
-				if (!pool->uris[k].connecting)
+				if (ldap_uri_eligible(&pool->uris[k], now_ms) ||
+				    pool->uris[k].connecting == 0)
 					LOWER(pool->uris[k].down_until);
 			}
 			continue;
