@@ -10,7 +10,8 @@ once it is back; a hung directory (SIGSTOP) -> answers within the search
 timeout; a dead first URI -> the second serves; StartTLS and ldaps with
 the CA checked (a wrong CA -> [SYS/TEMP]); LMTP delivery to an LDAP user
 and satchel deliver through the same lookup (EX_TEMPFAIL with the
-directory down); ldap_auth_bind = yes (the password checked by a
+directory down); attributes of the admin's choice for the mail location
+and the quota; ldap_auth_bind = yes (the password checked by a
 bind as the user: a hash only slapd can check logs in, an empty password
 never binds, CAPA offers only PLAIN and LOGIN, the directory down is
 [SYS/TEMP] even for a cached user)."""
@@ -375,6 +376,55 @@ def test_timing_unknown_vs_wrong(ctx):
         # the dummy is learned from the first user looked up
         try_login(srv, "slowpoke", "warm-up")
         check_unknown_like_wrong(srv, "slowpoke", "LDAP")
+    finally:
+        finish(ctx)
+
+
+def test_attribute_map(ctx):
+    """ldap_attributes with attributes of the admin's choice: a mail
+    location (description=mail) and a delivery quota
+    (employeeNumber=quota_bytes), read over POP3 and LMTP."""
+    try:
+        pw = "frank-Pw.5Tq1"
+        d = make_directory(ctx, extra={"frank": ssha(pw)})
+        port = free_port()
+        srv = ldap_server(ctx, d.uri(), {
+            "ldap_attributes": "userPassword=password,uidNumber=uid,"
+                               "gidNumber=gid,description=mail,"
+                               "employeeNumber=quota_bytes",
+            "lmtp_listen": "127.0.0.1:%d" % port, "lmtp_workers": "1"},
+            users=("alice",))
+        srv.secrets = list(srv.secrets) + [pw]
+        place = os.path.join(srv.root, "elsewhere", "frank")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(place, sub))
+        with open(os.path.join(place, "new", "1.frank"), "wb") as f:
+            f.write(b"Subject: where the directory says\n\nhi\n")
+        srv.fix_owner()
+        d.modify("dn: uid=frank,%s\nchangetype: modify\nreplace: "
+                 "description\ndescription: maildir:%s\n-\nreplace: "
+                 "employeeNumber\nemployeeNumber: 100\n"
+                 % (slapd.PEOPLE, place))
+        p = srv.login("frank", pw)
+        eq(p.stat()[0], 1, "frank's Maildir is the one description names")
+        p.quit()
+        c = smtplib.LMTP("127.0.0.1", port)
+        try:
+            big = ("From: a@example.org\r\nSubject: big\r\n\r\n" +
+                   "x" * 500 + "\r\n")
+            try:
+                refused = c.sendmail("a@example.org", ["frank"], big)
+            except smtplib.SMTPRecipientsRefused as e:
+                refused = e.recipients
+            except smtplib.SMTPDataError as e:
+                refused = {"frank": (e.smtp_code, e.smtp_error)}
+        finally:
+            c.quit()
+        check("frank" in refused and b"mailbox full" in refused["frank"][1],
+              "a message over frank's 100-octet quota is refused: %s"
+              % refused)
+        eq(len(os.listdir(os.path.join(place, "new"))), 1,
+           "nothing delivered over the quota")
     finally:
         finish(ctx)
 
