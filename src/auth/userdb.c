@@ -117,9 +117,24 @@ static int userdb_spec_walk(const char *spec,
 	return 0;
 }
 
+static int userdb_check_cb(const struct userdb_driver *d, const char *path,
+			   void *context)
+{
+	const char **error_r = context;
+
+	return d->spec_check != NULL ? d->spec_check(path, error_r) : 0;
+}
+
 int userdb_spec_check(const char *spec, const char **error_r)
 {
-	return userdb_spec_walk(spec, NULL, NULL, error_r);
+	const char *error = NULL;
+
+	if (userdb_spec_walk(spec, userdb_check_cb, &error, error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = error;
+		return -1;
+	}
+	return 0;
 }
 
 struct userdb_path_find {

@@ -316,6 +316,33 @@ static int ldap_settings(struct userdb_ldap *s,
 	return ldap_read_password(s, set->ldap_bind_password_file, error_r);
 }
 
+/* users = ldap:URIS as the config's check sees it: URIs only */
+static int userdb_ldap_spec_check(const char *uris, const char **error_r)
+{
+	char copy[AUTH_SETTING_STR], *tok, *save = NULL;
+	unsigned n = 0;
+
+	if (strlen(uris) >= sizeof(copy)) {
+		*error_r = "the LDAP URIs are too long";
+		return -1;
+	}
+	strcpy(copy, uris);
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if ((!ldap_is_ldap_url(tok) && !ldap_is_ldaps_url(tok)) ||
+		    ++n > LDAP_URIS_MAX) {
+			*error_r = "ldap: takes up to 8 ldap://HOST[:PORT] or "
+				   "ldaps://HOST[:PORT] URIs, blank-separated";
+			return -1;
+		}
+	}
+	if (n == 0) {
+		*error_r = "ldap: needs a URI";
+		return -1;
+	}
+	return 0;
+}
+
 static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 			    void **state_r, const char **error_r)
 {
@@ -459,6 +486,7 @@ static bool userdb_ldap_plaintext_only(void *state)
 
 const struct userdb_driver userdb_ldap_driver = {
 	.name = "ldap",
+	.spec_check = userdb_ldap_spec_check,
 	.open = userdb_ldap_open,
 	.check = userdb_ldap_check,
 	.get = userdb_ldap_get,

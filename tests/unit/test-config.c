@@ -204,6 +204,12 @@ int main(void)
 	      "ldap: with its URIs, the ldap_* keys and their defaults");
 	unlink(path);
 	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a db.example\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0 &&
+	      strstr(err, "ldaps://") != NULL,
+	      "ldap: with something else than a URI refused");
+	unlink(path);
+	config_defaults(&cfg);
 	path = write_file("ldap_connections = 9\n");
 	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0,
 	      "ldap_connections above 8 refused");
