@@ -137,6 +137,37 @@ int userdb_spec_check(const char *spec, const char **error_r)
 	return 0;
 }
 
+struct userdb_settings_walk {
+	const struct auth_settings *set;
+	const char *error;
+};
+
+static int userdb_settings_cb(const struct userdb_driver *d,
+			      const char *path, void *context)
+{
+	struct userdb_settings_walk *w = context;
+
+	(void)path;
+	return d->settings_check != NULL ?
+	       d->settings_check(w->set, &w->error) : 0;
+}
+
+int userdb_settings_check(const struct auth_settings *set,
+			  const char **error_r)
+{
+	struct userdb_settings_walk w = { set, NULL };
+
+	if (set->users[0] == '\0')
+		return 0;
+	if (userdb_spec_walk(set->users, userdb_settings_cb, &w,
+			     error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = w.error;
+		return -1;
+	}
+	return 0;
+}
+
 struct userdb_path_find {
 	const char *driver;
 	char *buf;

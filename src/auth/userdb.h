@@ -53,6 +53,11 @@ struct userdb;
 /* Checks a users = value without opening anything (the config's check).
  * 0, or -1 with *error_r. */
 int userdb_spec_check(const char *spec, const char **error_r);
+/* Checks the settings of the drivers set->users names (ldap_base is
+ * set, the filter and the map parse), opening nothing. 0, or -1 with
+ * *error_r. */
+int userdb_settings_check(const struct auth_settings *set,
+			  const char **error_r);
 /* The path of the first driver named driver ("passwd-file", "sqlite")
  * in spec into buf; false when there is none. */
 bool userdb_spec_path(const char *spec, const char *driver, char *buf,

@@ -313,7 +313,26 @@ static int ldap_settings(struct userdb_ldap *s,
 	}
 	snprintf(s->bind_dn, sizeof(s->bind_dn), "%s", set->ldap_bind_dn);
 	snprintf(s->cafile, sizeof(s->cafile), "%s", set->ldap_tls_cafile);
-	return ldap_read_password(s, set->ldap_bind_password_file, error_r);
+	return 0;
+}
+
+/* The ldap_* keys as the config's check sees them (nothing read). */
+static int userdb_ldap_settings_check(const struct auth_settings *set,
+				      const char **error_r)
+{
+	struct userdb_ldap *s = calloc(1, sizeof(*s));
+	unsigned i;
+	int ret;
+
+	if (s == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	ret = ldap_settings(s, set, error_r);
+	for (i = 0; i < LDAP_MAP_MAX; i++)
+		free(s->attrs[i]);
+	free(s);
+	return ret;
 }
 
 /* users = ldap:URIS as the config's check sees it: URIs only */
@@ -354,7 +373,8 @@ static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 		*error_r = "out of memory";
 		return -1;
 	}
-	if (ldap_settings(s, set, error_r) < 0)
+	if (ldap_settings(s, set, error_r) < 0 ||
+	    ldap_read_password(s, set->ldap_bind_password_file, error_r) < 0)
 		goto out_close;
 	s->pool_set.uris = s->uris;
 	s->pool_set.size = set->ldap_connections;
@@ -487,6 +507,7 @@ static bool userdb_ldap_plaintext_only(void *state)
 const struct userdb_driver userdb_ldap_driver = {
 	.name = "ldap",
 	.spec_check = userdb_ldap_spec_check,
+	.settings_check = userdb_ldap_settings_check,
 	.open = userdb_ldap_open,
 	.check = userdb_ldap_check,
 	.get = userdb_ldap_get,

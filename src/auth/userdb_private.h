@@ -11,6 +11,9 @@ struct userdb_driver {
 	/* optional: checks path without opening anything (the config's
 	 * check). 0, or -1 with *error_r. */
 	int (*spec_check)(const char *path, const char **error_r);
+	/* optional: checks the driver's keys of set, opening nothing */
+	int (*settings_check)(const struct auth_settings *set,
+			      const char **error_r);
 	/* Opens the database at path; *state_r is the driver's. 0, or -1
 	 * with *error_r. */
 	int (*open)(const char *path, const struct auth_settings *set,

@@ -648,6 +648,14 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 			 "cannot contain '@'");
 		return -1;
 	}
+	{
+		const char *error;
+
+		if (userdb_settings_check(&cfg->auth, &error) < 0) {
+			snprintf(err, errsize, "users: %s", error);
+			return -1;
+		}
+	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
 		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;
 	/* EXTERNAL needs client certificates asked for (RFC 4422 A.) */

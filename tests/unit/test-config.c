@@ -210,6 +210,29 @@ int main(void)
 	      "ldap: with something else than a URI refused");
 	unlink(path);
 	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "ldap_base") != NULL,
+	      "ldap: without ldap_base refused when the config is checked");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\nldap_base = dc=x\n"
+			  "ldap_attributes = uidNumber=uid\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "password") != NULL,
+	      "a map without a password refused (no ldap_auth_bind)");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\nldap_base = dc=x\n"
+			  "ldap_attributes = uidNumber=uid\n"
+			  "ldap_auth_bind = yes\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) == 0,
+	      "... accepted with ldap_auth_bind");
+	unlink(path);
+	config_defaults(&cfg);
 	path = write_file("ldap_connections = 9\n");
 	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0,
 	      "ldap_connections above 8 refused");
