@@ -615,6 +615,51 @@ def one_core():
     return ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
 
+def pass_reply(srv, user, password):
+    """The reply to PASS after USER (or USER's own refusal), the session
+    closed: for the user database tests."""
+    p = srv.connect()
+    try:
+        r = p.cmd("USER " + user)
+        if not r.startswith("+OK"):
+            return r
+        return p.cmd("PASS " + password)
+    except OSError as e:
+        raise AssertionError("PASS of %s: %s (log: %s)"
+                             % (user, e, srv.log_tail(12)))
+    finally:
+        p.close()
+
+
+def timed(fn, *args):
+    """fn(*args) and the seconds it took."""
+    t = time.monotonic()
+    r = fn(*args)
+    return r, time.monotonic() - t
+
+
+def tail_file(path, n=8):
+    """The last n lines of a log file, joined by " | " ("" if none)."""
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().splitlines()[-n:])
+    except FileNotFoundError:
+        return ""
+
+
+def stop_proc(proc, sig):
+    """Sends sig to proc (a Popen, by its PID) and waits for its exit,
+    killing it after 30 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def check_unknown_like_wrong(srv, user, label, rounds=21):
     """Times PASS for unknown names and for user with wrong passwords,
     interleaved (the order alternating), and checks one failure text for

@@ -177,23 +177,14 @@ class Directory:
             raise AssertionError("ldapmodify: %s" % p.stderr.decode())
 
     def log_tail(self, n=8):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return " | ".join(f.read().splitlines()[-n:])
-        except FileNotFoundError:
-            return ""
+        return harness.tail_file(self.log_path, n)
 
     def stop(self):
-        """SIGTERM by PID; waits for the exit."""
+        """SIGTERM (slapd's clean shutdown) by PID; waits for the exit."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.resume()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        harness.stop_proc(self.proc, signal.SIGTERM)
 
     def pause(self):
         os.kill(self.proc.pid, signal.SIGSTOP)

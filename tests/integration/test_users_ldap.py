@@ -117,19 +117,7 @@ def ldap_server(ctx, uris, config=None, users=("alice", "bob", "carol",
     return srv
 
 
-def try_login(srv, user, password):
-    """The reply to PASS (the session is closed)."""
-    p = srv.connect()
-    try:
-        r = p.cmd("USER " + user)
-        if not r.startswith("+OK"):
-            return r
-        return p.cmd("PASS " + password)
-    except OSError as e:
-        raise AssertionError("PASS of %s: %s (log: %s)"
-                             % (user, e, srv.log_tail(12)))
-    finally:
-        p.close()
+try_login = harness.pass_reply
 
 
 def try_plain(srv, user, password):
@@ -140,12 +128,6 @@ def try_plain(srv, user, password):
         return p.cmd("AUTH PLAIN " + token)
     finally:
         p.close()
-
-
-def timed(fn, *args):
-    t = time.monotonic()
-    r = fn(*args)
-    return r, time.monotonic() - t
 
 
 def test_logins(ctx):
