@@ -15,6 +15,9 @@ LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # libpq: the PostgreSQL user database (auth/userdb_pgsql.c, pgsql_pool.c)
 LDLIBS    += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 CPPFLAGS  += $(shell pkg-config --cflags libpq 2>/dev/null)
+# libldap: the LDAP user database (auth/userdb_ldap.c, ldap_pool.c);
+# its connections are made on threads (-pthread)
+LDLIBS    += $(shell pkg-config --libs ldap 2>/dev/null || echo -lldap -llber) -pthread
 # libresolv (glibc, no package of its own): the SRV lookups of
 # `satchel fetch --configure`
 LDLIBS    += -lresolv
@@ -35,6 +38,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
             libpq-dev postgresql-15 postgresql-client-15 \
+            libldap-dev slapd ldap-utils \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
             libsodium23
@@ -68,6 +72,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsatchel.a
 # Postfix (tests/integration/postfix.py runs a private instance of it) is
 # preseeded to "Local only" so its install asks nothing and sets up no
 # relaying; the system instance is never started or configured by us.
+# slapd (tests/integration/slapd.py runs its own, in a temp dir) is
+# preseeded to make no directory of its own, so no system instance has
+# a database to serve.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -77,6 +84,9 @@ deps:
 		case " $$missing " in *" postfix "*) \
 			echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections; \
 			echo "postfix postfix/mailname string localhost.localdomain" | debconf-set-selections;; \
+		esac; \
+		case " $$missing " in *" slapd "*) \
+			echo "slapd slapd/no_configuration boolean true" | debconf-set-selections;; \
 		esac; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi

@@ -86,6 +86,10 @@ int auth_db_open(struct auth_server *srv)
 	}
 	/* the loop never waits for a database (userdb.h) */
 	userdb_set_async(srv->db, true);
+	/* databases that list nobody (pgsql without an iterate query,
+	 * ldap) never make auth_db_check pick a dummy: the first user
+	 * looked up gives it */
+	srv->dummy_from_lookup = true;
 	auth_db_check(srv, true);
 	return 0;
 }
@@ -95,10 +99,14 @@ void auth_db_learn_dummy(struct auth_server *srv,
 {
 	/* the same rule as a listing's: the first hashed secret */
 	if (!srv->dummy_from_lookup || !password_scheme_known(entry->password) ||
-	    password_is_plain(entry->password) ||
-	    strlen(entry->password) >= sizeof(srv->dummy_stored))
+	    password_is_plain(entry->password))
 		return;
-	strcpy(srv->dummy_stored, entry->password);
+	/* the same scheme, never the same account ({LDAP-BIND}) */
+	if (password_dummy_from(entry->password, srv->dummy_stored,
+				sizeof(srv->dummy_stored)) < 0) {
+		srv->dummy_stored[0] = '\0';
+		return;
+	}
 	srv->dummy_from_lookup = false;
 }
 

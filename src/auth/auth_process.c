@@ -39,8 +39,15 @@ static void auth_send_hello(struct auth_server *srv, uint32_t slot)
 	for (size_t i = 0; i < sasl_mech_count(); i++) {
 		const struct sasl_mech *m = sasl_mech_get(i);
 
-		if (m != NULL && sasl_mech_configured(m, srv->set, true))
-			mask |= 1u << i;
+		if (m == NULL || !sasl_mech_configured(m, srv->set, true))
+			continue;
+		/* users whose passwords only a bind can check: only the
+		 * mechanisms that send a password, or need none of ours */
+		if (userdb_plaintext_only(srv->db) &&
+		    !(m->flags & (SASL_MECH_PLAINTEXT | SASL_MECH_NEEDS_KEYTAB |
+				  SASL_MECH_CLIENT_CERT)))
+			continue;
+		mask |= 1u << i;
 	}
 	memset(&reply, 0, AUTH_REPLY_HDR);
 	reply.result = AUTH_HELLO;

@@ -32,6 +32,19 @@ struct auth_settings {
 	unsigned pgsql_connections;           /* per auth process */
 	unsigned pgsql_statement_timeout;     /* milliseconds */
 	char pgsql_notify_channel[128];       /* "" = no LISTEN */
+	/* LDAP (userdb_ldap.c, ldap_pool.h, ldap_query.h) */
+	char ldap_base[AUTH_SETTING_STR];
+	char ldap_scope[8];                   /* sub, one, base */
+	char ldap_user_filter[AUTH_SETTING_STR]; /* %u %n %d escaped */
+	char ldap_attributes[AUTH_SETTING_STR];  /* attr=field,... */
+	char ldap_bind_dn[AUTH_SETTING_STR];  /* "" = anonymous */
+	char ldap_bind_password_file[AUTH_SETTING_STR];
+	char ldap_tls_cafile[AUTH_SETTING_STR]; /* "" = the system's */
+	bool ldap_starttls;
+	bool ldap_auth_bind;                  /* check by binding as the user */
+	unsigned ldap_connections;            /* per auth process */
+	unsigned ldap_network_timeout;        /* milliseconds */
+	unsigned ldap_timeout;                /* search, milliseconds */
 	/* the cache of the drivers that ask a server (usercache.h) */
 	unsigned user_cache_ttl;              /* seconds */
 	unsigned user_cache_negative_ttl;     /* seconds */

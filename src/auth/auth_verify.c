@@ -54,6 +54,16 @@ static void auth_verify_finish_password(struct auth_server *srv,
 	const struct auth_verify_ctx *ctx = job->context;
 	const struct passwd_entry *entry = NULL;
 
+	/* a bind that could not be made is no wrong password ({LDAP-BIND}:
+	 * the directory is down); an unknown user's dummy bind fails as
+	 * unknown users do */
+	if (job->unavailable && !ctx->force_fail) {
+		log_warn("auth tempfail (user database unavailable): user=%s "
+			 "rip=%s", ctx->user_log, ctx->rip);
+		reply->result = AUTH_TEMPFAIL;
+		return;
+	}
+
 	/* the file may have been reloaded meanwhile: the entry must still
 	 * hold the secret that was checked (what is held: the lookup was
 	 * made moments ago, and its answer may have passed its TTL since) */

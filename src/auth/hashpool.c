@@ -61,8 +61,11 @@ void hashpool_job_run(struct hashjob *job)
 			password_dummy_verify(job->password);
 			job->matched = false;
 		} else {
-			job->matched = password_verify(job->stored,
-						       job->password);
+			enum password_check c =
+				password_check(job->stored, job->password);
+
+			job->matched = c == PASSWORD_MATCH;
+			job->unavailable = c == PASSWORD_UNAVAILABLE;
 		}
 		break;
 	case HASHJOB_SCRAM_KEYS:

@@ -34,6 +34,8 @@ struct hashjob {
 	uint64_t id;
 	bool dummy;                    /* unknown user: cost only, no match */
 	bool matched;                  /* the result of HASHJOB_VERIFY */
+	bool unavailable;              /* ... could not be had ({LDAP-BIND}
+					  with the directory down) */
 	bool failed;                   /* HASHJOB_SCRAM_KEYS: crypto error */
 	char stored[HASHPOOL_STORED_MAX];
 	char password[HASHPOOL_PASSWORD_MAX]; /* wiped once used */

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "auth/scram.h"
 
@@ -21,6 +22,8 @@ enum password_kind {
 	PASSWORD_CRYPT,
 	PASSWORD_SCRAM_SHA1,
 	PASSWORD_SCRAM_SHA256,
+	PASSWORD_SALTED_SHA,  /* base64(digest(password || salt) || salt) */
+	PASSWORD_BIND,        /* {LDAP-BIND}dn: a bind decides */
 };
 
 struct password_scheme {
@@ -28,23 +31,36 @@ struct password_scheme {
 	enum password_kind kind;
 	/* the crypt hash must start with one of these (none: any) */
 	const char *prefixes[3];
+	const char *digest;  /* PASSWORD_SALTED_SHA: OpenSSL's name */
 };
 
 /* Dovecot's scheme names. The named crypt schemes insist on their own
  * hash prefix so that "{SHA512-CRYPT}ab..." cannot fall back to DES;
  * {CRYPT} and bare "$..." take whatever crypt_r() accepts. */
 static const struct password_scheme password_schemes[] = {
-	{ "PLAIN", PASSWORD_PLAIN, { NULL } },
-	{ "CLEAR", PASSWORD_PLAIN, { NULL } },
-	{ "CLEARTEXT", PASSWORD_PLAIN, { NULL } },
-	{ "CRYPT", PASSWORD_CRYPT, { NULL } },
-	{ "SHA512-CRYPT", PASSWORD_CRYPT, { "$6$" } },
-	{ "SHA256-CRYPT", PASSWORD_CRYPT, { "$5$" } },
-	{ "BLF-CRYPT", PASSWORD_CRYPT, { "$2b$", "$2a$", "$2y$" } },
-	{ "MD5-CRYPT", PASSWORD_CRYPT, { "$1$" } },
-	{ "SCRAM-SHA-1", PASSWORD_SCRAM_SHA1, { NULL } },
-	{ "SCRAM-SHA-256", PASSWORD_SCRAM_SHA256, { NULL } },
+	{ "PLAIN", PASSWORD_PLAIN, { NULL }, NULL },
+	{ "CLEAR", PASSWORD_PLAIN, { NULL }, NULL },
+	{ "CLEARTEXT", PASSWORD_PLAIN, { NULL }, NULL },
+	{ "CRYPT", PASSWORD_CRYPT, { NULL }, NULL },
+	{ "SHA512-CRYPT", PASSWORD_CRYPT, { "$6$" }, NULL },
+	{ "SHA256-CRYPT", PASSWORD_CRYPT, { "$5$" }, NULL },
+	{ "BLF-CRYPT", PASSWORD_CRYPT, { "$2b$", "$2a$", "$2y$" }, NULL },
+	{ "MD5-CRYPT", PASSWORD_CRYPT, { "$1$" }, NULL },
+	{ "SCRAM-SHA-1", PASSWORD_SCRAM_SHA1, { NULL }, NULL },
+	{ "SCRAM-SHA-256", PASSWORD_SCRAM_SHA256, { NULL }, NULL },
+	/* OpenLDAP's slappasswd and Dovecot: salted SHA digests */
+	{ "SSHA", PASSWORD_SALTED_SHA, { NULL }, "SHA1" },
+	{ "SSHA256", PASSWORD_SALTED_SHA, { NULL }, "SHA256" },
+	{ "SSHA512", PASSWORD_SALTED_SHA, { NULL }, "SHA512" },
+	{ "LDAP-BIND", PASSWORD_BIND, { NULL }, NULL },
 };
+
+static password_bind_fn *password_bind;
+
+void password_set_bind(password_bind_fn *fn)
+{
+	password_bind = fn;
+}
 
 /* A yescrypt hash at libxcrypt's default cost, the cost password_hash()
  * gives new accounts, of a password nobody knows. */
@@ -80,7 +96,7 @@ static const struct password_scheme *
 password_scheme_find(const char *stored, const char **secret_r)
 {
 	static const struct password_scheme bare_crypt = {
-		"CRYPT", PASSWORD_CRYPT, { NULL }
+		"CRYPT", PASSWORD_CRYPT, { NULL }, NULL
 	};
 	const char *end;
 	size_t len, i;
@@ -122,6 +138,77 @@ static bool password_prefix_ok(const struct password_scheme *s,
 	return false;
 }
 
+/* The digest and salt of a salted SHA secret (base64), decoded into
+ * out: 0 with *digest_r, *len_r (digest, then at least one octet of
+ * salt), or -1 when it is malformed. */
+static int password_salted_decode(const struct password_scheme *s,
+				  const char *secret, unsigned char *out,
+				  size_t size, const EVP_MD **digest_r,
+				  size_t *len_r)
+{
+	size_t len = strlen(secret), pad = 0;
+	int n;
+
+	*digest_r = EVP_get_digestbyname(s->digest);
+	if (*digest_r == NULL || len == 0 || len % 4 != 0 ||
+	    len / 4 * 3 > size)
+		return -1;
+	while (pad < 2 && secret[len - 1 - pad] == '=')
+		pad++;
+	n = EVP_DecodeBlock(out, (const unsigned char *)secret, (int)len);
+	if (n < 0 || (size_t)n < pad)
+		return -1;
+	*len_r = (size_t)n - pad;  /* DecodeBlock counts the padding */
+	if (*len_r <= (size_t)EVP_MD_get_size(*digest_r))
+		return -1;
+	return 0;
+}
+
+/* Salted SHA: the digest of password and the stored salt compared with
+ * the stored digest in constant time. */
+static bool password_salted_match(const struct password_scheme *s,
+				  const char *secret, const char *password)
+{
+	unsigned char raw[512], got[EVP_MAX_MD_SIZE];
+	unsigned int got_len = 0;
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	size_t len, md_len;
+	bool match = false;
+
+	if (password_salted_decode(s, secret, raw, sizeof(raw), &md,
+				   &len) < 0)
+		return false;
+	md_len = (size_t)EVP_MD_get_size(md);
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		goto out_wipe;
+	if (EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
+	    EVP_DigestUpdate(ctx, raw + md_len, len - md_len) == 1 &&
+	    EVP_DigestFinal_ex(ctx, got, &got_len) == 1)
+		match = got_len == md_len &&
+			CRYPTO_memcmp(got, raw, md_len) == 0;
+	EVP_MD_CTX_free(ctx);
+out_wipe:
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(got, sizeof(got));
+	return match;
+}
+
+static bool password_salted_ok(const struct password_scheme *s,
+			       const char *secret)
+{
+	unsigned char raw[512];
+	const EVP_MD *md;
+	size_t len;
+	bool ok = password_salted_decode(s, secret, raw, sizeof(raw), &md,
+					 &len) == 0;
+
+	explicit_bzero(raw, sizeof(raw));
+	return ok;
+}
+
 bool password_is_plain(const char *stored)
 {
 	const struct password_scheme *s;
@@ -148,6 +235,10 @@ bool password_scheme_known(const char *stored)
 		scram_secret_clear(&scram);
 		return ok;
 	}
+	if (s->kind == PASSWORD_SALTED_SHA)
+		return password_salted_ok(s, secret);
+	if (s->kind == PASSWORD_BIND)
+		return password_bind != NULL && secret[0] != '\0';
 	return s->kind == PASSWORD_PLAIN || password_prefix_ok(s, secret);
 }
 
@@ -212,14 +303,10 @@ static bool password_crypt_match(const char *hash, const char *password)
 	return match;
 }
 
-bool password_verify(const char *stored, const char *password)
+static bool password_verify_hash(const struct password_scheme *s,
+				 const char *secret, const char *stored,
+				 const char *password)
 {
-	const struct password_scheme *s;
-	const char *secret;
-
-	s = password_scheme_find(stored, &secret);
-	if (s == NULL)
-		return false;
 	switch (s->kind) {
 	case PASSWORD_PLAIN:
 		return password_equal(secret, password);
@@ -239,10 +326,73 @@ bool password_verify(const char *stored, const char *password)
 		scram_secret_clear(&scram);
 		return match;
 	}
+	case PASSWORD_SALTED_SHA:
+		return password_salted_match(s, secret, password);
+	case PASSWORD_BIND:
 	case PASSWORD_UNKNOWN:
 		break;
 	}
 	return false;
+}
+
+enum password_check password_check(const char *stored, const char *password)
+{
+	const struct password_scheme *s;
+	const char *secret;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL)
+		return PASSWORD_MISMATCH;
+	if (s->kind == PASSWORD_BIND) {
+		/* an empty password would be an unauthenticated bind,
+		 * which servers answer with success (RFC 4513 5.1.2) */
+		if (password_bind == NULL || secret[0] == '\0' ||
+		    password[0] == '\0')
+			return PASSWORD_MISMATCH;
+		return password_bind(secret, password);
+	}
+	return password_verify_hash(s, secret, stored, password) ?
+	       PASSWORD_MATCH : PASSWORD_MISMATCH;
+}
+
+bool password_verify(const char *stored, const char *password)
+{
+	return password_check(stored, password) == PASSWORD_MATCH;
+}
+
+int password_dummy_from(const char *stored, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct password_scheme *s;
+	const char *secret, *eq, *rest;
+	unsigned char rnd[12];
+	size_t i, o;
+	int n;
+
+	s = password_scheme_find(stored, &secret);
+	if (s == NULL || s->kind != PASSWORD_BIND) {
+		n = snprintf(out, size, "%s", stored);
+		return n < 0 || (size_t)n >= size ? -1 : 0;
+	}
+	/* "{LDAP-BIND}type=value,parent": type=<random>,parent (a ','
+	 * escaped as "\," belongs to the value) */
+	eq = strchr(secret, '=');
+	for (rest = eq; rest != NULL && *rest != '\0' && *rest != ','; rest++) {
+		if (*rest == '\\' && rest[1] != '\0')
+			rest++;
+	}
+	if (eq == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	o = (size_t)(eq + 1 - stored);
+	if (o + 2 * sizeof(rnd) + strlen(rest) >= size)
+		return -1;
+	memcpy(out, stored, o);
+	for (i = 0; i < sizeof(rnd); i++) {
+		out[o++] = hex[rnd[i] >> 4];
+		out[o++] = hex[rnd[i] & 15];
+	}
+	strcpy(out + o, rest);
+	return 0;
 }
 
 void password_dummy_verify(const char *password)

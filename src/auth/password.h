@@ -7,6 +7,13 @@
  *   {SCRAM-SHA-256}, {SCRAM-SHA-1}: Dovecot's stored SCRAM secrets
  *                      (scram.h); USER/PASS and AUTH PLAIN work with them
  *                      too, the PBKDF2 being run on the password sent
+ *   {SSHA}, {SSHA256}, {SSHA512}: salted SHA digests as OpenLDAP's
+ *                      slappasswd writes them (base64 of the digest of
+ *                      password and salt, then the salt); verify only
+ *   {LDAP-BIND}dn      no secret: the password is checked by a simple bind
+ *                      as dn (userdb_ldap.c with ldap_auth_bind, through
+ *                      the hook of password_set_bind); USER/PASS, AUTH
+ *                      PLAIN and LOGIN only
  * Comparisons are constant-time. */
 #ifndef SATCHEL_PASSWORD_H
 #define SATCHEL_PASSWORD_H
@@ -19,6 +26,31 @@
 /* True when password matches the stored "{SCHEME}secret". Unknown schemes
  * never match (and are reported once by the caller when loading). */
 bool password_verify(const char *stored, const char *password);
+
+enum password_check {
+	PASSWORD_MISMATCH,
+	PASSWORD_MATCH,
+	PASSWORD_UNAVAILABLE,   /* {LDAP-BIND}: the directory could not
+				   answer; neither a match nor a wrong
+				   password */
+};
+/* password_verify with the third answer. May block (a bind): run it
+ * where blocking is fine (the hash pool). */
+enum password_check password_check(const char *stored, const char *password);
+
+/* The check of {LDAP-BIND} secrets: a bind as dn with password (never
+ * empty here). Set once, before any check runs; NULL: such secrets are
+ * an unknown scheme. */
+typedef enum password_check password_bind_fn(const char *dn,
+					      const char *password);
+void password_set_bind(password_bind_fn *fn);
+
+/* A secret of stored's scheme and cost that no password matches and
+ * that names nobody, for the checks of unknown users (auth_db.c):
+ * stored itself for a hash; for {LDAP-BIND} the DN with a random value
+ * in its first RDN (a bind as it costs a bind as a real user, and can
+ * count against no account). 0, or -1 (no room, no randomness). */
+int password_dummy_from(const char *stored, char *out, size_t size);
 
 /* True when APOP digest (32 lowercase/uppercase hex) equals
  * MD5(timestamp + plaintext) for a {PLAIN} stored secret. */

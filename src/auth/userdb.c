@@ -10,6 +10,7 @@ static const struct userdb_driver *const userdb_drivers[] = {
 	&userdb_passwd_driver,
 	&userdb_sqlite_driver,
 	&userdb_pgsql_driver,
+	&userdb_ldap_driver,
 };
 
 struct userdb_link {
@@ -89,7 +90,7 @@ static int userdb_spec_walk(const char *spec,
 		d = userdb_item(p, len, &path, &path_len);
 		if (d == NULL) {
 			*error_r = "expected passwd-file:PATH, "
-				   "sqlite:PATH or pgsql:CONNINFO "
+				   "sqlite:PATH, pgsql:CONNINFO or ldap:URIS "
 				   "(comma-separated)";
 			return -1;
 		}
@@ -116,9 +117,55 @@ static int userdb_spec_walk(const char *spec,
 	return 0;
 }
 
+static int userdb_check_cb(const struct userdb_driver *d, const char *path,
+			   void *context)
+{
+	const char **error_r = context;
+
+	return d->spec_check != NULL ? d->spec_check(path, error_r) : 0;
+}
+
 int userdb_spec_check(const char *spec, const char **error_r)
 {
-	return userdb_spec_walk(spec, NULL, NULL, error_r);
+	const char *error = NULL;
+
+	if (userdb_spec_walk(spec, userdb_check_cb, &error, error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = error;
+		return -1;
+	}
+	return 0;
+}
+
+struct userdb_settings_walk {
+	const struct auth_settings *set;
+	const char *error;
+};
+
+static int userdb_settings_cb(const struct userdb_driver *d,
+			      const char *path, void *context)
+{
+	struct userdb_settings_walk *w = context;
+
+	(void)path;
+	return d->settings_check != NULL ?
+	       d->settings_check(w->set, &w->error) : 0;
+}
+
+int userdb_settings_check(const struct auth_settings *set,
+			  const char **error_r)
+{
+	struct userdb_settings_walk w = { set, NULL };
+
+	if (set->users[0] == '\0')
+		return 0;
+	if (userdb_spec_walk(set->users, userdb_settings_cb, &w,
+			     error_r) < 0) {
+		if (*error_r == NULL)
+			*error_r = w.error;
+		return -1;
+	}
+	return 0;
 }
 
 struct userdb_path_find {
@@ -357,6 +404,18 @@ void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context)
 	     c.link++)
 		db->links[c.link].driver->each(db->links[c.link].state,
 					       userdb_each_cb, &c);
+}
+
+bool userdb_plaintext_only(const struct userdb *db)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		if (db->links[i].driver->plaintext_only != NULL &&
+		    db->links[i].driver->plaintext_only(db->links[i].state))
+			return true;
+	}
+	return false;
 }
 
 const char *userdb_describe(const struct userdb *db)

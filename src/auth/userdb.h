@@ -9,6 +9,8 @@
  *                      settings), read per user with bound parameters
  *   pgsql:CONNINFO     PostgreSQL (userdb_pgsql.c): the same queries,
  *                      asked without blocking, answers cached
+ *   ldap:URIS          an LDAP directory (userdb_ldap.c): one search per
+ *                      user, without blocking, answers cached
  *
  * Every driver hands out the same record, struct passwd_entry, so the
  * verification path, the mechanisms and delivery never know where a user
@@ -51,6 +53,11 @@ struct userdb;
 /* Checks a users = value without opening anything (the config's check).
  * 0, or -1 with *error_r. */
 int userdb_spec_check(const char *spec, const char **error_r);
+/* Checks the settings of the drivers set->users names (ldap_base is
+ * set, the filter and the map parse), opening nothing. 0, or -1 with
+ * *error_r. */
+int userdb_settings_check(const struct auth_settings *set,
+			  const char **error_r);
 /* The path of the first driver named driver ("passwd-file", "sqlite")
  * in spec into buf; false when there is none. */
 bool userdb_spec_path(const char *spec, const char *driver, char *buf,
@@ -97,6 +104,10 @@ void userdb_flush(struct userdb *db, const char *user);
  * SQLite with its sql_iterate_query), until fn returns false. */
 typedef bool userdb_each_fn(const struct passwd_entry *entry, void *context);
 void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context);
+/* True when a driver of the chain checks passwords only as sent (LDAP
+ * bind mode): mechanisms that need a stored secret cannot serve its
+ * users, so they are not offered (auth_process.c's hello). */
+bool userdb_plaintext_only(const struct userdb *db);
 /* Users the chain holds in memory or could list (for the log). */
 const char *userdb_describe(const struct userdb *db);
 

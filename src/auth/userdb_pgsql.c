@@ -23,34 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/pgsql_pool.h"
 #include "auth/usercache.h"
 #include "auth/userdb_private.h"
+#include "auth/userdb_remote.h"
 #include "auth/userdb_sqlrow.h"
 #include "util/log.h"
-
-/* lookups queued or in flight at most; more get USERDB_ERROR */
-#define PGSQL_LOOKUPS_MAX 4096
-#define PGSQL_FAILED_MAX 4096
-
-struct pgsql_lookup {
-	struct pgsql_lookup *next;
-	unsigned stage;                /* 0 password query, 1 user query */
-	bool sent, retried, found;
-	uint64_t queued_ms;
-	struct sqlrow_line line;
-	char user[];
-};
-
-/* A lookup that finished in the last process(): the requests that
- * waited for it take its outcome, whatever the TTL (0 included). */
-struct pgsql_failed {
-	struct pgsql_failed *next;
-	bool ok;                       /* answered: the cache holds it */
-	char user[];
-};
 
 struct userdb_pgsql {
 	char *conninfo;
@@ -58,22 +37,9 @@ struct userdb_pgsql {
 	struct pgsql_pool_settings pool_set;
 	char channel[128];
 	struct pgsql_pool *pool;       /* made at first use */
-	struct usercache *cache;
+	struct remote_db remote;       /* cache and lookups */
 	bool async;
-	struct pgsql_lookup *lookups;  /* queued and in flight */
-	unsigned n_lookups;
-	struct pgsql_failed *failed;   /* finished since the last process */
-	unsigned n_failed;
-	bool completed;
 };
-
-static uint64_t pgsql_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int pgsql_query(const char *tmpl, char **sql_r, const char **error_r)
 {
@@ -93,65 +59,12 @@ static int pgsql_query(const char *tmpl, char **sql_r, const char **error_r)
 	return 0;
 }
 
-static void pgsql_lookup_free(struct pgsql_lookup *l)
-{
-	sqlrow_line_wipe(&l->line);
-	free(l);
-}
-
-static void pgsql_failed_clear(struct userdb_pgsql *s)
-{
-	while (s->failed != NULL) {
-		struct pgsql_failed *f = s->failed;
-
-		s->failed = f->next;
-		free(f);
-	}
-	s->n_failed = 0;
-}
-
-/* The outcome of user's lookup finished last round: NULL for none. */
-static const struct pgsql_failed *pgsql_finished(const struct userdb_pgsql *s,
-						 const char *user)
-{
-	const struct pgsql_failed *f;
-
-	for (f = s->failed; f != NULL; f = f->next) {
-		if (strcmp(f->user, user) == 0)
-			return f;
-	}
-	return NULL;
-}
-
-static void pgsql_finished_add(struct userdb_pgsql *s, const char *user,
-			       bool ok)
-{
-	size_t len = strlen(user);
-	struct pgsql_failed *f;
-
-	if (s->n_failed >= PGSQL_FAILED_MAX ||
-	    (f = malloc(sizeof(*f) + len + 1)) == NULL)
-		return;
-	memcpy(f->user, user, len + 1);
-	f->ok = ok;
-	f->next = s->failed;
-	s->failed = f;
-	s->n_failed++;
-}
-
 static void userdb_pgsql_close(void *state)
 {
 	struct userdb_pgsql *s = state;
 
 	pgsql_pool_destroy(&s->pool);
-	while (s->lookups != NULL) {
-		struct pgsql_lookup *l = s->lookups;
-
-		s->lookups = l->next;
-		pgsql_lookup_free(l);
-	}
-	pgsql_failed_clear(s);
-	usercache_destroy(&s->cache);
+	remote_db_deinit(&s->remote);
 	free(s->password_sql);
 	free(s->user_sql);
 	free(s->iterate_sql);
@@ -163,59 +76,8 @@ static void userdb_pgsql_close(void *state)
 
 /* ---- lookups ---- */
 
-static void pgsql_unlink(struct userdb_pgsql *s, struct pgsql_lookup *l)
-{
-	struct pgsql_lookup **p;
-
-	for (p = &s->lookups; *p != NULL; p = &(*p)->next) {
-		if (*p == l) {
-			*p = l->next;
-			s->n_lookups--;
-			return;
-		}
-	}
-}
-
-/* The lookup failed: not cached; the requests that wait get the error
- * (or a stale entry) when they ask again. */
-static void pgsql_lookup_failed(struct userdb_pgsql *s,
-				struct pgsql_lookup *l, const char *why)
-{
-	char user_log[PASSWD_USER_MAX + 1];
-
-	log_sanitize(l->user, strlen(l->user), user_log, sizeof(user_log));
-	log_warn("pgsql: lookup of %s failed: %s", user_log, why);
-	pgsql_unlink(s, l);
-	pgsql_finished_add(s, l->user, false);
-	pgsql_lookup_free(l);
-	s->completed = true;
-}
-
-static void pgsql_lookup_finish(struct userdb_pgsql *s,
-				struct pgsql_lookup *l, uint64_t now)
-{
-	struct sqlrow_record *r = NULL;
-	const char *error;
-
-	if (l->found) {
-		r = sqlrow_record_make(&l->line, l->user, "pgsql", &error);
-		if (r == NULL) {
-			pgsql_lookup_failed(s, l, error);
-			return;
-		}
-	}
-	if (usercache_put(s->cache, l->user, r, now) < 0) {
-		pgsql_lookup_failed(s, l, "out of memory");
-		return;
-	}
-	pgsql_unlink(s, l);
-	pgsql_finished_add(s, l->user, true);
-	pgsql_lookup_free(l);
-	s->completed = true;
-}
-
 static const char *pgsql_stage_sql(const struct userdb_pgsql *s,
-				   const struct pgsql_lookup *l)
+				   const struct remote_lookup *l)
 {
 	return l->stage == 0 ? s->password_sql : s->user_sql;
 }
@@ -223,9 +85,9 @@ static const char *pgsql_stage_sql(const struct userdb_pgsql *s,
 /* Sends what is queued while connections are idle. */
 static void pgsql_pump(struct userdb_pgsql *s, uint64_t now)
 {
-	struct pgsql_lookup *l;
+	struct remote_lookup *l;
 
-	for (l = s->lookups; l != NULL; l = l->next) {
+	for (l = s->remote.lookups; l != NULL; l = l->next) {
 		const char *values[SQLROW_PARAMS];
 		int lens[SQLROW_PARAMS];
 
@@ -243,8 +105,8 @@ static void pgsql_done(void *context, void *tag, PGresult *res,
 		       const char *error, bool retry)
 {
 	struct userdb_pgsql *s = context;
-	struct pgsql_lookup *l = tag;
-	uint64_t now = pgsql_now_ms();
+	struct remote_lookup *l = tag;
+	uint64_t now = remote_now_ms();
 	int i, n;
 
 	l->sent = false;
@@ -256,12 +118,12 @@ static void pgsql_done(void *context, void *tag, PGresult *res,
 			l->retried = true;
 			return;
 		}
-		pgsql_lookup_failed(s, l, error);
+		remote_lookup_failed(&s->remote, l, error);
 		return;
 	}
 	if (PQntuples(res) > 1) {
 		PQclear(res);
-		pgsql_lookup_failed(s, l, "more than one row for a user");
+		remote_lookup_failed(&s->remote, l, "more than one row for a user");
 		return;
 	}
 	if (PQntuples(res) == 1) {
@@ -278,25 +140,25 @@ static void pgsql_done(void *context, void *tag, PGresult *res,
 		l->stage = 1;  /* the delivery fields */
 		return;
 	}
-	pgsql_lookup_finish(s, l, now);
+	remote_lookup_finish(&s->remote, l, now);
 }
 
 static void pgsql_notify(void *context, const char *payload)
 {
 	struct userdb_pgsql *s = context;
 	char user_log[PASSWD_USER_MAX + 1];
-	struct pgsql_lookup *l;
+	struct remote_lookup *l;
 
 	log_sanitize(payload, strlen(payload), user_log, sizeof(user_log));
 	if (payload[0] == '\0' || strcmp(payload, "*") == 0) {
-		usercache_clear(s->cache);
+		usercache_clear(s->remote.cache);
 		log_info("pgsql: NOTIFY: every cached user dropped");
 		return;
 	}
-	usercache_drop(s->cache, payload);
+	usercache_drop(s->remote.cache, payload);
 	log_debug("pgsql: NOTIFY: %s dropped from the cache", user_log);
 	/* an answer under way may predate the change: asked again */
-	for (l = s->lookups; l != NULL; l = l->next) {
+	for (l = s->remote.lookups; l != NULL; l = l->next) {
 		if (strcmp(l->user, payload) != 0)
 			continue;
 		if (l->sent)
@@ -311,7 +173,7 @@ static void pgsql_listening(void *context)
 {
 	struct userdb_pgsql *s = context;
 
-	usercache_expire_all(s->cache, pgsql_now_ms());
+	usercache_expire_all(s->remote.cache, remote_now_ms());
 }
 
 static const struct pgsql_pool_ops pgsql_ops = {
@@ -343,7 +205,6 @@ static int userdb_pgsql_open(const char *conninfo,
 			     const char **error_r)
 {
 	struct userdb_pgsql *s = calloc(1, sizeof(*s));
-	struct usercache_settings cs;
 	char *err = NULL;
 	PQconninfoOption *check;
 
@@ -374,15 +235,8 @@ static int userdb_pgsql_open(const char *conninfo,
 	s->pool_set.conninfo = s->conninfo;
 	s->pool_set.size = set->pgsql_connections;
 	s->pool_set.query_timeout_ms = set->pgsql_statement_timeout;
-	cs.positive_ttl_ms = (uint64_t)set->user_cache_ttl * 1000;
-	cs.negative_ttl_ms = (uint64_t)set->user_cache_negative_ttl * 1000;
-	cs.stale_max_ms = (uint64_t)set->user_cache_stale_max * 1000;
-	cs.max_entries = set->user_cache_size;
-	s->cache = usercache_create(&cs);
-	if (s->cache == NULL) {
-		*error_r = "out of memory";
+	if (remote_db_init(&s->remote, "pgsql", set, error_r) < 0)
 		goto out_close;
-	}
 	*state_r = s;
 	return 0;
 
@@ -406,33 +260,8 @@ static bool userdb_pgsql_check(void *state, bool force)
 {
 	struct userdb_pgsql *s = state;
 
-	/* SIGHUP: asked again, but kept for stale use */
-	if (force)
-		usercache_expire_all(s->cache, pgsql_now_ms());
+	remote_db_check(&s->remote, force);
 	return false;
-}
-
-/* What the cache holds when the database cannot answer now. */
-static enum userdb_status pgsql_stale(struct userdb_pgsql *s,
-				      const char *user,
-				      enum usercache_hit hit,
-				      const struct sqlrow_record *r,
-				      uint64_t age_ms,
-				      const struct passwd_entry **entry_r)
-{
-	char user_log[PASSWD_USER_MAX + 1];
-
-	if (hit != USERCACHE_EXPIRED)
-		return USERDB_ERROR;
-	log_sanitize(user, strlen(user), user_log, sizeof(user_log));
-	log_warn("pgsql: database unavailable: %s answered from the cache "
-		 "(stale, %llu s old)", user_log,
-		 (unsigned long long)(age_ms / 1000));
-	(void)s;
-	if (r == NULL)
-		return USERDB_UNKNOWN;
-	*entry_r = &r->entry;
-	return USERDB_FOUND;
 }
 
 static enum userdb_status userdb_pgsql_get(void *state, const char *user,
@@ -440,103 +269,57 @@ static enum userdb_status userdb_pgsql_get(void *state, const char *user,
 					   const struct passwd_entry **entry_r)
 {
 	struct userdb_pgsql *s = state;
-	const struct sqlrow_record *r;
-	const struct pgsql_failed *f;
-	struct pgsql_lookup *l;
-	uint64_t now = pgsql_now_ms(), age;
-	enum usercache_hit hit;
-	size_t len = strlen(user);
+	struct remote_lookup *l;
+	enum userdb_status st;
+	bool available = !cached_only && pgsql_pool_ensure(s) == 0 &&
+			 pgsql_pool_available(s->pool);
 
-	hit = usercache_find(s->cache, user, now, &r, &age);
-	f = pgsql_finished(s, user);
-	if (hit == USERCACHE_FRESH ||
-	    (hit != USERCACHE_MISS && (cached_only || (f != NULL && f->ok)))) {
-		if (r == NULL)
-			return USERDB_UNKNOWN;
-		*entry_r = &r->entry;
-		return USERDB_FOUND;
+	st = remote_db_get(&s->remote, user, cached_only, available, entry_r,
+			   &l);
+	if (l != NULL) {
+		l->stage = s->password_sql != NULL ? 0 : 1;
+		pgsql_pump(s, l->queued_ms);
 	}
-	if (cached_only)
-		return USERDB_UNKNOWN;
-	if (len > PASSWD_USER_MAX)
-		return USERDB_UNKNOWN; /* no record could hold it */
-	if (pgsql_pool_ensure(s) < 0 || (f != NULL && !f->ok) ||
-	    !pgsql_pool_available(s->pool))
-		return pgsql_stale(s, user, hit, r, age, entry_r);
-	for (l = s->lookups; l != NULL; l = l->next) {
-		if (strcmp(l->user, user) == 0)
-			return USERDB_PENDING;
-	}
-	if (s->n_lookups >= PGSQL_LOOKUPS_MAX ||
-	    (l = calloc(1, sizeof(*l) + len + 1)) == NULL)
-		return pgsql_stale(s, user, hit, r, age, entry_r);
-	memcpy(l->user, user, len + 1);
-	l->stage = s->password_sql != NULL ? 0 : 1;
-	l->queued_ms = now;
-	l->next = s->lookups;
-	s->lookups = l;
-	s->n_lookups++;
-	pgsql_pump(s, now);
-	return USERDB_PENDING;
+	return st;
 }
 
 static size_t userdb_pgsql_poll_fds(void *state, struct pollfd *fds,
 				    size_t max, int *timeout_ms)
 {
 	struct userdb_pgsql *s = state;
-	uint64_t now = pgsql_now_ms();
-	const struct pgsql_lookup *l;
+	uint64_t now = remote_now_ms();
 	size_t n;
 
 	if (s->pool == NULL)
 		return 0;
 	n = pgsql_pool_poll_fds(s->pool, fds, max, now, timeout_ms);
 	/* a queued lookup waits at most the query timeout */
-	for (l = s->lookups; l != NULL; l = l->next) {
-		uint64_t at = l->queued_ms + s->pool_set.query_timeout_ms;
-		int ms = at > now ? (int)(at - now) : 0;
-
-		if (!l->sent && (*timeout_ms < 0 || ms < *timeout_ms))
-			*timeout_ms = ms;
-	}
+	remote_db_timeout(&s->remote, now, s->pool_set.query_timeout_ms,
+			  timeout_ms);
 	return n;
 }
 
 static bool userdb_pgsql_process(void *state)
 {
 	struct userdb_pgsql *s = state;
-	struct pgsql_lookup *l, *next;
-	uint64_t now = pgsql_now_ms();
-	bool up;
+	uint64_t now = remote_now_ms();
 
-	pgsql_failed_clear(s);
-	s->completed = false;
+	remote_db_round(&s->remote);
 	if (s->pool == NULL)
 		return false;
 	pgsql_pool_process(s->pool, now);
-	up = pgsql_pool_available(s->pool);
-	for (l = s->lookups; l != NULL; l = next) {
-		next = l->next;
-		if (l->sent)
-			continue;
-		if (!up)
-			pgsql_lookup_failed(s, l, "no database host is up");
-		else if (now >= l->queued_ms + s->pool_set.query_timeout_ms)
-			pgsql_lookup_failed(s, l, "no connection free within "
-					    "the statement timeout");
-	}
+	remote_db_expire(&s->remote, pgsql_pool_available(s->pool), now,
+			 s->pool_set.query_timeout_ms, "no database host is up",
+			 "no connection free within the statement timeout");
 	pgsql_pump(s, now);
-	return s->completed;
+	return s->remote.completed;
 }
 
 static void userdb_pgsql_flush(void *state, const char *user)
 {
 	struct userdb_pgsql *s = state;
 
-	if (user == NULL)
-		usercache_clear(s->cache);
-	else
-		usercache_drop(s->cache, user);
+	remote_db_flush(&s->remote, user);
 }
 
 /* Listing blocks: only the tools ask (satchel user list); the auth

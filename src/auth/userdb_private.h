@@ -1,5 +1,6 @@
 /* userdb_private.h: what a user database driver provides (userdb.c
- * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c implement them). */
+ * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c, userdb_ldap.c
+ * implement them). */
 #ifndef SATCHEL_USERDB_PRIVATE_H
 #define SATCHEL_USERDB_PRIVATE_H
 
@@ -7,6 +8,12 @@
 
 struct userdb_driver {
 	const char *name;            /* the prefix in users = ("sqlite") */
+	/* optional: checks path without opening anything (the config's
+	 * check). 0, or -1 with *error_r. */
+	int (*spec_check)(const char *path, const char **error_r);
+	/* optional: checks the driver's keys of set, opening nothing */
+	int (*settings_check)(const struct auth_settings *set,
+			      const char **error_r);
 	/* Opens the database at path; *state_r is the driver's. 0, or -1
 	 * with *error_r. */
 	int (*open)(const char *path, const struct auth_settings *set,
@@ -28,10 +35,15 @@ struct userdb_driver {
 	bool (*process)(void *state);
 	/* forget user (NULL: all) */
 	void (*flush)(void *state, const char *user);
+	/* optional: true when its users' passwords can only be checked
+	 * as sent (LDAP bind mode): no stored secret for SCRAM, CRAM-MD5,
+	 * APOP */
+	bool (*plaintext_only)(void *state);
 };
 
 extern const struct userdb_driver userdb_passwd_driver;
 extern const struct userdb_driver userdb_sqlite_driver;
 extern const struct userdb_driver userdb_pgsql_driver;
+extern const struct userdb_driver userdb_ldap_driver;
 
 #endif

@@ -135,6 +135,27 @@ static const struct config_key config_keys[] = {
 	     600000, "3000"),
 	STR("pgsql_notify_channel", auth.pgsql_notify_channel,
 	    "satchel_users"),
+	/* LDAP (auth/userdb_ldap.c, ldap_pool.c): the user is the one entry
+	 * under ldap_base the filter matches; the attributes fill the
+	 * record's fields (the SQL column names) */
+	STR("ldap_base", auth.ldap_base, ""),
+	STR("ldap_scope", auth.ldap_scope, "sub"),
+	STR("ldap_user_filter", auth.ldap_user_filter,
+	    "(&(objectClass=posixAccount)(uid=%u))"),
+	STR("ldap_attributes", auth.ldap_attributes,
+	    "userPassword=password,uidNumber=uid,gidNumber=gid,"
+	    "homeDirectory=home"),
+	STR("ldap_bind_dn", auth.ldap_bind_dn, ""),
+	STR("ldap_bind_password_file", auth.ldap_bind_password_file, ""),
+	STR("ldap_tls_cafile", auth.ldap_tls_cafile, ""),
+	SPECIAL("ldap_starttls", KEY_BOOL, auth.ldap_starttls, "no"),
+	/* the password checked by a bind as the user: no hash is read,
+	 * only USER/PASS, PLAIN and LOGIN can be served */
+	SPECIAL("ldap_auth_bind", KEY_BOOL, auth.ldap_auth_bind, "no"),
+	UINT("ldap_connections", auth.ldap_connections, 1, 8, "2"),
+	UINT("ldap_network_timeout", auth.ldap_network_timeout, 100, 60000,
+	     "3000"),
+	UINT("ldap_timeout", auth.ldap_timeout, 100, 600000, "3000"),
 	/* the cache of database answers (auth/usercache.h): a user found
 	 * is asked again after 5 minutes (a NOTIFY drops it at once), an
 	 * unknown name after 30 s; while the database cannot answer, an
@@ -645,6 +666,14 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	if (cfg->pid_file[0] != '\0' && cfg->pid_file[0] != '/') {
 		snprintf(err, errsize, "pid_file: an absolute path");
 		return -1;
+	}
+	{
+		const char *error;
+
+		if (userdb_settings_check(&cfg->auth, &error) < 0) {
+			snprintf(err, errsize, "users: %s", error);
+			return -1;
+		}
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)
 		cfg->auth_fail_delay_max_ms = cfg->auth_fail_delay_ms;

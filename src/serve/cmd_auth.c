@@ -59,8 +59,11 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	if (m == NULL || !(cfg_of(s)->auth.sasl_mech_mask & (1u << i)) ||
 	    !sasl_mech_configured(m, &cfg_of(s)->auth, false))
 		return false;
-	/* Files only the auth process can read: its word decides. */
-	if ((m->flags & (SASL_MECH_NEEDS_KEYTAB | SASL_MECH_NEEDS_TOKEN_KEY)) &&
+	/* Files only the auth process can read, and what its user
+	 * databases can serve (no stored secrets with an LDAP bind): its
+	 * word decides. Without it only mechanisms needing no file. */
+	if ((s->worker->auth_hello_seen ||
+	     (m->flags & (SASL_MECH_NEEDS_KEYTAB | SASL_MECH_NEEDS_TOKEN_KEY))) &&
 	    !(s->worker->auth_mech_files & (1u << i)))
 		return false;
 	if ((m->flags & SASL_MECH_PLAINTEXT) && !session_plaintext_allowed(s)) {

@@ -472,9 +472,11 @@ static void worker_auth_io(void *context, unsigned ready)
 		}
 
 		if (reply.id == 0 && reply.result == AUTH_HELLO) {
-			if (reply.data_len == sizeof(w->auth_mech_files))
+			if (reply.data_len == sizeof(w->auth_mech_files)) {
 				memcpy(&w->auth_mech_files, reply.data,
 				       sizeof(w->auth_mech_files));
+				w->auth_hello_seen = true;
+			}
 			worker_listen(w, false);
 			continue;
 		}

@@ -54,6 +54,8 @@ struct worker {
 	/* From the auth process's AUTH_HELLO: mechanisms (by sasl_mech
 	 * index) whose keytab or key it can read; 0 until it arrives. */
 	uint32_t auth_mech_files;
+	bool auth_hello_seen;      /* auth_mech_files is the auth process's
+				      word on every mechanism */
 	struct timer *hello_timer; /* bounded wait for that hello */
 	bool listening;            /* accepting since hello (or timeout) */
 	int ready_fd;              /* one byte to the master when listening */

@@ -615,6 +615,87 @@ def one_core():
     return ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
 
+def pass_reply(srv, user, password):
+    """The reply to PASS after USER (or USER's own refusal), the session
+    closed: for the user database tests."""
+    p = srv.connect()
+    try:
+        r = p.cmd("USER " + user)
+        if not r.startswith("+OK"):
+            return r
+        return p.cmd("PASS " + password)
+    except OSError as e:
+        raise AssertionError("PASS of %s: %s (log: %s)"
+                             % (user, e, srv.log_tail(12)))
+    finally:
+        p.close()
+
+
+def timed(fn, *args):
+    """fn(*args) and the seconds it took."""
+    t = time.monotonic()
+    r = fn(*args)
+    return r, time.monotonic() - t
+
+
+def tail_file(path, n=8):
+    """The last n lines of a log file, joined by " | " ("" if none)."""
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().splitlines()[-n:])
+    except FileNotFoundError:
+        return ""
+
+
+def stop_proc(proc, sig):
+    """Sends sig to proc (a Popen, by its PID) and waits for its exit,
+    killing it after 30 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def check_unknown_like_wrong(srv, user, label, rounds=21):
+    """Times PASS for unknown names and for user with wrong passwords,
+    interleaved (the order alternating), and checks one failure text for
+    both and a median pair ratio within 20 % (each pair measured back to
+    back: the median of their ratios is free of the machine's slow
+    drifts, which move both alike). user's hash should cost ~100 ms so
+    that it dominates the scheduling noise."""
+    import statistics
+
+    def one(name, pw):
+        p = srv.connect()
+        p.ok("USER " + name)
+        t0 = time.monotonic()
+        resp = p.cmd("PASS " + pw)
+        took = time.monotonic() - t0
+        p.close()
+        return resp, took
+
+    unknown, wrong, answers = [], [], set()
+    for i in range(rounds):
+        pair = [("nosuchuser%d" % i, unknown), (user, wrong)]
+        for name, times in (pair if i % 2 == 0 else pair[::-1]):
+            resp, t = one(name, "guess-%d" % i)
+            times.append(t)
+            answers.add(resp)
+    mu, mw = statistics.median(unknown), statistics.median(wrong)
+    ratio = statistics.median(u / w for u, w in zip(unknown, wrong))
+    print("# %s, PASS median: unknown %.1f ms, wrong password %.1f ms, "
+          "median pair ratio %.2f" % (label, mu * 1000, mw * 1000, ratio))
+    eq(len(answers), 1, "one failure text (%s)" % sorted(answers))
+    check(mw > 0.010, "the slow hash dominates (%.1f ms)" % (mw * 1000))
+    check(0.8 <= ratio <= 1.25, "unknown within 20%% of a wrong password: "
+          "median pair ratio %.2f (medians %.1f and %.1f ms)"
+          % (ratio, mu * 1000, mw * 1000))
+
+
 def proc_children(ppid):
     """{pid: comm} of the live processes whose parent is ppid."""
     out = {}

@@ -97,23 +97,14 @@ class Cluster:
         return p.returncode == 0
 
     def log_tail(self, n=8):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return " | ".join(f.read().splitlines()[-n:])
-        except FileNotFoundError:
-            return ""
+        return harness.tail_file(self.log_path, n)
 
     def stop(self):
         """Fast shutdown (SIGINT) by PID; waits for the exit."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.resume()
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        harness.stop_proc(self.proc, signal.SIGINT)
 
     def pause(self):
         """SIGSTOP to the postmaster and every backend it forked (each

@@ -105,17 +105,7 @@ def finish(ctx):
         f()
 
 
-def try_login(srv, user, password):
-    """The reply to PASS (the session is closed)."""
-    p = srv.connect()
-    try:
-        p.ok("USER " + user)
-        return p.cmd("PASS " + password)
-    except OSError as e:
-        raise AssertionError("PASS of %s: %s (log: %s)"
-                             % (user, e, srv.log_tail(12)))
-    finally:
-        p.close()
+try_login = harness.pass_reply
 
 
 def auth_pid(srv):
@@ -126,12 +116,6 @@ def auth_pid(srv):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def timed(fn, *args):
-    t = time.monotonic()
-    r = fn(*args)
-    return r, time.monotonic() - t
 
 
 def test_logins(ctx):

@@ -180,10 +180,62 @@ int main(void)
 	      "the conninfo whole, up to the next driver");
 	unlink(path);
 	config_defaults(&cfg);
-	path = write_file("users = ldap:ldap://x\n");
+	path = write_file("users = mysql:db=x\n");
 	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0 &&
-		      strstr(err, "sqlite:PATH") != NULL,
+		      strstr(err, "sqlite:PATH") != NULL &&
+		      strstr(err, "ldap:URIS") != NULL,
 	      "an unknown database is refused, naming the known ones");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a ldap://b:3389/, "
+			  "passwd-file:/etc/p\n"
+			  "ldap_base = ou=people,dc=example,dc=org\n"
+			  "ldap_auth_bind = yes\nldap_connections = 8\n"
+			  "ldap_timeout = 500\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      userdb_spec_path(cfg.auth.users, "ldap", pgpath,
+			       sizeof(pgpath)) &&
+	      strcmp(pgpath, "ldap://a ldap://b:3389/") == 0 &&
+	      cfg.auth.ldap_auth_bind && cfg.auth.ldap_connections == 8 &&
+	      cfg.auth.ldap_timeout == 500 &&
+	      strcmp(cfg.auth.ldap_scope, "sub") == 0 &&
+	      strcmp(cfg.auth.ldap_user_filter,
+		     "(&(objectClass=posixAccount)(uid=%u))") == 0,
+	      "ldap: with its URIs, the ldap_* keys and their defaults");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a db.example\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0 &&
+	      strstr(err, "ldaps://") != NULL,
+	      "ldap: with something else than a URI refused");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "ldap_base") != NULL,
+	      "ldap: without ldap_base refused when the config is checked");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\nldap_base = dc=x\n"
+			  "ldap_attributes = uidNumber=uid\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "password") != NULL,
+	      "a map without a password refused (no ldap_auth_bind)");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("users = ldap:ldap://a\nldap_base = dc=x\n"
+			  "ldap_attributes = uidNumber=uid\n"
+			  "ldap_auth_bind = yes\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) == 0 &&
+	      config_finish(&cfg, err, sizeof(err)) == 0,
+	      "... accepted with ldap_auth_bind");
+	unlink(path);
+	config_defaults(&cfg);
+	path = write_file("ldap_connections = 9\n");
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0,
+	      "ldap_connections above 8 refused");
 	unlink(path);
 	config_defaults(&cfg);
 	path = write_file("users = sqlite:\n");

@@ -73,6 +73,18 @@ static void test_schemes(void)
 	check_scheme("{BLF-CRYPT}" BCRYPT, "{BLF-CRYPT}");
 	check_scheme("{CRYPT}" BCRYPT, "{CRYPT} bcrypt");
 
+	/* salted SHA: slappasswd's output, and salts of other lengths
+	 * (one with NUL and 0xff octets) made with Python's hashlib */
+	check_scheme("{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E",
+		     "{SSHA} slappasswd");
+	check_scheme("{ssha}rz7oanCxwi0VvZxe0ENPl4i4THRhYg==",
+		     "{SSHA} 2-octet salt, lower case");
+	check_scheme("{SSHA256}YflVcOMs6k7tbGkQbQNVn6/ehAnUAVltiLPKHBWGi2tz"
+		     "YWx0c2FsdA==", "{SSHA256}");
+	check_scheme("{SSHA512}nr/LD3eJnwQ6U+BDTEhxb3BieCdeDx6MWG4GgPse/aUn"
+		     "VNQuBVWgoHJ+HYuH7K8/v2MpCgoXyDH+u7yCHaWwNgAB/xA=",
+		     "{SSHA512} salt with NUL and 0xff");
+
 	CHECK(password_verify(DREPPER, "Hello world!"), "Drepper vector");
 	CHECK(!password_verify(DREPPER, "Hello world"), "Drepper wrong");
 
@@ -103,6 +115,19 @@ static void test_rejects(void)
 	CHECK(!password_verify("{CRYPT}*0", "*0"), "{CRYPT} failure token");
 	CHECK(!password_verify("$6$saltsalt$garbage", PW), "damaged hash");
 	CHECK(!password_verify("$", ""), "lone $");
+	/* salted SHA: no salt (the bare digest), bad base64, a digest
+	 * of another size */
+	CHECK(!password_scheme_known("{SSHA}x4iG4PASrjvWv6r8Jv2z8qdRGTo="),
+	      "{SSHA} without salt");
+	CHECK(!password_scheme_known("{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63"),
+	      "{SSHA} base64 cut short");
+	CHECK(!password_scheme_known("{SSHA}64Qr047v*H+tH9Je/ATNJw8rDBXIj63E"),
+	      "{SSHA} not base64");
+	CHECK(!password_scheme_known("{SSHA}"), "{SSHA} empty");
+	CHECK(!password_verify("{SSHA512}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E", PW),
+	      "{SSHA512} holding a SHA-1 digest");
+	CHECK(!password_verify("{SSHA256}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E", PW),
+	      "{SSHA256} holding a SHA-1 digest");
 }
 
 static void test_apop(void)
@@ -205,10 +230,68 @@ static void test_timing(void)
 	       (now_ms() - t0) / 1000);
 }
 
+static int bind_calls;
+
+static enum password_check fake_bind(const char *dn, const char *password)
+{
+	bind_calls++;
+	if (strcmp(dn, "uid=alice,ou=people,dc=example,dc=org") != 0)
+		return PASSWORD_MISMATCH;
+	if (strcmp(password, "down") == 0)
+		return PASSWORD_UNAVAILABLE;
+	return strcmp(password, PW) == 0 ? PASSWORD_MATCH : PASSWORD_MISMATCH;
+}
+
+static void test_bind(void)
+{
+	const char *alice = "{LDAP-BIND}uid=alice,ou=people,dc=example,dc=org";
+	char dummy[256], again[256];
+
+	password_set_bind(NULL);
+	CHECK(!password_scheme_known(alice), "{LDAP-BIND} without the hook");
+	CHECK(password_check(alice, PW) == PASSWORD_MISMATCH,
+	      "{LDAP-BIND} without the hook never matches");
+	password_set_bind(fake_bind);
+	CHECK(password_scheme_known(alice), "{LDAP-BIND} with the hook");
+	CHECK(!password_scheme_known("{LDAP-BIND}"), "{LDAP-BIND} no DN");
+	CHECK(password_check(alice, PW) == PASSWORD_MATCH, "bind: right");
+	CHECK(password_check(alice, "nope") == PASSWORD_MISMATCH,
+	      "bind: wrong");
+	CHECK(password_check(alice, "down") == PASSWORD_UNAVAILABLE,
+	      "bind: the directory down is no wrong password");
+	bind_calls = 0;
+	CHECK(password_check(alice, "") == PASSWORD_MISMATCH &&
+	      bind_calls == 0, "an empty password never binds");
+	CHECK(!password_is_plain(alice) &&
+	      password_plain_secret(alice) == NULL, "no plaintext for APOP");
+	/* the dummy: the same scheme and parent, never alice's DN */
+	CHECK(password_dummy_from(alice, dummy, sizeof(dummy)) == 0 &&
+	      strncmp(dummy, "{LDAP-BIND}uid=", 15) == 0, "dummy made");
+	CHECK(strlen(dummy) == strlen(alice) - 5 + 24 &&
+	      strstr(dummy, "alice") == NULL &&
+	      strcmp(strchr(dummy, ','), ",ou=people,dc=example,dc=org") == 0,
+	      "dummy: a random first RDN value under the same parent");
+	CHECK(password_dummy_from(alice, again, sizeof(again)) == 0 &&
+	      strcmp(dummy, again) != 0, "dummies differ");
+	CHECK(password_check(dummy, PW) == PASSWORD_MISMATCH,
+	      "the dummy DN never matches");
+	CHECK(password_dummy_from("{LDAP-BIND}cn=a\\,b,dc=x", dummy,
+				  sizeof(dummy)) == 0 &&
+	      strcmp(strchr(dummy, ','), ",dc=x") == 0,
+	      "an escaped comma belongs to the RDN");
+	CHECK(password_dummy_from(alice, dummy, 20) < 0, "no room");
+	CHECK(password_dummy_from("{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E",
+				  dummy, sizeof(dummy)) == 0 &&
+	      strcmp(dummy, "{SSHA}64Qr047vKH+tH9Je/ATNJw8rDBXIj63E") == 0,
+	      "a hash is its own dummy");
+	password_set_bind(NULL);
+}
+
 int main(void)
 {
 	test_schemes();
 	test_rejects();
+	test_bind();
 	test_apop();
 	test_hash();
 	test_timing();
