@@ -1353,6 +1353,8 @@ def main(argv):
     ap.add_argument("--satchel", default=SATCHEL)
     ap.add_argument("-k", action="append", default=[], help="run tests whose name contains this")
     ap.add_argument("--store", choices=("maildir", "mbox"))
+    ap.add_argument("--shard", metavar="K/N",
+                    help="run only every N-th module, starting at K (0-based)")
     ap.add_argument("modules", nargs="*")
     args = ap.parse_args(argv)
     SATCHEL = os.path.abspath(args.satchel)
@@ -1363,6 +1365,11 @@ def main(argv):
                                   if fn.startswith("test_") and fn.endswith(".py"))
     mods = [m[:-3] if m.endswith(".py") else m for m in mods]
     mods = [os.path.basename(m) for m in mods]
+    if args.shard:
+        k, n = (int(x) for x in args.shard.split("/"))
+        if not 0 <= k < n:
+            ap.error("--shard K/N needs 0 <= K < N")
+        mods = mods[k::n]
     runner = Runner()
     t0 = time.monotonic()
     if is_root():
