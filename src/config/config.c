@@ -23,7 +23,7 @@
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_LMTP_LISTEN, KEY_MODE,
-		KEY_SIZE, KEY_U64, KEY_NETS };
+		KEY_SIZE, KEY_U64, KEY_NETS, KEY_CHOICE };
 
 struct config_key {
 	const char *name;
@@ -32,23 +32,37 @@ struct config_key {
 	size_t size;      /* KEY_STR: buffer size; KEY_SIZE: field size */
 	uint64_t min, max; /* KEY_UINT, KEY_SIZE, KEY_U64 */
 	const char *defval;
+	const char *const *choices; /* KEY_CHOICE: NULL-terminated names,
+				       the field is the unsigned index */
 };
 
 /* FIELD: the key's member of struct config, which may be inside one of
  * the embedded settings structs (tls.cert, auth.apop). */
 #define STR(n, field, d) { n, KEY_STR, offsetof(struct config, field), \
-			   sizeof(((struct config *)0)->field), 0, 0, d }
+			   sizeof(((struct config *)0)->field), 0, 0, d, NULL }
 #define UINT(n, field, lo, hi, d) { n, KEY_UINT, \
 				    offsetof(struct config, field), 0, lo, \
-				    hi, d }
+				    hi, d, NULL }
 #define SPECIAL(n, t, field, d) { n, t, offsetof(struct config, field), \
-				  sizeof(((struct config *)0)->field), 0, 0, d }
+				  sizeof(((struct config *)0)->field), 0, 0, \
+				  d, NULL }
 /* A number with an optional K, M or G suffix (powers of 1024) into an
  * unsigned or a uint64_t field; U64: plain digits into a uint64_t. */
 #define SIZE(n, field, hi, d) { n, KEY_SIZE, offsetof(struct config, field), \
-				sizeof(((struct config *)0)->field), 0, hi, d }
+				sizeof(((struct config *)0)->field), 0, hi, d, \
+				NULL }
+/* One word of a list of names; the field (unsigned) holds its index. */
+#define CHOICE(n, field, names, d) { n, KEY_CHOICE, \
+				     offsetof(struct config, field), \
+				     sizeof(unsigned), 0, 0, d, names }
 #define U64(n, field, hi, d) { n, KEY_U64, offsetof(struct config, field), \
-			       sizeof(uint64_t), 0, hi, d }
+			       sizeof(uint64_t), 0, hi, d, NULL }
+
+static const char *const last_command_names[] = {
+	[LAST_COMMAND_OFF] = "off",
+	[LAST_COMMAND_PERSISTENT] = "persistent",
+	NULL,
+};
 
 static const struct config_key config_keys[] = {
 	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
@@ -81,6 +95,10 @@ static const struct config_key config_keys[] = {
 	SPECIAL("login_sdps", KEY_BOOL, auth.login_sdps, "no"),
 	STR("default_domain", auth.default_domain, ""),
 	SPECIAL("expire", KEY_EXPIRE, expire_days, "never"),
+	/* RFC 1460's LAST, dropped by RFC 1725: off, fetchmail then uses
+	 * UIDL (a per-session "+OK 0" would make it fetch again in keep
+	 * mode); persistent for old clients that know nothing else */
+	CHOICE("last_command", last_command, last_command_names, "off"),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
@@ -291,7 +309,7 @@ static int size_parse(const char *text, uint64_t max, uint64_t *value_r)
 
 /* The reason text of a number out of range names the range. Module-global:
  * config parsing runs in the master alone, before any thread or child. */
-static char config_range_reason[80];
+static char config_range_reason[160];
 
 /* Sets one key from text. Returns 0 or -1 with *reason_r. */
 static int config_set(struct config *cfg, const struct config_key *key,
@@ -390,6 +408,32 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		else
 			*(uint64_t *)field = num;
 		return 0;
+	case KEY_CHOICE: {
+		char expected[160];
+		size_t used = 0;
+
+		for (unsigned i = 0; key->choices[i] != NULL; i++) {
+			if (strcmp(value, key->choices[i]) == 0) {
+				*(unsigned *)field = i;
+				return 0;
+			}
+		}
+		for (unsigned i = 0; key->choices[i] != NULL; i++) {
+			int n = snprintf(expected + used,
+					 sizeof(expected) - used, "%s%s",
+					 i == 0 ? "expected " :
+					 key->choices[i + 1] == NULL ?
+					 " or " : ", ", key->choices[i]);
+
+			if (n < 0 || (size_t)n >= sizeof(expected) - used)
+				break;
+			used += (size_t)n;
+		}
+		snprintf(config_range_reason, sizeof(config_range_reason),
+			 "%s", expected);
+		*reason_r = config_range_reason;
+		return -1;
+	}
 	case KEY_TLS_VERIFY:
 		for (int i = 0; i < 3; i++) {
 			if (strcmp(value, tls_verify_names[i]) == 0) {
@@ -722,6 +766,10 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_PLAINTEXT:
 			fprintf(out, "%s\n", plaintext_names[
 				*(const enum plaintext_auth *)field]);
+			break;
+		case KEY_CHOICE:
+			fprintf(out, "%s\n", key->choices[
+				*(const unsigned *)field]);
 			break;
 		case KEY_TLS_VERIFY:
 			fprintf(out, "%s\n", tls_verify_names[

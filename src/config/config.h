@@ -18,6 +18,8 @@
  * generations at once (a reload while the old one drains). */
 #define CONFIG_WORKERS_MAX 32
 
+enum last_command { LAST_COMMAND_OFF, LAST_COMMAND_PERSISTENT };
+
 /* What `satchel serve` runs with. The lower layers never see this struct:
  * each gets its own settings (tls for net/tls.c, auth for the auth
  * process; the store gets a maildrop_settings per session), which are
@@ -37,6 +39,7 @@ struct config {
 	unsigned workers;                /* after config_finish: the count */
 	bool workers_auto;               /* 0 in the config: one per core */
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
+	unsigned last_command;           /* enum last_command */
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */
 	unsigned autologout;             /* seconds, >= 600 (RFC 1939 3.) */

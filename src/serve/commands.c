@@ -360,9 +360,38 @@ static enum cmd_outcome cmd_rset(struct session *s,
 
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++)
 		maildrop_msg(s->drop, i)->deleted = false;
+	/* RFC 1460 RSET: LAST goes back to its value at the start */
+	s->last_now = s->last_base;
 	drop_totals(s, &count, &octets);
 	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
 		      (unsigned long long)octets);
+	return CMD_DONE;
+}
+
+/* RFC 1460 LAST, removed by RFC 1725. Off by default: a client that
+ * gets -ERR (fetchmail) uses UIDL, where a LAST that forgot earlier
+ * sessions would make it download everything again in keep mode. With
+ * last_command = persistent: the highest number of a message retrieved
+ * in this session or kept from an earlier one (its retrieval time is in
+ * the index, the one EXPIRE counts from). */
+static enum cmd_outcome cmd_last(struct session *s,
+				 const struct cmd_args *args)
+{
+	if (cfg_of(s)->last_command != LAST_COMMAND_PERSISTENT) {
+		session_reply(s, "-ERR LAST is not supported; use UIDL");
+		return CMD_DONE;
+	}
+	session_reply(s, "+OK %u", s->last_now);
+	return CMD_DONE;
+}
+
+/* RFC 1081 RPOP: the client host's word that it checked the user (a
+ * reserved port); nothing to trust on today's networks. */
+static enum cmd_outcome cmd_rpop(struct session *s,
+				 const struct cmd_args *args)
+{
+	session_reply(s, "-ERR RPOP is not supported; use PASS, APOP or "
+		      "AUTH");
 	return CMD_DONE;
 }
 
@@ -395,6 +424,9 @@ static const struct command command_table[] = {
 	{ "DELE", STATE_TRANSACTION, 1, 1, false, cmd_dele },
 	{ "NOOP", STATE_TRANSACTION, 0, 0, false, cmd_noop },
 	{ "RSET", STATE_TRANSACTION, 0, 0, false, cmd_rset },
+	{ "LAST", STATE_TRANSACTION, 0, 0, false, cmd_last },
+	/* any argument and state: the answer is the same -ERR */
+	{ "RPOP", BOTH_STATES, 0, 1, true, cmd_rpop },
 	{ "PROXY", STATE_AUTHORIZATION, 0, 5, false, cmd_proxy },
 };
 

@@ -78,6 +78,11 @@ struct session {
 	int expire_days;           /* -1 never */
 	unsigned login_delay;
 
+	/* persistent LAST (last_command): the highest message number
+	 * retrieved in an earlier session (RSET goes back to it), and the
+	 * highest so far including this one */
+	unsigned last_base, last_now;
+
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;
 	const char *end_reason;

@@ -132,7 +132,10 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
 		octets += maildrop_msg(s->drop, i)->size;
+		if (maildrop_msg(s->drop, i)->seen)
+			s->last_base = i + 1;
 	}
+	s->last_now = s->last_base;
 	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
 		      (unsigned long long)octets);
 	session_arm_timer(s);

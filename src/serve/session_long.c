@@ -31,6 +31,8 @@ void session_start_long(struct session *s, enum long_kind kind,
 			session_reply(s, "+OK %llu octets",
 				      (unsigned long long)msg->size);
 			msg->retrieved = true;
+			if (msg_index + 1 > s->last_now)
+				s->last_now = msg_index + 1;
 			s->retr_count++;
 			s->retr_bytes += msg->size;
 		} else {

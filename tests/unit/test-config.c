@@ -130,6 +130,26 @@ static void test_delivery_keys(void)
 	      "--check prints the other keys");
 }
 
+/* A word from a list (KEY_CHOICE): the value, --check, the error. */
+static void test_choice_keys(void)
+{
+	struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	CHECK(cfg.last_command == LAST_COMMAND_OFF, "LAST off by default");
+	CHECK(printed(&cfg, "last_command = off\n"), "--check prints off");
+	CHECK(override_ok(&cfg, "last_command=persistent") &&
+	      cfg.last_command == LAST_COMMAND_PERSISTENT, "persistent");
+	CHECK(printed(&cfg, "last_command = persistent\n"),
+	      "--check prints persistent");
+	CHECK(config_override(&cfg, "last_command=session", err,
+			      sizeof(err)) < 0 &&
+	      strstr(err, "expected off or persistent") != NULL &&
+	      cfg.last_command == LAST_COMMAND_PERSISTENT,
+	      "an unknown word refused, naming the choices");
+}
+
 int main(void)
 {
 	struct config cfg;
@@ -216,5 +236,6 @@ int main(void)
 	CHECK(config_override(&cfg, "login_delay=-5", err, sizeof(err)) < 0,
 	      "negative number refused");
 	test_delivery_keys();
+	test_choice_keys();
 	return unit_done();
 }
