@@ -17,13 +17,14 @@
 #include "net/listener.h"
 #include "net/netmatch.h"
 #include "store/mailpath.h"
+#include "store/msgconv.h"
 #include "util/log.h"
 #include "util/strnum.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_LMTP_LISTEN, KEY_MODE,
-		KEY_SIZE, KEY_U64, KEY_NETS, KEY_CHOICE };
+		KEY_SIZE, KEY_U64, KEY_NETS, KEY_CHOICE, KEY_WORKAROUNDS };
 
 struct config_key {
 	const char *name;
@@ -99,6 +100,10 @@ static const struct config_key config_keys[] = {
 	 * UIDL (a per-session "+OK 0" would make it fetch again in keep
 	 * mode); persistent for old clients that know nothing else */
 	CHOICE("last_command", last_command, last_command_names, "off"),
+	/* what old clients need (store/msgconv.h), off unless asked for;
+	 * a user's client_workarounds= field replaces it */
+	SPECIAL("client_workarounds", KEY_WORKAROUNDS, client_workarounds,
+		""),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
@@ -443,6 +448,22 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*reason_r = "expected no, optional or required";
 		return -1;
+	case KEY_WORKAROUNDS: {
+		const char *bad;
+
+		if (msgconv_workarounds_parse(value,
+					      &cfg->client_workarounds_mask,
+					      &bad) < 0) {
+			*reason_r = "expected outlook-no-nuls, oe-ns-eoh or "
+				    "none";
+			return -1;
+		}
+		if (copy_str(field, key->size, value) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	}
 	case KEY_SASL_MECHS: {
 		const char *bad;
 
@@ -743,6 +764,7 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_NETS:
 		case KEY_MODE:
 		case KEY_SASL_MECHS:
+		case KEY_WORKAROUNDS:
 		case KEY_LOGLEVEL:
 		case KEY_USERS:
 		case KEY_MAIL:

@@ -40,6 +40,8 @@ struct config {
 	bool workers_auto;               /* 0 in the config: one per core */
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
 	unsigned last_command;           /* enum last_command */
+	char client_workarounds[256];    /* as written (-> the mask) */
+	unsigned client_workarounds_mask; /* store/msgconv.h bits */
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */
 	unsigned autologout;             /* seconds, >= 600 (RFC 1939 3.) */

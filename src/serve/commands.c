@@ -55,7 +55,7 @@ static void drop_totals(struct session *s, unsigned *count_r,
 
 		if (!msg->deleted) {
 			count++;
-			octets += msg->size;
+			octets += session_msg_size(s, i);
 		}
 	}
 	*count_r = count;
@@ -275,8 +275,7 @@ static enum cmd_outcome cmd_list(struct session *s,
 		if (parse_msg_number(s, args->argv[0], &index) < 0)
 			return CMD_DONE;
 		session_reply(s, "+OK %u %llu", index + 1,
-			      (unsigned long long)
-			      maildrop_msg(s->drop, index)->size);
+			      (unsigned long long)session_msg_size(s, index));
 		return CMD_DONE;
 	}
 	drop_totals(s, &count, &octets);

@@ -44,6 +44,13 @@ bool session_plaintext_allowed(const struct session *s)
 	return false;
 }
 
+uint64_t session_msg_size(const struct session *s, unsigned idx)
+{
+	uint64_t size = maildrop_msg(s->drop, idx)->size;
+
+	return s->no_eoh != NULL && s->no_eoh[idx] ? size + 2 : size;
+}
+
 /* An allocation failure here loses the reply; the session is closed
  * rather than left answering out of step. */
 void session_out_of_memory(struct session *s)
@@ -555,6 +562,7 @@ void session_destroy(struct session **sessionp)
 	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
+	free(s->no_eoh);
 	if (s->state == STATE_TRANSACTION)
 		worker_memory_used(s->worker);
 	timer_remove(&s->timer);

@@ -83,6 +83,12 @@ struct session {
 	 * highest so far including this one */
 	unsigned last_base, last_now;
 
+	/* client workarounds of this user (store/msgconv.h bits) and, with
+	 * MSGCONV_ADD_EOH, which messages lack the blank line after the
+	 * header (RETR adds it: their sizes are 2 more), else NULL */
+	unsigned workarounds;
+	bool *no_eoh;
+
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;
 	const char *end_reason;
@@ -127,6 +133,11 @@ void session_start_long(struct session *s, enum long_kind kind,
 /* Accepts STLS: the "+OK" is flushed in clear, then the handshake runs
  * and every byte received before it is thrown away (RFC 2595 4.). */
 void session_start_tls(struct session *s);
+
+/* What RETR sends of message idx in this session (before stuffing,
+ * without the terminator): the store's size and what a workaround adds.
+ * STAT, LIST and the "+OK n octets" of RETR all use it. */
+uint64_t session_msg_size(const struct session *s, unsigned idx);
 
 /* True when plaintext passwords may be sent on this connection now. */
 bool session_plaintext_allowed(const struct session *s);

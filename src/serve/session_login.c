@@ -77,6 +77,8 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	set.create = true;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
+	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds
+					     : cfg->client_workarounds_mask;
 	if (session_store_open(s, &set) < 0) {
 		log_error("user=%s: out of memory for the maildrop open",
 			  s->user);
@@ -131,7 +133,7 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	worker_auth_login_done(s->worker, s->user, s->addr);
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
-		octets += maildrop_msg(s->drop, i)->size;
+		octets += session_msg_size(s, i);
 		if (maildrop_msg(s->drop, i)->seen)
 			s->last_base = i + 1;
 	}

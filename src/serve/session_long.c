@@ -27,14 +27,17 @@ void session_start_long(struct session *s, enum long_kind kind,
 			return;
 		}
 		msgconv_init(&s->reply.conv, true, top_lines);
+		s->reply.conv.workarounds = s->workarounds;
 		if (top_lines < 0) {
+			uint64_t size = session_msg_size(s, msg_index);
+
 			session_reply(s, "+OK %llu octets",
-				      (unsigned long long)msg->size);
+				      (unsigned long long)size);
 			msg->retrieved = true;
 			if (msg_index + 1 > s->last_now)
 				s->last_now = msg_index + 1;
 			s->retr_count++;
-			s->retr_bytes += msg->size;
+			s->retr_bytes += size;
 		} else {
 			session_reply(s, "+OK top of message follows");
 		}
@@ -111,7 +114,8 @@ static int listing_line(struct session *s, enum long_kind kind, unsigned n,
 	p = format_u64(num + sizeof(num), n);
 	nlen = (size_t)(num + sizeof(num) - p);
 	if (kind == LONG_LIST) {
-		value = format_u64(size_buf + sizeof(size_buf), msg->size);
+		value = format_u64(size_buf + sizeof(size_buf),
+				   session_msg_size(s, n - 1));
 		vlen = (size_t)(size_buf + sizeof(size_buf) - value);
 	} else {
 		value = msg->uidl;

@@ -32,20 +32,59 @@ struct store_job {
 	char user[AUTH_USER_MAX];      /* for the log after a detach */
 	struct maildrop *drop;         /* open: result; commit: input */
 	unsigned deleted;
+	/* open with MSGCONV_ADD_EOH: which messages lack the header's end
+	 * (handed to the session, freed here when it is gone) */
+	bool scan_eoh;
+	bool *no_eoh;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
 };
 
 /* --- on a pool thread: only the job's own fields --- */
 
+static ssize_t store_job_read(void *ctx, char *buf, size_t size)
+{
+	return maildrop_reader_read(ctx, buf, size);
+}
+
+/* oe-ns-eoh: reads each header up to its blank line, so the sizes the
+ * session gives are what RETR sends (this costs a read of every header
+ * at login, which is why it is a workaround for the few who need it).
+ * A message that cannot be read keeps its size: its RETR fails anyway. */
+static void store_job_scan_eoh(struct store_job *j)
+{
+	unsigned n = maildrop_count(j->drop);
+
+	j->no_eoh = calloc(n + 1, sizeof(*j->no_eoh));
+	if (j->no_eoh == NULL) {
+		maildrop_close(&j->drop);
+		j->ret = MAILDROP_TEMP;
+		j->error = "out of memory";
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct maildrop_reader *reader;
+		const char *ignored;
+
+		if (maildrop_reader_open(j->drop, i, &reader, &ignored) !=
+		    MAILDROP_OK)
+			continue;
+		j->no_eoh[i] = msgconv_header_ends(store_job_read,
+						   reader) == 0;
+		maildrop_reader_destroy(&reader);
+	}
+}
+
 static void store_job_run(struct jobpool_job *job)
 {
 	struct store_job *j = (struct store_job *)job;
 
 	j->error = NULL;
-	if (j->kind == STORE_OPEN)
+	if (j->kind == STORE_OPEN) {
 		j->ret = maildrop_open(&j->set, &j->drop, &j->error);
-	else
+		if (j->ret == MAILDROP_OK && j->scan_eoh)
+			store_job_scan_eoh(j);
+	} else
 		j->ret = maildrop_commit(&j->drop, &j->deleted, &j->error);
 	/* every failure says why (maildrop.h promises it; never "(null)") */
 	if (j->ret != MAILDROP_OK && j->error == NULL)
@@ -68,12 +107,16 @@ static void store_job_done(struct jobpool_job *job)
 				 j->ret != MAILDROP_OK ? " error=" : "",
 				 j->ret != MAILDROP_OK ? j->error : "");
 		maildrop_close(&j->drop);
+		free(j->no_eoh);
 		free(j);
 		return;
 	}
 	s->store_job = NULL;
-	if (j->kind == STORE_OPEN)
+	if (j->kind == STORE_OPEN) {
+		free(s->no_eoh);
+		s->no_eoh = j->no_eoh;
 		session_login_opened(s, j->ret, j->drop, j->error);
+	}
 	else
 		session_quit_done(s, j->ret, j->deleted, j->error);
 	free(j);
@@ -97,6 +140,7 @@ int session_store_open(struct session *s, const struct maildrop_settings *set)
 	if (j == NULL)
 		return -1;
 	j->kind = STORE_OPEN;
+	j->scan_eoh = (s->workarounds & MSGCONV_ADD_EOH) != 0;
 	j->set = *set;
 	snprintf(j->path, sizeof(j->path), "%s", set->path);
 	j->set.path = j->path;

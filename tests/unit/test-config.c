@@ -6,6 +6,7 @@
 
 #include "auth/userdb.h"
 #include "config/config.h"
+#include "store/msgconv.h"
 #include "unit.h"
 
 static const char *write_file(const char *text)
@@ -148,6 +149,18 @@ static void test_choice_keys(void)
 	      strstr(err, "expected off or persistent") != NULL &&
 	      cfg.last_command == LAST_COMMAND_PERSISTENT,
 	      "an unknown word refused, naming the choices");
+
+	CHECK(cfg.client_workarounds_mask == 0, "no workarounds by default");
+	CHECK(override_ok(&cfg, "client_workarounds=oe-ns-eoh outlook-no-nuls")
+	      && cfg.client_workarounds_mask ==
+	      (MSGCONV_ADD_EOH | MSGCONV_NO_NULS), "both workarounds");
+	CHECK(printed(&cfg, "client_workarounds = oe-ns-eoh outlook-no-nuls\n"),
+	      "--check prints them as written");
+	CHECK(config_override(&cfg, "client_workarounds=outlook", err,
+			      sizeof(err)) < 0 &&
+	      cfg.client_workarounds_mask ==
+	      (MSGCONV_ADD_EOH | MSGCONV_NO_NULS),
+	      "an unknown workaround refused, the old value kept");
 }
 
 int main(void)
