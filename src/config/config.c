@@ -104,6 +104,18 @@ static const struct config_key config_keys[] = {
 	 * a user's client_workarounds= field replaces it */
 	SPECIAL("client_workarounds", KEY_WORKAROUNDS, client_workarounds,
 		""),
+	/* qpopper's send-through-POP (serve/cmd_xtnd.h), opt-in: it makes
+	 * the POP3 server a mail submission service */
+	SPECIAL("xtnd_xmit", KEY_BOOL, xtnd_xmit, "no"),
+	STR("xtnd_xmit_relay", xtnd_xmit_relay, ""),
+	STR("xtnd_xmit_sendmail", xtnd_xmit_sendmail, "/usr/sbin/sendmail"),
+	STR("xtnd_xmit_domain", xtnd_xmit_domain, ""),
+	SPECIAL("xtnd_xmit_any_from", KEY_BOOL, xtnd_xmit_any_from, "no"),
+	/* Postfix's message_size_limit default */
+	SIZE("xtnd_xmit_max_size", xtnd_xmit_max_size, 1ull << 30, "10M"),
+	UINT("xtnd_xmit_rate", xtnd_xmit_rate, 0, 1000000, "20"),
+	/* below Postfix's smtpd_timeout (300 s) for each step, for all */
+	UINT("xtnd_xmit_timeout", xtnd_xmit_timeout, 1, 3600, "60"),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
@@ -690,6 +702,21 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	    strchr(cfg->auth.gssapi_hostname, '@') != NULL) {
 		snprintf(err, errsize, "gssapi_service and gssapi_hostname "
 			 "cannot contain '@'");
+		return -1;
+	}
+	if (cfg->xtnd_xmit_relay[0] != '\0') {
+		char host[256], port[8];
+
+		if (listener_parse_addr(cfg->xtnd_xmit_relay, host,
+					sizeof(host), port, sizeof(port)) < 0) {
+			snprintf(err, errsize, "xtnd_xmit_relay: expected "
+				 "host:port or [v6]:port");
+			return -1;
+		}
+	}
+	if (cfg->xtnd_xmit_sendmail[0] != '/') {
+		snprintf(err, errsize, "xtnd_xmit_sendmail: expected an "
+			 "absolute path");
 		return -1;
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)

@@ -41,6 +41,15 @@ struct config {
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
 	unsigned last_command;           /* enum last_command */
 	char client_workarounds[256];    /* as written (-> the mask) */
+	/* XTND XMIT (serve/cmd_xtnd.h) */
+	bool xtnd_xmit;
+	char xtnd_xmit_relay[CONFIG_STR_MAX]; /* host:port, "" = sendmail */
+	char xtnd_xmit_sendmail[256];
+	char xtnd_xmit_domain[256];      /* "" = hostname */
+	bool xtnd_xmit_any_from;
+	uint64_t xtnd_xmit_max_size;     /* octets, 0 = no limit */
+	unsigned xtnd_xmit_rate;         /* messages per user and hour */
+	unsigned xtnd_xmit_timeout;      /* seconds for the relay */
 	unsigned client_workarounds_mask; /* store/msgconv.h bits */
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serve/cmd_auth.h"
+#include "serve/cmd_xtnd.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -212,6 +213,7 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	session_reply_line(s, "RESP-CODES");
 	session_reply_line(s, "AUTH-RESP-CODE");
 	cmd_auth_capa(s);
+	cmd_xtnd_capa(s);
 	session_reply_line(s, "PIPELINING");
 	if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
@@ -424,6 +426,8 @@ static const struct command command_table[] = {
 	{ "NOOP", STATE_TRANSACTION, 0, 0, false, cmd_noop },
 	{ "RSET", STATE_TRANSACTION, 0, 0, false, cmd_rset },
 	{ "LAST", STATE_TRANSACTION, 0, 0, false, cmd_last },
+	/* the subcommand table is cmd_xtnd.c's */
+	{ "XTND", STATE_TRANSACTION, 0, CMD_MAX_ARGS, false, cmd_xtnd },
 	/* any argument and state: the answer is the same -ERR */
 	{ "RPOP", BOTH_STATES, 0, 1, true, cmd_rpop },
 	{ "PROXY", STATE_AUTHORIZATION, 0, 5, false, cmd_proxy },

@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/xmitrate.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
 #include "util/log.h"
@@ -216,7 +217,9 @@ int master_main(int argc, char **argv)
 	make_state_dir(cfg, &m.auth_priv);
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
-	if (m.connlimit == NULL || m.faildelay == NULL) {
+	m.xmitrate = xmitrate_create();
+	if (m.connlimit == NULL || m.faildelay == NULL ||
+	    m.xmitrate == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;

@@ -16,6 +16,7 @@
 
 #include "net/ioloop.h"
 #include "serve/cmd_auth.h"
+#include "serve/cmd_xtnd.h"
 #include "serve/commands.h"
 #include "serve/limits.h"
 #include "serve/worker.h"
@@ -229,6 +230,9 @@ static void session_handle_line(struct session *s, char *line, size_t len)
 	if (s->sasl_active) {
 		/* RFC 5034 4.: lines are SASL responses until it ends */
 		outcome = cmd_auth_continue(s, line, len);
+	} else if (s->xmit != NULL) {
+		/* XTND XMIT: message lines until "." */
+		outcome = cmd_xtnd_line(s, line, len);
 	} else if (s->in.nul_seen) {
 		session_reply(s, "-ERR invalid character in command");
 		outcome = CMD_BAD;
@@ -273,6 +277,8 @@ static void session_process(struct session *s)
 		if (status == LINE_TOO_LONG && s->sasl_active) {
 			cmd_auth_too_long(s);
 			s->bad_lines++;
+		} else if (status == LINE_TOO_LONG && s->xmit != NULL) {
+			cmd_xtnd_too_long(s);
 		} else if (status == LINE_TOO_LONG) {
 			session_reply(s, "-ERR line too long");
 			s->bad_lines++;
@@ -557,6 +563,8 @@ void session_destroy(struct session **sessionp)
 		worker_auth_logout(s->worker, s->user);
 	if (s->sasl_active)
 		cmd_auth_abort(s);
+	/* a relay running completes without us (cmd_xtnd.c) */
+	cmd_xtnd_detach(s);
 	maildrop_reader_destroy(&s->reply.reader);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);

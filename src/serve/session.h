@@ -22,6 +22,8 @@ struct worker;
 struct io;
 struct timer;
 struct store_job;
+struct xmit;
+struct xmit_job;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -88,6 +90,11 @@ struct session {
 	 * header (RETR adds it: their sizes are 2 more), else NULL */
 	unsigned workarounds;
 	bool *no_eoh;
+
+	/* XTND XMIT (cmd_xtnd.c): a message being received, a relay job
+	 * running; NULL otherwise */
+	struct xmit *xmit;
+	struct xmit_job *xmit_job;
 
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;

@@ -20,6 +20,7 @@
 struct tls_ctx;
 struct connlimit;
 struct faildelay;
+struct xmitrate;
 
 /* Two generations of the most POP3 and LMTP workers: a reload while one
  * drains. (The auth process has room for AUTH_SLOTS_MAX.) */
@@ -62,6 +63,7 @@ struct master {
 	lmtp_worker_run_fn *lmtp_run; /* deliver/'s, from main.c; NULL: none */
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	struct xmitrate *xmitrate;
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
