@@ -31,20 +31,25 @@ bool xmit_addr_equal(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
-/* local@domain, printable ASCII, the domain not empty. */
+/* local@domain, printable ASCII (a blank only inside a quoted local
+ * part), the domain not empty. */
 static bool addr_valid(const char *addr, size_t len)
 {
 	const char *at = memrchr(addr, '@', len);
+	bool quoted = false;
 
 	if (at == NULL || at == addr || at == addr + len - 1)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)addr[i];
 
-		if (c < 0x21 || c > 0x7e || c == '<' || c == '>')
+		if (c == '"' && (i == 0 || addr[i - 1] != '\\'))
+			quoted = !quoted;
+		if ((c < 0x21 && !(c == ' ' && quoted)) || c > 0x7e ||
+		    c == '<' || c == '>')
 			return false;
 	}
-	return true;
+	return !quoted;
 }
 
 bool xmit_addr_valid(const char *addr)

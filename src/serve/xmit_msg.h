@@ -29,7 +29,8 @@ struct xmit_addrs {
 int xmit_addr_list(const char *value, size_t len, struct xmit_addrs *list,
 		   const char **error_r);
 
-/* True for local@domain in printable ASCII, at most XMIT_ADDR_MAX
+/* True for local@domain in printable ASCII (a blank only in a quoted
+ * local part), at most XMIT_ADDR_MAX
  * octets, without <> (what may go in MAIL FROM and RCPT TO). */
 bool xmit_addr_valid(const char *addr);
 

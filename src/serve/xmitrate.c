@@ -2,16 +2,15 @@
 #include "serve/xmitrate.h"
 #include "util/strhash.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "auth/auth_proto.h"
 #include "serve/limits.h"
+#include "serve/sharedtable.h"
 
 struct rate_entry {
 	char user[AUTH_USER_MAX];
@@ -20,36 +19,13 @@ struct rate_entry {
 };
 
 struct xmitrate {
-	/* robust, as faildelay's: a worker killed holding it stops no one */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* first: sharedtable.h */
 	struct rate_entry entries[XMIT_RATE_TABLE_SIZE];
 };
 
 struct xmitrate *xmitrate_create(void)
 {
-	struct xmitrate *rate = mmap(NULL, sizeof(*rate),
-				     PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pthread_mutexattr_t attr;
-	int err;
-
-	if (rate == MAP_FAILED)
-		return NULL;
-	err = pthread_mutexattr_init(&attr);
-	if (err == 0)
-		err = pthread_mutexattr_setpshared(&attr,
-						   PTHREAD_PROCESS_SHARED);
-	if (err == 0)
-		err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	if (err == 0)
-		err = pthread_mutex_init(&rate->lock, &attr);
-	(void)pthread_mutexattr_destroy(&attr);
-	if (err != 0) {
-		(void)munmap(rate, sizeof(*rate));
-		errno = err;
-		return NULL;
-	}
-	return rate;
+	return sharedtable_create(sizeof(struct xmitrate));
 }
 
 static uint64_t monotonic_ms(void)
@@ -66,15 +42,11 @@ bool xmitrate_take(struct xmitrate *rate, const char *user,
 	struct rate_entry *e;
 	uint64_t now = monotonic_ms();
 	bool allowed;
-	int err;
 
 	if (per_hour == 0)
 		return true;
 	e = &rate->entries[strhash(user) % XMIT_RATE_TABLE_SIZE];
-	err = pthread_mutex_lock(&rate->lock);
-	if (err == EOWNERDEAD)
-		err = pthread_mutex_consistent(&rate->lock);
-	if (err != 0)
+	if (!sharedtable_lock(&rate->lock))
 		return false; /* never more than the limit */
 	if (strcmp(e->user, user) != 0 ||
 	    now - e->window_start_ms >= 3600 * 1000ull) {

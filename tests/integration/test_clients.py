@@ -86,7 +86,7 @@ def test_curl_dele(ctx):
 
 # ----------------------------------------------------------- fetchmail
 
-def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm"):
+def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm", args=()):
     need("fetchmail")
     home = os.path.join(ctx.tmp, tag)
     out = os.path.join(home, "out")
@@ -105,7 +105,7 @@ def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm"):
                    ctx.srv.passwords["alice"], "keep" if keep else "no keep", rc_extra))
     os.chmod(rc, 0o600)
     env = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-    r = subprocess.run(["fetchmail", "-f", rc, "--nosyslog", "--invisible", "--norewrite",
+    r = subprocess.run(["fetchmail"] + list(args) + ["-f", rc, "--nosyslog", "--invisible", "--norewrite",
                         "--nodetach", "--mda", mda, "-i", os.path.join(home, ".fetchids"),
                         "--pidfile", os.path.join(home, "fetchmail.pid")],
                        capture_output=True, timeout=90, env=env)

@@ -1,43 +1,17 @@
 """LAST (RFC 1460): off by default, persistent on request (last_command);
 fetchmail's use of it in keep mode without UIDL."""
-import os
-import shutil
-import subprocess
-
 from harness import *
+from test_clients import check_fetchmail_ok, fetchmail
 
 STORES = ("maildir", "mbox")
 OPTS = {"last_command": "persistent"}
 
 
-def fetchmail_keep(ctx, srv, tag):
-    """fetchmail -v in keep mode, no uidl: what it fetched and its log."""
-    if not shutil.which("fetchmail"):
-        raise Skip("fetchmail not installed")
-    home = os.path.join(ctx.tmp, tag)
-    out = os.path.join(home, "out")
-    os.makedirs(out, exist_ok=True)
-    mda = os.path.join(home, "mda.sh")
-    with open(mda, "w") as f:
-        f.write('#!/bin/sh\nn=$(ls "%s" | wc -l)\ncat > "%s/$(printf %%04d $n)"\n' % (out, out))
-    os.chmod(mda, 0o755)
-    rc = os.path.join(home, "fetchmailrc")
-    with open(rc, "w") as f:
-        f.write("set no bouncemail\n"
-                "poll 127.0.0.1 with proto POP3 port %d timeout 20\n"
-                "  user \"alice\" there with password \"%s\" is \"alice\" here\n"
-                "  sslproto '' keep\n" % (srv.port, srv.passwords["alice"]))
-    os.chmod(rc, 0o600)
-    env = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-    r = subprocess.run(["fetchmail", "-v", "-f", rc, "--nosyslog", "--invisible",
-                        "--norewrite", "--nodetach", "--mda", mda,
-                        "-i", os.path.join(home, ".fetchids"),
-                        "--pidfile", os.path.join(home, "fetchmail.pid")],
-                       capture_output=True, timeout=90, env=env)
-    check(r.returncode in (0, 1), "fetchmail exit %d: %r" % (r.returncode, (r.stdout + r.stderr)[-600:]))
-    got = [open(os.path.join(out, fn), "rb").read() for fn in sorted(os.listdir(out))]
-    for fn in os.listdir(out):
-        os.unlink(os.path.join(out, fn))
+def fetchmail_keep(ctx, tag):
+    """fetchmail -v in keep mode, no uidl (test_clients' run): what it
+    fetched and its log."""
+    r, got = fetchmail(ctx, "", keep=True, tag=tag, args=["-v"])
+    check_fetchmail_ok(r, "fetchmail keep")
     return got, (r.stdout + r.stderr).decode("utf-8", "replace")
 
 
@@ -91,14 +65,14 @@ def test_fetchmail_keep_with_last(ctx):
     msgs = msgs_for(ctx, "fetchmail", 4)
     new = msgs.pop()
     ctx.srv.fill("alice", msgs)
-    got, log = fetchmail_keep(ctx, ctx.srv, "fm1")
+    got, log = fetchmail_keep(ctx, "fm1")
     eq(sorted(got), sorted(m.expected.replace(b"\r\n", b"\n") for m in msgs), "first fetchmail run")
     ctx.srv.wait_unlocked("alice")
-    got, log = fetchmail_keep(ctx, ctx.srv, "fm1")
+    got, log = fetchmail_keep(ctx, "fm1")
     check("POP3> LAST" in log and "POP3< +OK 3" in log,
           "fetchmail did not use LAST: %s" % log[-800:])
     eq(len(got), 0, "messages fetched again by the second run")
     ctx.srv.wait_unlocked("alice")
     ctx.srv.add("alice", [new])
-    got, log = fetchmail_keep(ctx, ctx.srv, "fm1")
+    got, log = fetchmail_keep(ctx, "fm1")
     eq(got, [new.expected.replace(b"\r\n", b"\n")], "third run: only the new message")

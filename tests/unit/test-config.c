@@ -163,6 +163,27 @@ static void test_choice_keys(void)
 	      "an unknown workaround refused, the old value kept");
 }
 
+static void test_xtnd_keys(void)
+{
+	struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	CHECK(!cfg.xtnd_xmit && cfg.xtnd_xmit_relay[0] == '\0' &&
+	      cfg.xtnd_xmit_max_size == 10u << 20 && cfg.xtnd_xmit_rate == 20 &&
+	      !cfg.xtnd_xmit_any_from, "XTND XMIT defaults");
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0, "defaults finish");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=[::1]:25") &&
+	      config_finish(&cfg, err, sizeof(err)) == 0, "a v6 relay");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=mail.example") &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "xtnd_xmit_relay") != NULL, "a relay without port");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=") &&
+	      override_ok(&cfg, "xtnd_xmit_sendmail=sendmail") &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "absolute") != NULL, "a relative sendmail");
+}
+
 int main(void)
 {
 	struct config cfg;
@@ -250,5 +271,6 @@ int main(void)
 	      "negative number refused");
 	test_delivery_keys();
 	test_choice_keys();
+	test_xtnd_keys();
 	return unit_done();
 }
