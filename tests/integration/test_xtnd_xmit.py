@@ -334,3 +334,50 @@ def test_xmit_sendmail(ctx):
     resp = xmit(p, base % b"fail", "-ERR")
     check("67" in resp and "SYS/TEMP" not in resp, "exit 67: %r" % resp)
     p.quit()
+
+
+def test_xmit_through_postfix(ctx):
+    """End to end: XTND XMIT -> a private Postfix's smtpd (the relay) ->
+    Postfix's lmtp(8) -> satchel's LMTP listener -> bob's Maildir, where
+    POP3 reads it back whole; Postfix saw alice's envelope sender."""
+    import postfix
+    if not postfix.available():
+        raise Skip("needs root and Postfix (make deps installs postfix)")
+    lmtp_port = free_port()
+    pf = postfix.Postfix({"satchel.example": "lmtp:inet:127.0.0.1:%d" % lmtp_port})
+    try:
+        pf.start()
+        srv = ctx.server(store="maildir", workers=1,
+                         opts={"xtnd_xmit": "yes",
+                               "xtnd_xmit_relay": "127.0.0.1:%d" % pf.port,
+                               "xtnd_xmit_domain": "satchel.example"},
+                         config={"lmtp_listen": "127.0.0.1:%d" % lmtp_port}).start()
+        srv.fill("alice", [])
+        srv.fill("bob", [])
+        msg = (b"From: Alice <alice@satchel.example>\r\n"
+               b"To: bob@satchel.example\r\n"
+               b"Subject: through Postfix\r\n"
+               b"Message-ID: <xmit.%d@satchel.example>\r\n"
+               b"\r\n"
+               b"Hello Bob.\r\n.a dotted line\r\n" % os.getpid())
+        p = srv.login("alice")
+        eq(xmit(p, msg), "+OK Message sent", "XTND XMIT to Postfix")
+        p.quit()
+
+        def delivered():
+            path = srv.maildrop("bob")
+            return any(os.listdir(os.path.join(path, sub)) for sub in ("new", "cur"))
+        if not wait_until(delivered, 20):
+            raise AssertionError("not delivered to bob within 20 s; Postfix log: %s"
+                                 % pf.log_tail())
+        p = srv.login("bob")
+        eq(p.stat()[0], 1, "bob's messages")
+        _, data = p.multi("RETR 1")
+        p.quit()
+        check(b"Return-Path: <alice@satchel.example>" in data,
+              "the envelope sender Postfix used: %r" % data[:300])
+        check(data.endswith(b"\r\n\r\nHello Bob.\r\n.a dotted line\r\n"),
+              "the body as delivered: %r" % data[-80:])
+        check(b"Subject: through Postfix\r\n" in data, "the header as delivered")
+    finally:
+        pf.cleanup()
