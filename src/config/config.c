@@ -65,6 +65,18 @@ static const char *const last_command_names[] = {
 	NULL,
 };
 
+static const char *const utf8_legacy_names[] = {
+	[UTF8_LEGACY_SEND] = "send",
+	[UTF8_LEGACY_REJECT] = "reject",
+	NULL,
+};
+
+static const char *const lang_names[] = {
+	[LANG_EN] = "en",
+	[LANG_I_DEFAULT] = "i-default",
+	NULL,
+};
+
 static const struct config_key config_keys[] = {
 	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
 	SPECIAL("listen_tls", KEY_LISTEN, listen_tls, ""),
@@ -100,6 +112,11 @@ static const struct config_key config_keys[] = {
 	 * UIDL (a per-session "+OK 0" would make it fetch again in keep
 	 * mode); persistent for old clients that know nothing else */
 	CHOICE("last_command", last_command, last_command_names, "off"),
+	/* RFC 6856 (serve/cmd_utf8.h) */
+	SPECIAL("utf8", KEY_BOOL, utf8, "yes"),
+	/* send: as stored, what every client got before RFC 6856 */
+	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "send"),
+	CHOICE("lang_default", lang_default, lang_names, "en"),
 	/* what old clients need (store/msgconv.h), off unless asked for;
 	 * a user's client_workarounds= field replaces it */
 	SPECIAL("client_workarounds", KEY_WORKAROUNDS, client_workarounds,

@@ -19,6 +19,11 @@
 #define CONFIG_WORKERS_MAX 32
 
 enum last_command { LAST_COMMAND_OFF, LAST_COMMAND_PERSISTENT };
+/* RFC 6856: what a client that did not send UTF8 gets of a message
+ * whose headers need UTF-8 mode */
+enum utf8_legacy { UTF8_LEGACY_SEND, UTF8_LEGACY_REJECT };
+/* LANG catalogues (serve/cmd_utf8.c) */
+enum lang_tag { LANG_EN, LANG_I_DEFAULT };
 
 /* What `satchel serve` runs with. The lower layers never see this struct:
  * each gets its own settings (tls for net/tls.c, auth for the auth
@@ -40,6 +45,9 @@ struct config {
 	bool workers_auto;               /* 0 in the config: one per core */
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
 	unsigned last_command;           /* enum last_command */
+	bool utf8;                       /* RFC 6856 UTF8 and LANG */
+	unsigned utf8_legacy;            /* enum utf8_legacy */
+	unsigned lang_default;           /* enum lang_tag: LANG * */
 	char client_workarounds[256];    /* as written (-> the mask) */
 	/* XTND XMIT (serve/cmd_xtnd.h) */
 	bool xtnd_xmit;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serve/cmd_auth.h"
+#include "serve/cmd_utf8.h"
 #include "serve/cmd_xtnd.h"
 #include "serve/session.h"
 #include "serve/worker.h"
@@ -86,12 +87,13 @@ static enum cmd_outcome cmd_user(struct session *s,
 			      "allowed on this connection; use STLS first");
 		return CMD_DONE;
 	}
-	if (!user_name_valid(args->argv[0])) {
+	if (!user_name_valid(args->argv[0]) ||
+	    cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), s->user,
+			  sizeof(s->user)) < 0) {
 		s->have_user = false;
 		session_reply(s, "-ERR invalid user name");
 		return CMD_BAD;
 	}
-	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
 	s->have_user = true;
 	/* The same answer for every name: USER must not reveal who exists. */
 	session_reply(s, "+OK send PASS");
@@ -127,15 +129,17 @@ static enum cmd_outcome cmd_pass(struct session *s,
 			      "allowed on this connection; use STLS first");
 		return CMD_DONE;
 	}
-	if (strlen(args->argv[0]) >= sizeof(req.secret)) {
+	memset(&req, 0, sizeof(req));
+	/* RFC 6856 3.: in UTF-8 mode the password is UTF-8, SASLprep'd */
+	if (cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), req.secret,
+			  sizeof(req.secret)) < 0) {
+		explicit_bzero(&req, sizeof(req));
 		s->have_user = false;
 		session_reply(s, "-ERR [AUTH] invalid user name or password");
 		return CMD_DONE;
 	}
-	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_PASS;
 	snprintf(req.user, sizeof(req.user), "%s", s->user);
-	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[0]);
 	return send_auth(s, &req);
 }
 
@@ -165,11 +169,15 @@ static enum cmd_outcome cmd_apop(struct session *s,
 		return CMD_DONE;
 	}
 	memset(&req, 0, sizeof(req));
+	if (cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), req.user,
+			  sizeof(req.user)) < 0) {
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
 	req.type = AUTH_REQ_APOP;
-	snprintf(req.user, sizeof(req.user), "%s", args->argv[0]);
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[1]);
 	snprintf(req.timestamp, sizeof(req.timestamp), "%s", s->timestamp);
-	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
+	snprintf(s->user, sizeof(s->user), "%s", req.user);
 	return send_auth(s, &req);
 }
 
@@ -183,6 +191,11 @@ static enum cmd_outcome cmd_stls(struct session *s,
 	}
 	if (s->secured) {
 		session_reply(s, "-ERR the connection is already encrypted");
+		return CMD_DONE;
+	}
+	/* RFC 6856 (issue 12, 1.): UTF8 comes after any STLS */
+	if (s->utf8) {
+		session_reply(s, "-ERR STLS is not allowed after UTF8");
 		return CMD_DONE;
 	}
 	session_reply(s, "+OK begin TLS negotiation");
@@ -205,7 +218,8 @@ static enum cmd_outcome cmd_capa(struct session *s,
 
 	session_reply(s, "+OK capability list follows");
 	session_reply_line(s, "TOP");
-	if (before_login && !s->secured && s->worker->tls != NULL)
+	if (before_login && !s->secured && s->worker->tls != NULL &&
+	    !s->utf8)
 		session_reply_line(s, "STLS");
 	if (before_login && session_plaintext_allowed(s))
 		session_reply_line(s, "USER");
@@ -215,6 +229,7 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	cmd_auth_capa(s);
 	cmd_xtnd_capa(s);
 	session_reply_line(s, "PIPELINING");
+	cmd_utf8_capa(s);
 	if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
 	else
@@ -304,12 +319,24 @@ static enum cmd_outcome cmd_uidl(struct session *s,
 	return CMD_DONE;
 }
 
+/* RFC 6856 5. with utf8_legacy = reject: a client that did not send
+ * UTF8 cannot take a message whose headers need UTF-8 mode. */
+static bool refused_without_utf8(struct session *s, unsigned index)
+{
+	if (s->needs_utf8 == NULL || !s->needs_utf8[index])
+		return false;
+	session_reply(s, "-ERR [UTF8] message %u has UTF-8 headers; send "
+		      "UTF8 before logging in to read it", index + 1);
+	return true;
+}
+
 static enum cmd_outcome cmd_retr(struct session *s,
 				 const struct cmd_args *args)
 {
 	unsigned index;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0)
+	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	session_start_long(s, LONG_MESSAGE, index, -1);
 	return CMD_DONE;
@@ -321,7 +348,8 @@ static enum cmd_outcome cmd_top(struct session *s,
 	unsigned index;
 	uint64_t lines;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0)
+	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	/* RFC 1939 7.: n must be non-negative; a count beyond the body
 	 * means the whole message (fetchmail sends TOP n 99999999). */
@@ -416,6 +444,9 @@ static const struct command command_table[] = {
 	{ "STLS", STATE_AUTHORIZATION, 0, 0, false, cmd_stls },
 	{ "AUTH", STATE_AUTHORIZATION, 0, 2, false, cmd_auth },
 	{ "CAPA", BOTH_STATES, 0, 0, false, cmd_capa },
+	/* RFC 6856: UTF8 only before login; LANG in both states */
+	{ "UTF8", STATE_AUTHORIZATION, 0, 0, false, cmd_utf8 },
+	{ "LANG", BOTH_STATES, 0, 1, false, cmd_lang },
 	{ "QUIT", BOTH_STATES, 0, 0, false, cmd_quit },
 	{ "STAT", STATE_TRANSACTION, 0, 0, false, cmd_stat },
 	{ "LIST", STATE_TRANSACTION, 0, 1, false, cmd_list },

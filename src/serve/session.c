@@ -509,6 +509,7 @@ struct session *session_create(struct worker *worker, int fd,
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->state = STATE_AUTHORIZATION;
 	s->expire_days = worker->cfg->expire_days;
+	s->lang = worker->cfg->lang_default;
 	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
 	s->handshake_started_ms = s->started_ms;
 	linereader_init(&s->in, worker->cfg->max_line);
@@ -571,6 +572,7 @@ void session_destroy(struct session **sessionp)
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
 	free(s->no_eoh);
+	free(s->needs_utf8);
 	if (s->state == STATE_TRANSACTION)
 		worker_memory_used(s->worker);
 	timer_remove(&s->timer);

@@ -64,6 +64,7 @@ struct session {
 	bool close_timer_armed;    /* closing: the grace timer runs */
 	bool counted;              /* holds a session slot in the auth process */
 	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
+	bool sasl_prep;            /* its PLAIN/LOGIN data is SASLprep'd */
 	unsigned bad_lines;
 
 	struct linereader in;
@@ -90,6 +91,12 @@ struct session {
 	 * header (RETR adds it: their sizes are 2 more), else NULL */
 	unsigned workarounds;
 	bool *no_eoh;
+	/* RFC 6856: UTF8 was accepted; the LANG catalogue (enum lang_tag);
+	 * with utf8_legacy = reject and no UTF8, which messages need UTF-8
+	 * mode (their RETR and TOP get -ERR [UTF8]), else NULL */
+	bool utf8;
+	unsigned lang;
+	bool *needs_utf8;
 
 	/* XTND XMIT (cmd_xtnd.c): a message being received, a relay job
 	 * running; NULL otherwise */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "serve/session.h"
+#include "store/mimescan.h"
 #include "serve/worker.h"
 #include "util/jobpool.h"
 #include "util/log.h"
@@ -36,6 +37,10 @@ struct store_job {
 	 * (handed to the session, freed here when it is gone) */
 	bool scan_eoh;
 	bool *no_eoh;
+	/* open for a client without UTF8 under utf8_legacy = reject: which
+	 * messages need UTF-8 mode (whole messages read: MIME parts) */
+	bool scan_utf8;
+	bool *needs_utf8;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
 };
@@ -47,16 +52,19 @@ static ssize_t store_job_read(void *ctx, char *buf, size_t size)
 	return maildrop_reader_read(ctx, buf, size);
 }
 
-/* oe-ns-eoh: reads each header up to its blank line, so the sizes the
- * session gives are what RETR sends (this costs a read of every header
- * at login, which is why it is a workaround for the few who need it).
- * A message that cannot be read keeps its size: its RETR fails anyway. */
-static void store_job_scan_eoh(struct store_job *j)
+/* oe-ns-eoh (utf8 false): reads each header up to its blank line, so
+ * the sizes the session gives are what RETR sends (this costs a read of
+ * every header at login, which is why it is a workaround for the few who
+ * need it). utf8_legacy = reject (utf8 true): reads each message for a
+ * header that needs UTF-8 mode. A message that cannot be read gets
+ * false: its RETR fails anyway. */
+static void store_job_scan(struct store_job *j, bool **flags_r, bool utf8)
 {
 	unsigned n = maildrop_count(j->drop);
+	bool *flags = calloc(n + 1, sizeof(*flags));
 
-	j->no_eoh = calloc(n + 1, sizeof(*j->no_eoh));
-	if (j->no_eoh == NULL) {
+	*flags_r = flags;
+	if (flags == NULL) {
 		maildrop_close(&j->drop);
 		j->ret = MAILDROP_TEMP;
 		j->error = "out of memory";
@@ -69,8 +77,10 @@ static void store_job_scan_eoh(struct store_job *j)
 		if (maildrop_reader_open(j->drop, i, &reader, &ignored) !=
 		    MAILDROP_OK)
 			continue;
-		j->no_eoh[i] = msgconv_header_ends(store_job_read,
-						   reader) == 0;
+		flags[i] = utf8 ? mimescan_message(store_job_read,
+						    reader) == 1 :
+				  msgconv_header_ends(store_job_read,
+						      reader) == 0;
 		maildrop_reader_destroy(&reader);
 	}
 }
@@ -83,7 +93,9 @@ static void store_job_run(struct jobpool_job *job)
 	if (j->kind == STORE_OPEN) {
 		j->ret = maildrop_open(&j->set, &j->drop, &j->error);
 		if (j->ret == MAILDROP_OK && j->scan_eoh)
-			store_job_scan_eoh(j);
+			store_job_scan(j, &j->no_eoh, false);
+		if (j->ret == MAILDROP_OK && j->scan_utf8)
+			store_job_scan(j, &j->needs_utf8, true);
 	} else
 		j->ret = maildrop_commit(&j->drop, &j->deleted, &j->error);
 	/* every failure says why (maildrop.h promises it; never "(null)") */
@@ -108,6 +120,7 @@ static void store_job_done(struct jobpool_job *job)
 				 j->ret != MAILDROP_OK ? j->error : "");
 		maildrop_close(&j->drop);
 		free(j->no_eoh);
+		free(j->needs_utf8);
 		free(j);
 		return;
 	}
@@ -115,6 +128,8 @@ static void store_job_done(struct jobpool_job *job)
 	if (j->kind == STORE_OPEN) {
 		free(s->no_eoh);
 		s->no_eoh = j->no_eoh;
+		free(s->needs_utf8);
+		s->needs_utf8 = j->needs_utf8;
 		session_login_opened(s, j->ret, j->drop, j->error);
 	}
 	else
@@ -141,6 +156,8 @@ int session_store_open(struct session *s, const struct maildrop_settings *set)
 		return -1;
 	j->kind = STORE_OPEN;
 	j->scan_eoh = (s->workarounds & MSGCONV_ADD_EOH) != 0;
+	j->scan_utf8 = s->worker->cfg->utf8_legacy == UTF8_LEGACY_REJECT &&
+		       !s->utf8;
 	j->set = *set;
 	snprintf(j->path, sizeof(j->path), "%s", set->path);
 	j->set.path = j->path;

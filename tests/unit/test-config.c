@@ -163,6 +163,22 @@ static void test_choice_keys(void)
 	      "an unknown workaround refused, the old value kept");
 }
 
+static void test_utf8_keys(void)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_SEND &&
+	      cfg.lang_default == LANG_EN, "RFC 6856 defaults");
+	CHECK(override_ok(&cfg, "utf8_legacy=reject") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_REJECT, "utf8_legacy reject");
+	CHECK(!override_ok(&cfg, "utf8_legacy=wrap"),
+	      "wrap is not offered while it is not built");
+	CHECK(override_ok(&cfg, "lang_default=i-default") &&
+	      cfg.lang_default == LANG_I_DEFAULT &&
+	      printed(&cfg, "lang_default = i-default\n"), "lang_default");
+}
+
 static void test_xtnd_keys(void)
 {
 	struct config cfg;
@@ -272,5 +288,6 @@ int main(void)
 	test_delivery_keys();
 	test_choice_keys();
 	test_xtnd_keys();
+	test_utf8_keys();
 	return unit_done();
 }
