@@ -68,6 +68,7 @@ static const char *const last_command_names[] = {
 static const char *const utf8_legacy_names[] = {
 	[UTF8_LEGACY_SEND] = "send",
 	[UTF8_LEGACY_REJECT] = "reject",
+	[UTF8_LEGACY_WRAP] = "wrap",
 	NULL,
 };
 

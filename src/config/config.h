@@ -21,7 +21,7 @@
 enum last_command { LAST_COMMAND_OFF, LAST_COMMAND_PERSISTENT };
 /* RFC 6856: what a client that did not send UTF8 gets of a message
  * whose headers need UTF-8 mode */
-enum utf8_legacy { UTF8_LEGACY_SEND, UTF8_LEGACY_REJECT };
+enum utf8_legacy { UTF8_LEGACY_SEND, UTF8_LEGACY_REJECT, UTF8_LEGACY_WRAP };
 /* LANG catalogues (serve/cmd_utf8.c) */
 enum lang_tag { LANG_EN, LANG_I_DEFAULT };
 

@@ -20,6 +20,7 @@
 #include "serve/commands.h"
 #include "serve/limits.h"
 #include "serve/worker.h"
+#include "store/utf8wrap.h"
 #include "util/log.h"
 
 static void session_io(void *context, unsigned ready);
@@ -49,6 +50,8 @@ uint64_t session_msg_size(const struct session *s, unsigned idx)
 {
 	uint64_t size = maildrop_msg(s->drop, idx)->size;
 
+	if (s->wrap_size != NULL && s->wrap_size[idx] > 0)
+		return s->wrap_size[idx];
 	return s->no_eoh != NULL && s->no_eoh[idx] ? size + 2 : size;
 }
 
@@ -566,6 +569,7 @@ void session_destroy(struct session **sessionp)
 		cmd_auth_abort(s);
 	/* a relay running completes without us (cmd_xtnd.c) */
 	cmd_xtnd_detach(s);
+	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
@@ -573,6 +577,7 @@ void session_destroy(struct session **sessionp)
 	maildrop_close(&s->drop);
 	free(s->no_eoh);
 	free(s->needs_utf8);
+	free(s->wrap_size);
 	if (s->state == STATE_TRANSACTION)
 		worker_memory_used(s->worker);
 	timer_remove(&s->timer);

@@ -24,6 +24,7 @@ struct timer;
 struct store_job;
 struct xmit;
 struct xmit_job;
+struct utf8wrap;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -38,6 +39,7 @@ struct long_reply {
 	unsigned next;                    /* LIST/UIDL: next index */
 	unsigned msg_index;               /* RETR/TOP: the message */
 	struct maildrop_reader *reader;
+	struct utf8wrap *wrap;            /* RETR/TOP of a surrogate */
 	struct msgconv conv;
 };
 
@@ -97,6 +99,10 @@ struct session {
 	bool utf8;
 	unsigned lang;
 	bool *needs_utf8;
+	/* utf8_legacy = wrap and no UTF8: the surrogate's size of each
+	 * message that needs UTF-8 mode (store/utf8wrap.h), 0 for the
+	 * others; else NULL */
+	uint64_t *wrap_size;
 
 	/* XTND XMIT (cmd_xtnd.c): a message being received, a relay job
 	 * running; NULL otherwise */

@@ -7,7 +7,13 @@
 
 #include "serve/limits.h"
 #include "serve/session.h"
+#include "store/utf8wrap.h"
 #include "util/log.h"
+
+static ssize_t long_read_original(void *ctx, char *buf, size_t size)
+{
+	return maildrop_reader_read(ctx, buf, size);
+}
 
 void session_start_long(struct session *s, enum long_kind kind,
 			unsigned msg_index, int64_t top_lines)
@@ -22,6 +28,17 @@ void session_start_long(struct session *s, enum long_kind kind,
 					 &error) != MAILDROP_OK) {
 			log_error("user=%s message %u: %s", s->user,
 				  msg_index + 1, error);
+			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
+				      "%u", msg_index + 1);
+			return;
+		}
+		/* utf8_legacy = wrap: the surrogate instead */
+		if (s->wrap_size != NULL && s->wrap_size[msg_index] > 0 &&
+		    utf8wrap_open(long_read_original, s->reply.reader,
+				  &s->reply.wrap, &error) < 0) {
+			log_error("user=%s message %u: surrogate: %s",
+				  s->user, msg_index + 1, error);
+			maildrop_reader_destroy(&s->reply.reader);
 			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
 				      "%u", msg_index + 1);
 			return;
@@ -59,7 +76,9 @@ static int long_fill_message(struct session *s)
 		char *dst;
 
 		if (!msgconv_is_done(&r->conv))
-			got = maildrop_reader_read(r->reader, chunk,
+			got = r->wrap != NULL ?
+			      utf8wrap_read(r->wrap, chunk, sizeof(chunk)) :
+			      maildrop_reader_read(r->reader, chunk,
 						   sizeof(chunk));
 		if (got < 0)
 			return -1;
@@ -157,6 +176,7 @@ static int long_fill_listing(struct session *s)
 
 void session_long_end(struct session *s)
 {
+	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	s->reply.kind = LONG_NONE;
 }

@@ -18,6 +18,7 @@
 
 #include "serve/session.h"
 #include "store/mimescan.h"
+#include "store/utf8wrap.h"
 #include "serve/worker.h"
 #include "util/jobpool.h"
 #include "util/log.h"
@@ -41,6 +42,8 @@ struct store_job {
 	 * messages need UTF-8 mode (whole messages read: MIME parts) */
 	bool scan_utf8;
 	bool *needs_utf8;
+	bool wrap;                     /* utf8_legacy = wrap: sizes too */
+	uint64_t *wrap_size;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
 };
@@ -85,6 +88,8 @@ static void store_job_scan(struct store_job *j, bool **flags_r, bool utf8)
 	}
 }
 
+static void store_job_wrap_sizes(struct store_job *j);
+
 static void store_job_run(struct jobpool_job *job)
 {
 	struct store_job *j = (struct store_job *)job;
@@ -96,11 +101,47 @@ static void store_job_run(struct jobpool_job *job)
 			store_job_scan(j, &j->no_eoh, false);
 		if (j->ret == MAILDROP_OK && j->scan_utf8)
 			store_job_scan(j, &j->needs_utf8, true);
+		if (j->ret == MAILDROP_OK && j->wrap)
+			store_job_wrap_sizes(j);
 	} else
 		j->ret = maildrop_commit(&j->drop, &j->deleted, &j->error);
 	/* every failure says why (maildrop.h promises it; never "(null)") */
 	if (j->ret != MAILDROP_OK && j->error == NULL)
 		j->error = "unknown store error";
+}
+
+/* utf8_legacy = wrap: the surrogate size of each message that needs
+ * UTF-8 mode (its header read again: utf8wrap.h builds the same prefix
+ * at RETR). The flags become the sizes; a message whose surrogate cannot
+ * be made is sent as stored. */
+static void store_job_wrap_sizes(struct store_job *j)
+{
+	unsigned n = maildrop_count(j->drop);
+
+	j->wrap_size = calloc(n + 1, sizeof(*j->wrap_size));
+	for (unsigned i = 0; i < n && j->wrap_size != NULL; i++) {
+		struct maildrop_reader *reader;
+		struct utf8wrap *w;
+		const char *ignored;
+
+		if (!j->needs_utf8[i] ||
+		    maildrop_reader_open(j->drop, i, &reader, &ignored) !=
+		    MAILDROP_OK)
+			continue;
+		if (utf8wrap_open(store_job_read, reader, &w, &ignored) == 0) {
+			j->wrap_size[i] = utf8wrap_total(
+				w, maildrop_msg(j->drop, i)->size);
+			utf8wrap_destroy(&w);
+		}
+		maildrop_reader_destroy(&reader);
+	}
+	free(j->needs_utf8);
+	j->needs_utf8 = NULL;
+	if (j->wrap_size == NULL) {
+		maildrop_close(&j->drop);
+		j->ret = MAILDROP_TEMP;
+		j->error = "out of memory";
+	}
 }
 
 /* --- on the loop thread --- */
@@ -121,6 +162,7 @@ static void store_job_done(struct jobpool_job *job)
 		maildrop_close(&j->drop);
 		free(j->no_eoh);
 		free(j->needs_utf8);
+		free(j->wrap_size);
 		free(j);
 		return;
 	}
@@ -130,6 +172,8 @@ static void store_job_done(struct jobpool_job *job)
 		s->no_eoh = j->no_eoh;
 		free(s->needs_utf8);
 		s->needs_utf8 = j->needs_utf8;
+		free(s->wrap_size);
+		s->wrap_size = j->wrap_size;
 		session_login_opened(s, j->ret, j->drop, j->error);
 	}
 	else
@@ -156,8 +200,10 @@ int session_store_open(struct session *s, const struct maildrop_settings *set)
 		return -1;
 	j->kind = STORE_OPEN;
 	j->scan_eoh = (s->workarounds & MSGCONV_ADD_EOH) != 0;
-	j->scan_utf8 = s->worker->cfg->utf8_legacy == UTF8_LEGACY_REJECT &&
+	j->scan_utf8 = s->worker->cfg->utf8_legacy != UTF8_LEGACY_SEND &&
 		       !s->utf8;
+	j->wrap = j->scan_utf8 &&
+		  s->worker->cfg->utf8_legacy == UTF8_LEGACY_WRAP;
 	j->set = *set;
 	snprintf(j->path, sizeof(j->path), "%s", set->path);
 	j->set.path = j->path;

@@ -10,6 +10,7 @@ import subprocess
 import unicodedata
 
 from harness import *
+from test_clients import check_fetchmail_ok, fetchmail
 
 STORES = ("maildir", "mbox")
 NAME = "j\u00f6rg"                       # NFC, as stored
@@ -131,4 +132,76 @@ def test_utf8_off(ctx):
     p = srv.connect()
     check("not enabled" in p.err("UTF8"), "UTF8 with utf8 = no")
     p.err("LANG")
+    p.quit()
+
+
+def test_utf8_legacy_wrap(ctx):
+    """wrap: a client without UTF8 gets an ASCII surrogate whose LIST size
+    is what RETR sends, with the original (as a UTF8 client gets it)
+    base64 in a message/global part; messages without UTF-8 headers and
+    the UIDLs are the same in both modes; TOP shows the surrogate."""
+    import base64
+    import email
+    srv = ctx.server(store=ctx.store, opts={"utf8_legacy": "wrap"}).start()
+    fill(ctx, srv, "alice")
+    got = {}
+    for utf8 in (True, False):
+        srv.wait_unlocked("alice")
+        p = client(srv, utf8)
+        p.user("alice")
+        p.pass_(srv.passwords["alice"])
+        sizes = {int(l.split()[0]): int(l.split()[1]) for l in p.list()[1]}
+        msgs = {}
+        for n in sorted(sizes):
+            resp, lines, octets = p.retr(n)
+            eq(octets, sizes[n], "RETR %d octets = LIST (utf8=%s)" % (n, utf8))
+            eq(int(resp.split()[1]), sizes[n], "+OK n octets = LIST")
+            msgs[n] = b"\r\n".join(lines) + b"\r\n"
+        eq(p.stat(), (len(sizes), sum(sizes.values())), "STAT = LIST")
+        top = p.top(1, 0)[1]
+        got[utf8] = (sizes, msgs, p.uidl()[1], top)
+        p.quit()
+    eq(got[True][2], got[False][2], "UIDL in both modes")
+    eq(got[True][1][3], got[False][1][3], "an ASCII-header message is the same")
+    for n in (1, 2):
+        wrapped = got[False][1][n]
+        check(all(b < 0x80 for b in wrapped), "surrogate %d is ASCII" % n)
+        m = email.message_from_bytes(wrapped)
+        eq(m.get_content_type(), "multipart/mixed", "surrogate type")
+        boundary = m.get_boundary().encode()
+        parts = wrapped.split(b"\r\n--" + boundary)
+        eq(len(parts), 4, "preamble, two parts, the close")
+        head, _, b64 = parts[2].partition(b"\r\n\r\n")
+        check(b"Content-Type: message/global" in head and b"base64" in head,
+              "second part header %r" % head)
+        original = base64.b64decode(b64)
+        eq(original, got[True][1][n], "message %d: the attachment is the original" % n)
+    check(b"=?UTF-8?B?" in got[False][1][1].split(b"\r\n\r\n")[0],
+          "the Subject as encoded words")
+    top = got[False][3]
+    check(top[-1] == b"" and any(l.startswith(b"Subject: =?UTF-8?B?") for l in top),
+          "TOP 1 0 of the surrogate: %r" % top)
+
+
+def test_fetchmail_under_wrap(ctx):
+    """fetchmail knows no UTF8: under wrap it gets every message, the
+    UTF-8 ones as surrogates that carry the original whole."""
+    import base64
+    srv = ctx.server(store=ctx.store, opts={"utf8_legacy": "wrap"}).start()
+    msgs = fill(ctx, srv, "alice")
+    r, got = fetchmail(ctx, "", keep=False, tag="fmwrap", srv=srv)
+    check_fetchmail_ok(r, "fetchmail under wrap")
+    eq(len(got), 3, "messages fetched")
+    originals = sorted(m.expected for m in msgs)
+    recovered = []
+    for data in got:
+        if b"=_satchel-utf8-surrogate_=" in data:
+            b64 = data.split(b"filename=\"original.u8msg\"\n\n")[1].split(b"\n--")[0]
+            recovered.append(base64.b64decode(b64))
+        else:
+            recovered.append(data.replace(b"\n", b"\r\n"))
+    eq(sorted(recovered), originals, "every original, whole")
+    srv.wait_unlocked("alice")
+    p = srv.login("alice")
+    eq(p.stat()[0], 0, "fetchmail deleted them (nothing lost: the originals came)")
     p.quit()

@@ -172,8 +172,9 @@ static void test_utf8_keys(void)
 	      cfg.lang_default == LANG_EN, "RFC 6856 defaults");
 	CHECK(override_ok(&cfg, "utf8_legacy=reject") &&
 	      cfg.utf8_legacy == UTF8_LEGACY_REJECT, "utf8_legacy reject");
-	CHECK(!override_ok(&cfg, "utf8_legacy=wrap"),
-	      "wrap is not offered while it is not built");
+	CHECK(override_ok(&cfg, "utf8_legacy=wrap") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_WRAP, "utf8_legacy wrap");
+	CHECK(!override_ok(&cfg, "utf8_legacy=drop"), "an unknown mode");
 	CHECK(override_ok(&cfg, "lang_default=i-default") &&
 	      cfg.lang_default == LANG_I_DEFAULT &&
 	      printed(&cfg, "lang_default = i-default\n"), "lang_default");
