@@ -101,19 +101,8 @@ def test_utf8_legacy_reject(ctx):
     eq(listings[False], listings[True], "STAT, LIST and UIDL in both modes")
 
 
-def make_cert(ctx):
-    cert, key = os.path.join(ctx.tmp, "u.pem"), os.path.join(ctx.tmp, "u.key")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "30", "-subj", "/CN=localhost"],
-                       capture_output=True, timeout=30)
-    eq(r.returncode, 0, "openssl req: %r" % r.stderr[-300:])
-    os.chmod(key, 0o644)
-    return cert, key
-
-
 def test_stls_refused_after_utf8(ctx):
-    cert, key = make_cert(ctx)
+    cert, key = self_signed_cert(ctx.tmp)
     srv = ctx.server(store=ctx.store, config={"tls_cert": cert, "tls_key": key}).start()
     p = srv.connect()
     check("STLS" in p.multi_ok("CAPA").decode().split("\r\n"), "STLS offered before UTF8")

@@ -266,19 +266,8 @@ def test_xmit_plaintext_non_loopback_refused(ctx):
     eq(SINK.count(), before, "messages relayed")
 
 
-def make_cert(ctx):
-    cert, key = os.path.join(ctx.tmp, "x.pem"), os.path.join(ctx.tmp, "x.key")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "30", "-subj", "/CN=localhost"],
-                       capture_output=True, timeout=30)
-    eq(r.returncode, 0, "openssl req: %r" % r.stderr[-300:])
-    os.chmod(key, 0o644)
-    return cert, key
-
-
 def test_xmit_tls_non_loopback(ctx):
-    cert, key = make_cert(ctx)
+    cert, key = self_signed_cert(ctx.tmp)
     tls_port = free_port()
     srv = ctx.server(store=ctx.store, opts=dict(OPTS, proxy_trusted="127.0.0.1"),
                      config={"listen_tls": "127.0.0.1:%d" % tls_port,
