@@ -139,7 +139,14 @@ static enum cmd_outcome cmd_pass(struct session *s,
 		return CMD_DONE;
 	}
 	req.type = AUTH_REQ_PASS;
-	snprintf(req.user, sizeof(req.user), "%s", s->user);
+	/* a USER sent before UTF8 is prepared now, as the password is */
+	if (cmd_utf8_prep(s, s->user, strlen(s->user), req.user,
+			  sizeof(req.user)) < 0) {
+		explicit_bzero(&req, sizeof(req));
+		s->have_user = false;
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
 	return send_auth(s, &req);
 }
 
