@@ -122,6 +122,9 @@ static const struct config_key config_keys[] = {
 	 * a user's client_workarounds= field replaces it */
 	SPECIAL("client_workarounds", KEY_WORKAROUNDS, client_workarounds,
 		""),
+	/* a port of its own for old Outlooks, the others untouched */
+	SPECIAL("client_workarounds_listen", KEY_LISTEN,
+		client_workarounds_listen, ""),
 	/* qpopper's send-through-POP (serve/cmd_xtnd.h), opt-in: it makes
 	 * the POP3 server a mail submission service */
 	SPECIAL("xtnd_xmit", KEY_BOOL, xtnd_xmit, "no"),
@@ -669,6 +672,29 @@ int config_override(struct config *cfg, const char *assignment,
 	return config_assign(cfg, copy, "-o", err, errsize);
 }
 
+/* True when item is one of the comma/blank-separated words of list. */
+static bool list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == n && len > 0 && memcmp(p, item, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+bool config_workarounds_on(const struct config *cfg, const char *name)
+{
+	return cfg->client_workarounds_listen[0] == '\0' ||
+	       list_has(cfg->client_workarounds_listen, name);
+}
+
 bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
 {
 	char copy[CONFIG_STR_MAX], host[64], port[8];
@@ -721,6 +747,22 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "gssapi_service and gssapi_hostname "
 			 "cannot contain '@'");
 		return -1;
+	}
+	if (cfg->client_workarounds_listen[0] != '\0') {
+		char copy[CONFIG_STR_MAX], *save = NULL, *it;
+
+		snprintf(copy, sizeof(copy), "%s",
+			 cfg->client_workarounds_listen);
+		for (it = strtok_r(copy, ", \t", &save); it != NULL;
+		     it = strtok_r(NULL, ", \t", &save)) {
+			if (!list_has(cfg->listen, it) &&
+			    !list_has(cfg->listen_tls, it)) {
+				snprintf(err, errsize, "client_workarounds_"
+					 "listen: %.128s is not an address of "
+					 "listen or listen_tls", it);
+				return -1;
+			}
+		}
 	}
 	if (cfg->xtnd_xmit_relay[0] != '\0') {
 		char host[256], port[8];

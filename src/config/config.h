@@ -59,6 +59,9 @@ struct config {
 	unsigned xtnd_xmit_rate;         /* messages per user and hour */
 	unsigned xtnd_xmit_timeout;      /* seconds for the relay */
 	unsigned client_workarounds_mask; /* store/msgconv.h bits */
+	/* listen/listen_tls addresses client_workarounds applies on;
+	 * "" = every listener */
+	char client_workarounds_listen[CONFIG_STR_MAX];
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */
 	unsigned autologout;             /* seconds, >= 600 (RFC 1939 3.) */
@@ -121,6 +124,10 @@ int config_load(struct config *cfg, const char *path, bool path_given,
  * included) into item, or false when there is none: such a port needs
  * TLS and AUTH (issue 8, 6.; satchel serve checks it). */
 bool config_lmtp_remote(const struct config *cfg, char *item, size_t size);
+
+/* True when client_workarounds applies to sessions accepted on the
+ * listener named name (as written in listen or listen_tls). */
+bool config_workarounds_on(const struct config *cfg, const char *name);
 
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */

@@ -513,6 +513,8 @@ struct session *session_create(struct worker *worker, int fd,
 	s->state = STATE_AUTHORIZATION;
 	s->expire_days = worker->cfg->expire_days;
 	s->lang = worker->cfg->lang_default;
+	/* --stdio has no listener: the global workarounds apply */
+	s->workarounds_here = true;
 	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
 	s->handshake_started_ms = s->started_ms;
 	linereader_init(&s->in, worker->cfg->max_line);

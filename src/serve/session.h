@@ -92,6 +92,7 @@ struct session {
 	 * MSGCONV_ADD_EOH, which messages lack the blank line after the
 	 * header (RETR adds it: their sizes are 2 more), else NULL */
 	unsigned workarounds;
+	bool workarounds_here;     /* client_workarounds_listen has ours */
 	bool *no_eoh;
 	/* RFC 6856: UTF8 was accepted; the LANG catalogue (enum lang_tag);
 	 * with utf8_legacy = reject and no UTF8, which messages need UTF-8

@@ -77,8 +77,9 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	set.create = true;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
-	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds
-					     : cfg->client_workarounds_mask;
+	/* the user's own field, else the config's on its listeners */
+	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds :
+			 s->workarounds_here ? cfg->client_workarounds_mask : 0;
 	if (session_store_open(s, &set) < 0) {
 		log_error("user=%s: out of memory for the maildrop open",
 			  s->user);

@@ -233,6 +233,7 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 		refuse(fd, "cannot set up the session");
 		return;
 	}
+	s->workarounds_here = config_workarounds_on(w->cfg, l->name);
 	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
 	if (tls_by_proxy)
 		s->secured = true;

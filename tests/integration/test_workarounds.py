@@ -4,6 +4,7 @@ outlook-no-nuls sends NUL as 0x80, oe-ns-eoh adds the missing blank line
 after a header, and STAT, LIST and RETR's size always equal what RETR
 sends in that session; bare AUTH lists the mechanisms."""
 import poplib
+import subprocess
 
 from harness import *
 
@@ -129,3 +130,35 @@ def test_bare_auth_lists_mechanisms(ctx):
     data = p.multi_ok("AUTH").decode().split("\r\n")
     check("PLAIN" in data and "LOGIN" in data, "bare AUTH listing: %r" % data)
     p.quit()
+
+
+def test_per_listener(ctx):
+    """client_workarounds_listen: the workarounds on one port of two (a
+    user's own client_workarounds= field still decides for that user)."""
+    other = free_port()
+    srv = ctx.server(store=ctx.store,
+                     listen="127.0.0.1:{port},127.0.0.1:%d" % other,
+                     opts={"client_workarounds": "outlook-no-nuls,oe-ns-eoh",
+                           "client_workarounds_listen": "127.0.0.1:%d" % other})
+    srv.start()
+    srv.fill("alice", corpus(ctx, "listener"))
+    count, total, sizes, out = fetch_all(srv, "alice")
+    check_sizes(count, total, sizes, out)
+    m = by_subject(out, "listener")
+    check(b"\x00" in m["with NULs"][2], "no workaround on the main port")
+    srv.wait_unlocked("alice")
+    port = srv.port
+    srv.port = other
+    try:
+        count, total, sizes, out = fetch_all(srv, "alice")
+    finally:
+        srv.port = port
+    check_sizes(count, total, sizes, out)
+    check_workarounds(out, "listener")
+
+
+def test_per_listener_must_name_a_listener(ctx):
+    srv = ctx.server(store=ctx.store, opts={"client_workarounds_listen": "127.0.0.1:1"})
+    r = subprocess.run(srv.command() + ["--check"], capture_output=True, timeout=30)
+    check(r.returncode != 0 and b"client_workarounds_listen" in r.stderr,
+          "--check with a listener that is not one: %r" % r.stderr[-300:])

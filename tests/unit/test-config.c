@@ -161,6 +161,15 @@ static void test_choice_keys(void)
 	      cfg.client_workarounds_mask ==
 	      (MSGCONV_ADD_EOH | MSGCONV_NO_NULS),
 	      "an unknown workaround refused, the old value kept");
+	CHECK(config_workarounds_on(&cfg, "127.0.0.1:110"),
+	      "every listener when client_workarounds_listen is empty");
+	CHECK(override_ok(&cfg, "client_workarounds_listen=127.0.0.1:1110") &&
+	      !config_workarounds_on(&cfg, "127.0.0.1:110") &&
+	      config_workarounds_on(&cfg, "127.0.0.1:1110"),
+	      "only the listed listener");
+	CHECK(config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "client_workarounds_listen") != NULL,
+	      "a listed address that is no listener is refused");
 }
 
 static void test_utf8_keys(void)
