@@ -26,11 +26,11 @@ endif
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libjansson-dev libkrb5-dev libsystemd-dev \
-            python3 \
+            python3 python3-prometheus-client \
             curl fetchmail mpop getmail6 openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \
             clang libclang-rt-14-dev \
-            postfix swaks strace \
+            postfix swaks strace bindfs \
             liblockfile-bin procmail mutt \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \

@@ -7,6 +7,7 @@
 #include "deliver/lmtp.h"
 #include "fetch/fetch_main.h"
 #include "migrate/migrate.h"
+#include "serve/control.h"
 #include "serve/master.h"
 #include "user/authcmd.h"
 #include "user/usercmd.h"
@@ -19,6 +20,9 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "serve", master_main, "run the POP3 server" },
+	{ "reload", control_reload_main, "make the running server reload" },
+	{ "stop", control_stop_main, "stop the running server and wait" },
+	{ "status", control_status_main, "show the running server's counters" },
 	{ "deliver", deliver_main, "deliver one message (LDA)" },
 	{ "lmtp", lmtp_main, "one LMTP session on stdin/stdout" },
 	{ "fetch", fetch_main, "fetch mail from a POP3 server" },

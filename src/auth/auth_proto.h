@@ -34,7 +34,9 @@
 #define AUTH_USER_MAX 256
 #define AUTH_SECRET_MAX 256
 #define AUTH_TIMESTAMP_MAX 256
-#define AUTH_ADDR_MAX 64
+/* client_addr: the client as the logs name it, an address (IPv6 at most
+ * 45 octets) and from a POP3 worker " session=" and its 16-digit id */
+#define AUTH_ADDR_MAX 96
 #define AUTH_PATH_MAX 1024
 
 enum auth_request_type {
@@ -63,7 +65,7 @@ struct auth_request {
 	char user[AUTH_USER_MAX];
 	char secret[AUTH_SECRET_MAX];       /* wiped after use on both sides */
 	char timestamp[AUTH_TIMESTAMP_MAX]; /* APOP greeting timestamp <...> */
-	char client_addr[AUTH_ADDR_MAX];    /* for logs */
+	char client_addr[AUTH_ADDR_MAX];    /* for logs only (see above) */
 	uint8_t secured;                    /* connection is TLS or loopback */
 };
 
@@ -86,7 +88,7 @@ struct auth_sasl_request {
 	uint32_t type;        /* AUTH_REQ_SASL_* */
 	uint64_t id;          /* chosen by the worker, never reused */
 	char mech[AUTH_MECH_MAX];        /* START: the mechanism, upper case */
-	char client_addr[AUTH_ADDR_MAX]; /* for logs */
+	char client_addr[AUTH_ADDR_MAX]; /* for logs only */
 	/* START: the TLS client certificate's subject CN when it was
 	 * verified against tls_ca (for EXTERNAL), else "" */
 	char peer_cn[AUTH_USER_MAX];

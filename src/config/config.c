@@ -152,6 +152,11 @@ static const struct config_key config_keys[] = {
 	UINT("max_sessions_per_user", auth.max_sessions_per_user, 0,
 	     1000000, "10"),
 	UINT("lock_stale_timeout", lock_stale_timeout, 10, 86400, "300"),
+	/* several nodes on one store (docs/scaling.md): "" = the host name */
+	STR("node_id", node_id, ""),
+	STR("mail_store_marker", mail_store_marker, ""),
+	STR("node_heartbeat_dir", node_heartbeat_dir, ""),
+	UINT("node_heartbeat_timeout", node_heartbeat_timeout, 1, 600, "3"),
 	/* a 100,000-message snapshot is about 20 MB: a few per worker */
 	SIZE("maildrop_cache_size", maildrop_cache_size, UINT64_MAX / 2,
 	     "64M"),
@@ -212,6 +217,12 @@ static const struct config_key config_keys[] = {
 	/* PROXY protocol (net/proxyproto.h, serve/worker_proxy.c) */
 	SPECIAL("proxy_trusted", KEY_NETS, proxy_trusted, ""),
 	SPECIAL("proxy_trust_ssl", KEY_BOOL, proxy_trust_ssl, "no"),
+	/* GET /metrics, served by the master; no default port: it tells
+	 * whoever can reach it how busy the server is and who fails */
+	SPECIAL("metrics_listen", KEY_LISTEN, metrics_listen, ""),
+	/* satchel reload/stop/status find the master through it; none by
+	 * default, so test and second instances never fight over one */
+	STR("pid_file", pid_file, ""),
 	/* owner and group read-write: Postfix's lmtp(8) connects as postfix,
 	 * the usual lmtp_socket_owner; nobody else */
 	SPECIAL("lmtp_socket_mode", KEY_MODE, lmtp_socket_mode, "0660"),
@@ -777,6 +788,14 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	if (cfg->xtnd_xmit_sendmail[0] != '/') {
 		snprintf(err, errsize, "xtnd_xmit_sendmail: expected an "
 			 "absolute path");
+		return -1;
+	}
+	if (strchr(cfg->metrics_listen, ',') != NULL) {
+		snprintf(err, errsize, "metrics_listen: one host:port only");
+		return -1;
+	}
+	if (cfg->pid_file[0] != '\0' && cfg->pid_file[0] != '/') {
+		snprintf(err, errsize, "pid_file: an absolute path");
 		return -1;
 	}
 	if (cfg->auth_fail_delay_max_ms < cfg->auth_fail_delay_ms)

@@ -68,6 +68,10 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned lock_stale_timeout;     /* seconds before a lock is stale */
+	char node_id[64];                /* "" = host name (store/node.h) */
+	char mail_store_marker[4096];    /* store/storeroot.h; "" = none */
+	char node_heartbeat_dir[4096];   /* on the shared store; "" = none */
+	unsigned node_heartbeat_timeout; /* seconds: a later node is dead */
 	uint64_t maildrop_cache_size;    /* octets of warm snapshots per
 					    worker, 0 = none */
 	unsigned auth_fail_delay_ms;     /* first failed-login delay, doubles */
@@ -81,6 +85,9 @@ struct config {
 	/* peers that must begin with a PROXY header ("" = none) */
 	char proxy_trusted[CONFIG_STR_MAX];
 	bool proxy_trust_ssl;   /* their SSL TLV makes a session TLS */
+	/* Operations (serve/metrics_http.h, serve/control.c) */
+	char metrics_listen[CONFIG_STR_MAX]; /* "host:port", "" = off */
+	char pid_file[CONFIG_STR_MAX];       /* "" = none */
 	char lmtp_socket_mode[8];          /* octal, unix: sockets */
 	char lmtp_socket_owner[64];        /* "" = mail_user */
 	char lmtp_socket_group[64];        /* "" = the owner's group */

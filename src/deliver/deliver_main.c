@@ -135,6 +135,7 @@ static int deliver_child(const struct config *cfg,
 		/* the store's own waits end before the parent's kill */
 		.deadline_secs = cfg->delivery_deadline * 9 / 10,
 		.hostname = cfg->hostname[0] != '\0' ? cfg->hostname : NULL,
+		.store_marker = cfg->mail_store_marker,
 	};
 	struct delivery_envelope env = {
 		.sender = a->sender, .orig_rcpt = a->orig_rcpt,

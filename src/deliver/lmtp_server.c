@@ -34,6 +34,7 @@ void lmtp_server_init(struct lmtp_server *srv, const struct config *cfg)
 	/* lock waits inside one store end before the recipient's limit */
 	srv->dset.deadline_secs = cfg->lmtp_recipient_timeout;
 	srv->dset.hostname = srv->hostname;
+	srv->dset.store_marker = cfg->mail_store_marker;
 }
 
 void lmtp_server_check_idle(struct lmtp_server *srv)

@@ -407,6 +407,14 @@ static int fetch_auth_sasl(struct pop3client *pc, const char *mech,
 		gsasl_finish(gs);
 		return FETCH_AUTH_UNSUPPORTED;
 	}
+	/* Without tickets GSSAPI cannot start, and Debian 12's MIT krb5
+	 * (1.20) may crash in gss_init_sec_context on an empty FILE:
+	 * ccache (krb5_cccol_have_content frees a principal it never got):
+	 * look first, so no such ccache reaches it. */
+	if (strcmp(mech, "GSSAPI") == 0 && !fetch_auth_has_krb5_ccache()) {
+		ret = fetch_auth_gssapi_failed(why_r);
+		goto out_finish;
+	}
 	rc = gsasl_step64(gs, "", &out);
 	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE &&
 	    strcmp(mech, "GSSAPI") == 0) {

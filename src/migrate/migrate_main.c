@@ -15,6 +15,7 @@
 #include "auth/auth_userdb.h"
 #include "config/config.h"
 #include "migrate/migrate.h"
+#include "store/node.h"
 #include "util/privdrop.h"
 
 #define MIGRATE_DEFAULT_CONFIG "/etc/satchel/satchel.conf"
@@ -61,6 +62,7 @@ static int migrate_find_maildir(struct migrate_args *a)
 	const char *cfg_path = a->config, *error = NULL;
 	struct auth_reply *rec = NULL;
 	struct userdb *db = NULL;
+	struct node_settings node_set = { .beats = false };
 	struct config *cfg;
 	char err[512];
 	int ret = EX_CONFIG;
@@ -80,6 +82,15 @@ static int migrate_find_maildir(struct migrate_args *a)
 		goto out;
 	}
 	a->lock_stale_secs = cfg->lock_stale_timeout;
+	/* its session lock names this node, and is judged by the others'
+	 * heartbeats (store/node.h); a tool does not beat itself */
+	node_set.node_id = cfg->node_id;
+	node_set.heartbeat_dir = cfg->node_heartbeat_dir;
+	node_set.heartbeat_timeout = cfg->node_heartbeat_timeout;
+	if (node_init(&node_set, &error) < 0) {
+		fprintf(stderr, "satchel migrate: node: %s\n", error);
+		goto out;
+	}
 	if (a->user == NULL) {
 		ret = EX_OK;
 		goto out;

@@ -260,48 +260,81 @@ static void run_due_timers(struct ioloop *loop)
 	}
 }
 
-int ioloop_run(struct ioloop *loop)
+/* Waits up to timeout ms (-1: until an io or the first timer is due),
+ * then runs the ready ios and the due timers. 0, or -1 when epoll
+ * failed. */
+static int ioloop_round(struct ioloop *loop, int timeout)
 {
 	struct epoll_event events[128];
+	int n;
 
+	if (loop->heap_len > 0) {
+		uint64_t due = loop->heap[0]->due_ms;
+		int until;
+
+		loop->now_ms = monotonic_ms();
+		until = due <= loop->now_ms ? 0 :
+			(int)(due - loop->now_ms > 60000 ?
+			      60000 : due - loop->now_ms);
+		if (timeout < 0 || until < timeout)
+			timeout = until;
+	}
+	n = epoll_wait(loop->epfd, events, 128, timeout);
+	if (n < 0) {
+		if (errno != EINTR)
+			return -1;
+		/* A signal handler may have asked to stop. */
+		n = 0;
+	}
+	loop->now_ms = monotonic_ms();
+	for (int i = 0; i < n; i++) {
+		struct io *io = events[i].data.ptr;
+		unsigned ready = 0;
+
+		if (io->removed)
+			continue;
+		if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP |
+					EPOLLERR))
+			ready |= IO_READ;
+		if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			ready |= IO_WRITE;
+		io->callback(io->context, ready);
+	}
+	free_dead(loop);
+	run_due_timers(loop);
+	free_dead(loop);
+	return 0;
+}
+
+int ioloop_run(struct ioloop *loop)
+{
 	loop->running = true;
 	while (loop->running) {
-		int timeout = -1, n;
-
-		if (loop->heap_len > 0) {
-			uint64_t due = loop->heap[0]->due_ms;
-
-			loop->now_ms = monotonic_ms();
-			timeout = due <= loop->now_ms ? 0 :
-				  (int)(due - loop->now_ms > 60000 ?
-					60000 : due - loop->now_ms);
-		}
-		n = epoll_wait(loop->epfd, events, 128, timeout);
-		if (n < 0) {
-			if (errno == EINTR) {
-				/* A signal handler may have asked to stop. */
-				n = 0;
-			} else {
-				return -1;
-			}
-		}
-		loop->now_ms = monotonic_ms();
-		for (int i = 0; i < n; i++) {
-			struct io *io = events[i].data.ptr;
-			unsigned ready = 0;
-
-			if (io->removed)
-				continue;
-			if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP |
-						EPOLLERR))
-				ready |= IO_READ;
-			if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-				ready |= IO_WRITE;
-			io->callback(io->context, ready);
-		}
-		free_dead(loop);
-		run_due_timers(loop);
-		free_dead(loop);
+		if (ioloop_round(loop, -1) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+int ioloop_fd(const struct ioloop *loop)
+{
+	return loop->epfd;
+}
+
+int ioloop_timeout_ms(struct ioloop *loop)
+{
+	uint64_t due;
+
+	if (loop->heap_len == 0)
+		return -1;
+	due = loop->heap[0]->due_ms;
+	loop->now_ms = monotonic_ms();
+	if (due <= loop->now_ms)
+		return 0;
+	return due - loop->now_ms > 60000 ? 60000 : (int)(due - loop->now_ms);
+}
+
+int ioloop_run_once(struct ioloop *loop)
+{
+	return ioloop_round(loop, 0);
 }

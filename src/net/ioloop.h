@@ -26,6 +26,15 @@ void ioloop_destroy(struct ioloop **loopp);
 int ioloop_run(struct ioloop *loop);
 void ioloop_stop(struct ioloop *loop);
 
+/* For a process whose own loop is poll() (the master's supervise loop):
+ * the descriptor that is readable while an io of loop is ready, how long
+ * until its first timer is due (-1: none, 0: now), and one round
+ * without waiting: the ready ios, then the due timers. ioloop_run_once
+ * returns 0, or -1 if epoll itself failed. */
+int ioloop_fd(const struct ioloop *loop);
+int ioloop_timeout_ms(struct ioloop *loop);
+int ioloop_run_once(struct ioloop *loop);
+
 /* Monotonic milliseconds, cached per loop iteration. */
 uint64_t ioloop_now_ms(struct ioloop *loop);
 

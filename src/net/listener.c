@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "net/sdlisten.h"
 #include "util/strnum.h"
 
 int listener_parse_addr(const char *text, char *host, size_t host_size,
@@ -48,7 +49,8 @@ int listener_parse_addr(const char *text, char *host, size_t host_size,
 	return 0;
 }
 
-static int listener_bind_one(const char *text, bool tls, struct listener *l,
+static int listener_bind_one(const char *text, bool tls,
+			     struct sdlisten *inherited, struct listener *l,
 			     char *err, size_t errsize)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -70,6 +72,10 @@ static int listener_bind_one(const char *text, bool tls, struct listener *l,
 			 gai_strerror(rc));
 		return -1;
 	}
+	fd = sdlisten_take(inherited, ai->ai_addr, ai->ai_addrlen);
+	l->inherited = fd >= 0;
+	if (fd >= 0)
+		goto out_done;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0)
@@ -80,6 +86,7 @@ static int listener_bind_one(const char *text, bool tls, struct listener *l,
 				 sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
 		goto out_error;
+out_done:
 	freeaddrinfo(ai);
 	l->fd = fd;
 	l->tls = tls;
@@ -193,7 +200,8 @@ out_close:
 
 static int listener_bind_unix(const char *path,
 			      const struct listener_unix_settings *us,
-			      struct listener *l, char *err, size_t errsize)
+			      struct sdlisten *inherited, struct listener *l,
+			      char *err, size_t errsize)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t old_umask;
@@ -206,6 +214,11 @@ static int listener_bind_unix(const char *path,
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = sdlisten_take(inherited, (const struct sockaddr *)&sun,
+			   sizeof(sun));
+	l->inherited = fd >= 0;
+	if (fd >= 0)
+		goto out_done;
 	if (listener_remove_stale(path, &sun, err, errsize) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -231,6 +244,7 @@ static int listener_bind_unix(const char *path,
 			 strerror(errno));
 		goto out_unlink;
 	}
+out_done:
 	l->fd = fd;
 	l->tls = false;
 	l->is_unix = true;
@@ -249,6 +263,18 @@ int listener_bind_list(const char *list, bool tls,
 		       struct listener *set, size_t capacity, size_t *count,
 		       char *err, size_t errsize)
 {
+	const struct listener_bind_req req = { .list = list, .tls = tls,
+					       .unix_set = unix_set };
+
+	return listener_bind_req(&req, set, capacity, count, err, errsize);
+}
+
+int listener_bind_req(const struct listener_bind_req *req,
+		      struct listener *set, size_t capacity, size_t *count,
+		      char *err, size_t errsize)
+{
+	const struct listener_unix_settings *unix_set = req->unix_set;
+	const char *list = req->list;
 	char copy[1024];
 	char *save = NULL, *item;
 
@@ -273,11 +299,11 @@ int listener_bind_list(const char *list, bool tls,
 			return -1;
 		}
 		if (path != NULL)
-			rc = listener_bind_unix(path, unix_set, &set[*count],
-						err, errsize);
+			rc = listener_bind_unix(path, unix_set, req->inherited,
+						&set[*count], err, errsize);
 		else
-			rc = listener_bind_one(item, tls, &set[*count], err,
-					       errsize);
+			rc = listener_bind_one(item, req->tls, req->inherited,
+					       &set[*count], err, errsize);
 		if (rc < 0)
 			return -1;
 		(*count)++;

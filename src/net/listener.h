@@ -15,6 +15,7 @@ struct listener {
 	int fd;
 	bool tls;          /* implicit TLS port (listen_tls) */
 	bool is_unix;      /* unix:PATH (a local peer, like loopback) */
+	bool inherited;    /* passed by systemd, not bound by us */
 	/* "127.0.0.1:110" or "unix:/path" as configured */
 	char name[LISTENER_UNIX_PATH_MAX + 8];
 };
@@ -39,6 +40,22 @@ int listener_bind_list(const char *list, bool tls,
 		       const struct listener_unix_settings *unix_set,
 		       struct listener *set, size_t capacity, size_t *count,
 		       char *err, size_t errsize);
+
+struct sdlisten;
+
+/* The same for the master at start: an address systemd passed a socket
+ * for (inherited, net/sdlisten.h) is served on that socket, not bound
+ * again (no stale-file removal, no mode or owner change for a unix:
+ * one: the socket unit set them); the others are bound. */
+struct listener_bind_req {
+	const char *list;
+	bool tls;
+	const struct listener_unix_settings *unix_set; /* NULL: no unix: */
+	struct sdlisten *inherited;                    /* NULL: none */
+};
+int listener_bind_req(const struct listener_bind_req *req,
+		      struct listener *set, size_t capacity, size_t *count,
+		      char *err, size_t errsize);
 
 /* The path of a "unix:PATH" item, or NULL when item is not one. */
 const char *listener_unix_path(const char *item);

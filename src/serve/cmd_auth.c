@@ -9,6 +9,7 @@
 #include <gsasl.h>
 
 #include "auth/sasl_mech.h"
+#include "serve/metrics.h"
 #include "net/linereader.h"
 #include "serve/cmd_utf8.h"
 #include "serve/session.h"
@@ -136,7 +137,7 @@ static int cmd_auth_send(struct session *s, uint32_t type)
 	cmd_auth_req.type = type;
 	/* every message names the client: the auth process logs it */
 	snprintf(cmd_auth_req.client_addr, sizeof(cmd_auth_req.client_addr),
-		 "%s", s->addr);
+		 "%s", s->log_client);
 	ret = worker_auth_send_sasl(s->worker, s, &cmd_auth_req);
 	explicit_bzero(&cmd_auth_req, AUTH_SASL_REQUEST_HDR +
 		       (cmd_auth_req.data_len <= AUTH_SASL_DATA_MAX ?
@@ -230,6 +231,7 @@ enum cmd_outcome cmd_auth(struct session *s, const struct cmd_args *args)
 	memset(req, 0, AUTH_SASL_REQUEST_HDR);
 	snprintf(req->mech, sizeof(req->mech), "%s", mech->name);
 	s->sasl_prep = s->utf8 && (mech->flags & SASL_MECH_PLAINTEXT);
+	s->login_mech = (uint8_t)(METRICS_MECH_SASL + bit);
 	if (args->argc == 2) {
 		ir = args->argv[1];
 		req->has_data = 1;

@@ -10,6 +10,7 @@
 #include "serve/cmd_auth.h"
 #include "serve/cmd_utf8.h"
 #include "serve/cmd_xtnd.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -102,7 +103,8 @@ static enum cmd_outcome cmd_user(struct session *s,
 
 static enum cmd_outcome send_auth(struct session *s, struct auth_request *req)
 {
-	snprintf(req->client_addr, sizeof(req->client_addr), "%s", s->addr);
+	snprintf(req->client_addr, sizeof(req->client_addr), "%s",
+		 s->log_client);
 	req->secured = s->secured || s->loopback;
 	if (worker_auth_send(s->worker, s, req) < 0) {
 		explicit_bzero(req, sizeof(*req));
@@ -147,6 +149,7 @@ static enum cmd_outcome cmd_pass(struct session *s,
 		session_reply(s, "-ERR [AUTH] invalid user name or password");
 		return CMD_DONE;
 	}
+	s->login_mech = METRICS_MECH_USER;
 	return send_auth(s, &req);
 }
 
@@ -182,6 +185,7 @@ static enum cmd_outcome cmd_apop(struct session *s,
 		return CMD_DONE;
 	}
 	req.type = AUTH_REQ_APOP;
+	s->login_mech = METRICS_MECH_APOP;
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[1]);
 	snprintf(req.timestamp, sizeof(req.timestamp), "%s", s->timestamp);
 	snprintf(s->user, sizeof(s->user), "%s", req.user);
@@ -437,7 +441,9 @@ static enum cmd_outcome cmd_proxy(struct session *s,
 				  const struct cmd_args *args)
 {
 	log_warn("PROXY header refused: rip=%s is not in proxy_trusted",
-		 s->addr);
+		 s->log_client);
+	metrics_refused(s->worker->metrics, s->worker->index,
+			METRICS_REFUSED_PROXY);
 	session_reply(s, "-ERR [SYS/PERM] PROXY header from an address "
 		      "that is not a trusted proxy");
 	s->end_reason = "untrusted PROXY header";

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "serve/limits.h"
+#include "util/shmem.h"
 
 struct connlimit_row {
 	uint32_t total;
@@ -27,10 +27,9 @@ struct connlimit *connlimit_create(unsigned rows)
 {
 	size_t size = sizeof(struct connlimit) +
 		      rows * sizeof(struct connlimit_row);
-	struct connlimit *cl = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct connlimit *cl = shmem_create(size);
 
-	if (cl == MAP_FAILED)
+	if (cl == NULL)
 		return NULL;
 	cl->rows = rows;
 	return cl;
@@ -43,7 +42,7 @@ void connlimit_reset_row(struct connlimit *cl, unsigned row)
 
 bool connlimit_admit(struct connlimit *cl, unsigned row, const char *addr,
 		     unsigned max_total, unsigned max_per_addr,
-		     const char **which_r)
+		     const char **which_r, bool *per_addr_r)
 {
 	unsigned bucket = addr_bucket(addr);
 	uint64_t total = 0, same = 0;
@@ -57,10 +56,12 @@ bool connlimit_admit(struct connlimit *cl, unsigned row, const char *addr,
 	}
 	if (total >= max_total) {
 		*which_r = "too many connections";
+		*per_addr_r = false;
 		return false;
 	}
 	if (same >= max_per_addr || cl->row[row].per_bucket[bucket] == UINT16_MAX) {
 		*which_r = "too many connections from your address";
+		*per_addr_r = true;
 		return false;
 	}
 	__atomic_store_n(&cl->row[row].total, cl->row[row].total + 1,

@@ -15,10 +15,11 @@ struct connlimit *connlimit_create(unsigned rows);
 void connlimit_reset_row(struct connlimit *cl, unsigned row);
 
 /* Counts a new connection from addr in row, unless that would exceed
- * max_total or max_per_addr. Returns true when admitted. */
+ * max_total or max_per_addr. Returns true when admitted; else *which_r
+ * says why to the client and *per_addr_r whether it was max_per_addr. */
 bool connlimit_admit(struct connlimit *cl, unsigned row, const char *addr,
 		     unsigned max_total, unsigned max_per_addr,
-		     const char **which_r);
+		     const char **which_r, bool *per_addr_r);
 void connlimit_release(struct connlimit *cl, unsigned row, const char *addr);
 
 #endif

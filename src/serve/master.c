@@ -23,9 +23,12 @@
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/xmitrate.h"
+#include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
+#include "store/node.h"
 #include "util/log.h"
+#include "util/pidfile.h"
 #include "util/privdrop.h"
 
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
@@ -93,6 +96,46 @@ static int resolve_auth_user(const struct config *cfg,
 	return privdrop_resolve(cfg->auth_user, auth_priv, err, errsize);
 }
 
+/* A second `satchel serve` with the same pid_file stops before it
+ * binds anything, with the running one's pid. true when it may go on. */
+static bool pid_file_free(const struct config *cfg)
+{
+	char err[1200];
+	pid_t pid;
+
+	if (cfg->pid_file[0] == '\0' ||
+	    pidfile_read(cfg->pid_file, &pid, err, sizeof(err)) != PIDFILE_OK)
+		return true;
+	log_error("another satchel serve is running: pid %ld holds %s",
+		  (long)pid, cfg->pid_file);
+	return false;
+}
+
+/* After daemonizing (the pid is the master's for good). 0, or -1 with
+ * the reason logged (also when another instance won a race to it). */
+static int make_pid_file(struct master *m, const struct config *cfg)
+{
+	char err[1200];
+	pid_t holder;
+
+	m->pidfile.fd = -1;
+	if (cfg->pid_file[0] == '\0')
+		return 0;
+	switch (pidfile_create(cfg->pid_file, &m->pidfile, &holder, err,
+			       sizeof(err))) {
+	case PIDFILE_OK:
+		return 0;
+	case PIDFILE_RUNNING:
+		log_error("another satchel serve is running: pid %ld holds %s",
+			  (long)holder, cfg->pid_file);
+		return -1;
+	case PIDFILE_ERROR:
+		break;
+	}
+	log_error("pid_file: %s", err);
+	return -1;
+}
+
 static void make_state_dir(const struct config *cfg,
 			   const struct privdrop *priv)
 {
@@ -108,6 +151,31 @@ static void make_state_dir(const struct config *cfg,
 			 strerror(errno));
 }
 
+/* This node (store/node.h), before any child forks, and its first
+ * heartbeat before any session can take a lock. Node settings are read
+ * at start only: a reload keeps them. */
+static int start_node(const struct config *cfg, struct master *m)
+{
+	struct node_settings set = {
+		.node_id = cfg->node_id,
+		.heartbeat_dir = cfg->node_heartbeat_dir,
+		.heartbeat_timeout = cfg->node_heartbeat_timeout,
+		.beats = true,
+	};
+	const char *error = "";
+
+	if (node_init(&set, &error) < 0 || node_heartbeat_beat(&error) < 0) {
+		log_error("node: %s", error);
+		return -1;
+	}
+	if (node_heartbeats_enabled())
+		log_info("node %s: heartbeat in %s every %u ms, dead after "
+			 "%u s", node_id(), cfg->node_heartbeat_dir,
+			 node_beat_interval_ms(), cfg->node_heartbeat_timeout);
+	m->beat_failing = false;
+	return 0;
+}
+
 int master_main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -118,7 +186,8 @@ int master_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG,
-			    .lmtp_run = master_lmtp_run };
+			    .lmtp_run = master_lmtp_run,
+			    .pidfile = { .fd = -1 } };
 	struct config *cfg;
 	struct generation first = { 0 };
 	bool foreground = false, check = false, stdio = false;
@@ -209,16 +278,31 @@ int master_main(int argc, char **argv)
 		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
 		goto out;
 	}
-	if (supervise_bind(cfg, &first, NULL, err, sizeof(err)) < 0) {
+	if (!pid_file_free(cfg)) {
+		ret = EX_UNAVAILABLE;
+		goto out;
+	}
+	/* systemd socket activation: before anything is bound */
+	if (sdlisten_collect(&m.inherited, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = EX_OSERR;
+		goto out;
+	}
+	if (supervise_bind_first(&m, cfg, &first, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = EX_OSERR;
 		goto out;
 	}
 	make_state_dir(cfg, &m.auth_priv);
+	if (start_node(cfg, &m) < 0) {
+		ret = EX_CONFIG;
+		goto out;
+	}
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
 	m.xmitrate = xmitrate_create();
-	if (m.connlimit == NULL || m.faildelay == NULL ||
+	m.metrics = metrics_create(MAX_SLOTS);
+	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL ||
 	    m.xmitrate == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
@@ -228,6 +312,15 @@ int master_main(int argc, char **argv)
 		m.slots[i].gen = -1;
 		m.slots[i].ready_fd = -1;
 	}
+	if (supervise_metrics_start(&m, cfg, err, sizeof(err)) < 0) {
+		log_error("metrics_listen: %s", err);
+		supervise_close_listeners(&first);
+		ret = EX_OSERR;
+		goto out;
+	}
+	if (sdlisten_close_unused(&m.inherited, err, sizeof(err)) > 0)
+		log_warn("systemd passed sockets no listener is configured "
+			 "for, closed: %s", err);
 	/* Thousands of clients per worker need as many descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -236,6 +329,11 @@ int master_main(int argc, char **argv)
 	if (!foreground && daemonize() < 0) {
 		log_error("daemonize: %s", strerror(errno));
 		ret = EX_OSERR;
+		goto out;
+	}
+	if (make_pid_file(&m, cfg) < 0) {
+		supervise_close_listeners(&first);
+		ret = EX_UNAVAILABLE;
 		goto out;
 	}
 	sigemptyset(&mask);
@@ -252,10 +350,14 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < first.nlisteners; i++)
-		log_info("listening on %s", first.listeners[i].name);
+		log_info("listening on %s%s", first.listeners[i].name,
+			 first.listeners[i].inherited ?
+			 " (socket from systemd)" : "");
 	for (size_t i = 0; i < first.nlmtp_listeners; i++)
-		log_info("listening for LMTP on %s",
-			 first.lmtp_listeners[i].name);
+		log_info("listening for LMTP on %s%s",
+			 first.lmtp_listeners[i].name,
+			 first.lmtp_listeners[i].inherited ?
+			 " (socket from systemd)" : "");
 	gi = supervise_start_generation(&m, cfg, &first);
 	if (gi < 0) {
 		supervise_close_listeners(&first);
@@ -266,6 +368,7 @@ int master_main(int argc, char **argv)
 	cfg = NULL; /* owned by the generation now, like first.tls */
 	first.tls = NULL;
 	ret = supervise_loop(&m);
+	supervise_metrics_stop(&m);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m.gens[i].used) {
 			free(m.gens[i].cfg);
@@ -273,6 +376,7 @@ int master_main(int argc, char **argv)
 		}
 	}
 out:
+	pidfile_remove(&m.pidfile);
 	tls_ctx_destroy(&first.tls);
 	free(cfg);
 	free(m.overrides);

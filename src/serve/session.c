@@ -19,8 +19,10 @@
 #include "serve/cmd_xtnd.h"
 #include "serve/commands.h"
 #include "serve/limits.h"
+#include "serve/metrics.h"
 #include "serve/worker.h"
 #include "store/utf8wrap.h"
+#include "store/node.h"
 #include "util/log.h"
 
 static void session_io(void *context, unsigned ready);
@@ -142,6 +144,11 @@ void session_arm_timer(struct session *s)
 	/* The maildrop lock must be refreshed well before it goes stale. */
 	if (s->drop != NULL && wait_ms > cfg->lock_stale_timeout * 1000ull / 3)
 		wait_ms = cfg->lock_stale_timeout * 1000ull / 3;
+	/* ... and, on a shared store, checked often enough that a fenced
+	 * node ends its sessions within about the heartbeat timeout */
+	if (s->drop != NULL && node_heartbeats_enabled() &&
+	    wait_ms > node_heartbeat_timeout() * 1000ull / 2)
+		wait_ms = node_heartbeat_timeout() * 1000ull / 2;
 	timer_remove(&s->timer);
 	s->timer = timer_add(s->worker->loop, wait_ms + 1, session_timeout, s);
 }
@@ -162,7 +169,7 @@ static void session_timeout(void *context)
 	if (s->conn.state == CONN_HANDSHAKE &&
 	    now - session_since_ms(s) >= limit_ms) {
 		/* Nothing can be said on a half-made TLS connection. */
-		log_info("TLS handshake timeout: rip=%s", s->addr);
+		log_info("TLS handshake timeout: rip=%s", s->log_client);
 		s->end_reason = "TLS handshake timeout";
 		session_destroy(&s);
 		return;
@@ -219,6 +226,8 @@ static int session_flush(struct session *s)
 			return -1;
 		}
 		outbuf_consume(&s->out, (size_t)n);
+		metrics_count(s->worker->metrics, s->worker->index,
+			      METRICS_BYTES_SENT, (uint64_t)n);
 		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
 	}
 	return 0;
@@ -309,7 +318,7 @@ static void session_read(struct session *s)
 		if (n == CONN_AGAIN)
 			return;
 		if (n == CONN_ERROR) {
-			log_info("rip=%s: %s", s->addr, s->conn.error);
+			log_info("rip=%s: %s", s->log_client, s->conn.error);
 			s->peer_closed = true;
 			/* A reset socket reports EPOLLERR/HUP until closed:
 			 * nothing can be delivered, so end it now. */
@@ -406,7 +415,7 @@ static bool session_handshake(struct session **sp)
 		return false;
 	}
 	if (ret < 0) {
-		log_info("TLS handshake failed: rip=%s: %s", s->addr,
+		log_info("TLS handshake failed: rip=%s: %s", s->log_client,
 			 s->conn.error);
 		s->end_reason = "TLS handshake failed";
 		session_destroy(sp);
@@ -434,7 +443,7 @@ static void session_begin_handshake(struct session *s)
 	s->have_user = false;
 	explicit_bzero(s->user, sizeof(s->user));
 	if (conn_start_tls(&s->conn, s->worker->tls) < 0) {
-		log_error("rip=%s: %s", s->addr, s->conn.error);
+		log_error("rip=%s: %s", s->log_client, s->conn.error);
 		s->end_reason = "TLS setup failed";
 		session_destroy(&s);
 		return;
@@ -484,6 +493,19 @@ void session_close_with(struct session *s, const char *reply,
 
 /* --- creation and end --- */
 
+/* The session id: random, so ids from workers, restarts and nodes do
+ * not collide in one log. */
+static void make_id(struct session *s)
+{
+	uint64_t bits;
+
+	if (getrandom(&bits, sizeof(bits), 0) != sizeof(bits))
+		bits = ((uint64_t)getpid() << 40) ^ s->serial;
+	snprintf(s->id, sizeof(s->id), "%016llx", (unsigned long long)bits);
+	snprintf(s->log_client, sizeof(s->log_client), "%s session=%s",
+		 s->addr, s->id);
+}
+
 static void make_timestamp(struct session *s)
 {
 	uint32_t random_bits = 0;
@@ -510,6 +532,7 @@ struct session *session_create(struct worker *worker, int fd,
 	s->serial = worker->next_serial++;
 	s->loopback = loopback;
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	make_id(s);
 	s->state = STATE_AUTHORIZATION;
 	s->expire_days = worker->cfg->expire_days;
 	s->lang = worker->cfg->lang_default;
@@ -558,12 +581,12 @@ void session_destroy(struct session **sessionp)
 	now = ioloop_now_ms(s->worker->loop);
 	if (s->state == STATE_TRANSACTION || s->counted)
 		log_info("logout: user=%s rip=%s retr=%u bytes=%llu dele=%u "
-			 "duration=%.3fs end=%s", s->user, s->addr,
+			 "duration=%.3fs end=%s", s->user, s->log_client,
 			 s->retr_count, (unsigned long long)s->retr_bytes,
 			 s->dele_count, (double)(now - s->started_ms) / 1000.0,
 			 s->end_reason != NULL ? s->end_reason : "closed");
 	else
-		log_debug("disconnect: rip=%s end=%s", s->addr,
+		log_debug("disconnect: rip=%s end=%s", s->log_client,
 			  s->end_reason != NULL ? s->end_reason : "closed");
 	if (s->counted)
 		worker_auth_logout(s->worker, s->user);

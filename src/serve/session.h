@@ -52,6 +52,10 @@ struct session {
 	struct timer *delay_timer; /* failed-login delay */
 	uint64_t started_ms, last_activity_ms, handshake_started_ms;
 	char addr[64];             /* client address, printable */
+	/* the session id in every log line of it, the worker's and the
+	 * auth process's: 16 hex digits, random */
+	char id[20];
+	char log_client[AUTH_ADDR_MAX]; /* "ADDR session=ID": rip= in logs */
 	bool loopback;
 	bool secured;              /* TLS is up */
 	struct conn conn;          /* the stream, plain or TLS */
@@ -67,6 +71,8 @@ struct session {
 	bool counted;              /* holds a session slot in the auth process */
 	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
 	bool sasl_prep;            /* its PLAIN/LOGIN data is SASLprep'd */
+	bool auth_pending;         /* a request to auth is unanswered */
+	uint8_t login_mech;        /* METRICS_MECH_* of the login attempt */
 	unsigned bad_lines;
 
 	struct linereader in;

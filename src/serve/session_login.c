@@ -8,6 +8,7 @@
 
 #include "net/ioloop.h"
 #include "serve/cmd_auth.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -62,9 +63,9 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
 		/* Workers run as mail_user only (virtual users); a record
 		 * asking for another uid cannot be served safely here. */
-		log_error("user=%s: passwd-file uid/gid %lld/%lld differ from "
-			  "mail_user's", s->user, (long long)r->uid,
-			  (long long)r->gid);
+		log_error("user=%s session=%s: passwd-file uid/gid %lld/%lld "
+			  "differ from mail_user's", s->user, s->id,
+			  (long long)r->uid, (long long)r->gid);
 		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
 			      "contact the administrator");
 		return false;
@@ -75,14 +76,15 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->expire_days = reply_expire(s, r);
 	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
 	set.create = true;
+	set.store_marker = cfg->mail_store_marker;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
 	/* the user's own field, else the config's on its listeners */
 	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds :
 			 s->workarounds_here ? cfg->client_workarounds_mask : 0;
 	if (session_store_open(s, &set) < 0) {
-		log_error("user=%s: out of memory for the maildrop open",
-			  s->user);
+		log_error("user=%s session=%s: out of memory for the maildrop "
+			  "open", s->user, s->id);
 		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
 			      "try again later");
 		return false;
@@ -110,7 +112,8 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 
 	if (ret != MAILDROP_OK) {
 		log_info("maildrop open failed: user=%s rip=%s: %s", s->user,
-			 s->addr, error != NULL ? error : "unknown error");
+			 s->log_client,
+			 error != NULL ? error : "unknown error");
 		if (ret == MAILDROP_IN_USE)
 			session_reply(s, "-ERR [IN-USE] maildrop is locked by "
 				      "another session");
@@ -131,7 +134,7 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	}
 	s->drop = drop;
 	s->state = STATE_TRANSACTION;
-	worker_auth_login_done(s->worker, s->user, s->addr);
+	worker_auth_login_done(s->worker, s->user, s->log_client);
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
 		octets += session_msg_size(s, i);
@@ -153,8 +156,28 @@ void session_auth_reply(struct session *s, const struct auth_reply *r)
 		session_auth_result(s, r);
 }
 
+/* The metrics' name of a final answer (enum auth_result). */
+static enum metrics_login_result login_result(uint32_t result)
+{
+	static const enum metrics_login_result by_result[] = {
+		[AUTH_OK] = METRICS_LOGIN_OK,
+		[AUTH_FAILED] = METRICS_LOGIN_FAILED,
+		[AUTH_LOGIN_DELAY] = METRICS_LOGIN_DELAY,
+		[AUTH_TOO_MANY] = METRICS_LOGIN_TOO_MANY,
+		[AUTH_TEMPFAIL] = METRICS_LOGIN_TEMPFAIL,
+		[AUTH_PERMFAIL] = METRICS_LOGIN_PERMFAIL,
+	};
+
+	/* anything else is answered as a temporary failure below */
+	return result < sizeof(by_result) / sizeof(by_result[0]) &&
+	       result != AUTH_CONTINUE ? by_result[result] :
+	       METRICS_LOGIN_TEMPFAIL;
+}
+
 void session_auth_result(struct session *s, const struct auth_reply *r)
 {
+	metrics_login(s->worker->metrics, s->worker->index, s->login_mech,
+		      login_result(r->result));
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);
@@ -193,7 +216,8 @@ void session_quit_done(struct session *s, int ret, unsigned deleted,
 	 * queued: a client reconnecting the moment it reads +OK finds the
 	 * maildrop free (no [IN-USE] race with our own UPDATE). */
 	if (ret != MAILDROP_OK) {
-		log_error("update failed: user=%s: %s", s->user,
+		log_error("update failed: user=%s session=%s: %s", s->user,
+			  s->id,
 			  error != NULL ? error : "unknown error");
 		session_reply(s, "-ERR [SYS/TEMP] some deleted messages were "
 			      "not removed");

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "serve/limits.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "store/utf8wrap.h"
+#include "serve/worker.h"
 #include "util/log.h"
 
 static ssize_t long_read_original(void *ctx, char *buf, size_t size)
@@ -26,7 +28,8 @@ void session_start_long(struct session *s, enum long_kind kind,
 
 		if (maildrop_reader_open(s->drop, msg_index, &s->reply.reader,
 					 &error) != MAILDROP_OK) {
-			log_error("user=%s message %u: %s", s->user,
+			log_error("user=%s session=%s message %u: %s",
+				  s->user, s->id,
 				  msg_index + 1, error);
 			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
 				      "%u", msg_index + 1);
@@ -55,6 +58,8 @@ void session_start_long(struct session *s, enum long_kind kind,
 				s->last_now = msg_index + 1;
 			s->retr_count++;
 			s->retr_bytes += size;
+			metrics_count(s->worker->metrics, s->worker->index,
+				      METRICS_RETRIEVALS, 1);
 		} else {
 			session_reply(s, "+OK top of message follows");
 		}
@@ -190,7 +195,8 @@ bool session_continue_long(struct session *s)
 	if (ret < 0) {
 		/* Half a message is out: the only honest thing left is to
 		 * drop the connection (the client sees no terminator). */
-		log_error("user=%s: reading message %u failed", s->user,
+		log_error("user=%s session=%s: reading message %u failed",
+			  s->user, s->id,
 			  s->reply.msg_index + 1);
 		s->closing = true;
 		s->end_reason = "read error";

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "store/mimescan.h"
 #include "store/utf8wrap.h"
@@ -32,6 +34,7 @@ struct store_job {
 	struct maildrop_settings set;  /* open: path points at path[] */
 	char path[AUTH_PATH_MAX];
 	char user[AUTH_USER_MAX];      /* for the log after a detach */
+	char session_id[20];
 	struct maildrop *drop;         /* open: result; commit: input */
 	unsigned deleted;
 	/* open with MSGCONV_ADD_EOH: which messages lack the header's end
@@ -46,7 +49,31 @@ struct store_job {
 	uint64_t *wrap_size;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
+	struct worker *worker;         /* for the metrics, after a detach */
+	uint64_t submitted_us;         /* open: the latency histogram */
 };
+
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* On the loop thread: what a finished job adds to the metrics, whether
+ * its session is still there or not. */
+static void store_job_count(const struct store_job *j)
+{
+	struct worker *w = j->worker;
+
+	if (j->kind == STORE_OPEN)
+		metrics_open_latency(w->metrics, w->index,
+				     monotonic_us() - j->submitted_us);
+	else
+		metrics_count(w->metrics, w->index, METRICS_DELETIONS,
+			      j->deleted);
+}
 
 /* --- on a pool thread: only the job's own fields --- */
 
@@ -151,12 +178,14 @@ static void store_job_done(struct jobpool_job *job)
 	struct store_job *j = (struct store_job *)job;
 	struct session *s = j->session;
 
+	store_job_count(j);
 	if (s == NULL) {
 		/* The client left meanwhile: an opened maildrop is closed
 		 * unchanged (lock released); a commit has completed. */
 		if (j->kind == STORE_COMMIT)
 			log_info("update finished after disconnect: user=%s "
-				 "deleted=%u%s%s", j->user, j->deleted,
+				 "session=%s deleted=%u%s%s", j->user,
+				 j->session_id, j->deleted,
 				 j->ret != MAILDROP_OK ? " error=" : "",
 				 j->ret != MAILDROP_OK ? j->error : "");
 		maildrop_close(&j->drop);
@@ -186,7 +215,10 @@ static void store_job_submit(struct session *s, struct store_job *j)
 	j->job.run = store_job_run;
 	j->job.done = store_job_done;
 	j->session = s;
+	j->worker = s->worker;
+	j->submitted_us = monotonic_us();
 	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	snprintf(j->session_id, sizeof(j->session_id), "%s", s->id);
 	s->store_job = j;
 	s->waiting = true;
 	jobpool_submit(s->worker->jobs, &j->job);

@@ -4,14 +4,15 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "util/shmem.h"
+
 void *sharedtable_create(size_t size)
 {
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *mem = shmem_create(size);
 	pthread_mutexattr_t attr;
 	int err;
 
-	if (mem == MAP_FAILED)
+	if (mem == NULL)
 		return NULL;
 	err = pthread_mutexattr_init(&attr);
 	if (err == 0)

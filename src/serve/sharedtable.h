@@ -1,6 +1,6 @@
 /* sharedtable.h: the memory of a table every worker of the server shares
- * (faildelay.c, xmitrate.c): made by the master before it forks,
- * MAP_SHARED, never unmapped (children use it to the end), its first
+ * (faildelay.c, xmitrate.c): made by the master before it forks
+ * (util/shmem.h), never unmapped (children use it to the end), its first
  * member a process-shared robust mutex, so a worker killed while holding
  * it stops nobody: the next locker takes it over (the entry it was
  * writing is at worst one wrong count). */

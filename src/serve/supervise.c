@@ -31,10 +31,13 @@
 
 #include "auth/auth_process.h"
 #include "net/fdpass.h"
+#include "net/ioloop.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/metrics.h"
 #include "serve/worker.h"
+#include "store/node.h"
 #include "util/log.h"
 
 /* Closes what a child must not keep: the master's signalfd and every
@@ -42,6 +45,10 @@
 static void child_close_inherited(struct master *m, int keep_fd)
 {
 	close(m->signal_fd);
+	supervise_metrics_close_in_child(m);
+	/* the pid file's lock says the master lives: not a child's */
+	if (m->pidfile.fd >= 0)
+		close(m->pidfile.fd);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
 		    m->gens[i].control_fd >= 0)
@@ -139,6 +146,7 @@ static int run_worker(struct master *m, struct generation *g,
 		.listeners = g->listeners, .nlisteners = g->nlisteners,
 		.connlimit = m->connlimit, .faildelay = m->faildelay,
 		.xmitrate = m->xmitrate,
+		.metrics = m->metrics,
 	};
 
 	return worker_run(&setup);
@@ -184,6 +192,7 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 	}
 	close(pair[1]);
 	connlimit_reset_row(m->connlimit, slot_index);
+	metrics_reset_gauges(m->metrics, slot_index);
 	if (slot->ready_fd >= 0)
 		close(slot->ready_fd);
 	slot->ready_fd = -1;
@@ -471,6 +480,8 @@ static void reap(struct master *m)
 				continue;
 			found = true;
 			slot->pid = 0;
+			/* what it had open is gone with it */
+			metrics_reset_gauges(m->metrics, (unsigned)i);
 			if (m->stopping || m->gens[gi].draining) {
 				log_exit(worker_kind(slot->lmtp), pid, status);
 				slot->gen = -1;
@@ -522,6 +533,7 @@ static void reload(struct master *m)
 		goto out_free;
 	}
 	config_warn(cfg);
+	supervise_metrics_reload(m, cfg);
 	gi = start_new_generation(m, cfg, old, "reload failed, keeping the "
 				  "running config");
 	if (gi < 0)
@@ -628,15 +640,60 @@ static void read_ready(struct master *m, int slot_index)
 		announce_if_ready(m, slot->gen);
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The node's heartbeat (store/node.h), from the master's loop: the one
+ * process that lives as long as the node serves. */
+static void beat_if_due(struct master *m)
+{
+	const char *error = "";
+	uint64_t now = monotonic_ms();
+
+	if (!node_heartbeats_enabled() || now < m->next_beat_ms)
+		return;
+	m->next_beat_ms = now + node_beat_interval_ms();
+	if (node_heartbeat_beat(&error) < 0) {
+		if (!m->beat_failing)
+			log_error("node %s: heartbeat failed: %s: %s; after "
+				  "node_heartbeat_timeout its sessions end "
+				  "and other nodes take its locks", node_id(),
+				  error, strerror(errno));
+		m->beat_failing = true;
+	} else if (m->beat_failing) {
+		log_info("node %s: heartbeat written again", node_id());
+		m->beat_failing = false;
+	}
+}
+
+/* poll's timeout: a second, or less when the next beat is due sooner. */
+static int poll_wait_ms(const struct master *m)
+{
+	uint64_t now = monotonic_ms();
+
+	if (!node_heartbeats_enabled())
+		return 1000;
+	if (m->next_beat_ms <= now)
+		return 0;
+	return m->next_beat_ms - now < 1000 ? (int)(m->next_beat_ms - now) :
+					      1000;
+}
+
 int supervise_loop(struct master *m)
 {
 	time_t kill_at = 0;
 
 	for (;;) {
-		struct pollfd pfd[1 + MAX_SLOTS];
-		int slot_of[1 + MAX_SLOTS];
+		struct pollfd pfd[2 + MAX_SLOTS];
+		int slot_of[2 + MAX_SLOTS];
 		struct signalfd_siginfo info;
-		nfds_t npfd = 1;
+		nfds_t npfd = 1, loop_index = 0;
+		int timeout = poll_wait_ms(m);
 
 		if (m->stopping) {
 			/* Auth goes when the workers are gone. */
@@ -667,14 +724,27 @@ int supervise_loop(struct master *m)
 			pfd[npfd++] = (struct pollfd){
 				.fd = m->slots[i].ready_fd, .events = POLLIN };
 		}
-		if (poll(pfd, npfd, 1000) < 0 && errno != EINTR) {
+		if (m->loop != NULL) {
+			/* the metrics endpoint: its ios and timers */
+			int t = ioloop_timeout_ms(m->loop);
+
+			loop_index = npfd;
+			pfd[npfd++] = (struct pollfd){
+				.fd = ioloop_fd(m->loop), .events = POLLIN };
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
+		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return EX_OSERR;
 		}
+		beat_if_due(m);
 		for (nfds_t i = 1; i < npfd; i++) {
-			if (pfd[i].revents != 0)
+			if (pfd[i].revents != 0 && i != loop_index)
 				read_ready(m, slot_of[i]);
 		}
+		if (m->loop != NULL && ioloop_run_once(m->loop) < 0)
+			log_error("metrics event loop: %s", strerror(errno));
 		while (read(m->signal_fd, &info, sizeof(info)) ==
 		       sizeof(info)) {
 			switch (info.ssi_signo) {

@@ -14,13 +14,18 @@
 #include "config/config.h"
 #include "config/worker_setup.h"
 #include "net/listener.h"
+#include "net/sdlisten.h"
 #include "serve/limits.h"
+#include "util/pidfile.h"
 #include "util/privdrop.h"
 
 struct tls_ctx;
 struct connlimit;
 struct faildelay;
 struct xmitrate;
+struct metrics;
+struct metrics_http;
+struct ioloop;
 
 /* Two generations of the most POP3 and LMTP workers: a reload while one
  * drains. (The auth process has room for AUTH_SLOTS_MAX.) */
@@ -64,12 +69,23 @@ struct master {
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	struct xmitrate *xmitrate;
+	struct metrics *metrics;    /* the workers' counters */
+	/* the metrics endpoint (supervise_metrics.c) on a loop the
+	 * supervise loop polls; both NULL without metrics_listen */
+	struct ioloop *loop;
+	struct metrics_http *http;
+	char metrics_listen[CONFIG_STR_MAX]; /* what http listens on */
+	struct pidfile pidfile;     /* fd -1 without pid_file */
+	/* sockets from systemd (LISTEN_FDS), taken by the first binds */
+	struct sdlisten inherited;
 	int signal_fd;
 	int current;        /* index of the newest generation */
 	struct generation gens[MAX_GENERATIONS];
 	struct slot slots[MAX_SLOTS];
 	unsigned generations_started;
 	bool stopping;
+	uint64_t next_beat_ms;  /* CLOCK_MONOTONIC: the node's next heartbeat */
+	bool beat_failing;      /* logged once per run of failed beats */
 };
 
 /* Defaults, then the config file (if given or present), then the -o
@@ -83,6 +99,10 @@ int supervise_load_config(struct master *m, struct config *cfg, char *err,
  * 0, or -1 with err (nothing left open). */
 int supervise_bind(const struct config *cfg, struct generation *g,
 		   const struct generation *old, char *err, size_t errsize);
+/* The first generation's: an address systemd passed a socket for
+ * (m->inherited) is served on it, not bound. 0, or -1 with err. */
+int supervise_bind_first(struct master *m, const struct config *cfg,
+			 struct generation *g, char *err, size_t errsize);
 /* Refuses what the master cannot or must not run: lmtp_listen without an
  * LMTP entry point; a non-loopback lmtp_listen address without tls_cert
  * unless lmtp_allow_insecure_remote. 0, or -1 with err. */
@@ -96,6 +116,18 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 			       struct generation *bound);
 /* Closes g's POP3 and LMTP listeners. */
 void supervise_close_listeners(struct generation *g);
+/* supervise_metrics.c: binds cfg's metrics_listen (as root, before
+ * the privilege drops) and serves GET /metrics from m's counters on
+ * m->loop. Nothing to do without metrics_listen. 0, or -1 with err. */
+int supervise_metrics_start(struct master *m, const struct config *cfg,
+			    char *err, size_t errsize);
+/* A reload cannot move the endpoint: says so when cfg asks to. */
+void supervise_metrics_reload(const struct master *m,
+			      const struct config *cfg);
+void supervise_metrics_stop(struct master *m);
+/* In a forked child: closes the endpoint's and the loop's descriptors. */
+void supervise_metrics_close_in_child(struct master *m);
+
 /* Supervises until SIGTERM/SIGINT and every child is gone. Returns a
  * sysexits status. */
 int supervise_loop(struct master *m);

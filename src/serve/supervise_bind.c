@@ -117,9 +117,11 @@ listener_find(const struct generation *g, const char *name)
 	return NULL;
 }
 
-/* One lmtp_listen item at a time: reused from old, or bound. */
+/* One lmtp_listen item at a time: reused from old, taken from
+ * inherited, or bound. */
 static int bind_lmtp(const struct config *cfg, struct generation *g,
-		     const struct generation *old, char *err, size_t errsize)
+		     const struct generation *old, struct sdlisten *inherited,
+		     char *err, size_t errsize)
 {
 	struct listener_unix_settings us;
 	char copy[CONFIG_STR_MAX];
@@ -145,9 +147,15 @@ static int bind_lmtp(const struct config *cfg, struct generation *g,
 		if (have != NULL) {
 			if (listeners_dup(have, 1, to, err, errsize) < 0)
 				return -1;
-		} else if (listener_bind_list(item, false, &us, to, 1, &bound,
-					      err, errsize) < 0) {
-			return -1;
+		} else {
+			const struct listener_bind_req req = {
+				.list = item, .unix_set = &us,
+				.inherited = inherited,
+			};
+
+			if (listener_bind_req(&req, to, 1, &bound, err,
+					      errsize) < 0)
+				return -1;
 		}
 		g->nlmtp_listeners++;
 	}
@@ -157,8 +165,16 @@ static int bind_lmtp(const struct config *cfg, struct generation *g,
 /* The POP3 listeners: old's when the addresses are the same (a reload:
  * connections wait in the same listen queues meanwhile), else bound. */
 static int bind_pop3(const struct config *cfg, struct generation *g,
-		     const struct generation *old, char *err, size_t errsize)
+		     const struct generation *old, struct sdlisten *inherited,
+		     char *err, size_t errsize)
 {
+	const struct listener_bind_req plain = {
+		.list = cfg->listen, .inherited = inherited,
+	};
+	const struct listener_bind_req tls = {
+		.list = cfg->listen_tls, .tls = true, .inherited = inherited,
+	};
+
 	if (old != NULL && strcmp(cfg->listen, old->cfg->listen) == 0 &&
 	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
 		if (listeners_dup(old->listeners, old->nlisteners,
@@ -167,25 +183,36 @@ static int bind_pop3(const struct config *cfg, struct generation *g,
 		g->nlisteners = old->nlisteners;
 		return 0;
 	}
-	if (listener_bind_list(cfg->listen, false, NULL, g->listeners,
-			       LISTENER_MAX, &g->nlisteners, err,
-			       errsize) < 0 ||
-	    listener_bind_list(cfg->listen_tls, true, NULL, g->listeners,
-			       LISTENER_MAX, &g->nlisteners, err,
-			       errsize) < 0)
+	if (listener_bind_req(&plain, g->listeners, LISTENER_MAX,
+			      &g->nlisteners, err, errsize) < 0 ||
+	    listener_bind_req(&tls, g->listeners, LISTENER_MAX,
+			      &g->nlisteners, err, errsize) < 0)
 		return -1;
+	return 0;
+}
+
+static int bind_all(const struct config *cfg, struct generation *g,
+		    const struct generation *old, struct sdlisten *inherited,
+		    char *err, size_t errsize)
+{
+	g->nlisteners = 0;
+	g->nlmtp_listeners = 0;
+	if (bind_pop3(cfg, g, old, inherited, err, errsize) < 0 ||
+	    bind_lmtp(cfg, g, old, inherited, err, errsize) < 0) {
+		supervise_close_listeners(g);
+		return -1;
+	}
 	return 0;
 }
 
 int supervise_bind(const struct config *cfg, struct generation *g,
 		   const struct generation *old, char *err, size_t errsize)
 {
-	g->nlisteners = 0;
-	g->nlmtp_listeners = 0;
-	if (bind_pop3(cfg, g, old, err, errsize) < 0 ||
-	    bind_lmtp(cfg, g, old, err, errsize) < 0) {
-		supervise_close_listeners(g);
-		return -1;
-	}
-	return 0;
+	return bind_all(cfg, g, old, NULL, err, errsize);
+}
+
+int supervise_bind_first(struct master *m, const struct config *cfg,
+			 struct generation *g, char *err, size_t errsize)
+{
+	return bind_all(cfg, g, NULL, &m->inherited, err, errsize);
 }

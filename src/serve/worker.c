@@ -24,6 +24,7 @@
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/xmitrate.h"
+#include "serve/metrics.h"
 #include "serve/session.h"
 #include "store/maildrop.h"
 #include "util/jobpool.h"
@@ -50,6 +51,19 @@ static struct session *session_by_id(struct worker *w, uint64_t id)
 	return request_id(s) == id ? s : NULL;
 }
 
+/* The auth queue depth of the metrics: sessions waiting for an answer
+ * of the auth process (counted per session, not per message, so a
+ * reply that never comes for a session that left cannot skew it). */
+static void worker_auth_waits(struct worker *w, struct session *s,
+			      bool waits)
+{
+	if (s->auth_pending == waits)
+		return;
+	s->auth_pending = waits;
+	metrics_gauge_add(w->metrics, w->index, METRICS_AUTH_PENDING,
+			  waits ? 1 : -1);
+}
+
 int worker_auth_send(struct worker *w, struct session *s,
 		     struct auth_request *req)
 {
@@ -64,6 +78,7 @@ int worker_auth_send(struct worker *w, struct session *s,
 			  n < 0 ? strerror(errno) : "short send");
 		return -1;
 	}
+	worker_auth_waits(w, s, true);
 	return 0;
 }
 
@@ -82,6 +97,8 @@ int worker_auth_send_sasl(struct worker *w, struct session *s,
 			  n < 0 ? strerror(errno) : "short send");
 		return -1;
 	}
+	/* SASL_ABORT is not answered: the session waits for nothing */
+	worker_auth_waits(w, s, req->type != AUTH_REQ_SASL_ABORT);
 	return 0;
 }
 
@@ -178,14 +195,19 @@ static int worker_track(struct worker *w, struct session *s)
 	if (fdtable_put(&w->by_fd, s->fd, s) < 0)
 		return -1;
 	w->nsessions++;
+	metrics_count(w->metrics, w->index, METRICS_SESSIONS, 1);
+	metrics_gauge_add(w->metrics, w->index, METRICS_SESSIONS_OPEN, 1);
 	return 0;
 }
 
 void worker_session_gone(struct worker *w, struct session *s)
 {
+	worker_auth_waits(w, s, false);
 	if (fdtable_drop(&w->by_fd, s->fd, s)) {
 		w->nsessions--;
 		connlimit_release(w->connlimit, w->index, s->addr);
+		metrics_gauge_add(w->metrics, w->index, METRICS_SESSIONS_OPEN,
+				  -1);
 	}
 	if (w->draining && w->nsessions == 0)
 		ioloop_stop(w->loop);
@@ -209,6 +231,7 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 			  bool tls_by_proxy)
 {
 	const char *why = NULL;
+	bool per_addr = false;
 	struct session *s;
 	char addr[64];
 	int one = 1;
@@ -216,8 +239,11 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 	listener_addr_text(client, addr, sizeof(addr));
 	if (!connlimit_admit(w->connlimit, w->index, addr,
 			     w->cfg->max_connections,
-			     w->cfg->max_connections_per_ip, &why)) {
+			     w->cfg->max_connections_per_ip, &why, &per_addr)) {
 		log_warn("connection refused: rip=%s: %s", addr, why);
+		metrics_refused(w->metrics, w->index, per_addr ?
+				METRICS_REFUSED_PER_IP :
+				METRICS_REFUSED_MAX_CONNECTIONS);
 		refuse(fd, why);
 		return;
 	}
@@ -230,6 +256,7 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 			   l->tls);
 	if (s == NULL) {
 		connlimit_release(w->connlimit, w->index, addr);
+		metrics_refused(w->metrics, w->index, METRICS_REFUSED_SETUP);
 		refuse(fd, "cannot set up the session");
 		return;
 	}
@@ -398,6 +425,7 @@ static void worker_auth_lost(struct worker *w)
 	io_remove(&w->auth_io);
 	close(w->auth_fd);
 	w->auth_fd = -1;
+
 	for (size_t fd = 0; fd < w->by_fd.cap; fd++) {
 		struct session *s = fdtable_get(&w->by_fd, fd);
 		struct auth_reply reply;
@@ -407,6 +435,7 @@ static void worker_auth_lost(struct worker *w)
 			continue;
 		memset(&reply, 0, AUTH_REPLY_HDR);
 		reply.result = AUTH_TEMPFAIL;
+		worker_auth_waits(w, s, false);
 		session_auth_reply(s, &reply);
 	}
 	/* The master starts a new generation; this one drains. */
@@ -443,6 +472,7 @@ static void worker_auth_io(void *context, unsigned ready)
 			log_error("malformed auth reply (%zd bytes)", n);
 			continue;
 		}
+
 		if (reply.id == 0 && reply.result == AUTH_HELLO) {
 			if (reply.data_len == sizeof(w->auth_mech_files))
 				memcpy(&w->auth_mech_files, reply.data,
@@ -458,6 +488,7 @@ static void worker_auth_io(void *context, unsigned ready)
 				worker_auth_logout(w, reply.user);
 			continue;
 		}
+		worker_auth_waits(w, s, false);
 		session_auth_reply(s, &reply);
 	}
 }
@@ -593,6 +624,7 @@ int worker_run(const struct worker_setup *setup)
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
 	w->xmitrate = setup->xmitrate;
+	w->metrics = setup->metrics;
 	maildrop_cache_set_budget(cfg->maildrop_cache_size);
 	{
 		const char *error;

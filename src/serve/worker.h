@@ -20,6 +20,7 @@ struct io;
 struct session;
 struct connlimit;
 struct faildelay;
+struct metrics;
 struct timer;
 struct tls_ctx;
 struct jobpool;
@@ -47,6 +48,7 @@ struct worker {
 	struct worker_listener listen_ctx[LISTENER_MAX];
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	struct metrics *metrics;   /* its row is index; NULL: none kept */
 	struct fdtable by_fd;      /* sessions indexed by socket fd */
 	unsigned nsessions;
 	uint64_t next_serial;
@@ -86,6 +88,7 @@ struct worker_setup {
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	struct xmitrate *xmitrate;
+	struct metrics *metrics;   /* NULL: none kept (--stdio) */
 	/* satchel serve --stdio: no listeners; one session reading fd 0
 	 * and writing fd 1 (a distinct fd 1 must be blocking, see
 	 * conn_set_out_fd), started like accepting (after the hello); the

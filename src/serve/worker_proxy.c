@@ -16,6 +16,7 @@
 
 #include "net/ioloop.h"
 #include "net/proxyproto.h"
+#include "serve/metrics.h"
 #include "util/log.h"
 
 struct proxy_wait {
@@ -54,6 +55,8 @@ static void proxy_wait_end(struct proxy_wait *pw, bool close_fd)
 static void proxy_wait_fail(struct proxy_wait *pw, const char *why)
 {
 	log_warn("connection closed: rip=%s: %s", pw->peer_text, why);
+	metrics_refused(pw->worker->metrics, pw->worker->index,
+			METRICS_REFUSED_PROXY);
 	proxy_wait_end(pw, true);
 }
 

@@ -17,6 +17,7 @@
 #include "store/delivery_mbox.h"
 #include "store/delivery_private.h"
 #include "store/quota.h"
+#include "store/storeroot.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -521,6 +522,11 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 		delivery_result_set(res, DELIVERY_PERM, "5.1.3",
 				    "bad recipient address");
 		return DELIVERY_PERM;
+	}
+	/* RFC 3463 4.3.0: the store is not there; the MTA keeps it queued */
+	if (storeroot_check(spool->set.store_marker, &error) < 0) {
+		delivery_result_set(res, DELIVERY_TEMP, "4.3.0", error);
+		return DELIVERY_TEMP;
 	}
 	/* RFC 5598 / the Postfix and qmail convention: our own trace
 	 * header already names this recipient */

@@ -56,6 +56,7 @@ struct delivery_settings {
 	unsigned dedup_days;       /* keep delivery ids this long; 0 = off */
 	unsigned deadline_secs;    /* lock waits and retries end by then */
 	const char *hostname;      /* in Maildir names (sanitised there) */
+	const char *store_marker;  /* storeroot.h; NULL or "": none */
 	/* The fetch client: the message is stored as written, without the
 	 * header filter, Return-Path, Delivered-To or the loop check (it
 	 * is a copy of a stored message, not new mail from an MTA) */

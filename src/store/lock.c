@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "store/lock.h"
+#include "store/lockowner.h"
+#include "store/node.h"
 #include "util/fileio.h"
-#include "util/strnum.h"
+#include "util/log.h"
 
 #define LOCK_BREAK_STALE_SECS 30 /* a "<path>.break" lives microseconds */
 #define LOCK_TAKE_TRIES 8
@@ -27,6 +29,7 @@ struct lock_file {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	char token[NODE_TOKEN_LEN + 1]; /* ours, in the owner line */
 };
 
 struct lock_mbox {
@@ -66,59 +69,81 @@ static uint64_t lock_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void lock_hostname(char *host, size_t size)
+/* Writes the owner line (lockowner.h) with token. */
+static int lock_write_owner(int fd, const char *token)
 {
-	if (gethostname(host, size) < 0)
-		snprintf(host, size, "localhost");
-	host[size - 1] = '\0';
-}
-
-/* "hostname pid timestamp\n": who holds the lock, for admins and for the
- * same-host dead-pid check. */
-static int lock_write_owner(int fd)
-{
-	char host[HOST_NAME_MAX + 1], buf[HOST_NAME_MAX + 64];
+	struct lock_owner self;
+	char buf[LOCKOWNER_LINE_MAX];
 	int len;
 
-	lock_hostname(host, sizeof(host));
-	len = snprintf(buf, sizeof(buf), "%s %ld %lld\n", host,
-		       (long)getpid(), (long long)time(NULL));
-	if (len < 0 || (size_t)len >= sizeof(buf))
+	lockowner_self(&self, token);
+	len = lockowner_format(&self, buf, sizeof(buf));
+	if (len < 0)
 		return -1;
 	return fileio_write_all(fd, buf, (size_t)len);
 }
 
-/* True when the lock content names this host and a process that is gone.
- * Unparsable content is not proof of anything: only mtime decides then. */
-static bool lock_owner_is_dead(const char *content)
+/* True when the owner line names this node and a holder that is gone: a
+ * process that no longer exists, or one of an earlier boot. Unparsable
+ * content is not proof of anything: only mtime decides then. */
+static bool lock_owner_is_dead(const struct lock_owner *owner)
 {
-	char host[HOST_NAME_MAX + 1], pidtext[24];
-	const char *sp, *end;
-	uint64_t pid;
-
-	sp = strchr(content, ' ');
-	if (sp == NULL)
+	if (strcmp(owner->node, node_id()) != 0)
 		return false;
-	lock_hostname(host, sizeof(host));
-	if ((size_t)(sp - content) != strlen(host) ||
-	    memcmp(content, host, (size_t)(sp - content)) != 0)
-		return false;
-	end = strchr(sp + 1, ' ');
-	if (end == NULL || (size_t)(end - sp - 1) >= sizeof(pidtext))
-		return false;
-	memcpy(pidtext, sp + 1, (size_t)(end - sp - 1));
-	pidtext[end - sp - 1] = '\0';
-	if (strnum_parse_u64(pidtext, INT32_MAX, &pid) < 0 || pid < 2)
-		return false;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	if (strcmp(owner->boot, "-") != 0 &&
+	    strcmp(owner->boot, node_boot_id()) != 0)
+		return true;
+	return kill(owner->pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Returns 1 stale, 0 fresh, -1 with errno (ENOENT: gone meanwhile). The
- * stat of the lock judged is returned in st_r for the removal check. */
-static int lock_check_stale(const char *path, unsigned stale_secs,
-			    struct stat *st_r)
+/* A time the store itself just set: the mtime of a file made next to
+ * path (so a lock is judged by the clock of the host that stamped it, not
+ * by ours). Falls back to our clock when the probe cannot be made. */
+static void lock_store_now(const char *path, struct timespec *now_r)
 {
-	char content[HOST_NAME_MAX + 64];
+	char probe[PATH_MAX];
+	struct stat st;
+	int fd, len;
+
+	clock_gettime(CLOCK_REALTIME, now_r);
+	len = snprintf(probe, sizeof(probe), "%s.clock.%ld", path,
+		       (long)getpid());
+	if (len < 0 || (size_t)len >= sizeof(probe))
+		return;
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0)
+		*now_r = st.st_mtim;
+	close(fd);
+	(void)unlink(probe);
+}
+
+/* True when the lock named by owner belongs to another node that its
+ * heartbeat shows dead (node.h): taken over at once, not after
+ * stale_secs. */
+static bool lock_peer_is_dead(const char *path, const struct lock_owner *owner)
+{
+	struct timespec now;
+
+	if (!node_heartbeats_enabled() || strcmp(owner->node, node_id()) == 0 ||
+	    strcmp(owner->boot, "-") == 0)
+		return false;
+	lock_store_now(path, &now);
+	if (node_judge_peer(owner->node, owner->boot, owner->instance, &now) !=
+	    NODE_DEAD)
+		return false;
+	return true;
+}
+
+/* Returns 1 stale (*why_r says why), 0 fresh, -1 with errno (ENOENT:
+ * gone meanwhile). The stat of the lock judged is returned in st_r for
+ * the removal check. */
+static int lock_check_stale(const char *path, unsigned stale_secs,
+			    struct stat *st_r, const char **why_r)
+{
+	char content[LOCKOWNER_LINE_MAX];
 	ssize_t n;
 	int fd, ret = 0;
 
@@ -130,13 +155,24 @@ static int lock_check_stale(const char *path, unsigned stale_secs,
 		goto out_close;
 	}
 	if (st_r->st_mtime + (time_t)stale_secs < time(NULL)) {
+		*why_r = "not refreshed for lock_stale_timeout";
 		ret = 1;
 		goto out_close;
 	}
 	n = read(fd, content, sizeof(content) - 1);
 	if (n > 0) {
+		struct lock_owner owner;
+
 		content[n] = '\0';
-		ret = lock_owner_is_dead(content) ? 1 : 0;
+		if (lockowner_parse(content, &owner) != 0) {
+			/* proves nothing */
+		} else if (lock_owner_is_dead(&owner)) {
+			*why_r = "its process on this node is gone";
+			ret = 1;
+		} else if (lock_peer_is_dead(path, &owner)) {
+			*why_r = "its node missed its heartbeat or restarted";
+			ret = 1;
+		}
 	}
 out_close:
 	close(fd);
@@ -181,6 +217,7 @@ static int lock_break(const char *path, unsigned stale_secs,
 		      const struct stat *judged)
 {
 	struct stat st, again;
+	const char *why = "";
 	char *brk;
 	int fd, ret = -1;
 
@@ -201,9 +238,13 @@ static int lock_break(const char *path, unsigned stale_secs,
 	}
 	/* re-check under the break lock: still the same stale file? */
 	ret = 0;
-	if (lock_check_stale(path, stale_secs, &again) == 1 &&
-	    again.st_dev == judged->st_dev && again.st_ino == judged->st_ino)
+	if (lock_check_stale(path, stale_secs, &again, &why) == 1 &&
+	    again.st_dev == judged->st_dev &&
+	    again.st_ino == judged->st_ino) {
 		ret = lock_remove_if_same(path, &again);
+		if (ret == 0)
+			log_info("session lock %s: broken (%s)", path, why);
+	}
 	if (unlink(brk) < 0 && errno != ENOENT)
 		ret = -1;
 	close(fd);
@@ -217,6 +258,7 @@ int lock_file_take(const char *path, unsigned stale_secs,
 {
 	struct lock_file *lock;
 	struct stat st;
+	const char *why = "";
 	unsigned tries;
 	int fd = -1;
 
@@ -236,7 +278,7 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		}
 		if (errno != EEXIST)
 			goto out_temp;
-		stale = lock_check_stale(path, stale_secs, &st);
+		stale = lock_check_stale(path, stale_secs, &st, &why);
 		if (stale == 0) {
 			*error_r = "the maildrop is locked by another session";
 			return MAILDROP_IN_USE;
@@ -261,8 +303,9 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		goto out_unlink;
 	lock->fd = fd;
 	lock->path = strdup(path);
-	if (lock->path == NULL || lock_write_owner(fd) < 0 ||
-	    fstat(fd, &st) < 0) {
+	if (lock->path == NULL ||
+	    node_token(lock->token, sizeof(lock->token)) < 0 ||
+	    lock_write_owner(fd, lock->token) < 0 || fstat(fd, &st) < 0) {
 		free(lock->path);
 		free(lock);
 		goto out_unlink;
@@ -280,29 +323,62 @@ out_temp:
 	return MAILDROP_TEMP;
 }
 
+/* True when the file at the lock's path is still the one we made: same
+ * inode and our token in it. open + fstat rather than stat, so an NFS
+ * client revalidates its cached attributes (close-to-open). */
+static bool lock_file_is_ours(const struct lock_file *lock)
+{
+	char content[LOCKOWNER_LINE_MAX];
+	struct lock_owner owner;
+	struct stat st;
+	ssize_t n;
+	bool ours = false;
+	int fd;
+
+	fd = open(lock->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || st.st_dev != lock->dev ||
+	    st.st_ino != lock->ino)
+		goto out_close;
+	n = read(fd, content, sizeof(content) - 1);
+	if (n <= 0)
+		goto out_close;
+	content[n] = '\0';
+	ours = lockowner_parse(content, &owner) == 0 &&
+	       strcmp(owner.token, lock->token) == 0;
+out_close:
+	close(fd);
+	return ours;
+}
+
 int lock_file_refresh(struct lock_file *lock)
 {
 	struct stat st;
 
-	if (futimens(lock->fd, NULL) < 0)
+	if (futimens(lock->fd, NULL) < 0 || fstat(lock->fd, &st) < 0)
 		return -1;
-	if (stat(lock->path, &st) < 0 || st.st_dev != lock->dev ||
-	    st.st_ino != lock->ino)
+	if (!lock_file_is_ours(lock))
 		return -1;
+	/* the mtime just set is the store's now: a node whose own heartbeat
+	 * is older than the timeout may already have lost this lock */
+	if (node_is_fenced(&st.st_mtim)) {
+		log_error("session lock %s: this node's heartbeat is late; "
+			  "other nodes may take its locks", lock->path);
+		return -1;
+	}
 	return 0;
 }
 
 void lock_file_release(struct lock_file **lockp)
 {
 	struct lock_file *lock = *lockp;
-	struct stat st;
 
 	if (lock == NULL)
 		return;
 	*lockp = NULL;
 	/* only our own file: someone may have broken and retaken it */
-	if (stat(lock->path, &st) == 0 && st.st_dev == lock->dev &&
-	    st.st_ino == lock->ino)
+	if (lock_file_is_ours(lock))
 		unlink(lock->path);
 	close(lock->fd);
 	free(lock->path);
@@ -314,7 +390,8 @@ void lock_file_release(struct lock_file **lockp)
  * another host on a shared /var/mail proves nothing: age decides). */
 static bool lock_dotlock_owner_is_dead(const char *path)
 {
-	char content[HOST_NAME_MAX + 64];
+	char content[LOCKOWNER_LINE_MAX];
+	struct lock_owner owner;
 	ssize_t n;
 	int fd;
 
@@ -326,7 +403,8 @@ static bool lock_dotlock_owner_is_dead(const char *path)
 	if (n <= 0)
 		return false;
 	content[n] = '\0';
-	return lock_owner_is_dead(content);
+	return lockowner_parse(content, &owner) == 0 &&
+	       lock_owner_is_dead(&owner);
 }
 
 /* One attempt at the dotlock. Returns 1 taken, 0 busy, 2 not allowed to
@@ -344,7 +422,7 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 		 * SIGKILL can land there) leaves a lock that this host can
 		 * see is dead, instead of one that blocks every MDA for
 		 * LOCK_DOTLOCK_STALE_SECS */
-		if (lock_write_owner(fd) < 0 || fstat(fd, &st) < 0) {
+		if (lock_write_owner(fd, "-") < 0 || fstat(fd, &st) < 0) {
 			unlink(path);
 			close(fd);
 			return -1;

@@ -27,6 +27,11 @@
 #include "store/store_limits.h"
 
 
+/* What UPDATE answers when lock_file_refresh fails just before it. */
+#define LOCK_LOST_NOTHING_CHANGED \
+	"the session lock is no longer this session's (taken over while " \
+	"this node was unreachable): nothing deleted"
+
 struct lock_file;
 struct lock_mbox;
 
@@ -35,8 +40,13 @@ struct lock_mbox;
  * MAILDROP_PERM with *error_r set (always: the log shows it). */
 int lock_file_take(const char *path, unsigned stale_secs,
 		   struct lock_file **lock_r, const char **error_r);
-/* Touches the lock. Returns 0, or -1 when the lock file is no longer ours
- * (removed or replaced by someone who judged it stale). */
+/* Touches the lock and checks it is still ours: the file at its path is
+ * the one we made (open + fstat, our token inside), and, with node
+ * heartbeats (node.h), this node's heartbeat is not older than the
+ * timeout next to the mtime just set. Returns 0, or -1 when the lock is
+ * no longer ours (removed or replaced by someone who judged it stale) or
+ * may be taken at any moment (this node is fenced off). UPDATE calls it
+ * before changing anything. */
 int lock_file_refresh(struct lock_file *lock);
 /* Removes the lock file if it is still ours, frees, sets *lockp = NULL.
  * NULL-safe. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/maildir_private.h"
+#include "store/node.h"
 #include "util/log.h"
 
 const char *const maildir_sub_names[MAILDIR_SUB_COUNT] = { "new", "cur" };
@@ -112,13 +113,17 @@ static void maildir_stamp_dirs(struct maildir *md, struct index_listing *l)
  * leave the mtime as it was, and it can only be that recent. A listing
  * read "in the future" (the clock went back since) is not trusted
  * either. With rec == now, says whether a listing read now will be
- * trusted later. */
+ * trusted later. Never on a store that several nodes share (node
+ * heartbeats on, node.h): another node's change may not be in this
+ * host's cached attributes of the directories yet (NFS acdirmin, FUSE
+ * attr_timeout: open + fstat does not revalidate them), while readdir
+ * sees it, so the directories are read at every open. */
 static bool maildir_listing_usable(const struct index_listing *rec,
 				   const struct index_listing *now)
 {
 	int s;
 
-	if (!rec->valid || !now->valid)
+	if (!rec->valid || !now->valid || node_heartbeats_enabled())
 		return false;
 	if (rec->listed_sec > now->listed_sec ||
 	    (rec->listed_sec == now->listed_sec &&

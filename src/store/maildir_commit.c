@@ -134,6 +134,12 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 
 	if (md->lock == NULL)
 		return MAILDROP_OK; /* no Maildir: nothing to do */
+	/* fencing (docs/scaling.md): a lock another node may have taken
+	 * over while this one was unreachable protects nothing */
+	if (lock_file_refresh(md->lock) < 0) {
+		*error_r = LOCK_LOST_NOTHING_CHANGED;
+		return MAILDROP_TEMP;
+	}
 	gone = calloc(md->files_count + 1, sizeof(*gone));
 	if (gone == NULL) {
 		*error_r = "out of memory";

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "store/driver.h"
+#include "store/storeroot.h"
 
 static const struct maildrop_driver *const maildrop_drivers[] = {
 	[MAILDROP_MAILDIR] = &maildir_driver,
@@ -17,6 +18,8 @@ int maildrop_open(const struct maildrop_settings *set,
 		*error_r = "unknown mail store kind";
 		return MAILDROP_PERM;
 	}
+	if (storeroot_check(set->store_marker, error_r) < 0)
+		return MAILDROP_TEMP;
 	return maildrop_drivers[set->kind]->open(set, drop_r, error_r);
 }
 

@@ -41,6 +41,7 @@ struct maildrop_settings {
 	unsigned expire_days;      /* 0 = never; else delete messages retrieved
 				      more than this many days ago at commit */
 	bool create;               /* create an empty Maildir when missing */
+	const char *store_marker;  /* storeroot.h; NULL or "": none */
 };
 
 struct maildrop_msg {

@@ -643,6 +643,12 @@ static int mbox_commit(struct maildrop *drop, unsigned *deleted_r,
 	size_t i;
 	int ret = MAILDROP_OK;
 
+	/* fencing, as in maildir_commit */
+	if (mb->lock != NULL && lock_file_refresh(mb->lock) < 0) {
+		*error_r = LOCK_LOST_NOTHING_CHANGED;
+		ret = MAILDROP_TEMP;
+		goto out_unlock_session;
+	}
 	if (mb->fd < 0 || mb->drop.count == 0)
 		goto out_unlock_session;
 	gone = calloc(mb->drop.count, sizeof(*gone));

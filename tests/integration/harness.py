@@ -700,6 +700,7 @@ class Server:
         self.state_dir = os.path.join(self.root, "state")
         self.workers = workers
         self.env = dict(env or {})
+        self.popen_kw = {}              # more Popen arguments (preexec_fn)
         self.log_start = 0              # log offset of the running master
         self.generation = 0             # its newest generation said ready
         os.makedirs(self.state_dir)
@@ -883,7 +884,8 @@ class Server:
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
                                      cwd=self.root,
-                                     env=dict(os.environ, **self.env))
+                                     env=dict(os.environ, **self.env),
+                                     **self.popen_kw)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

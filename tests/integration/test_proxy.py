@@ -23,10 +23,7 @@ import tempfile
 import time
 
 from harness import *
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-HAPROXY = os.path.join(ROOT, "build-haproxy", "usr", "sbin", "haproxy")
+from haproxy import Haproxy
 STORES = ("maildir",)
 WORKERS = 1
 PROXY_SRC = "127.0.0.3"         # HAProxy's (and our forger's) source
@@ -89,9 +86,7 @@ def haproxy(ctx):
     """One HAProxy for the module: frontends for v2, v1 and TLS."""
     if "ports" in _haproxy:
         return _haproxy["ports"]
-    if not os.access(HAPROXY, os.X_OK):
-        raise Skip("no %s (make deps unpacks Debian's haproxy)" % HAPROXY)
-    d = tempfile.mkdtemp(prefix="satchel-it-haproxy-")
+    d = tempfile.mkdtemp(prefix="satchel-it-haproxy-pem-")
     pem = os.path.join(d, "site.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-subj", "/CN=localhost", "-days", "1",
@@ -103,16 +98,7 @@ def haproxy(ctx):
                 out.write(f.read())
     ports = {"v2": free_port(), "v1": free_port(), "tls": free_port()}
     server = "server s1 %s:%d source %s" % (SAT_HOST, SAT_PORT, PROXY_SRC)
-    conf = os.path.join(d, "haproxy.cfg")
-    with open(conf, "w") as f:
-        f.write("""global
-    pidfile {d}/haproxy.pid
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend pop_v2
+    body = """frontend pop_v2
     bind 127.0.0.1:{v2}
     default_backend sat_v2
 frontend pop_v1
@@ -127,35 +113,17 @@ backend sat_v1
     {server} send-proxy
 backend sat_ssl
     {server} send-proxy-v2-ssl
-""".format(d=d, pem=pem, server=server, **ports))
-    log = open(os.path.join(d, "haproxy.log"), "wb")
-    proc = subprocess.Popen([HAPROXY, "-f", conf, "-db"], stdout=log,
-                            stderr=subprocess.STDOUT)
-    _haproxy.update(ports=ports, proc=proc, dir=d)
+""".format(pem=pem, server=server, **ports)
+    _haproxy.update(ports=ports, dir=d, proc=Haproxy(body, ports["v1"]))
     import atexit
     atexit.register(stop_haproxy)
-
-    def up():
-        check(proc.poll() is None, "haproxy exited: %s" % open(
-            os.path.join(d, "haproxy.log")).read()[-500:])
-        try:
-            socket.create_connection(("127.0.0.1", ports["v1"]), 1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 10, "haproxy to listen")
     return ports
 
 
 def stop_haproxy():
     proc = _haproxy.pop("proc", None)
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if proc is not None:
+        proc.stop()
     d = _haproxy.pop("dir", None)
     if d:
         shutil.rmtree(d, ignore_errors=True)
