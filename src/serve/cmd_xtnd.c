@@ -30,7 +30,7 @@ struct xmit_job {
 	struct session *session;  /* NULL once the session is gone */
 	struct xmit_relay_settings set;
 	char sender[XMIT_ADDR_MAX + 1];
-	char user[AUTH_USER_MAX], addr[64];
+	char user[AUTH_USER_MAX], addr[AUTH_ADDR_MAX]; /* rip= in logs */
 	struct xmit_addrs rcpts;
 	char *msg;
 	size_t len;
@@ -264,7 +264,7 @@ static enum cmd_outcome xmit_finish(struct session *s, struct xmit *x)
 	     i++) {
 		if (!xmit_addr_equal(from->addr[i], j->sender)) {
 			log_warn("xmit refused: user=%s rip=%s: From:/Sender: "
-				 "<%s> is not <%s>", s->user, s->addr,
+				 "<%s> is not <%s>", s->user, s->log_client,
 				 from->addr[i], j->sender);
 			error = "-ERR From: and Sender: must be your own "
 				"address";
@@ -277,7 +277,8 @@ static enum cmd_outcome xmit_finish(struct session *s, struct xmit *x)
 	}
 	if (!xmitrate_take(s->worker->xmitrate, s->user, cfg->xtnd_xmit_rate)) {
 		log_warn("xmit refused: user=%s rip=%s: more than %u messages "
-			 "in an hour", s->user, s->addr, cfg->xtnd_xmit_rate);
+			 "in an hour", s->user, s->log_client,
+			 cfg->xtnd_xmit_rate);
 		error = "-ERR [SYS/TEMP] too many messages sent, try again "
 			"later";
 		goto out_refuse;
@@ -285,7 +286,7 @@ static enum cmd_outcome xmit_finish(struct session *s, struct xmit *x)
 	free(from);
 	xmit_relay_settings_fill(s, &j->set);
 	snprintf(j->user, sizeof(j->user), "%s", s->user);
-	snprintf(j->addr, sizeof(j->addr), "%s", s->addr);
+	snprintf(j->addr, sizeof(j->addr), "%s", s->log_client);
 	j->job.run = xmit_job_run;
 	j->job.done = xmit_job_done;
 	j->session = s;
