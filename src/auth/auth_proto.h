@@ -135,6 +135,8 @@ struct auth_reply {
 	int32_t login_delay;      /* per user; -1 = the global setting */
 	int64_t quota_bytes;      /* per user; -1 = the global setting */
 	int64_t quota_messages;   /* per user; -1 = the global setting */
+	int32_t workarounds;      /* store/msgconv.h bits; -1 = the global
+				     client_workarounds */
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

@@ -23,6 +23,7 @@ void auth_reply_init(struct auth_reply *reply, uint64_t id)
 	reply->id = id;
 	reply->uid = reply->gid = -1;
 	reply->expire_days = reply->login_delay = -1;
+	reply->workarounds = -1;
 }
 
 void auth_slot_close(struct auth_server *srv, uint32_t slot)

@@ -39,6 +39,7 @@ int auth_userdb_fill(const struct auth_settings *set,
 	reply->login_delay = entry->login_delay;
 	reply->quota_bytes = entry->quota_bytes;
 	reply->quota_messages = entry->quota_messages;
+	reply->workarounds = entry->workarounds;
 	return 0;
 }
 
@@ -92,6 +93,7 @@ enum auth_result auth_userdb_lookup(const struct auth_settings *set,
 	reply->id = id;
 	reply->uid = reply->gid = -1;
 	reply->expire_days = reply->login_delay = -1;
+	reply->workarounds = -1;
 	reply->quota_bytes = reply->quota_messages = -1;
 	if (db == NULL) {
 		*error_r = "no user database loaded";

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/msgconv.h"
 #include "util/strnum.h"
 
 /* uid_t is 32 bits and (uid_t)-1 means "no change" to setresuid() */
@@ -196,6 +197,15 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 				*error_r = "bad number in login_delay=";
 				return -1;
 			}
+		} else if (strcmp(key, "client_workarounds") == 0) {
+			unsigned mask;
+			const char *bad;
+
+			if (msgconv_workarounds_parse(value, &mask, &bad) < 0) {
+				*error_r = "unknown word in client_workarounds=";
+				return -1;
+			}
+			entry->workarounds = (int)mask;
 		} else if (strcmp(key, "quota_bytes") == 0) {
 			if (passwd_parse_quota(value,
 					       &entry->quota_bytes) < 0) {
@@ -234,6 +244,7 @@ int passwd_parse_line(char *line, struct passwd_entry *entry_r,
 	memset(entry_r, 0, sizeof(*entry_r));
 	entry_r->uid = entry_r->gid = -1;
 	entry_r->expire_days = entry_r->login_delay = -1;
+	entry_r->workarounds = -1;
 	entry_r->quota_bytes = entry_r->quota_messages = -1;
 
 	len = strlen(line);

@@ -6,7 +6,9 @@
  * is the extra fields: blank-separated key=value pairs (a "userdb_" prefix
  * is accepted on each key): mail=maildir:~/Maildir, expire=DAYS,
  * login_delay=SECONDS, quota_bytes=OCTETS, quota_messages=COUNT (the
- * delivery quota), and secret={SCHEME}... (repeatable): more secrets
+ * delivery quota), client_workarounds=WORD,WORD (store/msgconv.h: the
+ * user's client workarounds instead of the config's; "none" for none),
+ * and secret={SCHEME}... (repeatable): more secrets
  * for the same password in other schemes, so one user can have, say, a
  * {CRYPT} hash for USER/PASS and a {SCRAM-SHA-256} secret for SCRAM
  * (the password field stays the one Dovecot reads; each scheme at most
@@ -41,6 +43,8 @@ struct passwd_entry {
 	/* delivery quota (quota_bytes=, quota_messages=): -1 when not set
 	 * (the config's default applies), 0 = no limit for this user */
 	long long quota_bytes, quota_messages;
+	/* client_workarounds= (store/msgconv.h bits): -1 when not set */
+	int workarounds;
 	bool disabled;      /* nologin / allow_nets: never authenticates */
 };
 

@@ -5,7 +5,8 @@
  *
  * Columns are taken by name: user, password, secrets (blank-separated
  * {SCHEME} secrets), uid, gid, home, mail, quota_bytes, quota_messages,
- * login_delay, expire (Dovecot's documented names); others are ignored,
+ * login_delay, expire (Dovecot's documented names), client_workarounds
+ * (comma-separated); others are ignored,
  * a NULL value is "not set". The row becomes a passwd-file line and goes
  * through the passwd-file's parser (passwd.h), so a record means the
  * same whichever database holds it, and a value the file could not hold

@@ -17,13 +17,14 @@
 #include "net/listener.h"
 #include "net/netmatch.h"
 #include "store/mailpath.h"
+#include "store/msgconv.h"
 #include "util/log.h"
 #include "util/strnum.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
 		KEY_TLS_VERIFY, KEY_LISTEN, KEY_SASL_MECHS,
 		KEY_LOGLEVEL, KEY_USERS, KEY_MAIL, KEY_LMTP_LISTEN, KEY_MODE,
-		KEY_SIZE, KEY_U64, KEY_NETS };
+		KEY_SIZE, KEY_U64, KEY_NETS, KEY_CHOICE, KEY_WORKAROUNDS };
 
 struct config_key {
 	const char *name;
@@ -32,23 +33,50 @@ struct config_key {
 	size_t size;      /* KEY_STR: buffer size; KEY_SIZE: field size */
 	uint64_t min, max; /* KEY_UINT, KEY_SIZE, KEY_U64 */
 	const char *defval;
+	const char *const *choices; /* KEY_CHOICE: NULL-terminated names,
+				       the field is the unsigned index */
 };
 
 /* FIELD: the key's member of struct config, which may be inside one of
  * the embedded settings structs (tls.cert, auth.apop). */
 #define STR(n, field, d) { n, KEY_STR, offsetof(struct config, field), \
-			   sizeof(((struct config *)0)->field), 0, 0, d }
+			   sizeof(((struct config *)0)->field), 0, 0, d, NULL }
 #define UINT(n, field, lo, hi, d) { n, KEY_UINT, \
 				    offsetof(struct config, field), 0, lo, \
-				    hi, d }
+				    hi, d, NULL }
 #define SPECIAL(n, t, field, d) { n, t, offsetof(struct config, field), \
-				  sizeof(((struct config *)0)->field), 0, 0, d }
+				  sizeof(((struct config *)0)->field), 0, 0, \
+				  d, NULL }
 /* A number with an optional K, M or G suffix (powers of 1024) into an
  * unsigned or a uint64_t field; U64: plain digits into a uint64_t. */
 #define SIZE(n, field, hi, d) { n, KEY_SIZE, offsetof(struct config, field), \
-				sizeof(((struct config *)0)->field), 0, hi, d }
+				sizeof(((struct config *)0)->field), 0, hi, d, \
+				NULL }
+/* One word of a list of names; the field (unsigned) holds its index. */
+#define CHOICE(n, field, names, d) { n, KEY_CHOICE, \
+				     offsetof(struct config, field), \
+				     sizeof(unsigned), 0, 0, d, names }
 #define U64(n, field, hi, d) { n, KEY_U64, offsetof(struct config, field), \
-			       sizeof(uint64_t), 0, hi, d }
+			       sizeof(uint64_t), 0, hi, d, NULL }
+
+static const char *const last_command_names[] = {
+	[LAST_COMMAND_OFF] = "off",
+	[LAST_COMMAND_PERSISTENT] = "persistent",
+	NULL,
+};
+
+static const char *const utf8_legacy_names[] = {
+	[UTF8_LEGACY_SEND] = "send",
+	[UTF8_LEGACY_REJECT] = "reject",
+	[UTF8_LEGACY_WRAP] = "wrap",
+	NULL,
+};
+
+static const char *const lang_names[] = {
+	[LANG_EN] = "en",
+	[LANG_I_DEFAULT] = "i-default",
+	NULL,
+};
 
 static const struct config_key config_keys[] = {
 	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
@@ -81,6 +109,34 @@ static const struct config_key config_keys[] = {
 	SPECIAL("login_sdps", KEY_BOOL, auth.login_sdps, "no"),
 	STR("default_domain", auth.default_domain, ""),
 	SPECIAL("expire", KEY_EXPIRE, expire_days, "never"),
+	/* RFC 1460's LAST, dropped by RFC 1725: off, fetchmail then uses
+	 * UIDL (a per-session "+OK 0" would make it fetch again in keep
+	 * mode); persistent for old clients that know nothing else */
+	CHOICE("last_command", last_command, last_command_names, "off"),
+	/* RFC 6856 (serve/cmd_utf8.h) */
+	SPECIAL("utf8", KEY_BOOL, utf8, "yes"),
+	/* send: as stored, what every client got before RFC 6856 */
+	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "send"),
+	CHOICE("lang_default", lang_default, lang_names, "en"),
+	/* what old clients need (store/msgconv.h), off unless asked for;
+	 * a user's client_workarounds= field replaces it */
+	SPECIAL("client_workarounds", KEY_WORKAROUNDS, client_workarounds,
+		""),
+	/* a port of its own for old Outlooks, the others untouched */
+	SPECIAL("client_workarounds_listen", KEY_LISTEN,
+		client_workarounds_listen, ""),
+	/* qpopper's send-through-POP (serve/cmd_xtnd.h), opt-in: it makes
+	 * the POP3 server a mail submission service */
+	SPECIAL("xtnd_xmit", KEY_BOOL, xtnd_xmit, "no"),
+	STR("xtnd_xmit_relay", xtnd_xmit_relay, ""),
+	STR("xtnd_xmit_sendmail", xtnd_xmit_sendmail, "/usr/sbin/sendmail"),
+	STR("xtnd_xmit_domain", xtnd_xmit_domain, ""),
+	SPECIAL("xtnd_xmit_any_from", KEY_BOOL, xtnd_xmit_any_from, "no"),
+	/* Postfix's message_size_limit default */
+	SIZE("xtnd_xmit_max_size", xtnd_xmit_max_size, 1ull << 30, "10M"),
+	UINT("xtnd_xmit_rate", xtnd_xmit_rate, 0, 1000000, "20"),
+	/* below Postfix's smtpd_timeout (300 s) for each step, for all */
+	UINT("xtnd_xmit_timeout", xtnd_xmit_timeout, 1, 3600, "60"),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
@@ -323,7 +379,7 @@ static int size_parse(const char *text, uint64_t max, uint64_t *value_r)
 
 /* The reason text of a number out of range names the range. Module-global:
  * config parsing runs in the master alone, before any thread or child. */
-static char config_range_reason[80];
+static char config_range_reason[160];
 
 /* Sets one key from text. Returns 0 or -1 with *reason_r. */
 static int config_set(struct config *cfg, const struct config_key *key,
@@ -422,6 +478,32 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		else
 			*(uint64_t *)field = num;
 		return 0;
+	case KEY_CHOICE: {
+		char expected[160];
+		size_t used = 0;
+
+		for (unsigned i = 0; key->choices[i] != NULL; i++) {
+			if (strcmp(value, key->choices[i]) == 0) {
+				*(unsigned *)field = i;
+				return 0;
+			}
+		}
+		for (unsigned i = 0; key->choices[i] != NULL; i++) {
+			int n = snprintf(expected + used,
+					 sizeof(expected) - used, "%s%s",
+					 i == 0 ? "expected " :
+					 key->choices[i + 1] == NULL ?
+					 " or " : ", ", key->choices[i]);
+
+			if (n < 0 || (size_t)n >= sizeof(expected) - used)
+				break;
+			used += (size_t)n;
+		}
+		snprintf(config_range_reason, sizeof(config_range_reason),
+			 "%s", expected);
+		*reason_r = config_range_reason;
+		return -1;
+	}
 	case KEY_TLS_VERIFY:
 		for (int i = 0; i < 3; i++) {
 			if (strcmp(value, tls_verify_names[i]) == 0) {
@@ -431,6 +513,22 @@ static int config_set(struct config *cfg, const struct config_key *key,
 		}
 		*reason_r = "expected no, optional or required";
 		return -1;
+	case KEY_WORKAROUNDS: {
+		const char *bad;
+
+		if (msgconv_workarounds_parse(value,
+					      &cfg->client_workarounds_mask,
+					      &bad) < 0) {
+			*reason_r = "expected outlook-no-nuls, oe-ns-eoh or "
+				    "none";
+			return -1;
+		}
+		if (copy_str(field, key->size, value) < 0) {
+			*reason_r = "value too long";
+			return -1;
+		}
+		return 0;
+	}
 	case KEY_SASL_MECHS: {
 		const char *bad;
 
@@ -606,6 +704,29 @@ int config_override(struct config *cfg, const char *assignment,
 	return config_assign(cfg, copy, "-o", err, errsize);
 }
 
+/* True when item is one of the comma/blank-separated words of list. */
+static bool list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == n && len > 0 && memcmp(p, item, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+bool config_workarounds_on(const struct config *cfg, const char *name)
+{
+	return cfg->client_workarounds_listen[0] == '\0' ||
+	       list_has(cfg->client_workarounds_listen, name);
+}
+
 bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
 {
 	char copy[CONFIG_STR_MAX], host[64], port[8];
@@ -657,6 +778,37 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	    strchr(cfg->auth.gssapi_hostname, '@') != NULL) {
 		snprintf(err, errsize, "gssapi_service and gssapi_hostname "
 			 "cannot contain '@'");
+		return -1;
+	}
+	if (cfg->client_workarounds_listen[0] != '\0') {
+		char copy[CONFIG_STR_MAX], *save = NULL, *it;
+
+		snprintf(copy, sizeof(copy), "%s",
+			 cfg->client_workarounds_listen);
+		for (it = strtok_r(copy, ", \t", &save); it != NULL;
+		     it = strtok_r(NULL, ", \t", &save)) {
+			if (!list_has(cfg->listen, it) &&
+			    !list_has(cfg->listen_tls, it)) {
+				snprintf(err, errsize, "client_workarounds_"
+					 "listen: %.128s is not an address of "
+					 "listen or listen_tls", it);
+				return -1;
+			}
+		}
+	}
+	if (cfg->xtnd_xmit_relay[0] != '\0') {
+		char host[256], port[8];
+
+		if (listener_parse_addr(cfg->xtnd_xmit_relay, host,
+					sizeof(host), port, sizeof(port)) < 0) {
+			snprintf(err, errsize, "xtnd_xmit_relay: expected "
+				 "host:port or [v6]:port");
+			return -1;
+		}
+	}
+	if (cfg->xtnd_xmit_sendmail[0] != '/') {
+		snprintf(err, errsize, "xtnd_xmit_sendmail: expected an "
+			 "absolute path");
 		return -1;
 	}
 	if (strchr(cfg->metrics_listen, ',') != NULL) {
@@ -747,6 +899,7 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_NETS:
 		case KEY_MODE:
 		case KEY_SASL_MECHS:
+		case KEY_WORKAROUNDS:
 		case KEY_LOGLEVEL:
 		case KEY_USERS:
 		case KEY_MAIL:
@@ -770,6 +923,10 @@ void config_print(const struct config *cfg, FILE *out)
 		case KEY_PLAINTEXT:
 			fprintf(out, "%s\n", plaintext_names[
 				*(const enum plaintext_auth *)field]);
+			break;
+		case KEY_CHOICE:
+			fprintf(out, "%s\n", key->choices[
+				*(const unsigned *)field]);
 			break;
 		case KEY_TLS_VERIFY:
 			fprintf(out, "%s\n", tls_verify_names[

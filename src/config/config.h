@@ -18,6 +18,13 @@
  * generations at once (a reload while the old one drains). */
 #define CONFIG_WORKERS_MAX 32
 
+enum last_command { LAST_COMMAND_OFF, LAST_COMMAND_PERSISTENT };
+/* RFC 6856: what a client that did not send UTF8 gets of a message
+ * whose headers need UTF-8 mode */
+enum utf8_legacy { UTF8_LEGACY_SEND, UTF8_LEGACY_REJECT, UTF8_LEGACY_WRAP };
+/* LANG catalogues (serve/cmd_utf8.c) */
+enum lang_tag { LANG_EN, LANG_I_DEFAULT };
+
 /* What `satchel serve` runs with. The lower layers never see this struct:
  * each gets its own settings (tls for net/tls.c, auth for the auth
  * process; the store gets a maildrop_settings per session), which are
@@ -37,6 +44,24 @@ struct config {
 	unsigned workers;                /* after config_finish: the count */
 	bool workers_auto;               /* 0 in the config: one per core */
 	int expire_days;                 /* -1 = NEVER; 0 = delete on retrieval */
+	unsigned last_command;           /* enum last_command */
+	bool utf8;                       /* RFC 6856 UTF8 and LANG */
+	unsigned utf8_legacy;            /* enum utf8_legacy */
+	unsigned lang_default;           /* enum lang_tag: LANG * */
+	char client_workarounds[256];    /* as written (-> the mask) */
+	/* XTND XMIT (serve/cmd_xtnd.h) */
+	bool xtnd_xmit;
+	char xtnd_xmit_relay[CONFIG_STR_MAX]; /* host:port, "" = sendmail */
+	char xtnd_xmit_sendmail[256];
+	char xtnd_xmit_domain[256];      /* "" = hostname */
+	bool xtnd_xmit_any_from;
+	uint64_t xtnd_xmit_max_size;     /* octets, 0 = no limit */
+	unsigned xtnd_xmit_rate;         /* messages per user and hour */
+	unsigned xtnd_xmit_timeout;      /* seconds for the relay */
+	unsigned client_workarounds_mask; /* store/msgconv.h bits */
+	/* listen/listen_tls addresses client_workarounds applies on;
+	 * "" = every listener */
+	char client_workarounds_listen[CONFIG_STR_MAX];
 	unsigned max_line;               /* octets including CRLF (RFC 2449: 255) */
 	unsigned max_bad_lines;          /* over-long/garbage lines before close */
 	unsigned autologout;             /* seconds, >= 600 (RFC 1939 3.) */
@@ -106,6 +131,10 @@ int config_load(struct config *cfg, const char *path, bool path_given,
  * included) into item, or false when there is none: such a port needs
  * TLS and AUTH (issue 8, 6.; satchel serve checks it). */
 bool config_lmtp_remote(const struct config *cfg, char *item, size_t size);
+
+/* True when client_workarounds applies to sessions accepted on the
+ * listener named name (as written in listen or listen_tls). */
+bool config_workarounds_on(const struct config *cfg, const char *name);
 
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */

@@ -11,6 +11,7 @@
 #include "auth/sasl_mech.h"
 #include "serve/metrics.h"
 #include "net/linereader.h"
+#include "serve/cmd_utf8.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -155,8 +156,9 @@ void cmd_auth_abort(struct session *s)
 }
 
 /* Strict base64 (RFC 5034 4.: invalid base64 is rejected) into the
- * request's data. 0 or -1. */
-static int cmd_auth_decode(const char *b64, size_t len)
+ * request's data; for PLAIN and LOGIN in UTF-8 mode the name and
+ * password prepared as USER and PASS are (cmd_utf8.h). 0 or -1. */
+static int cmd_auth_decode(struct session *s, const char *b64, size_t len)
 {
 	char *bin = NULL;
 	size_t bin_len = 0;
@@ -174,6 +176,14 @@ static int cmd_auth_decode(const char *b64, size_t len)
 	if (bin != NULL) {
 		explicit_bzero(bin, bin_len);
 		gsasl_free(bin);
+	}
+	if (s->sasl_prep && bin_len > 0) {
+		int n = cmd_utf8_prep_sasl(s, cmd_auth_req.data, bin_len,
+					   AUTH_SASL_DATA_MAX);
+
+		if (n < 0)
+			return -1;
+		cmd_auth_req.data_len = (uint32_t)n;
 	}
 	return 0;
 }
@@ -223,13 +233,14 @@ enum cmd_outcome cmd_auth(struct session *s, const struct cmd_args *args)
 	}
 	memset(req, 0, AUTH_SASL_REQUEST_HDR);
 	snprintf(req->mech, sizeof(req->mech), "%s", mech->name);
+	s->sasl_prep = s->utf8 && (mech->flags & SASL_MECH_PLAINTEXT);
 	s->login_mech = (uint8_t)(METRICS_MECH_SASL + bit);
 	if (args->argc == 2) {
 		ir = args->argv[1];
 		req->has_data = 1;
 		/* RFC 5034 4.: "=" is an empty initial response */
 		if (strcmp(ir, "=") != 0 &&
-		    cmd_auth_decode(ir, strlen(ir)) < 0) {
+		    cmd_auth_decode(s, ir, strlen(ir)) < 0) {
 			explicit_bzero(req, AUTH_SASL_REQUEST_HDR);
 			session_reply(s, "-ERR invalid base64 in the initial "
 				      "response");
@@ -267,7 +278,7 @@ enum cmd_outcome cmd_auth_continue(struct session *s, char *line,
 		return CMD_DONE;
 	}
 	memset(&cmd_auth_req, 0, AUTH_SASL_REQUEST_HDR);
-	if (s->in.nul_seen || cmd_auth_decode(line, len) < 0) {
+	if (s->in.nul_seen || cmd_auth_decode(s, line, len) < 0) {
 		cmd_auth_abort(s);
 		session_reply(s, "-ERR invalid base64 in the response, "
 			      "authentication aborted");

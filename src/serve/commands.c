@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "serve/cmd_auth.h"
+#include "serve/cmd_utf8.h"
+#include "serve/cmd_xtnd.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
 #include "serve/worker.h"
@@ -56,7 +58,7 @@ static void drop_totals(struct session *s, unsigned *count_r,
 
 		if (!msg->deleted) {
 			count++;
-			octets += msg->size;
+			octets += session_msg_size(s, i);
 		}
 	}
 	*count_r = count;
@@ -86,12 +88,13 @@ static enum cmd_outcome cmd_user(struct session *s,
 			      "allowed on this connection; use STLS first");
 		return CMD_DONE;
 	}
-	if (!user_name_valid(args->argv[0])) {
+	if (!user_name_valid(args->argv[0]) ||
+	    cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), s->user,
+			  sizeof(s->user)) < 0) {
 		s->have_user = false;
 		session_reply(s, "-ERR invalid user name");
 		return CMD_BAD;
 	}
-	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
 	s->have_user = true;
 	/* The same answer for every name: USER must not reveal who exists. */
 	session_reply(s, "+OK send PASS");
@@ -128,16 +131,25 @@ static enum cmd_outcome cmd_pass(struct session *s,
 			      "allowed on this connection; use STLS first");
 		return CMD_DONE;
 	}
-	if (strlen(args->argv[0]) >= sizeof(req.secret)) {
+	memset(&req, 0, sizeof(req));
+	/* RFC 6856 3.: in UTF-8 mode the password is UTF-8, SASLprep'd */
+	if (cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), req.secret,
+			  sizeof(req.secret)) < 0) {
+		explicit_bzero(&req, sizeof(req));
 		s->have_user = false;
 		session_reply(s, "-ERR [AUTH] invalid user name or password");
 		return CMD_DONE;
 	}
-	memset(&req, 0, sizeof(req));
 	req.type = AUTH_REQ_PASS;
+	/* a USER sent before UTF8 is prepared now, as the password is */
+	if (cmd_utf8_prep(s, s->user, strlen(s->user), req.user,
+			  sizeof(req.user)) < 0) {
+		explicit_bzero(&req, sizeof(req));
+		s->have_user = false;
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
 	s->login_mech = METRICS_MECH_USER;
-	snprintf(req.user, sizeof(req.user), "%s", s->user);
-	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[0]);
 	return send_auth(s, &req);
 }
 
@@ -167,12 +179,16 @@ static enum cmd_outcome cmd_apop(struct session *s,
 		return CMD_DONE;
 	}
 	memset(&req, 0, sizeof(req));
+	if (cmd_utf8_prep(s, args->argv[0], strlen(args->argv[0]), req.user,
+			  sizeof(req.user)) < 0) {
+		session_reply(s, "-ERR [AUTH] invalid user name or password");
+		return CMD_DONE;
+	}
 	req.type = AUTH_REQ_APOP;
 	s->login_mech = METRICS_MECH_APOP;
-	snprintf(req.user, sizeof(req.user), "%s", args->argv[0]);
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[1]);
 	snprintf(req.timestamp, sizeof(req.timestamp), "%s", s->timestamp);
-	snprintf(s->user, sizeof(s->user), "%s", args->argv[0]);
+	snprintf(s->user, sizeof(s->user), "%s", req.user);
 	return send_auth(s, &req);
 }
 
@@ -186,6 +202,11 @@ static enum cmd_outcome cmd_stls(struct session *s,
 	}
 	if (s->secured) {
 		session_reply(s, "-ERR the connection is already encrypted");
+		return CMD_DONE;
+	}
+	/* RFC 6856 (issue 12, 1.): UTF8 comes after any STLS */
+	if (s->utf8) {
+		session_reply(s, "-ERR STLS is not allowed after UTF8");
 		return CMD_DONE;
 	}
 	session_reply(s, "+OK begin TLS negotiation");
@@ -208,7 +229,8 @@ static enum cmd_outcome cmd_capa(struct session *s,
 
 	session_reply(s, "+OK capability list follows");
 	session_reply_line(s, "TOP");
-	if (before_login && !s->secured && s->worker->tls != NULL)
+	if (before_login && !s->secured && s->worker->tls != NULL &&
+	    !s->utf8)
 		session_reply_line(s, "STLS");
 	if (before_login && session_plaintext_allowed(s))
 		session_reply_line(s, "USER");
@@ -216,7 +238,9 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	session_reply_line(s, "RESP-CODES");
 	session_reply_line(s, "AUTH-RESP-CODE");
 	cmd_auth_capa(s);
+	cmd_xtnd_capa(s);
 	session_reply_line(s, "PIPELINING");
+	cmd_utf8_capa(s);
 	if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
 	else
@@ -279,8 +303,7 @@ static enum cmd_outcome cmd_list(struct session *s,
 		if (parse_msg_number(s, args->argv[0], &index) < 0)
 			return CMD_DONE;
 		session_reply(s, "+OK %u %llu", index + 1,
-			      (unsigned long long)
-			      maildrop_msg(s->drop, index)->size);
+			      (unsigned long long)session_msg_size(s, index));
 		return CMD_DONE;
 	}
 	drop_totals(s, &count, &octets);
@@ -307,12 +330,24 @@ static enum cmd_outcome cmd_uidl(struct session *s,
 	return CMD_DONE;
 }
 
+/* RFC 6856 5. with utf8_legacy = reject: a client that did not send
+ * UTF8 cannot take a message whose headers need UTF-8 mode. */
+static bool refused_without_utf8(struct session *s, unsigned index)
+{
+	if (s->needs_utf8 == NULL || !s->needs_utf8[index])
+		return false;
+	session_reply(s, "-ERR [UTF8] message %u has UTF-8 headers; send "
+		      "UTF8 before logging in to read it", index + 1);
+	return true;
+}
+
 static enum cmd_outcome cmd_retr(struct session *s,
 				 const struct cmd_args *args)
 {
 	unsigned index;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0)
+	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	session_start_long(s, LONG_MESSAGE, index, -1);
 	return CMD_DONE;
@@ -324,7 +359,8 @@ static enum cmd_outcome cmd_top(struct session *s,
 	unsigned index;
 	uint64_t lines;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0)
+	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	/* RFC 1939 7.: n must be non-negative; a count beyond the body
 	 * means the whole message (fetchmail sends TOP n 99999999). */
@@ -364,9 +400,38 @@ static enum cmd_outcome cmd_rset(struct session *s,
 
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++)
 		maildrop_msg(s->drop, i)->deleted = false;
+	/* RFC 1460 RSET: LAST goes back to its value at the start */
+	s->last_now = s->last_base;
 	drop_totals(s, &count, &octets);
 	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
 		      (unsigned long long)octets);
+	return CMD_DONE;
+}
+
+/* RFC 1460 LAST, removed by RFC 1725. Off by default: a client that
+ * gets -ERR (fetchmail) uses UIDL, where a LAST that forgot earlier
+ * sessions would make it download everything again in keep mode. With
+ * last_command = persistent: the highest number of a message retrieved
+ * in this session or kept from an earlier one (its retrieval time is in
+ * the index, the one EXPIRE counts from). */
+static enum cmd_outcome cmd_last(struct session *s,
+				 const struct cmd_args *args)
+{
+	if (cfg_of(s)->last_command != LAST_COMMAND_PERSISTENT) {
+		session_reply(s, "-ERR LAST is not supported; use UIDL");
+		return CMD_DONE;
+	}
+	session_reply(s, "+OK %u", s->last_now);
+	return CMD_DONE;
+}
+
+/* RFC 1081 RPOP: the client host's word that it checked the user (a
+ * reserved port); nothing to trust on today's networks. */
+static enum cmd_outcome cmd_rpop(struct session *s,
+				 const struct cmd_args *args)
+{
+	session_reply(s, "-ERR RPOP is not supported; use PASS, APOP or "
+		      "AUTH");
 	return CMD_DONE;
 }
 
@@ -392,6 +457,9 @@ static const struct command command_table[] = {
 	{ "STLS", STATE_AUTHORIZATION, 0, 0, false, cmd_stls },
 	{ "AUTH", STATE_AUTHORIZATION, 0, 2, false, cmd_auth },
 	{ "CAPA", BOTH_STATES, 0, 0, false, cmd_capa },
+	/* RFC 6856: UTF8 only before login; LANG in both states */
+	{ "UTF8", STATE_AUTHORIZATION, 0, 0, false, cmd_utf8 },
+	{ "LANG", BOTH_STATES, 0, 1, false, cmd_lang },
 	{ "QUIT", BOTH_STATES, 0, 0, false, cmd_quit },
 	{ "STAT", STATE_TRANSACTION, 0, 0, false, cmd_stat },
 	{ "LIST", STATE_TRANSACTION, 0, 1, false, cmd_list },
@@ -401,6 +469,11 @@ static const struct command command_table[] = {
 	{ "DELE", STATE_TRANSACTION, 1, 1, false, cmd_dele },
 	{ "NOOP", STATE_TRANSACTION, 0, 0, false, cmd_noop },
 	{ "RSET", STATE_TRANSACTION, 0, 0, false, cmd_rset },
+	{ "LAST", STATE_TRANSACTION, 0, 0, false, cmd_last },
+	/* the subcommand table is cmd_xtnd.c's */
+	{ "XTND", STATE_TRANSACTION, 0, CMD_MAX_ARGS, false, cmd_xtnd },
+	/* any argument and state: the answer is the same -ERR */
+	{ "RPOP", BOTH_STATES, 0, 1, true, cmd_rpop },
 	{ "PROXY", STATE_AUTHORIZATION, 0, 5, false, cmd_proxy },
 };
 

@@ -2,16 +2,14 @@
 #include "serve/faildelay.h"
 #include "util/strhash.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "serve/limits.h"
-#include "util/shmem.h"
+#include "serve/sharedtable.h"
 
 struct fail_entry {
 	char addr[64];
@@ -20,36 +18,13 @@ struct fail_entry {
 };
 
 struct faildelay {
-	/* Robust: a worker killed while holding it does not stop the
-	 * others; the next locker takes it over (the entry it was writing
-	 * is at worst a wrong count for one address). */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* first: sharedtable.h */
 	struct fail_entry entries[FAIL_TABLE_SIZE];
 };
 
 struct faildelay *faildelay_create(void)
 {
-	struct faildelay *fd = shmem_create(sizeof(*fd));
-	pthread_mutexattr_t attr;
-	int err;
-
-	if (fd == NULL)
-		return NULL;
-	err = pthread_mutexattr_init(&attr);
-	if (err == 0)
-		err = pthread_mutexattr_setpshared(&attr,
-						   PTHREAD_PROCESS_SHARED);
-	if (err == 0)
-		err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	if (err == 0)
-		err = pthread_mutex_init(&fd->lock, &attr);
-	(void)pthread_mutexattr_destroy(&attr);
-	if (err != 0) {
-		(void)munmap(fd, sizeof(*fd));
-		errno = err;
-		return NULL;
-	}
-	return fd;
+	return sharedtable_create(sizeof(struct faildelay));
 }
 
 static uint64_t monotonic_ms(void)
@@ -61,15 +36,6 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static bool faildelay_lock(struct faildelay *fd)
-{
-	int err = pthread_mutex_lock(&fd->lock);
-
-	if (err == EOWNERDEAD)
-		err = pthread_mutex_consistent(&fd->lock);
-	return err == 0;
-}
-
 unsigned faildelay_record(struct faildelay *fd, const char *addr,
 			  bool failed, unsigned base_ms, unsigned max_ms)
 {
@@ -77,7 +43,7 @@ unsigned faildelay_record(struct faildelay *fd, const char *addr,
 	uint64_t now = monotonic_ms(), delay;
 	unsigned failures;
 
-	if (!faildelay_lock(fd))
+	if (!sharedtable_lock(&fd->lock))
 		return failed ? max_ms : 0; /* never weaker than the limit */
 	if (strcmp(e->addr, addr) != 0 ||
 	    now - e->last_ms > FAIL_FORGET_SECS * 1000ull) {

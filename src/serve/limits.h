@@ -32,6 +32,16 @@
 /* A client address forgets its failures after this long without one. */
 #define FAIL_FORGET_SECS 900
 
+/* Users tracked for the XTND XMIT rate (xmitrate.c, shared by every
+ * worker): only those who send take a slot. */
+#define XMIT_RATE_TABLE_SIZE 1024
+/* XTND XMIT message lines: RFC 5322 2.1.1 allows 998 octets; MTAs take
+ * longer ones (Postfix's line_length_limit is 2048), so do we. */
+#define XMIT_LINE_MAX 4096
+/* Relay threads per worker (XTND XMIT only): a relay that hangs holds
+ * one until xtnd_xmit_timeout, never a store job or the loop. */
+#define WORKER_RELAY_THREADS 2
+
 /* A new worker accepts only once its auth process has said which
  * mechanisms it can serve (CAPA must not lie); if the auth process is
  * this slow to start, the worker listens anyway and logs a warning. */

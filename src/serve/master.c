@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/xmitrate.h"
 #include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
@@ -299,8 +300,10 @@ int master_main(int argc, char **argv)
 	}
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
+	m.xmitrate = xmitrate_create();
 	m.metrics = metrics_create(MAX_SLOTS);
-	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL) {
+	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL ||
+	    m.xmitrate == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;

@@ -16,10 +16,12 @@
 
 #include "net/ioloop.h"
 #include "serve/cmd_auth.h"
+#include "serve/cmd_xtnd.h"
 #include "serve/commands.h"
 #include "serve/limits.h"
 #include "serve/metrics.h"
 #include "serve/worker.h"
+#include "store/utf8wrap.h"
 #include "store/node.h"
 #include "util/log.h"
 
@@ -44,6 +46,15 @@ bool session_plaintext_allowed(const struct session *s)
 		return false;
 	}
 	return false;
+}
+
+uint64_t session_msg_size(const struct session *s, unsigned idx)
+{
+	uint64_t size = maildrop_msg(s->drop, idx)->size;
+
+	if (s->wrap_size != NULL && s->wrap_size[idx] > 0)
+		return s->wrap_size[idx];
+	return s->no_eoh != NULL && s->no_eoh[idx] ? size + 2 : size;
 }
 
 /* An allocation failure here loses the reply; the session is closed
@@ -231,6 +242,9 @@ static void session_handle_line(struct session *s, char *line, size_t len)
 	if (s->sasl_active) {
 		/* RFC 5034 4.: lines are SASL responses until it ends */
 		outcome = cmd_auth_continue(s, line, len);
+	} else if (s->xmit != NULL) {
+		/* XTND XMIT: message lines until "." */
+		outcome = cmd_xtnd_line(s, line, len);
 	} else if (s->in.nul_seen) {
 		session_reply(s, "-ERR invalid character in command");
 		outcome = CMD_BAD;
@@ -275,6 +289,8 @@ static void session_process(struct session *s)
 		if (status == LINE_TOO_LONG && s->sasl_active) {
 			cmd_auth_too_long(s);
 			s->bad_lines++;
+		} else if (status == LINE_TOO_LONG && s->xmit != NULL) {
+			cmd_xtnd_too_long(s);
 		} else if (status == LINE_TOO_LONG) {
 			session_reply(s, "-ERR line too long");
 			s->bad_lines++;
@@ -519,6 +535,9 @@ struct session *session_create(struct worker *worker, int fd,
 	make_id(s);
 	s->state = STATE_AUTHORIZATION;
 	s->expire_days = worker->cfg->expire_days;
+	s->lang = worker->cfg->lang_default;
+	/* --stdio has no listener: the global workarounds apply */
+	s->workarounds_here = true;
 	s->started_ms = s->last_activity_ms = ioloop_now_ms(worker->loop);
 	s->handshake_started_ms = s->started_ms;
 	linereader_init(&s->in, worker->cfg->max_line);
@@ -573,11 +592,17 @@ void session_destroy(struct session **sessionp)
 		worker_auth_logout(s->worker, s->user);
 	if (s->sasl_active)
 		cmd_auth_abort(s);
+	/* a relay running completes without us (cmd_xtnd.c) */
+	cmd_xtnd_detach(s);
+	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
 	maildrop_close(&s->drop);
+	free(s->no_eoh);
+	free(s->needs_utf8);
+	free(s->wrap_size);
 	if (s->state == STATE_TRANSACTION)
 		worker_memory_used(s->worker);
 	timer_remove(&s->timer);

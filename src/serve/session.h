@@ -22,6 +22,9 @@ struct worker;
 struct io;
 struct timer;
 struct store_job;
+struct xmit;
+struct xmit_job;
+struct utf8wrap;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -36,6 +39,7 @@ struct long_reply {
 	unsigned next;                    /* LIST/UIDL: next index */
 	unsigned msg_index;               /* RETR/TOP: the message */
 	struct maildrop_reader *reader;
+	struct utf8wrap *wrap;            /* RETR/TOP of a surrogate */
 	struct msgconv conv;
 };
 
@@ -66,6 +70,7 @@ struct session {
 	bool close_timer_armed;    /* closing: the grace timer runs */
 	bool counted;              /* holds a session slot in the auth process */
 	bool sasl_active;          /* an AUTH exchange runs (cmd_auth.c) */
+	bool sasl_prep;            /* its PLAIN/LOGIN data is SASLprep'd */
 	bool auth_pending;         /* a request to auth is unanswered */
 	uint8_t login_mech;        /* METRICS_MECH_* of the login attempt */
 	unsigned bad_lines;
@@ -83,6 +88,33 @@ struct session {
 	struct store_job *store_job; /* running open or commit, or NULL */
 	int expire_days;           /* -1 never */
 	unsigned login_delay;
+
+	/* persistent LAST (last_command): the highest message number
+	 * retrieved in an earlier session (RSET goes back to it), and the
+	 * highest so far including this one */
+	unsigned last_base, last_now;
+
+	/* client workarounds of this user (store/msgconv.h bits) and, with
+	 * MSGCONV_ADD_EOH, which messages lack the blank line after the
+	 * header (RETR adds it: their sizes are 2 more), else NULL */
+	unsigned workarounds;
+	bool workarounds_here;     /* client_workarounds_listen has ours */
+	bool *no_eoh;
+	/* RFC 6856: UTF8 was accepted; the LANG catalogue (enum lang_tag);
+	 * with utf8_legacy = reject and no UTF8, which messages need UTF-8
+	 * mode (their RETR and TOP get -ERR [UTF8]), else NULL */
+	bool utf8;
+	unsigned lang;
+	bool *needs_utf8;
+	/* utf8_legacy = wrap and no UTF8: the surrogate's size of each
+	 * message that needs UTF-8 mode (store/utf8wrap.h), 0 for the
+	 * others; else NULL */
+	uint64_t *wrap_size;
+
+	/* XTND XMIT (cmd_xtnd.c): a message being received, a relay job
+	 * running; NULL otherwise */
+	struct xmit *xmit;
+	struct xmit_job *xmit_job;
 
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;
@@ -128,6 +160,11 @@ void session_start_long(struct session *s, enum long_kind kind,
 /* Accepts STLS: the "+OK" is flushed in clear, then the handshake runs
  * and every byte received before it is thrown away (RFC 2595 4.). */
 void session_start_tls(struct session *s);
+
+/* What RETR sends of message idx in this session (before stuffing,
+ * without the terminator): the store's size and what a workaround adds.
+ * STAT, LIST and the "+OK n octets" of RETR all use it. */
+uint64_t session_msg_size(const struct session *s, unsigned idx);
 
 /* True when plaintext passwords may be sent on this connection now. */
 bool session_plaintext_allowed(const struct session *s);

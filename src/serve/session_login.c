@@ -79,6 +79,9 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	set.store_marker = cfg->mail_store_marker;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
+	/* the user's own field, else the config's on its listeners */
+	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds :
+			 s->workarounds_here ? cfg->client_workarounds_mask : 0;
 	if (session_store_open(s, &set) < 0) {
 		log_error("user=%s session=%s: out of memory for the maildrop "
 			  "open", s->user, s->id);
@@ -134,8 +137,11 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 	worker_auth_login_done(s->worker, s->user, s->log_client);
 	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
 		count++;
-		octets += maildrop_msg(s->drop, i)->size;
+		octets += session_msg_size(s, i);
+		if (maildrop_msg(s->drop, i)->seen)
+			s->last_base = i + 1;
 	}
+	s->last_now = s->last_base;
 	session_reply(s, "+OK maildrop has %u messages (%llu octets)", count,
 		      (unsigned long long)octets);
 	session_arm_timer(s);

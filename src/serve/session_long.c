@@ -8,8 +8,14 @@
 #include "serve/limits.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
+#include "store/utf8wrap.h"
 #include "serve/worker.h"
 #include "util/log.h"
+
+static ssize_t long_read_original(void *ctx, char *buf, size_t size)
+{
+	return maildrop_reader_read(ctx, buf, size);
+}
 
 void session_start_long(struct session *s, enum long_kind kind,
 			unsigned msg_index, int64_t top_lines)
@@ -29,13 +35,29 @@ void session_start_long(struct session *s, enum long_kind kind,
 				      "%u", msg_index + 1);
 			return;
 		}
+		/* utf8_legacy = wrap: the surrogate instead */
+		if (s->wrap_size != NULL && s->wrap_size[msg_index] > 0 &&
+		    utf8wrap_open(long_read_original, s->reply.reader,
+				  &s->reply.wrap, &error) < 0) {
+			log_error("user=%s message %u: surrogate: %s",
+				  s->user, msg_index + 1, error);
+			maildrop_reader_destroy(&s->reply.reader);
+			session_reply(s, "-ERR [SYS/TEMP] cannot read message "
+				      "%u", msg_index + 1);
+			return;
+		}
 		msgconv_init(&s->reply.conv, true, top_lines);
+		s->reply.conv.workarounds = s->workarounds;
 		if (top_lines < 0) {
+			uint64_t size = session_msg_size(s, msg_index);
+
 			session_reply(s, "+OK %llu octets",
-				      (unsigned long long)msg->size);
+				      (unsigned long long)size);
 			msg->retrieved = true;
+			if (msg_index + 1 > s->last_now)
+				s->last_now = msg_index + 1;
 			s->retr_count++;
-			s->retr_bytes += msg->size;
+			s->retr_bytes += size;
 			metrics_count(s->worker->metrics, s->worker->index,
 				      METRICS_RETRIEVALS, 1);
 		} else {
@@ -59,7 +81,9 @@ static int long_fill_message(struct session *s)
 		char *dst;
 
 		if (!msgconv_is_done(&r->conv))
-			got = maildrop_reader_read(r->reader, chunk,
+			got = r->wrap != NULL ?
+			      utf8wrap_read(r->wrap, chunk, sizeof(chunk)) :
+			      maildrop_reader_read(r->reader, chunk,
 						   sizeof(chunk));
 		if (got < 0)
 			return -1;
@@ -114,7 +138,8 @@ static int listing_line(struct session *s, enum long_kind kind, unsigned n,
 	p = format_u64(num + sizeof(num), n);
 	nlen = (size_t)(num + sizeof(num) - p);
 	if (kind == LONG_LIST) {
-		value = format_u64(size_buf + sizeof(size_buf), msg->size);
+		value = format_u64(size_buf + sizeof(size_buf),
+				   session_msg_size(s, n - 1));
 		vlen = (size_t)(size_buf + sizeof(size_buf) - value);
 	} else {
 		value = msg->uidl;
@@ -156,6 +181,7 @@ static int long_fill_listing(struct session *s)
 
 void session_long_end(struct session *s)
 {
+	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	s->reply.kind = LONG_NONE;
 }

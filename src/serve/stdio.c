@@ -20,6 +20,7 @@
 #include "net/fdpass.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/xmitrate.h"
 #include "serve/worker.h"
 #include "util/log.h"
 
@@ -176,7 +177,9 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 	 * in and out like any accepted connection) */
 	setup.connlimit = connlimit_create(1);
 	setup.faildelay = faildelay_create();
-	if (setup.connlimit == NULL || setup.faildelay == NULL) {
+	setup.xmitrate = xmitrate_create();
+	if (setup.connlimit == NULL || setup.faildelay == NULL ||
+	    setup.xmitrate == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		close(auth_fd);
 		ret = EX_OSERR;

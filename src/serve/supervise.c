@@ -145,6 +145,7 @@ static int run_worker(struct master *m, struct generation *g,
 		.auth_fd = auth_fd, .ready_fd = ready_fd,
 		.listeners = g->listeners, .nlisteners = g->nlisteners,
 		.connlimit = m->connlimit, .faildelay = m->faildelay,
+		.xmitrate = m->xmitrate,
 		.metrics = m->metrics,
 	};
 

@@ -22,6 +22,7 @@
 struct tls_ctx;
 struct connlimit;
 struct faildelay;
+struct xmitrate;
 struct metrics;
 struct metrics_http;
 struct ioloop;
@@ -67,6 +68,7 @@ struct master {
 	lmtp_worker_run_fn *lmtp_run; /* deliver/'s, from main.c; NULL: none */
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	struct xmitrate *xmitrate;
 	struct metrics *metrics;    /* the workers' counters */
 	/* the metrics endpoint (supervise_metrics.c) on a loop the
 	 * supervise loop polls; both NULL without metrics_listen */

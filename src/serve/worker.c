@@ -23,6 +23,7 @@
 #include "net/ioloop.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
+#include "serve/xmitrate.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
 #include "store/maildrop.h"
@@ -259,6 +260,7 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 		refuse(fd, "cannot set up the session");
 		return;
 	}
+	s->workarounds_here = config_workarounds_on(w->cfg, l->name);
 	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
 	if (tls_by_proxy)
 		s->secured = true;
@@ -535,6 +537,13 @@ static void worker_jobs_io(void *context, unsigned ready)
 	(void)jobpool_complete(w->jobs);
 }
 
+static void worker_relay_jobs_io(void *context, unsigned ready)
+{
+	struct worker *w = context;
+
+	(void)jobpool_complete(w->relay_jobs);
+}
+
 static int worker_jobs_setup(struct worker *w)
 {
 	w->jobs = jobpool_create(WORKER_STORE_THREADS);
@@ -542,7 +551,16 @@ static int worker_jobs_setup(struct worker *w)
 		return -1;
 	w->jobs_io = io_add(w->loop, jobpool_fd(w->jobs), IO_READ, false,
 			    worker_jobs_io, w);
-	return w->jobs_io == NULL ? -1 : 0;
+	if (w->jobs_io == NULL)
+		return -1;
+	if (!w->cfg->xtnd_xmit)
+		return 0;
+	w->relay_jobs = jobpool_create(WORKER_RELAY_THREADS);
+	if (w->relay_jobs == NULL)
+		return -1;
+	w->relay_jobs_io = io_add(w->loop, jobpool_fd(w->relay_jobs), IO_READ,
+				  false, worker_relay_jobs_io, w);
+	return w->relay_jobs_io == NULL ? -1 : 0;
 }
 
 /* --- signals --- */
@@ -607,6 +625,7 @@ int worker_run(const struct worker_setup *setup)
 	w->nlisteners = setup->nlisteners;
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
+	w->xmitrate = setup->xmitrate;
 	w->metrics = setup->metrics;
 	maildrop_cache_set_budget(cfg->maildrop_cache_size);
 	{
@@ -672,6 +691,9 @@ out_free:
 	 * completes, an opened maildrop's lock is released) */
 	io_remove(&w->jobs_io);
 	jobpool_destroy(&w->jobs);
+	/* a relay that started completes (the message was whole) */
+	io_remove(&w->relay_jobs_io);
+	jobpool_destroy(&w->relay_jobs);
 	/* the loop does not own its ios (--stdio returns through main,
 	 * where LeakSanitizer would see them) */
 	io_remove(&w->signal_io);

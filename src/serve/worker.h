@@ -26,6 +26,7 @@ struct tls_ctx;
 struct jobpool;
 struct worker_stdio;
 struct proxy_wait;
+struct xmitrate;
 
 struct worker_listener {
 	struct worker *worker;
@@ -62,6 +63,11 @@ struct worker {
 	struct timer *trim_timer;  /* gives heap back when quiet */
 	struct jobpool *jobs;      /* store jobs (session_store.c) */
 	struct io *jobs_io;        /* its completion eventfd */
+	/* XTND XMIT (xtnd_xmit = yes): relays to the MTA, apart from the
+	 * store jobs (a slow relay must not hold a login); else NULL */
+	struct jobpool *relay_jobs;
+	struct io *relay_jobs_io;
+	struct xmitrate *xmitrate; /* shared: messages per user and hour */
 	struct pending_note *notes;       /* notes to auth waiting for room */
 	struct pending_note **notes_tail;
 	bool draining;             /* no new connections; exit when empty */
@@ -83,6 +89,7 @@ struct worker_setup {
 	size_t nlisteners;
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
+	struct xmitrate *xmitrate;
 	struct metrics *metrics;   /* NULL: none kept (--stdio) */
 	/* satchel serve --stdio: no listeners; one session reading fd 0
 	 * and writing fd 1 (a distinct fd 1 must be blocking, see

@@ -190,6 +190,8 @@ static struct maildir *maildir_take_parked(struct maildir *md,
 	for (i = 0; i < parked->files_count; i++) {
 		parked->drop.msgs[i].deleted = false;
 		parked->drop.msgs[i].retrieved = false;
+		/* the commit that parked it stamped this session's RETRs */
+		parked->drop.msgs[i].seen = parked->files[i].retrieved != 0;
 	}
 	parked->drop.expire_days = md->drop.expire_days;
 	parked->lock = md->lock;

@@ -605,6 +605,7 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 			size = z.sizes[t++];
 		}
 		m->size = size;
+		m->seen = f->retrieved != 0;
 		f->entry = NULL; /* points into the index, freed soon */
 		if (e != NULL && e->uidl == e->key) {
 			/* the index says the UIDL is the base (so it is

@@ -49,6 +49,9 @@ struct maildrop_msg {
 	char uidl[MAILDROP_UIDL_MAX + 1];   /* NUL-terminated */
 	bool deleted;                       /* DELE in this session */
 	bool retrieved;                     /* RETR in this session */
+	bool seen;                          /* retrieved in an earlier session
+					       and kept (a retrieval time in
+					       the index): persistent LAST */
 };
 
 struct maildrop;

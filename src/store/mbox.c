@@ -319,6 +319,7 @@ static void mbox_load_index(struct mbox *mb)
 
 		if (e != NULL) {
 			mb->info[i].retrieved = e->retrieved;
+			mb->drop.msgs[i].seen = e->retrieved != 0;
 			matched++;
 		}
 	}

@@ -9,6 +9,47 @@
 
 #include "store/msgconv.h"
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} msgconv_workaround_names[] = {
+	{ "outlook-no-nuls", MSGCONV_NO_NULS },
+	{ "oe-ns-eoh", MSGCONV_ADD_EOH },
+};
+
+int msgconv_workarounds_parse(const char *list, unsigned *mask_r,
+			      const char **bad_r)
+{
+	const char *p = list;
+	unsigned mask = 0;
+
+	while (*p != '\0') {
+		size_t len, i;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == 0)
+			break;
+		for (i = 0; i < sizeof(msgconv_workaround_names) /
+				sizeof(msgconv_workaround_names[0]); i++) {
+			const char *name = msgconv_workaround_names[i].name;
+
+			if (strlen(name) == len && memcmp(p, name, len) == 0)
+				break;
+		}
+		if (i < sizeof(msgconv_workaround_names) /
+			sizeof(msgconv_workaround_names[0]))
+			mask |= msgconv_workaround_names[i].bit;
+		else if (!(len == 4 && memcmp(p, "none", 4) == 0)) {
+			*bad_r = p;
+			return -1;
+		}
+		p += len;
+	}
+	*mask_r = mask;
+	return 0;
+}
+
 void msgconv_init(struct msgconv *conv, bool stuff, int64_t top_lines)
 {
 	memset(conv, 0, sizeof(*conv));
@@ -27,8 +68,7 @@ static void msgconv_end_line(struct msgconv *conv)
 	conv->line_start = true;
 	conv->prev_cr = false;
 	conv->line_len = 0;
-	if (conv->body_lines < 0)
-		return;
+	/* RETR too: MSGCONV_ADD_EOH must know whether the header ended */
 	if (!conv->in_body) {
 		if (empty) {
 			conv->in_body = true;
@@ -36,7 +76,7 @@ static void msgconv_end_line(struct msgconv *conv)
 		}
 		return;
 	}
-	if (--conv->body_lines == 0)
+	if (conv->body_lines > 0 && --conv->body_lines == 0)
 		conv->done = true;
 }
 
@@ -82,6 +122,13 @@ size_t msgconv_feed(struct msgconv *conv, const char *in, size_t in_len,
 			n = (size_t)(lf - (in + ip));
 		/* n >= 1: in[ip] is not LF */
 		memcpy(out + op, in + ip, n);
+		if (conv->workarounds & MSGCONV_NO_NULS) {
+			char *nul = out + op, *end = out + op + n;
+
+			while ((nul = memchr(nul, '\0', (size_t)(end - nul))) !=
+			       NULL)
+				*nul++ = (char)0x80;
+		}
 		op += n;
 		ip += n;
 		conv->prev_cr = in[ip - 1] == '\r';
@@ -97,14 +144,52 @@ size_t msgconv_finish(struct msgconv *conv, char *out, size_t out_size)
 {
 	/* line_start also covers the empty message and a finished TOP (it
 	 * always stops right after a LF). */
-	if (conv->line_start || out_size < 2)
+	bool crlf = !conv->line_start;
+	bool eoh = (conv->workarounds & MSGCONV_ADD_EOH) && !conv->in_body;
+	size_t n = 0;
+
+	if (out_size < (crlf ? 2u : 0u) + (eoh ? 2u : 0u))
 		return 0;
-	out[0] = '\r';
-	out[1] = '\n';
-	conv->line_start = true;
-	conv->prev_cr = false;
-	conv->line_len = 0;
-	return 2;
+	if (crlf) {
+		out[n++] = '\r';
+		out[n++] = '\n';
+		conv->line_start = true;
+		conv->prev_cr = false;
+		conv->line_len = 0;
+	}
+	if (eoh) {
+		out[n++] = '\r';
+		out[n++] = '\n';
+		conv->in_body = true;
+	}
+	return n;
+}
+
+int msgconv_header_ends(ssize_t (*read)(void *ctx, char *buf, size_t size),
+			void *ctx)
+{
+	char in[8192], out[8192];
+	struct msgconv conv;
+
+	/* the same line rule as RETR: TOP 0 is done at the blank line */
+	msgconv_init(&conv, false, 0);
+	while (!conv.done) {
+		ssize_t got = read(ctx, in, sizeof(in));
+		size_t done_in = 0;
+
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0;
+		while (done_in < (size_t)got && !conv.done) {
+			size_t out_len;
+
+			done_in += msgconv_feed(&conv, in + done_in,
+						(size_t)got - done_in, out,
+						sizeof(out), &out_len);
+		}
+	}
+	return 1;
 }
 
 bool msgconv_is_done(const struct msgconv *conv)

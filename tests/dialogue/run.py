@@ -40,7 +40,8 @@ In C: and R: lines, \\r \\n \\0 \\t \\\\ and \\xNN are escapes, and
     {APOP:secret}         the APOP digest of secret with this session's
                           greeting timestamp (RFC 1939 7.),
     {REPEAT:N:text}       text N times.
-In S: lines,
+In S: lines the same escapes apply (a byte such as \\x80 is matched as
+is), and
     {TIMESTAMP}           matches the APOP timestamp <...@...>,
     {VERSION}             is the version `satchel --version` prints,
     {ANY}                 matches any text.
@@ -78,7 +79,10 @@ SANITIZER_PATTERNS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 # ------------------------------------------------------------- fixture
 #
 # alice (Maildir, three messages), bob (an empty Maildir), carol (mbox,
-# two messages), eve (uid 0, never served). All passwords are {PLAIN},
+# two messages), eve (uid 0, never served), olive (Maildir, two odd
+# messages), oscar (olive's Maildir with client_workarounds=), ute
+# (UTF-8 headers, RFC 6856) and j\u00f6rg (a UTF-8 name with ute's
+# Maildir). All passwords are {PLAIN},
 # so APOP works for each.
 # The messages are written with LF line ends: sizes are after LF->CRLF.
 
@@ -91,6 +95,31 @@ ALICE_MSGS = [
      b"line 3\n"),
     ("new", "1732590003.M3P100.test",
      b"Subject: three\n\n.\n..\nlast\n"),
+]
+
+# olive: what the client workarounds are for (a NUL in a body, a message
+# without the blank line after its header)
+OLIVE_MSGS = [
+    ("new", "1732590011.M11P100.test", b"Subject: nul\n\nA\0B\n"),
+    ("new", "1732590012.M12P100.test",
+     b"Subject: headers only\nX-Test: yes\n"),
+]
+
+# ute: RFC 6856 (a UTF-8 Subject, a UTF-8 file name in a MIME part's
+# header, UTF-8 only in a body); j\u00f6rg (a UTF-8 name, NFC) has ute's
+# Maildir
+UTE_MSGS = [
+    ("new", "1732590021.M21P100.test",
+     "Subject: gr\u00fc\u00dfe\n\nhallo\n".encode()),
+    ("new", "1732590022.M22P100.test",
+     ("Subject: attachment\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/mixed;\n boundary=\"b1\"\n\n"
+      "preamble\n--b1\nContent-Type: text/plain\n\ntext\n"
+      "--b1\nContent-Type: text/plain\n"
+      "Content-Disposition: attachment; filename=\"r\u00e9sum\u00e9.txt\"\n"
+      "\nbody\n--b1--\n").encode()),
+    ("new", "1732590023.M23P100.test",
+     "Subject: plain\n\nbody: gr\u00fc\u00dfe\n".encode()),
 ]
 
 CAROL_MBOX = (
@@ -122,26 +151,34 @@ def make_fixture(root):
     """Writes the config, passwd-file and maildrops; returns the config
     path."""
     mail = os.path.join(root, "mail")
-    for user in ("alice", "bob"):
+    for user in ("alice", "bob", "olive", "ute"):
         for sub in ("new", "cur", "tmp"):
             os.makedirs(os.path.join(mail, user, sub))
-    for sub, name, data in ALICE_MSGS:
-        fn = os.path.join(mail, "alice", sub, name)
-        with open(fn, "wb") as f:
-            f.write(data)
-        os.utime(fn, (1732590000, 1732590000))
+    for user, msgs in (("alice", ALICE_MSGS), ("olive", OLIVE_MSGS),
+                       ("ute", UTE_MSGS)):
+        for sub, name, data in msgs:
+            fn = os.path.join(mail, user, sub, name)
+            with open(fn, "wb") as f:
+                f.write(data)
+            os.utime(fn, (1732590000, 1732590000))
     os.makedirs(os.path.join(root, "mbox"))
     carol = os.path.join(root, "mbox", "carol")
     with open(carol, "wb") as f:
         f.write(CAROL_MBOX)
     os.makedirs(os.path.join(root, "state"))
     passwd = os.path.join(root, "passwd")
-    with open(passwd, "w") as f:
+    with open(passwd, "w", encoding="utf-8") as f:
         f.write("alice:{PLAIN}secret\n"
                 "bob:{PLAIN}bobpw\n"
+                "olive:{PLAIN}olivepw\n"
+                "ute:{PLAIN}utepw\n"
+                "j\u00f6rg:{PLAIN}p\u00e4sswort::::::mail=maildir:%s/ute\n"
+                # the workarounds for this user only
+                "oscar:{PLAIN}oscarpw::::::mail=maildir:%s/olive "
+                "client_workarounds=outlook-no-nuls,oe-ns-eoh\n"
                 "carol:{PLAIN}carolpw:::::: mail=mbox:%s\n"
                 # uid 0: refused after a correct password ([SYS/PERM])
-                "eve:{PLAIN}evepw:0:0\n" % carol)
+                "eve:{PLAIN}evepw:0:0\n" % (mail, mail, carol))
     os.chmod(passwd, 0o600)
     lines = [
         "users = passwd-file:%s" % passwd,
@@ -272,8 +309,8 @@ def expect_regex(text, version):
         elif p == "{ANY}":
             rx += r"[^\r\n]*"
         else:
-            rx += re.escape(p)
-    return re.compile(rx.encode() + rb"\r\n\Z", re.S)
+            rx += re.escape(unescape(p).decode("latin-1"))
+    return re.compile(rx.encode("latin-1") + rb"\r\n\Z", re.S)
 
 
 def show(line):

@@ -200,6 +200,21 @@ class TcpRecorder:
         self.sock.close()
 
 
+def self_signed_cert(directory, name="selfsigned"):
+    """A throw-away EC certificate for localhost in directory (for a test
+    that only needs TLS up, not test_tls's CA): (cert, key) paths."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + ".key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "30", "-subj", "/CN=localhost"],
+                       capture_output=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("openssl req: %r" % r.stderr[-300:])
+    os.chmod(key, 0o644)
+    return cert, key
+
+
 def wait_until(predicate, timeout=5.0, interval=0.05):
     """Polls predicate (bounded); returns its last value."""
     deadline = time.monotonic() + timeout

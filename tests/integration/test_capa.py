@@ -88,3 +88,25 @@ def test_plaintext_always(ctx):
     check("USER" in names(capa(p)), "USER missing with plaintext_auth = always")
     p.login("alice", srv.passwords["alice"])
     p.quit()
+
+
+def test_xtnd_xmit_only_when_enabled(ctx):
+    """XTND XMIT is listed exactly when xtnd_xmit = yes (on loopback: no
+    TLS needed), in both states; LAST and the client workarounds are no
+    extensions and never listed."""
+    ctx.srv.fill("alice", [])
+    p = ctx.srv.login("alice")
+    check(not any(c.startswith("XTND") for c in capa(p)), "XTND listed while off")
+    p.quit()
+    srv = ctx.server(opts={"xtnd_xmit": "yes", "last_command": "persistent",
+                           "client_workarounds": "oe-ns-eoh"}).start()
+    p = srv.connect()
+    caps = capa(p)
+    check_caps(caps)
+    check("XTND XMIT" in caps, "XTND XMIT missing before login: %s" % caps)
+    p.login("alice", srv.passwords["alice"])
+    caps = capa(p)
+    check("XTND XMIT" in caps, "XTND XMIT missing after login: %s" % caps)
+    check(not any(c.split()[0] in ("LAST", "OE-NS-EOH") for c in caps),
+          "not extensions, yet listed: %s" % caps)
+    p.quit()

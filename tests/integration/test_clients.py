@@ -86,8 +86,10 @@ def test_curl_dele(ctx):
 
 # ----------------------------------------------------------- fetchmail
 
-def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm"):
+def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm", args=(),
+              srv=None):
     need("fetchmail")
+    srv = srv or ctx.srv
     home = os.path.join(ctx.tmp, tag)
     out = os.path.join(home, "out")
     os.makedirs(out, exist_ok=True)
@@ -101,11 +103,11 @@ def fetchmail(ctx, rc_extra, keep, uidl=False, apop=False, tag="fm"):
                 "poll 127.0.0.1 with proto %s port %d timeout 20 %s\n"
                 "  user \"alice\" there with password \"%s\" is \"alice\" here\n"
                 "  sslproto '' %s %s\n"
-                % ("APOP" if apop else "POP3", ctx.srv.port, "uidl" if uidl else "",
-                   ctx.srv.passwords["alice"], "keep" if keep else "no keep", rc_extra))
+                % ("APOP" if apop else "POP3", srv.port, "uidl" if uidl else "",
+                   srv.passwords["alice"], "keep" if keep else "no keep", rc_extra))
     os.chmod(rc, 0o600)
     env = dict(os.environ, HOME=home, FETCHMAILHOME=home)
-    r = subprocess.run(["fetchmail", "-f", rc, "--nosyslog", "--invisible", "--norewrite",
+    r = subprocess.run(["fetchmail"] + list(args) + ["-f", rc, "--nosyslog", "--invisible", "--norewrite",
                         "--nodetach", "--mda", mda, "-i", os.path.join(home, ".fetchids"),
                         "--pidfile", os.path.join(home, "fetchmail.pid")],
                        capture_output=True, timeout=90, env=env)

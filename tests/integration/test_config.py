@@ -50,7 +50,7 @@ def test_check_prints_effective_config(ctx):
     for line in r.stdout.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        m = re.match(r"^([a-z_]+) = ?(.*)$", line)
+        m = re.match(r"^([a-z][a-z0-9_]*) = ?(.*)$", line)
         check(m, "--check output line not 'key = value': %r" % line)
         kv[m.group(1)] = m.group(2)
     for key in ("listen", "users", "mail", "apop", "plaintext_auth", "expire", "login_delay",

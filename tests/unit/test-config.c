@@ -6,6 +6,7 @@
 
 #include "auth/userdb.h"
 #include "config/config.h"
+#include "store/msgconv.h"
 #include "unit.h"
 
 static const char *write_file(const char *text)
@@ -128,6 +129,85 @@ static void test_delivery_keys(void)
 	      printed(&cfg, "mbox_rd = no\n") &&
 	      printed(&cfg, "lmtp_max_message_size = 0\n"),
 	      "--check prints the other keys");
+}
+
+/* A word from a list (KEY_CHOICE): the value, --check, the error. */
+static void test_choice_keys(void)
+{
+	struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	CHECK(cfg.last_command == LAST_COMMAND_OFF, "LAST off by default");
+	CHECK(printed(&cfg, "last_command = off\n"), "--check prints off");
+	CHECK(override_ok(&cfg, "last_command=persistent") &&
+	      cfg.last_command == LAST_COMMAND_PERSISTENT, "persistent");
+	CHECK(printed(&cfg, "last_command = persistent\n"),
+	      "--check prints persistent");
+	CHECK(config_override(&cfg, "last_command=session", err,
+			      sizeof(err)) < 0 &&
+	      strstr(err, "expected off or persistent") != NULL &&
+	      cfg.last_command == LAST_COMMAND_PERSISTENT,
+	      "an unknown word refused, naming the choices");
+
+	CHECK(cfg.client_workarounds_mask == 0, "no workarounds by default");
+	CHECK(override_ok(&cfg, "client_workarounds=oe-ns-eoh outlook-no-nuls")
+	      && cfg.client_workarounds_mask ==
+	      (MSGCONV_ADD_EOH | MSGCONV_NO_NULS), "both workarounds");
+	CHECK(printed(&cfg, "client_workarounds = oe-ns-eoh outlook-no-nuls\n"),
+	      "--check prints them as written");
+	CHECK(config_override(&cfg, "client_workarounds=outlook", err,
+			      sizeof(err)) < 0 &&
+	      cfg.client_workarounds_mask ==
+	      (MSGCONV_ADD_EOH | MSGCONV_NO_NULS),
+	      "an unknown workaround refused, the old value kept");
+	CHECK(config_workarounds_on(&cfg, "127.0.0.1:110"),
+	      "every listener when client_workarounds_listen is empty");
+	CHECK(override_ok(&cfg, "client_workarounds_listen=127.0.0.1:1110") &&
+	      !config_workarounds_on(&cfg, "127.0.0.1:110") &&
+	      config_workarounds_on(&cfg, "127.0.0.1:1110"),
+	      "only the listed listener");
+	CHECK(config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "client_workarounds_listen") != NULL,
+	      "a listed address that is no listener is refused");
+}
+
+static void test_utf8_keys(void)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_SEND &&
+	      cfg.lang_default == LANG_EN, "RFC 6856 defaults");
+	CHECK(override_ok(&cfg, "utf8_legacy=reject") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_REJECT, "utf8_legacy reject");
+	CHECK(override_ok(&cfg, "utf8_legacy=wrap") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_WRAP, "utf8_legacy wrap");
+	CHECK(!override_ok(&cfg, "utf8_legacy=drop"), "an unknown mode");
+	CHECK(override_ok(&cfg, "lang_default=i-default") &&
+	      cfg.lang_default == LANG_I_DEFAULT &&
+	      printed(&cfg, "lang_default = i-default\n"), "lang_default");
+}
+
+static void test_xtnd_keys(void)
+{
+	struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	CHECK(!cfg.xtnd_xmit && cfg.xtnd_xmit_relay[0] == '\0' &&
+	      cfg.xtnd_xmit_max_size == 10u << 20 && cfg.xtnd_xmit_rate == 20 &&
+	      !cfg.xtnd_xmit_any_from, "XTND XMIT defaults");
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0, "defaults finish");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=[::1]:25") &&
+	      config_finish(&cfg, err, sizeof(err)) == 0, "a v6 relay");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=mail.example") &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "xtnd_xmit_relay") != NULL, "a relay without port");
+	CHECK(override_ok(&cfg, "xtnd_xmit_relay=") &&
+	      override_ok(&cfg, "xtnd_xmit_sendmail=sendmail") &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "absolute") != NULL, "a relative sendmail");
 }
 
 int main(void)
@@ -268,5 +348,8 @@ int main(void)
 	CHECK(config_override(&cfg, "login_delay=-5", err, sizeof(err)) < 0,
 	      "negative number refused");
 	test_delivery_keys();
+	test_choice_keys();
+	test_xtnd_keys();
+	test_utf8_keys();
 	return unit_done();
 }

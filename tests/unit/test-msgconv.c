@@ -271,8 +271,110 @@ static void bench(size_t line_len)
 	free(out);
 }
 
+/* One whole conversion with workarounds, output as a string. */
+static char *convert_with(const char *in, size_t len, int64_t top,
+			  unsigned workarounds, size_t *out_len_r)
+{
+	static char out[256];
+	struct msgconv conv;
+	size_t pos = 0, n, used = 0;
+
+	msgconv_init(&conv, true, top);
+	conv.workarounds = workarounds;
+	while (pos < len && !msgconv_is_done(&conv)) {
+		/* 5 octets of output at a time: the NUL rule across splits */
+		pos += msgconv_feed(&conv, in + pos, len - pos, out + used, 5,
+				    &n);
+		used += n;
+	}
+	used += msgconv_finish(&conv, out + used, 4);
+	*out_len_r = used;
+	return out;
+}
+
+struct mem_reader {
+	const char *data;
+	size_t len, pos, chunk;
+};
+
+static ssize_t mem_read(void *ctx, char *buf, size_t size)
+{
+	struct mem_reader *m = ctx;
+	size_t n = m->len - m->pos;
+
+	if (n > size)
+		n = size;
+	if (n > m->chunk)
+		n = m->chunk;
+	memcpy(buf, m->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static int header_ends(const char *text, size_t chunk)
+{
+	struct mem_reader m = { text, strlen(text), 0, chunk };
+
+	return msgconv_header_ends(mem_read, &m);
+}
+
+static void test_workarounds(void)
+{
+	static const char nul[] = "A: b\n\nx\0y\0\0z\n";
+	unsigned mask;
+	const char *bad;
+	size_t n;
+	char *out;
+
+	CHECK(msgconv_workarounds_parse("outlook-no-nuls, oe-ns-eoh", &mask,
+					&bad) == 0 &&
+	      mask == (MSGCONV_NO_NULS | MSGCONV_ADD_EOH), "both words");
+	CHECK(msgconv_workarounds_parse("", &mask, &bad) == 0 && mask == 0,
+	      "empty: none");
+	CHECK(msgconv_workarounds_parse("none", &mask, &bad) == 0 &&
+	      mask == 0, "none");
+	CHECK(msgconv_workarounds_parse("oe-ns-eoh,outlook", &mask,
+					&bad) < 0 && strcmp(bad, "outlook") == 0,
+	      "a prefix of a word is refused");
+
+	out = convert_with(nul, sizeof(nul) - 1, -1, MSGCONV_NO_NULS, &n);
+	CHECK(n == sizeof(nul) - 1 + 3 &&
+	      memcmp(out, "A: b\r\n\r\nx\x80y\x80\x80z\r\n", n) == 0,
+	      "outlook-no-nuls: NUL as 0x80, same size");
+	out = convert_with(nul, sizeof(nul) - 1, -1, 0, &n);
+	CHECK(n == sizeof(nul) - 1 + 3 && memchr(out, '\0', n) != NULL,
+	      "without it NUL passes");
+
+	out = convert_with("A: b\nC: d\n", 10, -1, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 14 && memcmp(out, "A: b\r\nC: d\r\n\r\n", n) == 0,
+	      "oe-ns-eoh adds the blank line");
+	out = convert_with("A: b\nC: d", 9, -1, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 14 && memcmp(out, "A: b\r\nC: d\r\n\r\n", n) == 0,
+	      "oe-ns-eoh after a last line without LF");
+	out = convert_with("A: b\n", 5, 3, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 8 && memcmp(out, "A: b\r\n\r\n", n) == 0,
+	      "oe-ns-eoh in TOP");
+	out = convert_with("A: b\n\nbody\n", 11, -1, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 14 && memcmp(out, "A: b\r\n\r\nbody\r\n", n) == 0,
+	      "oe-ns-eoh leaves a message with a body alone");
+	out = convert_with("A: b\n\nbody\n", 11, 0, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 8 && memcmp(out, "A: b\r\n\r\n", n) == 0,
+	      "TOP 0 with oe-ns-eoh: one blank line");
+	out = convert_with("", 0, -1, MSGCONV_ADD_EOH, &n);
+	CHECK(n == 2 && memcmp(out, "\r\n", 2) == 0,
+	      "an empty message gets the blank line");
+
+	CHECK(header_ends("A: b\n\nx", 1) == 1, "header ends (1-octet reads)");
+	CHECK(header_ends("A: b\r\n\r\nx", 3) == 1, "header ends (CRLF)");
+	CHECK(header_ends("\nbody\n", 100) == 1, "empty header ends");
+	CHECK(header_ends("A: b\nC: d\n", 2) == 0, "no blank line");
+	CHECK(header_ends("A: b\n\r", 100) == 0, "a lone CR is no line");
+	CHECK(header_ends("", 100) == 0, "empty message: no blank line");
+}
+
 int main(int argc, char **argv)
 {
+	test_workarounds();
 	test_cases();
 	test_property();
 	if (argc > 1 && strcmp(argv[1], "bench") == 0) {

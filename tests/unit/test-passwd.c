@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "auth/passwd.h"
+#include "store/msgconv.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/test-passwd.XXXXXX";
@@ -49,6 +50,7 @@ static void test_parse_fields(void)
 	CHECK(e.home == NULL && e.mail == NULL, "home/mail unset");
 	CHECK(e.expire_days == -1 && e.login_delay == -1, "extras unset");
 	CHECK(e.quota_bytes == -1 && e.quota_messages == -1, "quota unset");
+	CHECK(e.workarounds == -1, "client_workarounds unset");
 	CHECK(!e.disabled, "not disabled");
 
 	CHECK(parse("bob@example.org:$y$j9T$abc:1001:1002:Bob B:/home/bob:"
@@ -68,6 +70,13 @@ static void test_parse_fields(void)
 		    "userdb_quota_messages=0", &e, &error) == 0 &&
 	      e.quota_bytes == 10737418240LL && e.quota_messages == 0,
 	      "quota_bytes past 32 bits, quota_messages 0 (none)");
+	CHECK(parse("w:{PLAIN}x::::::client_workarounds=oe-ns-eoh,"
+		    "outlook-no-nuls", &e, &error) == 0 &&
+	      e.workarounds == (MSGCONV_ADD_EOH | MSGCONV_NO_NULS),
+	      "client_workarounds=");
+	CHECK(parse("w:{PLAIN}x::::::userdb_client_workarounds=none", &e,
+		    &error) == 0 && e.workarounds == 0,
+	      "client_workarounds=none: none even with a global one");
 
 	CHECK(parse("c:{PLAIN}x::::::userdb_mail=mbox:/var/mail/c", &e,
 		    &error) == 0, "empty middle fields");
@@ -120,6 +129,7 @@ static void test_parse_errors(void)
 		"a:{PLAIN}x:1:1::/h::login_delay=2147483648",
 		"a:{PLAIN}x:1:1::/h::mail=",
 		"a:{PLAIN}x:1:1::/h::quota_bytes=1G",
+		"a:{PLAIN}x:1:1::/h::client_workarounds=outlook",
 		"a:{PLAIN}x:1:1::/h::quota_bytes=-1",
 		"a:{PLAIN}x:1:1::/h::quota_messages=",
 		"a:{PLAIN}x:1:1::/h::quota_messages=9223372036854775808",
