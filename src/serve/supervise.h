@@ -52,6 +52,9 @@ struct slot {
 	bool lmtp;          /* an LMTP worker (else POP3) */
 };
 
+/* The kinds of child, each sandboxed alike (util/sandbox.c). */
+enum sandbox_kind { SANDBOX_AUTH, SANDBOX_WORKER, SANDBOX_LMTP, SANDBOX_KINDS };
+
 struct master {
 	const char *config_path;
 	bool config_given;
@@ -68,6 +71,7 @@ struct master {
 	struct slot slots[MAX_SLOTS];
 	unsigned generations_started;
 	bool stopping;
+	bool sandbox_logged[SANDBOX_KINDS]; /* its one log line is out */
 };
 
 /* Defaults, then the config file (if given or present), then the -o
