@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "auth/auth_server.h"
 #include "auth/loginname.h"
 #include "auth/password.h"
@@ -33,6 +35,16 @@ static void auth_verify_free(struct hashjob *job)
 		free(job->context);
 	}
 	hashpool_job_free(&job);
+}
+
+/* The stored secret still the one the job checked: compared in constant
+ * time like every secret (docs/security.md); only the lengths, which a
+ * reload may change, are compared plainly. */
+static bool auth_verify_same_secret(const char *now, const char *checked)
+{
+	size_t len = strlen(checked);
+
+	return strlen(now) == len && CRYPTO_memcmp(now, checked, len) == 0;
 }
 
 static void auth_verify_failed(const struct auth_verify_ctx *ctx,
@@ -70,7 +82,7 @@ static void auth_verify_finish_password(struct auth_server *srv,
 	if (srv->db != NULL && job->matched && !ctx->force_fail)
 		entry = userdb_lookup_cached(srv->db, ctx->user);
 	if (entry == NULL || entry->disabled ||
-	    strcmp(entry->password, job->stored) != 0) {
+	    !auth_verify_same_secret(entry->password, job->stored)) {
 		reply->result = AUTH_FAILED;
 		auth_verify_failed(ctx, job->matched && !ctx->force_fail ?
 				   "user changed meanwhile" :

@@ -496,7 +496,7 @@ int passwd_db_load(const char *path, struct passwd_db **db_r,
 		/* over-long lines are refused, never cut: half a record
 		 * could still parse and mean something else */
 		if ((size_t)(end - line) > PASSWD_LINE_MAX) {
-			snprintf(err, errsize, "%s:%u: line longer than %u "
+			snprintf(err, errsize, "%s:%u: line longer than %d "
 				 "octets", path, lineno, PASSWD_LINE_MAX);
 			goto out_destroy;
 		}

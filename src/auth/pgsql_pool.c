@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/strnum.h"
 
 #define PGSQL_BACKOFF_MIN_MS 1000
 #define PGSQL_BACKOFF_MAX_MS 30000
@@ -106,6 +107,7 @@ static int pgsql_parse(struct pgsql_pool *p, const char *conninfo,
 		       const char **error_r)
 {
 	const char *host = NULL, *hostaddr = NULL, *port = NULL;
+	uint64_t secs;
 	const char *options = "", *timeout = NULL;
 	bool keepalives = false, appname = false;
 	char *err = NULL;
@@ -163,8 +165,10 @@ static int pgsql_parse(struct pgsql_pool *p, const char *conninfo,
 	}
 	p->n_hosts = n;
 	p->connect_timeout_ms = PGSQL_CONNECT_TIMEOUT_MS;
-	if (timeout != NULL && atoi(timeout) > 0)
-		p->connect_timeout_ms = (unsigned)atoi(timeout) * 1000;
+	/* libpq's connect_timeout, in seconds; anything else keeps ours */
+	if (timeout != NULL && strnum_parse_u64(timeout, 3600, &secs) == 0 &&
+	    secs > 0)
+		p->connect_timeout_ms = (unsigned)secs * 1000;
 	/* the server's own timer; the client keeps one too (a stopped
 	 * server runs no timer) */
 	olen = strlen(options) + 64;

@@ -404,7 +404,7 @@ int scram_server_client_final(struct scram_server *s,
 	if (!scram_starts(p, end, "c="))
 		return -1;
 	if (n - 2 != strlen(s->cbind_b64) ||
-	    memcmp(p + 2, s->cbind_b64, n - 2) != 0) {
+	    CRYPTO_memcmp(p + 2, s->cbind_b64, n - 2) != 0) {
 		*why_r = "channel binding mismatch";
 		return -1;
 	}

@@ -273,6 +273,8 @@ static const struct config_key config_keys[] = {
 	SPECIAL("quota_permanent", KEY_BOOL, quota_permanent, "no"),
 	/* Debian's /var/mail is mboxo (Postfix local, procmail, mutt) */
 	SPECIAL("mbox_rd", KEY_BOOL, mbox_rd, "no"),
+	/* no_new_privs and no core dumps in auth and the workers */
+	SPECIAL("sandbox", KEY_BOOL, sandbox, "yes"),
 	SPECIAL("delivery_refuse_nul", KEY_BOOL, delivery_refuse_nul, "no"),
 	UINT("delivery_dedup_days", delivery_dedup_days, 0, 365, "7"),
 };

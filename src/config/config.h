@@ -104,6 +104,7 @@ struct config {
 	bool quota_permanent;              /* over quota: 5.2.2 / 77 */
 	bool mbox_rd;                      /* mboxrd quoting, else mboxo */
 	bool delivery_refuse_nul;          /* NUL in a message: 5.6.0 */
+	bool sandbox;                      /* util/sandbox.c in children */
 	unsigned delivery_dedup_days;      /* 0 = no idempotent delivery */
 };
 

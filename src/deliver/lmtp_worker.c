@@ -171,7 +171,7 @@ static int worker_track(struct lmtp_worker *w, struct lmtp_session *s)
  * and an address that cannot be read counts as remote. */
 static bool conn_remote(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
@@ -196,7 +196,7 @@ static void worker_accept(void *context, unsigned ready)
 	struct lmtp_worker *w = wl->worker;
 
 	for (int i = 0; i < 16 && !w->srv.draining; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		struct lmtp_session *s;
 		char addr[64];

@@ -44,14 +44,12 @@ static void fetch_import_add(struct fetch_import *im, const char *uidl,
 static void fetch_import_mpop(struct fetch_import *im, char *line)
 {
 	char host[256], user[256];
-	unsigned count;
 
 	if (line[0] == '#')
 		return;
 	if (line[0] == ' ') {
 		im->in_block =
-			sscanf(line, " %u %255s %255s", &count, host, user) ==
-				3 &&
+			sscanf(line, " %*u %255s %255s", host, user) == 2 &&
 			strcmp(host, im->a->url.host) == 0 &&
 			strcmp(user, im->a->url.user) == 0;
 		return;
@@ -139,7 +137,6 @@ int fetch_import(const struct fetch_account *a, const char *spec)
 	const char *why = NULL, *file = NULL;
 	size_t kind, n;
 	FILE *in;
-	int ret;
 
 	for (kind = 0; kind < 3; kind++) {
 		n = strlen(fetch_import_kinds[kind]);
@@ -159,7 +156,7 @@ int fetch_import(const struct fetch_account *a, const char *spec)
 		return FETCH_EXIT_IOERR;
 	}
 	if (fetch_state_path(a, path, sizeof(path)) < 0 ||
-	    (ret = journal_open(path, &im.journal, &why)) != JOURNAL_OK) {
+	    journal_open(path, &im.journal, &why) != JOURNAL_OK) {
 		fclose(in);
 		fprintf(stderr, "satchel fetch: %s: %s\n", path,
 			why != NULL ? why : "another fetch is running");

@@ -83,7 +83,7 @@ static bool fetch_listing_uidl_line(char *line, size_t len, void *context)
 
 int fetch_listing_stat(struct fetch_job *job)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	char *sp, count[48];
 	uint64_t n, octets = 0;
 	int ret;
@@ -136,7 +136,7 @@ static int fetch_listing_alloc(struct fetch_job *job)
 int fetch_listing_uidls(struct fetch_job *job)
 {
 	struct fetch_uidl_parse p = { .job = job };
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret;
 
 	if (job->count == 0) {
@@ -175,7 +175,7 @@ int fetch_listing_uidls(struct fetch_job *job)
 static int fetch_listing_one_uidl(struct fetch_job *job, unsigned num,
 				  const char *uidl, bool *same_r)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	char text[128], *sp;
 	uint64_t n;
 	int ret = pop3client_read_status(&job->s.pc, &st, job->s.reply,
@@ -247,7 +247,7 @@ static bool fetch_listing_size_line(char *line, size_t len, void *context)
 
 int fetch_listing_sizes(struct fetch_job *job)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret = pop3client_send(&job->s.pc, "LIST");
 
 	if (ret == 0)

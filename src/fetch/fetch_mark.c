@@ -8,6 +8,7 @@
 #include "fetch/fetch_mark.h"
 #include "store/uidl.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/strnum.h"
 
 int fetch_mark_format(const struct fetch_mark *m, char *out, size_t size)
@@ -106,8 +107,11 @@ int fetch_mark_write(const char *path, const struct fetch_mark *m)
 
 void fetch_mark_remove(const char *path)
 {
-	if (unlink(path) < 0 && errno != ENOENT)
-		(void)truncate(path, 0); /* an empty mark parses as none */
+	/* an empty mark parses as none; should that fail too, the mark's
+	 * ident no longer matches a later listing and is not used */
+	if (unlink(path) < 0 && errno != ENOENT && truncate(path, 0) < 0)
+		log_warn("%s: cannot remove or empty: %s", path,
+			 strerror(errno));
 }
 
 bool fetch_mark_usable(const struct fetch_mark *m, uint64_t ident,

@@ -246,7 +246,7 @@ static void fetch_record_now(struct fetch_job *job)
 static int fetch_retrieve_one(struct fetch_job *job, struct fetch_msg *m)
 {
 	enum fetch_dest_result result;
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	const char *why;
 	bool failed = false;
 	int ret;
@@ -371,7 +371,7 @@ static bool fetch_delete_due(const struct fetch_job *job,
 
 static int fetch_delete(struct fetch_job *job)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	time_t now = time(NULL);
 	size_t i = 0, j, batch;
 	int ret;

@@ -68,7 +68,7 @@ static bool fetch_sdps_line(char *line, size_t len, void *context)
 static int fetch_sdps_one(struct fetch_job *job, struct fetch_msg *m)
 {
 	struct fetch_sdps_reply r = { .count = 0 };
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	char *sender, *rcpt;
 	size_t ls, lr;
 	int ret;

@@ -106,7 +106,7 @@ static bool fetch_session_capa_line(char *line, size_t len, void *context)
 
 int fetch_session_capa(struct fetch_session *s, struct fetch_caps *caps)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret;
 
 	memset(caps, 0, sizeof(*caps));
@@ -133,7 +133,7 @@ int fetch_session_capa(struct fetch_session *s, struct fetch_caps *caps)
  * explicit allow_plaintext. */
 static bool fetch_session_peer_loopback(struct fetch_session *s)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 
 	if (getpeername(s->pc.conn.fd, (struct sockaddr *)&ss, &len) < 0)
@@ -199,7 +199,7 @@ static int fetch_session_tls(struct fetch_session *s,
 static int fetch_session_greeting(struct fetch_session *s,
 				  struct fetch_offer *offer)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret = pop3client_read_status(&s->pc, &st, s->greeting,
 					 sizeof(s->greeting));
 
@@ -215,7 +215,7 @@ static int fetch_session_greeting(struct fetch_session *s,
 static int fetch_session_stls(struct fetch_session *s,
 			      const struct fetch_account *a)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret;
 
 	if (s->caps.known && !s->caps.stls) {
@@ -246,7 +246,7 @@ static int fetch_session_login(struct fetch_session *s,
 {
 	const char *why = "login failed";
 	char text[POP3CLIENT_LINE_MAX + 1];
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	int ret;
 
 	offer->user = !s->caps.known || s->caps.user;
@@ -326,7 +326,7 @@ int fetch_session_open(struct fetch_session *s,
 
 bool fetch_session_close(struct fetch_session *s)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	bool ok = false;
 
 	if (s->connected && pop3client_send(&s->pc, "QUIT") == 0 &&

@@ -40,7 +40,7 @@ fetch_top_one(struct fetch_job *job, struct fetch_msg *m,
 	      struct fetch_top_reply *r, fetch_top_fn *fn, void *context,
 	      int *ret_r)
 {
-	struct pop3_status st;
+	struct pop3_status st = { 0 };
 	bool failed = false;
 	int ret;
 

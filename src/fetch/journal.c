@@ -167,6 +167,7 @@ int journal_parse_line(const char *line, size_t len, const char **uidl_r,
 	uint64_t when = 0;
 	size_t n;
 
+	/* len octets are read; NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 	if (len < 3 || line[1] != ' ' ||
 	    (line[0] != '+' && line[0] != '-' && line[0] != '?'))
 		return 0;

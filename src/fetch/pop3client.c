@@ -293,7 +293,7 @@ static int pop3client_read_line(struct pop3client *pc, char *line,
 int pop3client_read_status(struct pop3client *pc, struct pop3_status *st,
 			   char *line, size_t size)
 {
-	size_t len;
+	size_t len = 0;
 	int ret = pop3client_read_line(pc, line, size, &len);
 
 	if (ret < 0)
@@ -349,7 +349,7 @@ int pop3client_read_lines(struct pop3client *pc,
 			  void *context)
 {
 	char line[POP3CLIENT_LINE_MAX + 1];
-	size_t len;
+	size_t len = 0;
 	int ret;
 
 	for (;;) {
@@ -359,6 +359,7 @@ int pop3client_read_lines(struct pop3client *pc,
 		if (len == 1 && line[0] == '.')
 			return 0;
 		/* byte-stuffing (RFC 1939 3.) */
+		/* read_line wrote len >= 0 octets; NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 		if (line[0] == '.') {
 			memmove(line, line + 1, len);
 			len--;

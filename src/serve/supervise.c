@@ -39,6 +39,7 @@
 #include "serve/worker.h"
 #include "store/node.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 /* Closes what a child must not keep: the master's signalfd and every
  * generation's control socket (only auth keeps its own, passed apart). */
@@ -78,6 +79,33 @@ static void child_die_with(pid_t master)
 		_exit(EX_OSERR);
 }
 
+static const char *const sandbox_kind_names[SANDBOX_KINDS] = {
+	[SANDBOX_AUTH] = "auth", [SANDBOX_WORKER] = "worker",
+	[SANDBOX_LMTP] = "lmtp worker",
+};
+
+/* In a child, privileges dropped: sandbox_apply, or a warning that the
+ * admin turned it off. Logged by the first child of each kind only (the
+ * parent sets sandbox_logged after the fork). */
+static void child_sandbox(const struct master *m, const struct config *cfg,
+			  enum sandbox_kind kind)
+{
+	bool announce = !m->sandbox_logged[kind];
+	char err[256];
+
+	if (!cfg->sandbox) {
+		if (announce)
+			log_warn("sandbox: %s: off (sandbox = no)",
+				 sandbox_kind_names[kind]);
+		return;
+	}
+	if (sandbox_apply(sandbox_kind_names[kind], announce, err,
+			  sizeof(err)) < 0) {
+		log_error("%s", err);
+		_exit(EX_OSERR);
+	}
+}
+
 static pid_t start_auth(struct master *m, struct generation *g)
 {
 	int pair[2];
@@ -113,8 +141,10 @@ static pid_t start_auth(struct master *m, struct generation *g)
 			_exit(EX_OSERR);
 		}
 		child_die_with(master);
+		child_sandbox(m, g->cfg, SANDBOX_AUTH);
 		_exit(auth_process_run(&g->cfg->auth, pair[1]));
 	}
+	m->sandbox_logged[SANDBOX_AUTH] = true;
 	close(pair[1]);
 	g->control_fd = pair[0];
 	g->auth_pid = pid;
@@ -223,8 +253,10 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 			_exit(EX_OSERR);
 		}
 		child_die_with(master);
+		child_sandbox(m, g->cfg, lmtp ? SANDBOX_LMTP : SANDBOX_WORKER);
 		_exit(run_worker(m, g, slot_index, lmtp, pair[0], ready[1]));
 	}
+	m->sandbox_logged[lmtp ? SANDBOX_LMTP : SANDBOX_WORKER] = true;
 	close(pair[0]);
 	close(ready[1]);
 	slot->pid = pid;

@@ -58,6 +58,9 @@ struct slot {
 	bool lmtp;          /* an LMTP worker (else POP3) */
 };
 
+/* The kinds of child, each sandboxed alike (util/sandbox.c). */
+enum sandbox_kind { SANDBOX_AUTH, SANDBOX_WORKER, SANDBOX_LMTP, SANDBOX_KINDS };
+
 struct master {
 	const char *config_path;
 	bool config_given;
@@ -86,6 +89,7 @@ struct master {
 	bool stopping;
 	uint64_t next_beat_ms;  /* CLOCK_MONOTONIC: the node's next heartbeat */
 	bool beat_failing;      /* logged once per run of failed beats */
+	bool sandbox_logged[SANDBOX_KINDS]; /* its one log line is out */
 };
 
 /* Defaults, then the config file (if given or present), then the -o

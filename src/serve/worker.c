@@ -281,7 +281,7 @@ static void worker_accept(void *context, unsigned ready)
 	struct listener *l = wl->listener;
 
 	for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		int fd;
 
@@ -315,7 +315,7 @@ struct worker_stdio {
 static void worker_stdio_start(struct worker *w)
 {
 	struct worker_stdio *st = w->stdio;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	char addr[64] = "local";
 	bool loopback = true;

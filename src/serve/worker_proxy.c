@@ -169,5 +169,6 @@ void worker_proxy_begin(struct worker *w, struct listener *l, int fd,
 void worker_proxy_free_all(struct worker *w)
 {
 	while (w->proxy_waits != NULL)
+		/* proxy_wait_end unlinks the head through prevp; NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		proxy_wait_end(w->proxy_waits, true);
 }

@@ -104,12 +104,12 @@ int arrivals_begin(int md_fd, int new_fd, const char *name, uint64_t wsize,
 		goto out_close;
 	}
 	m = arrivals_put_stamp(line + n, sizeof(line) - (size_t)n, &st, " ");
-	if (m < 0 || (size_t)(n + m) >= sizeof(line)) {
+	if (m < 0 || (size_t)n + (size_t)m >= sizeof(line)) {
 		errno = EOVERFLOW;
 		*error_r = "bad stamp for the delivery log";
 		goto out_close;
 	}
-	if (fileio_write_all(a->fd, line, (size_t)(n + m)) < 0) {
+	if (fileio_write_all(a->fd, line, (size_t)n + (size_t)m) < 0) {
 		saved = errno;
 		(void)!ftruncate(a->fd, a->start);
 		errno = saved;

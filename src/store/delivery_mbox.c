@@ -221,7 +221,7 @@ static int delivery_mbox_from_line(struct delivery_mbox_out *out,
 	struct tm tm;
 
 	memcpy(line, DELIVERY_MBOX_FROM, n);
-	for (i = 0; sender[i] != '\0' && i < DELIVERY_MBOX_SENDER_MAX; i++) {
+	for (i = 0; i < DELIVERY_MBOX_SENDER_MAX && sender[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)sender[i];
 
 		line[n++] = c <= ' ' || c == 0x7f ? '_' : (char)c;

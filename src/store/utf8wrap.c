@@ -43,8 +43,8 @@ struct wrapbuf {
 
 static void wb_add(struct wrapbuf *b, const char *p, size_t n)
 {
-	if (b->failed)
-		return;
+	if (b->failed || n == 0)
+		return; /* n 0: data may still be NULL, no memcpy on it */
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap == 0 ? 1024 : b->cap;
 		char *d;

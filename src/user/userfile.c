@@ -268,6 +268,7 @@ static int userfile_build(const struct userfile *f, enum userfile_edit edit,
 	}
 	passwd_iter_deinit(&it);
 	if (edit == USERFILE_ADD) {
+		/* len > 0 only with text; NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		if (f->len > 0 && f->text[f->len - 1] != '\n')
 			userfile_put(out, "\n", 1);
 		userfile_puts(out, name);

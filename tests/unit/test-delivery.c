@@ -749,7 +749,7 @@ static void test_deliver_errors(void)
 	snprintf(path, sizeof(path), "%s/new", md_path);
 	mkdir(path, 0700);
 	chown_tree(md_path);
-	chown(root, NOBODY, NOBODY);
+	CHECK(chown(root, NOBODY, NOBODY) == 0, "chown the test root");
 	chmod(path, 0500);
 	settings.dedup_days = 0;
 	CHECK(in_child(child_new_unwritable) == 0,
