@@ -261,3 +261,72 @@ enum proxy_result proxy_parse(const unsigned char *buf, size_t len,
 					     proxy_parse_v1(buf, len, info);
 	return PROXY_BAD;
 }
+
+/* ---- the v2 encoder (proxy mode's side) ---- */
+
+/* An IPv4 address inside an IPv6 one (::ffff:a.b.c.d) as plain IPv4, so a
+ * dual-stack listener's clients reach the backend as the same family
+ * the backend's own proxy_trusted and limits use. */
+static void proxy_unmap(const struct sockaddr_storage *in,
+			struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)in;
+
+	*out = *in;
+	if (in->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+		in_port_t port = in6->sin6_port;
+		struct in_addr a;
+
+		memcpy(&a, in6->sin6_addr.s6_addr + 12, 4);
+		memset(out, 0, sizeof(*out));
+		v4->sin_family = AF_INET;
+		v4->sin_addr = a;
+		v4->sin_port = port;
+	}
+}
+
+int proxy_encode_v2(const struct sockaddr_storage *src_in,
+		    const struct sockaddr_storage *dst_in, unsigned char *buf,
+		    size_t size)
+{
+	struct sockaddr_storage src, dst;
+	unsigned char *a = buf + PROXY_V2_PREFIX;
+	size_t body;
+
+	proxy_unmap(src_in, &src);
+	proxy_unmap(dst_in, &dst);
+	if (size < PROXY_V2_ENCODE_MAX || src.ss_family != dst.ss_family)
+		return -1;
+	memcpy(buf, proxy_v2_sig, sizeof(proxy_v2_sig));
+	buf[12] = 0x20 | PP2_CMD_PROXY;
+	if (src.ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)&src;
+		const struct sockaddr_in *d = (const struct sockaddr_in *)&dst;
+
+		buf[13] = PP2_FAM_INET << 4 | PP2_PROTO_STREAM;
+		body = 12;
+		memcpy(a, &s->sin_addr, 4);
+		memcpy(a + 4, &d->sin_addr, 4);
+		memcpy(a + 8, &s->sin_port, 2);
+		memcpy(a + 10, &d->sin_port, 2);
+	} else if (src.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s =
+			(const struct sockaddr_in6 *)&src;
+		const struct sockaddr_in6 *d =
+			(const struct sockaddr_in6 *)&dst;
+
+		buf[13] = PP2_FAM_INET6 << 4 | PP2_PROTO_STREAM;
+		body = 36;
+		memcpy(a, &s->sin6_addr, 16);
+		memcpy(a + 16, &d->sin6_addr, 16);
+		memcpy(a + 32, &s->sin6_port, 2);
+		memcpy(a + 34, &d->sin6_port, 2);
+	} else {
+		return -1;
+	}
+	buf[14] = (unsigned char)(body >> 8);
+	buf[15] = (unsigned char)body;
+	return (int)(PROXY_V2_PREFIX + body);
+}
