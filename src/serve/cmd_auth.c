@@ -56,6 +56,9 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	char cn[AUTH_USER_MAX];
 
 	*why_r = "-ERR unsupported authentication mechanism";
+	/* proxy mode passes the password on: USER/PASS only for now */
+	if (cfg_of(s)->proxy)
+		return false;
 	if (m == NULL || !(cfg_of(s)->auth.sasl_mech_mask & (1u << i)) ||
 	    !sasl_mech_configured(m, &cfg_of(s)->auth, false))
 		return false;

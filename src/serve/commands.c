@@ -138,6 +138,10 @@ static enum cmd_outcome cmd_pass(struct session *s,
 	s->login_mech = METRICS_MECH_USER;
 	snprintf(req.user, sizeof(req.user), "%s", s->user);
 	snprintf(req.secret, sizeof(req.secret), "%s", args->argv[0]);
+	/* proxy mode logs in at the backend with the same password */
+	if (cfg_of(s)->proxy)
+		snprintf(s->proxy_secret, sizeof(s->proxy_secret), "%s",
+			 args->argv[0]);
 	return send_auth(s, &req);
 }
 
@@ -217,11 +221,15 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	session_reply_line(s, "AUTH-RESP-CODE");
 	cmd_auth_capa(s);
 	session_reply_line(s, "PIPELINING");
-	if (expire < 0)
+	/* proxy mode: the backend's values, not ours (after login the
+	 * backend answers CAPA itself) */
+	if (cfg->proxy)
+		;
+	else if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
 	else
 		session_reply_line(s, "EXPIRE %d%s", expire, user_suffix);
-	if (delay > 0)
+	if (delay > 0 && !cfg->proxy)
 		session_reply_line(s, "LOGIN-DELAY %u%s", delay, user_suffix);
 	session_reply_line(s, "IMPLEMENTATION satchel-%s", SATCHEL_VERSION);
 	session_reply_line(s, ".");

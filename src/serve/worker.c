@@ -259,6 +259,14 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 		refuse(fd, "cannot set up the session");
 		return;
 	}
+	s->peer_ss = *client;
+	{
+		socklen_t local_len = sizeof(s->local_ss);
+
+		if (getsockname(fd, (struct sockaddr *)&s->local_ss,
+				&local_len) < 0)
+			s->local_ss.ss_family = AF_UNSPEC;
+	}
 	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
 	if (tls_by_proxy)
 		s->secured = true;
