@@ -1,0 +1,190 @@
+"""Proxy mode (issue 11 item 4, docs/scaling.md "Proxy mode"): a satchel
+proxy (proxy = yes) on 127.0.0.10 in front of two satchel backends on
+127.0.0.11 and .12 that trust only the proxy's source address
+(127.0.0.1) for PROXY headers. Users are logged in locally by the proxy,
+then land on the backend SHA-256(user) picks; RETR, DELE and QUIT go
+through; the backend logs the real client (bound to 127.0.0.20); a
+killed backend's users get [SYS/TEMP] at once while the other backend's
+users are unaffected; a wrong password never reaches a backend."""
+
+import hashlib
+import poplib
+import socket
+import time
+
+from harness import (PASSWORDS, Pop, check, eq, make_msgs, simple_msg,
+                     wait_for)
+
+STORES = None
+CLIENT = "127.0.0.20"
+PROXY_SRC = "127.0.0.1"   # what the kernel picks towards 127.0.0.11/.12
+
+
+def setup(ctx):
+    """Two backends and the proxy; each backend's users get messages
+    that name the backend, so the mail itself shows where a login went."""
+    backends = []
+    for i in range(2):
+        srv = ctx.server(name="backend%d" % i,
+                         listen="127.0.0.%d:{port}" % (11 + i))
+        srv.config.update({"proxy_trusted": PROXY_SRC + "/32"})
+        srv.write_config()
+        backends.append(srv)
+    proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}")
+    proxy.config.update({
+        "proxy": "yes",
+        "proxy_backends": ",".join(b.listen.format(port=b.port)
+                                   for b in backends),
+        "proxy_timeout": "5",
+    })
+    proxy.write_config()
+    for i, b in enumerate(backends):
+        for user in PASSWORDS:
+            b.fill(user, make_msgs(
+                [simple_msg(j, subject="backend%d %s %d" % (i, user, j))
+                 for j in range(2)], "maildir"))
+        b.start()
+    proxy.start()
+    return proxy, backends
+
+
+def pick(user, n=2):
+    """The proxy's choice: SHA-256 of the name, first 8 octets big-endian,
+    modulo the number of backends (net/backendlist.h)."""
+    return int.from_bytes(hashlib.sha256(user.encode()).digest()[:8],
+                          "big") % n
+
+
+def users_by_backend():
+    by = {0: [], 1: []}
+    for user in sorted(PASSWORDS):
+        by[pick(user)].append(user)
+    check(by[0] and by[1], "test users on both backends: %r" % by)
+    return by
+
+
+class BoundPOP3(poplib.POP3):
+    """poplib from a chosen source address (it has no such argument)."""
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(CLIENT, 0))
+
+
+def client(proxy):
+    """poplib through the proxy from the client address."""
+    return BoundPOP3(proxy.listen.split(":")[0], proxy.port, timeout=10)
+
+
+def test_users_land_on_their_backend(ctx):
+    proxy, backends = setup(ctx)
+    for i, users in users_by_backend().items():
+        for user in users:
+            p = client(proxy)
+            p.user(user)
+            eq(p.pass_(PASSWORDS[user])[:3], b"+OK", "login of " + user)
+            count, _ = p.stat()
+            eq(count, 2, "STAT of " + user)
+            _, lines, _ = p.retr(1)
+            text = b"\n".join(lines)
+            check(("Subject: backend%d %s 0" % (i, user)).encode() in text,
+                  "%s's message comes from backend%d: %r" %
+                  (user, i, text[:200]))
+            eq(p.dele(2)[:3], b"+OK", "DELE")
+            eq(p.quit()[:3], b"+OK", "QUIT")
+            # UPDATE ran on the backend: one message left there
+            wait_for(lambda: "user=%s" % user in backends[i].log_text(),
+                     5, "backend%d's log names %s" % (i, user))
+            p = client(proxy)
+            p.user(user)
+            p.pass_(PASSWORDS[user])
+            eq(p.stat()[0], 1, "after DELE+QUIT, %s's count" % user)
+            p.quit()
+        other = backends[1 - i].log_text()
+        for user in users:
+            check("user=%s " % user not in other,
+                  "%s never reached backend%d" % (user, 1 - i))
+
+
+def test_backend_logs_the_real_client(ctx):
+    proxy, backends = setup(ctx)
+    user = users_by_backend()[0][0]
+    p = client(proxy)
+    p.user(user)
+    p.pass_(PASSWORDS[user])
+    p.quit()
+    wait_for(lambda: "rip=%s" % CLIENT in backends[0].log_text(), 5,
+             "backend0 logs rip=%s" % CLIENT)
+    check("rip=%s " % PROXY_SRC not in backends[0].log_text(),
+          "the backend never names the proxy as the client")
+
+
+def test_wrong_password_refused_locally(ctx):
+    proxy, backends = setup(ctx)
+    user = users_by_backend()[1][0]
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    p.ok("USER " + user)
+    reply = p.cmd("PASS wrong-password")
+    check(reply.startswith("-ERR [AUTH]"), "wrong password: %s" % reply)
+    p.quit()
+    for b in backends:
+        check("rip=%s" % CLIENT not in b.log_text(),
+              "a refused login never reaches %s" % b.name)
+
+
+def test_capa_offers_only_user_pass(ctx):
+    proxy, backends = setup(ctx)
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    status, data = p.multi("CAPA")
+    caps = data.decode().split("\r\n")
+    check("USER" in caps, "USER offered: %r" % caps)
+    check(not any(c.startswith("SASL") for c in caps),
+          "no SASL in proxy mode: %r" % caps)
+    check(p.cmd("AUTH PLAIN").startswith("-ERR"), "AUTH refused")
+    check(p.cmd("APOP alice 0123456789abcdef0123456789abcdef")
+          .startswith("-ERR"), "APOP refused")
+    p.quit()
+
+
+def test_backend_killed_others_unaffected(ctx):
+    proxy, backends = setup(ctx)
+    by = users_by_backend()
+    # a session on backend 1 that stays open through the kill of 0
+    live_user = by[1][0]
+    live = client(proxy)
+    live.user(live_user)
+    live.pass_(PASSWORDS[live_user])
+    backends[0].kill()
+    for user in by[0]:
+        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+        p.ok("USER " + user)
+        t0 = time.monotonic()
+        reply = p.cmd("PASS " + PASSWORDS[user])
+        took = time.monotonic() - t0
+        check(reply.startswith("-ERR [SYS/TEMP]"),
+              "%s with its backend down: %s" % (user, reply))
+        check(took < 2, "the refusal came in %.2f s" % took)
+        p.quit()
+    eq(live.stat()[0], 2, "the open session on backend1 goes on")
+    live.quit()
+    for user in by[1]:
+        p = client(proxy)
+        p.user(user)
+        eq(p.pass_(PASSWORDS[user])[:3], b"+OK", "login of " + user)
+        p.quit()
+
+
+def test_backend_in_use_reaches_the_client(ctx):
+    proxy, backends = setup(ctx)
+    user = users_by_backend()[0][0]
+    first = client(proxy)
+    first.user(user)
+    first.pass_(PASSWORDS[user])
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    p.ok("USER " + user)
+    reply = p.cmd("PASS " + PASSWORDS[user])
+    # the backend's own words (the proxy's would be "too many sessions")
+    check(reply.startswith("-ERR [IN-USE] maildrop is locked"),
+          "the backend's [IN-USE] unchanged: %s" % reply)
+    p.quit()
+    first.quit()
