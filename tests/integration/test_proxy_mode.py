@@ -12,8 +12,8 @@ import poplib
 import socket
 import time
 
-from harness import (PASSWORDS, Pop, check, eq, make_msgs, simple_msg,
-                     wait_for)
+from harness import (EX_CONFIG, PASSWORDS, Pop, check, eq, free_port,
+                     make_msgs, run_satchel, simple_msg, wait_for)
 
 STORES = None
 CLIENT = "127.0.0.20"
@@ -188,3 +188,65 @@ def test_backend_in_use_reaches_the_client(ctx):
           "the backend's [IN-USE] unchanged: %s" % reply)
     p.quit()
     first.quit()
+
+
+def test_backend_that_does_not_answer(ctx):
+    """A backend whose kernel accepts but which never greets: the client
+    hears [SYS/TEMP] after proxy_timeout, not never."""
+    host = "127.0.0.13"
+    silent = socket.socket()
+    silent.bind((host, free_port(hosts=(host,))))
+    silent.listen(8)             # never accepted: no greeting ever comes
+    try:
+        proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}")
+        proxy.config.update({
+            "proxy": "yes",
+            "proxy_backends": "%s:%d" % silent.getsockname(),
+            "proxy_timeout": "1",
+        })
+        proxy.write_config()
+        proxy.start()
+        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+        p.ok("USER alice")
+        t0 = time.monotonic()
+        reply = p.cmd("PASS " + PASSWORDS["alice"])
+        took = time.monotonic() - t0
+        check(reply.startswith("-ERR [SYS/TEMP]"), "silent backend: %s"
+              % reply)
+        check(0.9 <= took < 3, "answered after %.2f s (proxy_timeout 1)"
+              % took)
+        # the session goes on in AUTHORIZATION
+        eq(p.cmd("NOOP").startswith("-ERR"), True, "NOOP before login")
+        p.quit()
+        wait_for(lambda: "no answer in time" in proxy.log_text(), 5,
+                 "the proxy logs why")
+    finally:
+        silent.close()
+
+
+def test_config_checks(ctx):
+    """The loop guard and the other refusals at config time (exit 78)."""
+    srv = ctx.server(name="checks", listen="127.0.0.10:{port}")
+    own = srv.listen.format(port=srv.port)
+    bad = [
+        (["proxy=yes"], "needs proxy_backends"),
+        (["proxy=yes", "proxy_backends=" + own], "proxy loop"),
+        (["proxy=yes", "listen=0.0.0.0:%d" % srv.port,
+          "proxy_backends=127.0.0.11:%d" % srv.port], "proxy loop"),
+        (["proxy=yes", "proxy_backends=127.0.0.11:110", "apop=yes"],
+         "APOP"),
+        (["proxy_backends=backend.example:110"], "numeric"),
+    ]
+    for overrides, want in bad:
+        args = ["serve", "-c", srv.conf_path, "--check"]
+        for o in overrides:
+            args += ["-o", o]
+        r = run_satchel(args)
+        eq(r.returncode, EX_CONFIG, "%r exit (stderr %r)" % (overrides,
+                                                               r.stderr))
+        check(want in r.stderr, "%r: %r names %r" % (overrides, r.stderr,
+                                                      want))
+    r = run_satchel(["serve", "-c", srv.conf_path, "--check", "-o",
+                     "proxy=yes", "-o", "proxy_backends=127.0.0.11:110,"
+                     "[::1]:1110"])
+    eq(r.returncode, 0, "a good backend list (stderr %r)" % r.stderr)
