@@ -13,7 +13,8 @@ import socket
 import time
 
 from harness import (EX_CONFIG, PASSWORDS, Pop, check, eq, free_port,
-                     make_msgs, run_satchel, simple_msg, wait_for)
+                     gen_attachment, make_msgs, run_satchel, simple_msg,
+                     wait_for)
 
 STORES = None
 CLIENT = "127.0.0.20"
@@ -188,6 +189,33 @@ def test_backend_in_use_reaches_the_client(ctx):
           "the backend's [IN-USE] unchanged: %s" % reply)
     p.quit()
     first.quit()
+
+
+def test_big_message_and_pipelining_through_the_relay(ctx):
+    """A 6 MB message (far more than the 16 KB relay buffers, so the
+    relay must stop reading the backend while the client's side is full)
+    arrives byte for byte; commands pipelined in one write with USER and PASS reach the
+    backend in order after the login."""
+    proxy, backends = setup(ctx)
+    user = users_by_backend()[1][0]
+    msgs = make_msgs([gen_attachment(6 << 20), simple_msg(7)], "maildir")
+    backends[1].fill(user, msgs)
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    p.send("USER %s\r\nPASS %s\r\nSTAT\r\nUIDL 2\r\nRETR 1\r\n"
+           % (user, PASSWORDS[user]))
+    starts = [p.getline() for _ in range(4)]
+    check(starts[0].startswith(b"+OK") and starts[1].startswith(b"+OK"),
+          "USER, PASS: %r" % starts[:2])
+    eq(starts[2], ("+OK 2 %d" % sum(m.size for m in msgs)).encode(),
+       "STAT from the backend")
+    check(starts[3].startswith(b"+OK 2 "), "UIDL 2: %r" % starts[3])
+    status = p.getline()
+    check(status.startswith(b"+OK"), "RETR 1: %r" % status)
+    got = p.getmulti()
+    check(got == msgs[0].expected, "6 MB through the relay: %d of %d "
+          "octets, equal: %s" % (len(got), msgs[0].size,
+                                 got == msgs[0].expected))
+    p.quit()
 
 
 def test_backend_that_does_not_answer(ctx):
