@@ -7,6 +7,7 @@ through; the backend logs the real client (bound to 127.0.0.20); a
 killed backend's users get [SYS/TEMP] at once while the other backend's
 users are unaffected; a wrong password never reaches a backend."""
 
+import base64
 import hashlib
 import poplib
 import socket
@@ -133,18 +134,42 @@ def test_wrong_password_refused_locally(ctx):
               "a refused login never reaches %s" % b.name)
 
 
-def test_capa_offers_only_user_pass(ctx):
+def test_capa_offers_only_what_proxies(ctx):
+    """USER/PASS and AUTH PLAIN hand the proxy the password it logs in to
+    the backend with; CAPA lists nothing else, other mechanisms and APOP
+    are refused, and AUTH PLAIN (initial response or "+" exchange)
+    reaches the backend."""
     proxy, backends = setup(ctx)
     p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
     status, data = p.multi("CAPA")
     caps = data.decode().split("\r\n")
     check("USER" in caps, "USER offered: %r" % caps)
-    check(not any(c.startswith("SASL") for c in caps),
-          "no SASL in proxy mode: %r" % caps)
-    check(p.cmd("AUTH PLAIN").startswith("-ERR"), "AUTH refused")
+    sasl = [c for c in caps if c.startswith("SASL")]
+    eq(sasl, ["SASL PLAIN"], "SASL in proxy mode")
+    check(not any(c.startswith("EXPIRE") for c in caps),
+          "no EXPIRE of ours before login: %r" % caps)
+    check(p.cmd("AUTH CRAM-MD5").startswith("-ERR"), "CRAM-MD5 refused")
     check(p.cmd("APOP alice 0123456789abcdef0123456789abcdef")
           .startswith("-ERR"), "APOP refused")
     p.quit()
+    for i, users in users_by_backend().items():
+        user = users[0]
+        plain = base64.b64encode(("\0%s\0%s" % (user, PASSWORDS[user]))
+                                 .encode()).decode()
+        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+        reply = p.cmd("AUTH PLAIN " + plain)
+        check(reply.startswith("+OK"), "AUTH PLAIN of %s: %s" % (user, reply))
+        status, data = p.multi("RETR 1")
+        check(("Subject: backend%d %s 0" % (i, user)).encode() in data,
+              "%s's message comes from backend%d" % (user, i))
+        p.quit()
+        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+        check(p.cmd("AUTH PLAIN").startswith("+"), "the empty challenge")
+        reply = p.cmd(plain)
+        check(reply.startswith("+OK"), "PLAIN after +: %s" % reply)
+        p.quit()
+        wait_for(lambda: backends[i].log_text().count("user=%s " % user)
+                 >= 2, 5, "backend%d saw both logins" % i)
 
 
 def test_backend_killed_others_unaffected(ctx):
