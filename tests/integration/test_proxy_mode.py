@@ -78,13 +78,26 @@ def client(proxy):
     return BoundPOP3(proxy.listen.split(":")[0], proxy.port, timeout=10)
 
 
+def logged_in(proxy, user):
+    """poplib through the proxy, logged in as user."""
+    p = client(proxy)
+    p.user(user)
+    eq(p.pass_(PASSWORDS[user])[:3], b"+OK", "login of " + user)
+    return p
+
+
+def raw_pass(proxy, user, password):
+    """A raw session through the proxy: (Pop, the reply to PASS)."""
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    p.ok("USER " + user)
+    return p, p.cmd("PASS " + password)
+
+
 def test_users_land_on_their_backend(ctx):
     proxy, backends = setup(ctx)
     for i, users in users_by_backend().items():
         for user in users:
-            p = client(proxy)
-            p.user(user)
-            eq(p.pass_(PASSWORDS[user])[:3], b"+OK", "login of " + user)
+            p = logged_in(proxy, user)
             count, _ = p.stat()
             eq(count, 2, "STAT of " + user)
             _, lines, _ = p.retr(1)
@@ -97,9 +110,7 @@ def test_users_land_on_their_backend(ctx):
             # UPDATE ran on the backend: one message left there
             wait_for(lambda: "user=%s" % user in backends[i].log_text(),
                      5, "backend%d's log names %s" % (i, user))
-            p = client(proxy)
-            p.user(user)
-            p.pass_(PASSWORDS[user])
+            p = logged_in(proxy, user)
             eq(p.stat()[0], 1, "after DELE+QUIT, %s's count" % user)
             p.quit()
         other = backends[1 - i].log_text()
@@ -111,10 +122,7 @@ def test_users_land_on_their_backend(ctx):
 def test_backend_logs_the_real_client(ctx):
     proxy, backends = setup(ctx)
     user = users_by_backend()[0][0]
-    p = client(proxy)
-    p.user(user)
-    p.pass_(PASSWORDS[user])
-    p.quit()
+    logged_in(proxy, user).quit()
     wait_for(lambda: "rip=%s" % CLIENT in backends[0].log_text(), 5,
              "backend0 logs rip=%s" % CLIENT)
     check("rip=%s " % PROXY_SRC not in backends[0].log_text(),
@@ -124,9 +132,7 @@ def test_backend_logs_the_real_client(ctx):
 def test_wrong_password_refused_locally(ctx):
     proxy, backends = setup(ctx)
     user = users_by_backend()[1][0]
-    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
-    p.ok("USER " + user)
-    reply = p.cmd("PASS wrong-password")
+    p, reply = raw_pass(proxy, user, "wrong-password")
     check(reply.startswith("-ERR [AUTH]"), "wrong password: %s" % reply)
     p.quit()
     for b in backends:
@@ -177,15 +183,11 @@ def test_backend_killed_others_unaffected(ctx):
     by = users_by_backend()
     # a session on backend 1 that stays open through the kill of 0
     live_user = by[1][0]
-    live = client(proxy)
-    live.user(live_user)
-    live.pass_(PASSWORDS[live_user])
+    live = logged_in(proxy, live_user)
     backends[0].kill()
     for user in by[0]:
-        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
-        p.ok("USER " + user)
         t0 = time.monotonic()
-        reply = p.cmd("PASS " + PASSWORDS[user])
+        p, reply = raw_pass(proxy, user, PASSWORDS[user])
         took = time.monotonic() - t0
         check(reply.startswith("-ERR [SYS/TEMP]"),
               "%s with its backend down: %s" % (user, reply))
@@ -194,21 +196,14 @@ def test_backend_killed_others_unaffected(ctx):
     eq(live.stat()[0], 2, "the open session on backend1 goes on")
     live.quit()
     for user in by[1]:
-        p = client(proxy)
-        p.user(user)
-        eq(p.pass_(PASSWORDS[user])[:3], b"+OK", "login of " + user)
-        p.quit()
+        logged_in(proxy, user).quit()
 
 
 def test_backend_in_use_reaches_the_client(ctx):
     proxy, backends = setup(ctx)
     user = users_by_backend()[0][0]
-    first = client(proxy)
-    first.user(user)
-    first.pass_(PASSWORDS[user])
-    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
-    p.ok("USER " + user)
-    reply = p.cmd("PASS " + PASSWORDS[user])
+    first = logged_in(proxy, user)
+    p, reply = raw_pass(proxy, user, PASSWORDS[user])
     # the backend's own words (the proxy's would be "too many sessions")
     check(reply.startswith("-ERR [IN-USE] maildrop is locked"),
           "the backend's [IN-USE] unchanged: %s" % reply)
@@ -259,10 +254,8 @@ def test_backend_that_does_not_answer(ctx):
         })
         proxy.write_config()
         proxy.start()
-        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
-        p.ok("USER alice")
         t0 = time.monotonic()
-        reply = p.cmd("PASS " + PASSWORDS["alice"])
+        p, reply = raw_pass(proxy, "alice", PASSWORDS["alice"])
         took = time.monotonic() - t0
         check(reply.startswith("-ERR [SYS/TEMP]"), "silent backend: %s"
               % reply)
