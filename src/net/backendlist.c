@@ -14,7 +14,7 @@
 
 #define BACKENDLIST_TEXT_MAX 4096
 
-static int backendlist_one(const char *item, struct backend_addr *b)
+int backendlist_parse_one(const char *item, struct backend_addr *b)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
@@ -54,7 +54,7 @@ int backendlist_parse(const char *list, struct backendlist *bl,
 			*error_r = "more than 64 backends";
 			return -1;
 		}
-		if (backendlist_one(item, &bl->addr[bl->count]) < 0) {
+		if (backendlist_parse_one(item, &bl->addr[bl->count]) < 0) {
 			*error_r = "expected numeric host:port or [v6]:port, "
 				   "comma-separated";
 			return -1;
@@ -107,27 +107,32 @@ static bool backend_same_host(const struct sockaddr_storage *a,
 		      sizeof(struct in6_addr)) == 0;
 }
 
-bool backendlist_overlaps(const struct backendlist *bl, const char *listen)
+bool backendlist_addr_overlaps(const struct backend_addr *b,
+			       const char *listen)
 {
 	struct backendlist own;
 	const char *error;
 
 	if (backendlist_parse(listen, &own, &error) < 0)
 		return false; /* not ours to judge: the listen check says */
+	for (size_t j = 0; j < own.count; j++) {
+		const struct backend_addr *l = &own.addr[j];
+
+		if (backend_port(&b->ss) != backend_port(&l->ss))
+			continue;
+		if (backend_same_host(&b->ss, &l->ss) ||
+		    (backend_is_wildcard(&l->ss) &&
+		     listener_addr_is_loopback((const struct sockaddr *)&b->ss)))
+			return true;
+	}
+	return false;
+}
+
+bool backendlist_overlaps(const struct backendlist *bl, const char *listen)
+{
 	for (size_t i = 0; i < bl->count; i++) {
-		const struct backend_addr *b = &bl->addr[i];
-
-		for (size_t j = 0; j < own.count; j++) {
-			const struct backend_addr *l = &own.addr[j];
-
-			if (backend_port(&b->ss) != backend_port(&l->ss))
-				continue;
-			if (backend_same_host(&b->ss, &l->ss) ||
-			    (backend_is_wildcard(&l->ss) &&
-			     listener_addr_is_loopback(
-				     (const struct sockaddr *)&b->ss)))
-				return true;
-		}
+		if (backendlist_addr_overlaps(&bl->addr[i], listen))
+			return true;
 	}
 	return false;
 }

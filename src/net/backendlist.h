@@ -31,6 +31,8 @@ struct backendlist {
  * *error_r (static text). An empty list gives count 0. */
 int backendlist_parse(const char *list, struct backendlist *bl,
 		      const char **error_r);
+/* One numeric host:port into *b. 0 or -1. */
+int backendlist_parse_one(const char *item, struct backend_addr *b);
 /* The backend for user (the canonical name the auth process returned);
  * NULL when the list is empty. */
 const struct backend_addr *backendlist_pick(const struct backendlist *bl,
@@ -40,5 +42,8 @@ const struct backend_addr *backendlist_pick(const struct backendlist *bl,
  * port on a wildcard listener when the backend is a loopback address
  * (the loop guard: a proxy must never be its own backend). */
 bool backendlist_overlaps(const struct backendlist *bl, const char *listen);
+/* The same for one address (a user's own proxy_host). */
+bool backendlist_addr_overlaps(const struct backend_addr *b,
+			       const char *listen);
 
 #endif

@@ -62,7 +62,8 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->counted = true;
 	if (cfg->proxy) {
 		/* proxy mode: the backend holds the maildrop */
-		int ret = session_proxy_start(s, r->user, s->proxy_secret);
+		int ret = session_proxy_start(s, r->user, s->proxy_secret,
+					      r->proxy_host);
 
 		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
 		return ret == 0;

@@ -33,6 +33,7 @@ enum proxy_step {
 struct session_proxy {
 	struct session *s;
 	const struct backend_addr *backend;
+	struct backend_addr own_host;  /* the record's proxy_host */
 	struct conn conn;        /* to the backend; owns its socket */
 	struct io *io;
 	struct timer *timer;     /* the login's bound */
@@ -440,8 +441,27 @@ static void proxy_io(void *context, unsigned ready)
 	proxy_login_read(p);
 }
 
+/* The record's own backend, when it names one: never one of our own
+ * listeners (the loop guard of proxy_backends, per user). 0, or -1
+ * (logged). */
+static int proxy_own_host(struct session_proxy *p, const char *host)
+{
+	const struct config *cfg = p->s->worker->cfg;
+
+	if (backendlist_parse_one(host, &p->own_host) < 0 ||
+	    backendlist_addr_overlaps(&p->own_host, cfg->listen) ||
+	    backendlist_addr_overlaps(&p->own_host, cfg->listen_tls)) {
+		log_error("proxy: user=%s: proxy_host %s is not a usable "
+			  "backend (one numeric host:port, not this server)",
+			  p->user, host);
+		return -1;
+	}
+	p->backend = &p->own_host;
+	return 0;
+}
+
 int session_proxy_start(struct session *s, const char *user,
-			const char *secret)
+			const char *secret, const char *host)
 {
 	const struct config *cfg = s->worker->cfg;
 	unsigned char header[PROXY_V2_ENCODE_MAX];
@@ -460,6 +480,8 @@ int session_proxy_start(struct session *s, const char *user,
 	snprintf(p->user, sizeof(p->user), "%s", user);
 	snprintf(p->secret, sizeof(p->secret), "%s", secret);
 	conn_init(&p->conn, -1);
+	if (host[0] != '\0' && proxy_own_host(p, host) < 0)
+		goto out_fail;
 	/* the backend must see the client, not us: its logs, limits and
 	 * failed-login delays are per client address */
 	n = proxy_encode_v2(&s->peer_ss, &s->local_ss, header,

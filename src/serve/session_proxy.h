@@ -21,12 +21,14 @@ struct session;
 struct session_proxy;
 
 /* Starts the backend login of s's user (the canonical name) with the
- * password the client gave (copied; the caller wipes its own). The
+ * password the client gave (copied; the caller wipes its own), at host
+ * (the user record's proxy_host) or, when it is "", the backend the
+ * user's hash picks. The
  * session waits; the outcome arrives through session_login_proxied()
  * (session.h). 0, or -1 when nothing could be started (a reply is
  * queued then, and the caller ends the login). */
 int session_proxy_start(struct session *s, const char *user,
-			const char *secret);
+			const char *secret, const char *host);
 /* The login went through: from now on s's client connection is relayed
  * (the session's own reader and timers stop). May destroy s. */
 void session_proxy_relay(struct session *s);

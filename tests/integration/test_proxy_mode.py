@@ -20,19 +20,36 @@ from harness import (EX_CONFIG, PASSWORDS, Pop, check, eq, free_port,
 STORES = None
 CLIENT = "127.0.0.20"
 PROXY_SRC = "127.0.0.1"   # what the kernel picks towards 127.0.0.11/.12
+EXTRA_PW = "frank-Pw.3Tz8"
 
 
-def setup(ctx):
+def first_name_on(n):
+    """A user name the hash sends to backend n."""
+    for i in range(100):
+        if pick("frank%d" % i) == n:
+            return "frank%d" % i
+    raise AssertionError("no name for backend %d" % n)
+
+
+def setup(ctx, extra=None):
     """Two backends and the proxy; each backend's users get messages
-    that name the backend, so the mail itself shows where a login went."""
+    that name the backend, so the mail itself shows where a login went.
+    extra: a function (backends) -> {name: passwd-file line after
+    "name:"} of more users of the proxy; the backends get them without
+    their extra fields."""
     backends = []
     for i in range(2):
         srv = ctx.server(name="backend%d" % i,
-                         listen="127.0.0.%d:{port}" % (11 + i))
+                         listen="127.0.0.%d:{port}" % (11 + i),
+                         users={EXTRA_USER: "{PLAIN}" + EXTRA_PW},
+                         secrets=(EXTRA_PW,))
         srv.config.update({"proxy_trusted": PROXY_SRC + "/32"})
         srv.write_config()
         backends.append(srv)
-    proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}")
+    proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}",
+                       users=extra(backends) if extra else
+                       {EXTRA_USER: "{PLAIN}" + EXTRA_PW},
+                       secrets=(EXTRA_PW,))
     proxy.config.update({
         "proxy": "yes",
         "proxy_backends": ",".join(b.listen.format(port=b.port)
@@ -41,7 +58,7 @@ def setup(ctx):
     })
     proxy.write_config()
     for i, b in enumerate(backends):
-        for user in PASSWORDS:
+        for user in list(PASSWORDS) + [EXTRA_USER]:
             b.fill(user, make_msgs(
                 [simple_msg(j, subject="backend%d %s %d" % (i, user, j))
                  for j in range(2)], "maildir"))
@@ -55,6 +72,9 @@ def pick(user, n=2):
     modulo the number of backends (net/backendlist.h)."""
     return int.from_bytes(hashlib.sha256(user.encode()).digest()[:8],
                           "big") % n
+
+
+EXTRA_USER = first_name_on(0)
 
 
 def users_by_backend():
@@ -236,6 +256,22 @@ def test_big_message_and_pipelining_through_the_relay(ctx):
           "octets, equal: %s" % (len(got), msgs[0].size,
                                  got == msgs[0].expected))
     p.quit()
+
+
+def test_user_record_names_its_backend(ctx):
+    """proxy_host= in the user's record wins over the hash: EXTRA_USER,
+    whom the hash sends to backend0, lands on backend1."""
+    proxy, backends = setup(ctx, extra=lambda b: {
+        EXTRA_USER: "{PLAIN}%s::::::proxy_host=%s" %
+        (EXTRA_PW, b[1].listen.format(port=b[1].port))})
+    p, reply = raw_pass(proxy, EXTRA_USER, EXTRA_PW)
+    check(reply.startswith("+OK"), "login: %s" % reply)
+    status, data = p.multi("RETR 1")
+    check(("Subject: backend1 %s 0" % EXTRA_USER).encode() in data,
+          "the message comes from backend1")
+    p.quit()
+    check("user=%s " % EXTRA_USER not in backends[0].log_text(),
+          "backend0 never saw the user")
 
 
 def test_backend_that_does_not_answer(ctx):
