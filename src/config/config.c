@@ -190,6 +190,10 @@ static const struct config_key config_keys[] = {
 	 * below a client's own timeout (fetchmail: 300 s), so the client
 	 * hears [SYS/TEMP] rather than giving up on its own */
 	UINT("proxy_timeout", proxy_timeout, 1, 300, "10"),
+	/* implicit TLS (RFC 8314) to the backends' listen_tls, after the
+	 * PROXY header; the certificate must name the backend's address */
+	SPECIAL("proxy_tls", KEY_BOOL, proxy_tls, "no"),
+	STR("proxy_tls_ca", proxy_tls_ca, ""),
 	/* GET /metrics, served by the master; no default port: it tells
 	 * whoever can reach it how busy the server is and who fails */
 	SPECIAL("metrics_listen", KEY_LISTEN, metrics_listen, ""),

@@ -66,6 +66,8 @@ struct config {
 	bool proxy;
 	char proxy_backends[CONFIG_STR_MAX]; /* "host:port,..." */
 	unsigned proxy_timeout;  /* s: connect + backend login */
+	bool proxy_tls;          /* implicit TLS to the backends, verified */
+	char proxy_tls_ca[CONFIG_STR_MAX]; /* their CA file, "" = system */
 	struct backendlist proxy_backend_list; /* parsed by config_finish */
 	/* Operations (serve/metrics_http.h, serve/control.c) */
 	char metrics_listen[CONFIG_STR_MAX]; /* "host:port", "" = off */

@@ -10,6 +10,7 @@
 
 #include "net/backendlist.h"
 #include "net/ioloop.h"
+#include "net/listener.h"
 #include "net/proxyproto.h"
 #include "serve/limits.h"
 #include "serve/metrics.h"
@@ -24,7 +25,9 @@ struct relay_buf {
 
 enum proxy_step {
 	STEP_CONNECT,   /* the non-blocking connect runs */
-	STEP_GREETING,  /* the header is sent; the greeting is awaited */
+	STEP_HEADER,    /* the PROXY header is being written, in clear */
+	STEP_HANDSHAKE, /* proxy_tls: the TLS handshake after the header */
+	STEP_GREETING,  /* the greeting is awaited */
 	STEP_USER,      /* USER sent */
 	STEP_PASS,      /* PASS sent */
 	STEP_RELAY,     /* logged in: bytes go both ways */
@@ -169,11 +172,11 @@ static void proxy_timeout(void *context)
 
 static void proxy_update_events(struct session_proxy *p)
 {
-	bool want_read = p->step != STEP_CONNECT && !p->backend_eof &&
+	bool want_read = p->step >= STEP_GREETING && !p->backend_eof &&
 			 (p->step != STEP_RELAY ||
 			  p->down.len < sizeof(p->down.data));
-	unsigned events = p->step == STEP_CONNECT ? IO_WRITE :
-			  conn_wanted(&p->conn, want_read, p->up.len > 0);
+	/* connecting and the handshake: conn says what it waits for */
+	unsigned events = conn_wanted(&p->conn, want_read, p->up.len > 0);
 
 	if (io_set_events(p->io, events) < 0)
 		log_error("epoll: %s", strerror(errno));
@@ -347,6 +350,9 @@ static void proxy_pump(struct session_proxy *p)
 			why = "backend read error";
 	}
 	if (why == NULL && p->client_eof && p->up.len == 0 &&
+	    conn_is_tls(&p->conn))
+		why = "disconnected"; /* TLS has no half-close to pass on */
+	if (why == NULL && p->client_eof && p->up.len == 0 &&
 	    !p->backend_shut) {
 		/* the client is done sending: so is the backend's input, and
 		 * its last replies still reach a client that reads them */
@@ -413,6 +419,31 @@ void session_proxy_relay(struct session *s)
 
 /* --- the backend's socket --- */
 
+/* The header is out: TLS to the backend when proxy_tls says so (the
+ * certificate must name the backend's address), else the greeting.
+ * 0, or -1 when the login failed (s may be gone). */
+static int proxy_begin_tls(struct session_proxy *p)
+{
+	struct worker *w = p->s->worker;
+	char host[64], port[8];
+
+	if (!w->cfg->proxy_tls) {
+		p->step = STEP_GREETING;
+		return 0;
+	}
+	if (w->proxy_tls == NULL ||
+	    listener_parse_addr(p->backend->text, host, sizeof(host), port,
+				sizeof(port)) < 0 ||
+	    conn_start_tls_client(&p->conn, w->proxy_tls, host) < 0) {
+		proxy_login_failed(p, w->proxy_tls == NULL ?
+				   "no TLS context (see proxy_tls above)" :
+				   p->conn.error, reply_unavailable);
+		return -1;
+	}
+	p->step = STEP_HANDSHAKE;
+	return 0;
+}
+
 static void proxy_io(void *context, unsigned ready)
 {
 	struct session_proxy *p = context;
@@ -428,15 +459,38 @@ static void proxy_io(void *context, unsigned ready)
 					   reply_unavailable);
 			return;
 		}
-		p->step = STEP_GREETING;
+		p->step = STEP_HEADER;
 	}
 	if (p->step == STEP_RELAY) {
 		proxy_pump(p);
 		return;
 	}
-	if (relay_write(&p->conn, &p->up, &progress) < 0) {
+	if (p->step != STEP_HANDSHAKE &&
+	    relay_write(&p->conn, &p->up, &progress) < 0) {
 		proxy_login_failed(p, p->conn.error, reply_unavailable);
 		return;
+	}
+	if (p->step == STEP_HEADER) {
+		if (p->up.len > 0) {
+			proxy_update_events(p);
+			return;
+		}
+		if (proxy_begin_tls(p) < 0)
+			return;
+	}
+	if (p->step == STEP_HANDSHAKE) {
+		int ret = conn_handshake(&p->conn);
+
+		if (ret == 0) {
+			proxy_update_events(p);
+			return;
+		}
+		if (ret < 0) {
+			proxy_login_failed(p, p->conn.error,
+					   reply_unavailable);
+			return;
+		}
+		p->step = STEP_GREETING;
 	}
 	proxy_login_read(p);
 }

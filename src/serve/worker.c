@@ -553,6 +553,25 @@ static int worker_jobs_setup(struct worker *w)
 	return w->jobs_io == NULL ? -1 : 0;
 }
 
+/* Proxy mode's TLS to the backends: a verifying client context. Made
+ * here, after the privileges are dropped, so proxy_tls_ca must be
+ * readable by mail_user; without it every proxied login is [SYS/TEMP]
+ * (logged) rather than sent in clear. */
+static void worker_proxy_tls_setup(struct worker *w)
+{
+	struct tls_client_settings set = {
+		.verify = true,
+		.ca_file = w->cfg->proxy_tls_ca,
+		.min_version = w->cfg->tls.min_version,
+	};
+	char err[256];
+
+	if (!w->cfg->proxy || !w->cfg->proxy_tls)
+		return;
+	if (tls_client_ctx_create(&set, &w->proxy_tls, err, sizeof(err)) < 0)
+		log_error("proxy_tls: %s; proxied logins will fail", err);
+}
+
 /* --- signals --- */
 
 static void worker_drain(struct worker *w, bool now)
@@ -658,6 +677,7 @@ int worker_run(const struct worker_setup *setup)
 		ret = EX_OSERR;
 		goto out_free;
 	}
+	worker_proxy_tls_setup(w);
 	/* Listening waits for the auth process's hello (worker_listen). */
 	w->hello_timer = timer_add(w->loop, AUTH_HELLO_WAIT_MS,
 				   worker_hello_timeout, w);
@@ -695,6 +715,7 @@ out_free:
 		free(p);
 	}
 	worker_proxy_free_all(w);
+	tls_ctx_destroy(&w->proxy_tls);
 	ioloop_destroy(&w->loop);
 	fdtable_free(&w->by_fd);
 	free(w);
