@@ -9,8 +9,11 @@ users are unaffected; a wrong password never reaches a backend."""
 
 import base64
 import hashlib
+import os
 import poplib
 import socket
+import subprocess
+import tempfile
 import time
 
 from harness import (EX_CONFIG, PASSWORDS, Pop, check, eq, free_port,
@@ -31,7 +34,37 @@ def first_name_on(n):
     raise AssertionError("no name for backend %d" % n)
 
 
-def setup(ctx, extra=None):
+def make_certs(ctx):
+    """A CA and one backend certificate for 127.0.0.11 and .12 (IP SANs:
+    the proxy checks the address it connects to); a second CA that
+    signed nothing of theirs. Returns the directory."""
+    d = tempfile.mkdtemp(prefix="satchel-it-proxycerts-", dir=ctx.tmp)
+    os.chmod(d, 0o755)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes"]
+
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       capture_output=True, timeout=30)
+    for ca in ("ca", "otherca"):
+        openssl("req", "-x509", *key, "-keyout", ca + ".key", "-out",
+                ca + ".pem", "-days", "3650", "-subj", "/CN=" + ca,
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    with open(os.path.join(d, "backend.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.11,IP:127.0.0.12\n"
+                "extendedKeyUsage=serverAuth\n")
+    openssl("req", "-new", *key, "-keyout", "backend.key", "-out",
+            "backend.csr", "-subj", "/CN=backend")
+    openssl("x509", "-req", "-in", "backend.csr", "-CA", "ca.pem",
+            "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
+            "-extfile", "backend.ext", "-out", "backend.pem")
+    for fn in os.listdir(d):
+        os.chmod(os.path.join(d, fn), 0o644)
+    return d
+
+
+def setup(ctx, extra=None, tls_ca=None, certs=None):
     """Two backends and the proxy; each backend's users get messages
     that name the backend, so the mail itself shows where a login went.
     extra: a function (backends) -> {name: passwd-file line after
@@ -44,6 +77,15 @@ def setup(ctx, extra=None):
                          users={EXTRA_USER: "{PLAIN}" + EXTRA_PW},
                          secrets=(EXTRA_PW,))
         srv.config.update({"proxy_trusted": PROXY_SRC + "/32"})
+        if certs:
+            # the proxy speaks to the implicit-TLS port only
+            host = "127.0.0.%d" % (11 + i)
+            srv.tls_listen = "%s:%d" % (host, free_port(hosts=(host,)))
+            srv.config.update({
+                "listen_tls": srv.tls_listen,
+                "tls_cert": os.path.join(certs, "backend.pem"),
+                "tls_key": os.path.join(certs, "backend.key"),
+            })
         srv.write_config()
         backends.append(srv)
     proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}",
@@ -52,10 +94,14 @@ def setup(ctx, extra=None):
                        secrets=(EXTRA_PW,))
     proxy.config.update({
         "proxy": "yes",
-        "proxy_backends": ",".join(b.listen.format(port=b.port)
-                                   for b in backends),
+        "proxy_backends": ",".join(
+            b.tls_listen if certs else b.listen.format(port=b.port)
+            for b in backends),
         "proxy_timeout": "5",
     })
+    if certs:
+        proxy.config.update({"proxy_tls": "yes",
+                             "proxy_tls_ca": os.path.join(certs, tls_ca)})
     proxy.write_config()
     for i, b in enumerate(backends):
         for user in list(PASSWORDS) + [EXTRA_USER]:
@@ -272,6 +318,34 @@ def test_user_record_names_its_backend(ctx):
     p.quit()
     check("user=%s " % EXTRA_USER not in backends[0].log_text(),
           "backend0 never saw the user")
+
+
+def test_tls_to_the_backends(ctx):
+    """proxy_tls: the PROXY header, then TLS to the backend's listen_tls,
+    verified against proxy_tls_ca and the backend's address; a
+    certificate from another CA is refused with [SYS/TEMP]."""
+    certs = make_certs(ctx)
+    proxy, backends = setup(ctx, tls_ca="ca.pem", certs=certs)
+    for i, users in users_by_backend().items():
+        p = logged_in(proxy, users[0])
+        _, lines, _ = p.retr(1)
+        check(("Subject: backend%d %s 0" % (i, users[0])).encode()
+              in b"\n".join(lines), "mail from backend%d over TLS" % i)
+        p.quit()
+        wait_for(lambda: "rip=%s" % CLIENT in backends[i].log_text(), 5,
+                 "backend%d logs the client" % i)
+    # the same backends, a proxy that trusts another CA
+    proxy2 = ctx.server(name="proxy2", listen="127.0.0.10:{port}")
+    proxy2.config.update(dict(proxy.config))
+    proxy2.config["proxy_tls_ca"] = os.path.join(certs, "otherca.pem")
+    proxy2.write_config()
+    proxy2.start()
+    p, reply = raw_pass(proxy2, "alice", PASSWORDS["alice"])
+    check(reply.startswith("-ERR [SYS/TEMP]"), "unverified backend: %s"
+          % reply)
+    p.quit()
+    wait_for(lambda: "certificate verify failed" in proxy2.log_text(), 5,
+             "the proxy logs why")
 
 
 def test_backend_that_does_not_answer(ctx):
