@@ -9,9 +9,10 @@
  * side has room (backpressure). The backend's answer to PASS is the
  * client's answer: its +OK, or its -ERR with the backend's own response
  * code ([IN-USE], [SYS/TEMP], [AUTH]) unchanged. A backend that cannot be
- * reached or does not answer in time is -ERR [SYS/TEMP]. The backend
- * link is plain TCP: the backends are meant to sit on a private network
- * (TLS to the backend is not done yet). */
+ * reached or does not answer in time is -ERR [SYS/TEMP]. With
+ * proxy_tls the link is implicit TLS after the PROXY header (the
+ * backend's listen_tls), the certificate verified against proxy_tls_ca
+ * and the backend's address. */
 #ifndef SATCHEL_SESSION_PROXY_H
 #define SATCHEL_SESSION_PROXY_H
 
