@@ -321,6 +321,8 @@ static void proxy_pump(struct session_proxy *p)
 	const char *why = NULL;
 
 	while (progress && why == NULL) {
+		size_t down_before = p->down.len;
+
 		progress = false;
 		/* the session's last replies (the +OK of the login) first */
 		while (outbuf_pending(&s->out) > 0) {
@@ -339,6 +341,11 @@ static void proxy_pump(struct session_proxy *p)
 		if (why == NULL && outbuf_pending(&s->out) == 0 &&
 		    relay_write(&s->conn, &p->down, &progress) < 0)
 			why = "client write error";
+		/* the relayed replies count as the session's own would */
+		if (p->down.len < down_before)
+			metrics_count(s->worker->metrics, s->worker->index,
+				      METRICS_BYTES_SENT,
+				      down_before - p->down.len);
 		if (why == NULL && relay_write(&p->conn, &p->up, &progress) < 0)
 			why = "backend write error";
 		if (why == NULL &&
