@@ -287,10 +287,25 @@ static void proxy_unmap(const struct sockaddr_storage *in,
 	}
 }
 
+/* The v2 address block: source and destination address (alen octets
+ * each), then the two ports, all in network order. Returns its length. */
+static size_t proxy_put_addrs(unsigned char *a, const void *src,
+			      const void *dst, size_t alen, const void *sport,
+			      const void *dport)
+{
+	memcpy(a, src, alen);
+	memcpy(a + alen, dst, alen);
+	memcpy(a + 2 * alen, sport, 2);
+	memcpy(a + 2 * alen + 2, dport, 2);
+	return 2 * alen + 4;
+}
+
 int proxy_encode_v2(const struct sockaddr_storage *src_in,
 		    const struct sockaddr_storage *dst_in, unsigned char *buf,
 		    size_t size)
 {
+	const struct sockaddr_in *s4, *d4;
+	const struct sockaddr_in6 *s6, *d6;
 	struct sockaddr_storage src, dst;
 	unsigned char *a = buf + PROXY_V2_PREFIX;
 	size_t body;
@@ -301,28 +316,18 @@ int proxy_encode_v2(const struct sockaddr_storage *src_in,
 		return -1;
 	memcpy(buf, proxy_v2_sig, sizeof(proxy_v2_sig));
 	buf[12] = 0x20 | PP2_CMD_PROXY;
+	s4 = (const struct sockaddr_in *)&src;
+	d4 = (const struct sockaddr_in *)&dst;
+	s6 = (const struct sockaddr_in6 *)&src;
+	d6 = (const struct sockaddr_in6 *)&dst;
 	if (src.ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)&src;
-		const struct sockaddr_in *d = (const struct sockaddr_in *)&dst;
-
 		buf[13] = PP2_FAM_INET << 4 | PP2_PROTO_STREAM;
-		body = 12;
-		memcpy(a, &s->sin_addr, 4);
-		memcpy(a + 4, &d->sin_addr, 4);
-		memcpy(a + 8, &s->sin_port, 2);
-		memcpy(a + 10, &d->sin_port, 2);
+		body = proxy_put_addrs(a, &s4->sin_addr, &d4->sin_addr, 4,
+				       &s4->sin_port, &d4->sin_port);
 	} else if (src.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s =
-			(const struct sockaddr_in6 *)&src;
-		const struct sockaddr_in6 *d =
-			(const struct sockaddr_in6 *)&dst;
-
 		buf[13] = PP2_FAM_INET6 << 4 | PP2_PROTO_STREAM;
-		body = 36;
-		memcpy(a, &s->sin6_addr, 16);
-		memcpy(a + 16, &d->sin6_addr, 16);
-		memcpy(a + 32, &s->sin6_port, 2);
-		memcpy(a + 34, &d->sin6_port, 2);
+		body = proxy_put_addrs(a, &s6->sin6_addr, &d6->sin6_addr, 16,
+				       &s6->sin6_port, &d6->sin6_port);
 	} else {
 		return -1;
 	}

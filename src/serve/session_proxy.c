@@ -451,21 +451,26 @@ static int proxy_begin_tls(struct session_proxy *p)
 	return 0;
 }
 
+/* The result of a connect or handshake step (1 done, 0 wait, -1
+ * failed): true when done; else it waits, or the login failed (s may be
+ * gone). */
+static bool proxy_step_done(struct session_proxy *p, int ret)
+{
+	if (ret == 0)
+		proxy_update_events(p);
+	else if (ret < 0)
+		proxy_login_failed(p, p->conn.error, reply_unavailable);
+	return ret > 0;
+}
+
 static void proxy_io(void *context, unsigned ready)
 {
 	struct session_proxy *p = context;
 	bool progress = false;
 
 	if (p->step == STEP_CONNECT) {
-		int ret = conn_connect_finish(&p->conn);
-
-		if (ret == 0)
+		if (!proxy_step_done(p, conn_connect_finish(&p->conn)))
 			return;
-		if (ret < 0) {
-			proxy_login_failed(p, p->conn.error,
-					   reply_unavailable);
-			return;
-		}
 		p->step = STEP_HEADER;
 	}
 	if (p->step == STEP_RELAY) {
@@ -486,17 +491,8 @@ static void proxy_io(void *context, unsigned ready)
 			return;
 	}
 	if (p->step == STEP_HANDSHAKE) {
-		int ret = conn_handshake(&p->conn);
-
-		if (ret == 0) {
-			proxy_update_events(p);
+		if (!proxy_step_done(p, conn_handshake(&p->conn)))
 			return;
-		}
-		if (ret < 0) {
-			proxy_login_failed(p, p->conn.error,
-					   reply_unavailable);
-			return;
-		}
 		p->step = STEP_GREETING;
 	}
 	proxy_login_read(p);
