@@ -153,6 +153,7 @@ static int cmd_auth_send(struct session *s, uint32_t type)
 
 void cmd_auth_abort(struct session *s)
 {
+	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
 	memset(&cmd_auth_req, 0, AUTH_SASL_REQUEST_HDR);
 	(void)cmd_auth_send(s, AUTH_REQ_SASL_ABORT);
 	cmd_auth_end(s);
