@@ -45,5 +45,6 @@ bool auth_proto_check_reply(struct auth_reply *reply, size_t n)
 		return false;
 	TERMINATE(reply->user);
 	TERMINATE(reply->mail_path);
+	TERMINATE(reply->proxy_host);
 	return true;
 }

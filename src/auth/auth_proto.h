@@ -38,6 +38,7 @@
  * 45 octets) and from a POP3 worker " session=" and its 16-digit id */
 #define AUTH_ADDR_MAX 96
 #define AUTH_PATH_MAX 1024
+#define AUTH_PROXY_HOST_MAX 72
 
 enum auth_request_type {
 	AUTH_REQ_PASS = 1,   /* USER + PASS: secret = password (and an
@@ -137,6 +138,8 @@ struct auth_reply {
 	int64_t quota_messages;   /* per user; -1 = the global setting */
 	int32_t workarounds;      /* store/msgconv.h bits; -1 = the global
 				     client_workarounds */
+	/* proxy mode: the user's own backend "host:port", "" = by hash */
+	char proxy_host[AUTH_PROXY_HOST_MAX];
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

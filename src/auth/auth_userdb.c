@@ -40,6 +40,12 @@ int auth_userdb_fill(const struct auth_settings *set,
 	reply->quota_bytes = entry->quota_bytes;
 	reply->quota_messages = entry->quota_messages;
 	reply->workarounds = entry->workarounds;
+	if (entry->proxy_host != NULL &&
+	    snprintf(reply->proxy_host, sizeof(reply->proxy_host), "%s",
+		     entry->proxy_host) >= (int)sizeof(reply->proxy_host)) {
+		*error_r = "proxy_host too long";
+		return -1;
+	}
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store/msgconv.h"
+#include "net/backendlist.h"
 #include "util/strnum.h"
 
 /* uid_t is 32 bits and (uid_t)-1 means "no change" to setresuid() */
@@ -184,6 +185,15 @@ static int passwd_parse_extra(char *extra, struct passwd_entry *entry,
 				return -1;
 			}
 			entry->mail = value;
+		} else if (strcmp(key, "proxy_host") == 0) {
+			struct backend_addr one;
+
+			if (backendlist_parse_one(value, &one) < 0) {
+				*error_r = "proxy_host= is not one numeric "
+					   "host:port";
+				return -1;
+			}
+			entry->proxy_host = value;
 		} else if (strcmp(key, "secret") == 0) {
 			if (passwd_add_secret(entry, value, error_r) < 0)
 				return -1;

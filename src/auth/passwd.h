@@ -38,6 +38,9 @@ struct passwd_entry {
 	long long uid, gid; /* -1 when empty */
 	char *home;         /* NULL when empty */
 	char *mail;         /* NULL when not set */
+	/* proxy mode: this user's backend, one numeric host:port
+	 * (proxy_host=), checked at load; NULL when not set */
+	char *proxy_host;
 	int expire_days;    /* -1 when not set */
 	int login_delay;    /* -1 when not set */
 	/* delivery quota (quota_bytes=, quota_messages=): -1 when not set

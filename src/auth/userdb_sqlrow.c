@@ -116,6 +116,7 @@ static void sqlrow_secrets(struct sqlrow_line *l, const char *v)
 static const char *const sqlrow_extra_columns[] = {
 	"mail", "quota_bytes", "quota_messages", "login_delay", "expire",
 	"client_workarounds",
+	"proxy_host",
 };
 
 void sqlrow_column(struct sqlrow_line *l, const char *name,

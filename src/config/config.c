@@ -238,6 +238,18 @@ static const struct config_key config_keys[] = {
 	/* PROXY protocol (net/proxyproto.h, serve/worker_proxy.c) */
 	SPECIAL("proxy_trusted", KEY_NETS, proxy_trusted, ""),
 	SPECIAL("proxy_trust_ssl", KEY_BOOL, proxy_trust_ssl, "no"),
+	/* Proxy mode (issue 11, 4.): a front that logs users in and relays
+	 * each to the backend SHA-256(user) picks from the list */
+	SPECIAL("proxy", KEY_BOOL, proxy, "no"),
+	SPECIAL("proxy_backends", KEY_LISTEN, proxy_backends, ""),
+	/* connect, PROXY header, greeting and login at the backend; well
+	 * below a client's own timeout (fetchmail: 300 s), so the client
+	 * hears [SYS/TEMP] rather than giving up on its own */
+	UINT("proxy_timeout", proxy_timeout, 1, 300, "10"),
+	/* implicit TLS (RFC 8314) to the backends' listen_tls, after the
+	 * PROXY header; the certificate must name the backend's address */
+	SPECIAL("proxy_tls", KEY_BOOL, proxy_tls, "no"),
+	STR("proxy_tls_ca", proxy_tls_ca, ""),
 	/* GET /metrics, served by the master; no default port: it tells
 	 * whoever can reach it how busy the server is and who fails */
 	SPECIAL("metrics_listen", KEY_LISTEN, metrics_listen, ""),
@@ -750,6 +762,38 @@ bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
 	return false;
 }
 
+/* Proxy mode: a backend list, never one of our own listeners (a proxy
+ * that is its own backend would recurse until it runs out of sockets),
+ * and only logins that hand us the password to pass on. */
+static int config_proxy_check(struct config *cfg, char *err, size_t errsize)
+{
+	const char *error;
+
+	if (backendlist_parse(cfg->proxy_backends, &cfg->proxy_backend_list,
+			      &error) < 0) {
+		snprintf(err, errsize, "proxy_backends: %s", error);
+		return -1;
+	}
+	if (!cfg->proxy)
+		return 0;
+	if (cfg->proxy_backend_list.count == 0) {
+		snprintf(err, errsize, "proxy = yes needs proxy_backends");
+		return -1;
+	}
+	if (backendlist_overlaps(&cfg->proxy_backend_list, cfg->listen) ||
+	    backendlist_overlaps(&cfg->proxy_backend_list, cfg->listen_tls)) {
+		snprintf(err, errsize, "proxy_backends: a backend is one of "
+			 "this server's own listen addresses (a proxy loop)");
+		return -1;
+	}
+	if (cfg->auth.apop) {
+		snprintf(err, errsize, "proxy = yes cannot offer APOP: the "
+			 "backend login needs the password itself");
+		return -1;
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errsize)
 {
 
@@ -821,6 +865,8 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "pid_file: an absolute path");
 		return -1;
 	}
+	if (config_proxy_check(cfg, err, errsize) < 0)
+		return -1;
 	{
 		const char *error;
 

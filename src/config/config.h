@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "auth/auth_settings.h"
+#include "net/backendlist.h"
 #include "net/tls.h"
 
 #define CONFIG_STR_MAX 1024
@@ -85,6 +86,14 @@ struct config {
 	/* peers that must begin with a PROXY header ("" = none) */
 	char proxy_trusted[CONFIG_STR_MAX];
 	bool proxy_trust_ssl;   /* their SSL TLV makes a session TLS */
+	/* Proxy mode (serve/session_proxy.c): log in locally, then relay
+	 * to the user's backend */
+	bool proxy;
+	char proxy_backends[CONFIG_STR_MAX]; /* "host:port,..." */
+	unsigned proxy_timeout;  /* s: connect + backend login */
+	bool proxy_tls;          /* implicit TLS to the backends, verified */
+	char proxy_tls_ca[CONFIG_STR_MAX]; /* their CA file, "" = system */
+	struct backendlist proxy_backend_list; /* parsed by config_finish */
 	/* Operations (serve/metrics_http.h, serve/control.c) */
 	char metrics_listen[CONFIG_STR_MAX]; /* "host:port", "" = off */
 	char pid_file[CONFIG_STR_MAX];       /* "" = none */

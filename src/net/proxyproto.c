@@ -261,3 +261,77 @@ enum proxy_result proxy_parse(const unsigned char *buf, size_t len,
 					     proxy_parse_v1(buf, len, info);
 	return PROXY_BAD;
 }
+
+/* ---- the v2 encoder (proxy mode's side) ---- */
+
+/* An IPv4 address inside an IPv6 one (::ffff:a.b.c.d) as plain IPv4, so a
+ * dual-stack listener's clients reach the backend as the same family
+ * the backend's own proxy_trusted and limits use. */
+static void proxy_unmap(const struct sockaddr_storage *in,
+			struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)in;
+
+	*out = *in;
+	if (in->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+		in_port_t port = in6->sin6_port;
+		struct in_addr a;
+
+		memcpy(&a, in6->sin6_addr.s6_addr + 12, 4);
+		memset(out, 0, sizeof(*out));
+		v4->sin_family = AF_INET;
+		v4->sin_addr = a;
+		v4->sin_port = port;
+	}
+}
+
+/* The v2 address block: source and destination address (alen octets
+ * each), then the two ports, all in network order. Returns its length. */
+static size_t proxy_put_addrs(unsigned char *a, const void *src,
+			      const void *dst, size_t alen, const void *sport,
+			      const void *dport)
+{
+	memcpy(a, src, alen);
+	memcpy(a + alen, dst, alen);
+	memcpy(a + 2 * alen, sport, 2);
+	memcpy(a + 2 * alen + 2, dport, 2);
+	return 2 * alen + 4;
+}
+
+int proxy_encode_v2(const struct sockaddr_storage *src_in,
+		    const struct sockaddr_storage *dst_in, unsigned char *buf,
+		    size_t size)
+{
+	const struct sockaddr_in *s4, *d4;
+	const struct sockaddr_in6 *s6, *d6;
+	struct sockaddr_storage src, dst;
+	unsigned char *a = buf + PROXY_V2_PREFIX;
+	size_t body;
+
+	proxy_unmap(src_in, &src);
+	proxy_unmap(dst_in, &dst);
+	if (size < PROXY_V2_ENCODE_MAX || src.ss_family != dst.ss_family)
+		return -1;
+	memcpy(buf, proxy_v2_sig, sizeof(proxy_v2_sig));
+	buf[12] = 0x20 | PP2_CMD_PROXY;
+	s4 = (const struct sockaddr_in *)&src;
+	d4 = (const struct sockaddr_in *)&dst;
+	s6 = (const struct sockaddr_in6 *)&src;
+	d6 = (const struct sockaddr_in6 *)&dst;
+	if (src.ss_family == AF_INET) {
+		buf[13] = PP2_FAM_INET << 4 | PP2_PROTO_STREAM;
+		body = proxy_put_addrs(a, &s4->sin_addr, &d4->sin_addr, 4,
+				       &s4->sin_port, &d4->sin_port);
+	} else if (src.ss_family == AF_INET6) {
+		buf[13] = PP2_FAM_INET6 << 4 | PP2_PROTO_STREAM;
+		body = proxy_put_addrs(a, &s6->sin6_addr, &d6->sin6_addr, 16,
+				       &s6->sin6_port, &d6->sin6_port);
+	} else {
+		return -1;
+	}
+	buf[14] = (unsigned char)(body >> 8);
+	buf[15] = (unsigned char)body;
+	return (int)(PROXY_V2_PREFIX + body);
+}

@@ -41,6 +41,16 @@ struct proxy_info {
 	char ssl_cn[PROXY_SSL_CN_MAX];  /* its CN, "" when none */
 };
 
+/* The PROXY v2 header a proxy sends before its first byte: PROXY
+ * command, TCP over IPv4 or IPv6, src and dst (same family; an IPv4
+ * address mapped into IPv6 is sent as IPv4), no TLVs. Returns its length
+ * (28 or 52 octets), or -1 for another family or a buffer smaller than
+ * PROXY_V2_ENCODE_MAX. */
+#define PROXY_V2_ENCODE_MAX 52
+int proxy_encode_v2(const struct sockaddr_storage *src,
+		    const struct sockaddr_storage *dst, unsigned char *buf,
+		    size_t size);
+
 /* Parses the start of a connection's input. Never reads past len. */
 enum proxy_result proxy_parse(const unsigned char *buf, size_t len,
 			      struct proxy_info *info);

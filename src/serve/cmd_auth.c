@@ -60,6 +60,10 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	if (m == NULL || !(cfg_of(s)->auth.sasl_mech_mask & (1u << i)) ||
 	    !sasl_mech_configured(m, &cfg_of(s)->auth, false))
 		return false;
+	/* proxy mode logs in at the backend with the client's password:
+	 * PLAIN is the one mechanism that hands it over */
+	if (cfg_of(s)->proxy && strcmp(m->name, "PLAIN") != 0)
+		return false;
 	/* Files only the auth process can read, and what its user
 	 * databases can serve (no stored secrets with an LDAP bind): its
 	 * word decides. Without it only mechanisms needing no file. */
@@ -150,6 +154,7 @@ static int cmd_auth_send(struct session *s, uint32_t type)
 
 void cmd_auth_abort(struct session *s)
 {
+	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
 	memset(&cmd_auth_req, 0, AUTH_SASL_REQUEST_HDR);
 	(void)cmd_auth_send(s, AUTH_REQ_SASL_ABORT);
 	cmd_auth_end(s);
@@ -186,6 +191,32 @@ static int cmd_auth_decode(struct session *s, const char *b64, size_t len)
 		cmd_auth_req.data_len = (uint32_t)n;
 	}
 	return 0;
+}
+
+/* Proxy mode: the password of a PLAIN response (RFC 4616: [authzid]
+ * NUL authcid NUL passwd) in cmd_auth_req, kept for the backend login.
+ * A malformed one keeps nothing; the auth process refuses it anyway. */
+static void cmd_auth_keep_plain_secret(struct session *s)
+{
+	const unsigned char *d = cmd_auth_req.data, *nul;
+	size_t len = cmd_auth_req.data_len, off;
+
+	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+	if (!cfg_of(s)->proxy)
+		return;
+	nul = memchr(d, '\0', len);
+	if (nul == NULL)
+		return;
+	off = (size_t)(nul - d) + 1;
+	nul = memchr(d + off, '\0', len - off);
+	if (nul == NULL)
+		return;
+	off = (size_t)(nul - d) + 1;
+	if (len - off >= sizeof(s->proxy_secret) ||
+	    memchr(d + off, '\0', len - off) != NULL)
+		return;
+	memcpy(s->proxy_secret, d + off, len - off);
+	s->proxy_secret[len - off] = '\0';
 }
 
 /* Sends the request in cmd_auth_req and waits for the answer. */
@@ -247,6 +278,8 @@ enum cmd_outcome cmd_auth(struct session *s, const struct cmd_args *args)
 			return CMD_BAD;
 		}
 	}
+	if (req->has_data)
+		cmd_auth_keep_plain_secret(s);
 	req->secured = s->secured || s->loopback;
 	if (cmd_auth_peer_cn(s, req->peer_cn, sizeof(req->peer_cn)) == NULL)
 		req->peer_cn[0] = '\0';
@@ -284,6 +317,7 @@ enum cmd_outcome cmd_auth_continue(struct session *s, char *line,
 			      "authentication aborted");
 		return CMD_BAD;
 	}
+	cmd_auth_keep_plain_secret(s);
 	return cmd_auth_relay(s, AUTH_REQ_SASL_CONTINUE);
 }
 

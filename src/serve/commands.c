@@ -150,6 +150,11 @@ static enum cmd_outcome cmd_pass(struct session *s,
 		return CMD_DONE;
 	}
 	s->login_mech = METRICS_MECH_USER;
+	/* proxy mode logs in at the backend with the same password (as
+	 * prepared: the backend is sent no UTF8) */
+	if (cfg_of(s)->proxy)
+		snprintf(s->proxy_secret, sizeof(s->proxy_secret), "%s",
+			 req.secret);
 	return send_auth(s, &req);
 }
 
@@ -241,11 +246,15 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	cmd_xtnd_capa(s);
 	session_reply_line(s, "PIPELINING");
 	cmd_utf8_capa(s);
-	if (expire < 0)
+	/* proxy mode: the backend's values, not ours (after login the
+	 * backend answers CAPA itself) */
+	if (cfg->proxy)
+		;
+	else if (expire < 0)
 		session_reply_line(s, "EXPIRE NEVER%s", user_suffix);
 	else
 		session_reply_line(s, "EXPIRE %d%s", expire, user_suffix);
-	if (delay > 0)
+	if (delay > 0 && !cfg->proxy)
 		session_reply_line(s, "LOGIN-DELAY %u%s", delay, user_suffix);
 	session_reply_line(s, "IMPLEMENTATION satchel-%s", SATCHEL_VERSION);
 	session_reply_line(s, ".");

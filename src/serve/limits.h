@@ -11,6 +11,15 @@
  * its last reply to a client that does not read, then it is dropped. */
 #define CLOSE_GRACE_MS 10000
 
+/* Proxy mode: each direction of a relayed session buffers at most this
+ * much; a side is not read while the other side's buffer is full, so a
+ * slow reader holds back the writer instead of our memory (16 KB: one
+ * TLS record, a few TCP segments; the kernel buffers the rest). */
+#define PROXY_RELAY_BUF (16 * 1024)
+/* RFC 2449 4.: a response line is at most 512 octets with its CRLF; a
+ * backend line longer than that during the login is refused. */
+#define PROXY_LINE_MAX 512
+
 /* RETR/TOP read the store in chunks of this size. */
 #define MESSAGE_CHUNK (64 * 1024)
 

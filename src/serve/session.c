@@ -20,6 +20,7 @@
 #include "serve/commands.h"
 #include "serve/limits.h"
 #include "serve/metrics.h"
+#include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "store/utf8wrap.h"
 #include "store/node.h"
@@ -463,6 +464,10 @@ static void session_io(void *context, unsigned ready)
 {
 	struct session *s = context;
 
+	if (session_proxy_relaying(s)) {
+		session_proxy_client_io(s, ready);
+		return;
+	}
 	if (s->conn.state == CONN_HANDSHAKE && !session_handshake(&s))
 		return;
 	/* A TLS read may wait for the socket to become writable. */
@@ -482,6 +487,13 @@ void session_resume(struct session *s)
 void session_close_with(struct session *s, const char *reply,
 			const char *reason)
 {
+	if (session_proxy_relaying(s)) {
+		/* a line of ours would land inside the backend's replies:
+		 * the relay just ends (the backend enters no UPDATE) */
+		s->end_reason = reason;
+		session_destroy(&s);
+		return;
+	}
 	if (s->reply.kind == LONG_NONE)
 		session_reply(s, "%s", reply);
 	else
@@ -596,6 +608,8 @@ void session_destroy(struct session **sessionp)
 	cmd_xtnd_detach(s);
 	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
+	session_proxy_destroy(s);
+	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "auth/auth_proto.h"
 #include "net/conn.h"
@@ -25,6 +26,7 @@ struct store_job;
 struct xmit;
 struct xmit_job;
 struct utf8wrap;
+struct session_proxy;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -52,6 +54,9 @@ struct session {
 	struct timer *delay_timer; /* failed-login delay */
 	uint64_t started_ms, last_activity_ms, handshake_started_ms;
 	char addr[64];             /* client address, printable */
+	/* the client and our end as sockaddrs (proxy mode's PROXY v2
+	 * header); family 0 when unknown (--stdio) */
+	struct sockaddr_storage peer_ss, local_ss;
 	/* the session id in every log line of it, the worker's and the
 	 * auth process's: 16 hex digits, random */
 	char id[20];
@@ -115,6 +120,10 @@ struct session {
 	 * running; NULL otherwise */
 	struct xmit *xmit;
 	struct xmit_job *xmit_job;
+	/* proxy mode: the password of the PASS being checked, for the
+	 * backend login; wiped when the auth process has answered */
+	char proxy_secret[AUTH_SECRET_MAX];
+	struct session_proxy *proxy; /* the backend link, or NULL */
 
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;
@@ -196,6 +205,10 @@ void session_store_detach(struct session *s);
  * error otherwise). May destroy s. */
 void session_login_opened(struct session *s, int ret, struct maildrop *drop,
 			  const char *error);
+/* proxy mode (session_proxy.c): the backend login ended; ok with its
+ * +OK line, else the line to send (the backend's -ERR, or ours).
+ * May destroy s. */
+void session_login_proxied(struct session *s, bool ok, const char *reply);
 /* The commit finished: replies to QUIT and closes. May destroy s. */
 void session_quit_done(struct session *s, int ret, unsigned deleted,
 		       const char *error);

@@ -10,6 +10,7 @@
 #include "serve/cmd_auth.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
+#include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "util/log.h"
 
@@ -59,6 +60,14 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 
 	snprintf(s->user, sizeof(s->user), "%s", r->user);
 	s->counted = true;
+	if (cfg->proxy) {
+		/* proxy mode: the backend holds the maildrop */
+		int ret = session_proxy_start(s, r->user, s->proxy_secret,
+					      r->proxy_host);
+
+		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+		return ret == 0;
+	}
 	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
 	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
 		/* Workers run as mail_user only (virtual users); a record
@@ -102,6 +111,20 @@ static void session_login_end(struct session *s)
 	}
 	s->have_user = false;
 	session_resume(s);
+}
+
+void session_login_proxied(struct session *s, bool ok, const char *reply)
+{
+	session_reply(s, "%s", reply);
+	if (!ok || s->closing) {
+		if (ok)
+			session_proxy_destroy(s);
+		session_login_end(s);
+		return;
+	}
+	s->state = STATE_TRANSACTION;
+	worker_auth_login_done(s->worker, s->user, s->log_client);
+	session_proxy_relay(s);
 }
 
 void session_login_opened(struct session *s, int ret, struct maildrop *drop,
@@ -178,6 +201,8 @@ void session_auth_result(struct session *s, const struct auth_reply *r)
 {
 	metrics_login(s->worker->metrics, s->worker->index, s->login_mech,
 		      login_result(r->result));
+	if (r->result != AUTH_OK)
+		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);

@@ -261,6 +261,14 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 		return;
 	}
 	s->workarounds_here = config_workarounds_on(w->cfg, l->name);
+	s->peer_ss = *client;
+	{
+		socklen_t local_len = sizeof(s->local_ss);
+
+		if (getsockname(fd, (struct sockaddr *)&s->local_ss,
+				&local_len) < 0)
+			s->local_ss.ss_family = AF_UNSPEC;
+	}
 	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
 	if (tls_by_proxy)
 		s->secured = true;
@@ -563,6 +571,25 @@ static int worker_jobs_setup(struct worker *w)
 	return w->relay_jobs_io == NULL ? -1 : 0;
 }
 
+/* Proxy mode's TLS to the backends: a verifying client context. Made
+ * here, after the privileges are dropped, so proxy_tls_ca must be
+ * readable by mail_user; without it every proxied login is [SYS/TEMP]
+ * (logged) rather than sent in clear. */
+static void worker_proxy_tls_setup(struct worker *w)
+{
+	struct tls_client_settings set = {
+		.verify = true,
+		.ca_file = w->cfg->proxy_tls_ca,
+		.min_version = w->cfg->tls.min_version,
+	};
+	char err[256];
+
+	if (!w->cfg->proxy || !w->cfg->proxy_tls)
+		return;
+	if (tls_client_ctx_create(&set, &w->proxy_tls, err, sizeof(err)) < 0)
+		log_error("proxy_tls: %s; proxied logins will fail", err);
+}
+
 /* --- signals --- */
 
 static void worker_drain(struct worker *w, bool now)
@@ -669,6 +696,7 @@ int worker_run(const struct worker_setup *setup)
 		ret = EX_OSERR;
 		goto out_free;
 	}
+	worker_proxy_tls_setup(w);
 	/* Listening waits for the auth process's hello (worker_listen). */
 	w->hello_timer = timer_add(w->loop, AUTH_HELLO_WAIT_MS,
 				   worker_hello_timeout, w);
@@ -709,6 +737,7 @@ out_free:
 		free(p);
 	}
 	worker_proxy_free_all(w);
+	tls_ctx_destroy(&w->proxy_tls);
 	ioloop_destroy(&w->loop);
 	fdtable_free(&w->by_fd);
 	free(w);

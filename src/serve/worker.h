@@ -36,6 +36,9 @@ struct worker_listener {
 struct worker {
 	const struct config *cfg;
 	struct tls_ctx *tls;       /* NULL: no TLS configured */
+	/* proxy mode with proxy_tls: the verifying client context of the
+	 * backend links (made by the worker: NULL when it could not be) */
+	struct tls_ctx *proxy_tls;
 	struct ioloop *loop;
 	unsigned index;
 	int auth_fd;

@@ -2,7 +2,9 @@
  * never reads past the input, a header it accepts fits in the input and
  * in PROXY_HEADER_MAX, every prefix of an accepted header asks for more
  * (so a header split across reads parses the same), and the addresses
- * it gives are IPv4 or IPv6 with their own lengths. */
+ * it gives are IPv4 or IPv6 with their own lengths; and the v2 encoder
+ * (proxy mode's side) gives back the same addresses: parse(encode(x))
+ * == x for every address the parser can produce. */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,47 @@ static void must(int cond)
 {
 	if (!cond)
 		abort();
+}
+
+/* Address and port of a parsed IPv4 or IPv6 address, for comparison. */
+static int same_addr(const struct sockaddr_storage *a,
+		     const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	{
+		const struct sockaddr_in6 *x = (const void *)a;
+		const struct sockaddr_in6 *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+}
+
+static void check_encode(const struct proxy_info *info)
+{
+	unsigned char buf[PROXY_V2_ENCODE_MAX];
+	struct proxy_info back;
+	int n;
+
+	/* a mapped IPv4 address comes back as IPv4: skip those */
+	if (info->src.ss_family == AF_INET6 &&
+	    (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)
+				    &info->src)->sin6_addr) ||
+	     IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)
+				    &info->dst)->sin6_addr)))
+		return;
+	n = proxy_encode_v2(&info->src, &info->dst, buf, sizeof(buf));
+	must(n > 0 && proxy_parse(buf, (size_t)n, &back) == PROXY_DONE);
+	must(back.header_len == (size_t)n && !back.local);
+	must(same_addr(&back.src, &info->src) &&
+	     same_addr(&back.dst, &info->dst));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -38,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      info.src_len == sizeof(struct sockaddr_in)) ||
 			     (info.src.ss_family == AF_INET6 &&
 			      info.src_len == sizeof(struct sockaddr_in6)));
+			check_encode(&info);
 		}
 		for (i = 0; i < info.header_len; i++)
 			must(proxy_parse(copy, i, &again) == PROXY_NEED_MORE);

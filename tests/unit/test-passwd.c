@@ -66,6 +66,9 @@ static void test_parse_fields(void)
 	CHECK(e.login_delay == 60, "userdb_login_delay");
 	CHECK(e.quota_bytes == -1, "Dovecot's quota_rule is not ours");
 
+	CHECK(parse("p:{PLAIN}x::::::proxy_host=[::1]:1110", &e, &error) == 0,
+	      "proxy_host");
+	CHECK_STR(e.proxy_host, "[::1]:1110", "proxy_host kept");
 	CHECK(parse("q:{PLAIN}x:1:1::/h::quota_bytes=10737418240 "
 		    "userdb_quota_messages=0", &e, &error) == 0 &&
 	      e.quota_bytes == 10737418240LL && e.quota_messages == 0,
@@ -134,6 +137,8 @@ static void test_parse_errors(void)
 		"a:{PLAIN}x:1:1::/h::quota_messages=",
 		"a:{PLAIN}x:1:1::/h::quota_messages=9223372036854775808",
 		"a:{PLAIN}x:1:1::/h:::mail=maildir:/m", /* one ':' too many */
+		"a:{PLAIN}x:1:1::/h::proxy_host=backend.example:110",
+		"a:{PLAIN}x:1:1::/h::proxy_host=10.0.0.1:110,10.0.0.2:110",
 	};
 	struct passwd_entry e;
 	const char *error;

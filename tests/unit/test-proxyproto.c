@@ -176,9 +176,70 @@ static void test_v2(void)
 	      "v2: longer than PROXY_HEADER_MAX refused at the prefix");
 }
 
+static void set_addr(struct sockaddr_storage *ss, const char *host,
+		     int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':') == NULL) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		inet_pton(AF_INET, host, &in->sin_addr);
+		in->sin_port = htons((uint16_t)port);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, host, &in6->sin6_addr);
+		in6->sin6_port = htons((uint16_t)port);
+	}
+}
+
+/* parse(encode(x)) == x, for both families; a mapped IPv4 address goes
+ * out as IPv4; mixed families and short buffers are refused. */
+static void test_encode(void)
+{
+	static const struct { const char *src, *dst, *want; } cases[] = {
+		{ "127.0.0.20", "127.0.0.1", "127.0.0.20 40000" },
+		{ "2001:db8::5", "2001:db8::1", "2001:db8::5 40000" },
+		{ "::ffff:192.0.2.7", "::ffff:192.0.2.1", "192.0.2.7 40000" },
+	};
+	unsigned char buf[PROXY_V2_ENCODE_MAX];
+	struct sockaddr_storage src, dst;
+	struct proxy_info info;
+	char text[80];
+	int n;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_addr(&src, cases[i].src, 40000);
+		set_addr(&dst, cases[i].dst, 110);
+		n = proxy_encode_v2(&src, &dst, buf, sizeof(buf));
+		CHECK(n == 28 || n == 52, "encode: a v2 header's length");
+		CHECK(n > 0 && proxy_parse(buf, (size_t)n, &info) == PROXY_DONE,
+		      "encode: the parser takes it");
+		CHECK(info.header_len == (size_t)n && !info.local,
+		      "encode: whole header, a PROXY command");
+		CHECK_STR(src_text(&info, text, sizeof(text)), cases[i].want,
+			  "encode: the source comes back");
+		CHECK(ntohs(info.dst.ss_family == AF_INET ?
+			    ((struct sockaddr_in *)&info.dst)->sin_port :
+			    ((struct sockaddr_in6 *)&info.dst)->sin6_port) ==
+		      110, "encode: the destination port comes back");
+		CHECK(n > 0 && prefixes_need_more(buf, (size_t)n),
+		      "encode: every prefix asks for more");
+	}
+	set_addr(&src, "127.0.0.1", 1);
+	set_addr(&dst, "::1", 2);
+	CHECK(proxy_encode_v2(&src, &dst, buf, sizeof(buf)) < 0,
+	      "encode: mixed families refused");
+	CHECK(proxy_encode_v2(&src, &src, buf, 20) < 0,
+	      "encode: short buffer refused");
+}
+
 int main(void)
 {
 	test_v1();
 	test_v2();
+	test_encode();
 	return unit_done();
 }
