@@ -7,7 +7,8 @@ Standard library only.
 
 Usage:
     /usr/bin/python3 tests/integration/harness.py [--satchel build/satchel]
-                     [-k SUBSTRING]... [--store maildir|mbox] [MODULE]...
+                     [-k SUBSTRING]... [--store maildir|mbox]
+                     [--shard K/N | --queue DIR] [MODULE]...
 
 Each tests/integration/test_*.py module may define:
 
@@ -1358,6 +1359,37 @@ class Runner:
         return srv
 
 
+WEIGHTS_FILE = os.path.join(HERE, "module_weights.txt")
+DEFAULT_WEIGHT = 20.0   # seconds assumed for a module not yet measured
+
+
+def by_weight(mods):
+    """mods, slowest first, by the seconds in module_weights.txt
+    ("MODULE SECONDS" lines, from the "# module" lines of a run): with
+    the longest modules started first, the processes sharing a queue end
+    within about one short module of each other."""
+    weights = {}
+    try:
+        with open(WEIGHTS_FILE) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 2 and not line.startswith("#"):
+                    weights[fields[0]] = float(fields[1])
+    except FileNotFoundError:
+        pass
+    return sorted(mods, key=lambda m: -weights.get(m, DEFAULT_WEIGHT))
+
+
+def claim_module(queue_dir, mod):
+    """True when this process is the first to claim mod in queue_dir."""
+    try:
+        fd = os.open(os.path.join(queue_dir, mod), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
 def main(argv):
     global SATCHEL
     # `timeout` (scripts/run-tests) ends a suite with SIGTERM: exit
@@ -1370,6 +1402,10 @@ def main(argv):
     ap.add_argument("--store", choices=("maildir", "mbox"))
     ap.add_argument("--shard", metavar="K/N",
                     help="run only every N-th module, starting at K (0-based)")
+    ap.add_argument("--queue", metavar="DIR",
+                    help="share the modules with the other harness processes "
+                         "given the same DIR: each takes the next unclaimed "
+                         "one, slowest first (module_weights.txt)")
     ap.add_argument("modules", nargs="*")
     args = ap.parse_args(argv)
     SATCHEL = os.path.abspath(args.satchel)
@@ -1385,6 +1421,8 @@ def main(argv):
         if not 0 <= k < n:
             ap.error("--shard K/N needs 0 <= K < N")
         mods = mods[k::n]
+    if args.queue:
+        mods = by_weight(mods)
     runner = Runner()
     t0 = time.monotonic()
     if is_root():
@@ -1398,11 +1436,16 @@ def main(argv):
         runner.emit(False, "setup", "%s is missing or not executable" % SATCHEL)
         return 1
     for m in mods:
+        if args.queue and not claim_module(args.queue, m):
+            continue
+        started = time.monotonic()
         try:
             runner.run_module(m, args.store, args.k)
         except Exception as e:
             runner.emit(False, "%s.(module)" % m, "%s: %s" % (type(e).__name__, e),
                         diag=traceback.format_exc().splitlines()[-6:])
+        sys.stdout.write("# module %s: %.1fs\n" % (m, time.monotonic() - started))
+        sys.stdout.flush()
     sys.stdout.write("# integration: %d passed, %d failed in %.1fs\n"
                      % (runner.passed, runner.failed, time.monotonic() - t0))
     return 1 if runner.failed else 0
