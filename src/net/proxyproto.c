@@ -24,6 +24,11 @@ static const unsigned char proxy_v2_sig[12] = {
 #define PP2_PROTO_STREAM 0x1
 #define PP2_TYPE_SSL 0x20
 #define PP2_SUBTYPE_SSL_CN 0x22
+/* 0xE0-0xEF are for private use; the magic keeps another program's TLV
+ * of the same number from counting as hops */
+#define PP2_TYPE_SATCHEL_HOPS 0xEC
+#define PP2_SATCHEL_MAGIC "satchel"
+#define PP2_SATCHEL_MAGIC_LEN (sizeof(PP2_SATCHEL_MAGIC) - 1)
 #define PP2_CLIENT_SSL 0x01
 #define PP2_CLIENT_CERT_CONN 0x02
 #define PP2_CLIENT_CERT_SESS 0x04
@@ -179,6 +184,11 @@ static int proxy_v2_tlvs(const unsigned char *p, size_t len,
 		if (p[off] == PP2_TYPE_SSL &&
 		    proxy_v2_ssl(p + off + 3, vlen, info) < 0)
 			return -1;
+		if (p[off] == PP2_TYPE_SATCHEL_HOPS &&
+		    vlen == PP2_SATCHEL_MAGIC_LEN + 1 &&
+		    memcmp(p + off + 3, PP2_SATCHEL_MAGIC,
+			   PP2_SATCHEL_MAGIC_LEN) == 0)
+			info->satchel_hops = p[off + 3 + PP2_SATCHEL_MAGIC_LEN];
 		off += 3 + vlen;
 	}
 	return 0;
@@ -301,8 +311,8 @@ static size_t proxy_put_addrs(unsigned char *a, const void *src,
 }
 
 int proxy_encode_v2(const struct sockaddr_storage *src_in,
-		    const struct sockaddr_storage *dst_in, unsigned char *buf,
-		    size_t size)
+		    const struct sockaddr_storage *dst_in, unsigned hops,
+		    unsigned char *buf, size_t size)
 {
 	const struct sockaddr_in *s4, *d4;
 	const struct sockaddr_in6 *s6, *d6;
@@ -330,6 +340,17 @@ int proxy_encode_v2(const struct sockaddr_storage *src_in,
 				       &s6->sin6_port, &d6->sin6_port);
 	} else {
 		return -1;
+	}
+	if (hops > 0) {
+		unsigned char *t = a + body;
+
+		t[0] = PP2_TYPE_SATCHEL_HOPS;
+		t[1] = 0;
+		t[2] = PP2_SATCHEL_MAGIC_LEN + 1;
+		memcpy(t + 3, PP2_SATCHEL_MAGIC, PP2_SATCHEL_MAGIC_LEN);
+		t[3 + PP2_SATCHEL_MAGIC_LEN] =
+			(unsigned char)(hops > 255 ? 255 : hops);
+		body += 4 + PP2_SATCHEL_MAGIC_LEN;
 	}
 	buf[14] = (unsigned char)(body >> 8);
 	buf[15] = (unsigned char)body;

@@ -39,17 +39,22 @@ struct proxy_info {
 	bool ssl_verified;  /* it sent a certificate that verified */
 	bool ssl_verify_failed;  /* the proxy reports a failed verification */
 	char ssl_cn[PROXY_SSL_CN_MAX];  /* its CN, "" when none */
+	/* satchel's own TLV: how many satchel proxies (proxy mode) the
+	 * session has passed, 0 when none said so; the loop guard */
+	unsigned satchel_hops;
 };
 
 /* The PROXY v2 header a proxy sends before its first byte: PROXY
  * command, TCP over IPv4 or IPv6, src and dst (same family; an IPv4
- * address mapped into IPv6 is sent as IPv4), no TLVs. Returns its length
- * (28 or 52 octets), or -1 for another family or a buffer smaller than
- * PROXY_V2_ENCODE_MAX. */
-#define PROXY_V2_ENCODE_MAX 52
+ * address mapped into IPv6 is sent as IPv4) and, when hops > 0, satchel's
+ * hop-count TLV (a type of the custom range, its value "satchel" and one
+ * octet; hops above 255 are sent as 255). Returns its length (28 or 52
+ * octets, 11 more with the TLV), or -1 for another family or a buffer
+ * smaller than PROXY_V2_ENCODE_MAX. */
+#define PROXY_V2_ENCODE_MAX 63
 int proxy_encode_v2(const struct sockaddr_storage *src,
-		    const struct sockaddr_storage *dst, unsigned char *buf,
-		    size_t size);
+		    const struct sockaddr_storage *dst, unsigned hops,
+		    unsigned char *buf, size_t size);
 
 /* Parses the start of a connection's input. Never reads past len. */
 enum proxy_result proxy_parse(const unsigned char *buf, size_t len,

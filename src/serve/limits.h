@@ -19,6 +19,15 @@
 /* RFC 2449 4.: a response line is at most 512 octets with its CRLF; a
  * backend line longer than that during the login is refused. */
 #define PROXY_LINE_MAX 512
+/* Proxy mode's loop guard: a session that already passed this many
+ * satchel proxies (their PROXY TLV) is not proxied again; two allow a
+ * proxy in front of proxies, a loop between two ends at the third. */
+#define PROXY_HOPS_MAX 2
+/* A backend that refuses the connection or closes it before its
+ * greeting (a restart, a full listen queue) is tried this often in all,
+ * this far apart, within proxy_timeout; nothing was sent to it yet. */
+#define PROXY_CONNECT_TRIES 3
+#define PROXY_RETRY_MS 200
 
 /* RETR/TOP read the store in chunks of this size. */
 #define MESSAGE_CHUNK (64 * 1024)

@@ -63,6 +63,7 @@ struct session {
 	char log_client[AUTH_ADDR_MAX]; /* "ADDR session=ID": rip= in logs */
 	bool loopback;
 	bool secured;              /* TLS is up */
+	unsigned proxy_hops;       /* satchel proxies passed (PROXY TLV) */
 	struct conn conn;          /* the stream, plain or TLS */
 	bool stls_pending;         /* STLS accepted: handshake once flushed */
 	bool greeted;              /* the greeting was queued */

@@ -40,6 +40,8 @@ struct session_proxy {
 	struct conn conn;        /* to the backend; owns its socket */
 	struct io *io;
 	struct timer *timer;     /* the login's bound */
+	struct timer *retry;     /* the next connect, after a failed one */
+	unsigned tries;          /* connects made */
 	enum proxy_step step;
 	char user[AUTH_USER_MAX];
 	char secret[AUTH_SECRET_MAX];
@@ -127,6 +129,7 @@ static void proxy_free(struct session_proxy *p)
 {
 	io_remove(&p->io);
 	timer_remove(&p->timer);
+	timer_remove(&p->retry);
 	conn_deinit(&p->conn);
 	explicit_bzero(p, sizeof(*p));
 	free(p);
@@ -166,6 +169,48 @@ static void proxy_timeout(void *context)
 
 	p->timer = NULL;
 	proxy_login_failed(p, "no answer in time", reply_unavailable);
+}
+
+static int proxy_connect(struct session_proxy *p);
+static void proxy_unreachable(struct session_proxy *p, const char *why);
+
+static void proxy_retry_now(void *context)
+{
+	struct session_proxy *p = context;
+
+	p->retry = NULL;
+	if (proxy_connect(p) < 0)
+		proxy_unreachable(p, p->conn.error);
+}
+
+/* The next connect in PROXY_RETRY_MS. 0, or -1 when none is left or
+ * there is no memory for the timer. */
+static int proxy_retry_later(struct session_proxy *p, const char *why)
+{
+	if (p->tries >= PROXY_CONNECT_TRIES)
+		return -1;
+	log_info("proxy: user=%s rip=%s backend=%s: %s; trying again "
+		 "(%u of %u)", p->user, p->s->log_client, p->backend->text,
+		 why, p->tries + 1, PROXY_CONNECT_TRIES);
+	io_remove(&p->io);
+	conn_deinit(&p->conn);
+	p->retry = timer_add(p->s->worker->loop, PROXY_RETRY_MS,
+			     proxy_retry_now, p);
+	return p->retry != NULL ? 0 : -1;
+}
+
+/* The backend could not be reached, or closed before its greeting:
+ * nothing of the login has gone to it, so it is tried again,
+ * PROXY_CONNECT_TRIES times in all (proxy_timeout still bounds the
+ * whole). May destroy s. */
+static void proxy_unreachable(struct session_proxy *p, const char *why)
+{
+	char text[PROXY_LINE_MAX];
+
+	if (proxy_retry_later(p, why) == 0)
+		return;
+	snprintf(text, sizeof(text), "%s (%u tries)", why, p->tries);
+	proxy_login_failed(p, text, reply_unavailable);
 }
 
 /* --- the login --- */
@@ -298,6 +343,12 @@ static void proxy_login_read(struct session_proxy *p)
 		n = conn_read(&p->conn, p->line + p->line_len, room);
 		if (n == CONN_AGAIN) {
 			proxy_update_events(p);
+			return;
+		}
+		if (n < 0 && p->step == STEP_GREETING && p->line_len == 0) {
+			proxy_unreachable(p, n == CONN_EOF ?
+					  "closed before its greeting" :
+					  p->conn.error);
 			return;
 		}
 		if (n < 0) {
@@ -469,7 +520,13 @@ static void proxy_io(void *context, unsigned ready)
 	bool progress = false;
 
 	if (p->step == STEP_CONNECT) {
-		if (!proxy_step_done(p, conn_connect_finish(&p->conn)))
+		int ret = conn_connect_finish(&p->conn);
+
+		if (ret < 0) {
+			proxy_unreachable(p, p->conn.error);
+			return;
+		}
+		if (!proxy_step_done(p, ret))
 			return;
 		p->step = STEP_HEADER;
 	}
@@ -479,7 +536,10 @@ static void proxy_io(void *context, unsigned ready)
 	}
 	if (p->step != STEP_HANDSHAKE &&
 	    relay_write(&p->conn, &p->up, &progress) < 0) {
-		proxy_login_failed(p, p->conn.error, reply_unavailable);
+		if (p->step == STEP_HEADER)
+			proxy_unreachable(p, p->conn.error);
+		else
+			proxy_login_failed(p, p->conn.error, reply_unavailable);
 		return;
 	}
 	if (p->step == STEP_HEADER) {
@@ -517,14 +577,58 @@ static int proxy_own_host(struct session_proxy *p, const char *host)
 	return 0;
 }
 
+/* One connect to the backend, with the PROXY header queued (it names
+ * the client and the satchel proxies passed, this one included). 0, or
+ * -1 with p->conn.error set. */
+static int proxy_connect(struct session_proxy *p)
+{
+	struct session *s = p->s;
+	unsigned char header[PROXY_V2_ENCODE_MAX];
+	int n;
+
+	p->tries++;
+	p->step = STEP_CONNECT;
+	p->up.start = p->up.len = 0;
+	p->line_len = 0;
+	conn_init(&p->conn, -1);
+	/* the backend must see the client, not us: its logs, limits and
+	 * failed-login delays are per client address */
+	n = proxy_encode_v2(&s->peer_ss, &s->local_ss, s->proxy_hops + 1,
+			    header, sizeof(header));
+	if (n < 0 || relay_append(&p->up, header, (size_t)n) < 0) {
+		snprintf(p->conn.error, sizeof(p->conn.error),
+			 "no PROXY header for this client's address family");
+		return -1;
+	}
+	if (conn_connect(&p->conn, (const struct sockaddr *)&p->backend->ss,
+			 p->backend->len) < 0)
+		return -1;
+	p->io = io_add(s->worker->loop, p->conn.fd, IO_WRITE, false,
+		       proxy_io, p);
+	if (p->io == NULL) {
+		snprintf(p->conn.error, sizeof(p->conn.error),
+			 "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int session_proxy_start(struct session *s, const char *user,
 			const char *secret, const char *host)
 {
 	const struct config *cfg = s->worker->cfg;
-	unsigned char header[PROXY_V2_ENCODE_MAX];
 	struct session_proxy *p;
-	int n;
 
+	if (s->proxy_hops >= PROXY_HOPS_MAX) {
+		/* proxy_backends (or a proxy_host) of some proxy on the way
+		 * leads back into proxy mode */
+		log_error("proxy loop: user=%s rip=%s: the session has "
+			  "passed %u satchel proxies already; check the "
+			  "proxies' proxy_backends and proxy_host", user,
+			  s->log_client, s->proxy_hops);
+		session_reply(s, "%s", reply_unavailable);
+		return -1;
+	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		log_error("user=%s session=%s: out of memory for the backend "
@@ -539,33 +643,25 @@ int session_proxy_start(struct session *s, const char *user,
 	conn_init(&p->conn, -1);
 	if (host[0] != '\0' && proxy_own_host(p, host) < 0)
 		goto out_fail;
-	/* the backend must see the client, not us: its logs, limits and
-	 * failed-login delays are per client address */
-	n = proxy_encode_v2(&s->peer_ss, &s->local_ss, header,
-			    sizeof(header));
-	if (p->backend == NULL || n < 0 ||
-	    relay_append(&p->up, header, (size_t)n) < 0) {
-		log_error("proxy: user=%s rip=%s: no PROXY header for this "
-			  "client's address family", user, s->log_client);
+	if (p->backend == NULL) {
+		log_error("proxy: user=%s: no backend", user);
 		goto out_fail;
 	}
-	if (conn_connect(&p->conn, (const struct sockaddr *)&p->backend->ss,
-			 p->backend->len) < 0) {
-		log_info("proxy login failed: user=%s rip=%s backend=%s: %s",
-			 user, s->log_client, p->backend->text,
-			 p->conn.error);
-		goto out_fail;
-	}
-	p->io = io_add(s->worker->loop, p->conn.fd, IO_WRITE, false,
-		       proxy_io, p);
 	p->timer = timer_add(s->worker->loop, 1000ull * cfg->proxy_timeout,
 			     proxy_timeout, p);
-	if (p->io == NULL || p->timer == NULL) {
+	if (p->timer == NULL) {
 		log_error("user=%s session=%s: out of memory for the backend "
 			  "link", user, s->id);
 		goto out_fail;
 	}
 	s->proxy = p;
+	if (proxy_connect(p) < 0 && proxy_retry_later(p, p->conn.error) < 0) {
+		log_info("proxy login failed: user=%s rip=%s backend=%s: %s",
+			 user, s->log_client, p->backend->text,
+			 p->conn.error);
+		s->proxy = NULL;
+		goto out_fail;
+	}
 	return 0;
 out_fail:
 	proxy_free(p);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "net/ioloop.h"
+#include "net/proxyproto.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
 #include "serve/xmitrate.h"
@@ -228,7 +229,7 @@ static void refuse(int fd, const char *why)
 
 void worker_start_session(struct worker *w, struct listener *l, int fd,
 			  const struct sockaddr_storage *client,
-			  bool tls_by_proxy)
+			  const struct proxy_info *via)
 {
 	const char *why = NULL;
 	bool per_addr = false;
@@ -269,9 +270,13 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 				&local_len) < 0)
 			s->local_ss.ss_family = AF_UNSPEC;
 	}
-	/* the client spoke TLS to a trusted proxy (proxy_trust_ssl) */
-	if (tls_by_proxy)
+	/* the client spoke TLS to a trusted proxy: it counts only as
+	 * configured, and never when the proxy says a verification failed */
+	if (via != NULL && via->ssl && !via->ssl_verify_failed &&
+	    w->cfg->proxy_trust_ssl)
 		s->secured = true;
+	if (via != NULL)
+		s->proxy_hops = via->satchel_hops;
 	if (worker_track(w, s) < 0) {
 		/* session_destroy releases the count once tracked;
 		 * untracked, release here. */
@@ -305,7 +310,7 @@ static void worker_accept(void *context, unsigned ready)
 		if (worker_proxy_required(w, &ss))
 			worker_proxy_begin(w, l, fd, &ss);
 		else
-			worker_start_session(w, l, fd, &ss, false);
+			worker_start_session(w, l, fd, &ss, NULL);
 	}
 }
 

@@ -137,10 +137,12 @@ void worker_session_gone(struct worker *w, struct session *s);
 
 /* The session for an accepted fd and its client (the peer, or the one
  * a PROXY header named): the connection limits, then the session, its
- * greeting or its TLS handshake. tls_by_proxy: the client spoke TLS to
- * a trusted proxy. Owns fd (a refusal closes it). */
+ * greeting or its TLS handshake. via: the trusted proxy's header (TLS
+ * at the proxy, satchel proxies passed), NULL for a direct connection.
+ * Owns fd (a refusal closes it). */
+struct proxy_info;
 void worker_start_session(struct worker *w, struct listener *l, int fd,
 			  const struct sockaddr_storage *client,
-			  bool tls_by_proxy);
+			  const struct proxy_info *via);
 
 #endif

@@ -90,11 +90,7 @@ static void proxy_wait_done(struct proxy_wait *pw,
 		return;
 	}
 	proxy_wait_end(pw, false);
-	/* TLS at the proxy counts only as configured, and never when the
-	 * proxy says a verification failed */
-	worker_start_session(w, l, fd, &info->src,
-			     info->ssl && !info->ssl_verify_failed &&
-				     w->cfg->proxy_trust_ssl);
+	worker_start_session(w, l, fd, &info->src, info);
 }
 
 static void proxy_wait_io(void *context, unsigned ready)

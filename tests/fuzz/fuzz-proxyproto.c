@@ -52,9 +52,12 @@ static void check_encode(const struct proxy_info *info)
 	     IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)
 				    &info->dst)->sin6_addr)))
 		return;
-	n = proxy_encode_v2(&info->src, &info->dst, buf, sizeof(buf));
+	n = proxy_encode_v2(&info->src, &info->dst, info->satchel_hops + 1,
+			    buf, sizeof(buf));
 	must(n > 0 && proxy_parse(buf, (size_t)n, &back) == PROXY_DONE);
 	must(back.header_len == (size_t)n && !back.local);
+	must(back.satchel_hops == (info->satchel_hops < 255 ?
+				   info->satchel_hops + 1 : 255));
 	must(same_addr(&back.src, &info->src) &&
 	     same_addr(&back.dst, &info->dst));
 }

@@ -148,12 +148,16 @@ def wait_for(predicate, timeout, what):
 
 
 class TcpRecorder:
-    """127.0.0.1:port -> 127.0.0.1:target, one thread pair per connection:
+    """127.0.0.1:port -> target_host:target, one thread pair per connection:
     counts the octets the client sent (sent) and keeps its lines, one
-    list per connection (sessions)."""
+    list per connection (sessions). The first drop_first connections
+    are closed at once, before a byte is read (dropped counts them)."""
 
-    def __init__(self, target):
+    def __init__(self, target, drop_first=0, target_host="127.0.0.1"):
         self.target = target
+        self.target_host = target_host
+        self.drop_first = drop_first
+        self.dropped = 0
         self.sent = 0
         self.sessions = []
         self.sock = socket.socket()
@@ -168,7 +172,11 @@ class TcpRecorder:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            s = socket.create_connection(("127.0.0.1", self.target), 30)
+            if self.dropped < self.drop_first:
+                self.dropped += 1
+                c.close()
+                continue
+            s = socket.create_connection((self.target_host, self.target), 30)
             lines = []
             self.sessions.append(lines)
             threading.Thread(target=self._pipe, args=(c, s, lines), daemon=True).start()

@@ -16,7 +16,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (EX_CONFIG, PASSWORDS, Pop, check, eq, free_port,
+from harness import (EX_CONFIG, PASSWORDS, Pop, TcpRecorder, check, eq,
+                     free_port,
                      gen_attachment, make_msgs, run_satchel, simple_msg,
                      wait_for)
 
@@ -154,7 +155,7 @@ def logged_in(proxy, user):
 
 def raw_pass(proxy, user, password):
     """A raw session through the proxy: (Pop, the reply to PASS)."""
-    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    p = Pop(proxy.port, host=proxy.listen.split(":")[0], source=CLIENT)
     p.ok("USER " + user)
     return p, p.cmd("PASS " + password)
 
@@ -406,3 +407,90 @@ def test_config_checks(ctx):
                      "proxy=yes", "-o", "proxy_backends=127.0.0.11:110,"
                      "[::1]:1110"])
     eq(r.returncode, 0, "a good backend list (stderr %r)" % r.stderr)
+
+
+def proxy_through(ctx, name, recorder):
+    """A second proxy whose only backend is recorder (a relay in front
+    of backend 0)."""
+    srv = ctx.server(name=name, listen="127.0.0.13:{port}")
+    srv.config.update({"proxy": "yes", "proxy_timeout": "5",
+                       "proxy_backends": "127.0.0.1:%d" % recorder.port})
+    srv.write_config()
+    srv.start()
+    return srv
+
+
+def test_backend_that_drops_the_first_connects(ctx):
+    """A backend that closes two connections before its greeting (a
+    restart, a full queue) is tried again: the third connect logs in."""
+    proxy, backends = setup(ctx)
+    relay = TcpRecorder(backends[0].port, drop_first=2,
+                        target_host="127.0.0.11")
+    try:
+        retrying = proxy_through(ctx, "retrying", relay)
+        user = sorted(PASSWORDS)[0]
+        p = Pop(retrying.port, host="127.0.0.13", source=CLIENT)
+        p.ok("USER " + user)
+        reply = p.cmd("PASS " + PASSWORDS[user])
+        check(reply.startswith("+OK"), "login after two drops: %s" % reply)
+        eq(relay.dropped, 2, "connections dropped")
+        eq(len(relay.sessions), 1, "connections relayed")
+        p.ok("STAT")
+        p.quit()
+        log = retrying.log_text()
+        for n in (2, 3):
+            check("trying again (%d of 3)" % n in log,
+                  "the proxy logs try %d: %s" % (n, log[-600:]))
+    finally:
+        relay.close()
+
+
+def test_backend_that_always_drops(ctx):
+    """Three connects in all, then [SYS/TEMP]; the password never went
+    anywhere."""
+    proxy, backends = setup(ctx)
+    relay = TcpRecorder(backends[0].port, drop_first=100,
+                        target_host="127.0.0.11")
+    try:
+        dropping = proxy_through(ctx, "dropping", relay)
+        user = sorted(PASSWORDS)[0]
+        t0 = time.monotonic()
+        p, reply = raw_pass(dropping, user, PASSWORDS[user])
+        took = time.monotonic() - t0
+        check(reply.startswith("-ERR [SYS/TEMP]"), "reply: %s" % reply)
+        check(took < 3, "the refusal came in %.2f s" % took)
+        eq(relay.dropped, 3, "connects made")
+        p.quit()
+        wait_for(lambda: "(3 tries)" in dropping.log_text(), 5,
+                 "the proxy logs its three tries")
+    finally:
+        relay.close()
+
+
+def test_loop_between_two_proxies_ends(ctx):
+    """Two proxies that name each other as their backend: the session
+    goes A -> B -> A, A sees two satchel proxies in its PROXY header's
+    TLV and refuses, and the client gets [SYS/TEMP] at once instead of
+    a chain of connections."""
+    a = ctx.server(name="loop-a", listen="127.0.0.14:{port}")
+    b = ctx.server(name="loop-b", listen="127.0.0.15:{port}")
+    for me, other, host in ((a, b, "127.0.0.15"), (b, a, "127.0.0.14")):
+        me.config.update({"proxy": "yes", "proxy_timeout": "5",
+                          "proxy_trusted": PROXY_SRC + "/32",
+                          "proxy_backends": "%s:%d" % (host, other.port)})
+        me.write_config()
+    a.start()
+    b.start()
+    user = sorted(PASSWORDS)[0]
+    t0 = time.monotonic()
+    p = Pop(a.port, host="127.0.0.14", source=CLIENT)
+    p.ok("USER " + user)
+    reply = p.cmd("PASS " + PASSWORDS[user])
+    took = time.monotonic() - t0
+    check(reply.startswith("-ERR [SYS/TEMP]"), "reply: %s" % reply)
+    check(took < 3, "the refusal came in %.2f s" % took)
+    p.quit()
+    wait_for(lambda: "proxy loop: user=%s" % user in a.log_text(), 5,
+             "loop-a logs the loop")
+    check("passed 2 satchel proxies" in a.log_text(),
+          "two hops counted: %s" % a.log_text()[-400:])

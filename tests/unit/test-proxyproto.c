@@ -213,7 +213,7 @@ static void test_encode(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		set_addr(&src, cases[i].src, 40000);
 		set_addr(&dst, cases[i].dst, 110);
-		n = proxy_encode_v2(&src, &dst, buf, sizeof(buf));
+		n = proxy_encode_v2(&src, &dst, 0, buf, sizeof(buf));
 		CHECK(n == 28 || n == 52, "encode: a v2 header's length");
 		CHECK(n > 0 && proxy_parse(buf, (size_t)n, &info) == PROXY_DONE,
 		      "encode: the parser takes it");
@@ -230,10 +230,43 @@ static void test_encode(void)
 	}
 	set_addr(&src, "127.0.0.1", 1);
 	set_addr(&dst, "::1", 2);
-	CHECK(proxy_encode_v2(&src, &dst, buf, sizeof(buf)) < 0,
+	CHECK(proxy_encode_v2(&src, &dst, 0, buf, sizeof(buf)) < 0,
 	      "encode: mixed families refused");
-	CHECK(proxy_encode_v2(&src, &src, buf, 20) < 0,
+	CHECK(proxy_encode_v2(&src, &src, 0, buf, 20) < 0,
 	      "encode: short buffer refused");
+}
+
+/* The hop count travels in satchel's TLV, capped at 255; a TLV of the
+ * same number without the magic is not counted. */
+static void test_hops(void)
+{
+	unsigned char buf[PROXY_V2_ENCODE_MAX];
+	struct sockaddr_storage src, dst;
+	struct proxy_info info;
+	int n;
+
+	set_addr(&src, "127.0.0.20", 40000);
+	set_addr(&dst, "127.0.0.1", 110);
+	n = proxy_encode_v2(&src, &dst, 0, buf, sizeof(buf));
+	CHECK(n == 28 && proxy_parse(buf, (size_t)n, &info) == PROXY_DONE &&
+	      info.satchel_hops == 0, "hops: none without the TLV");
+	n = proxy_encode_v2(&src, &dst, 2, buf, sizeof(buf));
+	CHECK(n == 39 && proxy_parse(buf, (size_t)n, &info) == PROXY_DONE &&
+	      info.satchel_hops == 2, "hops: 2 come back");
+	CHECK(n > 0 && prefixes_need_more(buf, (size_t)n),
+	      "hops: every prefix asks for more");
+	n = proxy_encode_v2(&src, &dst, 1000, buf, sizeof(buf));
+	CHECK(n == 39 && proxy_parse(buf, (size_t)n, &info) == PROXY_DONE &&
+	      info.satchel_hops == 255, "hops: capped at 255");
+	buf[n - 2] = 'X'; /* the magic's last octet */
+	CHECK(proxy_parse(buf, (size_t)n, &info) == PROXY_DONE &&
+	      info.satchel_hops == 0, "hops: another program's TLV 0xEC");
+	set_addr(&src, "2001:db8::5", 40000);
+	set_addr(&dst, "2001:db8::1", 110);
+	n = proxy_encode_v2(&src, &dst, 3, buf, sizeof(buf));
+	CHECK(n == PROXY_V2_ENCODE_MAX &&
+	      proxy_parse(buf, (size_t)n, &info) == PROXY_DONE &&
+	      info.satchel_hops == 3, "hops: IPv6 with the TLV fills the buffer");
 }
 
 int main(void)
@@ -241,5 +274,6 @@ int main(void)
 	test_v1();
 	test_v2();
 	test_encode();
+	test_hops();
 	return unit_done();
 }
