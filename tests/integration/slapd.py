@@ -187,8 +187,25 @@ class Directory:
         harness.stop_proc(self.proc, signal.SIGTERM)
 
     def pause(self):
+        """SIGSTOP, then a wait until every thread of slapd is stopped
+        (kill() returns before the stop takes effect: under load a
+        thread that is running can still answer one more request)."""
         os.kill(self.proc.pid, signal.SIGSTOP)
         self.paused = True
+        harness.wait_for(self.all_threads_stopped, 10,
+                         "slapd's threads stopped after SIGSTOP")
+
+    def all_threads_stopped(self):
+        task_dir = "/proc/%d/task" % self.proc.pid
+        for tid in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, tid, "stat")) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                continue        # a thread that just ended
+            if state not in ("T", "t"):
+                return False
+        return True
 
     def resume(self):
         if self.paused and self.proc.poll() is None:
