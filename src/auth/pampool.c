@@ -306,6 +306,11 @@ size_t pampool_poll_fds(struct pampool *pool, struct pollfd *fds,
 	if (pool->queue != NULL &&
 	    pool->queue->queued_ms + pool->set.timeout_ms < at)
 		at = pool->queue->queued_ms + pool->set.timeout_ms;
+	/* a request waits and a helper is idle: dispatch at once */
+	for (i = 0; pool->queue != NULL && i < PAMPOOL_HELPERS_MAX; i++) {
+		if (pool->helpers[i].fd >= 0 && pool->helpers[i].busy == NULL)
+			at = now_ms;
+	}
 	if (pool->rejected != NULL)
 		at = now_ms;
 	if (pool->retry_ms > now_ms && pool->retry_ms < at &&

@@ -75,7 +75,7 @@ static int sysspawn_pam_helper(int *fd_r)
 		_exit(pam_helper_run(pair[1]));
 	}
 	close(pair[1]);
-	sysspawn_fd = pair[0];
+	*fd_r = pair[0];
 	return 0;
 }
 
