@@ -329,6 +329,8 @@ def test_other_uid_refused(ctx):
     srv, _ = pam_server(ctx, {"sysfar": dict(uid=64000, gid=gid)})
     starts(login_quit(srv, "sysfar", PW), "-ERR [SYS/PERM]",
            "a system user of another uid than mail_user (no mail agent)")
+    wait_for(lambda: "no per-user mail agent" in srv.log_text(), 5,
+             "the reason logged (log: %s)" % srv.log_tail(3))
 
 
 @with_system
