@@ -27,9 +27,12 @@
 #include "auth/sysspawn.h"
 #include "auth/userdb_private.h"
 #include "auth/userdb_remote.h"
+#include "store/mailpath.h"
 #include "util/log.h"
 
 #define PAM_DEFAULT_SERVICE "satchel"
+/* useradd refuses names starting with '-': no account has it */
+#define PAM_INVALID_USER "-satchel-no-user-"
 
 /* A password check under way or waiting out its delay. */
 struct pam_check {
@@ -289,11 +292,17 @@ static int userdb_pam_verify_submit(void *state, const char *stored,
 				    const struct userdb_verify *v)
 {
 	struct userdb_pam *s = state;
+	const char *user = v->user;
 	struct pam_check *c;
 
+	/* a name no record could have (the client's, when it is no
+	 * login name) never reaches PAM's modules: a name no account can
+	 * have is checked instead, which costs the same */
+	if (!mailpath_user_valid(user))
+		user = PAM_INVALID_USER;
 	if (strncmp(stored, "{PAM}", 5) != 0 || s->pool == NULL ||
 	    strlen(stored + 5) >= sizeof(c->req.msg.service) ||
-	    strlen(v->user) >= sizeof(c->req.msg.user) ||
+	    strlen(user) >= sizeof(c->req.msg.user) ||
 	    strlen(v->password) >= sizeof(c->req.msg.password))
 		return -1;
 	c = calloc(1, sizeof(*c));
@@ -304,7 +313,7 @@ static int userdb_pam_verify_submit(void *state, const char *stored,
 	c->req.msg.kind = PAM_MSG_CHECK;
 	strcpy(c->req.msg.service, stored + 5);
 	strcpy(c->req.msg.confdir, s->confdir);
-	strcpy(c->req.msg.user, v->user);
+	strcpy(c->req.msg.user, user);
 	snprintf(c->req.msg.rhost, sizeof(c->req.msg.rhost), "%s", v->rhost);
 	strcpy(c->req.msg.password, v->password);
 	c->req.done = userdb_pam_check_done;

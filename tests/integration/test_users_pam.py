@@ -263,6 +263,13 @@ def test_wrong_and_unknown_alike(ctx):
     check(wrong > 1.2 and unknown > 1.2,
           "PAM's failure delay: wrong %.3f s, unknown %.3f s"
           % (wrong, unknown))
+    # a name no account can have never reaches PAM's modules as sent,
+    # and reads the same
+    bad = login_quit(srv, "../sysann", PW)
+    eq(bad, out[0][0], "a name that is no login name")
+    wait_for(lambda: "pam: -satchel-no-user-: " in srv.log_text(), 5,
+             "PAM asked with a name no account has (log: %s)"
+             % srv.log_tail(3))
     ratio = min(wrong, unknown) / max(wrong, unknown)
     check(ratio > 0.8, "medians within 20 %%: wrong %.3f s, unknown %.3f s"
           % (wrong, unknown))
