@@ -941,6 +941,16 @@ void config_warn(const struct config *cfg)
 	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
+	/* PAM holds no secret APOP could use (auth/userdb_pam.c) */
+	if (cfg->auth.apop && userdb_spec_has(cfg->auth.users, "pam"))
+		log_warn("apop = yes with users = pam: APOP fails for the "
+			 "system users (only USER/PASS, PLAIN and LOGIN serve "
+			 "them)");
+	/* the helpers read /etc/shadow; the spawner forks them as root */
+	if (userdb_spec_has(cfg->auth.users, "pam") && geteuid() != 0)
+		log_warn("users = pam without root: PAM modules that need "
+			 "root (pam_unix reading /etc/shadow) will refuse "
+			 "every password");
 }
 
 void config_print(const struct config *cfg, FILE *out)
