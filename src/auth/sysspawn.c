@@ -152,5 +152,12 @@ int sysspawn_start(const struct auth_settings *set)
 	}
 	close(pair[1]);
 	sysspawn_fd = pair[0];
+	/* the auth process has no other children: a spawner that ends
+	 * early is reaped by the kernel, not left a zombie */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = SA_NOCLDWAIT;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGCHLD, &sa, NULL);
 	return 0;
 }
