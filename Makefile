@@ -29,6 +29,8 @@ LDLIBS    += $(shell pkg-config --libs ldap 2>/dev/null || echo -lldap -llber) -
 # libresolv (glibc, no package of its own): the SRV lookups of
 # `satchel fetch --configure`
 LDLIBS    += -lresolv
+# Linux-PAM: system users (auth/userdb_pam.c, pam_helper.c)
+LDLIBS    += -lpam
 CPPFLAGS  += $(shell pkg-config --cflags krb5 2>/dev/null)
 ifdef WERROR
 WARN += -Werror
@@ -46,7 +48,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libgnutls-dane0 libidn12 libidn2-0 libgnutls30 libdb5.3 \
             libnsl2 libpcre2-8-0 libsqlite3-dev sqlite3 \
             libpq-dev postgresql-15 postgresql-client-15 \
-            libldap-dev slapd ldap-utils \
+            libldap-dev slapd ldap-utils libpam0g-dev \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
             libsodium23 \

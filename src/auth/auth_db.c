@@ -45,6 +45,20 @@ static bool auth_db_scan_one(const struct passwd_entry *e, void *context)
 	return true;
 }
 
+/* A driver's own dummy (userdb_dummy): PAM's users cost a PAM
+ * conversation and its failure delay, so an unknown name goes through
+ * PAM too (which knows it not) and costs the same. True when taken. */
+static bool auth_db_own_dummy(struct auth_server *srv)
+{
+	const char *own = userdb_dummy(srv->db);
+
+	if (own == NULL || strlen(own) >= sizeof(srv->dummy_stored))
+		return false;
+	strcpy(srv->dummy_stored, own);
+	srv->dummy_from_lookup = false;
+	return true;
+}
+
 /* Picks the secret an unknown user's password is checked against, so
  * the reply to a wrong user name takes as long as the reply to a wrong
  * password, whichever mechanism carried it: the first hashed (not
@@ -59,6 +73,8 @@ static void auth_db_pick_dummy(struct auth_server *srv,
 	size_t i;
 
 	srv->dummy_stored[0] = '\0';
+	if (auth_db_own_dummy(srv))
+		return;
 	srv->dummy_from_lookup = sc->hashed[0] == '\0';
 	if (sc->hashed[0] != '\0') {
 		strcpy(srv->dummy_stored, sc->hashed);
@@ -91,6 +107,7 @@ int auth_db_open(struct auth_server *srv)
 	 * looked up gives it */
 	srv->dummy_from_lookup = true;
 	auth_db_check(srv, true);
+	(void)auth_db_own_dummy(srv);
 	return 0;
 }
 

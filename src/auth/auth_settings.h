@@ -45,6 +45,12 @@ struct auth_settings {
 	unsigned ldap_connections;            /* per auth process */
 	unsigned ldap_network_timeout;        /* milliseconds */
 	unsigned ldap_timeout;                /* search, milliseconds */
+	/* PAM (userdb_pam.c, pampool.h) */
+	char pam_confdir[AUTH_SETTING_STR];   /* "" = /etc/pam.d */
+	unsigned pam_helpers;                 /* processes per auth process */
+	unsigned pam_helper_requests;         /* answers, then replaced */
+	unsigned pam_timeout;                 /* milliseconds per request */
+	unsigned first_valid_uid;             /* system users below: none */
 	/* the cache of the drivers that ask a server (usercache.h) */
 	unsigned user_cache_ttl;              /* seconds */
 	unsigned user_cache_negative_ttl;     /* seconds */

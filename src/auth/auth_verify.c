@@ -138,11 +138,44 @@ static bool auth_verify_cheap(const struct hashjob *job)
 	       password_is_plain(job->stored);
 }
 
+/* A job whose secret a user database checks itself ({PAM}): handed to
+ * it with the name and address; its verdict comes back through
+ * userdb_verify_take() in auth_verify_collect(). */
+static bool auth_verify_external(struct auth_server *srv, struct hashjob *job)
+{
+	const struct auth_verify_ctx *ctx = job->context;
+	struct userdb_verify v = {
+		.user = ctx->user,
+		.password = job->password,
+		.rhost = ctx->client_addr,
+		.cookie = job,
+	};
+	int ret;
+
+	if (job->kind != HASHJOB_VERIFY || !userdb_verify_own(job->stored))
+		return false;
+	ret = userdb_verify_submit(srv->db, job->stored, &v);
+	explicit_bzero(job->password, sizeof(job->password));
+	if (ret < 0) {
+		/* no check could be made: neither match nor mismatch */
+		job->unavailable = true;
+		if (auth_verify_finish(srv, job)) {
+			auth_verify_free(job);
+		} else {
+			job->next = srv->deferred;
+			srv->deferred = job;
+		}
+	}
+	return true;
+}
+
 /* Runs job on the pool, or here when there is none or it is cheap; a job
  * finished here is answered at once (or deferred like one from the
  * pool). */
 static void auth_verify_run(struct auth_server *srv, struct hashjob *job)
 {
+	if (auth_verify_external(srv, job))
+		return;
 	if (srv->pool != NULL && !auth_verify_cheap(job)) {
 		hashpool_submit(srv->pool, job);
 		return;
@@ -288,6 +321,17 @@ void auth_verify_scram_keys(struct auth_server *srv, uint32_t slot,
 void auth_verify_collect(struct auth_server *srv)
 {
 	struct hashjob *job, *still = NULL, **tail = &still;
+	enum userdb_verdict verdict;
+	void *cookie;
+
+	/* checks the user databases made (PAM), their delays waited out */
+	while (userdb_verify_take(srv->db, &cookie, &verdict)) {
+		job = cookie;
+		job->matched = verdict == USERDB_VERDICT_MATCH;
+		job->unavailable = verdict == USERDB_VERDICT_UNAVAILABLE;
+		job->next = srv->deferred;
+		srv->deferred = job;
+	}
 
 	while ((job = srv->deferred) != NULL) {
 		srv->deferred = job->next;

@@ -24,6 +24,8 @@ enum password_kind {
 	PASSWORD_SCRAM_SHA256,
 	PASSWORD_SALTED_SHA,  /* base64(digest(password || salt) || salt) */
 	PASSWORD_BIND,        /* {LDAP-BIND}dn: a bind decides */
+	PASSWORD_EXTERNAL,    /* {PAM}service: the user database checks it
+				 (userdb_verify_submit), never a hash here */
 };
 
 struct password_scheme {
@@ -53,6 +55,7 @@ static const struct password_scheme password_schemes[] = {
 	{ "SSHA256", PASSWORD_SALTED_SHA, { NULL }, "SHA256" },
 	{ "SSHA512", PASSWORD_SALTED_SHA, { NULL }, "SHA512" },
 	{ "LDAP-BIND", PASSWORD_BIND, { NULL }, NULL },
+	{ "PAM", PASSWORD_EXTERNAL, { NULL }, NULL },
 };
 
 static password_bind_fn *password_bind;
@@ -239,6 +242,8 @@ bool password_scheme_known(const char *stored)
 		return password_salted_ok(s, secret);
 	if (s->kind == PASSWORD_BIND)
 		return password_bind != NULL && secret[0] != '\0';
+	if (s->kind == PASSWORD_EXTERNAL)
+		return secret[0] != '\0';
 	return s->kind == PASSWORD_PLAIN || password_prefix_ok(s, secret);
 }
 
@@ -329,6 +334,7 @@ static bool password_verify_hash(const struct password_scheme *s,
 	case PASSWORD_SALTED_SHA:
 		return password_salted_match(s, secret, password);
 	case PASSWORD_BIND:
+	case PASSWORD_EXTERNAL:
 	case PASSWORD_UNKNOWN:
 		break;
 	}

@@ -14,6 +14,9 @@
  *                      as dn (userdb_ldap.c with ldap_auth_bind, through
  *                      the hook of password_set_bind); USER/PASS, AUTH
  *                      PLAIN and LOGIN only
+ *   {PAM}service       no secret: PAM checks the password (userdb_pam.c,
+ *                      through userdb_verify_submit; never here, where
+ *                      it matches nothing); USER/PASS, PLAIN, LOGIN only
  * Comparisons are constant-time. */
 #ifndef SATCHEL_PASSWORD_H
 #define SATCHEL_PASSWORD_H

@@ -11,6 +11,7 @@ static const struct userdb_driver *const userdb_drivers[] = {
 	&userdb_sqlite_driver,
 	&userdb_pgsql_driver,
 	&userdb_ldap_driver,
+	&userdb_pam_driver,
 };
 
 struct userdb_link {
@@ -43,6 +44,13 @@ static const struct userdb_driver *userdb_item(const char *item, size_t len,
 			*path_len_r = len - n - 1;
 			return d;
 		}
+		/* "pam" alone: its default service */
+		if (d->path_optional && len == n &&
+		    memcmp(item, d->name, n) == 0) {
+			*path_r = item + n;
+			*path_len_r = 0;
+			return d;
+		}
 	}
 	return NULL;
 }
@@ -59,7 +67,9 @@ static const char *userdb_item_end(const char *p)
 
 		while (*q == ' ' || *q == '\t')
 			q++;
-		if (userdb_item(q, strlen(q), &path, &path_len) != NULL)
+		if (userdb_item(q, strcspn(q, ", \t"), &path, &path_len) !=
+			    NULL ||
+		    userdb_item(q, strlen(q), &path, &path_len) != NULL)
 			return c;
 	}
 	return NULL;
@@ -90,8 +100,8 @@ static int userdb_spec_walk(const char *spec,
 		d = userdb_item(p, len, &path, &path_len);
 		if (d == NULL) {
 			*error_r = "expected passwd-file:PATH, "
-				   "sqlite:PATH, pgsql:CONNINFO or ldap:URIS "
-				   "(comma-separated)";
+				   "sqlite:PATH, pgsql:CONNINFO, ldap:URIS or "
+				   "pam[:SERVICE] (comma-separated)";
 			return -1;
 		}
 		if (++n > USERDB_CHAIN_MAX || path_len >= sizeof(buf)) {
@@ -195,6 +205,26 @@ bool userdb_spec_path(const char *spec, const char *driver, char *buf,
 	const char *error;
 
 	return userdb_spec_walk(spec, userdb_path_cb, &f, &error) == 0 &&
+	       f.found;
+}
+
+static int userdb_has_cb(const struct userdb_driver *d, const char *path,
+			 void *context)
+{
+	struct userdb_path_find *f = context;
+
+	(void)path;
+	if (strcmp(d->name, f->driver) == 0)
+		f->found = true;
+	return 0;
+}
+
+bool userdb_spec_has(const char *spec, const char *driver)
+{
+	struct userdb_path_find f = { driver, NULL, 0, false };
+	const char *error;
+
+	return userdb_spec_walk(spec, userdb_has_cb, &f, &error) == 0 &&
 	       f.found;
 }
 
@@ -416,6 +446,56 @@ bool userdb_plaintext_only(const struct userdb *db)
 			return true;
 	}
 	return false;
+}
+
+bool userdb_verify_own(const char *stored)
+{
+	return strncmp(stored, "{PAM}", 5) == 0;
+}
+
+int userdb_verify_submit(struct userdb *db, const char *stored,
+			 const struct userdb_verify *v)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && db->async && i < db->n_links; i++) {
+		const struct userdb_driver *d = db->links[i].driver;
+
+		if (d->verify_submit != NULL &&
+		    d->verify_submit(db->links[i].state, stored, v) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+bool userdb_verify_take(struct userdb *db, void **cookie_r,
+			enum userdb_verdict *verdict_r)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		const struct userdb_driver *d = db->links[i].driver;
+
+		if (d->verify_take != NULL &&
+		    d->verify_take(db->links[i].state, cookie_r, verdict_r))
+			return true;
+	}
+	return false;
+}
+
+const char *userdb_dummy(const struct userdb *db)
+{
+	unsigned i;
+
+	for (i = 0; db != NULL && i < db->n_links; i++) {
+		const struct userdb_driver *d = db->links[i].driver;
+		const char *dummy;
+
+		if (d->dummy != NULL &&
+		    (dummy = d->dummy(db->links[i].state)) != NULL)
+			return dummy;
+	}
+	return NULL;
 }
 
 const char *userdb_describe(const struct userdb *db)

@@ -11,6 +11,8 @@
  *                      asked without blocking, answers cached
  *   ldap:URIS          an LDAP directory (userdb_ldap.c): one search per
  *                      user, without blocking, answers cached
+ *   pam[:SERVICE]      the system's accounts (userdb_pam.c), passwords
+ *                      checked by PAM in helper processes
  *
  * Every driver hands out the same record, struct passwd_entry, so the
  * verification path, the mechanisms and delivery never know where a user
@@ -45,6 +47,21 @@ enum userdb_status {
 			   userdb_process() says a lookup finished */
 };
 
+/* What a check a database makes itself (userdb_verify_submit) says. */
+enum userdb_verdict {
+	USERDB_VERDICT_MATCH,
+	USERDB_VERDICT_MISMATCH,     /* wrong password, unknown user, or an
+					account refused (expired) */
+	USERDB_VERDICT_UNAVAILABLE,  /* could not be checked: [SYS/TEMP] */
+};
+
+struct userdb_verify {
+	const char *user;            /* the canonical login name */
+	const char *password;        /* copied: the caller may wipe it */
+	const char *rhost;           /* the client's address, for the log */
+	void *cookie;                /* the caller's, handed back */
+};
+
 /* descriptors userdb_poll_fds() may return at most */
 #define USERDB_POLL_MAX 32
 
@@ -62,6 +79,8 @@ int userdb_settings_check(const struct auth_settings *set,
  * in spec into buf; false when there is none. */
 bool userdb_spec_path(const char *spec, const char *driver, char *buf,
 		      size_t size);
+/* True when spec names driver ("pam"). */
+bool userdb_spec_has(const char *spec, const char *driver);
 
 /* Opens every driver of set->users. A passwd-file that cannot be read
  * yet is no error (it is loaded when it appears: lookups fail
@@ -108,6 +127,24 @@ void userdb_each(struct userdb *db, userdb_each_fn *fn, void *context);
  * bind mode): mechanisms that need a stored secret cannot serve its
  * users, so they are not offered (auth_process.c's hello). */
 bool userdb_plaintext_only(const struct userdb *db);
+/* True when stored is a secret a driver checks itself ({PAM}SERVICE):
+ * it goes to userdb_verify_submit, never to a hash. */
+bool userdb_verify_own(const char *stored);
+/* Asynchronous mode: hands the check of v against stored to the driver
+ * that makes it; its verdict comes back from userdb_verify_take() after
+ * a userdb_process() (with a failure delay already waited out). 0, or
+ * -1 when no driver can check it now (the caller answers [SYS/TEMP]). */
+int userdb_verify_submit(struct userdb *db, const char *stored,
+			 const struct userdb_verify *v);
+/* A finished check: true with its cookie and verdict, false when none
+ * is ready. */
+bool userdb_verify_take(struct userdb *db, void **cookie_r,
+			enum userdb_verdict *verdict_r);
+/* The secret the first driver that has one wants unknown users checked
+ * against (PAM: "{PAM}SERVICE", so an unknown name goes through PAM and
+ * its delay like a wrong password); NULL when none has. */
+const char *userdb_dummy(const struct userdb *db);
+
 /* Users the chain holds in memory or could list (for the log). */
 const char *userdb_describe(const struct userdb *db);
 

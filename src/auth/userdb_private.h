@@ -1,6 +1,6 @@
 /* userdb_private.h: what a user database driver provides (userdb.c
- * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c, userdb_ldap.c
- * implement them). */
+ * chains them; userdb_passwd.c, userdb_sqlite.c, userdb_pgsql.c, userdb_ldap.c,
+ * userdb_pam.c implement them). */
 #ifndef SATCHEL_USERDB_PRIVATE_H
 #define SATCHEL_USERDB_PRIVATE_H
 
@@ -8,6 +8,7 @@
 
 struct userdb_driver {
 	const char *name;            /* the prefix in users = ("sqlite") */
+	bool path_optional;          /* "pam" alone is "pam:" */
 	/* optional: checks path without opening anything (the config's
 	 * check). 0, or -1 with *error_r. */
 	int (*spec_check)(const char *path, const char **error_r);
@@ -39,11 +40,22 @@ struct userdb_driver {
 	 * as sent (LDAP bind mode): no stored secret for SCRAM, CRAM-MD5,
 	 * APOP */
 	bool (*plaintext_only)(void *state);
+	/* optional: drivers that check passwords themselves (userdb.h's
+	 * userdb_verify_submit): -1 when stored is not theirs or the check
+	 * cannot be made */
+	int (*verify_submit)(void *state, const char *stored,
+			     const struct userdb_verify *v);
+	bool (*verify_take)(void *state, void **cookie_r,
+			    enum userdb_verdict *verdict_r);
+	/* optional: the secret unknown users are checked against, so they
+	 * cost what this driver's users cost; NULL: none */
+	const char *(*dummy)(void *state);
 };
 
 extern const struct userdb_driver userdb_passwd_driver;
 extern const struct userdb_driver userdb_sqlite_driver;
 extern const struct userdb_driver userdb_pgsql_driver;
 extern const struct userdb_driver userdb_ldap_driver;
+extern const struct userdb_driver userdb_pam_driver;
 
 #endif

@@ -212,6 +212,17 @@ static const struct config_key config_keys[] = {
 	UINT("ldap_network_timeout", auth.ldap_network_timeout, 100, 60000,
 	     "3000"),
 	UINT("ldap_timeout", auth.ldap_timeout, 100, 600000, "3000"),
+	/* PAM and system users (auth/userdb_pam.c): the checks run in
+	 * helper processes, each replaced after so many answers; below
+	 * first_valid_uid an account is no mail user (Debian's first
+	 * user is 1000; root never is) */
+	STR("pam_confdir", auth.pam_confdir, ""),
+	UINT("pam_helpers", auth.pam_helpers, 1, 16, "4"),
+	UINT("pam_helper_requests", auth.pam_helper_requests, 1, 1000000,
+	     "100"),
+	UINT("pam_timeout", auth.pam_timeout, 100, 600000, "10000"),
+	UINT("first_valid_uid", auth.first_valid_uid, 1, 4000000000u,
+	     "1000"),
 	/* the cache of database answers (auth/usercache.h): a user found
 	 * is asked again after 5 minutes (a NOTIFY drops it at once), an
 	 * unknown name after 30 s; while the database cannot answer, an
@@ -930,6 +941,16 @@ void config_warn(const struct config *cfg)
 	if (cfg->auth.plaintext_auth == PLAINTEXT_ALWAYS)
 		log_warn("plaintext_auth = always: passwords may cross the "
 			 "network in clear text");
+	/* PAM holds no secret APOP could use (auth/userdb_pam.c) */
+	if (cfg->auth.apop && userdb_spec_has(cfg->auth.users, "pam"))
+		log_warn("apop = yes with users = pam: APOP fails for the "
+			 "system users (only USER/PASS, PLAIN and LOGIN serve "
+			 "them)");
+	/* the helpers read /etc/shadow; the spawner forks them as root */
+	if (userdb_spec_has(cfg->auth.users, "pam") && geteuid() != 0)
+		log_warn("users = pam without root: PAM modules that need "
+			 "root (pam_unix reading /etc/shadow) will refuse "
+			 "every password");
 }
 
 void config_print(const struct config *cfg, FILE *out)

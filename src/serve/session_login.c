@@ -71,10 +71,15 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
 	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
 		/* Workers run as mail_user only (virtual users); a record
-		 * asking for another uid cannot be served safely here. */
-		log_error("user=%s session=%s: passwd-file uid/gid %lld/%lld "
-			  "differ from mail_user's", s->user, s->id,
-			  (long long)r->uid, (long long)r->gid);
+		 * asking for another uid (a system user of users = pam)
+		 * cannot be served safely here: that needs a mail agent
+		 * with the user's uid, which satchel does not have yet. */
+		log_error("user=%s session=%s: the record's uid/gid "
+			  "%lld/%lld differ from mail_user's %lld/%lld (no "
+			  "per-user mail agent: such users are refused)",
+			  s->user, s->id, (long long)r->uid,
+			  (long long)r->gid, (long long)geteuid(),
+			  (long long)getegid());
 		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
 			      "contact the administrator");
 		return false;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "auth/auth_process.h"
+#include "auth/sysspawn.h"
 #include "net/fdpass.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
@@ -117,6 +118,8 @@ static pid_t stdio_start_auth(const struct config *cfg,
 		stdio_detach_auth();
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
+		/* PAM needs root: its spawner forks before the drop */
+		(void)sysspawn_start(&cfg->auth);
 		if (privdrop_apply(auth_priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);

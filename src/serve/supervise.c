@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "auth/auth_process.h"
+#include "auth/sysspawn.h"
 #include "net/fdpass.h"
 #include "net/ioloop.h"
 #include "net/tls.h"
@@ -136,6 +137,8 @@ static pid_t start_auth(struct master *m, struct generation *g)
 		child_unblock_signals();
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
+		/* PAM needs root: its spawner forks before the drop */
+		(void)sysspawn_start(&g->cfg->auth);
 		if (privdrop_apply(&m->auth_priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);

@@ -48,6 +48,11 @@ int log_init(const char *dest, enum log_level level, const char **error_r)
 	return 0;
 }
 
+int log_output_fd(void)
+{
+	return log_use_syslog ? -1 : log_fd;
+}
+
 void log_set_role(const char *role)
 {
 	snprintf(log_role, sizeof(log_role), "%s", role);

@@ -16,6 +16,9 @@ void log_set_role(const char *role);
 /* Parses "error", "warn", "info", "debug". Returns -1 on anything else. */
 int log_level_parse(const char *name, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
+/* The descriptor lines go to (a log file's, or stderr), -1 for syslog:
+ * for children that close what they inherited but must keep logging. */
+int log_output_fd(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
