@@ -156,6 +156,7 @@ static const struct config_key config_keys[] = {
 	STR("node_id", node_id, ""),
 	STR("mail_store_marker", mail_store_marker, ""),
 	STR("node_heartbeat_dir", node_heartbeat_dir, ""),
+	STR("index_dir", index_dir, ""),
 	UINT("node_heartbeat_timeout", node_heartbeat_timeout, 1, 600, "3"),
 	/* a 100,000-message snapshot is about 20 MB: a few per worker */
 	SIZE("maildrop_cache_size", maildrop_cache_size, UINT64_MAX / 2,
@@ -863,6 +864,10 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (cfg->pid_file[0] != '\0' && cfg->pid_file[0] != '/') {
 		snprintf(err, errsize, "pid_file: an absolute path");
+		return -1;
+	}
+	if (cfg->index_dir[0] != '\0' && cfg->index_dir[0] != '/') {
+		snprintf(err, errsize, "index_dir: an absolute path");
 		return -1;
 	}
 	if (config_proxy_check(cfg, err, errsize) < 0)
