@@ -368,13 +368,14 @@ def lmtp_send(conn, user, token):
     eq(refused, {}, "LMTP refusals for %s" % token)
 
 
-def tokens_of(p, what):
-    """{UIDL: Subject} of every message of p's snapshot, read with RETR;
-    fails on a message without a Subject."""
+def tokens_of(p, what, read="RETR %s"):
+    """{UIDL: Subject} of every message of p's snapshot, read with RETR
+    (or read: "TOP %s 0" leaves them unretrieved); fails on a message
+    without a Subject."""
     listed = {}
     for line in uidls(p).decode().splitlines():
         n, uidl = line.split()
-        status, data = p.multi("RETR " + n)
+        status, data = p.multi(read % n)
         check(status.startswith("+OK"), "RETR %s %s: %s" % (n, what, status))
         m = re.search(rb"^Subject: (\S+)\r$", data, re.M)
         check(m, "message %s %s has a Subject: %r" % (n, what, data[:200]))
@@ -505,3 +506,92 @@ def test_lmtp_on_one_node_pop_on_the_others(ctx):
     finally:
         lmtp.quit()
         proxy.stop()
+
+
+def index_dirs(ctx, n):
+    """A node-local index_dir per node (made here, owned by the mail
+    user, as an administrator would)."""
+    dirs = []
+    for i in range(n):
+        d = os.path.join(ctx.tmp, "index-node%d" % i)
+        os.makedirs(d)
+        dirs.append(d)
+    return dirs
+
+
+def last(p):
+    return int(p.ok("LAST").split()[1])
+
+
+TOP = "TOP %s 0"    # headers only: no retrieval recorded
+
+
+def test_index_dir_per_node(ctx):
+    """Two nodes with their own index_dir over one Maildir, LMTP on each
+    (last_command = persistent shows the retrieval times): deliveries and
+    deletions through either node are seen by the other, UIDLs stay, a
+    message retrieved on one node counts as seen on the other, each
+    node's cache is in its own index_dir, and the Maildir's
+    satchel.index holds only the facts (the retrieved messages)."""
+    dirs = index_dirs(ctx, 2)
+    ports = [free_port(("127.0.0.%d" % (i + 2),)) for i in range(2)]
+    nodes = cluster(ctx, 2, extra={i: {
+        "index_dir": dirs[i], "last_command": "persistent",
+        "lmtp_listen": "127.0.0.%d:%d" % (i + 2, ports[i])}
+        for i in range(2)})
+    for i, d in enumerate(dirs):
+        nodes[i].fix_owner(d)
+    lmtp = [smtplib.LMTP("127.0.0.%d" % (i + 2), ports[i])
+            for i in range(2)]
+    try:
+        lmtp_send(lmtp[0], USER, "tok-1")
+        lmtp_send(lmtp[0], USER, "tok-2")
+        lmtp_send(lmtp[1], USER, "tok-3")
+        b, resp = login(nodes[1])
+        check(resp.startswith("+OK"), "node-1 login: %s" % resp)
+        got = tokens_of(b, "on node-1", TOP)
+        eq(sorted(got.values()), ["tok-1", "tok-2", "tok-3"],
+           "node-1 lists what both nodes delivered")
+        by_token = {t: u for u, t in got.items()}
+        order = uidls(b).decode().split()[1::2]
+        b.multi("RETR %d" % (order.index(by_token["tok-1"]) + 1))
+        b.ok("DELE %d" % (order.index(by_token["tok-2"]) + 1))
+        b.ok("QUIT")
+        lmtp_send(lmtp[0], USER, "tok-4")
+
+        a, resp = login(nodes[0])
+        check(resp.startswith("+OK"), "node-0 login: %s" % resp)
+        eq(last(a), 1, "node-0's LAST: tok-1 was retrieved on node-1")
+        got0 = tokens_of(a, "on node-0", TOP)
+        eq(sorted(got0.values()), ["tok-1", "tok-3", "tok-4"],
+           "node-0: node-1's deletion and node-0's delivery")
+        for t in ("tok-1", "tok-3"):
+            eq(got0.get(by_token[t]), t, "node-0: the UIDL of " + t)
+        order = uidls(a).decode().split()[1::2]
+        by_token = {t: u for u, t in got0.items()}
+        a.multi("RETR %d" % (order.index(by_token["tok-4"]) + 1))
+        a.ok("DELE %d" % (order.index(by_token["tok-3"]) + 1))
+        a.ok("QUIT")
+        lmtp_send(lmtp[1], USER, "tok-5")
+
+        b, resp = login(nodes[1])
+        check(resp.startswith("+OK"), "node-1 login again: %s" % resp)
+        eq(last(b), 2, "node-1's LAST: tok-4 retrieved on node-0 too")
+        got1 = tokens_of(b, "on node-1 again", TOP)
+        b.ok("QUIT")
+        eq(sorted(got1.values()), ["tok-1", "tok-4", "tok-5"],
+           "node-1: node-0's deletion and node-1's delivery")
+        for t in ("tok-1", "tok-4"):
+            eq(got1.get(by_token[t]), t, "node-1: the UIDL of " + t)
+    finally:
+        for c in lmtp:
+            c.quit()
+    for d in dirs:
+        eq(len([f for f in os.listdir(d) if f.endswith(".index")]), 1,
+           "one cache file in %s: %s" % (d, os.listdir(d)))
+    shared = os.path.join(nodes[0].maildrop(USER), "satchel.index")
+    with open(shared) as f:
+        facts = f.read().splitlines()[2:]
+    eq(sorted(line.split()[0] for line in facts),
+       sorted([by_token["tok-1"], by_token["tok-4"]]),
+       "the Maildir's satchel.index: the two retrieved messages only")
