@@ -26,6 +26,7 @@
 #include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
+#include "store/delivery_stats.h"
 #include "store/node.h"
 #include "util/log.h"
 #include "util/pidfile.h"
@@ -302,8 +303,9 @@ int master_main(int argc, char **argv)
 	m.faildelay = faildelay_create();
 	m.xmitrate = xmitrate_create();
 	m.metrics = metrics_create(MAX_SLOTS);
+	m.deliveries = delivery_stats_create(MAX_SLOTS);
 	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL ||
-	    m.xmitrate == NULL) {
+	    m.xmitrate == NULL || m.deliveries == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;
