@@ -160,6 +160,7 @@ static int start_node(const struct config *cfg, struct master *m)
 	struct node_settings set = {
 		.node_id = cfg->node_id,
 		.heartbeat_dir = cfg->node_heartbeat_dir,
+		.heartbeat_pgsql = cfg->node_heartbeat_pgsql,
 		.heartbeat_timeout = cfg->node_heartbeat_timeout,
 		.beats = true,
 	};
@@ -171,7 +172,10 @@ static int start_node(const struct config *cfg, struct master *m)
 	}
 	if (node_heartbeats_enabled())
 		log_info("node %s: heartbeat in %s every %u ms, dead after "
-			 "%u s", node_id(), cfg->node_heartbeat_dir,
+			 "%u s", node_id(),
+			 cfg->node_heartbeat_pgsql[0] != '\0' ?
+			 "PostgreSQL (satchel_node_heartbeats)" :
+			 cfg->node_heartbeat_dir,
 			 node_beat_interval_ms(), cfg->node_heartbeat_timeout);
 	m->beat_failing = false;
 	return 0;
