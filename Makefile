@@ -240,6 +240,12 @@ bench-lmtp: all
 bench-fetch: all
 	python3 bench/fetch.py
 
+# Several nodes (issue 11): lock takeover after a node kill and the
+# PROXY v2 overhead through Debian's HAProxy (make deps), < 2 minutes:
+# bench/out/nodes.json and bench/out/nodes.txt.
+bench-nodes: all
+	python3 bench/nodes.py
+
 run: deps all
 	@scripts/demo
 

@@ -156,6 +156,8 @@ static const struct config_key config_keys[] = {
 	STR("node_id", node_id, ""),
 	STR("mail_store_marker", mail_store_marker, ""),
 	STR("node_heartbeat_dir", node_heartbeat_dir, ""),
+	STR("node_heartbeat_pgsql", node_heartbeat_pgsql, ""),
+	STR("index_dir", index_dir, ""),
 	UINT("node_heartbeat_timeout", node_heartbeat_timeout, 1, 600, "3"),
 	/* a 100,000-message snapshot is about 20 MB: a few per worker */
 	SIZE("maildrop_cache_size", maildrop_cache_size, UINT64_MAX / 2,
@@ -874,6 +876,16 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (cfg->pid_file[0] != '\0' && cfg->pid_file[0] != '/') {
 		snprintf(err, errsize, "pid_file: an absolute path");
+		return -1;
+	}
+	if (cfg->node_heartbeat_dir[0] != '\0' &&
+	    cfg->node_heartbeat_pgsql[0] != '\0') {
+		snprintf(err, errsize, "node_heartbeat_dir and "
+			 "node_heartbeat_pgsql: set one of them");
+		return -1;
+	}
+	if (cfg->index_dir[0] != '\0' && cfg->index_dir[0] != '/') {
+		snprintf(err, errsize, "index_dir: an absolute path");
 		return -1;
 	}
 	if (config_proxy_check(cfg, err, errsize) < 0)

@@ -72,6 +72,9 @@ struct config {
 	char node_id[64];                /* "" = host name (store/node.h) */
 	char mail_store_marker[4096];    /* store/storeroot.h; "" = none */
 	char node_heartbeat_dir[4096];   /* on the shared store; "" = none */
+	char node_heartbeat_pgsql[4096]; /* libpq conninfo; "" = none */
+	char index_dir[4096];            /* node-local Maildir index cache;
+					    "" = in each Maildir */
 	unsigned node_heartbeat_timeout; /* seconds: a later node is dead */
 	uint64_t maildrop_cache_size;    /* octets of warm snapshots per
 					    worker, 0 = none */

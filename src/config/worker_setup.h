@@ -10,6 +10,7 @@
 #include "net/listener.h"
 
 struct tls_ctx;
+struct delivery_stats;
 
 /* The worker owns auth_fd and ready_fd; the rest is the master's and
  * outlives it. */
@@ -25,6 +26,8 @@ struct lmtp_worker_setup {
 	int ready_fd;              /* one byte when listening; -1: none */
 	struct listener *listeners; /* lmtp_listen, already bound */
 	size_t nlisteners;
+	struct delivery_stats *deliveries; /* store/delivery_stats.h: row
+					      index is this worker's */
 };
 
 /* The entry point the master calls in the forked, privilege-dropped

@@ -76,6 +76,9 @@ struct lmtp_server {
 	struct tls_ctx *tls;               /* STARTTLS on remote sessions;
 					      NULL: none (not offered) */
 	void *host;                        /* the host's own state */
+	struct delivery_stats *stats;      /* the master's counters, row
+					      stats_row; NULL: none */
+	unsigned stats_row;
 	uint64_t next_serial;
 	unsigned nsessions;
 	unsigned active_txns;              /* deliveries still running */

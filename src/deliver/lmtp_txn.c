@@ -10,6 +10,7 @@
 #include "deliver/lmtp_server.h"
 #include "deliver/lmtp_session.h"
 #include "net/ioloop.h"
+#include "store/delivery_stats.h"
 #include "util/jobpool.h"
 #include "util/log.h"
 
@@ -184,8 +185,12 @@ static void txn_done(struct jobpool_job *job)
 		if (t->res.status != DELIVERY_OK) {
 			/* the message itself failed: every recipient gets
 			 * the same answer */
-			for (unsigned i = 0; i < t->nrcpts; i++)
+			for (unsigned i = 0; i < t->nrcpts; i++) {
+				delivery_stats_count(t->srv->stats,
+						     t->srv->stats_row,
+						     &t->res);
 				txn_reply(t, i, &t->res, NULL, true);
+			}
 			txn_end(t);
 			return;
 		}
@@ -195,6 +200,9 @@ static void txn_done(struct jobpool_job *job)
 		t->index = 0;
 	} else {
 		timer_remove(&t->timer);
+		/* what the store did, even after a timeout's 451 */
+		delivery_stats_count(t->srv->stats, t->srv->stats_row,
+				     &t->res);
 		/* after a timeout the 451 went out: the late result is
 		 * only logged */
 		txn_reply(t, t->index, &t->res, t->answered ? "late" : NULL,

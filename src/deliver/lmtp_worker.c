@@ -412,6 +412,8 @@ int lmtp_worker_run(const struct lmtp_worker_setup *setup)
 	w->srv.tls = setup->tls;
 	w->srv.ops = &worker_ops;
 	w->srv.host = w;
+	w->srv.stats = setup->deliveries;
+	w->srv.stats_row = setup->index;
 	w->auth_fd = setup->auth_fd;
 	w->signal_fd = -1;
 	if (worker_setup(w, setup) < 0) {

@@ -26,6 +26,7 @@
 #include "serve/metrics.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
+#include "store/delivery_stats.h"
 #include "store/node.h"
 #include "util/log.h"
 #include "util/pidfile.h"
@@ -159,6 +160,7 @@ static int start_node(const struct config *cfg, struct master *m)
 	struct node_settings set = {
 		.node_id = cfg->node_id,
 		.heartbeat_dir = cfg->node_heartbeat_dir,
+		.heartbeat_pgsql = cfg->node_heartbeat_pgsql,
 		.heartbeat_timeout = cfg->node_heartbeat_timeout,
 		.beats = true,
 	};
@@ -170,7 +172,10 @@ static int start_node(const struct config *cfg, struct master *m)
 	}
 	if (node_heartbeats_enabled())
 		log_info("node %s: heartbeat in %s every %u ms, dead after "
-			 "%u s", node_id(), cfg->node_heartbeat_dir,
+			 "%u s", node_id(),
+			 cfg->node_heartbeat_pgsql[0] != '\0' ?
+			 "PostgreSQL (satchel_node_heartbeats)" :
+			 cfg->node_heartbeat_dir,
 			 node_beat_interval_ms(), cfg->node_heartbeat_timeout);
 	m->beat_failing = false;
 	return 0;
@@ -302,8 +307,9 @@ int master_main(int argc, char **argv)
 	m.faildelay = faildelay_create();
 	m.xmitrate = xmitrate_create();
 	m.metrics = metrics_create(MAX_SLOTS);
+	m.deliveries = delivery_stats_create(MAX_SLOTS);
 	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL ||
-	    m.xmitrate == NULL) {
+	    m.xmitrate == NULL || m.deliveries == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;

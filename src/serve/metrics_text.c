@@ -8,6 +8,7 @@
 
 #include "auth/sasl_mech.h"
 #include "serve/metrics.h"
+#include "store/delivery_stats.h"
 
 static const char *const login_result_names[METRICS_LOGIN_RESULTS] = {
 	[METRICS_LOGIN_OK] = "ok",
@@ -103,6 +104,26 @@ static int render_logins(const struct metrics_row *t, struct outbuf *out)
 					  t->login[m][r]) < 0)
 				return -1;
 		}
+	}
+	return 0;
+}
+
+static int render_deliveries(const struct delivery_stats *st,
+			     struct outbuf *out)
+{
+	uint64_t n[DELIVERY_STATS_RESULTS];
+
+	delivery_stats_read(st, n);
+	if (head(out, "satchel_deliveries_total", "counter",
+		 "Recipients the LMTP workers delivered to, by result (one "
+		 "per recipient; a result after a timeout counts as what "
+		 "the store did).") < 0)
+		return -1;
+	for (unsigned r = 0; r < DELIVERY_STATS_RESULTS; r++) {
+		if (outbuf_printf(out, "satchel_deliveries_total{result="
+				  "\"%s\"} %" PRIu64 "\n",
+				  delivery_stats_names[r], n[r]) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -206,6 +227,7 @@ int metrics_text_render(const struct metrics_text_input *in,
 		return -1;
 	if (render_simple(&total, out) < 0 || render_logins(&total, out) < 0 ||
 	    render_refusals(&total, out) < 0 ||
+	    render_deliveries(in->deliveries, out) < 0 ||
 	    render_open_latency(&total, out) < 0)
 		return -1;
 	return render_workers(in, out);

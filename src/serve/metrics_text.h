@@ -9,6 +9,7 @@
 #include "net/outbuf.h"
 
 struct metrics;
+struct delivery_stats;
 
 /* A live worker as the master knows it (its per-worker series). */
 struct metrics_worker {
@@ -19,6 +20,7 @@ struct metrics_worker {
 
 struct metrics_text_input {
 	const struct metrics *metrics;
+	const struct delivery_stats *deliveries; /* the LMTP workers' */
 	const struct metrics_worker *workers;
 	size_t nworkers;
 	unsigned generation;   /* the newest one */

@@ -91,6 +91,7 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	set.expire_days = s->expire_days > 0 ? (unsigned)s->expire_days : 0;
 	set.create = true;
 	set.store_marker = cfg->mail_store_marker;
+	set.index_dir = cfg->index_dir;
 	s->login_delay = r->login_delay >= 0 ? (unsigned)r->login_delay
 					     : cfg->auth.login_delay;
 	/* the user's own field, else the config's on its listeners */

@@ -167,6 +167,7 @@ static int run_worker(struct master *m, struct generation *g,
 			.auth_fd = auth_fd, .ready_fd = ready_fd,
 			.listeners = g->lmtp_listeners,
 			.nlisteners = g->nlmtp_listeners,
+			.deliveries = m->deliveries,
 		};
 
 		log_set_role("lmtp");

@@ -73,6 +73,7 @@ struct master {
 	struct faildelay *faildelay;
 	struct xmitrate *xmitrate;
 	struct metrics *metrics;    /* the workers' counters */
+	struct delivery_stats *deliveries; /* the LMTP workers' */
 	/* the metrics endpoint (supervise_metrics.c) on a loop the
 	 * supervise loop polls; both NULL without metrics_listen */
 	struct ioloop *loop;

@@ -22,7 +22,8 @@ static int render(void *context, struct outbuf *out)
 	struct metrics_worker workers[MAX_SLOTS];
 	const struct generation *cur = &m->gens[m->current];
 	struct metrics_text_input in = {
-		.metrics = m->metrics, .workers = workers,
+		.metrics = m->metrics, .deliveries = m->deliveries,
+		.workers = workers,
 		.generation = cur->used ? cur->number : 0,
 		.ready = cur->used && cur->announced,
 	};

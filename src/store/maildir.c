@@ -15,6 +15,7 @@
 
 #include "store/maildir_private.h"
 #include "store/node.h"
+#include "store/uidl.h"
 #include "util/log.h"
 
 const char *const maildir_sub_names[MAILDIR_SUB_COUNT] = { "new", "cur" };
@@ -64,8 +65,24 @@ void maildir_destroy(struct maildir *md)
 	}
 	free(md->files);
 	free(md->drop.msgs);
+	free(md->cache_index);
 	free(md->path);
 	free(md);
+}
+
+/* index_dir's file for this Maildir: a digest of its path, so any path
+ * fits one flat directory. 0, or -1 (too long, out of memory). */
+static int maildir_cache_index_path(struct maildir *md, const char *dir)
+{
+	struct iovec iov = { md->path, strlen(md->path) };
+	char hex[UIDL_DIGEST_HEX + 1], path[PATH_MAX];
+
+	if (uidl_digest(&iov, 1, hex) < 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.index", dir, hex) >=
+		    sizeof(path))
+		return -1;
+	md->cache_index = strdup(path);
+	return md->cache_index == NULL ? -1 : 0;
 }
 
 /* The end of a session (after its commit, or without one): the snapshot
@@ -229,7 +246,7 @@ static int maildir_open(const struct maildrop_settings *set,
 			struct maildrop **drop_r, const char **error_r)
 {
 	struct maildir *md;
-	struct index *index = NULL;
+	struct index *index = NULL, *facts = NULL;
 	struct arrivals *arr = NULL;
 	struct index_listing stamps;
 	char path[PATH_MAX];
@@ -245,6 +262,12 @@ static int maildir_open(const struct maildrop_settings *set,
 	}
 	md->drop.driver = &maildir_driver;
 	md->drop.expire_days = set->expire_days;
+	if (set->index_dir != NULL && set->index_dir[0] != '\0' &&
+	    maildir_cache_index_path(md, set->index_dir) < 0) {
+		*error_r = "index_dir path too long";
+		ret = MAILDROP_TEMP;
+		goto out_fail;
+	}
 	if (stat(set->path, &st) < 0) {
 		if (errno != ENOENT) {
 			*error_r = "cannot access the Maildir";
@@ -292,9 +315,14 @@ static int maildir_open(const struct maildrop_settings *set,
 		}
 	}
 	snprintf(path, sizeof(path), "%s/%s", set->path, MAILDIR_INDEX_NAME);
-	if (index_load(path, &index) < 0 ||
+	/* with index_dir, the Maildir's satchel.index holds the facts and
+	 * the node-local file the cache (docs/scaling.md) */
+	if (index_load(md->cache_index != NULL ? md->cache_index : path,
+		       &index) < 0 ||
+	    (md->cache_index != NULL && index_load(path, &facts) < 0) ||
 	    arrivals_load(set->path, &arr) < 0) {
 		index_free(&index);
+		index_free(&facts);
 		*error_r = "out of memory";
 		ret = MAILDROP_TEMP;
 		goto out_fail;
@@ -308,6 +336,7 @@ static int maildir_open(const struct maildrop_settings *set,
 		ret = maildir_reuse(md, index, arr, with_log);
 		if (ret < 0) {
 			index_free(&index);
+			index_free(&facts);
 			arrivals_free(&arr);
 			*error_r = "out of memory";
 			ret = MAILDROP_TEMP;
@@ -322,11 +351,13 @@ static int maildir_open(const struct maildrop_settings *set,
 	if (!reused && (maildir_scan_sub(md, MAILDIR_NEW) < 0 ||
 			maildir_scan_sub(md, MAILDIR_CUR) < 0)) {
 		index_free(&index);
+		index_free(&facts);
 		*error_r = "cannot read the Maildir";
 		ret = MAILDROP_TEMP;
 		goto out_fail;
 	}
-	ret = maildir_snapshot(md, index, error_r);
+	ret = maildir_snapshot(md, index, facts, error_r);
+	index_free(&facts);
 	if (reused) {
 		md->listing = *index_get_listing(index);
 	} else if (maildir_listing_usable(&stamps, &stamps)) {

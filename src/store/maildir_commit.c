@@ -13,22 +13,78 @@
 #include "store/maildir_private.h"
 #include "store/quota.h"
 
-/* Writes the index; with the listing recorded at open when it still
- * describes new/ and cur/ (listing non-NULL: nothing renamed or removed
- * since, and the stamps were old enough to be trusted). */
-int maildir_write_index(struct maildir *md, const bool *gone,
-			       const struct index_listing *listing,
+/* The facts of md (index_dir set): entries of the messages with a
+ * retrieval time or a UIDL apart from their base name, to the Maildir's
+ * satchel.index, where every node reads them (sizes too, so a node
+ * without index_dir that reads the file gets them right). */
+static int maildir_write_facts(struct maildir *md, const bool *gone,
 			       const char **error_r)
 {
 	struct index_entry *entries;
-	char path[PATH_MAX], *where, *p;
-	size_t i, n = 0, where_size = 0;
+	char path[PATH_MAX];
+	size_t i, n = 0;
 	int ret;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", md->path,
 			     MAILDIR_INDEX_NAME) >= sizeof(path)) {
 		*error_r = "path too long";
 		return -1;
+	}
+	entries = calloc(md->files_count + 1, sizeof(*entries));
+	if (entries == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < md->files_count; i++) {
+		const struct maildir_file *f = &md->files[i];
+		const struct maildrop_msg *m = &md->drop.msgs[i];
+
+		if ((gone != NULL && gone[i]) ||
+		    (f->retrieved == 0 && strcmp(m->uidl, f->base) == 0))
+			continue;
+		entries[n].key = f->base;
+		entries[n].size = m->size;
+		entries[n].uidl = m->uidl;
+		entries[n].retrieved = f->retrieved;
+		n++;
+	}
+	ret = index_write(path, entries, n, error_r);
+	free(entries);
+	if (ret == 0)
+		md->facts_dirty = false;
+	return ret;
+}
+
+/* Writes the index; with the listing recorded at open when it still
+ * describes new/ and cur/ (listing non-NULL: nothing renamed or removed
+ * since, and the stamps were old enough to be trusted). With index_dir,
+ * the cache goes to its node-local file without the retrieval times
+ * (the facts are the Maildir's; a cache needs no fsync). */
+int maildir_write_index(struct maildir *md, const bool *gone,
+			const struct index_listing *listing,
+			const char **error_r)
+{
+	struct index_entry *entries;
+	char path[PATH_MAX], *where, *p;
+	size_t i, n = 0, where_size = 0;
+	int ret, facts_ret = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", md->path,
+			     MAILDIR_INDEX_NAME) >= sizeof(path)) {
+		*error_r = "path too long";
+		return -1;
+	}
+	if (md->cache_index != NULL) {
+		if (md->facts_dirty)
+			facts_ret = maildir_write_facts(md, gone, error_r);
+		/* index_dir itself is made on first use, as a cache is */
+		snprintf(path, sizeof(path), "%s", md->cache_index);
+		p = strrchr(path, '/');
+		if (p != NULL && p != path) {
+			*p = '\0';
+			(void)mkdir(path, 0700);
+			*p = '/';
+		}
 	}
 	entries = calloc(md->files_count + 1, sizeof(*entries));
 	for (i = 0; i < md->files_count; i++) {
@@ -61,7 +117,8 @@ int maildir_write_index(struct maildir *md, const bool *gone,
 		entries[n].key = f->base;
 		entries[n].size = md->drop.msgs[i].size;
 		entries[n].uidl = md->drop.msgs[i].uidl;
-		entries[n].retrieved = f->retrieved;
+		entries[n].retrieved = md->cache_index != NULL ? 0 :
+				       f->retrieved;
 		n++;
 	}
 	ret = index_write_listing(path, entries, n, listing, error_r);
@@ -74,7 +131,7 @@ int maildir_write_index(struct maildir *md, const bool *gone,
 		if (md->arrivals_covered)
 			arrivals_truncate(md->path, md->arrivals_size);
 	}
-	return ret;
+	return ret < 0 ? ret : facts_ret;
 }
 
 static int maildir_flag_cmp(const void *a, const void *b)
@@ -191,6 +248,9 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 			}
 			gone[i] = true;
 			changed = true;
+			/* its facts go with it */
+			if (f->retrieved != 0 || strcmp(m->uidl, f->base) != 0)
+				md->facts_dirty = true;
 			continue;
 		}
 		if (!m->retrieved)
@@ -199,6 +259,7 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 		if (f->retrieved == 0) {
 			f->retrieved = now;
 			changed = true;
+			md->facts_dirty = true;
 		}
 		if (maildir_seen_name(f, name, seen, sizeof(seen), &same) < 0 ||
 		    same)
@@ -215,7 +276,7 @@ int maildir_commit(struct maildrop *drop, unsigned *deleted_r,
 	if (quota && freed_count > 0)
 		quota_add(md->path, NULL, -(int64_t)freed_bytes,
 			  -(int64_t)freed_count);
-	if (changed || md->index_dirty) {
+	if (changed || md->index_dirty || md->facts_dirty) {
 		const char *ignored;
 
 		/* a cache: losing it costs time, never mail */

@@ -72,6 +72,13 @@ struct maildir {
 	 * (valid false otherwise); written with the index. */
 	struct index_listing listing;
 	bool index_dirty;
+	/* index_dir (maildrop_settings): the node-local file of the index
+	 * cache, or NULL when the whole index is the Maildir's
+	 * satchel.index. With it, satchel.index keeps only the facts
+	 * (retrieval times, UIDLs apart from the base), rewritten when
+	 * facts_dirty. */
+	char *cache_index;
+	bool facts_dirty;
 	/* The arrivals log (arrivals.h) as read at open: its size, and
 	 * whether the directories were read after it (then an index write
 	 * may empty it, if nothing was appended since). */
@@ -106,14 +113,16 @@ int maildir_load_listing(struct maildir *md, const struct index *index);
  * added), -1 out of memory. */
 int maildir_load_arrivals(struct maildir *md, const struct index *index,
 			  const struct arrivals *arr);
-/* Sorts the files and builds drop.msgs (sizes, unique UIDLs). Returns
- * MAILDROP_OK or MAILDROP_TEMP with *error_r. */
+/* Sorts the files and builds drop.msgs (sizes, unique UIDLs): sizes
+ * from index, UIDLs and retrieval times from facts (NULL: from index
+ * too). Returns MAILDROP_OK or MAILDROP_TEMP with *error_r. */
 int maildir_snapshot(struct maildir *md, struct index *index,
-		     const char **error_r);
+		     const struct index *facts, const char **error_r);
 
 /* maildir_commit.c: writes the index without the files marked in gone
- * (NULL: none), with listing when it still describes the directories.
- * 0 or -1 with *error_r. */
+ * (NULL: none), with listing when it still describes the directories;
+ * with md->cache_index, to that file, and the facts to the Maildir's
+ * satchel.index when md->facts_dirty. 0 or -1 with *error_r. */
 int maildir_write_index(struct maildir *md, const bool *gone,
 			const struct index_listing *listing,
 			const char **error_r);
@@ -131,7 +140,8 @@ bool maildir_cache_put(struct maildir *md);
  * or NULL. The caller checks it (maildir_cache_index_unchanged and the
  * listing rule) and frees it when it no longer holds. */
 struct maildir *maildir_cache_take(const char *path);
-/* True when satchel.index is still the file md was built from. */
+/* True when satchel.index is still the file md was built from (with
+ * index_dir: the facts; the node-local cache is this node's alone). */
 bool maildir_cache_index_unchanged(const struct maildir *md);
 
 #endif

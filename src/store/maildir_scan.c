@@ -528,15 +528,15 @@ static bool maildir_uidls_distinct(const struct maildir *md)
 }
 
 /* Builds drop.msgs from the files: size from W=, else the index, else by
- * reading the file; UIDL from the index, else the base name, else a
- * digest of the base name; ids made unique. Files from a reused listing
- * carry their entry; the others are looked up. */
+ * reading the file; UIDL from the index (facts, when given), else the
+ * base name, else a digest of the base name; ids made unique. Files from
+ * a reused listing carry their entry; the others are looked up. */
 int maildir_snapshot(struct maildir *md, struct index *index,
-			    const char **error_r)
+		     const struct index *facts, const char **error_r)
 {
 	struct uidl_set set = { 0 };
 	struct maildir_sizer z = { 0 };
-	size_t i, out = 0, matched = 0, hint = 0, t = 0;
+	size_t i, out = 0, matched = 0, hint = 0, fhint = 0, t = 0;
 	bool *fresh_uidl = NULL;
 	int ret = MAILDROP_TEMP;
 
@@ -558,8 +558,16 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 		if (e == NULL)
 			e = f->entry = index_lookup_next(index, f->base,
 							 f->base_len, &hint);
-		if (e != NULL) {
+		if (e != NULL)
 			matched++;
+		if (facts != NULL) {
+			/* the shared facts, never this node's cached copy:
+			 * another node may have retrieved it since */
+			const struct index_entry *fe = index_lookup_next(
+				facts, f->base, f->base_len, &fhint);
+
+			f->retrieved = fe != NULL ? fe->retrieved : 0;
+		} else if (e != NULL) {
 			f->retrieved = e->retrieved;
 		}
 		if (f->has_w)
@@ -591,12 +599,15 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 			goto out_free;
 		md->index_dirty = true;
 	}
-	for (i = 0, t = 0; i < md->files_count; i++) {
+	for (i = 0, t = 0, fhint = 0; i < md->files_count; i++) {
 		struct maildir_file *f = &md->files[i];
 		struct maildrop_msg *m = &md->drop.msgs[out];
 		const struct index_entry *e = f->entry;
 		uint64_t size = md->drop.msgs[i].size;
 
+		if (facts != NULL) /* the UIDL as the shared facts say */
+			e = index_lookup_next(facts, f->base, f->base_len,
+					      &fhint);
 		if (t < z.ntodo && z.todo[t] == i) {
 			if (z.status[t] > 0) {
 				t++;
@@ -630,6 +641,7 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 			}
 			fresh_uidl[out] = true;
 			md->index_dirty = true;
+			md->facts_dirty = true;
 		}
 		if (out != i) {
 			md->files[out] = *f;

@@ -42,6 +42,11 @@ struct maildrop_settings {
 				      more than this many days ago at commit */
 	bool create;               /* create an empty Maildir when missing */
 	const char *store_marker;  /* storeroot.h; NULL or "": none */
+	/* Maildir: a node-local directory for the index cache (sizes,
+	 * listing); NULL or "": the whole index in the Maildir. The facts
+	 * that cannot be recomputed (retrieval times, UIDLs other than the
+	 * base name) stay in the Maildir either way (docs/scaling.md). */
+	const char *index_dir;
 };
 
 struct maildrop_msg {

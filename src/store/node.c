@@ -1,17 +1,22 @@
-/* node.c: the node's identity and heartbeat file (node.h). */
+/* node.c: the node's identity and heartbeat file (node.h); the
+ * PostgreSQL heartbeat is node_pgsql.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/node.h"
+#include "store/node_pgsql.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/shmem.h"
 
 #define NODE_BEAT_MIN_MS 200
 #define NODE_HEARTBEAT_LINE (NODE_BOOT_MAX + NODE_TOKEN_LEN + 8)
@@ -22,6 +27,10 @@ static struct {
 	char boot[NODE_BOOT_MAX + 1];
 	char instance[NODE_TOKEN_LEN + 1];
 	char heartbeat_path[PATH_MAX];
+	char *pgsql;                /* conninfo (a copy: outlives reloads),
+				       or NULL */
+	int64_t *beat_ok_ms;        /* shared: monotonic start of the last
+				       good PostgreSQL beat */
 	unsigned timeout;
 	bool beats;
 	bool intruder_logged;
@@ -103,6 +112,16 @@ int node_init(const struct node_settings *set, const char **error_r)
 	node.timeout = set->heartbeat_timeout;
 	node.beats = set->beats;
 	node.heartbeat_path[0] = '\0';
+	if (set->heartbeat_pgsql != NULL && set->heartbeat_pgsql[0] != '\0') {
+		free(node.pgsql);
+		node.pgsql = strdup(set->heartbeat_pgsql);
+		node.beat_ok_ms = shmem_create(sizeof(*node.beat_ok_ms));
+		if (node.pgsql == NULL || node.beat_ok_ms == NULL) {
+			*error_r = "no shared memory for the heartbeat";
+			return -1;
+		}
+		return 0;
+	}
 	if (set->heartbeat_dir[0] == '\0')
 		return 0;
 	if ((size_t)snprintf(node.heartbeat_path, sizeof(node.heartbeat_path),
@@ -149,7 +168,15 @@ const char *node_instance(void)
 
 bool node_heartbeats_enabled(void)
 {
-	return node.heartbeat_path[0] != '\0';
+	return node.heartbeat_path[0] != '\0' || node.pgsql != NULL;
+}
+
+static int64_t node_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 unsigned node_heartbeat_timeout(void)
@@ -209,6 +236,17 @@ int node_heartbeat_beat(const char **error_r)
 
 	if (!node_heartbeats_enabled())
 		return 0;
+	if (node.pgsql != NULL) {
+		/* the beat's start: the row's now() is no earlier */
+		int64_t start = node_monotonic_ms();
+
+		if (node_pgsql_beat(node.pgsql, node.id, node.boot,
+				    node.instance, node_beat_interval_ms(),
+				    error_r) < 0)
+			return -1;
+		__atomic_store_n(node.beat_ok_ms, start, __ATOMIC_RELAXED);
+		return 0;
+	}
 	fd = open(node.heartbeat_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT) {
@@ -261,6 +299,9 @@ enum node_verdict node_judge_peer(const char *peer, const char *boot,
 
 	if (!node_heartbeats_enabled() || !node_id_is_valid(peer))
 		return NODE_UNKNOWN;
+	if (node.pgsql != NULL)
+		return node_pgsql_judge(node.pgsql, peer, boot, instance,
+					node.timeout, node_beat_interval_ms());
 	snprintf(path, sizeof(path), "%s", node.heartbeat_path);
 	slash = strrchr(path, '/');
 	if (slash == NULL ||
@@ -296,6 +337,11 @@ bool node_is_fenced(const struct timespec *store_now)
 
 	if (!node_heartbeats_enabled() || !node.beats)
 		return false;
+	if (node.pgsql != NULL)
+		return node_monotonic_ms() -
+			       __atomic_load_n(node.beat_ok_ms,
+					       __ATOMIC_RELAXED) >
+		       (int64_t)node.timeout * 1000;
 	fd = open(node.heartbeat_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return true;

@@ -14,6 +14,12 @@
  * that finds its own heartbeat that old has been fenced off: its sessions
  * end with [SYS/TEMP] and change nothing.
  *
+ * With node_heartbeat_pgsql instead, the heartbeat is a row of a
+ * PostgreSQL table (node_pgsql.c): ages are judged by the database's
+ * clock, and a node is fenced when its last successful beat began more
+ * than the timeout ago (a monotonic time the master keeps in memory
+ * shared with its children).
+ *
  * Module state: one node per process, set once by node_init before the
  * master forks (children inherit it), read-only afterwards.
  */
@@ -31,6 +37,8 @@
 struct node_settings {
 	const char *node_id;        /* "" = the host name */
 	const char *heartbeat_dir;  /* "" = no heartbeats: lock age decides */
+	const char *heartbeat_pgsql; /* libpq conninfo; NULL or "" = none
+					(at most one of the two is set) */
 	unsigned heartbeat_timeout; /* seconds without a beat = dead */
 	/* true in satchel serve (its master beats); false in one-shot
 	 * tools, whose locks name no instance, so another node judges them
@@ -39,7 +47,8 @@ struct node_settings {
 };
 
 /* Sets this process's node. Returns 0, or -1 with *error_r (a node_id
- * that cannot be a file name, a heartbeat dir that cannot be made). */
+ * that cannot be a file name, a heartbeat dir that cannot be made, no
+ * shared memory). */
 int node_init(const struct node_settings *set, const char **error_r);
 
 const char *node_id(void);
@@ -51,7 +60,8 @@ unsigned node_heartbeat_timeout(void);
 /* Milliseconds between beats (timeout / 3, at least 200). */
 unsigned node_beat_interval_ms(void);
 
-/* The master's beat: rewrites the heartbeat file. Returns 0, or -1 with
+/* The master's beat: rewrites the heartbeat file (or upserts the row,
+ * waiting at most a beat interval). Returns 0, or -1 with
  * *error_r; a master that keeps failing fences itself off, since its
  * heartbeat ages like a dead node's. */
 int node_heartbeat_beat(const char **error_r);

@@ -7,11 +7,12 @@ nothing up; no child process holds the endpoint's socket."""
 import base64
 import os
 import signal
+import smtplib
 import socket
 import time
 
-from harness import (PASSWORDS, check, eq, simple_msg, make_msgs, wait_for,
-                     proc_children)
+from harness import (PASSWORDS, check, eq, free_port, simple_msg, make_msgs,
+                     wait_for, proc_children)
 from metrics_util import (CountingPop, http, metrics_server, scrape, value,
                           wait_value)
 
@@ -221,3 +222,53 @@ def test_counters_survive_a_worker_crash(ctx):
     eq(value(after, "satchel_sessions_total"), 2, "sessions after the crash")
     eq(value(after, "satchel_logins_total", mechanism="USER", result="ok"), 1,
        "logins after the crash")
+
+
+def test_deliveries_counted(ctx):
+    """satchel_deliveries_total{result} counts each recipient's result in
+    the LMTP workers (two of them, so both rows add up), read by the
+    master: stored copies, a retried transaction answered as a duplicate,
+    a temporary failure (a maildrop path that is a file) and a permanent
+    one (a NUL with delivery_refuse_nul), and nothing for a recipient
+    refused at RCPT."""
+    lmtp_port = free_port()
+    srv = metrics_server(ctx, workers=1, config={
+        "lmtp_listen": "127.0.0.1:%d" % lmtp_port, "lmtp_workers": "2",
+        "delivery_refuse_nul": "yes"})
+    with open(os.path.join(srv.root, "mail", "dave"), "w") as f:
+        f.write("not a Maildir\n")
+    srv.start()
+    m = scrape(srv.metrics_port)
+    for r in ("stored", "duplicate", "tempfail", "permfail"):
+        eq(value(m, "satchel_deliveries_total", result=r), 0,
+           "deliveries %s before any" % r)
+
+    def send(rcpts, body, refused=()):
+        # a connection each, so both LMTP workers get some
+        c = smtplib.LMTP("127.0.0.1", lmtp_port)
+        try:
+            try:
+                c.sendmail("a@example.org", rcpts, body)
+            except smtplib.SMTPRecipientsRefused:
+                pass
+            except smtplib.SMTPDataError:
+                pass
+        finally:
+            c.quit()
+
+    one = ("From: a@example.org\r\nSubject: one\r\nMessage-ID: "
+           "<one@example.org>\r\n\r\nbody\r\n")
+    send(["alice", "bob"], one)             # 2 stored
+    send(["alice"], one)                    # the retry: a duplicate
+    send(["carol", "nobody"], one)          # 1 stored, nobody at RCPT
+    send(["dave"], one)                     # 4.x: not a directory
+    send(["erin"], one.replace("body", "b\0dy"))  # 5.6.0
+    want = {"stored": 3, "duplicate": 1, "tempfail": 1, "permfail": 1}
+    wait_value(srv.metrics_port, "satchel_deliveries_total", 3,
+               result="stored")
+    m = scrape(srv.metrics_port)
+    for r, n in want.items():
+        eq(value(m, "satchel_deliveries_total", result=r), n,
+           "deliveries %s" % r)
+    eq(len(srv.maildir_files("alice")), 1, "alice has one copy")
+    eq(len(srv.maildir_files("erin")), 0, "erin has none")

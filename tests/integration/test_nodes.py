@@ -8,7 +8,9 @@ lock_stale_timeout's 300); a stopped node that comes back deletes
 nothing; a node that cannot write its heartbeat ends its sessions."""
 
 import os
+import re
 import signal
+import smtplib
 import subprocess
 import threading
 import time
@@ -23,9 +25,9 @@ PROXY_SRC = "127.0.0.9"     # HAProxy's source: the only trusted one
 USER = "alice"
 
 
-def cluster(ctx, n=3):
+def cluster(ctx, n=3, extra=None):
     """n nodes whose Maildirs and heartbeats are node 0's directories.
-    Returns the started servers."""
+    extra: {node number: more config}. Returns the started servers."""
     first = None
     nodes = []
     for i in range(n):
@@ -39,6 +41,7 @@ def cluster(ctx, n=3):
             "node_heartbeat_timeout": str(TIMEOUT),
             "proxy_trusted": PROXY_SRC + "/32",
         })
+        srv.config.update((extra or {}).get(i, {}))
         srv.write_config()
         nodes.append(srv)
     for srv in nodes:
@@ -353,3 +356,242 @@ def test_cached_attributes_never_hide_a_change(ctx):
     finally:
         nodes[1].stop()
         stop()
+
+
+def lmtp_send(conn, user, token):
+    """One LMTP transaction for user on an open smtplib.LMTP: the message
+    carries token as its Subject. Fails unless the recipient got 250."""
+    msg = ("From: lmtp@example.org\r\nTo: %s@example.org\r\nSubject: "
+           "%s\r\nMessage-ID: <%s@example.org>\r\n\r\nbody of %s\r\n"
+           % (user, token, token, token))
+    refused = conn.sendmail("lmtp@example.org", [user], msg)
+    eq(refused, {}, "LMTP refusals for %s" % token)
+
+
+def tokens_of(p, what, read="RETR %s"):
+    """{UIDL: Subject} of every message of p's snapshot, read with RETR
+    (or read: "TOP %s 0" leaves them unretrieved); fails on a message
+    without a Subject."""
+    listed = {}
+    for line in uidls(p).decode().splitlines():
+        n, uidl = line.split()
+        status, data = p.multi(read % n)
+        check(status.startswith("+OK"), "RETR %s %s: %s" % (n, what, status))
+        m = re.search(rb"^Subject: (\S+)\r$", data, re.M)
+        check(m, "message %s %s has a Subject: %r" % (n, what, data[:200]))
+        listed[uidl] = m.group(1).decode()
+    return listed
+
+
+def session_round(p, kept, before, what):
+    """One session of test_lmtp_on_one_node_pop_on_the_others while
+    deliveries go on: lists and RETRs everything, checks it against kept
+    ({UIDL: token}, updated here) and the tokens delivered before the
+    login, DELEs the oldest message and QUITs."""
+    got = tokens_of(p, what)
+    tokens = sorted(got.values())
+    eq(len(tokens), len(set(tokens)), "%s: no message twice: %s"
+       % (what, tokens))
+    for uidl, token in kept.items():
+        eq(got.get(uidl), token, "%s: kept message %s keeps its UIDL"
+           % (what, token))
+    new = set(got.values()) - set(kept.values())
+    # the snapshot is taken at login: exactly what arrived before it
+    # (nothing deleted before, nothing delivered since)
+    eq(sorted(new), sorted(before), "%s: the messages new in this "
+       "session" % what)
+    eq(p.ok("STAT").split()[1], str(len(got)),
+       "%s: STAT while deliveries go on (the snapshot)" % what)
+    oldest = min(got, key=lambda k: int(got[k].rsplit("-", 1)[1]))
+    n = uidls(p).decode().split().index(oldest) // 2 + 1
+    p.ok("DELE %d" % n)
+    p.ok("QUIT")
+    kept.clear()
+    kept.update(got)
+    del kept[oldest]
+
+
+def test_lmtp_on_one_node_pop_on_the_others(ctx):
+    """Issue 11: delivery (LMTP) to node A while POP3 sessions run on B
+    and C (through HAProxy, which balances over B and C only). Five
+    rounds; in each alice and bob log in (in alternating order, so each
+    user moves between B and C), then a thread delivers to each through
+    node A's LMTP (3 messages at least, and on until both sessions have
+    ended) while each session RETRs everything, DELEs its oldest message
+    and QUITs. Every message shows in the next session exactly
+    once and never in the session it arrived during; a kept message
+    keeps its UIDL on both nodes; a message deleted on one node does not
+    come back when A delivers; the Maildirs end with exactly the
+    messages expected."""
+    lmtp_port = free_port(("127.0.0.2",))
+    nodes = cluster(ctx, extra={0: {
+        "lmtp_listen": "127.0.0.2:%d" % lmtp_port}})
+    users = ("alice", "bob")
+    port, proxy = haproxy(nodes[1:])
+    # per user: {UIDL: token} of the messages kept, and the tokens
+    # delivered since the last session
+    kept = {u: {} for u in users}
+    pending = {u: set() for u in users}
+    seq = [0]
+    lmtp = smtplib.LMTP("127.0.0.2", lmtp_port)
+    try:
+        lmtp.ehlo_or_helo_if_needed()
+        for u in users:          # something to list in the first round
+            for _ in range(2):
+                seq[0] += 1
+                token = "tok-%s-%d" % (u, seq[0])
+                lmtp_send(lmtp, u, token)
+                pending[u].add(token)
+        for rnd in range(5):
+            order = users if rnd % 2 == 0 else users[::-1]
+            sessions = {}
+            for u in order:
+                p = Pop(port)
+                p.ok("USER " + u)
+                resp = p.cmd("PASS " + PASSWORDS[u])
+                check(resp.startswith("+OK"), "round %d: %s logs in: %s"
+                      % (rnd, u, resp))
+                sessions[u] = p
+            errors = []
+            before = {u: set(pending[u]) for u in users}
+            done = threading.Event()
+
+            def deliver_during():
+                try:
+                    n = 0
+                    while n < 3 or not done.is_set():
+                        n += 1
+                        for u in users:
+                            seq[0] += 1
+                            token = "tok-%s-%d" % (u, seq[0])
+                            lmtp_send(lmtp, u, token)
+                            pending[u].add(token)
+                except Exception as e:  # reported by the main thread
+                    errors.append(e)
+            t = threading.Thread(target=deliver_during)
+            t.start()
+            try:
+                for u in users:
+                    session_round(sessions[u], kept[u], before[u],
+                                  "round %d, %s" % (rnd, u))
+            finally:
+                done.set()
+                t.join(60)
+            check(not t.is_alive() and not errors,
+                  "LMTP deliveries during round %d: %s" % (rnd, errors))
+            for u in users:
+                pending[u] -= before[u]
+        # the last round's deliveries, listed once more by a session
+        for u in users:
+            p = Pop(port)
+            p.ok("USER " + u)
+            check(p.cmd("PASS " + PASSWORDS[u]).startswith("+OK"),
+                  "%s logs in at the end" % u)
+            got = tokens_of(p, "at the end for " + u)
+            p.ok("QUIT")
+            eq(sorted(got.values()),
+               sorted(list(kept[u].values()) + list(pending[u])),
+               "%s's messages at the end: the kept and the pending" % u)
+            for uidl, token in kept[u].items():
+                eq(got.get(uidl), token, "%s at the end: %s keeps its UIDL"
+                   % (u, token))
+            eq(len(nodes[0].maildir_files(u)), len(got),
+               "%s's files in the shared Maildir" % u)
+        for srv in nodes[1:]:
+            served = srv.log_text().count("logout: user=alice")
+            check(served >= 2, "%s served alice's sessions (%d)"
+                  % (srv.name, served))
+        check("logout: user=" not in nodes[0].log_text(),
+              "node-0 served no POP3 session")
+    finally:
+        lmtp.quit()
+        proxy.stop()
+
+
+def index_dirs(ctx, n):
+    """A node-local index_dir per node (made here, owned by the mail
+    user, as an administrator would)."""
+    dirs = []
+    for i in range(n):
+        d = os.path.join(ctx.tmp, "index-node%d" % i)
+        os.makedirs(d)
+        dirs.append(d)
+    return dirs
+
+
+def last(p):
+    return int(p.ok("LAST").split()[1])
+
+
+TOP = "TOP %s 0"    # headers only: no retrieval recorded
+
+
+def test_index_dir_per_node(ctx):
+    """Two nodes with their own index_dir over one Maildir, LMTP on each
+    (last_command = persistent shows the retrieval times): deliveries and
+    deletions through either node are seen by the other, UIDLs stay, a
+    message retrieved on one node counts as seen on the other, each
+    node's cache is in its own index_dir, and the Maildir's
+    satchel.index holds only the facts (the retrieved messages)."""
+    dirs = index_dirs(ctx, 2)
+    ports = [free_port(("127.0.0.%d" % (i + 2),)) for i in range(2)]
+    nodes = cluster(ctx, 2, extra={i: {
+        "index_dir": dirs[i], "last_command": "persistent",
+        "lmtp_listen": "127.0.0.%d:%d" % (i + 2, ports[i])}
+        for i in range(2)})
+    for i, d in enumerate(dirs):
+        nodes[i].fix_owner(d)
+    lmtp = [smtplib.LMTP("127.0.0.%d" % (i + 2), ports[i])
+            for i in range(2)]
+    try:
+        lmtp_send(lmtp[0], USER, "tok-1")
+        lmtp_send(lmtp[0], USER, "tok-2")
+        lmtp_send(lmtp[1], USER, "tok-3")
+        b, resp = login(nodes[1])
+        check(resp.startswith("+OK"), "node-1 login: %s" % resp)
+        got = tokens_of(b, "on node-1", TOP)
+        eq(sorted(got.values()), ["tok-1", "tok-2", "tok-3"],
+           "node-1 lists what both nodes delivered")
+        by_token = {t: u for u, t in got.items()}
+        order = uidls(b).decode().split()[1::2]
+        b.multi("RETR %d" % (order.index(by_token["tok-1"]) + 1))
+        b.ok("DELE %d" % (order.index(by_token["tok-2"]) + 1))
+        b.ok("QUIT")
+        lmtp_send(lmtp[0], USER, "tok-4")
+
+        a, resp = login(nodes[0])
+        check(resp.startswith("+OK"), "node-0 login: %s" % resp)
+        eq(last(a), 1, "node-0's LAST: tok-1 was retrieved on node-1")
+        got0 = tokens_of(a, "on node-0", TOP)
+        eq(sorted(got0.values()), ["tok-1", "tok-3", "tok-4"],
+           "node-0: node-1's deletion and node-0's delivery")
+        for t in ("tok-1", "tok-3"):
+            eq(got0.get(by_token[t]), t, "node-0: the UIDL of " + t)
+        order = uidls(a).decode().split()[1::2]
+        by_token = {t: u for u, t in got0.items()}
+        a.multi("RETR %d" % (order.index(by_token["tok-4"]) + 1))
+        a.ok("DELE %d" % (order.index(by_token["tok-3"]) + 1))
+        a.ok("QUIT")
+        lmtp_send(lmtp[1], USER, "tok-5")
+
+        b, resp = login(nodes[1])
+        check(resp.startswith("+OK"), "node-1 login again: %s" % resp)
+        eq(last(b), 2, "node-1's LAST: tok-4 retrieved on node-0 too")
+        got1 = tokens_of(b, "on node-1 again", TOP)
+        b.ok("QUIT")
+        eq(sorted(got1.values()), ["tok-1", "tok-4", "tok-5"],
+           "node-1: node-0's deletion and node-1's delivery")
+        for t in ("tok-1", "tok-4"):
+            eq(got1.get(by_token[t]), t, "node-1: the UIDL of " + t)
+    finally:
+        for c in lmtp:
+            c.quit()
+    for d in dirs:
+        eq(len([f for f in os.listdir(d) if f.endswith(".index")]), 1,
+           "one cache file in %s: %s" % (d, os.listdir(d)))
+    shared = os.path.join(nodes[0].maildrop(USER), "satchel.index")
+    with open(shared) as f:
+        facts = f.read().splitlines()[2:]
+    eq(sorted(line.split()[0] for line in facts),
+       sorted([by_token["tok-1"], by_token["tok-4"]]),
+       "the Maildir's satchel.index: the two retrieved messages only")
