@@ -31,7 +31,23 @@ static int maildir_open_file(struct maildir *md, const struct maildir_file *f)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return open(path, O_RDONLY | O_CLOEXEC);
+	return maildir_open_regular(AT_FDCWD, path, 0);
+}
+
+int maildir_open_regular(int dir_fd, const char *name, int flags)
+{
+	struct stat st;
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+					     O_NONBLOCK | flags);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
 }
 
 static int maildir_create(const char *path)
@@ -468,7 +484,9 @@ static int maildir_reader_open(struct maildrop *drop, unsigned idx,
 		fd = maildir_open_file(md, f);
 	if (fd < 0) {
 		*error_r = errno == ENOENT ? "the message has vanished" :
-					     "cannot open the message";
+			   errno == ELOOP || errno == EINVAL ?
+				   "the message is not a regular file" :
+				   "cannot open the message";
 		return MAILDROP_TEMP;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

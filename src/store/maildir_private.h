@@ -102,6 +102,13 @@ void maildir_destroy(struct maildir *md);
 /* maildir.c: an O_DIRECTORY fd of new/ or cur/, or -1 (errno). */
 int maildir_open_sub(struct maildir *md, enum maildir_sub sub);
 
+/* Opens a message file for reading: openat(dir_fd, name) never through
+ * a symlink and never blocking (a FIFO), and only a regular file (else
+ * -1 with errno ELOOP or EINVAL). A symlink in a Maildir could point at
+ * another user's mail or any file the mail user can read; none is a
+ * message. flags are added (O_NOATIME). */
+int maildir_open_regular(int dir_fd, const char *name, int flags);
+
 /* maildir_scan.c: adds the files of one sub-directory (0, or -1 on an
  * I/O error or out of memory). */
 int maildir_scan_sub(struct maildir *md, enum maildir_sub sub);

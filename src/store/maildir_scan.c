@@ -285,8 +285,9 @@ int maildir_scan_sub(struct maildir *md, enum maildir_sub sub)
 		/* dotfiles are not messages (Maildir spec) */
 		if (d->d_name[0] == '.')
 			continue;
-		if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN &&
-		    d->d_type != DT_LNK)
+		/* only regular files: a symlink could name another user's
+		 * mail (DT_UNKNOWN is checked when the file is opened) */
+		if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
 			continue;
 		if (maildir_add_file(md, sub, d->d_name) < 0) {
 			ret = -1;
@@ -380,11 +381,13 @@ static int maildir_compute_size(int dir_fd, const struct maildir_file *f,
 
 	/* O_NOATIME: reading 100,000 files must not dirty 100,000 inodes
 	 * (allowed to the owner, which the mail user is; else retry). */
-	fd = openat(dir_fd, f->name, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	fd = maildir_open_regular(dir_fd, f->name, O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dir_fd, f->name, O_RDONLY | O_CLOEXEC);
+		fd = maildir_open_regular(dir_fd, f->name, 0);
+	/* gone, or a symlink or FIFO where d_type did not tell: no message */
 	if (fd < 0)
-		return errno == ENOENT ? 1 : -1;
+		return errno == ENOENT || errno == ELOOP || errno == EINVAL ?
+			       1 : -1;
 	msgsize_init(&ms);
 	for (;;) {
 		ssize_t n = read(fd, buf, buf_size);

@@ -1,6 +1,7 @@
 """Clients that misbehave at the transport level: one that stops reading
 must not keep its session once it is closing, and a reset during the
 failed-login delay must not make the worker spin."""
+import os
 import socket
 import struct
 import subprocess
@@ -72,3 +73,25 @@ def test_reset_during_login_delay_does_not_spin(ctx):
           "during the failed-login delay (busy loop)" % used)
     q = ctx.srv.connect()
     q.quit()
+
+
+def test_symlink_and_fifo_in_maildir_not_served(ctx):
+    """A symlink in a Maildir (to another user's message here) and a FIFO
+    are no messages: STAT counts neither, nothing hangs, and the
+    messages around them are served."""
+    srv = ctx.srv
+    srv.fill("alice", make_msgs([simple_msg(i) for i in range(2)], "maildir"))
+    bob = srv.fill("bob", make_msgs([simple_msg(9, subject="bob's secret")],
+                                    "maildir"))
+    bob_file = os.path.join(srv.maildrop("bob"), bob[0].sub, bob[0].name)
+    cur = os.path.join(srv.maildrop("alice"), "cur")
+    os.symlink(bob_file, os.path.join(cur, "1732590000.link.host:2,"))
+    os.mkfifo(os.path.join(srv.maildrop("alice"), "new", "1732590001.fifo.host"))
+    srv.fix_owner(srv.maildrop("alice"))
+    p = srv.connect()
+    p.login("alice", PASSWORDS["alice"])
+    eq(p.cmd("STAT").split()[:2], ["+OK", "2"], "STAT without them")
+    for n in (1, 2):
+        data = p.multi_ok("RETR %d" % n)
+        check(b"bob's secret" not in data, "RETR %d is alice's own" % n)
+    p.quit()
