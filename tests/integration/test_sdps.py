@@ -162,6 +162,25 @@ def test_env_after_satchel_deliver(ctx):
     p.quit()
 
 
+def test_env_original_recipient(ctx):
+    """An original recipient other than the final one (ORCPT over LMTP,
+    -a for satchel deliver: a catch-all's alias) is stored as
+    X-Original-To, and *ENV tells it."""
+    ctx.srv.fill("alice", [])
+    r = subprocess.run([SATCHEL, "deliver", "-c", ctx.srv.conf_path, "-f",
+                        "ann@ext.example", "-a", "bob@dom.example", "-d", "alice"],
+                       input=b"From: ann@ext.example\nSubject: aliased\n\nhello\n",
+                       capture_output=True, timeout=30)
+    eq(r.returncode, 0, "satchel deliver -a: %r" % r.stderr[-300:])
+    p = ctx.srv.login("alice")
+    status, lines = env_lines(p, 1)
+    eq(lines[2:], ["ann@ext.example", "bob@dom.example"], "*ENV of an aliased delivery")
+    top = p.multi_ok("TOP 1 0").split(b"\r\n")[:3]
+    eq(top, [b"Return-Path: <ann@ext.example>", b"X-Original-To: bob@dom.example",
+             b"Delivered-To: alice"], "the delivery's header block")
+    p.quit()
+
+
 def getmail_addr(text):
     """An address as getmail6 6.18 writes it: its MultidropSDPSRetriever
     keeps poplib's bytes, so Python 3 formats them as b'...' (and its
