@@ -51,7 +51,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             libldap-dev slapd ldap-utils libpam0g-dev \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
-            libsodium23 \
+            libsodium23 libmail-pop3client-perl libio-socket-ssl-perl \
             cppcheck clang-tidy
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "auth/saslprep.h"
 #include "store/mailpath.h"
 
 static void loginname_lower(char *s, char *end)
@@ -40,12 +41,17 @@ static int loginname_finish(const struct auth_settings *set, char *out,
 	return mailpath_user_valid(out) ? 0 : -1;
 }
 
+/* A UTF-8 name is SASLprep'd (saslprep.h): the form a client typed it
+ * in must not matter. 8-bit names that are not UTF-8 (from before RFC
+ * 6856) stay as they are. */
 static int loginname_copy(const char *in, char *out, size_t size)
 {
 	size_t len = strlen(in);
 
 	if (len == 0 || len >= size)
 		return -1;
+	if (saslprep_non_ascii(in) && saslprep_utf8_valid(in, len))
+		return saslprep_string(in, SASLPREP_QUERY, out, size);
 	memcpy(out, in, len + 1);
 	return 0;
 }

@@ -3,6 +3,9 @@
  * authentication identity), so every way of logging in finds the same
  * user:
  *
+ *   - a UTF-8 name is SASLprep'd (RFC 4013, auth/saslprep.h), so its
+ *     Unicode form does not matter (the stored names are prepared too:
+ *     `satchel user` writes them so);
  *   - the domain (after the last separator) is lower-cased: DNS names
  *     are case-insensitive (RFC 4343);
  *   - login_percent_domain: "user%domain" is "user@domain" (the form of

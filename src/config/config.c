@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "auth/sasl_mech.h"
@@ -137,6 +138,9 @@ static const struct config_key config_keys[] = {
 	UINT("xtnd_xmit_rate", xtnd_xmit_rate, 0, 1000000, "20"),
 	/* below Postfix's smtpd_timeout (300 s) for each step, for all */
 	UINT("xtnd_xmit_timeout", xtnd_xmit_timeout, 1, 3600, "60"),
+	/* Demon's multidrop envelopes (serve/cmd_sdps.h), opt-in: no,
+	 * yes, or the domains whose users get them */
+	STR("sdps", sdps, "no"),
 	UINT("login_delay", auth.login_delay, 0, 86400 * 365, "0"),
 	/* RFC 2449 section 4: command lines up to 255 octets incl. CRLF.
 	 * At most what the line reader holds in its in-session buffer. */
@@ -754,6 +758,56 @@ bool config_workarounds_on(const struct config *cfg, const char *name)
 	       list_has(cfg->client_workarounds_listen, name);
 }
 
+/* sdps: "no", "yes", or domain names (letters, digits, '-', '.'). */
+static int config_sdps_check(const char *value, char *err, size_t errsize)
+{
+	if (strcmp(value, "no") == 0 || strcmp(value, "yes") == 0)
+		return 0;
+	for (const char *p = value; *p != '\0';) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (strspn(p, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") < len) {
+			snprintf(err, errsize, "sdps: expected no, yes or "
+				 "domain names, not %.*s", (int)(len > 64 ?
+				 64 : len), p);
+			return -1;
+		}
+		p += len;
+	}
+	return 0;
+}
+
+bool config_sdps_on(const struct config *cfg, const char *user)
+{
+	const char *at, *p;
+	size_t n;
+
+	if (strcmp(cfg->sdps, "no") == 0 || cfg->sdps[0] == '\0')
+		return false;
+	if (user == NULL || strcmp(cfg->sdps, "yes") == 0)
+		return true;
+	at = strrchr(user, '@');
+	if (at == NULL)
+		return false;
+	n = strlen(at + 1);
+	for (p = cfg->sdps; *p != '\0';) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		/* DNS names are case-insensitive (RFC 4343) */
+		if (len == n && len > 0 && strncasecmp(p, at + 1, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
 bool config_lmtp_remote(const struct config *cfg, char *item, size_t size)
 {
 	char copy[CONFIG_STR_MAX], host[64], port[8];
@@ -870,6 +924,8 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 			 "absolute path");
 		return -1;
 	}
+	if (config_sdps_check(cfg->sdps, err, errsize) < 0)
+		return -1;
 	if (strchr(cfg->metrics_listen, ',') != NULL) {
 		snprintf(err, errsize, "metrics_listen: one host:port only");
 		return -1;

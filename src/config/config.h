@@ -60,6 +60,9 @@ struct config {
 	unsigned xtnd_xmit_rate;         /* messages per user and hour */
 	unsigned xtnd_xmit_timeout;      /* seconds for the relay */
 	unsigned client_workarounds_mask; /* store/msgconv.h bits */
+	/* SDPS *ENV (serve/cmd_sdps.h): "no", "yes" (every user) or the
+	 * domains whose users get it, as written */
+	char sdps[CONFIG_STR_MAX];
 	/* listen/listen_tls addresses client_workarounds applies on;
 	 * "" = every listener */
 	char client_workarounds_listen[CONFIG_STR_MAX];
@@ -148,6 +151,11 @@ bool config_lmtp_remote(const struct config *cfg, char *item, size_t size);
 /* True when client_workarounds applies to sessions accepted on the
  * listener named name (as written in listen or listen_tls). */
 bool config_workarounds_on(const struct config *cfg, const char *name);
+
+/* True when SDPS's *ENV is on for user (a canonical name: the domain is
+ * the part after its last '@'); user NULL: for anyone at all (CAPA
+ * before login). */
+bool config_sdps_on(const struct config *cfg, const char *user);
 
 /* Logs a warning for each value that is used but unwise or adjusted
  * (workers clamped, autologout below RFC 1939's minimum, ...). */

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <gsasl.h>
-
+#include "auth/saslprep.h"
 #include "serve/session.h"
 #include "serve/worker.h"
 
@@ -95,56 +94,11 @@ enum cmd_outcome cmd_lang(struct session *s, const struct cmd_args *args)
 	return CMD_DONE;
 }
 
-/* RFC 3629 UTF-8: no overlongs, no surrogates, at most U+10FFFF. */
-static bool utf8_valid(const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t need;
-		unsigned cp;
-
-		if (c < 0x80) {
-			if (c == 0)
-				return false;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= need)
-			return false;
-		for (size_t k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 &&
-						   cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += need + 1;
-	}
-	return true;
-}
-
 int cmd_utf8_prep(const struct session *s, const char *in, size_t len,
 		  char *out, size_t size)
 {
-	char copy[AUTH_SECRET_MAX + AUTH_USER_MAX], *prepared = NULL;
-	size_t n;
-	int ret = -1;
+	char copy[AUTH_SECRET_MAX + AUTH_USER_MAX];
+	int ret;
 
 	if (len >= size || len >= sizeof(copy) || memchr(in, '\0', len))
 		return -1;
@@ -153,21 +107,9 @@ int cmd_utf8_prep(const struct session *s, const char *in, size_t len,
 		out[len] = '\0';
 		return 0;
 	}
-	if (!utf8_valid((const unsigned char *)in, len))
-		return -1;
 	memcpy(copy, in, len);
 	copy[len] = '\0';
-	/* a query string (RFC 4013 2.: unassigned code points allowed) */
-	if (gsasl_saslprep(copy, GSASL_ALLOW_UNASSIGNED, &prepared,
-			   NULL) == GSASL_OK &&
-	    (n = strlen(prepared)) > 0 && n < size) {
-		memcpy(out, prepared, n + 1);
-		ret = 0;
-	}
-	if (prepared != NULL) {
-		explicit_bzero(prepared, strlen(prepared));
-		gsasl_free(prepared);
-	}
+	ret = saslprep_string(copy, SASLPREP_QUERY, out, size);
 	explicit_bzero(copy, sizeof(copy));
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serve/cmd_auth.h"
+#include "serve/cmd_sdps.h"
 #include "serve/cmd_utf8.h"
 #include "serve/cmd_xtnd.h"
 #include "serve/metrics.h"
@@ -25,8 +26,8 @@ static const struct config *cfg_of(const struct session *s)
 
 /* RFC 1939 3.: a message number refers to a message not marked deleted;
  * one checked helper turns the argument into a 0-based index. */
-static int parse_msg_number(struct session *s, const char *arg,
-			    unsigned *index_r)
+int commands_msg_number(struct session *s, const char *arg,
+			unsigned *index_r)
 {
 	uint64_t num;
 
@@ -244,6 +245,7 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	session_reply_line(s, "AUTH-RESP-CODE");
 	cmd_auth_capa(s);
 	cmd_xtnd_capa(s);
+	cmd_sdps_capa(s);
 	session_reply_line(s, "PIPELINING");
 	cmd_utf8_capa(s);
 	/* proxy mode: the backend's values, not ours (after login the
@@ -309,7 +311,7 @@ static enum cmd_outcome cmd_list(struct session *s,
 	uint64_t octets;
 
 	if (args->argc == 1) {
-		if (parse_msg_number(s, args->argv[0], &index) < 0)
+		if (commands_msg_number(s, args->argv[0], &index) < 0)
 			return CMD_DONE;
 		session_reply(s, "+OK %u %llu", index + 1,
 			      (unsigned long long)session_msg_size(s, index));
@@ -328,7 +330,7 @@ static enum cmd_outcome cmd_uidl(struct session *s,
 	unsigned index;
 
 	if (args->argc == 1) {
-		if (parse_msg_number(s, args->argv[0], &index) < 0)
+		if (commands_msg_number(s, args->argv[0], &index) < 0)
 			return CMD_DONE;
 		session_reply(s, "+OK %u %s", index + 1,
 			      maildrop_msg(s->drop, index)->uidl);
@@ -355,7 +357,7 @@ static enum cmd_outcome cmd_retr(struct session *s,
 {
 	unsigned index;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	if (commands_msg_number(s, args->argv[0], &index) < 0 ||
 	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	session_start_long(s, LONG_MESSAGE, index, -1);
@@ -368,7 +370,7 @@ static enum cmd_outcome cmd_top(struct session *s,
 	unsigned index;
 	uint64_t lines;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0 ||
+	if (commands_msg_number(s, args->argv[0], &index) < 0 ||
 	    refused_without_utf8(s, index))
 		return CMD_DONE;
 	/* RFC 1939 7.: n must be non-negative; a count beyond the body
@@ -387,7 +389,7 @@ static enum cmd_outcome cmd_dele(struct session *s,
 {
 	unsigned index;
 
-	if (parse_msg_number(s, args->argv[0], &index) < 0)
+	if (commands_msg_number(s, args->argv[0], &index) < 0)
 		return CMD_DONE;
 	maildrop_msg(s->drop, index)->deleted = true;
 	session_reply(s, "+OK message %u deleted", index + 1);
@@ -481,6 +483,8 @@ static const struct command command_table[] = {
 	{ "LAST", STATE_TRANSACTION, 0, 0, false, cmd_last },
 	/* the subcommand table is cmd_xtnd.c's */
 	{ "XTND", STATE_TRANSACTION, 0, CMD_MAX_ARGS, false, cmd_xtnd },
+	/* Demon's SDPS (cmd_sdps.h); the argument is checked there */
+	{ "*ENV", STATE_TRANSACTION, 1, 1, false, cmd_sdps_env },
 	/* any argument and state: the answer is the same -ERR */
 	{ "RPOP", BOTH_STATES, 0, 1, true, cmd_rpop },
 	{ "PROXY", STATE_AUTHORIZATION, 0, 5, false, cmd_proxy },

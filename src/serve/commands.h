@@ -10,4 +10,9 @@ struct session;
  * wrong state and argument counts before any handler runs. */
 enum cmd_outcome commands_dispatch(struct session *s, char *line);
 
+/* RFC 1939 3.: arg as the number of a message not marked deleted, into
+ * a 0-based index. 0, or -1 with the -ERR reply queued. */
+int commands_msg_number(struct session *s, const char *arg,
+			unsigned *index_r);
+
 #endif

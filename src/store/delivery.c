@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +220,37 @@ static int delivery_spool_sender(struct delivery_spool *spool,
 	return 0;
 }
 
+/* RFC 3461 4.2: ORCPT is "type;address"; only an rfc822 address (or
+ * -a's bare one) of printable ASCII becomes X-Original-To: it goes into
+ * a header line as it is. */
+static void delivery_orig_rcpt(struct delivery_spool *spool,
+			       const char *orig)
+{
+	const char *semi;
+	size_t len, i;
+
+	spool->orig_rcpt[0] = '\0';
+	if (orig == NULL)
+		return;
+	semi = strchr(orig, ';');
+	if (semi != NULL) {
+		if ((size_t)(semi - orig) != 6 ||
+		    strncasecmp(orig, "rfc822", 6) != 0)
+			return;
+		orig = semi + 1;
+	}
+	len = strlen(orig);
+	if (len == 0 || len >= sizeof(spool->orig_rcpt))
+		return;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)orig[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>')
+			return;
+	}
+	memcpy(spool->orig_rcpt, orig, len + 1);
+}
+
 int delivery_spool_finish(struct delivery_spool *spool,
 			  const struct delivery_envelope *env,
 			  struct delivery_result *res)
@@ -235,6 +267,7 @@ int delivery_spool_finish(struct delivery_spool *spool,
 	delivery_spool_flush(spool);
 	spool->finished = true;
 	spool->single_recipient = env->single_recipient;
+	delivery_orig_rcpt(spool, env->orig_rcpt);
 	if (spool->write_errno != 0) {
 		delivery_result_errno(res, spool->write_errno,
 				      "cannot write the spool file");
@@ -295,8 +328,9 @@ void delivery_spool_destroy(struct delivery_spool **spoolp)
 }
 
 /* The lines put before the spool for one recipient: Return-Path (RFC
- * 5321 4.4) and, with a single recipient, Delivered-To, with the line
- * end the message uses. */
+ * 5321 4.4) and, with a single recipient, X-Original-To (when ORCPT
+ * named another address) and Delivered-To, with the line end the
+ * message uses. */
 static size_t delivery_prefix(const struct delivery_spool *spool,
 			      const struct delivery_target *t, char *buf,
 			      size_t size)
@@ -304,9 +338,19 @@ static size_t delivery_prefix(const struct delivery_spool *spool,
 	const char *eol = spool->hdr.crlf ? "\r\n" : "\n";
 	int n;
 
-	/* not twice when the MTA put the same one on top (Postfix local) */
+	/* not twice when the MTA put the same one on top (Postfix local);
+	 * X-Original-To, as Postfix's local writes it, when the original
+	 * recipient was another address (an alias, a catch-all: what a
+	 * multidrop client's SDPS *ENV tells, store/envelope.h) */
 	if (spool->single_recipient &&
-	    !msghdr_has_top_delivered_to(&spool->hdr, t->rcpt))
+	    !msghdr_has_top_delivered_to(&spool->hdr, t->rcpt) &&
+	    spool->orig_rcpt[0] != '\0' &&
+	    strcasecmp(spool->orig_rcpt, t->rcpt) != 0)
+		n = snprintf(buf, size, "Return-Path: <%s>%sX-Original-To: "
+			     "%s%sDelivered-To: %s%s", spool->sender, eol,
+			     spool->orig_rcpt, eol, t->rcpt, eol);
+	else if (spool->single_recipient &&
+		 !msghdr_has_top_delivered_to(&spool->hdr, t->rcpt))
 		n = snprintf(buf, size, "Return-Path: <%s>%sDelivered-To: %s%s",
 			     spool->sender, eol, t->rcpt, eol);
 	else
@@ -503,7 +547,7 @@ enum delivery_status delivery_store(struct delivery_spool *spool,
 				    const struct delivery_target *t,
 				    struct delivery_result *res)
 {
-	char prefix_buf[2 * DELIVERY_ADDR_MAX + 64], id_path[PATH_MAX];
+	char prefix_buf[3 * DELIVERY_ADDR_MAX + 96], id_path[PATH_MAX];
 	struct delivery_message msg;
 	struct iovec prefix;
 	struct msgsize ms;

@@ -17,7 +17,9 @@
  * "From " line is dropped (its address is the sender when none was
  * given). delivery_store() writes what one recipient gets: the spool,
  * preceded by "Return-Path: <sender>" (RFC 5321 4.4) and, when the
- * message has a single recipient, "Delivered-To: rcpt".
+ * message has a single recipient, "X-Original-To: orcpt" (when the
+ * envelope's original recipient is another address: the one before
+ * aliasing, as Postfix's local writes it) and "Delivered-To: rcpt".
  *
  * Every function below is blocking (file system, fsync, lock waits up to
  * the deadline): call it from a job, a child process or a tool, never
@@ -87,7 +89,8 @@ struct delivery_envelope {
 	const char *sender;        /* without <>; "" = the null sender; NULL:
 				      take it from a leading From line, else
 				      "MAILER-DAEMON" */
-	const char *orig_rcpt;     /* NULL when not given */
+	const char *orig_rcpt;     /* ORCPT "rfc822;addr" or -a's addr;
+				      NULL when not given */
 	bool single_recipient;     /* add Delivered-To (one RCPT only) */
 };
 

@@ -40,6 +40,9 @@ struct delivery_spool {
 	char sender_buf[MSGHDR_FROM_LINE_MAX + 1];
 	unsigned char body_digest[DEDUP_BODY_DIGEST];
 	bool single_recipient;
+	/* the original recipient (ORCPT, -a) as an rfc822 address, for
+	 * X-Original-To; "" = none or not usable */
+	char orig_rcpt[321];
 	time_t received;
 	/* Multi-recipient: the file stored for an earlier recipient, to be
 	 * hard-linked for the next ones (the same bytes: no Delivered-To).

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth/passwd.h"
+#include "auth/saslprep.h"
 #include "auth/userdb.h"
 #include "config/config.h"
 #include "store/mailpath.h"
@@ -48,6 +49,7 @@ struct usercmd {
 	const char *scheme;
 	bool use_stdin;
 	const char *name;
+	char name_buf[PASSWD_USER_MAX + 1]; /* add: the prepared name */
 	char path[CONFIG_STR_MAX];
 };
 
@@ -297,6 +299,23 @@ static int usercmd_parse_args(int argc, char **argv, struct usercmd *cmd)
 	cmd->name = argv[optind + 1];
 	if (cmd->action->name_rule == USERCMD_FILE_NAME)
 		return EX_OK;
+	/* add: a UTF-8 name is stored SASLprep'd, the form every login is
+	 * looked up in (auth/saslprep.h); passwd and del take the name as
+	 * the line holds it */
+	if (cmd->action->name_rule == USERCMD_NEW_NAME &&
+	    saslprep_non_ascii(cmd->name)) {
+		if (saslprep_string(cmd->name, SASLPREP_STORED,
+				    cmd->name_buf, sizeof(cmd->name_buf)) < 0) {
+			fprintf(stderr, "satchel user: a non-ASCII user name "
+				"must be UTF-8 that SASLprep (RFC 4013) "
+				"accepts\n");
+			return EX_DATAERR;
+		}
+		if (strcmp(cmd->name_buf, cmd->name) != 0)
+			fprintf(stderr, "satchel user: the name is stored in "
+				"its SASLprep form %s\n", cmd->name_buf);
+		cmd->name = cmd->name_buf;
+	}
 	if (!usercmd_name_ok(cmd->name, cmd->action->name_rule)) {
 		fprintf(stderr, "satchel user: bad user name (no '/', ':', "
 			"blanks, control characters or leading '.'; at most "

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "auth/saslprep.h"
 
 static struct termios usersecret_saved_tty;
 static volatile sig_atomic_t usersecret_tty_fd = -1;
@@ -234,6 +235,32 @@ static void usersecret_note(const char *const *names, size_t n)
 		scram1 ? ", SCRAM-SHA-1(-PLUS)" : "");
 }
 
+/* A UTF-8 password is hashed SASLprep'd as a stored string: what a
+ * client in UTF-8 mode sends (RFC 6856 3.) and what SCRAM derives its
+ * keys from (RFC 5802 2.2). One that is not UTF-8 (an 8-bit password
+ * of a client from before RFC 6856) is kept as typed. 0, or -1 with
+ * *error_r. */
+static int usersecret_prepare(char *password, size_t size,
+			      const char **error_r)
+{
+	char prepared[USERSECRET_PASSWORD_MAX + 1];
+
+	if (!saslprep_non_ascii(password) ||
+	    !saslprep_utf8_valid(password, strlen(password)))
+		return 0;
+	if (saslprep_string(password, SASLPREP_STORED, prepared,
+			    sizeof(prepared)) < 0 ||
+	    strlen(prepared) >= size) {
+		explicit_bzero(prepared, sizeof(prepared));
+		*error_r = "the password has characters SASLprep (RFC 4013) "
+			   "refuses";
+		return -1;
+	}
+	memcpy(password, prepared, strlen(prepared) + 1);
+	explicit_bzero(prepared, sizeof(prepared));
+	return 0;
+}
+
 int usersecret_make(const char *schemes, bool use_stdin, char *hash,
 		    size_t hash_size, char *extras, size_t extras_size)
 {
@@ -256,6 +283,8 @@ int usersecret_make(const char *schemes, bool use_stdin, char *hash,
 		error = "empty password refused";
 		goto out_error;
 	}
+	if (usersecret_prepare(password, sizeof(password), &error) < 0)
+		goto out_error;
 	if (usersecret_split(schemes, list, sizeof(list), names, &n) < 0) {
 		error = "bad scheme list";
 		goto out_error;

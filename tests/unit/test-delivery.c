@@ -373,13 +373,16 @@ static struct delivery_settings settings = {
 	.hostname = "mx.example.org",
 };
 
+/* The envelope's original recipient (ORCPT, -a) of the next deliveries */
+static const char *test_orig_rcpt;
+
 /* One message to the recipients (paths and addresses, count n). */
 static enum delivery_status deliver(const char *msg, size_t len,
 				    const char *sender, const char **paths,
 				    const char **rcpts, size_t n,
 				    struct delivery_result *res)
 {
-	struct delivery_envelope env = { sender, NULL, n == 1 };
+	struct delivery_envelope env = { sender, test_orig_rcpt, n == 1 };
 	struct delivery_spool *spool = NULL;
 	const char *error;
 	enum delivery_status st = DELIVERY_OK;
@@ -911,6 +914,51 @@ static void bench(const char *dir)
 		rm_tree(p[i]);
 }
 
+/* ORCPT naming another address becomes X-Original-To between
+ * Return-Path and Delivered-To (what SDPS's *ENV reads); the same
+ * address, another type, or one unsafe in a header adds nothing. */
+static void test_orig_rcpt_header(void)
+{
+	static const struct {
+		const char *orig, *want;
+	} cases[] = {
+		{ "rfc822;bob@dom.example", "Return-Path: <a@b>\n"
+		  "X-Original-To: bob@dom.example\nDelivered-To: all@dom.example\n" },
+		{ "RFC822;bob@dom.example", "Return-Path: <a@b>\n"
+		  "X-Original-To: bob@dom.example\nDelivered-To: all@dom.example\n" },
+		{ "bob@dom.example", "Return-Path: <a@b>\n"
+		  "X-Original-To: bob@dom.example\nDelivered-To: all@dom.example\n" },
+		{ "rfc822;ALL@dom.example", "Return-Path: <a@b>\n"
+		  "Delivered-To: all@dom.example\n" },
+		{ "utf-8;bob@dom.example", "Return-Path: <a@b>\n"
+		  "Delivered-To: all@dom.example\n" },
+		{ "rfc822;bob@dom.example\nX-Evil: 1", "Return-Path: <a@b>\n"
+		  "Delivered-To: all@dom.example\n" },
+		{ "rfc822;", "Return-Path: <a@b>\nDelivered-To: all@dom.example\n" },
+	};
+	struct delivery_result res;
+	char name[256], label[160];
+	size_t i, len;
+	char *data;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rm_tree(md_path);
+		test_orig_rcpt = cases[i].orig;
+		snprintf(label, sizeof(label), "X-Original-To: ORCPT %s",
+			 cases[i].orig);
+		CHECK(deliver1("Subject: o\n\nbody\n", "a@b",
+			       "all@dom.example", &res) == DELIVERY_OK &&
+			      (data = stored(md_path, name, sizeof(name),
+					     &len)) != NULL &&
+			      strncmp(data, cases[i].want,
+				      strlen(cases[i].want)) == 0 &&
+			      strncmp(data + strlen(cases[i].want),
+				      "Subject: o\n", 11) == 0,
+		      label);
+	}
+	test_orig_rcpt = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (mkdtemp(root) == NULL)
@@ -927,6 +975,7 @@ int main(int argc, char **argv)
 	test_quota();
 	test_mbox();
 	test_deliver_errors();
+	test_orig_rcpt_header();
 	if (argc > 2 && strcmp(argv[1], "bench") == 0)
 		bench(argv[2]);
 	rm_tree(root);

@@ -51,6 +51,14 @@ int main(void)
 		{ "a/b", NULL },
 		{ "", NULL },
 		{ "@a.example", NULL },
+		/* RFC 4013: NFKC and the mappings, so every Unicode form of
+		 * a name is the one stored */
+		{ "jo\xcc\x88rg@a.example", "j\xc3\xb6rg@a.example" },
+		{ "j\xc3\xb6rg@a.example", "j\xc3\xb6rg@a.example" },
+		{ "an\xc2\xadna", "anna" },         /* soft hyphen: nothing */
+		{ "\xef\xbc\xa1" "bc", "Abc" },       /* fullwidth A: NFKC */
+		{ "bad\xe2\x80\x8ename", NULL },   /* U+200E: prohibited */
+		{ "lat\xe9n", "lat\xe9n" },         /* not UTF-8: as it is */
 	};
 	static const struct name_case all[] = {
 		{ "joe", "joe@a.example" },
@@ -65,6 +73,7 @@ int main(void)
 	};
 	static const struct name_case addresses[] = {
 		{ "Joe+tag@A.Example", "joe+tag@a.example" },
+		{ "Jo\xcc\x88rg@A.Example", "j\xc3\xb6rg@a.example" },
 		{ "joe%a.example", "joe%a.example" },
 		{ "joe", "joe" },            /* no default domain for addresses */
 	};
