@@ -239,6 +239,8 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 		else
 			listener_close_all(g->lmtp_listeners,
 					   g->nlmtp_listeners);
+		/* the role the sandbox's line is logged under */
+		log_set_role(lmtp ? "lmtp" : "worker");
 		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);

@@ -40,7 +40,9 @@ static const char *const sys_base[] = {
 	"getcwd", "eventfd2", "timerfd_create", "timerfd_settime",
 	"timerfd_gettime", "signalfd4", "epoll_create1", "epoll_ctl",
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
-	"select", "pselect6", "umask", NULL,
+	"select", "pselect6", "umask",
+	/* the job pools' threads run at a lower priority */
+	"getpriority", "setpriority", NULL,
 };
 
 /* Reading files: the store, the user databases, libraries, config. */
@@ -153,10 +155,13 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	/* signal 0: is a lock's owner alive (store/lock.c) */
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+			       SCMP_A1(SCMP_CMP_EQ, 0));
 	/* getrlimit through prlimit64(0, res, NULL, old): read only */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
 			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
-	*n += 8;
+	*n += 9;
 	return rc < 0 ? -1 : 0;
 }
 
