@@ -298,7 +298,7 @@ static const struct config_key config_keys[] = {
 	/* the system call filter (util/sandbox_seccomp.c): yes kills a
 	 * process that makes a call outside its list, log only logs it */
 	CHOICE("sandbox_seccomp", sandbox_seccomp, sandbox_seccomp_names,
-	       "log"),
+	       "yes"),
 	/* workers limited to the mail roots (util/sandbox_landlock.c) */
 	SPECIAL("sandbox_landlock", KEY_BOOL, sandbox_landlock, "yes"),
 	/* "dir,dir": where maildrops may be; "" = the fixed leading

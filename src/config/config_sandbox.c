@@ -104,3 +104,45 @@ int config_sandbox(const struct config *cfg, enum sandbox_kind kind,
 		return -1;
 	return 0;
 }
+
+int config_sandbox_apply(const struct config *cfg, enum sandbox_kind kind,
+			 bool announce, const char *landlock_off, char *err,
+			 size_t errsize)
+{
+	/* big (the paths): not on a job thread's stack, one per process */
+	static struct sandbox_settings set;
+
+	if (config_sandbox(cfg, kind, &set, err, errsize) < 0)
+		return -1;
+	if (landlock_off != NULL)
+		set.landlock_off = landlock_off;
+	return sandbox_apply(&set, kind, announce, err, errsize);
+}
+
+int config_sandbox_deliver(const struct config *cfg, const char *path,
+			  bool mbox, struct sandbox_settings *set, char *err,
+			  size_t errsize)
+{
+	char dir[SANDBOX_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len = mbox && slash != NULL ? (size_t)(slash - path) :
+		     strlen(path);
+
+	memset(set, 0, sizeof(*set));
+	set->on = cfg->sandbox;
+	set->seccomp = cfg->sandbox_seccomp;
+	set->landlock = cfg->sandbox_landlock;
+	if (len == 0 || len >= sizeof(dir)) {
+		snprintf(err, errsize, "sandbox: maildrop path %s", path);
+		return -1;
+	}
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (add(&set->paths, true, dir, err, errsize) < 0 ||
+	    add(&set->paths, true, cfg->node_heartbeat_dir, err,
+		errsize) < 0 ||
+	    add(&set->paths, true, SPOOL_DIR, err, errsize) < 0 ||
+	    add(&set->paths, false, cfg->mail_store_marker, err, errsize) < 0)
+		return -1;
+	return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef SATCHEL_CONFIG_SANDBOX_H
 #define SATCHEL_CONFIG_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -20,5 +21,19 @@ const char *config_sandbox_mail_roots(const struct config *cfg,
  * too many). */
 int config_sandbox(const struct config *cfg, enum sandbox_kind kind,
 		   struct sandbox_settings *set, char *err, size_t errsize);
+
+/* config_sandbox for kind, then sandbox_apply. landlock_off: why this
+ * process gets no Landlock ruleset (it reads the user database
+ * itself), or NULL. 0, or -1 with err. */
+int config_sandbox_apply(const struct config *cfg, enum sandbox_kind kind,
+			 bool announce, const char *landlock_off, char *err,
+			 size_t errsize);
+
+/* satchel deliver's child, its user looked up: read-write only the one
+ * maildrop at path (a Maildir, or an mbox's directory), the spool and
+ * node_heartbeat_dir. 0, or -1 with err. */
+int config_sandbox_deliver(const struct config *cfg, const char *path,
+			  bool mbox, struct sandbox_settings *set, char *err,
+			  size_t errsize);
 
 #endif

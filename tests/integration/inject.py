@@ -24,6 +24,7 @@ import struct
 
 PTRACE_PEEKDATA = 2
 PTRACE_POKEDATA = 5
+PTRACE_CONT = 7
 PTRACE_GETREGS = 12
 PTRACE_SETREGS = 13
 PTRACE_SYSCALL = 24
@@ -98,6 +99,25 @@ def _poke(pid, addr, data):
         _ptrace(PTRACE_POKEDATA, pid, addr + i, word & (2 ** 64 - 1))
 
 
+def _sigsys_pending(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("SigPnd", "ShdPnd") and int(value, 16) & (1 << 30):
+                return True
+    return False
+
+
+def _deliver_until_death(pid):
+    sig = 0
+    while True:
+        _ptrace(PTRACE_CONT, pid, 0, sig)
+        what, value, event = _wait(pid)
+        if what != "stop":
+            return what, value
+        sig = 0 if event else value
+
+
 def inject(pid, name, args=(), strings=()):
     """Runs syscall name in pid's main thread. args: integers; an arg that
     is None is replaced by the address of the next item of strings
@@ -144,6 +164,10 @@ def inject(pid, name, args=(), strings=()):
         if what != "syscall":
             return what, value
         _ptrace(PTRACE_GETREGS, pid, 0, ctypes.addressof(regs))
+        if _sigsys_pending(pid):
+            # seccomp's kill of a single-threaded process, or a trap:
+            # the call rolled back, SIGSYS forced; let it be delivered
+            return _deliver_until_death(pid)
         result = ctypes.c_longlong(regs.rax).value
         # back to the original call: re-executed when the thread resumes
         saved.rax = saved.orig_rax
