@@ -154,7 +154,8 @@ static int add_rules(int ruleset, const struct sandbox_paths *paths,
 		else if (rc > 0)
 			desc_add(desc, descsize, paths->ro[i]);
 	}
-	desc_add(desc, descsize, "ro, system files ro");
+	desc_add(desc, descsize, paths->nro > 0 ? "ro; system files ro" :
+				 "system files ro");
 	for (size_t i = 0; i < sizeof(system_ro) / sizeof(system_ro[0]) &&
 			   failed == NULL; i++) {
 		if (add_rule(ruleset, system_ro[i], FS_READ & handled) < 0)
