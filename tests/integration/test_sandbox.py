@@ -12,8 +12,9 @@ would try), with ptrace as root. A worker that opens a file outside the
 mail root gets EACCES (the same file opens with sandbox_landlock = no);
 setuid(0), outside every allow-list, kills the process with SIGSYS and
 the master restarts it (with sandbox_seccomp = no it is merely EPERM).
-Under the ASan build the filter is the same (the sanitizers' calls are
-in the lists), so these run against both builds."""
+The master's children keep the production filter under the ASan build
+too, so these run against both builds (only deliver and the --stdio
+sessions go without seccomp there: docs/security.md)."""
 import re
 import shutil
 import signal
