@@ -2,6 +2,7 @@
  * validation. A key is described once, here; --check prints from the same
  * table, so the printed config cannot disagree with what is parsed. */
 #include "config/config.h"
+#include "config/config_sandbox.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -882,6 +883,8 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "pid_file: an absolute path");
 		return -1;
 	}
+	if (config_sandbox_check(cfg, err, errsize) < 0)
+		return -1;
 	if (config_proxy_check(cfg, err, errsize) < 0)
 		return -1;
 	{

@@ -146,3 +146,22 @@ int config_sandbox_deliver(const struct config *cfg, const char *path,
 		return -1;
 	return 0;
 }
+
+int config_sandbox_check(const struct config *cfg, char *err,
+			 size_t errsize)
+{
+	/* big (the paths), and only config_finish calls this */
+	static struct sandbox_paths paths;
+	const char *why;
+
+	if (cfg->sandbox_mail_root[0] == '\0')
+		return 0;
+	memset(&paths, 0, sizeof(paths));
+	why = config_sandbox_mail_roots(cfg, &paths);
+	/* room for node_heartbeat_dir and the spool */
+	if (why == NULL && paths.nrw <= SANDBOX_PATHS_MAX - 2)
+		return 0;
+	snprintf(err, errsize, "sandbox_mail_root: absolute directories, at "
+		 "most %d", SANDBOX_PATHS_MAX - 2);
+	return -1;
+}

@@ -17,6 +17,11 @@
 const char *config_sandbox_mail_roots(const struct config *cfg,
 				      struct sandbox_paths *paths);
 
+/* config_finish's: sandbox_mail_root names only absolute directories,
+ * and not too many. 0, or -1 with err. */
+int config_sandbox_check(const struct config *cfg, char *err,
+			 size_t errsize);
+
 /* Fills set for a process of kind. 0, or -1 with err (a path too long,
  * too many). */
 int config_sandbox(const struct config *cfg, enum sandbox_kind kind,

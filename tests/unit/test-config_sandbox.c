@@ -95,5 +95,12 @@ int main(void)
 	      set.seccomp == SANDBOX_SECCOMP_LOG, "sandbox_seccomp = log");
 	CHECK(config_override(&cfg, "sandbox_seccomp=maybe", err,
 			      sizeof(err)) < 0, "a bad value refused");
+	with(&cfg, "maildir:/srv/%u", "srv/mail");
+	CHECK(config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "sandbox_mail_root") != NULL,
+	      "config_finish refuses a relative root");
+	with(&cfg, "maildir:/srv/%u", "/srv/a,/srv/b");
+	CHECK(config_finish(&cfg, err, sizeof(err)) == 0,
+	      "config_finish takes absolute roots");
 	return unit_done();
 }
