@@ -31,6 +31,8 @@ LDLIBS    += $(shell pkg-config --libs ldap 2>/dev/null || echo -lldap -llber) -
 LDLIBS    += -lresolv
 # Linux-PAM: system users (auth/userdb_pam.c, pam_helper.c)
 LDLIBS    += -lpam
+# libseccomp: the system call filter of every child (util/sandbox_seccomp.c)
+LDLIBS    += $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 CPPFLAGS  += $(shell pkg-config --cflags krb5 2>/dev/null)
 ifdef WERROR
 WARN += -Werror
@@ -52,7 +54,7 @@ DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
             liblua5.3-0 libopentracing-c-wrapper0 \
             libmailutils9 libmu-dbm9 libwrap0 \
             libsodium23 libmail-pop3client-perl libio-socket-ssl-perl \
-            cppcheck clang-tidy
+            cppcheck clang-tidy libseccomp-dev
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))

@@ -2,6 +2,7 @@
  * validation. A key is described once, here; --check prints from the same
  * table, so the printed config cannot disagree with what is parsed. */
 #include "config/config.h"
+#include "config/config_sandbox.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "store/mailpath.h"
 #include "store/msgconv.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "util/strnum.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_EXPIRE,
@@ -70,6 +72,13 @@ static const char *const utf8_legacy_names[] = {
 	[UTF8_LEGACY_SEND] = "send",
 	[UTF8_LEGACY_REJECT] = "reject",
 	[UTF8_LEGACY_WRAP] = "wrap",
+	NULL,
+};
+
+static const char *const sandbox_seccomp_names[] = {
+	[SANDBOX_SECCOMP_NO] = "no",
+	[SANDBOX_SECCOMP_YES] = "yes",
+	[SANDBOX_SECCOMP_LOG] = "log",
 	NULL,
 };
 
@@ -304,6 +313,15 @@ static const struct config_key config_keys[] = {
 	SPECIAL("mbox_rd", KEY_BOOL, mbox_rd, "no"),
 	/* no_new_privs and no core dumps in auth and the workers */
 	SPECIAL("sandbox", KEY_BOOL, sandbox, "yes"),
+	/* the system call filter (util/sandbox_seccomp.c): yes kills a
+	 * process that makes a call outside its list, log only logs it */
+	CHOICE("sandbox_seccomp", sandbox_seccomp, sandbox_seccomp_names,
+	       "yes"),
+	/* workers limited to the mail roots (util/sandbox_landlock.c) */
+	SPECIAL("sandbox_landlock", KEY_BOOL, sandbox_landlock, "yes"),
+	/* "dir,dir": where maildrops may be; "" = the fixed leading
+	 * directories of mail (config_sandbox.c) */
+	STR("sandbox_mail_root", sandbox_mail_root, ""),
 	SPECIAL("delivery_refuse_nul", KEY_BOOL, delivery_refuse_nul, "no"),
 	UINT("delivery_dedup_days", delivery_dedup_days, 0, 365, "7"),
 };
@@ -944,6 +962,8 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "index_dir: an absolute path");
 		return -1;
 	}
+	if (config_sandbox_check(cfg, err, errsize) < 0)
+		return -1;
 	if (config_proxy_check(cfg, err, errsize) < 0)
 		return -1;
 	{

@@ -120,6 +120,9 @@ struct config {
 	bool mbox_rd;                      /* mboxrd quoting, else mboxo */
 	bool delivery_refuse_nul;          /* NUL in a message: 5.6.0 */
 	bool sandbox;                      /* util/sandbox.c in children */
+	unsigned sandbox_seccomp;          /* enum sandbox_seccomp */
+	bool sandbox_landlock;
+	char sandbox_mail_root[CONFIG_STR_MAX]; /* "" = from mail */
 	unsigned delivery_dedup_days;      /* 0 = no idempotent delivery */
 };
 

@@ -30,6 +30,7 @@
 
 #include "auth/auth_userdb.h"
 #include "config/config.h"
+#include "config/config_sandbox.h"
 #include "deliver/deliver_log.h"
 #include "deliver/lmtp.h"
 #include "deliver/lmtp_limits.h"
@@ -97,6 +98,26 @@ static int deliver_drop(const struct config *cfg,
 		return -1;
 	}
 	if (privdrop_apply(&pd, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* After the drop and the lookup (the user database is closed): only
+ * this user's maildrop is reachable. Silent when it works: one line per
+ * message would flood the log. */
+static int deliver_sandbox(const struct config *cfg,
+			   const struct auth_reply *rec)
+{
+	static struct sandbox_settings set; /* big: the paths */
+	char err[512];
+
+	if (config_sandbox_deliver(cfg, rec->mail_path,
+				   rec->mail_kind == MAILDROP_MBOX, &set, err,
+				   sizeof(err)) < 0 ||
+	    sandbox_apply(&set, SANDBOX_DELIVER, false, err,
+			  sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -176,6 +197,10 @@ static int deliver_child(const struct config *cfg,
 	userdb_close(&db);
 	if (deliver_drop(cfg, rec) < 0) {
 		ret = say(EX_TEMPFAIL, "4.3.0 cannot drop privileges");
+		goto out;
+	}
+	if (deliver_sandbox(cfg, rec) < 0) {
+		ret = say(EX_TEMPFAIL, "4.3.0 cannot apply the sandbox");
 		goto out;
 	}
 	if (delivery_spool_create(&dset, &spool, &error) < 0) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth/auth_userdb.h"
+#include "config/config_sandbox.h"
 #include "deliver/lmtp.h"
 #include "deliver/lmtp_limits.h"
 #include "deliver/lmtp_server.h"
@@ -342,6 +343,13 @@ int lmtp_main(int argc, char **argv)
 	    privdrop_apply(&priv, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		ret = stdio_refuse("Cannot drop privileges", EX_TEMPFAIL);
+		goto out;
+	}
+	if (config_sandbox_apply(cfg, SANDBOX_STDIO, true,
+				 "lmtp --stdio reads the user database",
+				 err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = stdio_refuse("Cannot apply the sandbox", EX_TEMPFAIL);
 		goto out;
 	}
 	ret = stdio_run(cfg, &host);

@@ -18,6 +18,7 @@
 
 #include "auth/auth_process.h"
 #include "auth/sysspawn.h"
+#include "config/config_sandbox.h"
 #include "net/fdpass.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
@@ -126,6 +127,11 @@ static pid_t stdio_start_auth(const struct config *cfg,
 		}
 		/* after the drop, which clears it */
 		(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+		if (config_sandbox_apply(cfg, SANDBOX_AUTH, false, NULL, err,
+					 sizeof(err)) < 0) {
+			log_error("%s", err);
+			_exit(EX_OSERR);
+		}
 		_exit(auth_process_run(&cfg->auth, pair[1]));
 	}
 	close(pair[1]);
@@ -189,6 +195,13 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 		goto out_auth;
 	}
 	if (privdrop_apply(mail_priv, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		close(auth_fd);
+		ret = EX_OSERR;
+		goto out_auth;
+	}
+	if (config_sandbox_apply(cfg, SANDBOX_STDIO, true, NULL, err,
+				 sizeof(err)) < 0) {
 		log_error("%s", err);
 		close(auth_fd);
 		ret = EX_OSERR;

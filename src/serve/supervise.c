@@ -31,6 +31,7 @@
 
 #include "auth/auth_process.h"
 #include "auth/sysspawn.h"
+#include "config/config_sandbox.h"
 #include "net/fdpass.h"
 #include "net/ioloop.h"
 #include "net/tls.h"
@@ -80,29 +81,19 @@ static void child_die_with(pid_t master)
 		_exit(EX_OSERR);
 }
 
-static const char *const sandbox_kind_names[SANDBOX_KINDS] = {
-	[SANDBOX_AUTH] = "auth", [SANDBOX_WORKER] = "worker",
-	[SANDBOX_LMTP] = "lmtp worker",
-};
-
-/* In a child, privileges dropped: sandbox_apply, or a warning that the
- * admin turned it off. Logged by the first child of each kind only (the
- * parent sets sandbox_logged after the fork). */
+/* In a child, privileges dropped: the sandbox of its kind (or the
+ * warning that the admin turned it off). Logged by the first child of
+ * each kind only (the parent sets sandbox_logged after the fork). */
 static void child_sandbox(const struct master *m, const struct config *cfg,
 			  enum sandbox_kind kind)
 {
-	bool announce = !m->sandbox_logged[kind];
-	char err[256];
+	struct sandbox_settings set;
+	char err[512];
 
-	if (!cfg->sandbox) {
-		if (announce)
-			log_warn("sandbox: %s: off (sandbox = no)",
-				 sandbox_kind_names[kind]);
-		return;
-	}
-	if (sandbox_apply(sandbox_kind_names[kind], announce, err,
+	if (config_sandbox(cfg, kind, &set, err, sizeof(err)) < 0 ||
+	    sandbox_apply(&set, kind, !m->sandbox_logged[kind], err,
 			  sizeof(err)) < 0) {
-		log_error("%s", err);
+		log_error("%s: %s", sandbox_kind_name(kind), err);
 		_exit(EX_OSERR);
 	}
 }
@@ -252,6 +243,8 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 		else
 			listener_close_all(g->lmtp_listeners,
 					   g->nlmtp_listeners);
+		/* the role the sandbox's line is logged under */
+		log_set_role(lmtp ? "lmtp" : "worker");
 		if (privdrop_apply(&m->priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);
@@ -424,7 +417,12 @@ static void retire_if_done(struct master *m, int gi)
 
 static void log_exit(const char *what, pid_t pid, int status)
 {
-	if (WIFSIGNALED(status))
+	/* what the seccomp filter does to a call outside its list */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_error("%s pid=%d killed by signal %d (SIGSYS: a system "
+			  "call outside its seccomp filter, see "
+			  "sandbox_seccomp)", what, (int)pid, SIGSYS);
+	else if (WIFSIGNALED(status))
 		log_error("%s pid=%d killed by signal %d", what, (int)pid,
 			  WTERMSIG(status));
 	else if (WEXITSTATUS(status) != 0)

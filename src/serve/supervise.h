@@ -18,6 +18,7 @@
 #include "serve/limits.h"
 #include "util/pidfile.h"
 #include "util/privdrop.h"
+#include "util/sandbox.h"
 
 struct tls_ctx;
 struct connlimit;
@@ -58,8 +59,6 @@ struct slot {
 	bool lmtp;          /* an LMTP worker (else POP3) */
 };
 
-/* The kinds of child, each sandboxed alike (util/sandbox.c). */
-enum sandbox_kind { SANDBOX_AUTH, SANDBOX_WORKER, SANDBOX_LMTP, SANDBOX_KINDS };
 
 struct master {
 	const char *config_path;

@@ -40,6 +40,20 @@ static const char *const delivery_sub_names[DELIVERY_SUB_COUNT] = {
 	"tmp", "new", "cur",
 };
 
+/* openat of a directory on the way to a maildrop; where reading it is
+ * refused (EACCES: a Landlock ruleset that opens only the mail roots
+ * below it, util/sandbox_landlock.c) a path-only descriptor, which
+ * still serves as the directory of the next openat or mkdirat. */
+static int delivery_openat_dir(int dir_fd, const char *name, int flags)
+{
+	int fd = openat(dir_fd, name, flags);
+
+	if (fd < 0 && errno == EACCES)
+		fd = openat(dir_fd, name, O_PATH | (flags & (O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC)));
+	return fd;
+}
+
 /* One component: openat with O_NOFOLLOW, a root-owned symlink followed,
  * a missing directory made when create. -1 with errno (ELOOP for a
  * refused symlink). */
@@ -49,12 +63,12 @@ static int delivery_open_component(int dir_fd, const char *name, bool create,
 	struct stat st;
 	int fd;
 
-	fd = openat(dir_fd, name, flags | O_NOFOLLOW);
+	fd = delivery_openat_dir(dir_fd, name, flags | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
 			return -1;
 		*made_r = true;
-		fd = openat(dir_fd, name, flags | O_NOFOLLOW);
+		fd = delivery_openat_dir(dir_fd, name, flags | O_NOFOLLOW);
 	}
 	if (fd >= 0 || (errno != ELOOP && errno != ENOTDIR))
 		return fd;
@@ -68,7 +82,7 @@ static int delivery_open_component(int dir_fd, const char *name, bool create,
 		errno = ELOOP;
 		return -1;
 	}
-	return openat(dir_fd, name, flags);
+	return delivery_openat_dir(dir_fd, name, flags);
 }
 
 int delivery_open_dir(const char *path, bool create, const char **error_r)
@@ -82,7 +96,8 @@ int delivery_open_dir(const char *path, bool create, const char **error_r)
 		*error_r = "maildrop path is not absolute";
 		return -1;
 	}
-	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = delivery_openat_dir(AT_FDCWD, "/",
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	while (fd >= 0) {
 		size_t len;
 		bool made = false;

@@ -428,6 +428,10 @@ def satchel_with_locked_mbox(ctx, recipient_timeout):
         srv.extra_users["slowpoke"] = ("{PLAIN}slow-Pw.q1::::::mail=mbox:%s"
                                        % path)
         srv.write_passwd()
+        # slowpoke's mbox is outside the mail pattern's directory
+        srv.config["sandbox_mail_root"] = "%s/mail,%s/mbox" % (srv.root,
+                                                               srv.root)
+        srv.write_config()
         with open(path, "wb"):
             pass
         srv.fix_owner(path)

@@ -37,7 +37,9 @@ def test_postfix_local_and_satchel_share_an_mbox(ctx):
     mbox = os.path.join(spool, MAIL_USER)
     lmtp_port = free_port()
     srv = ctx.server(store="maildir", workers=1, config={
-        "lmtp_listen": "127.0.0.1:%d" % lmtp_port},
+        "lmtp_listen": "127.0.0.1:%d" % lmtp_port,
+        # the mbox is in a spool outside the mail pattern's directory
+        "sandbox_mail_root": spool},
         users={MAIL_USER: "{PLAIN}mbox-Pw.Zz81::::::mail=mbox:%s" % mbox})
     srv.passwords[MAIL_USER] = "mbox-Pw.Zz81"
     srv.secrets.add("mbox-Pw.Zz81")

@@ -59,6 +59,11 @@ def test_mail_override_extra_field(ctx):
     srv.passwords["kate"] = "kate-Pw.k1"
     srv.secrets.add("kate-Pw.k1")
     srv.write_passwd()
+    # kate's maildrop is outside the mail pattern's directory: the
+    # workers' Landlock ruleset must name both
+    srv.config["sandbox_mail_root"] = "%s/mail,%s/custom" % (srv.root,
+                                                             srv.root)
+    srv.write_config()
     for sub in ("new", "cur", "tmp"):
         os.makedirs(os.path.join(custom, sub))
     m = make_msgs([simple_msg(5)], "maildir")[0]

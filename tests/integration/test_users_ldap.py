@@ -107,7 +107,9 @@ def ldap_server(ctx, uris, config=None, users=("alice", "bob", "carol",
            "ldap_bind_password_file": pwfile,
            "ldap_timeout": "1500",
            "ldap_network_timeout": "1500"}
-    cfg.update(config or {})
+    # "{root}" in a value: the server's directory (sandbox_mail_root)
+    cfg.update({k: v.replace("{root}", srv.root)
+                for k, v in (config or {}).items()})
     srv.config.update(cfg)
     srv.write_config()
     srv.fix_owner()             # the auth process reads the file
@@ -374,7 +376,9 @@ def test_attribute_map(ctx):
             "ldap_attributes": "userPassword=password,uidNumber=uid,"
                                "gidNumber=gid,description=mail,"
                                "employeeNumber=quota_bytes",
-            "lmtp_listen": "127.0.0.1:%d" % port, "lmtp_workers": "1"},
+            "lmtp_listen": "127.0.0.1:%d" % port, "lmtp_workers": "1",
+            # frank's maildrop is outside the mail pattern's directory
+            "sandbox_mail_root": "{root}/mail, {root}/elsewhere"},
             users=("alice",))
         srv.secrets = list(srv.secrets) + [pw]
         place = os.path.join(srv.root, "elsewhere", "frank")
