@@ -42,6 +42,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root):
+    """CPU of root's live process tree (and its reaped children)."""
+    table = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            f = stat[stat.rfind(")") + 2:].split()
+            table[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+    total, todo = 0, [root]
+    while todo:
+        p = todo.pop()
+        total += table.get(p, (0, 0))[1]
+        todo += [c for c, (pp, _) in table.items() if pp == p]
+    return total / CLK_TCK
+
+
 def setup(d):
     h = subprocess.run(["openssl", "passwd", "-6", "-salt", "satchelbench", PASSWORD],
                        capture_output=True, text=True, check=True).stdout.strip()
@@ -90,14 +112,17 @@ max_sessions_per_user = 0
     try:
         wait_port(tls_port)
         time.sleep(0.3)
+        cpu0 = cpu_seconds(proc.pid)
         r = subprocess.run([binary, "bench", "-p", str(tls_port), "--tls", "--cafile",
                             os.path.join(d, kind + ".pem"), "--sni", "localhost",
                             "-u", "l%d", "-w", PASSWORD, "-U", str(USERS), "-c", "16",
                             "-s", "login", "-t", str(seconds), "--json", "--quiet"],
                            capture_output=True, text=True, timeout=seconds + 60)
+        cpu = cpu_seconds(proc.pid) - cpu0
         res = json.loads(r.stdout)
         errors = {k: v for k, v in res["errors"].items() if v}
-        return res["sessions_per_s"], errors
+        done = res["sessions_per_s"] * seconds
+        return res["sessions_per_s"], 1000 * cpu / max(done, 1), errors
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -117,18 +142,24 @@ def main():
     try:
         setup(d)
         results = {(k, b): [] for k in kinds for b in ("old", "new")}
+        cpus = {(k, b): [] for k in kinds for b in ("old", "new")}
         for rnd in range(rounds):
             for kind in kinds:
                 for tag, binary in (("old", old), ("new", new)):
-                    rate, errors = run_one(binary, d, kind, seconds)
+                    rate, cpu, errors = run_one(binary, d, kind, seconds)
                     results[(kind, tag)].append(rate)
-                    print("round %d %-3s %-3s %8.1f TLS logins/s%s" % (
-                        rnd + 1, kind, tag, rate, " errors %r" % errors if errors else ""),
-                        flush=True)
+                    cpus[(kind, tag)].append(cpu)
+                    print("round %d %-3s %-3s %8.1f TLS logins/s, server CPU "
+                          "%.2f s per 1000%s" % (
+                              rnd + 1, kind, tag, rate, cpu,
+                              " errors %r" % errors if errors else ""), flush=True)
         for kind in kinds:
             o = sum(results[(kind, "old")]) / rounds
             n = sum(results[(kind, "new")]) / rounds
-            print("%-3s old %8.1f new %8.1f  new/old %.3f" % (kind, o, n, n / o))
+            co = sum(cpus[(kind, "old")]) / rounds
+            cn = sum(cpus[(kind, "new")]) / rounds
+            print("%-3s logins/s old %8.1f new %8.1f new/old %.3f; CPU s/1000 "
+                  "old %.2f new %.2f new/old %.3f" % (kind, o, n, n / o, co, cn, cn / co))
     finally:
         shutil.rmtree(d, True)
 
