@@ -17,6 +17,7 @@ import poplib
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 
@@ -271,3 +272,43 @@ def test_rsa_key_exchange_not_offered(ctx):
                        input=b"QUIT\r\n", capture_output=True, timeout=30)
     check(b"+OK" not in r.stdout, "a TLS 1.2 RSA key exchange succeeded: %r" % r.stdout[-300:])
     s_client_greeting(srv, cert, "-tls1_2")
+
+
+def test_stuck_key_process_fails_handshakes_in_bounded_time(ctx):
+    """A key process that does not answer (SIGSTOP): the handshake fails
+    after the worker's 2 s wait instead of hanging, and the worker serves
+    others meanwhile; once it runs again (SIGCONT) logins work."""
+    need_root()
+    srv, cert, key = keyproc_server(ctx, "ec")
+    poplib_logins(srv, cert)
+    kp = key_pids(srv)
+    eq(len(kp), 1, "key processes")
+    os.kill(kp[0], signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        try:
+            p = poplib.POP3_SSL("127.0.0.1", srv.tls_port, timeout=IO_TIMEOUT,
+                                context=client_ctx(cert))
+            p.quit()
+            raise AssertionError("a TLS handshake succeeded while the key process was stopped")
+        except (ssl.SSLError, OSError, poplib.error_proto) as e:
+            took = time.monotonic() - t0
+            check(not isinstance(e, socket.timeout),
+                  "the handshake hung until the client's timeout (%.1fs)" % took)
+        check(took < 5, "the failed handshake took %.1fs" % took)
+        wait_for(lambda: "key process: no answer in" in srv.log_text(), 5,
+                 lambda: "the worker's timeout in the log: %s" % srv.log_tail(5))
+        # plain POP3 still answers (the worker was not held)
+        p = srv.connect()
+        starts(p.greeting, "+OK", "greeting while the key process is stopped")
+        p.close()
+    finally:
+        os.kill(kp[0], signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            poplib_logins(srv, cert)
+            break
+        except (ssl.SSLError, OSError, poplib.error_proto) as e:
+            check(time.monotonic() < deadline, "no TLS login after SIGCONT: %r" % e)
+    eq(key_pids(srv), kp, "the key process after SIGCONT")
