@@ -89,7 +89,10 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for the reply to req->seq. 0, or -1 with the reason logged. */
+/* Waits for the reply to req->seq. 0; -1 with the reason logged; or
+ * CHANNEL_GONE when the key process closed it (it exited). */
+#define CHANNEL_GONE (-2)
+
 static int channel_wait(struct tls_remote *r, const struct keyproto_req *req,
 			struct keyproto_resp *resp)
 {
@@ -114,9 +117,10 @@ static int channel_wait(struct tls_remote *r, const struct keyproto_req *req,
 		n = recv(r->chan_fd, resp, sizeof(*resp), MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		if (n <= 0) {
-			log_error("key process: channel closed (%s)",
-				  n == 0 ? "it exited" : strerror(errno));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return CHANNEL_GONE;
+		if (n < 0) {
+			log_error("key process: %s", strerror(errno));
 			return -1;
 		}
 		if ((size_t)n != sizeof(*resp) || resp->len > sizeof(resp->data)) {
@@ -129,11 +133,10 @@ static int channel_wait(struct tls_remote *r, const struct keyproto_req *req,
 	}
 }
 
-/* One operation: req's op, md_nid, len and data set; the reply's
- * signature in resp. 0, or -1 (logged; the channel is closed so the
- * next operation starts afresh). */
-static int remote_call(struct tls_remote *r, struct keyproto_req *req,
-		       struct keyproto_resp *resp)
+/* One request on the channel (opened if need be). 0, -1 (logged), or
+ * CHANNEL_GONE: the key process that had it exited. */
+static int channel_call(struct tls_remote *r, struct keyproto_req *req,
+			struct keyproto_resp *resp)
 {
 	ssize_t n;
 
@@ -142,12 +145,36 @@ static int remote_call(struct tls_remote *r, struct keyproto_req *req,
 	req->seq = ++r->seq;
 	memcpy(req->key_id, r->id, KEYPROTO_ID_LEN);
 	n = send(r->chan_fd, req, sizeof(*req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		return CHANNEL_GONE;
 	if (n != (ssize_t)sizeof(*req)) {
 		log_error("key process: sending: %s",
 			  n < 0 ? strerror(errno) : "short write");
-		goto out_close;
+		return -1;
 	}
-	if (channel_wait(r, req, resp) < 0)
+	return channel_wait(r, req, resp);
+}
+
+/* One operation: req's op, md_nid, len and data set; the reply's
+ * signature in resp. A channel whose key process exited (the master
+ * restarts it) is replaced and the request sent once more, so a
+ * handshake only fails when the new one does not answer within the
+ * timeout either. 0, or -1 (logged; the channel is closed so the next
+ * operation starts afresh). */
+static int remote_call(struct tls_remote *r, struct keyproto_req *req,
+		       struct keyproto_resp *resp)
+{
+	int ret = channel_call(r, req, resp);
+
+	if (ret == CHANNEL_GONE) {
+		log_warn("key process: channel closed (it exited); "
+			 "reconnecting");
+		channel_close(r);
+		ret = channel_call(r, req, resp);
+		if (ret == CHANNEL_GONE)
+			log_error("key process: channel closed again");
+	}
+	if (ret < 0)
 		goto out_close;
 	if (resp->status != KEYPROTO_OK) {
 		log_error("key process refused operation %u (status %u)",

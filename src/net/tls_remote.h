@@ -4,9 +4,10 @@
  * process and wait for the answer.
  *
  * The wait is synchronous, bounded by timeout_ms: OpenSSL asks for the
- * signature inside SSL_do_handshake. A key process that died answers
- * at once (EOF); the handshake then fails and the next one opens a new
- * channel, which the restarted key process picks up. */
+ * signature inside SSL_do_handshake. A key process that died shows at
+ * once (EOF): the worker opens a new channel, which the restarted key
+ * process picks up, and asks once more, within timeout_ms again; only
+ * then does the handshake fail. */
 #ifndef SATCHEL_TLS_REMOTE_H
 #define SATCHEL_TLS_REMOTE_H
 

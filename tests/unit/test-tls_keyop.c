@@ -6,6 +6,7 @@
  * a raw RSA block that is not PSS-shaped (a ciphertext: the operation
  * must not decrypt). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,9 @@ static void test_rsa(uint8_t dgst[32])
 	struct keyproto_req req;
 	struct keyproto_resp resp;
 	uint8_t sig[512], block[1024], ct[512];
-	size_t siglen = sizeof(sig), blen, ctlen = sizeof(ct);
+	size_t siglen = sizeof(sig), blen = 0, ctlen = sizeof(ct);
 	EVP_PKEY_CTX *ctx;
+	bool ok = true;
 
 	request(&req, key, KEYPROTO_RSA_PKCS1, NID_sha256, dgst, 32);
 	tls_keyop_perform(key, &req, &resp);
@@ -160,12 +162,16 @@ static void test_rsa(uint8_t dgst[32])
 	tls_keyop_perform(key, &req, &resp);
 	CHECK(resp.status == KEYPROTO_REFUSED, "rsa: ECDSA refused");
 
-	blen = pss_block(pkey, dgst, sig, &siglen, block);
-	request(&req, key, KEYPROTO_RSA_PSS_BLOCK, 0, block, blen);
-	tls_keyop_perform(key, &req, &resp);
-	CHECK(resp.status == KEYPROTO_OK && resp.len == siglen &&
-	      memcmp(resp.data, sig, siglen) == 0,
-	      "rsa: the PSS block gives OpenSSL's own PSS signature");
+	/* random salts: every one of many blocks must pass the check */
+	for (int i = 0; i < 300 && ok; i++) {
+		siglen = sizeof(sig);
+		blen = pss_block(pkey, dgst, sig, &siglen, block);
+		request(&req, key, KEYPROTO_RSA_PSS_BLOCK, 0, block, blen);
+		tls_keyop_perform(key, &req, &resp);
+		ok = resp.status == KEYPROTO_OK && resp.len == siglen &&
+		     memcmp(resp.data, sig, siglen) == 0;
+	}
+	CHECK(ok, "rsa: 300 PSS blocks give OpenSSL's own PSS signatures");
 	block[blen / 2] ^= 1;
 	request(&req, key, KEYPROTO_RSA_PSS_BLOCK, 0, block, blen);
 	tls_keyop_perform(key, &req, &resp);
