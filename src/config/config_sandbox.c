@@ -84,6 +84,9 @@ int config_sandbox(const struct config *cfg, enum sandbox_kind kind,
 		set->landlock_off = "not applied to auth";
 		return 0;
 	}
+	/* the key comes through a descriptor the master opened: no path */
+	if (kind == SANDBOX_KEY)
+		return 0;
 	/* sendmail inherits both, and needs more than a worker */
 	if ((kind == SANDBOX_WORKER || kind == SANDBOX_STDIO) &&
 	    cfg->xtnd_xmit && cfg->xtnd_xmit_relay[0] == '\0') {

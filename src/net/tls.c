@@ -11,6 +11,7 @@
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	bool client;
+	struct tls_remote *remote;  /* a key in the key process, or NULL */
 };
 
 static void openssl_error(char *err, size_t errsize, const char *what,
@@ -61,9 +62,67 @@ static int load_cert_and_key(SSL_CTX *ssl_ctx, const char *cert,
 	return 0;
 }
 
-int tls_ctx_create(const struct tls_server_settings *set,
-		   struct tls_ctx **ctx_r, char *err, size_t errsize)
+/* The certificate chain and a key whose private operations the key
+ * process does (tls_remote.h). 0, or -1 with err. */
+static int load_cert_remote(SSL_CTX *ssl_ctx, const char *cert,
+			    const struct tls_remote_settings *rset,
+			    struct tls_remote **remote_r,
+			    uint8_t id_r[KEYPROTO_ID_LEN], char *err,
+			    size_t errsize)
 {
+	void *pkey;
+	int ok;
+
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, cert) != 1) {
+		openssl_error(err, errsize, "tls_cert", cert);
+		return -1;
+	}
+	if (tls_remote_key_create(rset, SSL_CTX_get0_certificate(ssl_ctx),
+				  &pkey, remote_r, id_r, err, errsize) < 0)
+		return -1;
+	ok = SSL_CTX_use_PrivateKey(ssl_ctx, pkey);
+	EVP_PKEY_free(pkey); /* the context holds its own reference */
+	if (ok != 1) {
+		openssl_error(err, errsize, "tls_cert", cert);
+		return -1;
+	}
+	return 0;
+}
+
+/* The cipher list: tls_ciphers (or OpenSSL's default), without RSA key
+ * exchange when the key is remote: the key process only signs, and
+ * ECDHE gives forward secrecy besides. 0, or -1 with err. */
+static int set_ciphers(SSL_CTX *ssl_ctx, const struct tls_server_settings *set,
+		       bool remote, char *err, size_t errsize)
+{
+	char list[TLS_SETTING_STR + 16];
+
+	if (!remote) {
+		if (set->ciphers[0] != '\0' &&
+		    SSL_CTX_set_cipher_list(ssl_ctx, set->ciphers) != 1) {
+			openssl_error(err, errsize, "tls_ciphers",
+				      set->ciphers);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(list, sizeof(list), "%s:!kRSA",
+		 set->ciphers[0] != '\0' ? set->ciphers : "DEFAULT");
+	if (SSL_CTX_set_cipher_list(ssl_ctx, list) != 1) {
+		openssl_error(err, errsize, "tls_ciphers", set->ciphers);
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_ctx_create's work; rset NULL: the key from set->key, here. */
+static int server_ctx_create(const struct tls_server_settings *set,
+			     const struct tls_remote_settings *rset,
+			     struct tls_ctx **ctx_r,
+			     uint8_t id_r[KEYPROTO_ID_LEN], char *err,
+			     size_t errsize)
+{
+	struct tls_remote *remote = NULL;
 	struct tls_ctx *ctx;
 	SSL_CTX *ssl_ctx;
 	int version;
@@ -95,14 +154,14 @@ int tls_ctx_create(const struct tls_server_settings *set,
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ssl_ctx, 0);
-	if (load_cert_and_key(ssl_ctx, set->cert, set->key, "tls_cert",
-			      "tls_key", err, errsize) < 0)
+	if (rset == NULL ?
+	    load_cert_and_key(ssl_ctx, set->cert, set->key, "tls_cert",
+			      "tls_key", err, errsize) < 0 :
+	    load_cert_remote(ssl_ctx, set->cert, rset, &remote, id_r, err,
+			     errsize) < 0)
 		goto out_free;
-	if (set->ciphers[0] != '\0' &&
-	    SSL_CTX_set_cipher_list(ssl_ctx, set->ciphers) != 1) {
-		openssl_error(err, errsize, "tls_ciphers", set->ciphers);
+	if (set_ciphers(ssl_ctx, set, rset != NULL, err, errsize) < 0)
 		goto out_free;
-	}
 	if (set->verify_client != TLS_VERIFY_NO) {
 		int mode = SSL_VERIFY_PEER;
 
@@ -131,12 +190,29 @@ int tls_ctx_create(const struct tls_server_settings *set,
 		goto out_free;
 	}
 	ctx->ssl_ctx = ssl_ctx;
+	ctx->remote = remote;
 	*ctx_r = ctx;
 	return 0;
 
 out_free:
 	SSL_CTX_free(ssl_ctx);
+	tls_remote_destroy(&remote);
 	return -1;
+}
+
+int tls_ctx_create(const struct tls_server_settings *set,
+		   struct tls_ctx **ctx_r, char *err, size_t errsize)
+{
+	return server_ctx_create(set, NULL, ctx_r, NULL, err, errsize);
+}
+
+int tls_ctx_create_remote(const struct tls_server_settings *set,
+			  const struct tls_remote_settings *remote,
+			  struct tls_ctx **ctx_r,
+			  uint8_t id_r[KEYPROTO_ID_LEN], char *err,
+			  size_t errsize)
+{
+	return server_ctx_create(set, remote, ctx_r, id_r, err, errsize);
 }
 
 int tls_client_ctx_create(const struct tls_client_settings *set,
@@ -213,6 +289,7 @@ void tls_ctx_destroy(struct tls_ctx **ctxp)
 	if (ctx == NULL)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx);
+	tls_remote_destroy(&ctx->remote); /* after the key that uses it */
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -1,15 +1,22 @@
 /* tls.h: TLS contexts (OpenSSL 3) for net/conn.c, server and client.
  *
- * The server context is built in the master, as root, so key files may
- * stay readable by root only; workers inherit it across fork(). A SIGHUP
- * builds a new one for the new generation of workers: certificates reload
- * without dropping sessions. A client context (the bench, the fetch
+ * The server context is built in the master, as root, and workers
+ * inherit it across fork(). Its private key is not in it: the key
+ * process holds that (tls_remote.h, docs/security.md), and the context
+ * has the certificate's public key with methods that ask the key
+ * process. Only `serve --stdio` (one session, no workers) loads the key
+ * itself. A SIGHUP builds a new context and key process for the new
+ * generation of workers: certificates reload without dropping
+ * sessions. A client context (the bench, the fetch
  * client) says how to check the servers it connects to. */
 #ifndef SATCHEL_TLS_H
 #define SATCHEL_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "net/tls_remote.h"
 
 struct tls_ctx;
 
@@ -33,6 +40,16 @@ struct tls_server_settings {
  * (NULL when set->cert is empty: TLS off), or -1 with err. */
 int tls_ctx_create(const struct tls_server_settings *set,
 		   struct tls_ctx **ctx_r, char *err, size_t errsize);
+/* The same with the private key in the key process: set->key is not
+ * read here. RSA key exchange is left out of the cipher list (the key
+ * process only signs). The id (keyproto.h) of the certificate's key in
+ * id_r, for the master to check against the key process's. Errors as
+ * tls_ctx_create, and a certificate key neither RSA nor EC. */
+int tls_ctx_create_remote(const struct tls_server_settings *set,
+			  const struct tls_remote_settings *remote,
+			  struct tls_ctx **ctx_r,
+			  uint8_t id_r[KEYPROTO_ID_LEN], char *err,
+			  size_t errsize);
 
 struct tls_client_settings {
 	/* verify the server's certificate chain and name (conn.h); false

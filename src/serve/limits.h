@@ -85,6 +85,17 @@
  * beyond this is refused with a logged reason. */
 #define MAX_GENERATIONS 8
 
+/* The key process (keyproc.h). A worker waits this long for one
+ * signature: a signature takes a millisecond or two, so only a stuck key
+ * process reaches it, and the worker's loop must not wait longer. A key
+ * process that died answers at once (EOF). */
+#define KEYPROC_OP_TIMEOUT_MS 2000
+/* The master waits this long for a new key process to load the key. */
+#define KEYPROC_HELLO_TIMEOUT_MS 10000
+/* Open worker channels: one per worker, and a few more while workers
+ * reconnect after a restart; a new one past this is closed. */
+#define KEYPROC_CHANNELS_MAX 256
+
 /* After SIGTERM, children still alive after this long are killed. */
 #define SHUTDOWN_GRACE_SECS 10
 

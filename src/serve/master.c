@@ -192,7 +192,7 @@ int master_main(int argc, char **argv)
 	};
 	struct master m = { .config_path = DEFAULT_CONFIG,
 			    .lmtp_run = master_lmtp_run,
-			    .pidfile = { .fd = -1 } };
+			    .pidfile = { .fd = -1 }, .signal_fd = -1 };
 	struct config *cfg;
 	struct generation first = { 0 };
 	bool foreground = false, check = false, stdio = false;
@@ -272,15 +272,30 @@ int master_main(int argc, char **argv)
 		goto out;
 	}
 	memset(&first, 0, sizeof(first));
-	if (tls_ctx_create(&cfg->tls, &first.tls, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		ret = EX_CONFIG;
-		goto out;
+	supervise_key_init(&first);
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		m.slots[i].gen = -1;
+		m.slots[i].ready_fd = -1;
 	}
 	if (stdio) {
-		/* one session on stdin/stdout instead of listeners */
+		/* One session on stdin/stdout instead of listeners: no
+		 * workers, so the key is loaded here (docs/security.md). */
+		if (tls_ctx_create(&cfg->tls, &first.tls, err,
+				   sizeof(err)) < 0) {
+			log_error("%s", err);
+			ret = EX_CONFIG;
+			goto out;
+		}
 		make_state_dir(cfg, &m.auth_priv);
 		ret = stdio_run(cfg, first.tls, &m.priv, &m.auth_priv);
+		goto out;
+	}
+	/* The key is checked by a key process now, to fail before
+	 * daemonizing; the generation's own starts with it. */
+	if (supervise_key_prepare(&m, cfg, &first, false, err,
+				  sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = EX_CONFIG;
 		goto out;
 	}
 	if (!pid_file_free(cfg)) {
@@ -313,10 +328,6 @@ int master_main(int argc, char **argv)
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;
-	}
-	for (int i = 0; i < MAX_SLOTS; i++) {
-		m.slots[i].gen = -1;
-		m.slots[i].ready_fd = -1;
 	}
 	if (supervise_metrics_start(&m, cfg, err, sizeof(err)) < 0) {
 		log_error("metrics_listen: %s", err);
@@ -373,17 +384,20 @@ int master_main(int argc, char **argv)
 	m.current = gi;
 	cfg = NULL; /* owned by the generation now, like first.tls */
 	first.tls = NULL;
+	supervise_key_init(&first); /* its descriptors are the generation's */
 	ret = supervise_loop(&m);
 	supervise_metrics_stop(&m);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
 		if (m.gens[i].used) {
 			free(m.gens[i].cfg);
 			tls_ctx_destroy(&m.gens[i].tls);
+			supervise_key_close(&m.gens[i]);
 		}
 	}
 out:
 	pidfile_remove(&m.pidfile);
 	tls_ctx_destroy(&first.tls);
+	supervise_key_close(&first);
 	free(cfg);
 	free(m.overrides);
 	return ret;

@@ -43,19 +43,46 @@
 #include "util/log.h"
 #include "util/sandbox.h"
 
-/* Closes what a child must not keep: the master's signalfd and every
- * generation's control socket (only auth keeps its own, passed apart). */
-static void child_close_inherited(struct master *m, int keep_fd)
+/* The key descriptors of g that role must not keep: a worker keeps its
+ * own generation's end of the connect socket, a key process its own key
+ * file and its end of the connect socket, nobody anything else. */
+static void close_key_fds(struct generation *g, bool own,
+			  enum supervise_child role)
 {
-	close(m->signal_fd);
+	int *keep[2] = { NULL, NULL };
+	int *fds[] = { &g->key_file_fd, &g->key_ctl_fd, &g->key_conn[0],
+		       &g->key_conn[1] };
+
+	if (own && role == CHILD_WORKER)
+		keep[0] = &g->key_conn[1];
+	if (own && role == CHILD_KEY) {
+		keep[0] = &g->key_file_fd;
+		keep[1] = &g->key_conn[0];
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (fds[i] != keep[0] && fds[i] != keep[1] && *fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	}
+}
+
+void supervise_child_close_inherited(struct master *m,
+				     const struct generation *own,
+				     enum supervise_child role)
+{
+	if (m->signal_fd >= 0)
+		close(m->signal_fd);
 	supervise_metrics_close_in_child(m);
 	/* the pid file's lock says the master lives: not a child's */
 	if (m->pidfile.fd >= 0)
 		close(m->pidfile.fd);
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
-		if (m->gens[i].used && m->gens[i].control_fd != keep_fd &&
-		    m->gens[i].control_fd >= 0)
+		if (!m->gens[i].used)
+			continue;
+		if (m->gens[i].control_fd >= 0)
 			close(m->gens[i].control_fd);
+		close_key_fds(&m->gens[i], &m->gens[i] == own, role);
 	}
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		if (m->slots[i].ready_fd >= 0)
@@ -63,7 +90,7 @@ static void child_close_inherited(struct master *m, int keep_fd)
 	}
 }
 
-static void child_unblock_signals(void)
+void supervise_child_unblock_signals(void)
 {
 	sigset_t none;
 
@@ -74,7 +101,7 @@ static void child_unblock_signals(void)
 /* A child ends when the master does. Set after the privilege drop, which
  * clears the parent-death signal; a master already gone by then is
  * caught by the parent pid check. */
-static void child_die_with(pid_t master)
+void supervise_child_die_with(pid_t master)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 ||
 	    getppid() != master)
@@ -84,8 +111,8 @@ static void child_die_with(pid_t master)
 /* In a child, privileges dropped: the sandbox of its kind (or the
  * warning that the admin turned it off). Logged by the first child of
  * each kind only (the parent sets sandbox_logged after the fork). */
-static void child_sandbox(const struct master *m, const struct config *cfg,
-			  enum sandbox_kind kind)
+void supervise_child_sandbox(const struct master *m, const struct config *cfg,
+			     enum sandbox_kind kind)
 {
 	struct sandbox_settings set;
 	char err[512];
@@ -118,14 +145,14 @@ static pid_t start_auth(struct master *m, struct generation *g)
 	if (pid == 0) {
 		char err[256];
 
-		child_close_inherited(m, -1);
+		supervise_child_close_inherited(m, NULL, CHILD_AUTH);
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
 			if (m->gens[i].used)
 				supervise_close_listeners(&m->gens[i]);
 		}
 		supervise_close_listeners(g);
 		close(pair[0]);
-		child_unblock_signals();
+		supervise_child_unblock_signals();
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
 		/* PAM needs root: its spawner forks before the drop */
@@ -134,8 +161,8 @@ static pid_t start_auth(struct master *m, struct generation *g)
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		child_die_with(master);
-		child_sandbox(m, g->cfg, SANDBOX_AUTH);
+		supervise_child_die_with(master);
+		supervise_child_sandbox(m, g->cfg, SANDBOX_AUTH);
 		_exit(auth_process_run(&g->cfg->auth, pair[1]));
 	}
 	m->sandbox_logged[SANDBOX_AUTH] = true;
@@ -232,7 +259,7 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 		char err[256];
 
 		close(ready[0]);
-		child_close_inherited(m, -1);
+		supervise_child_close_inherited(m, g, CHILD_WORKER);
 		/* Only this generation's listeners of this kind stay open. */
 		for (int i = 0; i < MAX_GENERATIONS; i++) {
 			if (m->gens[i].used && i != gen_index)
@@ -249,8 +276,9 @@ static int start_worker(struct master *m, unsigned slot_index, int gen_index,
 			log_error("%s", err);
 			_exit(EX_OSERR);
 		}
-		child_die_with(master);
-		child_sandbox(m, g->cfg, lmtp ? SANDBOX_LMTP : SANDBOX_WORKER);
+		supervise_child_die_with(master);
+		supervise_child_sandbox(m, g->cfg,
+					lmtp ? SANDBOX_LMTP : SANDBOX_WORKER);
 		_exit(run_worker(m, g, slot_index, lmtp, pair[0], ready[1]));
 	}
 	m->sandbox_logged[lmtp ? SANDBOX_LMTP : SANDBOX_WORKER] = true;
@@ -337,6 +365,7 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 			       struct generation *bound)
 {
 	struct generation *g = NULL;
+	char err[512];
 	int gi;
 
 	for (gi = 0; gi < MAX_GENERATIONS; gi++) {
@@ -355,12 +384,26 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 	g->cfg = cfg;
 	g->tls = bound->tls;
 	g->control_fd = -1;
+	g->key_pid = bound->key_pid;
+	g->key_file_fd = bound->key_file_fd;
+	g->key_ctl_fd = bound->key_ctl_fd;
+	g->key_conn[0] = bound->key_conn[0];
+	g->key_conn[1] = bound->key_conn[1];
+	g->key_started = bound->key_started;
+	memcpy(g->key_id, bound->key_id, sizeof(g->key_id));
 	memcpy(g->listeners, bound->listeners,
 	       bound->nlisteners * sizeof(*bound->listeners));
 	g->nlisteners = bound->nlisteners;
 	memcpy(g->lmtp_listeners, bound->lmtp_listeners,
 	       bound->nlmtp_listeners * sizeof(*bound->lmtp_listeners));
 	g->nlmtp_listeners = bound->nlmtp_listeners;
+	/* the first generation's key process: checked before daemonizing,
+	 * started now that the master's pid is final */
+	if (g->tls != NULL && g->key_pid <= 0 &&
+	    supervise_key_start(m, g, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out_fail;
+	}
 	if (start_auth(m, g) < 0)
 		goto out_fail;
 	/* each kind of worker only where it has something to listen on */
@@ -371,6 +414,8 @@ int supervise_start_generation(struct master *m, struct config *cfg,
 	return gi;
 
 out_fail:
+	/* the key process and descriptors stay bound's, for the caller */
+	bound->key_pid = g->key_pid;
 	g->used = false;
 	return -1;
 }
@@ -408,9 +453,11 @@ static void retire_if_done(struct master *m, int gi)
 		close(g->control_fd); /* auth exits on EOF */
 		g->control_fd = -1;
 	}
-	if (g->auth_pid <= 0) {
+	supervise_key_stop(g); /* so does the key process */
+	if (g->auth_pid <= 0 && g->key_pid <= 0) {
 		free(g->cfg);
 		tls_ctx_destroy(&g->tls);
+		supervise_key_close(g);
 		g->used = false;
 	}
 }
@@ -447,8 +494,13 @@ static int start_new_generation(struct master *m, struct config *cfg,
 		log_error("%s: out of memory", what);
 		return -1;
 	}
-	if (tls_ctx_create(&cfg->tls, &bound->tls, err, sizeof(err)) < 0 ||
-	    supervise_bind(cfg, bound, old, err, sizeof(err)) < 0) {
+	if (supervise_key_prepare(m, cfg, bound, true, err,
+				  sizeof(err)) < 0) {
+		log_error("%s: %s", what, err);
+		free(bound);
+		return -1;
+	}
+	if (supervise_bind(cfg, bound, old, err, sizeof(err)) < 0) {
 		log_error("%s: %s", what, err);
 		goto out;
 	}
@@ -456,8 +508,10 @@ static int start_new_generation(struct master *m, struct config *cfg,
 	if (gi < 0)
 		supervise_close_listeners(bound);
 out:
-	if (gi < 0)
+	if (gi < 0) {
 		tls_ctx_destroy(&bound->tls);
+		supervise_key_close(bound); /* its key process exits on EOF */
+	}
 	free(bound);
 	return gi;
 }
@@ -506,6 +560,24 @@ static void reap(struct master *m)
 			drain_generation(m, i);
 			retire_if_done(m, i);
 		}
+		for (int i = 0; i < MAX_GENERATIONS && !found; i++) {
+			struct generation *g = &m->gens[i];
+
+			if (!g->used || g->key_pid != pid)
+				continue;
+			found = true;
+			g->key_pid = 0;
+			if (m->stopping || g->key_ctl_fd < 0) {
+				log_exit("key process", pid, status);
+				retire_if_done(m, i);
+				continue;
+			}
+			/* Workers' handshakes meanwhile fail (EOF) and
+			 * their next ones reconnect to the new one. */
+			log_exit("key process (restarting)", pid, status);
+			g->key_restart_at = time(NULL) - g->key_started < 2 ?
+					    time(NULL) + 1 : time(NULL);
+		}
 		for (int i = 0; i < MAX_SLOTS && !found; i++) {
 			struct slot *slot = &m->slots[i];
 			int gi = slot->gen;
@@ -534,7 +606,19 @@ static void reap(struct master *m)
 static void restart_pending(struct master *m)
 {
 	time_t now = time(NULL);
+	char err[512];
 
+	for (int i = 0; i < MAX_GENERATIONS; i++) {
+		struct generation *g = &m->gens[i];
+
+		if (!g->used || g->key_pid > 0 || g->key_restart_at == 0 ||
+		    g->key_restart_at > now)
+			continue;
+		if (supervise_key_start(m, g, err, sizeof(err)) < 0) {
+			log_error("key process: %s (trying again)", err);
+			g->key_restart_at = now + 1;
+		}
+	}
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		struct slot *slot = &m->slots[i];
 
@@ -585,7 +669,8 @@ out_free:
 static bool any_children(struct master *m)
 {
 	for (int i = 0; i < MAX_GENERATIONS; i++) {
-		if (m->gens[i].used && m->gens[i].auth_pid > 0)
+		if (m->gens[i].used &&
+		    (m->gens[i].auth_pid > 0 || m->gens[i].key_pid > 0))
 			return true;
 	}
 	for (int i = 0; i < MAX_SLOTS; i++) {
@@ -605,6 +690,9 @@ static void kill_all(struct master *m, int sig)
 		if (m->gens[i].used && m->gens[i].auth_pid > 0 &&
 		    sig == SIGKILL)
 			kill(m->gens[i].auth_pid, sig);
+		if (m->gens[i].used && m->gens[i].key_pid > 0 &&
+		    sig == SIGKILL)
+			kill(m->gens[i].key_pid, sig);
 	}
 }
 
@@ -742,6 +830,8 @@ int supervise_loop(struct master *m)
 					close(m->gens[i].control_fd);
 					m->gens[i].control_fd = -1;
 				}
+				if (m->gens[i].used)
+					supervise_key_stop(&m->gens[i]);
 			}
 			if (!any_children(m))
 				break;

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "config/worker_setup.h"
+#include "net/keyproto.h"
 #include "net/listener.h"
 #include "net/sdlisten.h"
 #include "serve/limits.h"
@@ -41,6 +42,16 @@ struct generation {
 	unsigned nlmtp;     /* LMTP workers: cfg->lmtp_workers, or 0 */
 	struct config *cfg;
 	struct tls_ctx *tls;
+	/* the key process holding tls_key (supervise_key.c); without TLS,
+	 * key_pid 0 and every descriptor -1 */
+	pid_t key_pid;
+	int key_file_fd;    /* tls_key, opened as root, read by the key
+			       process: each restart loads the same key */
+	int key_ctl_fd;     /* ours: its hello, then EOF tells it to go */
+	int key_conn[2];    /* [0] the key process's end, [1] the workers' */
+	time_t key_started;
+	time_t key_restart_at; /* pending restart after a crash (0: none) */
+	uint8_t key_id[KEYPROTO_ID_LEN]; /* of tls_cert's key */
 	pid_t auth_pid;
 	int control_fd;
 	struct listener listeners[LISTENER_MAX];   /* POP3 workers' */
@@ -131,6 +142,40 @@ void supervise_metrics_reload(const struct master *m,
 void supervise_metrics_stop(struct master *m);
 /* In a forked child: closes the endpoint's and the loop's descriptors. */
 void supervise_metrics_close_in_child(struct master *m);
+
+/* In a forked child (supervise.c): closes what only the master keeps
+ * (signalfd, pid file, metrics, control sockets, ready pipes, every
+ * generation's key descriptors but those of own that role keeps). */
+enum supervise_child { CHILD_AUTH, CHILD_WORKER, CHILD_KEY };
+void supervise_child_close_inherited(struct master *m,
+				     const struct generation *own,
+				     enum supervise_child role);
+void supervise_child_unblock_signals(void);
+/* Exits unless the master (pid master) is still our parent. */
+void supervise_child_die_with(pid_t master);
+/* sandbox_apply for kind, once logged per kind; exits on failure. */
+void supervise_child_sandbox(const struct master *m, const struct config *cfg,
+			     enum sandbox_kind kind);
+
+/* supervise_key.c: g's TLS context for cfg, its private key in a key
+ * process: the certificate loaded, tls_key opened (as root), a key
+ * process started that loads it and says its id, which must be the
+ * certificate's. keep: that key process stays g's; else it is stopped
+ * (before daemonizing: supervise_key_start starts g's own later).
+ * Nothing to do without tls_cert. 0, or -1 with err (nothing left). */
+int supervise_key_prepare(struct master *m, const struct config *cfg,
+			  struct generation *g, bool keep, char *err,
+			  size_t errsize);
+/* Starts g's key process and waits for its hello (bounded). 0, or -1
+ * with err. */
+int supervise_key_start(struct master *m, struct generation *g, char *err,
+			size_t errsize);
+/* Closes g's end of the control socket: its key process exits. */
+void supervise_key_stop(struct generation *g);
+/* Closes every key descriptor of g (the generation is done). */
+void supervise_key_close(struct generation *g);
+/* Marks g as having no key process and no descriptors. */
+void supervise_key_init(struct generation *g);
 
 /* Supervises until SIGTERM/SIGINT and every child is gone. Returns a
  * sysexits status. */

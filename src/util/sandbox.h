@@ -17,6 +17,7 @@ enum sandbox_kind {
 	SANDBOX_STDIO,       /* serve/lmtp --stdio: one session, waits for
 				its auth child */
 	SANDBOX_DELIVER,     /* satchel deliver's child: one message */
+	SANDBOX_KEY,         /* the key process: signs with the TLS key */
 	SANDBOX_KINDS
 };
 

@@ -96,6 +96,7 @@ static const unsigned kind_groups[SANDBOX_KINDS] = {
 	[SANDBOX_LMTP] = G_COMMON | G(G_LISTEN),
 	[SANDBOX_STDIO] = G_COMMON | G(G_WAIT),
 	[SANDBOX_DELIVER] = G_COMMON,
+	[SANDBOX_KEY] = G_COMMON,
 };
 
 /* ioctls glibc and OpenSSL make: isatty on the log, FIONREAD/FIONBIO */
@@ -144,6 +145,10 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ,
 					       (scmp_datum_t)domains[i]));
+	/* a worker's channel to the key process: a pair whose one end it
+	 * passes over the generation's connect socket (net/keyproto.h) */
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
 	/* threads, never a new process */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
@@ -161,7 +166,7 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 	/* getrlimit through prlimit64(0, res, NULL, old): read only */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
 			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
-	*n += 9;
+	*n += 10;
 	return rc < 0 ? -1 : 0;
 }
 
