@@ -128,6 +128,26 @@ static int allow_names(scmp_filter_ctx ctx, const char *const *names,
 	return 0;
 }
 
+/* One argument's comparison, every field set (libseccomp's SCMP_A*
+ * macros leave datum_b to the compound literal, which clang's
+ * -Wmissing-field-initializers refuses under -Werror). */
+static struct scmp_arg_cmp arg_is(unsigned arg, scmp_datum_t value)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_EQ,
+				  .datum_a = value, .datum_b = 0 };
+
+	return c;
+}
+
+/* arg & mask == mask */
+static struct scmp_arg_cmp arg_has(unsigned arg, scmp_datum_t mask)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_MASKED_EQ,
+				  .datum_a = mask, .datum_b = mask };
+
+	return c;
+}
+
 /* The calls allowed only with some arguments. */
 static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 {
@@ -136,36 +156,33 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_EQ, ioctls[i]));
+				       arg_is(1, ioctls[i]));
 	for (size_t i = 0; i < sizeof(prctls) / sizeof(prctls[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				       SCMP_A0(SCMP_CMP_EQ,
-					       (scmp_datum_t)prctls[i]));
+				       arg_is(0, (scmp_datum_t)prctls[i]));
 	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				       SCMP_A0(SCMP_CMP_EQ,
-					       (scmp_datum_t)domains[i]));
+				       arg_is(0, (scmp_datum_t)domains[i]));
 	/* a worker's channel to the key process: a pair whose one end it
 	 * passes over the generation's connect socket (net/keyproto.h) */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
+			       arg_is(0, (scmp_datum_t)AF_UNIX));
 	/* threads, never a new process */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-			       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-				       CLONE_THREAD));
+			       arg_has(0, CLONE_THREAD));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 			       0);
 	/* signals only to itself (abort, raise; a thread's pthread_kill) */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+			       arg_is(0, (scmp_datum_t)self));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-			       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+			       arg_is(0, (scmp_datum_t)self));
 	/* signal 0: is a lock's owner alive (store/lock.c) */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-			       SCMP_A1(SCMP_CMP_EQ, 0));
+			       arg_is(1, 0));
 	/* getrlimit through prlimit64(0, res, NULL, old): read only */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
-			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
+			       arg_is(0, 0), arg_is(2, 0));
 	*n += 10;
 	return rc < 0 ? -1 : 0;
 }
