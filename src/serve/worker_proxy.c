@@ -158,8 +158,14 @@ void worker_proxy_begin(struct worker *w, struct listener *l, int fd,
 	w->proxy_waits = pw;
 	pw->io = io_add(w->loop, fd, IO_READ, false, proxy_wait_io, pw);
 	pw->timer = timer_add(w->loop, PROXY_WAIT_MS, proxy_wait_timeout, pw);
-	if (pw->io == NULL || pw->timer == NULL)
+	if (pw->io == NULL || pw->timer == NULL) {
 		proxy_wait_fail(pw, "cannot wait for the PROXY header");
+		return;
+	}
+	/* a proxy sends its header right after the connect, so it has
+	 * usually arrived by the accept: read it now rather than after one
+	 * more round of the loop (may free pw) */
+	proxy_wait_io(pw, IO_READ);
 }
 
 void worker_proxy_free_all(struct worker *w)
