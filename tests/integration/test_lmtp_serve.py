@@ -126,8 +126,10 @@ def test_killed_lmtp_worker_restarted(ctx):
     wait_for(lambda: len(lmtp_workers(srv)) == LMTP_WORKERS and
              before[0] not in lmtp_workers(srv), 10,
              "a new LMTP worker in place of %d" % before[0])
-    check("lmtp worker (restarting) pid=%d killed by signal 9" % before[0]
-          in srv.log_text(), "the crash is logged")
+    logged = "lmtp worker (restarting) pid=%d killed by signal 9" % before[0]
+    wait_for(lambda: logged in srv.log_text(), 10,
+             lambda: "the crash is logged (%s; log: %s)"
+             % (logged, srv.log_tail(6)))
     for _ in range(4):
         eq(deliver(SOCK, ["carol"]), {}, "delivery after the restart")
 

@@ -229,11 +229,11 @@ def test_killed_node_loses_its_lock_in_seconds(ctx):
           % nodes[1].log_tail(4))
 
 
-def test_stopped_node_comes_back_and_deletes_nothing(ctx):
-    """node-0 is SIGSTOPped past the timeout with a DELE pending; the user
-    logs in on node-1; node-0 is continued and its client sends QUIT:
-    -ERR [SYS/TEMP], and the message is still there."""
-    nodes = cluster(ctx)
+def stopped_node_deletes_nothing(nodes):
+    """node-0 SIGSTOPped with a DELE pending, the user logs in on node-1,
+    node-0 continued: its QUIT answers -ERR [SYS/TEMP] and node-1 still
+    sees every message (also test_nodes_pgsql's). Returns node-0's
+    UIDL listing from before."""
     a, before, pids = session_with_a_dele(nodes)
     signal_all(pids, signal.SIGSTOP)
     try:
@@ -246,6 +246,15 @@ def test_stopped_node_comes_back_and_deletes_nothing(ctx):
           "node-0's QUIT after the takeover: %s" % resp)
     eq(uidls(b), before, "UIDLs on node-1 (nothing deleted)")
     b.ok("QUIT")
+    return before
+
+
+def test_stopped_node_comes_back_and_deletes_nothing(ctx):
+    """node-0 is SIGSTOPped past the timeout with a DELE pending; the user
+    logs in on node-1; node-0 is continued and its client sends QUIT:
+    -ERR [SYS/TEMP], and the message is still there."""
+    nodes = cluster(ctx)
+    before = stopped_node_deletes_nothing(nodes)
     c, resp = login(nodes[2])
     check(resp.startswith("+OK"), "login on node-2: %s" % resp)
     eq(uidls(c), before, "UIDLs after node-0 came back")

@@ -13,7 +13,8 @@ import time
 import pgsql
 from harness import Skip, check, eq, wait_for
 from test_nodes import (TIMEOUT, USER, cluster, fill, login,
-                        session_with_a_dele, signal_all, takeover, uidls)
+                        session_with_a_dele, signal_all,
+                        stopped_node_deletes_nothing, takeover, uidls)
 
 STORES = None
 
@@ -90,19 +91,7 @@ def test_killed_node_loses_its_lock_in_seconds(ctx):
 def test_stopped_node_comes_back_and_deletes_nothing(ctx):
     pg = database()
     try:
-        nodes = pg_cluster(ctx, pg)
-        a, before, pids = session_with_a_dele(nodes)
-        signal_all(pids, signal.SIGSTOP)
-        try:
-            b = takeover(nodes[1], time.monotonic())
-        finally:
-            signal_all(pids, signal.SIGCONT)
-        a.send("QUIT\r\n")
-        resp = a.getline().decode("latin-1")
-        check(resp.startswith("-ERR [SYS/TEMP]"),
-              "node-0's QUIT after the takeover: %s" % resp)
-        eq(uidls(b), before, "UIDLs on node-1 (nothing deleted)")
-        b.ok("QUIT")
+        stopped_node_deletes_nothing(pg_cluster(ctx, pg))
     finally:
         pg.stop()
 
