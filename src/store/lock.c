@@ -83,6 +83,89 @@ static int lock_write_owner(int fd, const char *token)
 	return fileio_write_all(fd, buf, (size_t)len);
 }
 
+/* The create and the write of lock_create_owned, for a file system
+ * without hard links. */
+static int lock_create_owned_in_place(const char *path, const char *token,
+				      mode_t mode, struct stat *st_r)
+{
+	int fd, err;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		return -1;
+	if (lock_write_owner(fd, token) < 0 || fstat(fd, st_r) < 0) {
+		err = errno;
+		unlink(path);
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* Creates path with our owner line in it, without a moment in which path
+ * exists empty: the line goes into a temporary file that is then
+ * hard-linked to path. A process killed between an O_EXCL create and the
+ * write would leave a lock whose owner nobody can judge, so every session
+ * (or delivery) waited for it to go stale: minutes. A kill here leaves at
+ * most the temporary "<path>.<pid>.<n>.new", never a lock. Returns a
+ * descriptor open for writing on the new lock with its stat in st_r, or
+ * -1 with errno (EEXIST: path exists). */
+static int lock_create_owned(const char *path, const char *token, mode_t mode,
+			     struct stat *st_r)
+{
+	static unsigned counter; /* deliveries run on several threads */
+	char tmp[PATH_MAX];
+	int fd, len, err;
+
+	len = snprintf(tmp, sizeof(tmp), "%s.%ld.%u.new", path,
+		       (long)getpid(),
+		       __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	if (len < 0 || (size_t)len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		return -1;
+	if (lock_write_owner(fd, token) < 0)
+		goto out_fail;
+	if (link(tmp, path) < 0) {
+		err = errno;
+		if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS) {
+			/* a file system without hard links: the create
+			 * and the write, with their window */
+			unlink(tmp);
+			close(fd);
+			return lock_create_owned_in_place(path, token, mode,
+							  st_r);
+		}
+		/* NFS: a retransmitted link can fail although the first
+		 * one made it; the link count says what happened */
+		if (fstat(fd, st_r) < 0 || st_r->st_nlink != 2) {
+			errno = err;
+			goto out_fail;
+		}
+	}
+	if (fstat(fd, st_r) < 0) {
+		err = errno;
+		unlink(path);
+		errno = err;
+		goto out_fail;
+	}
+	unlink(tmp);
+	return fd;
+
+out_fail:
+	err = errno;
+	unlink(tmp);
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 /* True when the owner line names this node and a holder that is gone: a
  * process that no longer exists, or one of an earlier boot. Unparsable
  * content is not proof of anything: only mtime decides then. */
@@ -256,6 +339,7 @@ out_free:
 int lock_file_take(const char *path, unsigned stale_secs,
 		   struct lock_file **lock_r, const char **error_r)
 {
+	char token[NODE_TOKEN_LEN + 1];
 	struct lock_file *lock;
 	struct stat st;
 	const char *why = "";
@@ -264,11 +348,12 @@ int lock_file_take(const char *path, unsigned stale_secs,
 
 	if (stale_secs == 0)
 		stale_secs = LOCK_STALE_SECS_DEFAULT;
+	if (node_token(token, sizeof(token)) < 0)
+		goto out_temp;
 	for (tries = 0; tries < LOCK_TAKE_TRIES; tries++) {
 		int stale;
 
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				O_CLOEXEC, 0600);
+		fd = lock_create_owned(path, token, 0600, &st);
 		if (fd >= 0)
 			break;
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
@@ -303,13 +388,11 @@ int lock_file_take(const char *path, unsigned stale_secs,
 		goto out_unlink;
 	lock->fd = fd;
 	lock->path = strdup(path);
-	if (lock->path == NULL ||
-	    node_token(lock->token, sizeof(lock->token)) < 0 ||
-	    lock_write_owner(fd, lock->token) < 0 || fstat(fd, &st) < 0) {
-		free(lock->path);
+	if (lock->path == NULL) {
 		free(lock);
 		goto out_unlink;
 	}
+	memcpy(lock->token, token, sizeof(lock->token));
 	lock->dev = st.st_dev;
 	lock->ino = st.st_ino;
 	*lock_r = lock;
@@ -414,19 +497,12 @@ static int lock_dotlock_try(struct lock_mbox *lock, const char *path)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0644);
+	/* who holds it, as in the session lock: a delivery killed while
+	 * holding it (one round lasts microseconds, but a SIGKILL can land
+	 * there) leaves a lock that this host can see is dead, instead of
+	 * one that blocks every MDA for LOCK_DOTLOCK_STALE_SECS */
+	fd = lock_create_owned(path, "-", 0644, &st);
 	if (fd >= 0) {
-		/* who holds it, as in the session lock: a delivery killed
-		 * while holding it (one round lasts microseconds, but a
-		 * SIGKILL can land there) leaves a lock that this host can
-		 * see is dead, instead of one that blocks every MDA for
-		 * LOCK_DOTLOCK_STALE_SECS */
-		if (lock_write_owner(fd, "-") < 0 || fstat(fd, &st) < 0) {
-			unlink(path);
-			close(fd);
-			return -1;
-		}
 		close(fd);
 		lock->dev = st.st_dev;
 		lock->ino = st.st_ino;

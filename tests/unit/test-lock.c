@@ -96,7 +96,9 @@ int main(void)
 	fd = open(mbox, O_RDWR);
 	CHECK(lock_mbox_take(mbox, fd, &ml, &error) == MAILDROP_OK,
 	      "mbox lock taken");
-	CHECK(access(dotlock, F_OK) == 0, "dotlock exists while held");
+	CHECK(stat(dotlock, &st) == 0 && st.st_size > 0,
+	      "dotlock exists while held, with its owner line (made by a "
+	      "link, never empty: a kill cannot leave an unjudgeable one)");
 	t0 = time(NULL);
 	CHECK(lock_mbox_take(mbox, -1, &ml2, &error) == MAILDROP_IN_USE,
 	      "held dotlock: IN-USE");
@@ -137,6 +139,7 @@ int main(void)
 	close(fd);
 
 	unlink(mbox);
-	rmdir(dir);
+	/* the locks' temporary files ("<path>.<pid>.<n>.new") are gone */
+	CHECK(rmdir(dir) == 0, "nothing left in the directory");
 	return unit_done();
 }
