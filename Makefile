@@ -16,8 +16,6 @@ CPPFLAGS  += -D_GNU_SOURCE -DSATCHEL_VERSION='"$(VERSION)"' -Isrc
 LDLIBS    += -lssl -lcrypto -lcrypt $(shell pkg-config --libs libgsasl 2>/dev/null || echo -lgsasl)
 # jansson: JWT claims (OAUTHBEARER); krb5: the default realm (GSSAPI)
 LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansson -lkrb5) -lm
-# libsystemd: sd_notify (READY=1 once every worker of a generation listens)
-LDLIBS    += $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # SQLite: the embedded user database (auth/userdb_sqlite.c)
 LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # libpq: the PostgreSQL user database (auth/userdb_pgsql.c, pgsql_pool.c)
@@ -40,7 +38,7 @@ endif
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := build-essential pkg-config libssl-dev libcrypt-dev libgsasl-dev \
-            libjansson-dev libkrb5-dev libsystemd-dev \
+            libjansson-dev libkrb5-dev \
             python3 python3-prometheus-client \
             curl fetchmail mpop getmail6 openssl iproute2 \
             gsasl krb5-kdc krb5-admin-server krb5-user \

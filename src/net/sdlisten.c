@@ -1,18 +1,67 @@
 /* sdlisten.c: sockets from systemd socket activation (see sdlisten.h).
- * libsystemd's sd_listen_fds checks LISTEN_PID against our pid and
- * unsets the variables; matching the sockets to addresses is ours. */
+ * The protocol is read by hand, as sd_listen_fds(3) documents it
+ * (LISTEN_PID must be our pid, LISTEN_FDS sockets from fd 3 on), rather
+ * than through libsystemd: sdnotify.c says why. */
 #include "net/sdlisten.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
+
+#define SDLISTEN_FIRST_FD 3 /* SD_LISTEN_FDS_START */
+
+/* The number of sockets passed to this process (0: none, or meant for
+ * another one), or -1 when the variables are malformed. The variables
+ * are unset either way, so no child takes them for its own. */
+static int listen_fds_passed(void)
+{
+	const char *pid_text = getenv("LISTEN_PID");
+	const char *fds_text = getenv("LISTEN_FDS");
+	unsigned long pid = 0, n = 0;
+	char *end;
+	int ret = 0;
+
+	if (pid_text != NULL && fds_text != NULL) {
+		errno = 0;
+		pid = strtoul(pid_text, &end, 10);
+		if (errno != 0 || end == pid_text || *end != '\0')
+			ret = -1;
+		n = strtoul(fds_text, &end, 10);
+		if (errno != 0 || end == fds_text || *end != '\0' ||
+		    n > INT_MAX - SDLISTEN_FIRST_FD)
+			ret = -1;
+		if (ret == 0 && pid == (unsigned long)getpid())
+			ret = (int)n;
+	}
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	return ret;
+}
+
+/* What sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) checks. */
+static bool is_listening_stream(int fd)
+{
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_STREAM)
+		return false;
+	len = sizeof(listening);
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+			  &len) == 0 && listening == 1;
+}
 
 static void close_all(struct sdlisten *sl, int first, int n)
 {
@@ -23,28 +72,28 @@ static void close_all(struct sdlisten *sl, int first, int n)
 
 int sdlisten_collect(struct sdlisten *sl, char *err, size_t errsize)
 {
-	int n = sd_listen_fds(1);
+	int n = listen_fds_passed();
 
 	sl->count = 0;
-	(void)unsetenv("LISTEN_FDNAMES");
 	if (n < 0) {
-		snprintf(err, errsize, "LISTEN_FDS: %s", strerror(-n));
+		snprintf(err, errsize, "LISTEN_FDS or LISTEN_PID is not a "
+			 "number");
 		return -1;
 	}
 	if (n > SDLISTEN_MAX) {
 		snprintf(err, errsize, "LISTEN_FDS: %d sockets, at most %d",
 			 n, SDLISTEN_MAX);
-		close_all(sl, SD_LISTEN_FDS_START, n);
+		close_all(sl, SDLISTEN_FIRST_FD, n);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		struct sdlisten_fd *f = &sl->fds[i];
-		int fd = SD_LISTEN_FDS_START + i, flags;
+		int fd = SDLISTEN_FIRST_FD + i, flags;
 
 		f->fd = fd;
 		f->addr_len = sizeof(f->addr);
 		/* a listening stream socket of any family, or not ours */
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+		if (!is_listening_stream(fd) ||
 		    getsockname(fd, (struct sockaddr *)&f->addr,
 				&f->addr_len) < 0 ||
 		    (f->addr.ss_family != AF_INET &&
@@ -53,7 +102,7 @@ int sdlisten_collect(struct sdlisten *sl, char *err, size_t errsize)
 			snprintf(err, errsize, "LISTEN_FDS: descriptor %d is "
 				 "not a listening TCP or unix stream socket",
 				 fd);
-			close_all(sl, SD_LISTEN_FDS_START, n);
+			close_all(sl, SDLISTEN_FIRST_FD, n);
 			return -1;
 		}
 		flags = fcntl(fd, F_GETFL);
@@ -61,7 +110,7 @@ int sdlisten_collect(struct sdlisten *sl, char *err, size_t errsize)
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 			snprintf(err, errsize, "LISTEN_FDS: descriptor %d: %s",
 				 fd, strerror(errno));
-			close_all(sl, SD_LISTEN_FDS_START, n);
+			close_all(sl, SDLISTEN_FIRST_FD, n);
 			return -1;
 		}
 	}

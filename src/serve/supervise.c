@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "auth/auth_process.h"
@@ -34,6 +33,7 @@
 #include "config/config_sandbox.h"
 #include "net/fdpass.h"
 #include "net/ioloop.h"
+#include "net/sdnotify.h"
 #include "net/tls.h"
 #include "serve/connlimit.h"
 #include "serve/faildelay.h"
@@ -719,6 +719,7 @@ static void announce_if_ready(struct master *m, int gi)
 {
 	struct generation *g = &m->gens[gi];
 	unsigned ready = 0, lmtp = 0;
+	char note[160];
 
 	if (!g->used || g->draining || g->announced)
 		return;
@@ -739,9 +740,11 @@ static void announce_if_ready(struct master *m, int gi)
 	log_info("ready: generation %u, %u workers, %u lmtp workers, auth "
 		 "pid=%d", g->number, ready, lmtp, (int)g->auth_pid);
 	/* Outside systemd NOTIFY_SOCKET is unset and this does nothing. */
-	(void)sd_notifyf(0, "READY=1\nSTATUS=serving (generation %u, %u "
-			 "workers, %u lmtp workers)\nMAINPID=%lu", g->number,
-			 ready, lmtp, (unsigned long)getpid());
+	snprintf(note, sizeof(note), "READY=1\nSTATUS=serving (generation "
+		 "%u, %u workers, %u lmtp workers)\nMAINPID=%lu", g->number,
+		 ready, lmtp, (unsigned long)getpid());
+	if (sdnotify_send(note) < 0)
+		log_warn("telling systemd we are ready: %s", strerror(errno));
 }
 
 /* Reads a worker's one-byte "listening" note (or its end). */
