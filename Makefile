@@ -18,12 +18,12 @@ LDLIBS    += -lssl -lcrypto -lcrypt $(shell pkg-config --libs libgsasl 2>/dev/nu
 LDLIBS    += $(shell pkg-config --libs jansson krb5 2>/dev/null || echo -ljansson -lkrb5) -lm
 # SQLite: the embedded user database (auth/userdb_sqlite.c)
 LDLIBS    += $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
-# libpq: the PostgreSQL user database (auth/userdb_pgsql.c, pgsql_pool.c)
-LDLIBS    += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+# libpq (the PostgreSQL user database and heartbeats) and libldap (the
+# LDAP user database) are opened with dlopen where configured, not
+# linked (util/libpq_load.h says why); their headers are needed.
 CPPFLAGS  += $(shell pkg-config --cflags libpq 2>/dev/null)
-# libldap: the LDAP user database (auth/userdb_ldap.c, ldap_pool.c);
-# its connections are made on threads (-pthread)
-LDLIBS    += $(shell pkg-config --libs ldap 2>/dev/null || echo -lldap -llber) -pthread
+# LDAP connections are made on threads, store jobs run on them
+LDLIBS    += -pthread
 # libresolv (glibc, no package of its own): the SRV lookups of
 # `satchel fetch --configure`
 LDLIBS    += -lresolv

@@ -84,6 +84,11 @@ static void ldap_handle_fail(LDAP *ld, const char *step, int rc,
 		ldap_unbind_ext(ld, NULL, NULL);
 }
 
+/* A boolean option is on for any non-NULL value (LDAP_OPT_ON points at a
+ * variable inside liblber, which a library opened with dlopen cannot
+ * hand to code linked without it). */
+static const int ldap_opt_on = 1;
+
 static int ldap_handle_options(const struct ldap_pool_settings *set,
 			       LDAP *ld, bool tls, char *error, size_t size)
 {
@@ -96,7 +101,7 @@ static int ldap_handle_options(const struct ldap_pool_settings *set,
 	    (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv)) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv)) ||
 	    (rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON))) {
+	    (rc = ldap_set_option(ld, LDAP_OPT_RESTART, &ldap_opt_on))) {
 		ldap_handle_fail(ld, "options", rc, error, size);
 		return -1;
 	}
@@ -390,11 +395,14 @@ int ldap_pool_create(const struct ldap_pool_settings *set,
 		     const struct ldap_pool_ops *ops, void *context,
 		     struct ldap_pool **pool_r, const char **error_r)
 {
-	struct ldap_pool *pool = calloc(1, sizeof(*pool));
+	struct ldap_pool *pool;
 	char *copy, *tok, *save = NULL;
 	int version = LDAP_VERSION3;
 	unsigned i;
 
+	if (libldap_load(error_r) < 0)
+		return -1;
+	pool = calloc(1, sizeof(*pool));
 	if (pool == NULL || (copy = strdup(set->uris)) == NULL) {
 		free(pool);
 		*error_r = "out of memory";

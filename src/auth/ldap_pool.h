@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <ldap.h>
+#include "util/libldap_load.h"
 
 #define LDAP_POOL_MAX 8
 #define LDAP_URIS_MAX 8

@@ -202,8 +202,11 @@ int pgsql_pool_create(const struct pgsql_pool_settings *set,
 		      const struct pgsql_pool_ops *ops, void *context,
 		      struct pgsql_pool **pool_r, const char **error_r)
 {
-	struct pgsql_pool *p = calloc(1, sizeof(*p));
+	struct pgsql_pool *p;
 
+	if (libpq_load(error_r) < 0)
+		return -1;
+	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		*error_r = "out of memory";
 		return -1;

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
+#include "util/libpq_load.h"
 
 #define PGSQL_POOL_MAX 16
 #define PGSQL_HOSTS_MAX 8

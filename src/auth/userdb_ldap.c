@@ -341,6 +341,10 @@ static int userdb_ldap_spec_check(const char *uris, const char **error_r)
 	char copy[AUTH_SETTING_STR], *tok, *save = NULL;
 	unsigned n = 0;
 
+	/* at config time, in the master: libldap is loaded there, before
+	 * any fork, and a missing one is a config error */
+	if (libldap_load(error_r) < 0)
+		return -1;
 	if (strlen(uris) >= sizeof(copy)) {
 		*error_r = "the LDAP URIs are too long";
 		return -1;
@@ -365,9 +369,12 @@ static int userdb_ldap_spec_check(const char *uris, const char **error_r)
 static int userdb_ldap_open(const char *uris, const struct auth_settings *set,
 			    void **state_r, const char **error_r)
 {
-	struct userdb_ldap *s = calloc(1, sizeof(*s));
 	struct ldap_pool *probe = NULL;
+	struct userdb_ldap *s;
 
+	if (libldap_load(error_r) < 0)
+		return -1;
+	s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->uris = strdup(uris)) == NULL) {
 		free(s);
 		*error_r = "out of memory";

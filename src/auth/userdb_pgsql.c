@@ -200,14 +200,25 @@ static int pgsql_pool_ensure(struct userdb_pgsql *s)
 
 /* ---- the driver ---- */
 
+/* At config time, in the master: libpq is loaded there, before any
+ * fork, and a missing one is a config error. */
+static int userdb_pgsql_spec_check(const char *conninfo, const char **error_r)
+{
+	(void)conninfo;
+	return libpq_load(error_r);
+}
+
 static int userdb_pgsql_open(const char *conninfo,
 			     const struct auth_settings *set, void **state_r,
 			     const char **error_r)
 {
-	struct userdb_pgsql *s = calloc(1, sizeof(*s));
+	struct userdb_pgsql *s;
 	char *err = NULL;
 	PQconninfoOption *check;
 
+	if (libpq_load(error_r) < 0)
+		return -1;
+	s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->conninfo = strdup(conninfo)) == NULL) {
 		free(s);
 		*error_r = "out of memory";
@@ -378,6 +389,7 @@ out_clear:
 
 const struct userdb_driver userdb_pgsql_driver = {
 	.name = "pgsql",
+	.spec_check = userdb_pgsql_spec_check,
 	.open = userdb_pgsql_open,
 	.check = userdb_pgsql_check,
 	.get = userdb_pgsql_get,

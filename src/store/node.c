@@ -113,6 +113,8 @@ int node_init(const struct node_settings *set, const char **error_r)
 	node.beats = set->beats;
 	node.heartbeat_path[0] = '\0';
 	if (set->heartbeat_pgsql != NULL && set->heartbeat_pgsql[0] != '\0') {
+		if (node_pgsql_load(error_r) < 0)
+			return -1;
 		free(node.pgsql);
 		node.pgsql = strdup(set->heartbeat_pgsql);
 		node.beat_ok_ms = shmem_create(sizeof(*node.beat_ok_ms));

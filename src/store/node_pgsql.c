@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
+#include "util/libpq_load.h"
 
 #include "store/node_pgsql.h"
 
@@ -70,14 +70,22 @@ static int node_pgsql_wait(PGconn *conn, bool for_write, int64_t deadline)
 
 /* A connection made by deadline, or NULL with *error_r. The config's
  * conninfo is expanded last, so its own options override ours. */
+int node_pgsql_load(const char **error_r)
+{
+	return libpq_load(error_r);
+}
+
 static PGconn *node_pgsql_connect(const char *conninfo, int64_t deadline,
 				  const char **error_r)
 {
 	const char *const keys[] = { "application_name", "dbname", NULL };
 	const char *const values[] = { "satchel-node", conninfo, NULL };
-	PGconn *conn = PQconnectStartParams(keys, values, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGconn *conn;
 
+	if (libpq_load(error_r) < 0)
+		return NULL;
+	conn = PQconnectStartParams(keys, values, 1);
 	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
 		*error_r = "cannot start a PostgreSQL connection";
 		goto out_fail;

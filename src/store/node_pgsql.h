@@ -5,6 +5,11 @@
 
 #include "store/node.h"
 
+/* Loads libpq (util/libpq_load.h), once: in node_init, before the
+ * master forks, so no sandboxed child has to open a library. 0, or -1
+ * with *error_r. */
+int node_pgsql_load(const char **error_r);
+
 /* The master's beat: upserts this node's row (beat = the database's
  * now()), making the table when missing, within wait_ms. Returns 0, or
  * -1 with *error_r (the connection is dropped and made again at the
