@@ -25,6 +25,8 @@ static void libldap_open(void)
 			 "%s", dlerror());
 		return;
 	}
+/* f names a member: it cannot take parentheses */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses) */
 #define LIBLDAP_RESOLVE(f) \
 	if (missing == NULL && \
 	    (libldap_api.f = (__typeof__(f) *)dlsym(handle, #f)) == NULL) \

@@ -39,6 +39,8 @@
 	X(ldap_value_free_len)
 
 struct libldap_api {
+/* f is a declarator here: it cannot take parentheses */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses) */
 #define LIBLDAP_MEMBER(f) __typeof__(f) *f;
 	LIBLDAP_FUNCTIONS(LIBLDAP_MEMBER)
 #undef LIBLDAP_MEMBER

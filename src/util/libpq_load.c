@@ -24,6 +24,8 @@ static void libpq_open(void)
 			 "cannot load libpq.so.5 (install libpq5): %s", dlerror());
 		return;
 	}
+/* f names a member: it cannot take parentheses */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses) */
 #define LIBPQ_RESOLVE(f) \
 	if (missing == NULL && \
 	    (libpq_api.f = (__typeof__(f) *)dlsym(handle, #f)) == NULL) \

@@ -44,6 +44,8 @@
 	X(PQstatus)
 
 struct libpq_api {
+/* f is a declarator here: it cannot take parentheses */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses) */
 #define LIBPQ_MEMBER(f) __typeof__(f) *f;
 	LIBPQ_FUNCTIONS(LIBPQ_MEMBER)
 #undef LIBPQ_MEMBER
