@@ -119,6 +119,7 @@ bool auth_login(struct auth_server *srv, uint32_t slot,
 			.slot = slot, .id = req->id, .user = name,
 			.password = req->secret, .mech = "",
 			.client_addr = req->client_addr,
+			.via_proxy = req->via_proxy != 0,
 		};
 
 		/* an LMTP worker asks only after STARTTLS (its AUTH PLAIN
@@ -213,6 +214,17 @@ void auth_grant(struct auth_server *srv, uint32_t slot,
 	/* LOGIN-DELAY counts the login once the worker says its maildrop
 	 * opened (auth_login_done): RFC 2449 8.1.2 is about logins that gave
 	 * the user their mail, not about a refused maildrop */
+	/* proxy mode: the backend login's password, so the client's never
+	 * leaves this server and any mechanism can be proxied */
+	if (srv->set->proxy && srv->ticket_key.len > 0 &&
+	    proxyticket_mint(&srv->ticket_key, entry->user, now,
+			     reply->proxy_ticket,
+			     sizeof(reply->proxy_ticket)) < 0) {
+		auth_user_session_drop(u, slot, 1);
+		reply->result = AUTH_TEMPFAIL;
+		log_error("no proxy ticket for user=%s rip=%s", user_log, rip);
+		return;
+	}
 	reply->result = AUTH_OK;
 	log_debug("authenticated: user=%s rip=%s", user_log, rip);
 }

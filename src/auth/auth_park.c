@@ -23,6 +23,7 @@ struct auth_parked {
 struct auth_park_verify {
 	uint64_t id;
 	bool refuse;
+	bool via_proxy;
 	char user[AUTH_USER_MAX];
 	char password[HASHPOOL_PASSWORD_MAX];
 	char mech[AUTH_MECH_MAX];
@@ -74,6 +75,7 @@ bool auth_park_verify(struct auth_server *srv,
 	memset(&v, 0, sizeof(v));
 	v.id = vr->id;
 	v.refuse = vr->refuse;
+	v.via_proxy = vr->via_proxy;
 	if (strlen(vr->user) >= sizeof(v.user) ||
 	    strlen(vr->password) >= sizeof(v.password) ||
 	    strlen(vr->mech) >= sizeof(v.mech) ||
@@ -99,6 +101,7 @@ static void auth_park_run(struct auth_server *srv, struct auth_parked *p)
 			.slot = p->slot, .id = v->id, .user = v->user,
 			.password = v->password, .mech = v->mech,
 			.client_addr = v->client_addr, .refuse = v->refuse,
+			.via_proxy = v->via_proxy,
 		};
 
 		auth_verify_password(srv, &vr);

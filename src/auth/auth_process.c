@@ -251,6 +251,15 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	 * can be loaded */
 	(void)auth_db_open(srv);
 	auth_users_load_state(&srv->users, set->state_dir);
+	if (set->proxy_ticket_key[0] != '\0') {
+		const char *error;
+
+		/* checked at config time: only a change since then fails;
+		 * logins that need a ticket then fail, others go on */
+		if (proxyticket_key_load(set->proxy_ticket_key,
+					 &srv->ticket_key, &error) < 0)
+			log_error("%s", error);
+	}
 
 	ret = auth_loop(srv, control_fd, &wait_mask);
 
@@ -268,6 +277,7 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	explicit_bzero(srv->rx, auth_rx_size());
 	free(srv->rx);
 	explicit_bzero(srv->pending_reply, sizeof(srv->pending_reply));
+	explicit_bzero(&srv->ticket_key, sizeof(srv->ticket_key));
 	free(srv);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return ret;

@@ -46,5 +46,6 @@ bool auth_proto_check_reply(struct auth_reply *reply, size_t n)
 	TERMINATE(reply->user);
 	TERMINATE(reply->mail_path);
 	TERMINATE(reply->proxy_host);
+	TERMINATE(reply->proxy_ticket);
 	return true;
 }

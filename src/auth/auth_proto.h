@@ -39,6 +39,7 @@
 #define AUTH_ADDR_MAX 96
 #define AUTH_PATH_MAX 1024
 #define AUTH_PROXY_HOST_MAX 72
+#define AUTH_TICKET_MAX 136 /* PROXYTICKET_MAX */
 
 enum auth_request_type {
 	AUTH_REQ_PASS = 1,   /* USER + PASS: secret = password (and an
@@ -68,6 +69,9 @@ struct auth_request {
 	char timestamp[AUTH_TIMESTAMP_MAX]; /* APOP greeting timestamp <...> */
 	char client_addr[AUTH_ADDR_MAX];    /* for logs only (see above) */
 	uint8_t secured;                    /* connection is TLS or loopback */
+	/* PASS: the session came through a trusted proxy, so secret may be
+	 * a proxy ticket (proxyticket.h) */
+	uint8_t via_proxy;
 };
 
 /* Decoded client data of one SASL message: what a sasl_max_line of at
@@ -140,6 +144,9 @@ struct auth_reply {
 				     client_workarounds */
 	/* proxy mode: the user's own backend "host:port", "" = by hash */
 	char proxy_host[AUTH_PROXY_HOST_MAX];
+	/* proxy mode with proxy_ticket_key: what the backend login sends
+	 * as the password (proxyticket.h), "" = the client's own */
+	char proxy_ticket[AUTH_TICKET_MAX];
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

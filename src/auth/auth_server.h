@@ -23,6 +23,7 @@
 #include "auth/auth_limits.h"
 #include "auth/auth_process.h"
 #include "auth/auth_proto.h"
+#include "auth/proxyticket.h"
 #include "auth/auth_settings.h"
 #include "auth/auth_users.h"
 #include "auth/hashpool.h"
@@ -60,6 +61,7 @@ struct auth_server {
 	struct hashjob *deferred;
 	/* a real hash of the loaded file, verified for unknown users so
 	 * they cost what a real user costs (same scheme, same rounds) */
+	struct proxyticket_key ticket_key; /* len 0: no tickets */
 	char dummy_stored[HASHPOOL_STORED_MAX];
 	/* the dummy came from no listed user: the first hashed secret a
 	 * lookup finds replaces it (databases that list nobody to the auth
@@ -141,6 +143,7 @@ struct auth_verify_req {
 	const char *mech;              /* "" for USER/PASS */
 	const char *client_addr;
 	bool refuse;
+	bool via_proxy;                /* PASS from a trusted proxy's session */
 };
 void auth_verify_password(struct auth_server *srv,
 			  const struct auth_verify_req *vr);

@@ -77,6 +77,10 @@ struct auth_settings {
 	char oauth_issuer[AUTH_SETTING_STR];
 	char oauth_audience[AUTH_SETTING_STR];
 	char oauth_user_claim[64];
+	/* proxy mode (proxyticket.h): a proxy mints tickets for the
+	 * backend logins, a backend takes them from trusted proxies */
+	bool proxy;
+	char proxy_ticket_key[AUTH_SETTING_STR]; /* "" = no tickets */
 };
 
 #endif

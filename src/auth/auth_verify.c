@@ -222,6 +222,34 @@ static struct hashjob *auth_verify_job(struct auth_server *srv,
 	return job;
 }
 
+/* A proxy ticket (proxyticket.h) instead of the password: checked here
+ * (one HMAC), never hashed as a password, and only from a session that
+ * came through a trusted proxy. True when job was finished or queued. */
+static bool auth_verify_ticket(struct auth_server *srv,
+			       const struct auth_verify_req *vr,
+			       const struct passwd_entry *entry,
+			       struct hashjob *job)
+{
+	struct auth_verify_ctx *ctx = job->context;
+
+	if (!proxyticket_is_ticket(vr->password))
+		return false;
+	job->matched = vr->via_proxy && srv->ticket_key.len > 0 &&
+		       !ctx->force_fail && entry != NULL &&
+		       proxyticket_accept(&srv->ticket_key, entry->user,
+					  vr->password, time(NULL));
+	explicit_bzero(job->password, sizeof(job->password));
+	if (!job->matched)
+		ctx->force_fail = true;
+	if (auth_verify_finish(srv, job)) {
+		auth_verify_free(job);
+	} else {
+		job->next = srv->deferred;
+		srv->deferred = job;
+	}
+	return true;
+}
+
 void auth_verify_password(struct auth_server *srv,
 			  const struct auth_verify_req *vr)
 {
@@ -296,6 +324,8 @@ void auth_verify_password(struct auth_server *srv,
 	if (strlen(vr->password) < sizeof(job->password))
 		strcpy(job->password, vr->password);
 	ctx->force_fail = !usable || vr->refuse;
+	if (auth_verify_ticket(srv, vr, entry, job))
+		return;
 	auth_verify_run(srv, job);
 }
 

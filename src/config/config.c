@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth/proxyticket.h"
 #include "auth/sasl_mech.h"
 #include "auth/userdb.h"
 #include "net/linereader.h"
@@ -256,6 +257,7 @@ static const struct config_key config_keys[] = {
 	STR("gssapi_realm", auth.gssapi_realm, ""),
 	/* OAUTHBEARER (RFC 7628) and XOAUTH2: signed JWTs (jwt.h) */
 	STR("oauth_public_key", auth.oauth_public_key, ""),
+	STR("proxy_ticket_key", auth.proxy_ticket_key, ""),
 	STR("oauth_issuer", auth.oauth_issuer, ""),
 	STR("oauth_audience", auth.oauth_audience, ""),
 	STR("oauth_user_claim", auth.oauth_user_claim, "email"),
@@ -871,11 +873,31 @@ static int config_proxy_check(struct config *cfg, char *err, size_t errsize)
 			 "this server's own listen addresses (a proxy loop)");
 		return -1;
 	}
-	if (cfg->auth.apop) {
-		snprintf(err, errsize, "proxy = yes cannot offer APOP: the "
-			 "backend login needs the password itself");
+	if (cfg->auth.apop && cfg->auth.proxy_ticket_key[0] == '\0') {
+		snprintf(err, errsize, "proxy = yes cannot offer APOP without "
+			 "proxy_ticket_key: the backend login needs the "
+			 "password itself");
 		return -1;
 	}
+	return 0;
+}
+
+/* The key of proxy tickets (auth/proxyticket.h), read once here so a
+ * bad one is a config error, not failed logins. */
+static int config_ticket_check(struct config *cfg, char *err, size_t errsize)
+{
+	struct proxyticket_key key;
+	const char *error;
+
+	cfg->auth.proxy = cfg->proxy;
+	if (cfg->auth.proxy_ticket_key[0] == '\0')
+		return 0;
+	if (proxyticket_key_load(cfg->auth.proxy_ticket_key, &key,
+				 &error) < 0) {
+		snprintf(err, errsize, "%s", error);
+		return -1;
+	}
+	explicit_bzero(&key, sizeof(key));
 	return 0;
 }
 
@@ -964,7 +986,8 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 	}
 	if (config_sandbox_check(cfg, err, errsize) < 0)
 		return -1;
-	if (config_proxy_check(cfg, err, errsize) < 0)
+	if (config_proxy_check(cfg, err, errsize) < 0 ||
+	    config_ticket_check(cfg, err, errsize) < 0)
 		return -1;
 	{
 		const char *error;

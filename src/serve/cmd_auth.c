@@ -60,9 +60,11 @@ static bool cmd_auth_usable(struct session *s, size_t i, const char **why_r)
 	if (m == NULL || !(cfg_of(s)->auth.sasl_mech_mask & (1u << i)) ||
 	    !sasl_mech_configured(m, &cfg_of(s)->auth, false))
 		return false;
-	/* proxy mode logs in at the backend with the client's password:
-	 * PLAIN is the one mechanism that hands it over */
-	if (cfg_of(s)->proxy && strcmp(m->name, "PLAIN") != 0)
+	/* proxy mode logs in at the backend with the client's password,
+	 * which PLAIN is the one mechanism to hand over, or with a ticket
+	 * (auth/proxyticket.h), which any mechanism can be proxied with */
+	if (cfg_of(s)->proxy && cfg_of(s)->auth.proxy_ticket_key[0] == '\0' &&
+	    strcmp(m->name, "PLAIN") != 0)
 		return false;
 	/* Files only the auth process can read, and what its user
 	 * databases can serve (no stored secrets with an LDAP bind): its

@@ -107,6 +107,7 @@ static enum cmd_outcome send_auth(struct session *s, struct auth_request *req)
 	snprintf(req->client_addr, sizeof(req->client_addr), "%s",
 		 s->log_client);
 	req->secured = s->secured || s->loopback;
+	req->via_proxy = s->via_proxy;
 	if (worker_auth_send(s->worker, s, req) < 0) {
 		explicit_bzero(req, sizeof(*req));
 		session_reply(s, "-ERR [SYS/TEMP] authentication service "

@@ -64,6 +64,9 @@ struct session {
 	bool loopback;
 	bool secured;              /* TLS is up */
 	unsigned proxy_hops;       /* satchel proxies passed (PROXY TLV) */
+	bool via_proxy;            /* came with a PROXY header from
+				      proxy_trusted: may log in with a
+				      proxy ticket (auth/proxyticket.h) */
 	struct conn conn;          /* the stream, plain or TLS */
 	bool stls_pending;         /* STLS accepted: handshake once flushed */
 	bool greeted;              /* the greeting was queued */

@@ -61,8 +61,13 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	snprintf(s->user, sizeof(s->user), "%s", r->user);
 	s->counted = true;
 	if (cfg->proxy) {
-		/* proxy mode: the backend holds the maildrop */
-		int ret = session_proxy_start(s, r->user, s->proxy_secret,
+		/* proxy mode: the backend holds the maildrop; with tickets
+		 * it is given one (auth/proxyticket.h), never the client's
+		 * password */
+		int ret = session_proxy_start(s, r->user,
+					      r->proxy_ticket[0] != '\0' ?
+					      r->proxy_ticket :
+					      s->proxy_secret,
 					      r->proxy_host);
 
 		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));

@@ -275,8 +275,10 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 	if (via != NULL && via->ssl && !via->ssl_verify_failed &&
 	    w->cfg->proxy_trust_ssl)
 		s->secured = true;
-	if (via != NULL)
+	if (via != NULL) {
 		s->proxy_hops = via->satchel_hops;
+		s->via_proxy = true;
+	}
 	if (worker_track(w, s) < 0) {
 		/* session_destroy releases the count once tracked;
 		 * untracked, release here. */

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+from test_sasl import scram_login
 from harness import (EX_CONFIG, PASSWORDS, Pop, TcpRecorder, check, eq,
                      free_port,
                      gen_attachment, make_msgs, run_satchel, simple_msg,
@@ -65,12 +66,26 @@ def make_certs(ctx):
     return d
 
 
-def setup(ctx, extra=None, tls_ca=None, certs=None):
+def ticket_key(ctx, srv):
+    """srv gets proxy_ticket_key: the one key of this test, in its own
+    root, owned by the user its auth process runs as."""
+    path = os.path.join(srv.root, "ticket.key")
+    with open(path, "w") as f:
+        f.write(ctx.ticket_secret if hasattr(ctx, "ticket_secret") else "")
+    os.chmod(path, 0o600)
+    srv.fix_owner(path)
+    srv.config["proxy_ticket_key"] = path
+    srv.write_config()
+
+
+def setup(ctx, extra=None, tls_ca=None, certs=None, tickets=False):
     """Two backends and the proxy; each backend's users get messages
     that name the backend, so the mail itself shows where a login went.
     extra: a function (backends) -> {name: passwd-file line after
     "name:"} of more users of the proxy; the backends get them without
-    their extra fields."""
+    their extra fields. tickets: all three share a proxy_ticket_key."""
+    if tickets:
+        ctx.ticket_secret = os.urandom(32).hex()
     backends = []
     for i in range(2):
         srv = ctx.server(name="backend%d" % i,
@@ -88,6 +103,8 @@ def setup(ctx, extra=None, tls_ca=None, certs=None):
                 "tls_key": os.path.join(certs, "backend.key"),
             })
         srv.write_config()
+        if tickets:
+            ticket_key(ctx, srv)
         backends.append(srv)
     proxy = ctx.server(name="proxy", listen="127.0.0.10:{port}",
                        users=extra(backends) if extra else
@@ -104,6 +121,9 @@ def setup(ctx, extra=None, tls_ca=None, certs=None):
         proxy.config.update({"proxy_tls": "yes",
                              "proxy_tls_ca": os.path.join(certs, tls_ca)})
     proxy.write_config()
+    if tickets:
+        proxy.config["sasl_mechanisms"] = "SCRAM-SHA-256 PLAIN LOGIN"
+        ticket_key(ctx, proxy)
     for i, b in enumerate(backends):
         for user in list(PASSWORDS) + [EXTRA_USER]:
             b.fill(user, make_msgs(
@@ -494,3 +514,104 @@ def test_loop_between_two_proxies_ends(ctx):
              "loop-a logs the loop")
     check("passed 2 satchel proxies" in a.log_text(),
           "two hops counted: %s" % a.log_text()[-400:])
+
+
+def with_proxy_header(port, host, text):
+    """A raw session to a backend from the trusted proxy address, its
+    PROXY v1 header naming a client: (socket file, greeting)."""
+    s = socket.create_connection((host, port), 10,
+                                 source_address=(PROXY_SRC, 0))
+    s.sendall(("PROXY TCP4 %s %s 40000 110\r\n" % (CLIENT, host)).encode())
+    f = s.makefile("rwb")
+    return s, f, f.readline().decode()
+
+
+def ask(f, line):
+    f.write(line.encode() + b"\r\n")
+    f.flush()
+    return f.readline().decode().rstrip("\r\n")
+
+
+def test_tickets_proxy_any_mechanism(ctx):
+    """With proxy_ticket_key on the proxy and its backends, the proxy
+    offers every mechanism (SCRAM here), and logs in at the backend with
+    a ticket, never with the client's password (seen by a relay in
+    between); the backend takes a ticket once, for its own user, only on
+    a session from a trusted proxy, and not forged."""
+    proxy, backends = setup(ctx, tickets=True)
+    p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+    status, data = p.multi("CAPA")
+    sasl = [c for c in data.decode().split("\r\n") if c.startswith("SASL")]
+    check(sasl and "SCRAM-SHA-256" in sasl[0].split(),
+          "SCRAM offered in proxy mode with tickets: %r" % sasl)
+    p.quit()
+    for i, users in users_by_backend().items():
+        user = users[0]
+        p = Pop(proxy.port, host="127.0.0.10", source=CLIENT)
+        reply = scram_login(p, "SCRAM-SHA-256", user, PASSWORDS[user])
+        check(reply.startswith("+OK"), "SCRAM of %s through the proxy: %s"
+              % (user, reply))
+        status, data = p.multi("RETR 1")
+        check(("Subject: backend%d %s 0" % (i, user)).encode() in data,
+              "%s's message comes from backend%d" % (user, i))
+        p.quit()
+    # what goes to the backend: a ticket, not the password
+    relay = TcpRecorder(backends[0].port, target_host="127.0.0.11")
+    try:
+        via = proxy_through(ctx, "ticketing", relay)
+        ticket_key(ctx, via)
+        via.stop()
+        via.start()
+        user = users_by_backend()[0][0]
+        p = Pop(via.port, host="127.0.0.13", source=CLIENT)
+        p.ok("USER " + user)
+        reply = p.cmd("PASS " + PASSWORDS[user])
+        check(reply.startswith("+OK"), "USER/PASS with a ticket: %s" % reply)
+        p.quit()
+        passes = [l for sess in relay.sessions for l in sess
+                  if l.startswith("PASS ")]
+        eq(len(passes), 1, "one backend login")
+        ticket = passes[0][5:]
+        check(ticket.startswith("satchel-ticket:1:") and
+              PASSWORDS[user] not in ticket,
+              "the backend got a ticket, not the password: %r" % ticket)
+    finally:
+        relay.close()
+    b0 = backends[0]
+    host = "127.0.0.11"
+    # the same ticket again, from the trusted proxy: a replay
+    s, f, greeting = with_proxy_header(b0.port, host, "")
+    check(greeting.startswith("+OK"), "greeting: %r" % greeting)
+    ask(f, "USER " + user)
+    check(ask(f, "PASS " + ticket).startswith("-ERR"), "a replayed ticket")
+    s.close()
+    # a forged one, and another user's
+    forged = ticket[:-1] + ("0" if ticket[-1] != "0" else "1")
+    other = [u for u in users_by_backend()[0] if u != user] or \
+        [EXTRA_USER]
+    for name, t, why in ((user, forged, "a forged ticket"),
+                         (other[0], ticket, "another user's ticket")):
+        s, f, greeting = with_proxy_header(b0.port, host, "")
+        ask(f, "USER " + name)
+        check(ask(f, "PASS " + t).startswith("-ERR"), why)
+        s.close()
+    # a fresh, good ticket, from a client that is no trusted proxy
+    relay = TcpRecorder(backends[0].port, target_host="127.0.0.11")
+    try:
+        via2 = proxy_through(ctx, "ticketing2", relay)
+        ticket_key(ctx, via2)
+        via2.stop()
+        via2.start()
+        p = Pop(via2.port, host="127.0.0.13", source=CLIENT)
+        p.ok("USER " + user)
+        check(p.cmd("PASS " + PASSWORDS[user]).startswith("+OK"), "login")
+        p.quit()
+        ticket2 = [l for sess in relay.sessions for l in sess
+                   if l.startswith("PASS ")][0][5:]
+    finally:
+        relay.close()
+    direct = Pop(b0.port, host=host, source=CLIENT)
+    direct.ok("USER " + user)
+    check(direct.cmd("PASS " + ticket2).startswith("-ERR"),
+          "a ticket from a session without a trusted PROXY header")
+    direct.quit()
