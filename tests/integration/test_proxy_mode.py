@@ -14,6 +14,7 @@ import poplib
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from test_sasl import scram_login
@@ -405,6 +406,13 @@ def test_config_checks(ctx):
     """The loop guard and the other refusals at config time (exit 78)."""
     srv = ctx.server(name="checks", listen="127.0.0.10:{port}")
     own = srv.listen.format(port=srv.port)
+    short_key = os.path.join(srv.root, "short.key")
+    open_key = os.path.join(srv.root, "open.key")
+    for path, text, mode in ((short_key, "x" * 16, 0o600),
+                             (open_key, "x" * 64, 0o644)):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
     bad = [
         (["proxy=yes"], "needs proxy_backends"),
         (["proxy=yes", "proxy_backends=" + own], "proxy loop"),
@@ -413,6 +421,10 @@ def test_config_checks(ctx):
         (["proxy=yes", "proxy_backends=127.0.0.11:110", "apop=yes"],
          "APOP"),
         (["proxy_backends=backend.example:110"], "numeric"),
+        (["proxy_ticket_key=" + os.path.join(srv.root, "no-such-key")],
+         "cannot open the key file"),
+        (["proxy_ticket_key=" + short_key], "at least 32"),
+        (["proxy_ticket_key=" + open_key], "group or others"),
     ]
     for overrides, want in bad:
         args = ["serve", "-c", srv.conf_path, "--check"]
@@ -595,23 +607,78 @@ def test_tickets_proxy_any_mechanism(ctx):
         ask(f, "USER " + name)
         check(ask(f, "PASS " + t).startswith("-ERR"), why)
         s.close()
-    # a fresh, good ticket, from a client that is no trusted proxy
-    relay = TcpRecorder(backends[0].port, target_host="127.0.0.11")
+    # a fresh ticket (caught by a fake backend, so never used), sent by
+    # a client that is no trusted proxy: refused; then by the proxy: good
+    fake = TicketCatcher()
     try:
-        via2 = proxy_through(ctx, "ticketing2", relay)
+        via2 = proxy_through(ctx, "ticketing2", fake)
         ticket_key(ctx, via2)
         via2.stop()
         via2.start()
         p = Pop(via2.port, host="127.0.0.13", source=CLIENT)
         p.ok("USER " + user)
-        check(p.cmd("PASS " + PASSWORDS[user]).startswith("+OK"), "login")
+        check(p.cmd("PASS " + PASSWORDS[user]).startswith("-ERR"),
+              "the fake backend refuses")
         p.quit()
-        ticket2 = [l for sess in relay.sessions for l in sess
-                   if l.startswith("PASS ")][0][5:]
+        wait_for(lambda: fake.passes, 5, lambda: "the fake backend got a PASS: %r %s" % (fake.lines, via2.log_tail(5)))
+        fresh = fake.passes[0]
     finally:
-        relay.close()
+        fake.close()
     direct = Pop(b0.port, host=host, source=CLIENT)
     direct.ok("USER " + user)
-    check(direct.cmd("PASS " + ticket2).startswith("-ERR"),
+    check(direct.cmd("PASS " + fresh).startswith("-ERR"),
           "a ticket from a session without a trusted PROXY header")
     direct.quit()
+    s, f, greeting = with_proxy_header(b0.port, host, "")
+    ask(f, "USER " + user)
+    reply = ask(f, "PASS " + fresh)
+    check(reply.startswith("+OK"), "the same ticket from the proxy: %s"
+          % reply)
+    ask(f, "QUIT")
+    s.close()
+
+
+class TicketCatcher:
+    """A fake backend on 127.0.0.1: greets, takes the PROXY header and
+    USER, keeps what PASS sends and refuses it."""
+
+    def __init__(self):
+        self.passes = []
+        self.lines = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                f = c.makefile("rwb")
+                try:
+                    # the proxy's PROXY v2 header: 16 octets, then
+                    # the length they name
+                    head = f.read(16)
+                    f.read(int.from_bytes(head[14:16], "big"))
+                    f.write(b"+OK fake\r\n")
+                    f.flush()
+                    while True:
+                        line = f.readline()
+                        if not line:
+                            break
+                        self.lines.append(line)
+                        if line.startswith(b"PASS "):
+                            self.passes.append(line[5:].strip().decode())
+                            f.write(b"-ERR [AUTH] no\r\n")
+                        else:
+                            f.write(b"+OK\r\n")
+                        f.flush()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
