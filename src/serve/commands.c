@@ -13,6 +13,7 @@
 #include "serve/cmd_xtnd.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
+#include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "util/log.h"
 #include "util/strnum.h"
@@ -234,20 +235,32 @@ static enum cmd_outcome cmd_capa(struct session *s,
 	unsigned delay = before_login ? cfg->auth.login_delay : s->login_delay;
 	const char *user_suffix = before_login ? " USER" : "";
 
+	/* proxy mode before login: the backends' own capabilities only
+	 * where they all have them (session_proxy.h); after login the
+	 * backend answers CAPA itself */
+	bool (*offered)(const struct session *, const char *) =
+		session_proxy_capa_offered;
+
 	session_reply(s, "+OK capability list follows");
-	session_reply_line(s, "TOP");
+	if (offered(s, "TOP"))
+		session_reply_line(s, "TOP");
 	if (before_login && !s->secured && s->worker->tls != NULL &&
 	    !s->utf8)
 		session_reply_line(s, "STLS");
 	if (before_login && session_plaintext_allowed(s))
 		session_reply_line(s, "USER");
-	session_reply_line(s, "UIDL");
-	session_reply_line(s, "RESP-CODES");
+	if (offered(s, "UIDL"))
+		session_reply_line(s, "UIDL");
+	if (offered(s, "RESP-CODES"))
+		session_reply_line(s, "RESP-CODES");
 	session_reply_line(s, "AUTH-RESP-CODE");
 	cmd_auth_capa(s);
-	cmd_xtnd_capa(s);
-	cmd_sdps_capa(s);
-	session_reply_line(s, "PIPELINING");
+	if (offered(s, "XTND"))
+		cmd_xtnd_capa(s);
+	if (offered(s, "SDPS"))
+		cmd_sdps_capa(s);
+	if (offered(s, "PIPELINING"))
+		session_reply_line(s, "PIPELINING");
 	cmd_utf8_capa(s);
 	/* proxy mode: the backend's values, not ours (after login the
 	 * backend answers CAPA itself) */

@@ -19,6 +19,8 @@
 /* RFC 2449 4.: a response line is at most 512 octets with its CRLF; a
  * backend line longer than that during the login is refused. */
 #define PROXY_LINE_MAX 512
+/* how long a backend's learned CAPA is trusted (session_proxy.h) */
+#define PROXY_CAPA_TTL 60
 /* Proxy mode's loop guard: a session that already passed this many
  * satchel proxies (their PROXY TLV) is not proxied again; two allow a
  * proxy in front of proxies, a loop between two ends at the third. */

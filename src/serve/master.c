@@ -24,6 +24,7 @@
 #include "serve/faildelay.h"
 #include "serve/xmitrate.h"
 #include "serve/metrics.h"
+#include "serve/session_proxy.h"
 #include "serve/stdio.h"
 #include "serve/supervise.h"
 #include "store/delivery_stats.h"
@@ -31,6 +32,7 @@
 #include "util/log.h"
 #include "util/pidfile.h"
 #include "util/privdrop.h"
+#include "util/shmem.h"
 
 #define DEFAULT_CONFIG "/etc/satchel/satchel.conf"
 
@@ -321,10 +323,12 @@ int master_main(int argc, char **argv)
 	m.connlimit = connlimit_create(MAX_SLOTS);
 	m.faildelay = faildelay_create();
 	m.xmitrate = xmitrate_create();
+	m.proxy_capa = shmem_create(sizeof(*m.proxy_capa));
 	m.metrics = metrics_create(MAX_SLOTS);
 	m.deliveries = delivery_stats_create(MAX_SLOTS);
 	if (m.connlimit == NULL || m.faildelay == NULL || m.metrics == NULL ||
-	    m.xmitrate == NULL || m.deliveries == NULL) {
+	    m.xmitrate == NULL || m.deliveries == NULL ||
+	    m.proxy_capa == NULL) {
 		log_error("shared memory: %s", strerror(errno));
 		ret = EX_OSERR;
 		goto out;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "net/backendlist.h"
 #include "net/ioloop.h"
@@ -28,6 +30,7 @@ enum proxy_step {
 	STEP_HEADER,    /* the PROXY header is being written, in clear */
 	STEP_HANDSHAKE, /* proxy_tls: the TLS handshake after the header */
 	STEP_GREETING,  /* the greeting is awaited */
+	STEP_CAPA,      /* CAPA sent: this worker learns the backend's */
 	STEP_USER,      /* USER sent */
 	STEP_PASS,      /* PASS sent */
 	STEP_RELAY,     /* logged in: bytes go both ways */
@@ -50,7 +53,51 @@ struct session_proxy {
 	struct relay_buf up;     /* to the backend */
 	struct relay_buf down;   /* to the client */
 	bool client_eof, backend_eof, backend_shut;
+	bool capa_listing;       /* STEP_CAPA: past its +OK line */
+	unsigned capa;           /* STEP_CAPA: PROXY_CAPA_* seen so far */
 };
+
+/* The capabilities of the backends' that CAPA before login intersects
+ * (session_proxy.h): bit i is proxy_capa_names[i]. */
+static const char *const proxy_capa_names[] = {
+	"TOP", "UIDL", "PIPELINING", "RESP-CODES", "XTND", "SDPS",
+};
+#define PROXY_CAPA_COUNT (sizeof(proxy_capa_names) / sizeof(*proxy_capa_names))
+
+/* The index of the login's backend in proxy_backends, or -1 (a
+ * record's own proxy_host: not one that CAPA speaks for). */
+static int proxy_backend_index(const struct session_proxy *p)
+{
+	const struct backendlist *bl = &p->s->worker->cfg->proxy_backend_list;
+
+	if (p->backend < bl->addr || p->backend >= bl->addr + bl->count)
+		return -1;
+	return (int)(p->backend - bl->addr);
+}
+
+bool session_proxy_capa_offered(const struct session *s, const char *name)
+{
+	const struct worker *w = s->worker;
+	size_t bit;
+
+	if (!w->cfg->proxy)
+		return true;
+	for (bit = 0; bit < PROXY_CAPA_COUNT; bit++) {
+		if (strcmp(proxy_capa_names[bit], name) == 0)
+			break;
+	}
+	if (bit == PROXY_CAPA_COUNT)
+		return true;
+	for (size_t i = 0; w->proxy_capa != NULL &&
+			   i < w->cfg->proxy_backend_list.count; i++) {
+		if (__atomic_load_n(&w->proxy_capa->learned_at[i],
+				    __ATOMIC_RELAXED) != 0 &&
+		    !(__atomic_load_n(&w->proxy_capa->bits[i],
+				      __ATOMIC_RELAXED) & (1u << bit)))
+			return false;
+	}
+	return true;
+}
 
 static const char reply_unavailable[] =
 	"-ERR [SYS/TEMP] mail server unavailable, try again later";
@@ -259,6 +306,85 @@ static void proxy_login_ok(struct session_proxy *p, const char *line,
 	session_login_proxied(s, true, copy);
 }
 
+/* True when this worker should learn the login's backend's CAPA now. */
+static bool proxy_capa_due(const struct session_proxy *p)
+{
+	const struct worker *w = p->s->worker;
+	int i = proxy_backend_index(p);
+	int64_t at;
+
+	if (i < 0 || w->proxy_capa == NULL)
+		return false;
+	at = __atomic_load_n(&w->proxy_capa->learned_at[i], __ATOMIC_RELAXED);
+	return at == 0 || (int64_t)time(NULL) - at >= PROXY_CAPA_TTL;
+}
+
+/* One line of the backend's CAPA answer: the capability's first word.
+ * True at the terminating ".", where the answer is learned. */
+static bool proxy_capa_line(struct session_proxy *p, const char *line)
+{
+	struct worker *w = p->s->worker;
+	size_t len = strcspn(line, " ");
+	int i;
+
+	if (strcmp(line, ".") != 0) {
+		for (size_t bit = 0; bit < PROXY_CAPA_COUNT; bit++) {
+			if (strlen(proxy_capa_names[bit]) == len &&
+			    strncasecmp(line, proxy_capa_names[bit], len) == 0)
+				p->capa |= 1u << bit;
+		}
+		return false;
+	}
+	i = proxy_backend_index(p);
+	if (i >= 0 && w->proxy_capa != NULL) {
+		__atomic_store_n(&w->proxy_capa->bits[i], p->capa,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&w->proxy_capa->learned_at[i],
+				 (int64_t)time(NULL), __ATOMIC_RELEASE);
+	}
+	return true;
+}
+
+/* The backend's CAPA answer (STEP_CAPA): its +OK line, then capability
+ * lines up to "."; an -ERR (no CAPA: RFC 2449 predates some servers)
+ * is learned as none. Lines may come several in one read. Returns 1
+ * when the answer is whole, 0 for more, -1 for a line too long. */
+static int proxy_capa_take(struct session_proxy *p)
+{
+	char *start = p->line, *lf;
+
+	while ((lf = memchr(start, '\n', p->line_len -
+			    (size_t)(start - p->line))) != NULL) {
+		char *line = start;
+		bool done;
+
+		*lf = '\0';
+		if (lf > line && lf[-1] == '\r')
+			lf[-1] = '\0';
+		start = lf + 1;
+		if (!p->capa_listing) {
+			p->capa_listing = true;
+			p->capa = 0;
+			done = strncmp(line, "+OK", 3) != 0 &&
+			       proxy_capa_line(p, ".");
+		} else {
+			done = proxy_capa_line(p, line);
+		}
+		if (done) {
+			size_t rest = p->line_len - (size_t)(start - p->line);
+
+			memmove(p->line, start, rest);
+			p->line_len = rest;
+			p->line[rest] = '\0';
+			return 1;
+		}
+	}
+	memmove(p->line, start, p->line_len - (size_t)(start - p->line));
+	p->line_len -= (size_t)(start - p->line);
+	p->line[p->line_len] = '\0';
+	return p->line_len >= PROXY_LINE_MAX ? -1 : 0;
+}
+
 /* One complete backend reply line (CRLF stripped) during the login.
  * May destroy s. */
 static void proxy_login_line(struct session_proxy *p, char *line,
@@ -282,6 +408,17 @@ static void proxy_login_line(struct session_proxy *p, char *line,
 	}
 	switch (p->step) {
 	case STEP_GREETING:
+		if (proxy_capa_due(p)) {
+			if (relay_append(&p->up, "CAPA\r\n", 6) < 0) {
+				proxy_login_failed(p, "cannot send CAPA",
+						   reply_unavailable);
+				return;
+			}
+			p->step = STEP_CAPA;
+			break;
+		}
+		/* fall through */
+	case STEP_CAPA:
 		if (proxy_send_command(p, "USER", p->user) < 0) {
 			proxy_login_failed(p, "cannot send USER",
 					   reply_unavailable);
@@ -315,6 +452,27 @@ static void proxy_login_read(struct session_proxy *p)
 		char *lf;
 		ssize_t n;
 
+		if (p->step == STEP_CAPA) {
+			int r = proxy_capa_take(p);
+
+			if (r < 0) {
+				proxy_login_failed(p, "CAPA line too long",
+						   reply_unavailable);
+				return;
+			}
+			if (r > 0) {
+				if (p->line_len > 0) {
+					proxy_login_failed(p, "unexpected data",
+							   reply_unavailable);
+					return;
+				}
+				/* learned: on to USER */
+				proxy_login_line(p, (char[]){ "+OK" }, "", 0);
+				return;
+			}
+			room = PROXY_LINE_MAX - p->line_len;
+			goto read_more;
+		}
 		lf = memchr(p->line, '\n', p->line_len);
 		if (lf != NULL) {
 			size_t used = (size_t)(lf - p->line) + 1;
@@ -340,6 +498,7 @@ static void proxy_login_read(struct session_proxy *p)
 					   reply_unavailable);
 			return;
 		}
+read_more:
 		n = conn_read(&p->conn, p->line + p->line_len, room);
 		if (n == CONN_AGAIN) {
 			proxy_update_events(p);

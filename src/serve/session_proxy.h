@@ -17,6 +17,9 @@
 #define SATCHEL_SESSION_PROXY_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "net/backendlist.h"
 
 struct session;
 struct session_proxy;
@@ -35,6 +38,24 @@ int session_proxy_start(struct session *s, const char *user,
 void session_proxy_relay(struct session *s);
 /* True while s relays (its I/O belongs to session_proxy.c). */
 bool session_proxy_relaying(const struct session *s);
+
+/* CAPA before login in proxy mode lists a capability of the backends'
+ * (TOP, UIDL, PIPELINING, RESP-CODES, XTND, SDPS) only when every backend
+ * of proxy_backends whose CAPA this worker learned lists it: the
+ * intersection. Each backend's is learned with one CAPA before the USER
+ * of a login, at the first login and again after PROXY_CAPA_TTL; a
+ * backend not asked yet counts as listing everything. True outside
+ * proxy mode. name is the capability's first word. */
+bool session_proxy_capa_offered(const struct session *s, const char *name);
+
+/* What the backends of proxy_backends said to CAPA, in shared memory
+ * (made by the master, so every worker answers CAPA alike). Each entry
+ * is written whole by one worker at a time at most; a torn read costs
+ * one wrong CAPA line until the next learning. */
+struct proxy_capa_table {
+	int64_t learned_at[BACKENDLIST_MAX]; /* time(); 0: not yet */
+	uint32_t bits[BACKENDLIST_MAX];      /* of proxy_capa_names */
+};
 /* The client socket's events while relaying. May destroy s. */
 void session_proxy_client_io(struct session *s, unsigned ready);
 /* Closes the backend link (nothing is said to the backend: without a

@@ -198,6 +198,7 @@ static int run_worker(struct master *m, struct generation *g,
 		.listeners = g->listeners, .nlisteners = g->nlisteners,
 		.connlimit = m->connlimit, .faildelay = m->faildelay,
 		.xmitrate = m->xmitrate,
+		.proxy_capa = m->proxy_capa,
 		.metrics = m->metrics,
 	};
 

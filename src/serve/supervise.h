@@ -82,6 +82,7 @@ struct master {
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	struct xmitrate *xmitrate;
+	struct proxy_capa_table *proxy_capa; /* proxy mode's CAPA learning */
 	struct metrics *metrics;    /* the workers' counters */
 	struct delivery_stats *deliveries; /* the LMTP workers' */
 	/* the metrics endpoint (supervise_metrics.c) on a loop the

@@ -660,6 +660,7 @@ int worker_run(const struct worker_setup *setup)
 	w->connlimit = setup->connlimit;
 	w->faildelay = setup->faildelay;
 	w->xmitrate = setup->xmitrate;
+	w->proxy_capa = setup->proxy_capa;
 	w->metrics = setup->metrics;
 	maildrop_cache_set_budget(cfg->maildrop_cache_size);
 	{

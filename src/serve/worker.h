@@ -77,6 +77,9 @@ struct worker {
 	struct worker_stdio *stdio; /* --stdio: its one session, else NULL */
 	struct netmatch proxy_trusted;   /* peers that send a PROXY header */
 	struct proxy_wait *proxy_waits;  /* connections waiting for one */
+	/* shared: what each of proxy_backends said to CAPA (session_proxy.h);
+	 * NULL: not learned (--stdio) */
+	struct proxy_capa_table *proxy_capa;
 	char hostname[256];
 };
 
@@ -93,6 +96,7 @@ struct worker_setup {
 	struct connlimit *connlimit;
 	struct faildelay *faildelay;
 	struct xmitrate *xmitrate;
+	struct proxy_capa_table *proxy_capa;
 	struct metrics *metrics;   /* NULL: none kept (--stdio) */
 	/* satchel serve --stdio: no listeners; one session reading fd 0
 	 * and writing fd 1 (a distinct fd 1 must be blocking, see

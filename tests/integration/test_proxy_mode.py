@@ -639,10 +639,13 @@ def test_tickets_proxy_any_mechanism(ctx):
 
 
 class TicketCatcher:
-    """A fake backend on 127.0.0.1: greets, takes the PROXY header and
-    USER, keeps what PASS sends and refuses it."""
+    """A fake backend on 127.0.0.1: greets, takes the PROXY header,
+    answers CAPA with capa, USER with +OK, keeps what PASS sends and
+    refuses it."""
 
-    def __init__(self):
+    def __init__(self, capa=("UIDL", "TOP", "PIPELINING")):
+        self.capa = capa
+        self.capas = 0
         self.passes = []
         self.lines = []
         self.sock = socket.socket()
@@ -671,7 +674,12 @@ class TicketCatcher:
                         if not line:
                             break
                         self.lines.append(line)
-                        if line.startswith(b"PASS "):
+                        if line.strip() == b"CAPA":
+                            self.capas += 1
+                            f.write(b"+OK\r\n" + b"".join(
+                                c.encode() + b"\r\n" for c in self.capa) +
+                                b".\r\n")
+                        elif line.startswith(b"PASS "):
                             self.passes.append(line[5:].strip().decode())
                             f.write(b"-ERR [AUTH] no\r\n")
                         else:
@@ -682,3 +690,42 @@ class TicketCatcher:
 
     def close(self):
         self.sock.close()
+
+
+def capa_of(srv, host):
+    p = Pop(srv.port, host=host, source=CLIENT)
+    status, data = p.multi("CAPA")
+    p.quit()
+    return data.decode().split("\r\n")
+
+
+def test_capa_is_the_intersection(ctx):
+    """CAPA before login lists TOP, UIDL, PIPELINING, ... only where the
+    backends have them: a backend without TOP and PIPELINING (a fake one)
+    is asked CAPA at the first login, and from then on every worker's
+    CAPA leaves both out; the other capabilities stay."""
+    fake = TicketCatcher(capa=("UIDL", "USER", "RESP-CODES"))
+    try:
+        srv = proxy_through(ctx, "intersecting", fake)
+        before = capa_of(srv, "127.0.0.13")
+        check("TOP" in before and "PIPELINING" in before,
+              "before any login, the proxy's own: %r" % before)
+        p = Pop(srv.port, host="127.0.0.13", source=CLIENT)
+        p.ok("USER alice")
+        check(p.cmd("PASS " + PASSWORDS["alice"]).startswith("-ERR"),
+              "the fake backend refuses the login")
+        p.quit()
+        eq(fake.capas, 1, "the backend was asked CAPA once")
+        for _ in range(4):  # both workers answer alike
+            after = capa_of(srv, "127.0.0.13")
+            check("TOP" not in after and "PIPELINING" not in after,
+                  "TOP and PIPELINING left out: %r" % after)
+            check("UIDL" in after and "RESP-CODES" in after and
+                  "USER" in after, "the rest stays: %r" % after)
+        p = Pop(srv.port, host="127.0.0.13", source=CLIENT)
+        p.ok("USER alice")
+        p.cmd("PASS " + PASSWORDS["alice"])
+        p.quit()
+        eq(fake.capas, 1, "a second login does not ask again")
+    finally:
+        fake.close()
