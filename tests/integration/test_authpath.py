@@ -58,7 +58,7 @@ def timed_plain(ctx, user, pw):
 def test_timing(ctx):
     """AUTH PLAIN: unknown user vs known user with a wrong password."""
     unknown, wrong = [], []
-    for i in range(15):  # interleaved, the order alternating
+    for i in range(25):  # interleaved, the order alternating
         pair = [("nosuchuser%d" % i, unknown, "unknown user"),
                 ("slowpoke", wrong, "wrong password")]
         for user, times, what in (pair if i % 2 == 0 else pair[::-1]):
