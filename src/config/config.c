@@ -126,7 +126,7 @@ static const struct config_key config_keys[] = {
 	/* RFC 6856 (serve/cmd_utf8.h) */
 	SPECIAL("utf8", KEY_BOOL, utf8, "yes"),
 	/* send: as stored, what every client got before RFC 6856 */
-	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "send"),
+	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "wrap"),
 	CHOICE("lang_default", lang_default, lang_names, "en"),
 	/* what old clients need (store/msgconv.h), off unless asked for;
 	 * a user's client_workarounds= field replaces it */

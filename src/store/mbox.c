@@ -471,6 +471,10 @@ static int mbox_open(const struct maildrop_settings *set,
 	if (ret != MAILDROP_OK)
 		goto out_fail;
 	mbox_load_index(mb);
+	/* not recorded: the mbox sidecar keeps only retrieval times, and a
+	 * rewrite by another MUA may change a message under its UIDL */
+	if (set->scan_utf8)
+		(void)maildrop_utf8_scan(&mb->drop);
 out_empty:
 	*drop_r = &mb->drop;
 	return MAILDROP_OK;

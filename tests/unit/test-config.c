@@ -177,12 +177,14 @@ static void test_utf8_keys(void)
 	struct config cfg;
 
 	config_defaults(&cfg);
-	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_SEND &&
+	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_WRAP &&
 	      cfg.lang_default == LANG_EN, "RFC 6856 defaults");
 	CHECK(override_ok(&cfg, "utf8_legacy=reject") &&
 	      cfg.utf8_legacy == UTF8_LEGACY_REJECT, "utf8_legacy reject");
 	CHECK(override_ok(&cfg, "utf8_legacy=wrap") &&
 	      cfg.utf8_legacy == UTF8_LEGACY_WRAP, "utf8_legacy wrap");
+	CHECK(override_ok(&cfg, "utf8_legacy=send") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_SEND, "utf8_legacy send");
 	CHECK(!override_ok(&cfg, "utf8_legacy=drop"), "an unknown mode");
 	CHECK(override_ok(&cfg, "lang_default=i-default") &&
 	      cfg.lang_default == LANG_I_DEFAULT &&
