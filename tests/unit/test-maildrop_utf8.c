@@ -1,6 +1,5 @@
 /* test-maildrop_utf8.c: which messages need UTF-8 mode, found once and
  * kept in the Maildir's index (maildrop_settings.scan_utf8). */
-#define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +76,65 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* mbox: the same answers in its sidecar index, keyed by UIDL */
+static void test_mbox(void)
+{
+	struct maildrop_settings set = {
+		.kind = MAILDROP_MBOX, .lock_stale_secs = 300,
+		.scan_utf8 = true,
+	};
+	struct maildrop *drop = NULL;
+	const char *error = NULL;
+	char mbox[600], sidecar[640], *text;
+
+	snprintf(mbox, sizeof(mbox), "%s/inbox", root);
+	snprintf(sidecar, sizeof(sidecar), "%s.satchel-index", mbox);
+	set.path = mbox;
+	{
+		char all[512];
+
+		snprintf(all, sizeof(all),
+			 "From a@example.org Thu Jan  1 00:00:00 2026\n%s\n"
+			 "From a@example.org Thu Jan  1 00:00:00 2026\n%s",
+			 ascii_msg, utf8_msg);
+		spit(mbox, all);
+	}
+	CHECK(maildrop_open(&set, &drop, &error) == MAILDROP_OK &&
+		      maildrop_msg(drop, 0)->utf8 == MAILDROP_UTF8_NO &&
+		      maildrop_msg(drop, 1)->utf8 == MAILDROP_UTF8_YES,
+	      "mbox: the answers");
+	maildrop_close(&drop);
+	text = slurp(sidecar);
+	CHECK(text != NULL && strstr(text, " a\n") != NULL,
+	      "mbox: recorded at open");
+	if (text != NULL) {
+		/* the YES entry's utf8 field (the last line that does not
+		 * end in " a"): a surrogate size no scan gives */
+		static char out[65536];
+		char *line = strchr(text, '\n'), *o = out;
+
+		while (line != NULL && line[1] != '\0') {
+			char *start = line + 1, *lf = strchr(start, '\n');
+			char *sp = lf != NULL ? memrchr(start, ' ', (size_t)(lf - start)) : NULL;
+
+			if (sp != NULL && strncmp(sp, " a\n", 3) != 0 &&
+			    strncmp(start, "listing", 7) != 0) {
+				memcpy(o, text, (size_t)(sp - text));
+				o += sp - text;
+				o += sprintf(o, " 99");
+				strcpy(o, lf);
+				spit(sidecar, out);
+				break;
+			}
+			line = lf;
+		}
+	}
+	CHECK(maildrop_open(&set, &drop, &error) == MAILDROP_OK &&
+		      maildrop_msg(drop, 1)->wrap_size == 99,
+	      "mbox: a warm open takes them from the sidecar");
+	maildrop_close(&drop);
 }
 
 int main(void)
@@ -157,6 +215,7 @@ int main(void)
 		      strstr(text, "1700000001.a 56  0 n a\n"),
 	      "an index write keeps them");
 
+	test_mbox();
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_done();
 }
