@@ -8,10 +8,13 @@ oversized sendauth length, Kerberos IV's version, another user's ticket
 (USER must name the ticket's user)."""
 
 import os
+import select
 import socket
 import struct
+import threading
 
-from harness import IO_TIMEOUT, Skip, check, eq, make_msgs, wait_for
+from harness import (IO_TIMEOUT, Skip, check, eq, free_port, make_msgs,
+                     wait_for)
 from test_clients import check_fetchmail_ok, same_modulo_crlf
 from test_gssapi import setup
 
@@ -24,23 +27,14 @@ HELLO = (struct.pack(">I", 19) + b"KRB5_SENDAUTH_V1.0\0" +
 # named "kpop" (on a numeric port it finds no authenticator after USER),
 # and Debian's /etc/services has no kpop entry any more. So fetchmail
 # runs in a private mount namespace (unshare -m) in which /etc/services
-# is a copy with "kpop 1109/tcp" bound over it (the system's file is not
-# touched), and the KPOP listener of these tests is 127.0.0.1:1109,
-# which no other suite uses; a test skips when something else holds it.
-KPOP_PORT = 1109
+# is a copy naming the test's port "kpop" bound over it (the system's
+# file is not touched).
 
 
 def kpop_setup(ctx):
-    probe = socket.socket()
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        probe.bind(("127.0.0.1", KPOP_PORT))
-    except OSError as e:
-        raise Skip("127.0.0.1:%d is in use (%s)" % (KPOP_PORT, e))
-    finally:
-        probe.close()
-    kdc, srv, env = setup(ctx, config={"kpop_listen": "127.0.0.1:%d" % KPOP_PORT})
-    return kdc, srv, env, KPOP_PORT
+    port = free_port()
+    kdc, srv, env = setup(ctx, config={"kpop_listen": "127.0.0.1:%d" % port})
+    return kdc, srv, env, port
 
 
 def fetchmail_kpop(ctx, env, port, user="alice", tag="kp"):
@@ -68,7 +62,7 @@ def fetchmail_kpop(ctx, env, port, user="alice", tag="kp"):
     os.chmod(rc, 0o600)
     services = os.path.join(home, "services")
     with open("/etc/services") as src, open(services, "w") as f:
-        f.write(src.read() + "\nkpop 1109/tcp\n")
+        f.write(src.read() + "\nkpop %d/tcp\n" % port)
     if not shutil.which("unshare") or subprocess.run(
             ["unshare", "-m", "true"], capture_output=True).returncode != 0:
         raise Skip("no private mount namespace (unshare -m) for fetchmail's "
@@ -176,5 +170,76 @@ def test_kpop_refusals(ctx):
         p = srv.login("alice")
         eq(p.stat()[0], 1, "a normal login still works")
         p.quit()
+    finally:
+        kdc.stop()
+
+
+class Recorder:
+    """A relay from a port of its own to the KPOP listener that keeps
+    what the client sent (its sendauth messages)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.port = free_port()
+        self.sent = b""
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(1)
+        self.sock.settimeout(30)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        u = socket.create_connection(("127.0.0.1", self.target), IO_TIMEOUT)
+        try:
+            while True:
+                r, _, _ = select.select([c, u], [], [], 30)
+                if not r:
+                    return
+                for a in r:
+                    data = a.recv(65536)
+                    if not data:
+                        return
+                    if a is c:
+                        self.sent += data
+                    (u if a is c else c).sendall(data)
+        finally:
+            c.close()
+            u.close()
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(10)
+
+
+def test_replayed_ap_req_refused(ctx):
+    """The AP_REQ of a finished KPOP login, sent again on a new
+    connection, is refused by the replay cache: an eavesdropper cannot
+    log in with it."""
+    kdc, srv, env, port = kpop_setup(ctx)
+    try:
+        rec = Recorder(port)
+        r, _ = fetchmail_kpop(ctx, env, rec.port, tag="rec")
+        rec.close()
+        check_fetchmail_ok(r, "fetchmail through the recorder")
+        sent = rec.sent
+        check(sent.startswith(HELLO), "the recorded hello")
+        n = struct.unpack(">I", sent[len(HELLO):len(HELLO) + 4])[0]
+        ap_req = sent[len(HELLO):len(HELLO) + 4 + n]
+        eq(len(ap_req), 4 + n, "the recorded AP_REQ")
+        s = raw(port)
+        s.sendall(HELLO)
+        eq(read_exact(s, 1), b"\x00", "versions accepted")
+        s.sendall(ap_req)
+        n = struct.unpack(">I", read_exact(s, 4))[0]
+        check(n > 0, "the replayed AP_REQ gets a KRB_ERROR, not the greeting")
+        check(closed(s), "closed after the replay")
+        wait_for(lambda: "replay" in srv.log_text().lower(), 10,
+                 "the library's replay cache named as the reason")
     finally:
         kdc.stop()
