@@ -12,9 +12,11 @@
 #include "serve/worker.h"
 #include "util/log.h"
 
-/* Both version strings, then the AP_REQ with its length field. */
-#define KPOP_BUF_MAX (2 * (SENDAUTH_LEN_OCTETS + SENDAUTH_VERSION_MAX) + \
-		      SENDAUTH_LEN_OCTETS + SENDAUTH_AP_REQ_MAX)
+/* Both version strings and the AP_REQ's length field at first; grown to
+ * the AP_REQ's announced length (at most SENDAUTH_AP_REQ_MAX) once it
+ * is known, so a connection that has sent nothing holds 140 octets. */
+#define KPOP_BUF_FIRST (2 * (SENDAUTH_LEN_OCTETS + SENDAUTH_VERSION_MAX) + \
+			SENDAUTH_LEN_OCTETS)
 
 enum kpop_stage {
 	KPOP_VERSIONS,   /* reading the two version strings */
@@ -27,8 +29,8 @@ enum kpop_stage {
 
 struct session_kpop {
 	enum kpop_stage stage;
-	size_t len;
-	unsigned char *buf;          /* KPOP_BUF_MAX, freed once verified */
+	size_t len, size;
+	unsigned char *buf;          /* size octets, freed once verified */
 };
 
 /* One request buffer for the worker (one thread, sent at once). */
@@ -45,11 +47,12 @@ void session_kpop_begin(struct session *s)
 {
 	s->kpop = calloc(1, sizeof(*s->kpop));
 	if (s->kpop != NULL)
-		s->kpop->buf = malloc(KPOP_BUF_MAX);
+		s->kpop->buf = malloc(KPOP_BUF_FIRST);
 	if (s->kpop == NULL || s->kpop->buf == NULL) {
 		session_kpop_fail(s, "out of memory");
 		return;
 	}
+	s->kpop->size = KPOP_BUF_FIRST;
 	s->kpop->stage = KPOP_VERSIONS;
 	{
 		size_t bit = 0;
@@ -93,6 +96,32 @@ static void session_kpop_verify(struct session *s, const unsigned char *ap_req,
 	s->waiting = true;
 }
 
+/* Room for the whole AP_REQ once its length field is in (the parser
+ * has refused one above SENDAUTH_AP_REQ_MAX). false when out of memory
+ * (the session closes). */
+static bool session_kpop_grow(struct session *s)
+{
+	struct session_kpop *k = s->kpop;
+	size_t need;
+	unsigned char *p;
+
+	if (k->len < SENDAUTH_LEN_OCTETS)
+		return true;
+	need = SENDAUTH_LEN_OCTETS + ((size_t)k->buf[0] << 24 |
+				      (size_t)k->buf[1] << 16 |
+				      (size_t)k->buf[2] << 8 | k->buf[3]);
+	if (need <= k->size)
+		return true;
+	p = realloc(k->buf, need);
+	if (p == NULL) {
+		session_kpop_fail(s, "out of memory");
+		return false;
+	}
+	k->buf = p;
+	k->size = need;
+	return true;
+}
+
 /* Parses what is buffered; false when the session is to close. */
 static bool session_kpop_parse(struct session *s)
 {
@@ -130,7 +159,7 @@ static bool session_kpop_parse(struct session *s)
 	switch (sendauth_parse_message(k->buf, k->len, SENDAUTH_AP_REQ_MAX,
 				       &msg, &msg_len, &used, &error)) {
 	case SENDAUTH_MORE:
-		return true;
+		return session_kpop_grow(s);
 	case SENDAUTH_BAD:
 		session_kpop_fail(s, error);
 		return false;
@@ -151,8 +180,14 @@ void session_kpop_read(struct session *s)
 	struct session_kpop *k = s->kpop;
 
 	while (session_kpop_reading(s) && !s->closing && !s->waiting) {
-		ssize_t n = conn_read(&s->conn, k->buf + k->len,
-				      KPOP_BUF_MAX - k->len);
+		ssize_t n;
+
+		if (k->len == k->size) {
+			/* the parsers refuse more first; never spin on it */
+			session_kpop_fail(s, "sendauth input too long");
+			return;
+		}
+		n = conn_read(&s->conn, k->buf + k->len, k->size - k->len);
 
 		if (n == CONN_AGAIN)
 			return;
@@ -167,11 +202,6 @@ void session_kpop_read(struct session *s)
 		s->last_activity_ms = ioloop_now_ms(s->worker->loop);
 		if (!session_kpop_parse(s))
 			return;
-		if (session_kpop_reading(s) && k->len == KPOP_BUF_MAX) {
-			/* cannot happen: the parsers refuse longer first */
-			session_kpop_fail(s, "sendauth input too long");
-			return;
-		}
 	}
 }
 
