@@ -117,11 +117,14 @@ static void store_job_utf8(struct store_job *j)
 {
 	unsigned n = maildrop_count(j->drop);
 
+	uint64_t *sizes = NULL;
+	bool *flags = NULL;
+
 	if (j->wrap)
-		j->wrap_size = calloc(n + 1, sizeof(*j->wrap_size));
+		sizes = j->wrap_size = calloc(n + 1, sizeof(*sizes));
 	else
-		j->needs_utf8 = calloc(n + 1, sizeof(*j->needs_utf8));
-	if (j->wrap_size == NULL && j->needs_utf8 == NULL) {
+		flags = j->needs_utf8 = calloc(n + 1, sizeof(*flags));
+	if (sizes == NULL && flags == NULL) {
 		maildrop_close(&j->drop);
 		j->ret = MAILDROP_TEMP;
 		j->error = "out of memory";
@@ -132,10 +135,10 @@ static void store_job_utf8(struct store_job *j)
 
 		if (m->utf8 != MAILDROP_UTF8_YES)
 			continue;
-		if (j->wrap)
-			j->wrap_size[i] = m->wrap_size;
+		if (sizes != NULL)
+			sizes[i] = m->wrap_size;
 		else
-			j->needs_utf8[i] = true;
+			flags[i] = true;
 	}
 }
 
