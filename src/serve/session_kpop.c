@@ -33,7 +33,9 @@ struct session_kpop {
 	unsigned char *buf;          /* size octets, freed once verified */
 };
 
-/* One request buffer for the worker (one thread, sent at once). */
+/* Module-global: one request buffer for the worker (it has one thread
+ * and each request is sent whole before the next is built); too big
+ * for the stack. */
 static struct auth_sasl_request session_kpop_req;
 
 static void session_kpop_fail(struct session *s, const char *why)
@@ -90,9 +92,13 @@ static void session_kpop_verify(struct session *s, const unsigned char *ap_req,
 	req->data_len = (uint32_t)len;
 	s->kpop->stage = KPOP_VERIFYING;
 	if (worker_auth_send_sasl(s->worker, s, req) < 0) {
+		explicit_bzero(req->data, len);
 		session_kpop_fail(s, "the auth process cannot be reached");
 		return;
 	}
+	/* the ticket's authenticator is not kept in the worker */
+	explicit_bzero(req->data, len);
+	explicit_bzero(s->kpop->buf, s->kpop->len);
 	s->waiting = true;
 }
 
