@@ -23,7 +23,16 @@
  * sent on "*", bad client base64 and when the session ends mid-exchange.
  * Server data that comes with success (SCRAM's v=) is sent as one more
  * AUTH_CONTINUE; the client's empty answer then gets the result (RFC 5034
- * 4.: POP3 has no "additional data with success"). */
+ * 4.: POP3 has no "additional data with success").
+ *
+ * KPOP (a kpop_listen connection, serve/session_kpop.c) runs as the
+ * internal mechanism "KPOP" (never one a client can name): SASL_START's
+ * data is the sendauth AP_REQ; AUTH_CONTINUE answers with data[0]
+ * AUTH_KPOP_AP_REP and the AP_REP after it (nothing after it when the
+ * client did not ask for mutual authentication), or AUTH_KPOP_KRB_ERROR
+ * and a KRB_ERROR for the client (the exchange then only fails). At PASS
+ * the worker sends SASL_CONTINUE with the USER name as data: the final
+ * result, AUTH_OK only when the ticket's client principal is that user. */
 #ifndef SATCHEL_AUTH_PROTO_H
 #define SATCHEL_AUTH_PROTO_H
 
@@ -81,6 +90,8 @@ struct auth_request {
  * hundred). */
 #define AUTH_SASL_OUT_MAX 8192
 #define AUTH_MECH_MAX 32
+#define AUTH_KPOP_AP_REP 0
+#define AUTH_KPOP_KRB_ERROR 1
 #define AUTH_CB_MAX 64
 
 /* The type of the second channel binding of a SASL START. */

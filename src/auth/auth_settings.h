@@ -71,6 +71,9 @@ struct auth_settings {
 	char gssapi_service[64];              /* "pop" (RFC 5034 4.) */
 	char gssapi_hostname[256];            /* "" = gethostname() */
 	char gssapi_realm[256];               /* "" = krb5.conf default */
+	/* kpop_listen is set: the KPOP exchange (sasl_kpop.c) with the
+	 * same keytab, service, host name and realm */
+	bool kpop;
 	/* OAUTHBEARER / XOAUTH2: JWTs checked against a public key (jwt.h);
 	 * offered only with a readable key */
 	char oauth_public_key[AUTH_SETTING_STR];

@@ -183,7 +183,11 @@ static enum sasl_result sasl_start(struct sasl_server *ss, uint32_t slot,
 	memcpy(mech_name, req->mech, sizeof(mech_name));
 	mech_name[sizeof(mech_name) - 1] = '\0';
 	mech = sasl_mech_find(mech_name, &bit);
-	if (mech == NULL || !(ss->set->sasl_mech_mask & (1u << bit)) ||
+	/* KPOP is no mechanism of sasl_mechanisms: kpop_listen enables it
+	 * (and only a KPOP listener's stage asks for it) */
+	if (mech == NULL ||
+	    ((mech->flags & SASL_MECH_INTERNAL) ? !ss->set->kpop :
+	     !(ss->set->sasl_mech_mask & (1u << bit))) ||
 	    !sasl_mech_configured(mech, ss->set, true)) {
 		*why_r = "mechanism not enabled";
 		return SASL_RESULT_FAILED;
@@ -265,6 +269,8 @@ static enum sasl_result sasl_step(struct sasl_exchange *ex,
 		return sasl_scram_step(ex, in, in_len, o);
 	case SASL_BACKEND_OAUTH:
 		return sasl_bearer_step(ex, in, in_len, o);
+	case SASL_BACKEND_KPOP:
+		return sasl_kpop_step(ex, in, in_len, o);
 	case SASL_BACKEND_GSASL:
 		break;
 	}
@@ -339,6 +345,10 @@ static enum sasl_result sasl_db_pending(struct sasl_server *ss,
 		sasl_drop(ss, ex->slot, ex->id);
 		return SASL_RESULT_DB_PENDING;
 	}
+	/* KPOP's second step (the USER name) only compares and looks up:
+	 * it can run again */
+	if (ex->mech->backend == SASL_BACKEND_KPOP && ex->login_state == 1)
+		return SASL_RESULT_DB_PENDING;
 	if (ex->mech->backend == SASL_BACKEND_SCRAM && scram_first &&
 	    ex->scram != NULL) {
 		scram_server_clear(ex->scram);

@@ -33,7 +33,9 @@ struct sasl_exchange {
 	bool oauth_error_sent;        /* waiting for the dummy response */
 	const char *oauth_why;        /* why the token was refused */
 	char user[AUTH_USER_MAX];     /* PLAIN, LOGIN, OAuth: for logs */
-	unsigned login_state;         /* LOGIN: 0, 1 name asked, 2 password */
+	unsigned login_state;         /* LOGIN: 0, 1 name asked, 2 password;
+					 KPOP: 0, 1 verified, 2 refused */
+	const char *kpop_why;         /* KPOP: why the AP_REQ was refused */
 	char peer_cn[AUTH_USER_MAX];
 	/* START's channel bindings: RFC 9266 tls-exporter and RFC 5929
 	 * tls-server-end-point, either may be empty */
@@ -96,6 +98,11 @@ enum sasl_result sasl_gsasl_step(struct sasl_exchange *ex,
 				 struct sasl_outcome *o);
 /* The name the client claimed so far in a gsasl exchange, or NULL. */
 const char *sasl_gsasl_user(const struct sasl_exchange *ex);
+
+/* sasl_kpop.c: KPOP's two steps (auth_proto.h, "KPOP"). */
+enum sasl_result sasl_kpop_step(struct sasl_exchange *ex,
+				const unsigned char *in, size_t in_len,
+				struct sasl_outcome *o);
 
 /* sasl_bearer.c: one OAUTHBEARER or XOAUTH2 step. */
 enum sasl_result sasl_bearer_step(struct sasl_exchange *ex,

@@ -220,7 +220,9 @@ void sasl_gsasl_setup(struct sasl_server *ss)
 	const struct sasl_mech *m = sasl_mech_find("GSSAPI", &bit);
 
 	gsasl_callback_set(ss->ctx, sasl_gsasl_callback);
-	if (m != NULL && (ss->set->sasl_mech_mask & (1u << bit)) &&
-	    sasl_mech_configured(m, ss->set, true))
+	/* KPOP (sasl_kpop.c) takes the same host name and realm */
+	if ((m != NULL && (ss->set->sasl_mech_mask & (1u << bit)) &&
+	     sasl_mech_configured(m, ss->set, true)) ||
+	    (ss->set->kpop && ss->set->gssapi_keytab[0] != '\0'))
 		sasl_gsasl_gssapi_setup(ss);
 }

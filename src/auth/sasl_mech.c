@@ -25,6 +25,10 @@ static const struct sasl_mech sasl_mechs[] = {
 	  SASL_BACKEND_OAUTH },
 	{ "PLAIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_SIMPLE },
 	{ "LOGIN", SASL_MECH_PLAINTEXT, SASL_BACKEND_SIMPLE },
+	/* KPOP's sendauth AP_REQ (net/sendauth.h), last: its bit is past
+	 * every real mechanism's */
+	{ "KPOP", SASL_MECH_NEEDS_KEYTAB | SASL_MECH_INTERNAL,
+	  SASL_BACKEND_KPOP },
 };
 
 #define SASL_MECH_N (sizeof(sasl_mechs) / sizeof(sasl_mechs[0]))
@@ -83,7 +87,8 @@ int sasl_mech_parse_list(const char *list, unsigned *mask_r,
 			continue;
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)len, p);
-		if (len >= sizeof(name) || sasl_mech_find(name, &i) == NULL) {
+		if (len >= sizeof(name) || sasl_mech_find(name, &i) == NULL ||
+		    (sasl_mechs[i].flags & SASL_MECH_INTERNAL)) {
 			snprintf(bad, sizeof(bad), "%s", name);
 			*bad_r = bad;
 			return -1;

@@ -21,6 +21,10 @@ enum sasl_mech_flag {
 	/* offered only with a readable oauth_public_key; the bearer token
 	 * is a secret on the wire, so these are SASL_MECH_PLAINTEXT too */
 	SASL_MECH_NEEDS_TOKEN_KEY = 0x20,
+	/* not a SASL mechanism a client can name: the exchange a KPOP
+	 * listener runs (serve/session_kpop.c) through the same path;
+	 * never in sasl_mechanisms, CAPA or AUTH */
+	SASL_MECH_INTERNAL = 0x40,
 };
 
 /* Who runs the server side in the auth process: the password mechanisms
@@ -35,6 +39,7 @@ enum sasl_backend {
 	SASL_BACKEND_OAUTH,
 	SASL_BACKEND_SIMPLE,
 	SASL_BACKEND_SCRAM,
+	SASL_BACKEND_KPOP,     /* sasl_kpop.c: krb5_rd_req on the keytab */
 };
 
 struct auth_settings;

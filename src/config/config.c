@@ -92,6 +92,7 @@ static const char *const lang_names[] = {
 static const struct config_key config_keys[] = {
 	SPECIAL("listen", KEY_LISTEN, listen, "127.0.0.1:110,[::1]:110"),
 	SPECIAL("listen_tls", KEY_LISTEN, listen_tls, ""),
+	SPECIAL("kpop_listen", KEY_LISTEN, kpop_listen, ""),
 	STR("tls_cert", tls.cert, ""),
 	STR("tls_key", tls.key, ""),
 	STR("tls_min_version", tls.min_version, "TLSv1.2"),
@@ -127,7 +128,7 @@ static const struct config_key config_keys[] = {
 	/* RFC 6856 (serve/cmd_utf8.h) */
 	SPECIAL("utf8", KEY_BOOL, utf8, "yes"),
 	/* send: as stored, what every client got before RFC 6856 */
-	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "send"),
+	CHOICE("utf8_legacy", utf8_legacy, utf8_legacy_names, "wrap"),
 	CHOICE("lang_default", lang_default, lang_names, "en"),
 	/* what old clients need (store/msgconv.h), off unless asked for;
 	 * a user's client_workarounds= field replaces it */
@@ -906,7 +907,7 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 
 	/* a delivery-only node (LMTP, no POP3) is a valid setup */
 	if (cfg->listen[0] == '\0' && cfg->listen_tls[0] == '\0' &&
-	    cfg->lmtp_listen[0] == '\0') {
+	    cfg->kpop_listen[0] == '\0' && cfg->lmtp_listen[0] == '\0') {
 		snprintf(err, errsize, "no listen address configured");
 		return -1;
 	}
@@ -916,6 +917,16 @@ int config_finish(struct config *cfg, char *err, size_t errsize)
 			 "TLSv1.3");
 		return -1;
 	}
+	if (cfg->kpop_listen[0] != '\0' && cfg->auth.gssapi_keytab[0] == '\0') {
+		snprintf(err, errsize, "kpop_listen needs gssapi_keytab");
+		return -1;
+	}
+	if (cfg->kpop_listen[0] != '\0' && cfg->proxy_backends[0] != '\0') {
+		snprintf(err, errsize, "kpop_listen and proxy mode "
+			 "(proxy_backends) do not go together");
+		return -1;
+	}
+	cfg->auth.kpop = cfg->kpop_listen[0] != '\0';
 	if (cfg->listen_tls[0] != '\0' && cfg->tls.cert[0] == '\0') {
 		snprintf(err, errsize, "listen_tls needs tls_cert and tls_key");
 		return -1;

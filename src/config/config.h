@@ -33,6 +33,9 @@ enum lang_tag { LANG_EN, LANG_I_DEFAULT };
 struct config {
 	char listen[CONFIG_STR_MAX];     /* "host:port,[v6]:port" */
 	char listen_tls[CONFIG_STR_MAX];
+	/* KPOP (Kerberos 5 sendauth before the greeting, port 1109): "" =
+	 * off; needs gssapi_keytab */
+	char kpop_listen[CONFIG_STR_MAX];
 	struct tls_server_settings tls;
 	struct auth_settings auth;
 	char users[CONFIG_STR_MAX];      /* "passwd-file:PATH" (-> auth) */

@@ -14,6 +14,7 @@
 struct listener {
 	int fd;
 	bool tls;          /* implicit TLS port (listen_tls) */
+	bool kpop;         /* Kerberos 5 sendauth first (kpop_listen) */
 	bool is_unix;      /* unix:PATH (a local peer, like loopback) */
 	bool inherited;    /* passed by systemd, not bound by us */
 	/* "127.0.0.1:110" or "unix:/path" as configured */

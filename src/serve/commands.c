@@ -13,6 +13,7 @@
 #include "serve/cmd_xtnd.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
+#include "serve/session_kpop.h"
 #include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -129,6 +130,9 @@ static enum cmd_outcome cmd_pass(struct session *s,
 		session_reply(s, "-ERR send USER first");
 		return CMD_DONE;
 	}
+	/* KPOP: the ticket is the credential, PASS's text is not one */
+	if (s->kpop != NULL)
+		return session_kpop_pass(s);
 	if (!session_plaintext_allowed(s)) {
 		session_reply(s, "-ERR [AUTH] plaintext authentication is not "
 			      "allowed on this connection; use STLS first");

@@ -23,6 +23,7 @@
 #include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "store/utf8wrap.h"
+#include "serve/session_kpop.h"
 #include "store/node.h"
 #include "util/log.h"
 
@@ -201,9 +202,10 @@ static void session_update_events(struct session *s)
 	unsigned events;
 	size_t room;
 
-	if (!s->peer_closed && !s->closing && !s->stls_pending) {
+	if (!s->peer_closed && !s->closing && !s->stls_pending &&
+	    !session_kpop_holds(s)) {
 		(void)linereader_space(&s->in, &room);
-		want_read = room > 0;
+		want_read = room > 0 || session_kpop_reading(s);
 	}
 	events = conn_wanted(&s->conn, want_read, outbuf_pending(&s->out) > 0);
 	if (io_set_events(s->io, events) < 0) {
@@ -308,6 +310,10 @@ static void session_process(struct session *s)
 
 static void session_read(struct session *s)
 {
+	if (session_kpop_reading(s) || session_kpop_holds(s)) {
+		session_kpop_read(s);
+		return;
+	}
 	for (;;) {
 		size_t room;
 		char *dst = linereader_space(&s->in, &room);
@@ -394,7 +400,7 @@ static void session_settle(struct session *s)
 	session_update_events(s);
 }
 
-static void session_greet(struct session *s)
+void session_greet(struct session *s)
 {
 	if (s->worker->cfg->auth.apop) {
 		make_timestamp(s);
@@ -572,6 +578,11 @@ struct session *session_create(struct worker *worker, int fd,
 void session_start(struct session *s)
 {
 	session_arm_timer(s);
+	if (s->kpop != NULL || s->closing) {
+		/* KPOP: the greeting follows the sendauth handshake */
+		session_settle(s);
+		return;
+	}
 	if (s->conn.state == CONN_HANDSHAKE) {
 		/* Implicit TLS: the greeting waits for the handshake. */
 		session_update_events(s);
@@ -604,6 +615,7 @@ void session_destroy(struct session **sessionp)
 		worker_auth_logout(s->worker, s->user);
 	if (s->sasl_active)
 		cmd_auth_abort(s);
+	session_kpop_end(s);
 	/* a relay running completes without us (cmd_xtnd.c) */
 	cmd_xtnd_detach(s);
 	utf8wrap_destroy(&s->reply.wrap);

@@ -27,6 +27,7 @@ struct xmit;
 struct xmit_job;
 struct utf8wrap;
 struct session_proxy;
+struct session_kpop;
 
 /* Bit values so the command table can name several states at once. */
 enum session_state {
@@ -128,6 +129,7 @@ struct session {
 	 * backend login; wiped when the auth process has answered */
 	char proxy_secret[AUTH_SECRET_MAX];
 	struct session_proxy *proxy; /* the backend link, or NULL */
+	struct session_kpop *kpop;   /* a kpop_listen connection, or NULL */
 
 	unsigned retr_count, dele_count;
 	uint64_t retr_bytes;
@@ -165,6 +167,8 @@ void session_auth_reply(struct session *s, const struct auth_reply *reply);
  * failures: the reply with its RFC 3206 code, after the failed-login
  * delay). Shared by PASS, APOP and AUTH. May destroy s. */
 void session_auth_result(struct session *s, const struct auth_reply *reply);
+/* Queues the greeting (after TLS or KPOP's handshake). */
+void session_greet(struct session *s);
 
 /* Starts a long reply; the session fills it as output drains. */
 void session_start_long(struct session *s, enum long_kind kind,

@@ -10,6 +10,7 @@
 #include "serve/cmd_auth.h"
 #include "serve/metrics.h"
 #include "serve/session.h"
+#include "serve/session_kpop.h"
 #include "serve/session_proxy.h"
 #include "serve/worker.h"
 #include "util/log.h"
@@ -186,7 +187,7 @@ void session_auth_reply(struct session *s, const struct auth_reply *r)
 {
 	if (s->sasl_active)
 		cmd_auth_reply(s, r);
-	else
+	else if (!session_kpop_reply(s, r))
 		session_auth_result(s, r);
 }
 

@@ -19,8 +19,6 @@
 
 #include "serve/metrics.h"
 #include "serve/session.h"
-#include "store/mimescan.h"
-#include "store/utf8wrap.h"
 #include "serve/worker.h"
 #include "util/jobpool.h"
 #include "util/log.h"
@@ -41,11 +39,11 @@ struct store_job {
 	 * (handed to the session, freed here when it is gone) */
 	bool scan_eoh;
 	bool *no_eoh;
-	/* open for a client without UTF8 under utf8_legacy = reject: which
-	 * messages need UTF-8 mode (whole messages read: MIME parts) */
-	bool scan_utf8;
+	/* open for a client without UTF8 (set.scan_utf8): under
+	 * utf8_legacy = reject which messages need UTF-8 mode, under wrap
+	 * the sizes of their surrogates */
 	bool *needs_utf8;
-	bool wrap;                     /* utf8_legacy = wrap: sizes too */
+	bool wrap;
 	uint64_t *wrap_size;
 	int ret;
 	const char *error;             /* static text (maildrop.h) */
@@ -82,18 +80,16 @@ static ssize_t store_job_read(void *ctx, char *buf, size_t size)
 	return maildrop_reader_read(ctx, buf, size);
 }
 
-/* oe-ns-eoh (utf8 false): reads each header up to its blank line, so
- * the sizes the session gives are what RETR sends (this costs a read of
- * every header at login, which is why it is a workaround for the few who
- * need it). utf8_legacy = reject (utf8 true): reads each message for a
- * header that needs UTF-8 mode. A message that cannot be read gets
- * false: its RETR fails anyway. */
-static void store_job_scan(struct store_job *j, bool **flags_r, bool utf8)
+/* oe-ns-eoh: reads each header up to its blank line, so the sizes the
+ * session gives are what RETR sends (this costs a read of every header
+ * at login, which is why it is a workaround for the few who need it). A
+ * message that cannot be read gets false: its RETR fails anyway. */
+static void store_job_scan_eoh(struct store_job *j)
 {
 	unsigned n = maildrop_count(j->drop);
 	bool *flags = calloc(n + 1, sizeof(*flags));
 
-	*flags_r = flags;
+	j->no_eoh = flags;
 	if (flags == NULL) {
 		maildrop_close(&j->drop);
 		j->ret = MAILDROP_TEMP;
@@ -107,15 +103,44 @@ static void store_job_scan(struct store_job *j, bool **flags_r, bool utf8)
 		if (maildrop_reader_open(j->drop, i, &reader, &ignored) !=
 		    MAILDROP_OK)
 			continue;
-		flags[i] = utf8 ? mimescan_message(store_job_read,
-						    reader) == 1 :
-				  msgconv_header_ends(store_job_read,
-						      reader) == 0;
+		flags[i] = msgconv_header_ends(store_job_read, reader) == 0;
 		maildrop_reader_destroy(&reader);
 	}
 }
 
-static void store_job_wrap_sizes(struct store_job *j);
+/* utf8_legacy = reject or wrap for a client without UTF8: the store
+ * found out (maildrop_settings.scan_utf8, from its index on a warm
+ * login) which messages need UTF-8 mode; reject wants those flags, wrap
+ * the surrogate sizes (0: sent as stored). One that could not be read
+ * counts as not needing it: its RETR fails anyway. */
+static void store_job_utf8(struct store_job *j)
+{
+	unsigned n = maildrop_count(j->drop);
+
+	uint64_t *sizes = NULL;
+	bool *flags = NULL;
+
+	if (j->wrap)
+		sizes = j->wrap_size = calloc(n + 1, sizeof(*sizes));
+	else
+		flags = j->needs_utf8 = calloc(n + 1, sizeof(*flags));
+	if (sizes == NULL && flags == NULL) {
+		maildrop_close(&j->drop);
+		j->ret = MAILDROP_TEMP;
+		j->error = "out of memory";
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct maildrop_msg *m = maildrop_msg(j->drop, i);
+
+		if (m->utf8 != MAILDROP_UTF8_YES)
+			continue;
+		if (sizes != NULL)
+			sizes[i] = m->wrap_size;
+		else
+			flags[i] = true;
+	}
+}
 
 static void store_job_run(struct jobpool_job *job)
 {
@@ -125,50 +150,14 @@ static void store_job_run(struct jobpool_job *job)
 	if (j->kind == STORE_OPEN) {
 		j->ret = maildrop_open(&j->set, &j->drop, &j->error);
 		if (j->ret == MAILDROP_OK && j->scan_eoh)
-			store_job_scan(j, &j->no_eoh, false);
-		if (j->ret == MAILDROP_OK && j->scan_utf8)
-			store_job_scan(j, &j->needs_utf8, true);
-		if (j->ret == MAILDROP_OK && j->wrap)
-			store_job_wrap_sizes(j);
+			store_job_scan_eoh(j);
+		if (j->ret == MAILDROP_OK && j->set.scan_utf8)
+			store_job_utf8(j);
 	} else
 		j->ret = maildrop_commit(&j->drop, &j->deleted, &j->error);
 	/* every failure says why (maildrop.h promises it; never "(null)") */
 	if (j->ret != MAILDROP_OK && j->error == NULL)
 		j->error = "unknown store error";
-}
-
-/* utf8_legacy = wrap: the surrogate size of each message that needs
- * UTF-8 mode (its header read again: utf8wrap.h builds the same prefix
- * at RETR). The flags become the sizes; a message whose surrogate cannot
- * be made is sent as stored. */
-static void store_job_wrap_sizes(struct store_job *j)
-{
-	unsigned n = maildrop_count(j->drop);
-
-	j->wrap_size = calloc(n + 1, sizeof(*j->wrap_size));
-	for (unsigned i = 0; i < n && j->wrap_size != NULL; i++) {
-		struct maildrop_reader *reader;
-		struct utf8wrap *w;
-		const char *ignored;
-
-		if (!j->needs_utf8[i] ||
-		    maildrop_reader_open(j->drop, i, &reader, &ignored) !=
-		    MAILDROP_OK)
-			continue;
-		if (utf8wrap_open(store_job_read, reader, &w, &ignored) == 0) {
-			j->wrap_size[i] = utf8wrap_total(
-				w, maildrop_msg(j->drop, i)->size);
-			utf8wrap_destroy(&w);
-		}
-		maildrop_reader_destroy(&reader);
-	}
-	free(j->needs_utf8);
-	j->needs_utf8 = NULL;
-	if (j->wrap_size == NULL) {
-		maildrop_close(&j->drop);
-		j->ret = MAILDROP_TEMP;
-		j->error = "out of memory";
-	}
 }
 
 /* --- on the loop thread --- */
@@ -232,11 +221,11 @@ int session_store_open(struct session *s, const struct maildrop_settings *set)
 		return -1;
 	j->kind = STORE_OPEN;
 	j->scan_eoh = (s->workarounds & MSGCONV_ADD_EOH) != 0;
-	j->scan_utf8 = s->worker->cfg->utf8_legacy != UTF8_LEGACY_SEND &&
-		       !s->utf8;
-	j->wrap = j->scan_utf8 &&
-		  s->worker->cfg->utf8_legacy == UTF8_LEGACY_WRAP;
 	j->set = *set;
+	j->set.scan_utf8 = s->worker->cfg->utf8_legacy != UTF8_LEGACY_SEND &&
+			   !s->utf8;
+	j->wrap = j->set.scan_utf8 &&
+		  s->worker->cfg->utf8_legacy == UTF8_LEGACY_WRAP;
 	snprintf(j->path, sizeof(j->path), "%s", set->path);
 	j->set.path = j->path;
 	store_job_submit(s, j);

@@ -326,7 +326,8 @@ static const char *reload_refusal(const struct master *m,
 				  const struct config *cfg,
 				  const struct config *old)
 {
-	bool pop3 = cfg->listen[0] != '\0' || cfg->listen_tls[0] != '\0';
+	bool pop3 = cfg->listen[0] != '\0' || cfg->listen_tls[0] != '\0' ||
+		    cfg->kpop_listen[0] != '\0';
 	bool lmtp = cfg->lmtp_listen[0] != '\0';
 
 	if (!generation_free(m))

@@ -175,8 +175,14 @@ static int bind_pop3(const struct config *cfg, struct generation *g,
 		.list = cfg->listen_tls, .tls = true, .inherited = inherited,
 	};
 
+	const struct listener_bind_req kpop = {
+		.list = cfg->kpop_listen, .inherited = inherited,
+	};
+	size_t first_kpop;
+
 	if (old != NULL && strcmp(cfg->listen, old->cfg->listen) == 0 &&
-	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0) {
+	    strcmp(cfg->listen_tls, old->cfg->listen_tls) == 0 &&
+	    strcmp(cfg->kpop_listen, old->cfg->kpop_listen) == 0) {
 		if (listeners_dup(old->listeners, old->nlisteners,
 				  g->listeners, err, errsize) < 0)
 			return -1;
@@ -188,6 +194,12 @@ static int bind_pop3(const struct config *cfg, struct generation *g,
 	    listener_bind_req(&tls, g->listeners, LISTENER_MAX,
 			      &g->nlisteners, err, errsize) < 0)
 		return -1;
+	first_kpop = g->nlisteners;
+	if (listener_bind_req(&kpop, g->listeners, LISTENER_MAX,
+			      &g->nlisteners, err, errsize) < 0)
+		return -1;
+	for (size_t i = first_kpop; i < g->nlisteners; i++)
+		g->listeners[i].kpop = true;
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * requests to the auth process. */
 #include "serve/worker.h"
 #include "serve/worker_proxy.h"
+#include "serve/session_kpop.h"
 #include "util/strhash.h"
 
 #include <arpa/inet.h>
@@ -262,6 +263,8 @@ void worker_start_session(struct worker *w, struct listener *l, int fd,
 		return;
 	}
 	s->workarounds_here = config_workarounds_on(w->cfg, l->name);
+	if (l->kpop)
+		session_kpop_begin(s);
 	s->peer_ss = *client;
 	{
 		socklen_t local_len = sizeof(s->local_ss);

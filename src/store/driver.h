@@ -45,4 +45,10 @@ extern const struct maildrop_driver mbox_driver;
 bool maildrop_msg_is_expired(const struct maildrop *drop, int64_t retrieved,
 			     int64_t now);
 
+/* maildrop_utf8.c: sets utf8 and wrap_size (maildrop.h) of every
+ * message whose utf8 is MAILDROP_UTF8_UNKNOWN by reading it; returns how
+ * many it found out (the driver records them in its index). A message
+ * that cannot be read stays unknown. */
+unsigned maildrop_utf8_scan(struct maildrop *drop);
+
 #endif

@@ -14,7 +14,8 @@
 #include "store/uidl.h"
 #include "util/fileio.h"
 
-#define INDEX_VERSION_LINE "satchel-index 2\n"
+#define INDEX_VERSION_LINE "satchel-index 3\n"
+#define INDEX_VERSION2_LINE "satchel-index 2\n"
 #define INDEX_VERSION1_LINE "satchel-index 1\n"
 #define INDEX_MAX_FILE (1024u * 1024 * 1024) /* ~10M messages: beyond is junk */
 #define INDEX_KEY_MAX 255                     /* NAME_MAX */
@@ -98,14 +99,35 @@ static int index_number(const char *p, size_t len, uint64_t max,
 	return 0;
 }
 
-/* Splits one line (NUL-terminated, no LF) in place into an entry:
- * 4 fields (version 1) or 5 (version 2). One pass over the octets. */
-static int index_parse_line(char *line, struct index_entry *e, bool v2)
+/* The utf8 field (index.h): "-", "a" or a size above 0. */
+static int index_parse_utf8(const char *p, size_t len, struct index_entry *e)
 {
-	char *field[5], *next = line;
-	long len[5];
+	e->utf8 = INDEX_UTF8_UNKNOWN;
+	e->wrap_size = 0;
+	if (len == 1 && p[0] == '-')
+		return 0;
+	if (len == 1 && p[0] == 'a') {
+		e->utf8 = INDEX_UTF8_NO;
+		return 0;
+	}
+	if (index_number(p, len, UINT64_MAX, &e->wrap_size) < 0 ||
+	    e->wrap_size == 0)
+		return -1;
+	e->utf8 = INDEX_UTF8_YES;
+	return 0;
+}
+
+/* Splits one line (NUL-terminated, no LF) in place into an entry:
+ * 4 fields (version 1), 5 (version 2) or 6 (version 3). One pass over
+ * the octets. */
+static int index_parse_line(char *line, struct index_entry *e,
+			    unsigned version)
+{
+	char *field[6], *next = line;
+	long len[6];
 	uint64_t value;
-	unsigned i, nfields = v2 ? 5 : 4;
+	unsigned i, nfields = version + 3;
+	bool v2 = version >= 2;
 
 	for (i = 0; i < nfields; i++) {
 		if (next == NULL)
@@ -144,6 +166,10 @@ static int index_parse_line(char *line, struct index_entry *e, bool v2)
 			e->where_len = (unsigned)len[4];
 		}
 	}
+	if (version >= 3)
+		return index_parse_utf8(field[5], (size_t)len[5], e);
+	e->utf8 = INDEX_UTF8_UNKNOWN;
+	e->wrap_size = 0;
 	return 0;
 }
 
@@ -225,20 +251,22 @@ static int index_parse(struct index *index, size_t len)
 {
 	size_t vlen = strlen(INDEX_VERSION_LINE), lines = 0;
 	char *p, *end = index->text + len;
-	bool v2;
+	unsigned version;
 
 	if (len < vlen)
 		return -1;
 	if (memcmp(index->text, INDEX_VERSION_LINE, vlen) == 0)
-		v2 = true;
+		version = 3;
+	else if (memcmp(index->text, INDEX_VERSION2_LINE, vlen) == 0)
+		version = 2;
 	else if (memcmp(index->text, INDEX_VERSION1_LINE, vlen) == 0)
-		v2 = false;
+		version = 1;
 	else
 		return -1;
 	if (end[-1] != '\n')
 		return -1; /* truncated write */
 	p = index->text + vlen;
-	if (v2) {
+	if (version >= 2) {
 		char *lf = memchr(p, '\n', (size_t)(end - p));
 
 		if (lf == NULL)
@@ -264,7 +292,7 @@ static int index_parse(struct index *index, size_t len)
 		struct index_entry *e = &index->entries[index->count];
 
 		*lf = '\0';
-		if (index_parse_line(p, e, v2) < 0)
+		if (index_parse_line(p, e, version) < 0)
 			return -1;
 		if (index->count > 0 && index->sorted &&
 		    strcmp(e[-1].key, e->key) >= 0)
@@ -272,7 +300,7 @@ static int index_parse(struct index *index, size_t len)
 		index->count++;
 		p = lf + 1;
 	}
-	index->current = v2;
+	index->current = version == 3;
 	/* index_write sorts by key: strictly increasing keys also prove
 	 * there is no duplicate, and lookups need no hash table. A file
 	 * written otherwise gets the table (which rejects duplicates). */
@@ -491,11 +519,12 @@ int index_write(const char *path, struct index_entry *entries, size_t count,
 }
 
 /* The most octets entry e takes on its line: key, size (20 digits),
- * uidl, retrieved time (20), where, three spaces and the newline. */
+ * uidl, retrieved time (20), where, utf8 (20), five spaces and the
+ * newline. */
 static size_t index_line_max(const struct index_entry *e)
 {
 	return strlen(e->key) + strlen(e->uidl) +
-	       (e->where != NULL ? strlen(e->where) : 1) + 20 + 20 + 5;
+	       (e->where != NULL ? strlen(e->where) : 1) + 20 + 20 + 20 + 6;
 }
 
 /* "listing", per directory (ino, mtime sec, nsec), listed sec and nsec,
@@ -573,6 +602,11 @@ int index_write_listing(const char *path, struct index_entry *entries,
 			p = index_put_str(p, e->where, strlen(e->where));
 		else
 			*p++ = '-';
+		*p++ = ' ';
+		if (e->utf8 == INDEX_UTF8_YES && e->wrap_size > 0)
+			p = index_put_u64(p, e->wrap_size);
+		else
+			*p++ = e->utf8 == INDEX_UTF8_NO ? 'a' : '-';
 		*p++ = '\n';
 	}
 	free(ok);

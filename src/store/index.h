@@ -1,16 +1,21 @@
 /* index.h: the per-maildrop cache "satchel.index" (Maildir: keyed by base
  * name; mbox sidecar: keyed by UIDL). Format (docs/store.md):
  *
- *	"satchel-index 2" LF
+ *	"satchel-index 3" LF
  *	"listing -" LF   or
  *	"listing" 9 x (SP number) LF     (see struct index_listing)
- *	key SP size SP uidl SP retrieved-epoch SP where LF    (per message)
+ *	key SP size SP uidl SP retrieved-epoch SP where SP utf8 LF (per message)
  *
  * An empty uidl field means "the same as the key"; where is a location
  * the store defines (Maildir: "n" or "c" then the ":info" part of the
- * file name), "-" for none. Version 1 files (no listing line, four
- * fields) still load, so retrieval times survive the upgrade, but
- * index_is_current() is false and the store rewrites them.
+ * file name), "-" for none. utf8 caches whether the message needs UTF-8
+ * mode (RFC 6856 5., store/mimescan.h), so a maildrop is read for it
+ * once and not at every login: "-" not known yet, "a" no (ASCII
+ * headers), or the size of its ASCII surrogate (store/utf8wrap.h) for a
+ * message that needs it. Files of versions 1 (no listing line, four
+ * fields) and 2 (five fields, no utf8) still load, so retrieval times
+ * survive the upgrade, but index_is_current() is false and the store
+ * rewrites them.
  *
  * It is only a cache: a missing, unreadable or corrupt file (any line
  * that does not parse) loads as an empty index, and the store rebuilds
@@ -30,7 +35,13 @@ struct index_entry {
 	const char *where;    /* NULL, or 1-255 octets of 0x21-0x7E */
 	/* set by index_load (ignored by index_write): */
 	unsigned key_len, uidl_len, where_len;
+	/* the utf8 field (enum index_utf8, 0 = not known: what a zeroed
+	 * entry says); wrap_size with INDEX_UTF8_YES, > 0 */
+	unsigned char utf8;
+	uint64_t wrap_size;
 };
+
+enum index_utf8 { INDEX_UTF8_UNKNOWN = 0, INDEX_UTF8_NO, INDEX_UTF8_YES };
 
 /* What a store needs to trust the entries as its whole directory
  * listing without reading the directories again (Maildir: new/, cur/;

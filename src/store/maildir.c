@@ -326,6 +326,15 @@ static int maildir_open(const struct maildrop_settings *set,
 		struct maildir *parked = maildir_take_parked(md, &stamps);
 
 		if (parked != NULL) {
+			/* parked by a session that did not ask for it */
+			if (set->scan_utf8 &&
+			    maildrop_utf8_scan(&parked->drop) > 0) {
+				const char *ignored;
+
+				(void)maildir_write_index(parked, NULL,
+							  &parked->listing,
+							  &ignored);
+			}
 			*drop_r = &parked->drop;
 			return MAILDROP_OK;
 		}
@@ -384,8 +393,11 @@ static int maildir_open(const struct maildrop_settings *set,
 	index_free(&index);
 	if (ret != MAILDROP_OK)
 		goto out_fail;
-	/* Save computed sizes now, so a dropped connection does not waste
-	 * the slow first scan. The index is a cache: failure is harmless. */
+	if (set->scan_utf8 && maildrop_utf8_scan(&md->drop) > 0)
+		md->index_dirty = true;
+	/* Save computed sizes (and utf8 answers) now, so a dropped
+	 * connection does not waste the slow first scan. The index is a
+	 * cache: failure is harmless. */
 	if (md->index_dirty) {
 		const char *ignored;
 

@@ -119,6 +119,12 @@ int maildir_write_index(struct maildir *md, const bool *gone,
 		entries[n].uidl = md->drop.msgs[i].uidl;
 		entries[n].retrieved = md->cache_index != NULL ? 0 :
 				       f->retrieved;
+		entries[n].utf8 =
+			md->drop.msgs[i].utf8 == MAILDROP_UTF8_YES ?
+				INDEX_UTF8_YES :
+			md->drop.msgs[i].utf8 == MAILDROP_UTF8_NO ?
+				INDEX_UTF8_NO : INDEX_UTF8_UNKNOWN;
+		entries[n].wrap_size = md->drop.msgs[i].wrap_size;
 		n++;
 	}
 	ret = index_write_listing(path, entries, n, listing, error_r);

@@ -607,6 +607,10 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 		struct maildrop_msg *m = &md->drop.msgs[out];
 		const struct index_entry *e = f->entry;
 		uint64_t size = md->drop.msgs[i].size;
+		/* the cache's utf8 answer (a file's content never changes
+		 * under its base name), before e may become the facts' */
+		unsigned char utf8 = e != NULL ? e->utf8 : INDEX_UTF8_UNKNOWN;
+		uint64_t wrap_size = e != NULL ? e->wrap_size : 0;
 
 		if (facts != NULL) /* the UIDL as the shared facts say */
 			e = index_lookup_next(facts, f->base, f->base_len,
@@ -620,6 +624,16 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 		}
 		m->size = size;
 		m->seen = f->retrieved != 0;
+		/* a size read now: an answer recorded for another size is
+		 * for another file */
+		m->utf8 = utf8 == INDEX_UTF8_YES ? MAILDROP_UTF8_YES :
+			  utf8 == INDEX_UTF8_NO  ? MAILDROP_UTF8_NO :
+						   MAILDROP_UTF8_UNKNOWN;
+		m->wrap_size = wrap_size;
+		if (f->entry == NULL || f->entry->size != size) {
+			m->utf8 = MAILDROP_UTF8_UNKNOWN;
+			m->wrap_size = 0;
+		}
 		f->entry = NULL; /* points into the index, freed soon */
 		if (e != NULL && e->uidl == e->key) {
 			/* the index says the UIDL is the base (so it is

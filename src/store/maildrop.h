@@ -47,6 +47,19 @@ struct maildrop_settings {
 	 * that cannot be recomputed (retrieval times, UIDLs other than the
 	 * base name) stay in the Maildir either way (docs/scaling.md). */
 	const char *index_dir;
+	/* Fill in utf8 and wrap_size of every message (struct
+	 * maildrop_msg), for a client that did not send UTF8 (RFC 6856):
+	 * from the index when it knows them, else by reading the message
+	 * once and recording the answer in the index (Maildir), so a warm
+	 * login reads no message for it. */
+	bool scan_utf8;
+};
+
+/* Whether a message needs UTF-8 mode (RFC 6856 5., store/mimescan.h). */
+enum maildrop_utf8 {
+	MAILDROP_UTF8_UNKNOWN = 0, /* not asked for, or it could not be read */
+	MAILDROP_UTF8_NO,
+	MAILDROP_UTF8_YES,
 };
 
 struct maildrop_msg {
@@ -57,6 +70,11 @@ struct maildrop_msg {
 	bool seen;                          /* retrieved in an earlier session
 					       and kept (a retrieval time in
 					       the index): persistent LAST */
+	unsigned char utf8;                 /* enum maildrop_utf8 */
+	uint64_t wrap_size;                 /* MAILDROP_UTF8_YES: the size of
+					       its ASCII surrogate
+					       (utf8wrap.h), 0 when none
+					       could be made */
 };
 
 struct maildrop;

@@ -320,8 +320,18 @@ static void mbox_load_index(struct mbox *mb)
 			index_lookup(index, mb->drop.msgs[i].uidl);
 
 		if (e != NULL) {
+			struct maildrop_msg *m = &mb->drop.msgs[i];
+
 			mb->info[i].retrieved = e->retrieved;
-			mb->drop.msgs[i].seen = e->retrieved != 0;
+			m->seen = e->retrieved != 0;
+			/* the utf8 answer, for the same size only: the UIDL
+			 * may be a digest of a few headers */
+			if (e->size == m->size && e->utf8 != INDEX_UTF8_UNKNOWN) {
+				m->utf8 = e->utf8 == INDEX_UTF8_YES ?
+						  MAILDROP_UTF8_YES :
+						  MAILDROP_UTF8_NO;
+				m->wrap_size = e->wrap_size;
+			}
 			matched++;
 		}
 	}
@@ -330,6 +340,7 @@ static void mbox_load_index(struct mbox *mb)
 	free(path);
 }
 
+/* gone: the messages removed (NULL: none). A cache: errors ignored. */
 static void mbox_write_index(struct mbox *mb, const bool *gone)
 {
 	struct index_entry *entries;
@@ -342,13 +353,22 @@ static void mbox_write_index(struct mbox *mb, const bool *gone)
 	if (path == NULL || entries == NULL)
 		goto out_free;
 	for (i = 0; i < mb->drop.count; i++) {
-		/* only what the file cannot tell again: retrieval times */
-		if (gone[i] || mb->info[i].retrieved == 0)
+		const struct maildrop_msg *m = &mb->drop.msgs[i];
+
+		/* what the file cannot tell again (retrieval times) and what
+		 * costs a read of the whole message (the utf8 answer) */
+		if ((gone != NULL && gone[i]) ||
+		    (mb->info[i].retrieved == 0 &&
+		     m->utf8 == MAILDROP_UTF8_UNKNOWN))
 			continue;
-		entries[n].key = mb->drop.msgs[i].uidl;
-		entries[n].uidl = mb->drop.msgs[i].uidl;
-		entries[n].size = mb->drop.msgs[i].size;
+		entries[n].key = m->uidl;
+		entries[n].uidl = m->uidl;
+		entries[n].size = m->size;
 		entries[n].retrieved = mb->info[i].retrieved;
+		entries[n].utf8 = m->utf8 == MAILDROP_UTF8_YES ? INDEX_UTF8_YES :
+				  m->utf8 == MAILDROP_UTF8_NO ? INDEX_UTF8_NO :
+								 INDEX_UTF8_UNKNOWN;
+		entries[n].wrap_size = m->wrap_size;
 		n++;
 	}
 	(void)index_write(path, entries, n, &ignored);
@@ -471,6 +491,9 @@ static int mbox_open(const struct maildrop_settings *set,
 	if (ret != MAILDROP_OK)
 		goto out_fail;
 	mbox_load_index(mb);
+	/* recorded now, so a session that ends without QUIT keeps them */
+	if (set->scan_utf8 && maildrop_utf8_scan(&mb->drop) > 0)
+		mbox_write_index(mb, NULL);
 out_empty:
 	*drop_r = &mb->drop;
 	return MAILDROP_OK;

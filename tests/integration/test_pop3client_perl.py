@@ -214,16 +214,30 @@ def run_utf8(ctx, srv, utf8):
 
 
 def test_utf8_both_modes(ctx):
-    """utf8_legacy = send (the default): the same octets with and
-    without UTF8; the server took the UTF8 command."""
-    msgs = ctx.srv.fill("alice", make_msgs([UTF8_MSG], ctx.store))
-    got, log = run_utf8(ctx, ctx.srv, utf8=True)
+    """utf8_legacy = send: the same octets with and without UTF8; the
+    server took the UTF8 command."""
+    srv = ctx.server(store=ctx.store, opts={"utf8_legacy": "send"}).start()
+    msgs = srv.fill("alice", make_msgs([UTF8_MSG], ctx.store))
+    got, log = run_utf8(ctx, srv, utf8=True)
     check("+OK UTF8 enabled" in log, "UTF8 accepted: %s" % log)
     eq(got, msgs[0].expected, "RETR in UTF-8 mode")
-    ctx.srv.wait_unlocked("alice")
-    got, log = run_utf8(ctx, ctx.srv, utf8=False)
+    srv.wait_unlocked("alice")
+    got, log = run_utf8(ctx, srv, utf8=False)
     check("UTF8" not in log, "no UTF8 sent: %s" % log)
     eq(got, msgs[0].expected, "RETR without UTF8")
+
+
+def test_utf8_wrap_default(ctx):
+    """utf8_legacy = wrap, the default: without UTF8 an ASCII surrogate
+    (nothing 8-bit, the Subject as encoded words), with UTF8 the octets
+    as stored."""
+    msgs = ctx.srv.fill("alice", make_msgs([UTF8_MSG], ctx.store))
+    got, log = run_utf8(ctx, ctx.srv, utf8=False)
+    check(isinstance(got, bytes) and all(b < 0x80 for b in got) and
+          b"Subject: =?UTF-8?" in got, "without UTF8: %r" % (got[:200],))
+    ctx.srv.wait_unlocked("alice")
+    got, log = run_utf8(ctx, ctx.srv, utf8=True)
+    eq(got, msgs[0].expected, "with UTF8")
 
 
 def test_utf8_legacy_reject(ctx):

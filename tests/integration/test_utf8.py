@@ -65,11 +65,24 @@ def test_utf8_login_nfd_and_headers(ctx):
     p.quit()
 
 
-def test_legacy_client_gets_utf8_as_stored_by_default(ctx):
+def test_legacy_client_gets_a_surrogate_by_default(ctx):
     fill(ctx, ctx.srv, "alice")
     p = client(ctx.srv, False)
     p.user("alice")
     p.pass_(ctx.srv.passwords["alice"])
+    _, lines, _ = p.retr(1)
+    check(UTF8_SUBJECT.rstrip(b"\n") not in lines and
+          any(l.startswith(b"Subject: =?UTF-8?") for l in lines),
+          "utf8_legacy = wrap (the default): %r" % lines[:3])
+    p.quit()
+
+
+def test_utf8_legacy_send(ctx):
+    srv = ctx.server(store=ctx.store, opts={"utf8_legacy": "send"}).start()
+    fill(ctx, srv, "alice")
+    p = client(srv, False)
+    p.user("alice")
+    p.pass_(srv.passwords["alice"])
     _, lines, _ = p.retr(1)
     check(UTF8_SUBJECT.rstrip(b"\n") in lines, "utf8_legacy = send: %r" % lines[:3])
     p.quit()

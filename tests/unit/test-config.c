@@ -177,12 +177,14 @@ static void test_utf8_keys(void)
 	struct config cfg;
 
 	config_defaults(&cfg);
-	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_SEND &&
+	CHECK(cfg.utf8 && cfg.utf8_legacy == UTF8_LEGACY_WRAP &&
 	      cfg.lang_default == LANG_EN, "RFC 6856 defaults");
 	CHECK(override_ok(&cfg, "utf8_legacy=reject") &&
 	      cfg.utf8_legacy == UTF8_LEGACY_REJECT, "utf8_legacy reject");
 	CHECK(override_ok(&cfg, "utf8_legacy=wrap") &&
 	      cfg.utf8_legacy == UTF8_LEGACY_WRAP, "utf8_legacy wrap");
+	CHECK(override_ok(&cfg, "utf8_legacy=send") &&
+	      cfg.utf8_legacy == UTF8_LEGACY_SEND, "utf8_legacy send");
 	CHECK(!override_ok(&cfg, "utf8_legacy=drop"), "an unknown mode");
 	CHECK(override_ok(&cfg, "lang_default=i-default") &&
 	      cfg.lang_default == LANG_I_DEFAULT &&
@@ -208,6 +210,26 @@ static void test_xtnd_keys(void)
 	      override_ok(&cfg, "xtnd_xmit_sendmail=sendmail") &&
 	      config_finish(&cfg, err, sizeof(err)) < 0 &&
 	      strstr(err, "absolute") != NULL, "a relative sendmail");
+}
+
+/* kpop_listen: needs the keytab; enables the auth process's KPOP
+ * exchange; KPOP is never a sasl_mechanisms name. */
+static void test_kpop_keys(void)
+{
+	struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	CHECK(cfg.kpop_listen[0] == '\0' && !cfg.auth.kpop, "KPOP off");
+	CHECK(override_ok(&cfg, "kpop_listen=127.0.0.1:1109") &&
+	      config_finish(&cfg, err, sizeof(err)) < 0 &&
+	      strstr(err, "gssapi_keytab") != NULL,
+	      "kpop_listen without gssapi_keytab");
+	CHECK(override_ok(&cfg, "gssapi_keytab=/etc/satchel/pop.keytab") &&
+	      config_finish(&cfg, err, sizeof(err)) == 0 && cfg.auth.kpop,
+	      "kpop_listen with a keytab");
+	CHECK(!override_ok(&cfg, "sasl_mechanisms=KPOP"),
+	      "KPOP is no sasl_mechanisms name");
 }
 
 int main(void)
@@ -351,5 +373,6 @@ int main(void)
 	test_choice_keys();
 	test_xtnd_keys();
 	test_utf8_keys();
+	test_kpop_keys();
 	return unit_done();
 }

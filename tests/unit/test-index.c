@@ -24,10 +24,10 @@ int main(void)
 {
 	char dir[] = "/tmp/satchel-index-XXXXXX", path[256];
 	struct index_entry entries[4] = {
-		{ "1700000002.b", 20, "1700000002.b", 0, NULL, 0, 0, 0 },
-		{ "1700000001.a", 10, "1700000001.a", 1700000500, NULL, 0, 0, 0 },
-		{ "bad key", 5, "x", 0, NULL, 0, 0, 0 },
-		{ "c", 30, "0123456789abcdef", 7, NULL, 0, 0, 0 },
+		{ "1700000002.b", 20, "1700000002.b", 0, NULL, 0, 0, 0, 0, 0 },
+		{ "1700000001.a", 10, "1700000001.a", 1700000500, NULL, 0, 0, 0, 0, 0 },
+		{ "bad key", 5, "x", 0, NULL, 0, 0, 0, 0, 0 },
+		{ "c", 30, "0123456789abcdef", 7, NULL, 0, 0, 0, 0, 0 },
 	};
 	const struct index_entry *e;
 	struct index *index = NULL;
@@ -110,11 +110,12 @@ int main(void)
 	      "empty index is complete");
 	index_free(&index);
 
-	/* version 2: listing line, where field, "" UIDL = the key */
+	/* version 3: listing line, where field, "" UIDL = the key, utf8 */
 	{
 		struct index_entry le[2] = {
-			{ "k2", 2, "k2", 0, "c:2,S", 0, 0, 0 },
-			{ "k1", 1, "uid1", 5, "n", 0, 0, 0 },
+			{ "k2", 2, "k2", 0, "c:2,S", 0, 0, 0,
+			  INDEX_UTF8_YES, 1234 },
+			{ "k1", 1, "uid1", 5, "n", 0, 0, 0, INDEX_UTF8_NO, 0 },
 		};
 		struct index_listing l = {
 			.valid = true, .ino = { 11, 12 },
@@ -129,7 +130,7 @@ int main(void)
 		CHECK(index_load(path, &index) == 0 &&
 			      index_is_complete(index) &&
 			      index_is_current(index) && index_count(index) == 2,
-		      "version 2 loads current");
+		      "version 3 loads current");
 		got = index_get_listing(index);
 		CHECK(got->valid && got->ino[0] == 11 && got->ino[1] == 12 &&
 			      got->mtime_sec[1] == 1700000001 &&
@@ -144,10 +145,13 @@ int main(void)
 			      e->where_len == 5 &&
 			      strcmp(e->where, "c:2,S") == 0,
 		      "UIDL equal to the key stored empty, where kept");
+		CHECK(e->utf8 == INDEX_UTF8_YES && e->wrap_size == 1234,
+		      "utf8: a surrogate size kept");
 		e = index_entry_at(index, 0);
 		CHECK(strcmp(e->uidl, "uid1") == 0 && e->retrieved == 5 &&
 			      strcmp(e->where, "n") == 0,
 		      "sorted by key, other UIDL kept");
+		CHECK(e->utf8 == INDEX_UTF8_NO, "utf8: ASCII kept");
 		index_free(&index);
 
 		/* le is sorted by now: le[0] is k1 */
@@ -183,9 +187,36 @@ int main(void)
 
 	write_text(path, "satchel-index 2\nlisting -\na 1  0 -\n");
 	CHECK(index_load(path, &index) == 0 && index_count(index) == 1 &&
+		      !index_is_current(index) &&
+		      index_entry_at(index, 0)->where == NULL &&
+		      index_entry_at(index, 0)->utf8 == INDEX_UTF8_UNKNOWN,
+	      "version 2 loads, not current, utf8 not known");
+	index_free(&index);
+
+	write_text(path, "satchel-index 3\nlisting -\na 1  0 - -\n"
+			 "b 1  0 - a\nc 1  0 - 77\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 3 &&
 		      index_is_current(index) &&
-		      index_entry_at(index, 0)->where == NULL,
-	      "version 2 without listing");
+		      index_entry_at(index, 0)->utf8 == INDEX_UTF8_UNKNOWN &&
+		      index_entry_at(index, 1)->utf8 == INDEX_UTF8_NO &&
+		      index_entry_at(index, 2)->utf8 == INDEX_UTF8_YES &&
+		      index_entry_at(index, 2)->wrap_size == 77,
+	      "version 3 utf8 field: -, a, size");
+	index_free(&index);
+
+	write_text(path, "satchel-index 3\nlisting -\na 1  0 - 0\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "utf8 size 0 is invalid");
+	index_free(&index);
+
+	write_text(path, "satchel-index 3\nlisting -\na 1  0 - x\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "utf8 field of another letter is invalid");
+	index_free(&index);
+
+	write_text(path, "satchel-index 3\nlisting -\na 1  0 -\n");
+	CHECK(index_load(path, &index) == 0 && index_count(index) == 0,
+	      "version 3 line without utf8 is invalid");
 	index_free(&index);
 
 	write_text(path, "satchel-index 2\nlisting -\na 1  0\n");
