@@ -208,7 +208,25 @@ listen proxy
     return proc
 
 
-def bench(host, port, scenario):
+def node_cpu(node):
+    """CPU seconds (user + system) of node's processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in tree(node.proc.pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
+def bench(host, port, scenario, node=None):
+    """The figure of one run; with node, also node's CPU milliseconds per
+    session (the server's own cost, apart from HAProxy's and the
+    client's, which share the cores)."""
+    cpu0 = node_cpu(node) if node else 0
     res = run_json([SAT_BIN, "bench", "-h", host, "-p", str(port), "-u",
                     "user%d", "-w", PASSWORD, "-U", str(NUSERS), "-c", "4",
                     "-s", scenario, "-t", str(SECS), "--json", "--quiet",
@@ -217,7 +235,10 @@ def bench(host, port, scenario):
     if bad:
         raise RuntimeError("%s %s:%d: errors %s" % (scenario, host, port,
                                                      bad))
-    return res["sessions_per_s" if scenario == "login" else "mb_per_s"]
+    figure = res["sessions_per_s" if scenario == "login" else "mb_per_s"]
+    if node is None:
+        return figure
+    return figure, (node_cpu(node) - cpu0) * 1000 / max(res["sessions"], 1)
 
 
 def main():
@@ -240,13 +261,16 @@ def main():
         paths = {"direct": ("127.0.0.2", PORT),
                  "haproxy": ("127.0.0.1", HA_PLAIN),
                  "haproxy_proxy_v2": ("127.0.0.1", HA_PROXY)}
-        raw = {p: {"login": [], "fetch": []} for p in paths}
+        raw = {p: {"login": [], "fetch": [], "cpu_ms": []} for p in paths}
         for r in range(RUNS):
             for scenario in ("login", "fetch"):
                 for p, (host, port) in paths.items():
-                    v = bench(host, port, scenario)
+                    v, cpu_ms = bench(host, port, scenario, nodes[0])
                     raw[p][scenario].append(v)
-                    log("run %d %s %s: %.1f" % (r + 1, scenario, p, v))
+                    if scenario == "login":
+                        raw[p]["cpu_ms"].append(cpu_ms)
+                    log("run %d %s %s: %.1f (node-0 %.3f ms CPU per "
+                        "session)" % (r + 1, scenario, p, v, cpu_ms))
         result["raw"] = raw
         result["median"] = {p: {s: statistics.median(v) for s, v in d.items()}
                             for p, d in raw.items()}
@@ -266,17 +290,22 @@ def main():
         % (min(t), statistics.median(t), max(t)),
         "PROXY v2 overhead (satchel bench -c 4, %g s each, median of %d):"
         % (SECS, RUNS),
-        "  %-18s %12s %12s" % ("path", "logins/s", "fetch MB/s"),
+        "  %-18s %12s %12s %14s" % ("path", "logins/s", "fetch MB/s",
+                                    "node ms/login"),
     ]
     for p in ("direct", "haproxy", "haproxy_proxy_v2"):
-        lines.append("  %-18s %12.1f %12.1f" % (p, med[p]["login"],
-                                                 med[p]["fetch"]))
+        lines.append("  %-18s %12.1f %12.1f %14.3f" % (
+            p, med[p]["login"], med[p]["fetch"], med[p]["cpu_ms"]))
     for s, what in (("login", "logins/s"), ("fetch", "fetch MB/s")):
         hp, hx, d = (med["haproxy"][s], med["haproxy_proxy_v2"][s],
                      med["direct"][s])
         lines.append("  %s: PROXY v2 header %+.1f %% (vs HAProxy without), "
                      "whole path %+.1f %% (vs direct)"
                      % (what, (hx / hp - 1) * 100, (hx / d - 1) * 100))
+    hp, hx = med["haproxy"]["cpu_ms"], med["haproxy_proxy_v2"]["cpu_ms"]
+    lines.append("  node-0 CPU per login: PROXY v2 header %+.1f %% (vs HAProxy "
+                 "without; the server's own cost, apart from HAProxy's)"
+                 % ((hx / hp - 1) * 100))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(OUT, "nodes.json"), "w") as f:
         json.dump(result, f, indent=1)
