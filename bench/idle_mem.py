@@ -2,21 +2,23 @@
 """idle_mem.py: satchel's memory per idle logged-in connection, plain and
 TLS, measured the way bench/run.py measures it (PSS of the whole server
 tree from /proc/PID/smaps_rollup with N idle clients, minus the same
-warm server with none, divided by N), without Dovecot and the big data
+warm server with none, divided by N, IDLE_SETTLE_S after the last
+login), without Dovecot and the big data
 set, so a change to the per-connection cost can be checked in a minute.
 Optionally it then holds HOLD idle TLS connections and times fresh TLS
 logins beside them (issue 14: 10,000 held, a login's p99 under 50 ms).
 
-    python3 bench/idle_mem.py [N] [HOLD]
+    python3 bench/idle_mem.py [N] [HOLD]    (IDLE_MEM_ROUNDS, default 2)
 
-N (default 1000) idle connections per measurement; HOLD (default 0: not
+N (default 1000) idle connections per measurement, plain and TLS in
+turn, ROUNDS times (medians printed, each round's PSS beside); HOLD (default 0: not
 run) idle TLS connections for the login-latency check. Each maildrop has
 5 messages of 2-5 KB like bench/run.py's l-users (hard links of one set:
 the snapshot is what costs memory, not the files). The server runs from
 SATCHEL_BIN (default build/satchel) as root dropping to the satchel user,
 on free loopback ports, its state in a temporary directory; only
 processes started here are stopped, by PID. Prints a table and one JSON
-line; every run stays within 2 minutes for HOLD <= 10000.
+line; ~80 s with the default rounds, ~40 s more with HOLD = 10000.
 """
 import json
 import os
@@ -24,6 +26,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,7 @@ import run  # noqa: E402  (its process-tree and memory helpers)
 PASSWORD = "benchpass"
 MAIL_USER = "satchel"
 FRESH_USERS = 200      # the fresh-login users, apart from the idle ones
+ROUNDS = int(os.environ.get("IDLE_MEM_ROUNDS", "2"))
 
 
 def free_port():
@@ -117,6 +121,27 @@ def bench_argv(d, port, tls, user_fmt, nusers, conc, scenario, extra):
     return argv
 
 
+def memory(root):
+    """PSS, RSS and private (Private_Clean + Private_Dirty: what only
+    that process holds, so it does not move when another process maps
+    the same libraries, as the bench client does) of the tree, in KB."""
+    tot = {"pss_kb": 0, "rss_kb": 0, "private_kb": 0}
+    for p in run.tree(root):
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    key = line.split(":")[0]
+                    if key == "Pss":
+                        tot["pss_kb"] += int(line.split()[1])
+                    elif key == "Rss":
+                        tot["rss_kb"] += int(line.split()[1])
+                    elif key in ("Private_Clean", "Private_Dirty"):
+                        tot["private_kb"] += int(line.split()[1])
+        except OSError:
+            pass
+    return tot
+
+
 def per_process(root):
     """PSS in KB of each process of the tree, by its command name."""
     out = {}
@@ -155,23 +180,37 @@ def end_idle(p):
 
 
 def idle_memory(d, proc, port, tls, n):
-    time.sleep(1.0)
-    base = run.memory_kb(proc.pid)
+    time.sleep(run.IDLE_SETTLE_S)   # the last round's heap settled too
+    base = memory(proc.pid)
     base_by = per_process(proc.pid)
     p = hold_idle(d, port, tls, n, 100)
     time.sleep(1.5)
-    full = run.memory_kb(proc.pid)
+    burst = memory(proc.pid)
+    time.sleep(run.IDLE_SETTLE_S - 1.5)
+    full = memory(proc.pid)
     full_by = per_process(proc.pid)
     res = end_idle(p)
     n = res["idle_ready"]
-    return {"connections": n,
-            "pss_kb_per_conn": (full["pss_kb"] - base["pss_kb"]) / n,
-            "rss_kb_per_conn": (full["rss_kb"] - base["rss_kb"]) / n,
-            "by_process_kb_per_conn": {
-                k: (full_by.get(k, 0) - base_by.get(k, 0)) / n
-                for k in full_by},
-            "login_all_s": res["idle_ready_s"],
-            "errors": run.bench_errors(res)}
+    out = {"connections": n, "login_all_s": res["idle_ready_s"],
+           "errors": run.bench_errors(res),
+           "pss_kb_per_conn_burst": (burst["pss_kb"] - base["pss_kb"]) / n,
+           "by_process_pss_kb_per_conn": {
+               k: (full_by.get(k, 0) - base_by.get(k, 0)) / n
+               for k in full_by}}
+    for k in ("pss_kb", "rss_kb", "private_kb"):
+        out[k + "_per_conn"] = (full[k] - base[k]) / n
+    return out
+
+
+def median_of(rounds):
+    """The per-key median of the rounds' numbers (the first round's
+    other values)."""
+    out = dict(rounds[0])
+    for k, v in rounds[0].items():
+        if isinstance(v, (int, float)):
+            out[k] = statistics.median(r[k] for r in rounds)
+    out["rounds_pss_kb_per_conn"] = [r["pss_kb_per_conn"] for r in rounds]
+    return out
 
 
 def fresh_logins_beside(d, proc, tls_port, hold):
@@ -215,9 +254,13 @@ def main():
                                       "l%d", n, 16, "login",
                                       ["-n", str(n)]),
                            capture_output=True, check=True, timeout=120)
-        out = {"n": n, "binary": run.SAT_BIN}
-        out["plain"] = idle_memory(d, proc, port, False, n)
-        out["tls"] = idle_memory(d, proc, tls_port, True, n)
+        out = {"n": n, "binary": run.SAT_BIN, "rounds": ROUNDS}
+        got = {"plain": [], "tls": []}
+        for _ in range(ROUNDS):
+            got["plain"].append(idle_memory(d, proc, port, False, n))
+            got["tls"].append(idle_memory(d, proc, tls_port, True, n))
+        out["plain"] = median_of(got["plain"])
+        out["tls"] = median_of(got["tls"])
         if hold:
             out["hold"] = fresh_logins_beside(d, proc, tls_port, hold)
     finally:
@@ -226,12 +269,15 @@ def main():
         shutil.rmtree(d, True)
     for kind in ("plain", "tls"):
         r = out[kind]
-        print("%-5s %5d idle: PSS %6.2f KB/conn, RSS %6.2f KB/conn "
-              "(by process: %s)%s" % (
+        print("%-5s %5d idle: PSS %6.2f KB/conn (rounds %s; %.2f 1.5 s "
+              "after the logins), private %6.2f, RSS %6.2f KB/conn "
+              "(PSS by process: %s)%s" % (
                   kind, r["connections"], r["pss_kb_per_conn"],
+                  " ".join("%.2f" % x for x in r["rounds_pss_kb_per_conn"]),
+                  r["pss_kb_per_conn_burst"], r["private_kb_per_conn"],
                   r["rss_kb_per_conn"],
-                  ", ".join("%s %.2f" % kv for kv in
-                            sorted(r["by_process_kb_per_conn"].items())),
+                  ", ".join("%s %.2f" % kv for kv in sorted(
+                      r["by_process_pss_kb_per_conn"].items())),
                   " errors %r" % r["errors"] if r["errors"] else ""))
     if hold:
         h = out["hold"]
