@@ -199,12 +199,9 @@ static void session_update_events(struct session *s)
 {
 	bool want_read = false;
 	unsigned events;
-	size_t room;
 
-	if (!s->peer_closed && !s->closing && !s->stls_pending) {
-		(void)linereader_space(&s->in, &room);
-		want_read = room > 0;
-	}
+	if (!s->peer_closed && !s->closing && !s->stls_pending)
+		want_read = linereader_room(&s->in) > 0;
 	events = conn_wanted(&s->conn, want_read, outbuf_pending(&s->out) > 0);
 	if (io_set_events(s->io, events) < 0) {
 		log_error("epoll: %s", strerror(errno));
@@ -310,10 +307,17 @@ static void session_read(struct session *s)
 {
 	for (;;) {
 		size_t room;
-		char *dst = linereader_space(&s->in, &room);
+		char *dst;
 		ssize_t n;
 
-		if (room == 0 || s->closing || s->stls_pending)
+		if (s->closing || s->stls_pending)
+			return;
+		dst = linereader_space(&s->in, &room);
+		if (dst == NULL) {
+			session_out_of_memory(s);
+			return;
+		}
+		if (room == 0)
 			return;
 		n = conn_read(&s->conn, dst, room);
 		if (n == CONN_AGAIN)
@@ -391,6 +395,8 @@ static void session_settle(struct session *s)
 		session_settle(s);
 		return;
 	}
+	/* every line consumed: an idle session holds no input buffer */
+	linereader_release_if_empty(&s->in);
 	session_update_events(s);
 }
 
