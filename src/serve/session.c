@@ -58,6 +58,28 @@ uint64_t session_msg_size(const struct session *s, unsigned idx)
 	return s->no_eoh != NULL && s->no_eoh[idx] ? size + 2 : size;
 }
 
+int session_keep_secret(struct session *s, const char *secret, size_t len)
+{
+	session_wipe_secret(s);
+	if (len >= AUTH_SECRET_MAX)
+		return -1;
+	s->proxy_secret = malloc(AUTH_SECRET_MAX);
+	if (s->proxy_secret == NULL)
+		return -1;
+	memcpy(s->proxy_secret, secret, len);
+	s->proxy_secret[len] = '\0';
+	return 0;
+}
+
+void session_wipe_secret(struct session *s)
+{
+	if (s->proxy_secret == NULL)
+		return;
+	explicit_bzero(s->proxy_secret, AUTH_SECRET_MAX);
+	free(s->proxy_secret);
+	s->proxy_secret = NULL;
+}
+
 /* An allocation failure here loses the reply; the session is closed
  * rather than left answering out of step. */
 void session_out_of_memory(struct session *s)
@@ -615,7 +637,7 @@ void session_destroy(struct session **sessionp)
 	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	session_proxy_destroy(s);
-	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+	session_wipe_secret(s);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */

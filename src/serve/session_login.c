@@ -24,16 +24,18 @@ static void session_delay_done(void *context)
 	struct session *s = context;
 
 	s->delay_timer = NULL;
-	session_reply(s, "%s", s->delayed_reply);
+	session_reply(s, "%s", s->delayed_reply != NULL ? s->delayed_reply :
+		      "-ERR [AUTH] invalid user name or password");
 	session_resume(s);
 }
 
+/* reply must outlive the delay: a string literal. */
 static void session_fail_login(struct session *s, const char *reply)
 {
 	unsigned delay_ms = worker_login_result(s->worker, s->addr, true);
 
 	s->have_user = false;
-	snprintf(s->delayed_reply, sizeof(s->delayed_reply), "%s", reply);
+	s->delayed_reply = reply;
 	if (delay_ms == 0) {
 		session_reply(s, "%s", reply);
 		session_resume(s);
@@ -62,10 +64,12 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->counted = true;
 	if (cfg->proxy) {
 		/* proxy mode: the backend holds the maildrop */
-		int ret = session_proxy_start(s, r->user, s->proxy_secret,
+		int ret = session_proxy_start(s, r->user,
+					      s->proxy_secret != NULL ?
+					      s->proxy_secret : "",
 					      r->proxy_host);
 
-		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+		session_wipe_secret(s);
 		return ret == 0;
 	}
 	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
@@ -213,7 +217,7 @@ void session_auth_result(struct session *s, const struct auth_reply *r)
 	metrics_login(s->worker->metrics, s->worker->index, s->login_mech,
 		      login_result(r->result));
 	if (r->result != AUTH_OK)
-		explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+		session_wipe_secret(s);
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);
