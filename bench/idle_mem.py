@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -52,7 +51,7 @@ def free_port():
 def setup(d, nusers):
     h = run.sha512_crypt(PASSWORD)
     names = ["l%d" % i for i in range(1, nusers + 1)]
-    names += ["f%d" % i for i in range(1, FRESH_USERS + 1)]
+    names += ["f%d" % i for i in range(1, FRESH_USERS + 1)] + ["s1"]
     with open(os.path.join(d, "passwd"), "w") as f:
         for u in names:
             f.write("%s:{SHA512-CRYPT}%s\n" % (u, h))
@@ -158,38 +157,34 @@ def per_process(root):
     return out
 
 
-def hold_idle(d, port, tls, n, seconds):
-    """Starts n idle logged-in clients; returns (process, ready seconds)
-    once all are in, or raises."""
-    argv = bench_argv(d, port, tls, "l%d", n, n, "idle",
-                      ["-t", str(seconds), "--noop", "20", "--max-time",
-                       str(seconds + 30)])
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    for line in p.stderr:
-        if line.startswith("ready:"):
-            return p
-    out, _ = p.communicate(timeout=60)
-    raise RuntimeError("idle clients never all logged in: %s" % out)
-
-
-def end_idle(p):
-    p.send_signal(signal.SIGTERM)     # the bench QUITs all and reports
-    out, _ = p.communicate(timeout=60)
-    return json.loads(out)
+def hold_idle(d, port, tls, n, seconds, user_fmt="l%d"):
+    """Starts n idle logged-in clients; returns the bench process once
+    all are in, or raises."""
+    p, res = run.start_idle(port, tls, os.path.join(d, "cert.pem"),
+                            user_fmt, n, seconds)
+    if p is None:
+        raise RuntimeError("idle clients never all logged in: %s" % res)
+    return p
 
 
 def idle_memory(d, proc, port, tls, n):
-    time.sleep(run.IDLE_SETTLE_S)   # the last round's heap settled too
-    base = memory(proc.pid)
-    base_by = per_process(proc.pid)
-    p = hold_idle(d, port, tls, n, 100)
-    time.sleep(1.5)
-    burst = memory(proc.pid)
-    time.sleep(run.IDLE_SETTLE_S - 1.5)
-    full = memory(proc.pid)
-    full_by = per_process(proc.pid)
-    res = end_idle(p)
+    """As bench/run.py's idle_memory: one more idle client (user s1) for
+    both readings, so the bench process's share of the libraries it
+    maps with the server is in the base too."""
+    sharer = hold_idle(d, port, tls, 1, 150, "s%d")
+    try:
+        time.sleep(run.IDLE_SETTLE_S)   # the last round's heap settled
+        base = memory(proc.pid)
+        base_by = per_process(proc.pid)
+        p = hold_idle(d, port, tls, n, 100)
+        time.sleep(1.5)
+        burst = memory(proc.pid)
+        time.sleep(run.IDLE_SETTLE_S - 1.5)
+        full = memory(proc.pid)
+        full_by = per_process(proc.pid)
+        res = run.stop_idle(p)
+    finally:
+        run.stop_idle(sharer)
     n = res["idle_ready"]
     out = {"connections": n, "login_all_s": res["idle_ready_s"],
            "errors": run.bench_errors(res),
@@ -226,7 +221,7 @@ def fresh_logins_beside(d, proc, tls_port, hold):
                            capture_output=True, text=True, timeout=80)
         fresh = json.loads(r.stdout)
     finally:
-        held = end_idle(p)
+        held = run.stop_idle(p)
     return {"held": held["idle_ready"], "held_ready_s": ready_s,
             "held_pss_mb": mem["pss_kb"] / 1024,
             "held_errors": run.bench_errors(held),
