@@ -39,7 +39,7 @@ import run  # noqa: E402  (its process-tree and memory helpers)
 PASSWORD = "benchpass"
 MAIL_USER = "satchel"
 FRESH_USERS = 200      # the fresh-login users, apart from the idle ones
-ROUNDS = int(os.environ.get("IDLE_MEM_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("IDLE_MEM_ROUNDS", "2"))   # 0: HOLD only
 
 
 def free_port():
@@ -211,10 +211,14 @@ def median_of(rounds):
 def fresh_logins_beside(d, proc, tls_port, hold):
     """hold idle TLS clients, then 10 s of fresh TLS logins at
     concurrency 4 beside them: the login latency the held ones cause."""
+    time.sleep(run.IDLE_SETTLE_S)
+    base = memory(proc.pid)
     t0 = time.monotonic()
     p = hold_idle(d, tls_port, True, hold, 110)
     ready_s = time.monotonic() - t0
-    mem = run.memory_kb(proc.pid)
+    time.sleep(run.IDLE_SETTLE_S)
+    mem = memory(proc.pid)
+    by = per_process(proc.pid)
     try:
         r = subprocess.run(bench_argv(d, tls_port, True, "f%d", FRESH_USERS,
                                       4, "login", ["-t", "10"]),
@@ -224,11 +228,29 @@ def fresh_logins_beside(d, proc, tls_port, hold):
         held = run.stop_idle(p)
     return {"held": held["idle_ready"], "held_ready_s": ready_s,
             "held_pss_mb": mem["pss_kb"] / 1024,
+            "held_pss_kb_per_conn": (mem["pss_kb"] - base["pss_kb"]) / hold,
+            "held_pss_mb_by_process": {k: v / 1024 for k, v in by.items()},
             "held_errors": run.bench_errors(held),
             "fresh_logins_per_s": fresh["sessions_per_s"],
             "fresh_login_p50_ms": fresh["login_p50_ms"],
             "fresh_login_p99_ms": fresh["login_p99_ms"],
             "fresh_errors": run.bench_errors(fresh)}
+
+
+def log_summary(path):
+    """The server's warning and error lines (log_level = warn), counted by
+    their text without the session's address and id."""
+    counts = {}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                text = " ".join(w for w in line.split()[1:]
+                                if not w.startswith(("rip=", "session=",
+                                                     "user=")))
+                counts[text[:120]] = counts.get(text[:120], 0) + 1
+    except OSError:
+        pass
+    return counts
 
 
 def main():
@@ -239,12 +261,14 @@ def main():
     os.chmod(d, 0o755)
     proc = None
     try:
+        run.log("setup: %d users" % (max(n, hold) + FRESH_USERS + 1))
         setup(d, max(n, hold))
         port, tls_port = free_port(), free_port()
         proc = start_server(d, port, tls_port)
+        run.log("server up; warm-up")
         # warm-up as in run.py: every user's index built, the user
         # cache and the heaps at their working size
-        for tls in (False, True):
+        for tls in (False, True) if ROUNDS else ():
             subprocess.run(bench_argv(d, tls_port if tls else port, tls,
                                       "l%d", n, 16, "login",
                                       ["-n", str(n)]),
@@ -254,15 +278,19 @@ def main():
         for _ in range(ROUNDS):
             got["plain"].append(idle_memory(d, proc, port, False, n))
             got["tls"].append(idle_memory(d, proc, tls_port, True, n))
-        out["plain"] = median_of(got["plain"])
-        out["tls"] = median_of(got["tls"])
+        if ROUNDS:
+            out["plain"] = median_of(got["plain"])
+            out["tls"] = median_of(got["tls"])
         if hold:
+            run.log("holding %d idle TLS connections" % hold)
             out["hold"] = fresh_logins_beside(d, proc, tls_port, hold)
+        run.log("done")
     finally:
         if proc is not None:
             run.Server._kill_tree(proc.pid, proc)
+        out["server_log"] = log_summary(os.path.join(d, "satchel.log"))
         shutil.rmtree(d, True)
-    for kind in ("plain", "tls"):
+    for kind in ("plain", "tls") if ROUNDS else ():
         r = out[kind]
         print("%-5s %5d idle: PSS %6.2f KB/conn (rounds %s; %.2f 1.5 s "
               "after the logins), private %6.2f, RSS %6.2f KB/conn "
@@ -276,14 +304,21 @@ def main():
                   " errors %r" % r["errors"] if r["errors"] else ""))
     if hold:
         h = out["hold"]
-        print("held %d idle TLS (all in after %.1f s, server PSS %.1f MB); "
+        print("held %d idle TLS (all in after %.1f s, server PSS %.1f MB, "
+              "%.2f KB per connection; by process MB: %s); "
               "fresh TLS logins beside them: %.0f/s, p50 %.2f ms, "
               "p99 %.2f ms%s" % (
                   h["held"], h["held_ready_s"], h["held_pss_mb"],
+                  h["held_pss_kb_per_conn"],
+                  ", ".join("%s %.1f" % kv for kv in sorted(
+                      h["held_pss_mb_by_process"].items())),
                   h["fresh_logins_per_s"], h["fresh_login_p50_ms"],
                   h["fresh_login_p99_ms"],
                   " errors %r %r" % (h["held_errors"], h["fresh_errors"])
                   if h["held_errors"] or h["fresh_errors"] else ""))
+    if out["server_log"]:
+        print("server log (warnings and errors, by text): %r"
+              % out["server_log"])
     print(json.dumps(out))
 
 
