@@ -40,7 +40,7 @@ static int linereader_resize(struct linereader *lr, size_t cap)
 
 	if (data == NULL)
 		return -1;
-	if (lr->len > 0)
+	if (lr->data != NULL && lr->len > 0)
 		memcpy(data, lr->data + lr->start, lr->len);
 	linereader_free_data(lr);
 	lr->data = data;
