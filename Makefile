@@ -61,7 +61,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit integration run deps asan clean install fuzz bench \
-	bench-lmtp bench-fetch fuzz-build fuzz-smoke lint lint-tidy
+	bench-lmtp bench-fetch bench-tls-heap fuzz-build fuzz-smoke lint lint-tidy
 all: $(BUILD)/satchel $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*.h)
@@ -247,6 +247,23 @@ bench-fetch: all
 # bench/out/nodes.json and bench/out/nodes.txt.
 bench-nodes: all
 	python3 bench/nodes.py
+
+# What OpenSSL itself keeps on the heap for one idle server-side TLS
+# connection, by allocation site (issue 14; bench/tls_heap.c, < 1 s).
+# Idle memory per connection, plain and TLS, without Dovecot:
+# python3 bench/idle_mem.py (docs/performance.md).
+bench-tls-heap: $(BUILD)/bench-tls-heap
+	@mkdir -p $(BUILD)/tls-heap
+	@[ -f $(BUILD)/tls-heap/cert.pem ] || openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+		-keyout $(BUILD)/tls-heap/key.pem -out $(BUILD)/tls-heap/cert.pem \
+		-subj /CN=localhost 2>/dev/null
+	$(BUILD)/bench-tls-heap $(BUILD)/tls-heap/cert.pem $(BUILD)/tls-heap/key.pem
+	$(BUILD)/bench-tls-heap $(BUILD)/tls-heap/cert.pem $(BUILD)/tls-heap/key.pem tls1.2
+
+$(BUILD)/bench-tls-heap: bench/tls_heap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 
 run: deps all
 	@scripts/demo

@@ -4,14 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *linereader_data(struct linereader *lr)
-{
-	return lr->big != NULL ? lr->big : lr->buf;
-}
-
 void linereader_init(struct linereader *lr, size_t max_line)
 {
-	lr->big = NULL;
+	lr->data = NULL;
 	lr->cap = LINEREADER_BUF;
 	lr->start = 0;
 	lr->len = 0;
@@ -20,64 +15,79 @@ void linereader_init(struct linereader *lr, size_t max_line)
 	lr->nul_seen = false;
 }
 
-static void linereader_free_big(struct linereader *lr)
+/* Wipes and frees the buffer: it may hold a password (PASS, AUTH). */
+static void linereader_free_data(struct linereader *lr)
 {
-	explicit_bzero(lr->big, lr->cap + 1);
-	free(lr->big);
-	lr->big = NULL;
-	lr->cap = LINEREADER_BUF;
+	if (lr->data == NULL)
+		return;
+	explicit_bzero(lr->data, lr->cap + 1);
+	free(lr->data);
+	lr->data = NULL;
 }
 
 void linereader_deinit(struct linereader *lr)
 {
-	if (lr->big != NULL)
-		linereader_free_big(lr);
-	explicit_bzero(lr->buf, sizeof(lr->buf));
+	linereader_free_data(lr);
+	lr->cap = LINEREADER_BUF;
+	lr->start = 0;
+	lr->len = 0;
+}
+
+/* Moves the unread bytes into a new buffer of cap + 1 octets. */
+static int linereader_resize(struct linereader *lr, size_t cap)
+{
+	char *data = malloc(cap + 1);
+
+	if (data == NULL)
+		return -1;
+	if (lr->data != NULL && lr->len > 0)
+		memcpy(data, lr->data + lr->start, lr->len);
+	linereader_free_data(lr);
+	lr->data = data;
+	lr->cap = cap;
+	lr->start = 0;
+	return 0;
 }
 
 int linereader_set_limit(struct linereader *lr, size_t max_line)
 {
-	char *big;
-
 	if (max_line <= LINEREADER_BUF) {
 		lr->max_line = max_line;
 		return 0;
 	}
-	if (lr->big == NULL || lr->cap < max_line) {
-		big = malloc(max_line + 1);
-		if (big == NULL)
-			return -1;
-		memcpy(big, linereader_data(lr) + lr->start, lr->len);
-		if (lr->big != NULL)
-			linereader_free_big(lr);
-		else
-			explicit_bzero(lr->buf, sizeof(lr->buf));
-		lr->big = big;
-		lr->cap = max_line;
-		lr->start = 0;
-	}
+	if ((lr->data == NULL || lr->cap < max_line) &&
+	    linereader_resize(lr, max_line) < 0)
+		return -1;
 	lr->max_line = max_line;
 	return 0;
 }
 
+void linereader_release_if_empty(struct linereader *lr)
+{
+	/* a raised limit keeps its buffer: set_limit promised it */
+	if (lr->len == 0 && lr->max_line <= LINEREADER_BUF) {
+		linereader_free_data(lr);
+		lr->cap = LINEREADER_BUF;
+		lr->start = 0;
+	}
+}
+
 char *linereader_space(struct linereader *lr, size_t *size_r)
 {
-	char *data = linereader_data(lr);
-
-	/* back to the inline buffer once the raised limit is over */
-	if (lr->big != NULL && lr->max_line <= LINEREADER_BUF &&
-	    lr->len <= LINEREADER_BUF) {
-		memcpy(lr->buf, data + lr->start, lr->len);
-		lr->start = 0;
-		linereader_free_big(lr);
-		data = lr->buf;
+	/* back to the ordinary size once the raised limit is over */
+	if (lr->data != NULL && lr->cap > LINEREADER_BUF &&
+	    lr->max_line <= LINEREADER_BUF && lr->len <= LINEREADER_BUF)
+		(void)linereader_resize(lr, LINEREADER_BUF);
+	if (lr->data == NULL && linereader_resize(lr, lr->cap) < 0) {
+		*size_r = 0;
+		return NULL;
 	}
 	if (lr->start > 0) {
-		memmove(data, data + lr->start, lr->len);
+		memmove(lr->data, lr->data + lr->start, lr->len);
 		lr->start = 0;
 	}
 	*size_r = lr->cap - lr->len;
-	return data + lr->len;
+	return lr->data + lr->len;
 }
 
 size_t linereader_room(const struct linereader *lr)
@@ -95,6 +105,12 @@ bool linereader_has_data(const struct linereader *lr)
 	return lr->len > 0;
 }
 
+const char *linereader_pending(const struct linereader *lr, size_t *len_r)
+{
+	*len_r = lr->len;
+	return lr->len > 0 ? lr->data + lr->start : "";
+}
+
 void linereader_clear(struct linereader *lr)
 {
 	lr->start = 0;
@@ -106,10 +122,18 @@ enum line_status linereader_next(struct linereader *lr, char **line_r,
 				 size_t *len_r)
 {
 	for (;;) {
-		char *data = linereader_data(lr) + lr->start;
-		char *lf = memchr(data, '\n', lr->len);
+		char *data, *lf;
 		size_t line_len;
 
+		if (lr->data == NULL) {
+			/* nothing buffered (len is 0): as below */
+			if (lr->discarding || lr->max_line > 0)
+				return LINE_NONE;
+			lr->discarding = true;
+			return LINE_TOO_LONG;
+		}
+		data = lr->data + lr->start;
+		lf = memchr(data, '\n', lr->len);
 		if (lr->discarding) {
 			if (lf == NULL) {
 				lr->start = 0;

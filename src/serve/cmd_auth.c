@@ -156,7 +156,7 @@ static int cmd_auth_send(struct session *s, uint32_t type)
 
 void cmd_auth_abort(struct session *s)
 {
-	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+	session_wipe_secret(s);
 	memset(&cmd_auth_req, 0, AUTH_SASL_REQUEST_HDR);
 	(void)cmd_auth_send(s, AUTH_REQ_SASL_ABORT);
 	cmd_auth_end(s);
@@ -203,7 +203,7 @@ static void cmd_auth_keep_plain_secret(struct session *s)
 	const unsigned char *d = cmd_auth_req.data, *nul;
 	size_t len = cmd_auth_req.data_len, off;
 
-	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+	session_wipe_secret(s);
 	if (!cfg_of(s)->proxy)
 		return;
 	nul = memchr(d, '\0', len);
@@ -214,11 +214,10 @@ static void cmd_auth_keep_plain_secret(struct session *s)
 	if (nul == NULL)
 		return;
 	off = (size_t)(nul - d) + 1;
-	if (len - off >= sizeof(s->proxy_secret) ||
-	    memchr(d + off, '\0', len - off) != NULL)
+	if (memchr(d + off, '\0', len - off) != NULL)
 		return;
-	memcpy(s->proxy_secret, d + off, len - off);
-	s->proxy_secret[len - off] = '\0';
+	/* too long or out of memory: nothing kept, the backend refuses */
+	(void)session_keep_secret(s, (const char *)d + off, len - off);
 }
 
 /* Sends the request in cmd_auth_req and waits for the answer. */

@@ -159,9 +159,14 @@ static enum cmd_outcome cmd_pass(struct session *s,
 	s->login_mech = METRICS_MECH_USER;
 	/* proxy mode logs in at the backend with the same password (as
 	 * prepared: the backend is sent no UTF8) */
-	if (cfg_of(s)->proxy)
-		snprintf(s->proxy_secret, sizeof(s->proxy_secret), "%s",
-			 req.secret);
+	if (cfg_of(s)->proxy &&
+	    session_keep_secret(s, req.secret, strlen(req.secret)) < 0) {
+		explicit_bzero(&req, sizeof(req));
+		s->have_user = false;
+		session_reply(s, "-ERR [SYS/TEMP] out of memory, try again "
+			      "later");
+		return CMD_DONE;
+	}
 	return send_auth(s, &req);
 }
 

@@ -59,6 +59,28 @@ uint64_t session_msg_size(const struct session *s, unsigned idx)
 	return s->no_eoh != NULL && s->no_eoh[idx] ? size + 2 : size;
 }
 
+int session_keep_secret(struct session *s, const char *secret, size_t len)
+{
+	session_wipe_secret(s);
+	if (len >= AUTH_SECRET_MAX)
+		return -1;
+	s->proxy_secret = malloc(AUTH_SECRET_MAX);
+	if (s->proxy_secret == NULL)
+		return -1;
+	memcpy(s->proxy_secret, secret, len);
+	s->proxy_secret[len] = '\0';
+	return 0;
+}
+
+void session_wipe_secret(struct session *s)
+{
+	if (s->proxy_secret == NULL)
+		return;
+	explicit_bzero(s->proxy_secret, AUTH_SECRET_MAX);
+	free(s->proxy_secret);
+	s->proxy_secret = NULL;
+}
+
 /* An allocation failure here loses the reply; the session is closed
  * rather than left answering out of step. */
 void session_out_of_memory(struct session *s)
@@ -200,13 +222,11 @@ static void session_update_events(struct session *s)
 {
 	bool want_read = false;
 	unsigned events;
-	size_t room;
 
 	if (!s->peer_closed && !s->closing && !s->stls_pending &&
-	    !session_kpop_holds(s)) {
-		(void)linereader_space(&s->in, &room);
-		want_read = room > 0 || session_kpop_reading(s);
-	}
+	    !session_kpop_holds(s))
+		want_read = linereader_room(&s->in) > 0 ||
+			    session_kpop_reading(s);
 	events = conn_wanted(&s->conn, want_read, outbuf_pending(&s->out) > 0);
 	if (io_set_events(s->io, events) < 0) {
 		log_error("epoll: %s", strerror(errno));
@@ -316,10 +336,17 @@ static void session_read(struct session *s)
 	}
 	for (;;) {
 		size_t room;
-		char *dst = linereader_space(&s->in, &room);
+		char *dst;
 		ssize_t n;
 
-		if (room == 0 || s->closing || s->stls_pending)
+		if (s->closing || s->stls_pending)
+			return;
+		dst = linereader_space(&s->in, &room);
+		if (dst == NULL) {
+			session_out_of_memory(s);
+			return;
+		}
+		if (room == 0)
 			return;
 		n = conn_read(&s->conn, dst, room);
 		if (n == CONN_AGAIN)
@@ -397,6 +424,8 @@ static void session_settle(struct session *s)
 		session_settle(s);
 		return;
 	}
+	/* every line consumed: an idle session holds no input buffer */
+	linereader_release_if_empty(&s->in);
 	session_update_events(s);
 }
 
@@ -621,7 +650,7 @@ void session_destroy(struct session **sessionp)
 	utf8wrap_destroy(&s->reply.wrap);
 	maildrop_reader_destroy(&s->reply.reader);
 	session_proxy_destroy(s);
-	explicit_bzero(s->proxy_secret, sizeof(s->proxy_secret));
+	session_wipe_secret(s);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
 	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */

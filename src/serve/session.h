@@ -92,7 +92,7 @@ struct session {
 	char user[AUTH_USER_MAX];
 	bool have_user;
 	char timestamp[128];        /* APOP: <pid.clock.random@host> */
-	char delayed_reply[160];   /* sent when delay_timer fires */
+	const char *delayed_reply; /* sent when delay_timer fires (static) */
 
 	struct maildrop *drop;     /* NULL while a store job owns it */
 	struct store_job *store_job; /* running open or commit, or NULL */
@@ -126,8 +126,10 @@ struct session {
 	struct xmit *xmit;
 	struct xmit_job *xmit_job;
 	/* proxy mode: the password of the PASS being checked, for the
-	 * backend login; wiped when the auth process has answered */
-	char proxy_secret[AUTH_SECRET_MAX];
+	 * backend login (AUTH_SECRET_MAX octets, allocated only then: an
+	 * idle session holds none); wiped and freed when the auth process
+	 * has answered */
+	char *proxy_secret;
 	struct session_proxy *proxy; /* the backend link, or NULL */
 	struct session_kpop *kpop;   /* a kpop_listen connection, or NULL */
 
@@ -182,6 +184,12 @@ void session_start_tls(struct session *s);
  * without the terminator): the store's size and what a workaround adds.
  * STAT, LIST and the "+OK n octets" of RETR all use it. */
 uint64_t session_msg_size(const struct session *s, unsigned idx);
+
+/* Proxy mode: keeps len octets of secret (NUL added) for the backend
+ * login. 0, or -1 when too long or out of memory (nothing kept). */
+int session_keep_secret(struct session *s, const char *secret, size_t len);
+/* Wipes and frees the kept secret, if any. */
+void session_wipe_secret(struct session *s);
 
 /* True when plaintext passwords may be sent on this connection now. */
 bool session_plaintext_allowed(const struct session *s);

@@ -621,14 +621,13 @@ void session_proxy_relay(struct session *s)
 	}
 	if (linereader_has_data(&s->in)) {
 		/* a partial line: its bytes as they are */
-		char *dst;
-		size_t room;
+		size_t rest_len;
+		const char *rest = linereader_pending(&s->in, &rest_len);
 
-		(void)linereader_space(&s->in, &room);
-		dst = s->in.big != NULL ? s->in.big : s->in.buf;
-		(void)relay_append(&p->up, dst + s->in.start, s->in.len);
+		(void)relay_append(&p->up, rest, rest_len);
 	}
 	linereader_clear(&s->in);
+	linereader_release_if_empty(&s->in);
 	/* the backend runs the autologout timer from here on */
 	timer_remove(&s->timer);
 	proxy_pump(p);

@@ -132,8 +132,10 @@ void worker_auth_login_done(struct worker *w, const char *user,
 unsigned worker_login_result(struct worker *w, const char *addr,
 			     bool failed);
 
-/* A session freed a maildrop: the heap it used is given back to the
- * system once the worker has been quiet for a few seconds. */
+/* A session freed a maildrop, or logged in (its TLS handshake and
+ * maildrop open left freed buffers between the sessions that stay): the
+ * free pages of the heap go back to the system once the worker has been
+ * quiet for a few seconds. */
 void worker_memory_used(struct worker *w);
 
 /* Called by session_destroy. */

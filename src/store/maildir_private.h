@@ -18,6 +18,12 @@
 
 #define MAILDIR_LOCK_NAME "satchel.lock"
 #define MAILDIR_INDEX_NAME "satchel.index"
+/* Name arena blocks: the first is small and each next one twice the
+ * last, up to the largest; a 5-message Maildir held by an idle session
+ * then costs a few hundred octets of names, not a 256 KB block (of which
+ * malloc's header and the names touch a page or two, plus fragmentation
+ * around it), and a 100,000-message one still few blocks. */
+#define MAILDIR_ARENA_FIRST 512
 #define MAILDIR_ARENA_BLOCK (256 * 1024)
 /* Reading files to count sizes: a thread per core up to this many, only
  * for at least MAILDIR_THREAD_MIN files (else a thread costs more than it

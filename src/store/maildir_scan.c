@@ -25,8 +25,12 @@ static char *maildir_arena_alloc(struct maildir *md, size_t len)
 	char *p;
 
 	if (a == NULL || a->size - a->used < len + 1) {
-		size_t size = len + 1 > MAILDIR_ARENA_BLOCK ?
-				      len + 1 : MAILDIR_ARENA_BLOCK;
+		size_t size = a == NULL ? MAILDIR_ARENA_FIRST :
+			      a->size >= MAILDIR_ARENA_BLOCK / 2 ?
+			      MAILDIR_ARENA_BLOCK : 2 * a->size;
+
+		if (size < len + 1)
+			size = len + 1;
 
 		a = malloc(sizeof(*a) + size);
 		if (a == NULL)
@@ -220,7 +224,7 @@ static struct maildir_file *maildir_new_file(struct maildir *md)
 	struct maildir_file *f;
 
 	if (md->files_count == md->files_alloc) {
-		size_t n = md->files_alloc == 0 ? 256 : md->files_alloc * 2;
+		size_t n = md->files_alloc == 0 ? 16 : md->files_alloc * 2;
 
 		if (n > UINT_MAX / 2)
 			return NULL; /* maildrop_count() is unsigned */
@@ -233,6 +237,21 @@ static struct maildir_file *maildir_new_file(struct maildir *md)
 	f = &md->files[md->files_count];
 	memset(f, 0, sizeof(*f));
 	return f;
+}
+
+/* The listing is complete: give back the doubling's spare slots, which
+ * an idle session would otherwise hold for its whole life. */
+static void maildir_files_fit(struct maildir *md)
+{
+	struct maildir_file *f;
+
+	if (md->files_count == 0 || md->files_alloc == md->files_count)
+		return;
+	f = realloc(md->files, md->files_count * sizeof(*f));
+	if (f == NULL)
+		return; /* keeping the larger array is fine */
+	md->files = f;
+	md->files_alloc = md->files_count;
 }
 
 static int maildir_add_file(struct maildir *md, enum maildir_sub sub,
@@ -547,6 +566,7 @@ int maildir_snapshot(struct maildir *md, struct index *index,
 		*error_r = "out of memory";
 		return MAILDROP_TEMP;
 	}
+	maildir_files_fit(md);
 	md->drop.msgs = calloc(md->files_count + 1, sizeof(*md->drop.msgs));
 	fresh_uidl = calloc(md->files_count + 1, sizeof(*fresh_uidl));
 	if (md->drop.msgs == NULL || fresh_uidl == NULL) {

@@ -19,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *line;
 		size_t len;
 
+		if (dst == NULL)
+			break;
 		pos++;
 		if (chunk > size - pos)
 			chunk = size - pos;
@@ -40,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cmdparse_verb(line, &args) == 0)
 				cmdparse_args(&args, data[0] & 1);
 		}
+		/* the session releases the buffer between reads */
+		linereader_release_if_empty(&lr);
 	}
+	linereader_deinit(&lr);
 	return 0;
 }

@@ -30,6 +30,7 @@ static void test_basic(void)
 	CHECK(linereader_next(&lr, &line, &len) == LINE_OK, "completed");
 	CHECK_STR(line, "STAT", "joined across reads");
 	CHECK(!linereader_has_data(&lr), "buffer empty");
+	linereader_deinit(&lr);
 }
 
 static void test_limit(void)
@@ -67,6 +68,7 @@ static void test_limit(void)
 	feed(&lr, "xx\r\nNOOP\r\n", 10);
 	CHECK(linereader_next(&lr, &line, &len) == LINE_OK, "next line ok");
 	CHECK_STR(line, "NOOP", "line after the long one intact");
+	linereader_deinit(&lr);
 }
 
 static void test_nul_and_clear(void)
@@ -83,6 +85,57 @@ static void test_nul_and_clear(void)
 	linereader_clear(&lr);
 	CHECK(linereader_next(&lr, &line, &len) == LINE_NONE,
 	      "clear drops buffered commands (STLS injection)");
+	linereader_deinit(&lr);
+}
+
+/* An idle reader holds no buffer; a partial line keeps it; a raised
+ * limit (SASL) keeps its big one until lowered and drained. */
+static void test_release(void)
+{
+	struct linereader lr;
+	char big[2000];
+	const char *rest;
+	char *line;
+	size_t len;
+
+	linereader_init(&lr, 255);
+	CHECK(lr.data == NULL, "no buffer before any input");
+	CHECK(linereader_room(&lr) == LINEREADER_BUF, "room without buffer");
+	feed(&lr, "NOOP\r\nST", 8);
+	CHECK(linereader_next(&lr, &line, &len) == LINE_OK, "line");
+	linereader_release_if_empty(&lr);
+	CHECK(lr.data != NULL, "a partial line keeps the buffer");
+	rest = linereader_pending(&lr, &len);
+	CHECK(len == 2 && memcmp(rest, "ST", 2) == 0, "pending partial line");
+	CHECK(linereader_next(&lr, &line, &len) == LINE_NONE, "partial");
+	feed(&lr, "AT\r\n", 4);
+	CHECK(linereader_next(&lr, &line, &len) == LINE_OK, "completed");
+	CHECK_STR(line, "STAT", "joined");
+	CHECK(linereader_next(&lr, &line, &len) == LINE_NONE, "drained");
+	linereader_release_if_empty(&lr);
+	CHECK(lr.data == NULL, "drained: buffer released");
+	rest = linereader_pending(&lr, &len);
+	CHECK(len == 0 && rest != NULL, "nothing pending");
+
+	CHECK(linereader_set_limit(&lr, sizeof(big)) == 0, "raise the limit");
+	CHECK(lr.data != NULL && lr.cap == sizeof(big), "big buffer at once");
+	memset(big, 'x', 1500);
+	memcpy(big + 1500, "\r\n", 2);
+	feed(&lr, big, 1502);
+	CHECK(linereader_next(&lr, &line, &len) == LINE_OK && len == 1500,
+	      "a long SASL line");
+	linereader_release_if_empty(&lr);
+	CHECK(lr.data != NULL, "kept while the limit is raised");
+	CHECK(linereader_set_limit(&lr, 255) == 0, "lower the limit");
+	feed(&lr, "QU", 2);
+	CHECK(lr.data != NULL && lr.cap == LINEREADER_BUF,
+	      "back to the ordinary size once drained");
+	feed(&lr, "IT\r\n", 4);
+	CHECK(linereader_next(&lr, &line, &len) == LINE_OK, "line after");
+	CHECK_STR(line, "QUIT", "bytes kept across the shrink");
+	linereader_release_if_empty(&lr);
+	CHECK(lr.data == NULL, "released after the shrink");
+	linereader_deinit(&lr);
 }
 
 static void test_pipelined_many(void)
@@ -99,6 +152,7 @@ static void test_pipelined_many(void)
 			lines++;
 	}
 	CHECK(lines == 100, "100 pipelined commands");
+	linereader_deinit(&lr);
 }
 
 int main(void)
@@ -107,5 +161,6 @@ int main(void)
 	test_limit();
 	test_nul_and_clear();
 	test_pipelined_many();
+	test_release();
 	return unit_done();
 }
