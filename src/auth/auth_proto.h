@@ -125,6 +125,12 @@ enum auth_result {
 				     key) this process can read */
 };
 
+enum auth_agent {
+	AUTH_AGENT_NONE = 0,      /* none needed: the worker's own store */
+	AUTH_AGENT_ATTACHED = 1,  /* its socket is attached */
+	AUTH_AGENT_FAILED = 2,    /* needed, could not be started */
+};
+
 struct auth_reply {
 	uint64_t id;          /* chosen by the worker, never reused */
 	uint32_t result;          /* enum auth_result */
@@ -140,6 +146,10 @@ struct auth_reply {
 				     client_workarounds */
 	/* proxy mode: the user's own backend "host:port", "" = by hash */
 	char proxy_host[AUTH_PROXY_HOST_MAX];
+	/* AUTH_OK of a login that needs a mail agent (enum auth_agent):
+	 * ATTACHED comes with the agent's socket (SCM_RIGHTS, see
+	 * store/agent_proto.h); the worker believes only the descriptor */
+	int32_t agent;
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

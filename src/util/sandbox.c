@@ -13,6 +13,7 @@ static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_AUTH] = "auth", [SANDBOX_WORKER] = "worker",
 	[SANDBOX_LMTP] = "lmtp worker", [SANDBOX_STDIO] = "stdio",
 	[SANDBOX_DELIVER] = "deliver", [SANDBOX_KEY] = "key process",
+	[SANDBOX_AGENT] = "mail agent",
 };
 
 const char *sandbox_kind_name(enum sandbox_kind kind)

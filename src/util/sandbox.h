@@ -18,6 +18,7 @@ enum sandbox_kind {
 				its auth child */
 	SANDBOX_DELIVER,     /* satchel deliver's child: one message */
 	SANDBOX_KEY,         /* the key process: signs with the TLS key */
+	SANDBOX_AGENT,       /* a mail agent: one user's maildrop */
 	SANDBOX_KINDS
 };
 

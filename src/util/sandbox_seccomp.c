@@ -78,11 +78,18 @@ static const char *const sys_wait[] = {
 	"wait4", "waitid", NULL,
 };
 
-enum { G_BASE, G_FILES, G_STORE, G_NET, G_LISTEN, G_WAIT, G_MAX };
+/* A mail agent: an mbox message copied into a sealed memfd for the
+ * worker (store/agent.c). */
+static const char *const sys_memfd[] = {
+	"memfd_create", NULL,
+};
+
+enum { G_BASE, G_FILES, G_STORE, G_NET, G_LISTEN, G_WAIT, G_MEMFD, G_MAX };
 
 static const char *const *const groups[G_MAX] = {
 	[G_BASE] = sys_base, [G_FILES] = sys_files, [G_STORE] = sys_store,
 	[G_NET] = sys_net, [G_LISTEN] = sys_listen, [G_WAIT] = sys_wait,
+	[G_MEMFD] = sys_memfd,
 };
 
 #define G(x) (1u << (x))
@@ -97,6 +104,7 @@ static const unsigned kind_groups[SANDBOX_KINDS] = {
 	[SANDBOX_STDIO] = G_COMMON | G(G_WAIT),
 	[SANDBOX_DELIVER] = G_COMMON,
 	[SANDBOX_KEY] = G_COMMON,
+	[SANDBOX_AGENT] = G_COMMON | G(G_MEMFD),
 };
 
 /* ioctls glibc and OpenSSL make: isatty on the log, FIONREAD/FIONBIO */
