@@ -187,13 +187,12 @@ def test_other_uid_served_by_agent(ctx):
 
 # ------------------------------------------------------------ per-user
 
-def per_user_server(ctx, mode="per-user"):
-    srv = ctx.server(store="maildir", workers=1,
-                     config={"mail_process": mode})
+def per_user_server(ctx, mode="per-user", store="maildir"):
+    srv = ctx.server(store=store, workers=1, config={"mail_process": mode})
     for u in ("alice", "bob"):
         srv.fill(u, make_msgs([simple_msg(i, body="body of %s %d\n"
                                           % (u, i)) for i in range(3)],
-                              "maildir"))
+                              store))
     return srv.start()
 
 
@@ -214,6 +213,26 @@ def test_per_user_sessions(ctx):
     q = srv.login("bob")
     eq(q.stat()[0], 3, "bob's messages")
     q.quit()
+
+
+def test_per_user_mbox(ctx):
+    """An mbox message reaches the worker as a sealed memfd copy, its
+    mboxrd quoting undone: RETR gives exactly the LIST size."""
+    srv = per_user_server(ctx, store="mbox")
+    p = srv.login("alice")
+    sizes = p.list()
+    eq(len(sizes), 3, "alice's mbox messages")
+    for n in sorted(sizes):
+        data = p.retr(n)
+        eq(len(data), sizes[n], "RETR %d octets vs LIST" % n)
+        check(b"body of alice %d" % (n - 1) in data, "RETR %d: %r"
+              % (n, data[:80]))
+    p.ok("DELE 2")
+    p.quit()
+    wait_for(lambda: not agents(srv), 5, "alice's agent gone after QUIT")
+    p = srv.login("alice")
+    eq(p.stat()[0], 2, "alice's mbox after DELE 2 and QUIT")
+    p.quit()
 
 
 def test_per_user_landlock(ctx):
