@@ -188,6 +188,8 @@ static int sysspawn_fork(enum sysspawn_kind kind, int *fd_r)
 		sa.sa_flags = SA_NOCLDWAIT;
 		sigemptyset(&sa.sa_mask);
 		(void)sigaction(SIGCHLD, &sa, NULL);
+		if (kind == SYSSPAWN_AGENT)
+			sysspawn_agent_prepare(sysspawn_agents_set);
 		_exit(sysspawn_run(kind));
 	}
 	close(pair[1]);

@@ -65,6 +65,9 @@ const struct sysspawn_agents *sysspawn_agent_settings(void);
 struct sysspawn_agent_request;
 int sysspawn_agent_fork(const struct sysspawn_agents *agents,
 			const struct sysspawn_agent_request *req, int *fd_r);
+/* In the agent spawner, once before its loop: what every agent would
+ * otherwise work out again (its seccomp filter, mail_user's groups). */
+void sysspawn_agent_prepare(const struct sysspawn_agents *agents);
 /* In a new child of a spawner: only fd stays open (besides stdio and
  * the log), named name, not dumpable. */
 void sysspawn_child_setup(int fd, const char *name, bool die_with_parent);

@@ -21,6 +21,41 @@
 #include "util/log.h"
 #include "util/privdrop.h"
 
+/* What the spawner works out once, at its start, so that each agent
+ * only applies it: the seccomp filter (libseccomp's compile is a good
+ * part of an agent's start) and mail_user's groups (an NSS lookup). */
+static struct sandbox_seccomp_prog agent_prog;
+static bool agent_prog_ok;
+#define AGENT_GROUPS_MAX 64
+static gid_t mail_groups[AGENT_GROUPS_MAX];
+static int mail_ngroups = -1;
+
+void sysspawn_agent_prepare(const struct sysspawn_agents *agents)
+{
+	const struct sandbox_settings *sb = &agents->sandbox;
+	struct passwd *pw;
+	char err[256];
+
+	if (sb->on && sb->seccomp != SANDBOX_SECCOMP_NO &&
+	    sb->seccomp_off == NULL) {
+		if (sandbox_seccomp_compile(SANDBOX_AGENT, sb->seccomp,
+					    &agent_prog, err,
+					    sizeof(err)) == 0)
+			agent_prog_ok = true;
+		else
+			log_warn("agents: %s (each agent builds its own)",
+				 err);
+	}
+	pw = getpwuid(agents->mail_uid);
+	if (pw != NULL) {
+		int n = AGENT_GROUPS_MAX;
+
+		if (getgrouplist(pw->pw_name, agents->mail_gid, mail_groups,
+				 &n) >= 0)
+			mail_ngroups = n;
+	}
+}
+
 /* Why req may not have an agent, or NULL. */
 static const char *agent_refusal(const struct sysspawn_agents *agents,
 				 const struct sysspawn_agent_request *req)
@@ -35,7 +70,8 @@ static const char *agent_refusal(const struct sysspawn_agents *agents,
 	if (req->mail_kind != MAILDROP_MAILDIR &&
 	    req->mail_kind != MAILDROP_MBOX)
 		return "unknown maildrop kind";
-	if (req->uid <= 0 || req->gid <= 0 || req->uid > (int64_t)UINT32_MAX - 1 ||
+	if (req->uid <= 0 || req->gid <= 0 ||
+	    req->uid > (int64_t)UINT32_MAX - 1 ||
 	    req->gid > (int64_t)UINT32_MAX - 1)
 		return "uid or gid 0 (root) or out of range";
 	if ((uid_t)req->uid == agents->mail_uid &&
@@ -46,10 +82,32 @@ static const char *agent_refusal(const struct sysspawn_agents *agents,
 	return NULL;
 }
 
-/* The user's privileges: their groups (initgroups by the name the uid
- * has, none when it has no name), gid, uid. Not root: only our own uid
+/* setgroups, setresgid, setresuid, then the check privdrop_apply
+ * makes. 0 or -1 (logged). */
+static int agent_setids(const struct privdrop *pd, const gid_t *groups,
+			int ngroups)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (setgroups((size_t)ngroups, groups) < 0 ||
+	    setresgid(pd->gid, pd->gid, pd->gid) < 0 ||
+	    setresuid(pd->uid, pd->uid, pd->uid) < 0 ||
+	    getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    r != pd->uid || e != pd->uid || s != pd->uid || rg != pd->gid ||
+	    eg != pd->gid || sg != pd->gid || setuid(0) == 0) {
+		log_error("agent: dropping privileges: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The user's privileges: their groups (mail_user's as the spawner
+ * found them; else initgroups by the name the uid has, none when it has
+ * no name), gid, uid. Not root: only our own uid
  * can be served. */
-static int agent_drop(const struct sysspawn_agent_request *req)
+static int agent_drop(const struct sysspawn_agents *agents,
+		      const struct sysspawn_agent_request *req)
 {
 	struct privdrop pd = { .active = true, .uid = (uid_t)req->uid,
 			       .gid = (gid_t)req->gid };
@@ -64,24 +122,14 @@ static int agent_drop(const struct sysspawn_agent_request *req)
 			  (long long)req->uid);
 		return -1;
 	}
+	if (pd.uid == agents->mail_uid && pd.gid == agents->mail_gid &&
+	    mail_ngroups >= 0)
+		return agent_setids(&pd, mail_groups, mail_ngroups);
 	pw = getpwuid(pd.uid);
 	if (pw != NULL && strlen(pw->pw_name) < sizeof(pd.name))
 		snprintf(pd.name, sizeof(pd.name), "%s", pw->pw_name);
-	if (pd.name[0] == '\0') {
-		/* no account of that uid: no supplementary groups */
-		if (setgroups(0, NULL) < 0) {
-			log_error("agent: setgroups: %s", strerror(errno));
-			return -1;
-		}
-		pd.active = false;
-		if (setresgid(pd.gid, pd.gid, pd.gid) < 0 ||
-		    setresuid(pd.uid, pd.uid, pd.uid) < 0 || setuid(0) == 0) {
-			log_error("agent: dropping privileges: %s",
-				  strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
+	if (pd.name[0] == '\0')
+		return agent_setids(&pd, NULL, 0); /* no account: no groups */
 	if (privdrop_apply(&pd, err, sizeof(err)) < 0) {
 		log_error("agent: %s", err);
 		return -1;
@@ -102,6 +150,8 @@ static int agent_sandbox(const struct sysspawn_agents *agents,
 	const char *slash;
 
 	set = agents->sandbox;
+	if (agent_prog_ok)
+		set.seccomp_prog = &agent_prog;
 	snprintf(dir, sizeof(dir), "%s", req->path);
 	if (req->mail_kind == MAILDROP_MBOX) {
 		slash = strrchr(dir, '/');
@@ -145,7 +195,7 @@ static int agent_child(const struct sysspawn_agents *agents,
 	};
 
 	log_set_role("agent");
-	if (agent_drop(req) < 0 || agent_sandbox(agents, req) < 0)
+	if (agent_drop(agents, req) < 0 || agent_sandbox(agents, req) < 0)
 		return EX_NOPERM;
 	log_debug("agent: uid %lld serves %s", (long long)req->uid,
 		  req->path);

@@ -263,6 +263,28 @@ def test_per_user_landlock(ctx):
     p.quit()
 
 
+def test_agent_seccomp(ctx):
+    """The agent's filter (compiled once by its spawner) is loaded: a
+    system call outside it kills the agent, and its session answers
+    [SYS/TEMP] from then on."""
+    if not inject.supported():
+        raise Skip("needs root on x86_64 (ptrace into the agent)")
+    srv = per_user_server(ctx)
+    p = srv.login("alice")
+    pid, _ = one_agent(srv, "alice")
+    with open("/proc/%d/status" % pid) as f:
+        st = dict(line.rstrip("\n").split(":\t", 1) for line in f
+                  if ":\t" in line)
+    eq((st.get("Seccomp", "").strip(), st.get("NoNewPrivs", "").strip()),
+       ("2", "1"), "Seccomp and NoNewPrivs of the agent")
+    eq(inject.inject(pid, "setuid", (0,)), ("killed", signal.SIGSYS),
+       "the agent after an injected setuid(0)")
+    starts(p.cmd("RETR 1"), "-ERR [SYS/TEMP]", "RETR after the agent died")
+    starts(p.cmd("QUIT"), "-ERR [SYS/TEMP]", "QUIT after the agent died")
+    p.close()
+    eq(len(srv.maildir_files("alice")), 3, "alice's messages, untouched")
+
+
 def test_shared_mode_no_agent(ctx):
     srv = per_user_server(ctx, mode="shared")
     p = srv.login("alice")
