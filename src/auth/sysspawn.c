@@ -21,7 +21,7 @@
  * its sockets to the spawners (one of each kind per auth process). */
 static int sysspawn_fd = -1;
 static int sysspawn_agent_fd = -1;
-static const struct sysspawn_agents *sysspawn_agents_set;
+static struct sysspawn_agents *sysspawn_agents_set;
 
 /* Closes every descriptor above stderr but keep and the log's: a root
  * process must hold nothing of the auth process's it does not need. */
@@ -198,7 +198,7 @@ static int sysspawn_fork(enum sysspawn_kind kind, int *fd_r)
 }
 
 int sysspawn_start(const struct auth_settings *set,
-		   const struct sysspawn_agents *agents)
+		   struct sysspawn_agents *agents)
 {
 	struct sigaction sa;
 	int ret = 0;

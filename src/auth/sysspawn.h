@@ -46,9 +46,10 @@ struct sysspawn_agents {
  * child, still root, before its privileges drop). 0 (also when none is
  * needed), or -1 (logged: PAM logins, or logins that need an agent,
  * then fail temporarily). agents must stay valid (the spawner keeps
- * it); NULL: no agents. */
+ * it, and each agent adds its maildrop to its own copy of it); NULL: no
+ * agents. */
 int sysspawn_start(const struct auth_settings *set,
-		   const struct sysspawn_agents *agents);
+		   struct sysspawn_agents *agents);
 /* The auth process's socket to its PAM spawner, -1 when there is none. */
 int sysspawn_socket(void);
 /* The auth process's socket to its agent spawner, -1 when there is
@@ -63,7 +64,7 @@ const struct sysspawn_agents *sysspawn_agent_settings(void);
  * the heartbeats only), then agent_serve() on its end of a new
  * socketpair. The other end into *fd_r. 0, or -1 (logged). */
 struct sysspawn_agent_request;
-int sysspawn_agent_fork(const struct sysspawn_agents *agents,
+int sysspawn_agent_fork(struct sysspawn_agents *agents,
 			const struct sysspawn_agent_request *req, int *fd_r);
 /* In the agent spawner, once before its loop: what every agent would
  * otherwise work out again (its seccomp filter, mail_user's groups). */

@@ -141,17 +141,18 @@ static int agent_drop(const struct sysspawn_agents *agents,
  * dotlock and rewrite) besides the spawner's paths. A Maildir that does
  * not exist yet is made first, so the rule names it and not its parent
  * (which holds other users' maildrops). */
-static int agent_sandbox(const struct sysspawn_agents *agents,
+static int agent_sandbox(struct sysspawn_agents *agents,
 			 const struct sysspawn_agent_request *req)
 {
-	/* big (the paths): one agent per process, set once */
-	static struct sandbox_settings set;
+	/* this process's own copy of the spawner's settings: the one path
+	 * is added in place (a copy would dirty 100 KB of paths per
+	 * agent) */
+	struct sandbox_settings *set = &agents->sandbox;
 	char dir[SANDBOX_PATH_MAX], err[512];
 	const char *slash;
 
-	set = agents->sandbox;
 	if (agent_prog_ok)
-		set.seccomp_prog = &agent_prog;
+		set->seccomp_prog = &agent_prog;
 	snprintf(dir, sizeof(dir), "%s", req->path);
 	if (req->mail_kind == MAILDROP_MBOX) {
 		slash = strrchr(dir, '/');
@@ -165,7 +166,7 @@ static int agent_sandbox(const struct sysspawn_agents *agents,
 			  strerror(errno));
 		return -1;
 	}
-	if (sandbox_paths_add(&set.paths, true, dir) < 0) {
+	if (sandbox_paths_add(&set->paths, true, dir) < 0) {
 		log_error("agent: sandbox: too many paths, or too long: %s",
 			  dir);
 		return -1;
@@ -174,14 +175,14 @@ static int agent_sandbox(const struct sysspawn_agents *agents,
 	 * /proc/sys, which no rule opens */
 	(void)node_boot_id();
 	(void)node_id();
-	if (sandbox_apply(&set, SANDBOX_AGENT, false, err, sizeof(err)) < 0) {
+	if (sandbox_apply(set, SANDBOX_AGENT, false, err, sizeof(err)) < 0) {
 		log_error("agent: %s", err);
 		return -1;
 	}
 	return 0;
 }
 
-static int agent_child(const struct sysspawn_agents *agents,
+static int agent_child(struct sysspawn_agents *agents,
 		       const struct sysspawn_agent_request *req, int fd)
 {
 	struct maildrop_settings set = {
@@ -202,7 +203,7 @@ static int agent_child(const struct sysspawn_agents *agents,
 	return agent_serve(fd, &set);
 }
 
-int sysspawn_agent_fork(const struct sysspawn_agents *agents,
+int sysspawn_agent_fork(struct sysspawn_agents *agents,
 			const struct sysspawn_agent_request *req, int *fd_r)
 {
 	const char *why = agent_refusal(agents, req);
