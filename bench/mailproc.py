@@ -7,7 +7,7 @@ whole process tree, agents included, from /proc/PID/smaps_rollup, minus
 the same tree with none). Passwords are {PLAIN} by default, so a login is
 mostly the session and the agent, the strictest view of the agent's
 price (MAILPROC_HASH=1: SHA512-CRYPT as bench/run.py). Runs as root (the
-server drops to mail_user), about 2 x (SECONDS + 15) s. Only processes
+server drops to mail_user), about 2 x (SECONDS + 20) s. Only processes
 started here are stopped, by PID.
 
     python3 bench/mailproc.py [BINARY] [SECONDS] [IDLE]
@@ -158,7 +158,8 @@ max_sessions_per_user = 0
                                    "login", "-t", str(seconds)],
                     seconds + 60)
         errors = {k: v for k, v in res["errors"].items() if v}
-        time.sleep(1.0)   # the agents of the last sessions exit
+        time.sleep(6.0)   # the agents of the last sessions exit, the
+        # workers trim their memory (MEMORY_TRIM_MS)
         per, procs, k, ready_s = idle(binary, proc.pid, port, nidle)
         return res["sessions_per_s"], errors, per, procs, k, ready_s
     finally:
@@ -173,7 +174,7 @@ max_sessions_per_user = 0
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/satchel"
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10
-    nidle = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    nidle = int(sys.argv[3]) if len(sys.argv) > 3 else 500
     d = tempfile.mkdtemp(prefix="satchel-mailproc-")
     os.chmod(d, 0o755)
     out = {}
