@@ -19,10 +19,9 @@ Landlock ruleset, and the worker itself, whose ruleset has no mail root in
 this mode, gets EACCES for every maildrop; in shared mode virtual users
 get no agent."""
 
-import functools
+import base64
 import os
 import poplib
-import shutil
 import signal
 import sys
 
@@ -37,19 +36,7 @@ EACCES = 13
 O_RDONLY = 0
 
 
-def with_system(func):
-    """test_users_pam's cleanup of the system files."""
-    @functools.wraps(func)
-    def run(ctx):
-        ctx.pam_dirs = []
-        try:
-            func(ctx)
-        finally:
-            for srv in ctx._servers:
-                srv.stop()
-            for d in ctx.pam_dirs:
-                shutil.rmtree(d, ignore_errors=True)
-    return run
+with_system = pam.with_system  # its cleanup of the system files
 
 
 def two_users(ctx):
@@ -210,7 +197,11 @@ def test_per_user_sessions(ctx):
     p.quit()
     wait_for(lambda: not agents(srv), 5, "alice's agent gone after QUIT")
     eq(len(srv.maildir_files("alice")), 1, "alice's messages after QUIT")
-    q = srv.login("bob")
+    # a SASL login gets its agent the same way
+    q = srv.connect()
+    token = base64.b64encode(("\0bob\0" + srv.passwords["bob"]).encode())
+    starts(q.cmd("AUTH PLAIN " + token.decode()), "+OK", "AUTH PLAIN of bob")
+    one_agent(srv, "bob")
     eq(q.stat()[0], 3, "bob's messages")
     q.quit()
 
