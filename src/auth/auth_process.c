@@ -138,12 +138,12 @@ static int auth_signals_setup(sigset_t *wait_mask_r, sigset_t *old_mask_r)
 static int auth_loop(struct auth_server *srv, int control_fd,
 		     const sigset_t *wait_mask)
 {
-	struct pollfd fds[AUTH_SLOTS_MAX + 2 + USERDB_POLL_MAX];
+	struct pollfd fds[AUTH_SLOTS_MAX + 3 + USERDB_POLL_MAX];
 	uint32_t slots[AUTH_SLOTS_MAX + 2];
 
 	for (;;) {
 		struct timespec wait;
-		nfds_t nfds, i, nslots;
+		nfds_t nfds, i, nslots, agent_i;
 		int n, ret, timeout = 1000;
 		uint32_t s;
 
@@ -164,6 +164,10 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 		 * once a second for satchel auth flush and the state file */
 		nfds += userdb_poll_fds(srv->db, fds + nfds, USERDB_POLL_MAX,
 					&timeout);
+		/* the agent spawner's answers (auth_agent.c) */
+		agent_i = nfds;
+		fds[nfds].fd = auth_agent_fd();
+		fds[nfds++].events = POLLIN;
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;
 		wait.tv_sec = timeout / 1000;
@@ -193,6 +197,10 @@ static int auth_loop(struct auth_server *srv, int control_fd,
 				auth_slot_read(srv, s);
 		}
 		auth_verify_collect(srv);
+		if (n > 0 && fds[agent_i].fd >= 0 && fds[agent_i].revents != 0)
+			auth_agent_read(srv);
+		else
+			auth_agent_flush(srv);
 		/* after the workers: a new socket for a slot must not be
 		 * confused with the old one the poll results talk about */
 		if (n > 0 && fds[0].revents != 0) {
@@ -221,8 +229,10 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 		return EX_OSERR;
 	}
 	srv->set = set;
-	for (s = 0; s < AUTH_SLOTS_MAX; s++)
+	for (s = 0; s < AUTH_SLOTS_MAX; s++) {
 		srv->slot_fd[s] = -1;
+		srv->pending_fd[s] = -1;
+	}
 	srv->rx = malloc(auth_rx_size());
 	if (srv->rx == NULL) {
 		log_error("out of memory");
@@ -271,6 +281,7 @@ int auth_process_run(const struct auth_settings *set, int control_fd)
 	hashpool_destroy(&srv->pool);
 	auth_verify_deinit(srv);
 	auth_park_deinit(srv);
+	auth_agent_deinit();
 	auth_users_free(&srv->users);
 	sasl_server_destroy(&srv->sasl);
 	userdb_close(&srv->db);

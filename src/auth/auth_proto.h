@@ -140,6 +140,12 @@ enum auth_result {
 				     key) this process can read */
 };
 
+enum auth_agent {
+	AUTH_AGENT_NONE = 0,      /* none needed: the worker's own store */
+	AUTH_AGENT_ATTACHED = 1,  /* its socket is attached */
+	AUTH_AGENT_FAILED = 2,    /* needed, could not be started */
+};
+
 struct auth_reply {
 	uint64_t id;          /* chosen by the worker, never reused */
 	uint32_t result;          /* enum auth_result */
@@ -158,6 +164,10 @@ struct auth_reply {
 	/* proxy mode with proxy_ticket_key: what the backend login sends
 	 * as the password (proxyticket.h), "" = the client's own */
 	char proxy_ticket[AUTH_TICKET_MAX];
+	/* AUTH_OK of a login that needs a mail agent (enum auth_agent):
+	 * ATTACHED comes with the agent's socket (SCM_RIGHTS, see
+	 * store/agent_proto.h); the worker believes only the descriptor */
+	int32_t agent;
 	uint32_t data_len;        /* AUTH_CONTINUE: octets of data[] sent */
 	unsigned char data[AUTH_SASL_OUT_MAX];
 };

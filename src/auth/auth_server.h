@@ -11,7 +11,8 @@
  *   auth_login.c    a login whose credentials were right: login_delay,
  *                   sessions per user, the reply; APOP; logouts
  *   auth_users.c    per-user state (last login, sessions per slot)
- *   auth_park.c     requests waiting for a user database lookup */
+ *   auth_park.c     requests waiting for a user database lookup
+ *   auth_agent.c    granted logins waiting for their mail agent */
 #ifndef SATCHEL_AUTH_SERVER_H
 #define SATCHEL_AUTH_SERVER_H
 
@@ -44,6 +45,7 @@ struct auth_server {
 	int slot_fd[AUTH_SLOTS_MAX];
 	bool pending[AUTH_SLOTS_MAX];  /* a reply waits for POLLOUT */
 	struct auth_reply pending_reply[AUTH_SLOTS_MAX];
+	int pending_fd[AUTH_SLOTS_MAX];    /* attached to it, or -1 */
 	uint32_t slot_gen[AUTH_SLOTS_MAX]; /* bumped when a slot closes */
 	uint8_t slot_kind[AUTH_SLOTS_MAX]; /* enum auth_slot_kind */
 
@@ -109,11 +111,30 @@ bool auth_park_verify(struct auth_server *srv,
 void auth_park_replay(struct auth_server *srv);
 void auth_park_deinit(struct auth_server *srv);
 
+/* auth_agent.c: whether reply (on slot) needs a mail agent; asking the
+ * spawner for it (reply goes out with it later, or at once marked
+ * AUTH_AGENT_FAILED); the spawner's socket to poll (-1: none); reading
+ * its answers; sending the answered ones whose slot is free; freeing the
+ * waits at exit. */
+bool auth_agent_wanted(const struct auth_server *srv, uint32_t slot,
+		       const struct auth_reply *reply);
+void auth_agent_request(struct auth_server *srv, uint32_t slot,
+			struct auth_reply *reply);
+int auth_agent_fd(void);
+void auth_agent_read(struct auth_server *srv);
+void auth_agent_flush(struct auth_server *srv);
+void auth_agent_deinit(void);
+
 /* auth_slot.c */
 void auth_slot_close(struct auth_server *srv, uint32_t slot);
-/* Sends reply (kept for POLLOUT when the socket is full). */
+/* Sends reply (kept for POLLOUT when the socket is full); a granted
+ * login that needs a mail agent waits for it first (auth_agent.c). */
 void auth_slot_send(struct auth_server *srv, uint32_t slot,
 		    const struct auth_reply *reply);
+/* Sends reply with fd attached (-1: none; the caller keeps fd, a copy
+ * is kept while the reply waits for POLLOUT). */
+void auth_slot_send_fd(struct auth_server *srv, uint32_t slot,
+		       const struct auth_reply *reply, int fd);
 void auth_slot_flush(struct auth_server *srv, uint32_t slot);
 void auth_slot_read(struct auth_server *srv, uint32_t slot);
 /* Handles one received message of n octets (msg is modified and may be

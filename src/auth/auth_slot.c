@@ -11,6 +11,7 @@
 
 #include "auth/auth_server.h"
 #include "auth/auth_userdb.h"
+#include "net/fdpass.h"
 #include "util/log.h"
 
 /* Requests taken from one worker per wakeup, so one busy worker cannot
@@ -33,6 +34,10 @@ void auth_slot_close(struct auth_server *srv, uint32_t slot)
 	close(srv->slot_fd[slot]);
 	srv->slot_fd[slot] = -1;
 	srv->pending[slot] = false;
+	if (srv->pending_fd[slot] >= 0) {
+		close(srv->pending_fd[slot]);
+		srv->pending_fd[slot] = -1;
+	}
 	srv->slot_gen[slot]++; /* verifications under way are void now */
 	auth_users_forget_slot(&srv->users, slot);
 	if (srv->sasl != NULL)
@@ -42,33 +47,62 @@ void auth_slot_close(struct auth_server *srv, uint32_t slot)
 /* When the worker's socket is full the reply is kept and the slot is
  * not read again until it went out (backpressure, and the auth process
  * never blocks on one worker). */
-void auth_slot_send(struct auth_server *srv, uint32_t slot,
-		    const struct auth_reply *reply)
+void auth_slot_send_fd(struct auth_server *srv, uint32_t slot,
+		       const struct auth_reply *reply, int fd)
 {
 	size_t len = AUTH_REPLY_HDR + reply->data_len;
-	ssize_t n;
+	int ret;
 
 	do {
-		n = send(srv->slot_fd[slot], reply, len,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)len)
+		errno = 0;
+		ret = fdpass_send_flags(srv->slot_fd[slot], reply, len, fd,
+					MSG_DONTWAIT);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 0)
 		return;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		if (reply != &srv->pending_reply[slot])
 			memcpy(&srv->pending_reply[slot], reply, len);
+		if (fd >= 0 && fd != srv->pending_fd[slot]) {
+			srv->pending_fd[slot] = dup(fd);
+			if (srv->pending_fd[slot] < 0) {
+				/* the worker answers [SYS/TEMP] */
+				srv->pending_reply[slot].agent =
+					AUTH_AGENT_FAILED;
+			}
+		}
 		srv->pending[slot] = true;
 		return;
 	}
 	log_warn("worker slot %u: send: %s; closing it", slot,
-		 n < 0 ? strerror(errno) : "short write");
+		 errno != 0 ? strerror(errno) : "short write");
 	auth_slot_close(srv, slot);
+}
+
+void auth_slot_send(struct auth_server *srv, uint32_t slot,
+		    const struct auth_reply *reply)
+{
+	if (reply != &srv->pending_reply[slot] &&
+	    auth_agent_wanted(srv, slot, reply)) {
+		struct auth_reply copy;
+
+		memcpy(&copy, reply, AUTH_REPLY_HDR + reply->data_len);
+		auth_agent_request(srv, slot, &copy);
+		explicit_bzero(&copy, sizeof(copy));
+		return;
+	}
+	auth_slot_send_fd(srv, slot, reply, -1);
 }
 
 void auth_slot_flush(struct auth_server *srv, uint32_t slot)
 {
+	int fd = srv->pending_fd[slot];
+
 	srv->pending[slot] = false;
-	auth_slot_send(srv, slot, &srv->pending_reply[slot]);
+	srv->pending_fd[slot] = -1;
+	auth_slot_send_fd(srv, slot, &srv->pending_reply[slot], fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 bool auth_sasl_reply(struct auth_server *srv, uint32_t slot,

@@ -22,11 +22,24 @@
  * auth side of a new socketpair attached on success ---- */
 enum sysspawn_kind {
 	SYSSPAWN_PAM_HELPER = 1,  /* a PAM helper (pam_helper.c) */
+	SYSSPAWN_AGENT = 2,       /* a mail agent (sysspawn_agent.c) */
 };
 
 struct sysspawn_request {
 	uint32_t kind;
 	uint32_t pad;
+};
+
+#define SYSSPAWN_PATH_MAX 1024    /* AUTH_PATH_MAX */
+
+/* The agent spawner's one request: a mail agent for the user who has
+ * just logged in, as the auth process found them (never what a worker
+ * says). The spawner checks uid and gid itself (sysspawn.h). */
+struct sysspawn_agent_request {
+	uint32_t kind;            /* SYSSPAWN_AGENT */
+	uint32_t mail_kind;       /* MAILDROP_MAILDIR or MAILDROP_MBOX */
+	int64_t uid, gid;
+	char path[SYSSPAWN_PATH_MAX];    /* the expanded maildrop path */
 };
 
 /* ---- auth -> PAM helper ---- */

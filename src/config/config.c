@@ -76,6 +76,12 @@ static const char *const utf8_legacy_names[] = {
 	NULL,
 };
 
+static const char *const mail_process_names[] = {
+	[MAIL_PROCESS_SHARED] = "shared",
+	[MAIL_PROCESS_PER_USER] = "per-user",
+	NULL,
+};
+
 static const char *const sandbox_seccomp_names[] = {
 	[SANDBOX_SECCOMP_NO] = "no",
 	[SANDBOX_SECCOMP_YES] = "yes",
@@ -103,6 +109,9 @@ static const struct config_key config_keys[] = {
 	SPECIAL("users", KEY_USERS, users, "passwd-file:/etc/satchel/passwd"),
 	SPECIAL("mail", KEY_MAIL, mail, "maildir:/var/mail/vhosts/%d/%n"),
 	STR("mail_user", mail_user, "satchel"),
+	/* per-user: one mail agent per session, so a session can reach
+	 * its own maildrop only (docs/security.md) */
+	CHOICE("mail_process", mail_process, mail_process_names, "shared"),
 	/* Its own account, so a compromised worker cannot read secrets. */
 	STR("auth_user", auth_user, "satchel-auth"),
 	STR("hostname", hostname, ""),

@@ -23,6 +23,11 @@ enum last_command { LAST_COMMAND_OFF, LAST_COMMAND_PERSISTENT };
 /* RFC 6856: what a client that did not send UTF8 gets of a message
  * whose headers need UTF-8 mode */
 enum utf8_legacy { UTF8_LEGACY_SEND, UTF8_LEGACY_REJECT, UTF8_LEGACY_WRAP };
+/* mail_process: who touches a logged-in user's maildrop. shared: the
+ * workers as mail_user (system users of another uid: a mail agent);
+ * per-user: a mail agent for every login (auth/sysspawn.h) and workers
+ * with no mail root in their sandbox */
+enum mail_process { MAIL_PROCESS_SHARED, MAIL_PROCESS_PER_USER };
 /* LANG catalogues (serve/cmd_utf8.c) */
 enum lang_tag { LANG_EN, LANG_I_DEFAULT };
 
@@ -41,6 +46,7 @@ struct config {
 	char users[CONFIG_STR_MAX];      /* "passwd-file:PATH" (-> auth) */
 	char mail[CONFIG_STR_MAX];       /* "maildir:PATTERN" (-> auth) */
 	char mail_user[64];
+	unsigned mail_process;           /* enum mail_process */
 	char auth_user[64];              /* the auth process; "" = mail_user */
 	char hostname[256];              /* used in the greeting and APOP */
 	char log[CONFIG_STR_MAX];

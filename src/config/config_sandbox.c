@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/userdb.h"
+
 /* Where satchel deliver and the LMTP workers spool a message
  * (store/delivery.c's default). */
 #define SPOOL_DIR "/tmp"
@@ -94,6 +96,13 @@ int config_sandbox(const struct config *cfg, enum sandbox_kind kind,
 		set->seccomp_off = set->landlock_off;
 		return 0;
 	}
+	if ((kind == SANDBOX_WORKER || kind == SANDBOX_STDIO) &&
+	    cfg->mail_process == MAIL_PROCESS_PER_USER && !cfg->proxy) {
+		/* every maildrop is an agent's: no mail root, no index, so
+		 * a forged path gets EACCES here too */
+		return add(&set->paths, false, cfg->proxy_tls_ca, err,
+			   errsize);
+	}
 	set->landlock_off = config_sandbox_mail_roots(cfg, &set->paths);
 	if (add(&set->paths, true, cfg->node_heartbeat_dir, err,
 		errsize) < 0 ||
@@ -169,4 +178,32 @@ int config_sandbox_check(const struct config *cfg, char *err,
 	snprintf(err, errsize, "sandbox_mail_root: absolute directories, at "
 		 "most %d", SANDBOX_PATHS_MAX - 3);
 	return -1;
+}
+
+int config_agents(const struct config *cfg, uid_t mail_uid, gid_t mail_gid,
+		  struct sysspawn_agents *agents, char *err, size_t errsize)
+{
+	struct sandbox_settings *sb = &agents->sandbox;
+
+	memset(agents, 0, sizeof(*agents));
+	agents->per_user = cfg->mail_process == MAIL_PROCESS_PER_USER;
+	/* a proxy holds no maildrop: its backends do */
+	agents->on = !cfg->proxy &&
+		     (agents->per_user ||
+		      userdb_spec_has(cfg->auth.users, "pam"));
+	agents->mail_uid = mail_uid;
+	agents->mail_gid = mail_gid;
+	agents->first_valid_uid = cfg->auth.first_valid_uid;
+	agents->lock_stale_secs = cfg->lock_stale_timeout;
+	agents->store_marker = cfg->mail_store_marker;
+	agents->index_dir = cfg->index_dir;
+	sb->on = cfg->sandbox;
+	sb->seccomp = cfg->sandbox_seccomp;
+	sb->landlock = cfg->sandbox_landlock;
+	/* the maildrop itself is added by each agent (sysspawn_agent.c) */
+	if (add(&sb->paths, true, cfg->node_heartbeat_dir, err, errsize) < 0 ||
+	    add(&sb->paths, true, cfg->index_dir, err, errsize) < 0 ||
+	    add(&sb->paths, false, cfg->mail_store_marker, err, errsize) < 0)
+		return -1;
+	return 0;
 }

@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/types.h>
+
+#include "auth/sysspawn.h"
 #include "config/config.h"
 #include "util/sandbox.h"
 
@@ -40,5 +43,12 @@ int config_sandbox_apply(const struct config *cfg, enum sandbox_kind kind,
 int config_sandbox_deliver(const struct config *cfg, const char *path,
 			  bool mbox, struct sandbox_settings *set, char *err,
 			  size_t errsize);
+
+/* The agent spawner's settings (auth/sysspawn.h) from cfg: on when
+ * users names pam or mail_process = per-user (never in proxy mode), the
+ * agents' sandbox switches and the paths every agent may reach besides
+ * its maildrop. mail_uid, mail_gid: mail_user's. 0, or -1 with err. */
+int config_agents(const struct config *cfg, uid_t mail_uid, gid_t mail_gid,
+		  struct sysspawn_agents *agents, char *err, size_t errsize);
 
 #endif

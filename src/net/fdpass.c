@@ -9,6 +9,12 @@
 
 int fdpass_send(int sock, const void *data, size_t len, int fd)
 {
+	return fdpass_send_flags(sock, data, len, fd, 0);
+}
+
+int fdpass_send_flags(int sock, const void *data, size_t len, int fd,
+		      int flags)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -30,7 +36,7 @@ int fdpass_send(int sock, const void *data, size_t len, int fd)
 		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
 	}
 	do {
-		sent = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		sent = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	} while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return -1;
@@ -42,6 +48,12 @@ int fdpass_send(int sock, const void *data, size_t len, int fd)
 }
 
 ssize_t fdpass_recv(int sock, void *data, size_t len, int *fd_r)
+{
+	return fdpass_recv_flags(sock, data, len, 0, fd_r);
+}
+
+ssize_t fdpass_recv_flags(int sock, void *data, size_t len, int flags,
+			  int *fd_r)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -56,7 +68,7 @@ ssize_t fdpass_recv(int sock, void *data, size_t len, int *fd_r)
 
 	*fd_r = -1;
 	do {
-		got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	} while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return -1;

@@ -576,6 +576,7 @@ struct session *session_create(struct worker *worker, int fd,
 		return NULL;
 	s->worker = worker;
 	s->fd = fd;
+	s->agent_fd = -1;
 	s->serial = worker->next_serial++;
 	s->loopback = loopback;
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
@@ -653,8 +654,11 @@ void session_destroy(struct session **sessionp)
 	session_wipe_secret(s);
 	/* A running open or commit finishes without us (session_store.c). */
 	session_store_detach(s);
-	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted. */
+	/* No QUIT: RFC 1939 6. says no UPDATE; nothing is deleted (an
+	 * agent whose socket closes exits the same way). */
 	maildrop_close(&s->drop);
+	if (s->agent_fd >= 0)
+		close(s->agent_fd);
 	free(s->no_eoh);
 	free(s->needs_utf8);
 	free(s->wrap_size);

@@ -96,6 +96,10 @@ struct session {
 
 	struct maildrop *drop;     /* NULL while a store job owns it */
 	struct store_job *store_job; /* running open or commit, or NULL */
+	/* the mail agent's socket that came with a granted login (auth
+	 * reply AUTH_AGENT_ATTACHED), until session_login hands it to the
+	 * maildrop open; -1 none */
+	int agent_fd;
 	int expire_days;           /* -1 never */
 	unsigned login_delay;
 

@@ -54,9 +54,58 @@ static int reply_expire(const struct session *s, const struct auth_reply *r)
 	return r->expire_days >= 0 ? r->expire_days : cfg_of(s)->expire_days;
 }
 
+/* Whether r's maildrop is a mail agent's: agent_fd (the socket that
+ * came with the reply, -1 none) into set, consumed. A record of another
+ * uid than ours, and every login with mail_process = per-user, must have
+ * one: the worker never opens such a maildrop itself. 0, or -1 with the
+ * reply queued. */
+static int session_login_agent(struct session *s, const struct auth_reply *r,
+			       int agent_fd, struct maildrop_settings *set)
+{
+	bool other_uid = (r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
+			 (r->gid >= 0 && (gid_t)r->gid != getegid());
+
+	if (agent_fd >= 0) {
+		set->kind = MAILDROP_AGENT;
+		set->agent_fd = agent_fd;
+		return 0;
+	}
+	if (r->agent == AUTH_AGENT_FAILED) {
+		log_error("user=%s session=%s: no mail agent could be started "
+			  "(see the auth process's log)", s->user, s->id);
+		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
+			      "try again later");
+		return -1;
+	}
+	if (other_uid) {
+		/* Workers run as mail_user only; a record asking for
+		 * another uid is served by a mail agent, which needs the
+		 * agent spawner (users = pam or mail_process = per-user) */
+		log_error("user=%s session=%s: the record's uid/gid "
+			  "%lld/%lld differ from mail_user's %lld/%lld and no "
+			  "mail agent serves it (users has no pam and "
+			  "mail_process is shared)", s->user, s->id,
+			  (long long)r->uid, (long long)r->gid,
+			  (long long)geteuid(), (long long)getegid());
+		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
+			      "contact the administrator");
+		return -1;
+	}
+	if (cfg_of(s)->mail_process == MAIL_PROCESS_PER_USER) {
+		log_error("user=%s session=%s: mail_process = per-user and no "
+			  "mail agent came with the login", s->user, s->id);
+		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
+			      "try again later");
+		return -1;
+	}
+	return 0;
+}
+
 /* Starts opening the maildrop. Returns true when the store job runs
- * (session_login_opened() follows), false when a reply is queued. */
-static bool session_login(struct session *s, const struct auth_reply *r)
+ * (session_login_opened() follows), false when a reply is queued.
+ * agent_fd: see session_login_agent (always consumed). */
+static bool session_login(struct session *s, const struct auth_reply *r,
+			  int agent_fd)
 {
 	const struct config *cfg = cfg_of(s);
 	struct maildrop_settings set = { 0 };
@@ -67,6 +116,8 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 		/* proxy mode: the backend holds the maildrop; with tickets
 		 * it is given one (auth/proxyticket.h), never the client's
 		 * password */
+		if (agent_fd >= 0)
+			close(agent_fd);
 		int ret = session_proxy_start(s, r->user,
 					      r->proxy_ticket[0] != '\0' ?
 					      r->proxy_ticket :
@@ -77,23 +128,13 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 		session_wipe_secret(s);
 		return ret == 0;
 	}
-	if ((r->uid >= 0 && (uid_t)r->uid != geteuid()) ||
-	    (r->gid >= 0 && (gid_t)r->gid != getegid())) {
-		/* Workers run as mail_user only (virtual users); a record
-		 * asking for another uid (a system user of users = pam)
-		 * cannot be served safely here: that needs a mail agent
-		 * with the user's uid, which satchel does not have yet. */
-		log_error("user=%s session=%s: the record's uid/gid "
-			  "%lld/%lld differ from mail_user's %lld/%lld (no "
-			  "per-user mail agent: such users are refused)",
-			  s->user, s->id, (long long)r->uid,
-			  (long long)r->gid, (long long)geteuid(),
-			  (long long)getegid());
-		session_reply(s, "-ERR [SYS/PERM] account misconfigured, "
-			      "contact the administrator");
+	if (session_login_agent(s, r, agent_fd, &set) < 0)
 		return false;
+	if (set.kind != MAILDROP_AGENT) {
+		set.kind = r->mail_kind == MAILDROP_MBOX ? MAILDROP_MBOX :
+			   MAILDROP_MAILDIR;
+		set.agent_fd = -1;
 	}
-	set.kind = r->mail_kind == MAILDROP_MBOX ? MAILDROP_MBOX : MAILDROP_MAILDIR;
 	set.path = r->mail_path;
 	set.lock_stale_secs = cfg->lock_stale_timeout;
 	s->expire_days = reply_expire(s, r);
@@ -107,6 +148,8 @@ static bool session_login(struct session *s, const struct auth_reply *r)
 	s->workarounds = r->workarounds >= 0 ? (unsigned)r->workarounds :
 			 s->workarounds_here ? cfg->client_workarounds_mask : 0;
 	if (session_store_open(s, &set) < 0) {
+		if (set.kind == MAILDROP_AGENT)
+			close(set.agent_fd);
 		log_error("user=%s session=%s: out of memory for the maildrop "
 			  "open", s->user, s->id);
 		session_reply(s, "-ERR [SYS/TEMP] cannot open the maildrop, "
@@ -219,6 +262,14 @@ static enum metrics_login_result login_result(uint32_t result)
 
 void session_auth_result(struct session *s, const struct auth_reply *r)
 {
+	/* the agent's socket is this result's or nobody's */
+	int agent_fd = s->agent_fd;
+
+	s->agent_fd = -1;
+	if (r->result != AUTH_OK && agent_fd >= 0) {
+		close(agent_fd);
+		agent_fd = -1;
+	}
 	metrics_login(s->worker->metrics, s->worker->index, s->login_mech,
 		      login_result(r->result));
 	if (r->result != AUTH_OK)
@@ -226,7 +277,7 @@ void session_auth_result(struct session *s, const struct auth_reply *r)
 	switch (r->result) {
 	case AUTH_OK:
 		(void)worker_login_result(s->worker, s->addr, false);
-		if (session_login(s, r))
+		if (session_login(s, r, agent_fd))
 			return; /* waits for the store job */
 		break;
 	case AUTH_FAILED:

@@ -95,9 +95,12 @@ static void stdio_detach_auth(void)
 /* Forks the auth process on its end of a control socketpair, like the
  * master does. Returns its pid with *control_r set, or -1. */
 static pid_t stdio_start_auth(const struct config *cfg,
+			      const struct privdrop *mail_priv,
 			      const struct privdrop *auth_priv,
 			      int *control_r)
 {
+	/* big (the sandbox paths); the agent spawner keeps it */
+	static struct sysspawn_agents agents;
 	int pair[2];
 	pid_t pid;
 
@@ -119,8 +122,16 @@ static pid_t stdio_start_auth(const struct config *cfg,
 		stdio_detach_auth();
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
-		/* PAM needs root: its spawner forks before the drop */
-		(void)sysspawn_start(&cfg->auth);
+		/* PAM and the mail agents need root: their spawners fork
+		 * before the drop */
+		if (config_agents(cfg, mail_priv->active ? mail_priv->uid :
+				  geteuid(), mail_priv->active ?
+				  mail_priv->gid : getegid(), &agents, err,
+				  sizeof(err)) < 0) {
+			log_error("mail agents unavailable: %s", err);
+			agents.on = false;
+		}
+		(void)sysspawn_start(&cfg->auth, &agents);
 		if (privdrop_apply(auth_priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);
@@ -174,7 +185,7 @@ int stdio_run(const struct config *cfg, struct tls_ctx *tls,
 	ret = stdio_prepare_fds();
 	if (ret != EX_OK)
 		return ret;
-	auth_pid = stdio_start_auth(cfg, auth_priv, &control_fd);
+	auth_pid = stdio_start_auth(cfg, mail_priv, auth_priv, &control_fd);
 	if (auth_pid < 0)
 		return EX_OSERR;
 	auth_fd = stdio_connect_worker(control_fd);

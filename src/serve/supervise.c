@@ -108,6 +108,24 @@ void supervise_child_die_with(pid_t master)
 		_exit(EX_OSERR);
 }
 
+/* In the auth process's child, still root: the PAM and agent spawners
+ * (auth/sysspawn.h). */
+static void supervise_start_spawners(const struct master *m,
+				     const struct config *cfg)
+{
+	/* big (the sandbox paths); the agent spawner keeps it */
+	static struct sysspawn_agents agents;
+	char err[256];
+
+	if (config_agents(cfg, m->priv.active ? m->priv.uid : geteuid(),
+			  m->priv.active ? m->priv.gid : getegid(), &agents,
+			  err, sizeof(err)) < 0) {
+		log_error("mail agents unavailable: %s", err);
+		agents.on = false;
+	}
+	(void)sysspawn_start(&cfg->auth, &agents);
+}
+
 /* In a child, privileges dropped: the sandbox of its kind (or the
  * warning that the admin turned it off). Logged by the first child of
  * each kind only (the parent sets sandbox_logged after the fork). */
@@ -155,8 +173,9 @@ static pid_t start_auth(struct master *m, struct generation *g)
 		supervise_child_unblock_signals();
 		log_set_role("auth");
 		(void)prctl(PR_SET_NAME, "satchel-auth", 0, 0, 0);
-		/* PAM needs root: its spawner forks before the drop */
-		(void)sysspawn_start(&g->cfg->auth);
+		/* PAM and the mail agents need root: their spawners fork
+		 * before the drop */
+		supervise_start_spawners(m, g->cfg);
 		if (privdrop_apply(&m->auth_priv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			_exit(EX_OSERR);

@@ -21,6 +21,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "net/fdpass.h"
 #include "net/ioloop.h"
 #include "net/proxyproto.h"
 #include "serve/connlimit.h"
@@ -476,9 +477,13 @@ static void worker_auth_io(void *context, unsigned ready)
 	for (;;) {
 		struct auth_reply reply;
 		struct session *s;
-		/* MSG_TRUNC: a longer message shows its real length */
-		ssize_t n = recv(w->auth_fd, &reply, sizeof(reply),
-				 MSG_DONTWAIT | MSG_TRUNC);
+		int agent_fd = -1;
+		/* MSG_TRUNC: a longer message shows its real length; a
+		 * granted login may bring its mail agent's socket */
+		ssize_t n = fdpass_recv_flags(w->auth_fd, &reply,
+					      sizeof(reply),
+					      MSG_DONTWAIT | MSG_TRUNC,
+					      &agent_fd);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -488,7 +493,14 @@ static void worker_auth_io(void *context, unsigned ready)
 		}
 		if (!auth_proto_check_reply(&reply, (size_t)n)) {
 			log_error("malformed auth reply (%zd bytes)", n);
+			if (agent_fd >= 0)
+				close(agent_fd);
 			continue;
+		}
+		if (agent_fd >= 0 && (reply.result != AUTH_OK ||
+				      reply.agent != AUTH_AGENT_ATTACHED)) {
+			close(agent_fd);
+			agent_fd = -1;
 		}
 
 		if (reply.id == 0 && reply.result == AUTH_HELLO) {
@@ -503,11 +515,17 @@ static void worker_auth_io(void *context, unsigned ready)
 		s = session_by_id(w, reply.id);
 		if (s == NULL || !s->waiting || s->store_job != NULL) {
 			/* The client left while auth worked: free its slot
-			 * (a SASL exchange was aborted when it left). */
+			 * (a SASL exchange was aborted when it left); its
+			 * agent exits with the socket closed. */
 			if (reply.result == AUTH_OK)
 				worker_auth_logout(w, reply.user);
+			if (agent_fd >= 0)
+				close(agent_fd);
 			continue;
 		}
+		if (s->agent_fd >= 0)
+			close(s->agent_fd);
+		s->agent_fd = agent_fd;
 		worker_auth_waits(w, s, false);
 		session_auth_reply(s, &reply);
 	}

@@ -24,6 +24,10 @@ struct maildrop_reader_vfuncs {
 	ssize_t (*read)(struct maildrop_reader *reader, char *buf,
 			size_t size);
 	void (*free)(struct maildrop_reader *reader);
+	/* Optional: a descriptor whose content, from offset 0 to its end,
+	 * is exactly what read() gives (a Maildir file); owned by the
+	 * reader. The mail agent passes it to the worker as it is. */
+	int (*fd)(struct maildrop_reader *reader);
 };
 
 struct maildrop {
@@ -39,6 +43,7 @@ struct maildrop_reader {
 
 extern const struct maildrop_driver maildir_driver;
 extern const struct maildrop_driver mbox_driver;
+extern const struct maildrop_driver agent_driver;
 
 /* True when message idx is to be removed at commit: DELE'd, or retrieved
  * in an earlier session more than expire_days ago (RFC 2449 EXPIRE). */

@@ -477,9 +477,15 @@ static void maildir_reader_free(struct maildrop_reader *reader)
 	free(r);
 }
 
+static int maildir_reader_fd(struct maildrop_reader *reader)
+{
+	return ((struct maildir_reader *)reader)->fd;
+}
+
 static const struct maildrop_reader_vfuncs maildir_reader_vfuncs = {
 	.read = maildir_reader_read,
 	.free = maildir_reader_free,
+	.fd = maildir_reader_fd,
 };
 
 static int maildir_reader_open(struct maildrop *drop, unsigned idx,

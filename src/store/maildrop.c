@@ -8,6 +8,7 @@
 static const struct maildrop_driver *const maildrop_drivers[] = {
 	[MAILDROP_MAILDIR] = &maildir_driver,
 	[MAILDROP_MBOX] = &mbox_driver,
+	[MAILDROP_AGENT] = &agent_driver,
 };
 
 int maildrop_open(const struct maildrop_settings *set,
@@ -18,7 +19,9 @@ int maildrop_open(const struct maildrop_settings *set,
 		*error_r = "unknown mail store kind";
 		return MAILDROP_PERM;
 	}
-	if (storeroot_check(set->store_marker, error_r) < 0)
+	/* the agent checks the marker itself, before its own open */
+	if (set->kind != MAILDROP_AGENT &&
+	    storeroot_check(set->store_marker, error_r) < 0)
 		return MAILDROP_TEMP;
 	return maildrop_drivers[set->kind]->open(set, drop_r, error_r);
 }
@@ -53,6 +56,11 @@ ssize_t maildrop_reader_read(struct maildrop_reader *reader, char *buf,
 			     size_t size)
 {
 	return reader->v->read(reader, buf, size);
+}
+
+int maildrop_reader_fd(struct maildrop_reader *reader)
+{
+	return reader->v->fd != NULL ? reader->v->fd(reader) : -1;
 }
 
 void maildrop_reader_destroy(struct maildrop_reader **readerp)

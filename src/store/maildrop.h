@@ -30,7 +30,10 @@ enum maildrop_error {
 	MAILDROP_PERM = -3,      /* misconfigured/corrupt store: [SYS/PERM] */
 };
 
-enum maildrop_kind { MAILDROP_MAILDIR, MAILDROP_MBOX };
+/* MAILDROP_AGENT: the maildrop is held by a mail agent, a process with
+ * the user's uid, and reached over agent_fd (agent_proto.h,
+ * maildrop_agent.c); the agent has the path and the format. */
+enum maildrop_kind { MAILDROP_MAILDIR, MAILDROP_MBOX, MAILDROP_AGENT };
 
 #define MAILDROP_UIDL_MAX 70 /* RFC 1939: 1-70 octets of 0x21-0x7E */
 
@@ -53,6 +56,10 @@ struct maildrop_settings {
 	 * once and recording the answer in the index (Maildir), so a warm
 	 * login reads no message for it. */
 	bool scan_utf8;
+	/* MAILDROP_AGENT: the socket to the agent, which maildrop_open
+	 * takes over whatever it returns (closed with the maildrop, or at
+	 * once on a failure: the agent then exits) */
+	int agent_fd;
 };
 
 /* Whether a message needs UTF-8 mode (RFC 6856 5., store/mimescan.h). */
@@ -109,6 +116,10 @@ int maildrop_reader_open(struct maildrop *drop, unsigned idx,
 ssize_t maildrop_reader_read(struct maildrop_reader *reader,
 			     char *buf, size_t size);
 void maildrop_reader_destroy(struct maildrop_reader **readerp);
+/* The reader's descriptor whose whole content is what reads give (a
+ * Maildir file: the mail agent passes it on), owned by the reader, or -1
+ * when the format has none (mbox: the bytes must be read). */
+int maildrop_reader_fd(struct maildrop_reader *reader);
 
 /* POP3 UPDATE: removes messages marked deleted and (with expire_days)
  * expired ones, records retrievals (Maildir: new/ -> cur/ with the S

@@ -13,6 +13,7 @@ static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_AUTH] = "auth", [SANDBOX_WORKER] = "worker",
 	[SANDBOX_LMTP] = "lmtp worker", [SANDBOX_STDIO] = "stdio",
 	[SANDBOX_DELIVER] = "deliver", [SANDBOX_KEY] = "key process",
+	[SANDBOX_AGENT] = "mail agent",
 };
 
 const char *sandbox_kind_name(enum sandbox_kind kind)
@@ -114,8 +115,14 @@ static int sandbox_seccomp(const struct sandbox_settings *set,
 			 "leak check at exit forks and ptraces)");
 		return 0;
 	}
-	if (sandbox_seccomp_apply(kind, set->seccomp, &n, err, errsize) < 0)
+	if (set->seccomp_prog != NULL) {
+		if (sandbox_seccomp_load(set->seccomp_prog, err, errsize) < 0)
+			return -1;
+		n = set->seccomp_prog->nsyscalls;
+	} else if (sandbox_seccomp_apply(kind, set->seccomp, &n, err,
+					 errsize) < 0) {
 		return -1;
+	}
 	snprintf(what, whatsize, "seccomp %s (%u system calls)",
 		 set->seccomp == SANDBOX_SECCOMP_LOG ? "logging only" : "on",
 		 n);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The kinds of process, each with its own seccomp allow-list
  * (sandbox_seccomp.c). */
@@ -18,6 +19,7 @@ enum sandbox_kind {
 				its auth child */
 	SANDBOX_DELIVER,     /* satchel deliver's child: one message */
 	SANDBOX_KEY,         /* the key process: signs with the TLS key */
+	SANDBOX_AGENT,       /* a mail agent: one user's maildrop */
 	SANDBOX_KINDS
 };
 
@@ -41,6 +43,17 @@ struct sandbox_paths {
 	size_t nro;
 };
 
+/* A kind's seccomp filter compiled ahead (sandbox_seccomp_compile), for
+ * a process that forks many sandboxed children (the agent spawner):
+ * each child only loads it. BPF instructions as the kernel takes them. */
+#define SANDBOX_SECCOMP_INSNS_MAX 4096
+struct sandbox_seccomp_prog {
+	uint64_t insns[SANDBOX_SECCOMP_INSNS_MAX]; /* struct sock_filter */
+	unsigned short len;
+	unsigned action;      /* enum sandbox_seccomp it was built with */
+	unsigned nsyscalls;
+};
+
 struct sandbox_settings {
 	bool on;              /* sandbox = no: none of it */
 	unsigned seccomp;     /* enum sandbox_seccomp */
@@ -49,6 +62,8 @@ struct sandbox_settings {
 	 * for (e.g. it runs a program: xtnd_xmit's sendmail), or NULL */
 	const char *landlock_off;
 	const char *seccomp_off;
+	/* NULL, or the filter to load instead of building one now */
+	const struct sandbox_seccomp_prog *seccomp_prog;
 	struct sandbox_paths paths;
 };
 
@@ -84,5 +99,15 @@ int sandbox_landlock_apply(const struct sandbox_paths *paths, int abi,
  * 0, or -1 with err. */
 int sandbox_seccomp_apply(enum sandbox_kind kind, unsigned action,
 			  unsigned *nsyscalls_r, char *err, size_t errsize);
+/* kind's allow-list with action compiled into prog, without the calls
+ * that name the process's own pid (kill, tgkill of itself: a process
+ * forked later has another). 0, or -1 with err. */
+int sandbox_seccomp_compile(enum sandbox_kind kind, unsigned action,
+			    struct sandbox_seccomp_prog *prog, char *err,
+			    size_t errsize);
+/* Loads prog on the calling thread (single-threaded processes only: no
+ * TSYNC). 0, or -1 with err. */
+int sandbox_seccomp_load(const struct sandbox_seccomp_prog *prog, char *err,
+			 size_t errsize);
 
 #endif

@@ -22,6 +22,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 /* Memory, signals, time, threads' futexes, ids, descriptors. */
 static const char *const sys_base[] = {
@@ -78,11 +80,18 @@ static const char *const sys_wait[] = {
 	"wait4", "waitid", NULL,
 };
 
-enum { G_BASE, G_FILES, G_STORE, G_NET, G_LISTEN, G_WAIT, G_MAX };
+/* A mail agent: an mbox message copied into a sealed memfd for the
+ * worker (store/agent.c). */
+static const char *const sys_memfd[] = {
+	"memfd_create", NULL,
+};
+
+enum { G_BASE, G_FILES, G_STORE, G_NET, G_LISTEN, G_WAIT, G_MEMFD, G_MAX };
 
 static const char *const *const groups[G_MAX] = {
 	[G_BASE] = sys_base, [G_FILES] = sys_files, [G_STORE] = sys_store,
 	[G_NET] = sys_net, [G_LISTEN] = sys_listen, [G_WAIT] = sys_wait,
+	[G_MEMFD] = sys_memfd,
 };
 
 #define G(x) (1u << (x))
@@ -97,6 +106,7 @@ static const unsigned kind_groups[SANDBOX_KINDS] = {
 	[SANDBOX_STDIO] = G_COMMON | G(G_WAIT),
 	[SANDBOX_DELIVER] = G_COMMON,
 	[SANDBOX_KEY] = G_COMMON,
+	[SANDBOX_AGENT] = G_COMMON | G(G_MEMFD),
 };
 
 /* ioctls glibc and OpenSSL make: isatty on the log, FIONREAD/FIONBIO */
@@ -148,10 +158,12 @@ static struct scmp_arg_cmp arg_has(unsigned arg, scmp_datum_t mask)
 	return c;
 }
 
-/* The calls allowed only with some arguments. */
-static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
+/* The calls allowed only with some arguments. self: the process's pid
+ * for the signals it may send itself, or 0 for a filter built ahead for
+ * processes not forked yet (their abort is then a SIGSYS: dead either
+ * way). */
+static int allow_restricted(scmp_filter_ctx ctx, pid_t self, unsigned *n)
 {
-	pid_t self = getpid();
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
@@ -173,10 +185,12 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 			       0);
 	/* signals only to itself (abort, raise; a thread's pthread_kill) */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-			       arg_is(0, (scmp_datum_t)self));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-			       arg_is(0, (scmp_datum_t)self));
+	if (self > 0) {
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill),
+				       1, arg_is(0, (scmp_datum_t)self));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+				       arg_is(0, (scmp_datum_t)self));
+	}
 	/* signal 0: is a lock's owner alive (store/lock.c) */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 			       arg_is(1, 0));
@@ -187,8 +201,10 @@ static int allow_restricted(scmp_filter_ctx ctx, unsigned *n)
 	return rc < 0 ? -1 : 0;
 }
 
-int sandbox_seccomp_apply(enum sandbox_kind kind, unsigned action,
-			  unsigned *nsyscalls_r, char *err, size_t errsize)
+/* kind's filter in a new context (NULL with err). */
+static scmp_filter_ctx seccomp_build(enum sandbox_kind kind, unsigned action,
+				     pid_t self, unsigned *nsyscalls_r,
+				     char *err, size_t errsize)
 {
 	const char *failed = "a restricted call";
 	scmp_filter_ctx ctx;
@@ -199,7 +215,7 @@ int sandbox_seccomp_apply(enum sandbox_kind kind, unsigned action,
 			   SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL) {
 		snprintf(err, errsize, "sandbox: seccomp_init failed");
-		return -1;
+		return NULL;
 	}
 	/* every thread (none yet, but a library might have made one) */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
@@ -208,22 +224,82 @@ int sandbox_seccomp_apply(enum sandbox_kind kind, unsigned action,
 			rc = allow_names(ctx, groups[g], &n, &failed);
 	}
 	if (rc == 0)
-		rc = allow_restricted(ctx, &n);
+		rc = allow_restricted(ctx, self, &n);
 	if (rc < 0) {
 		snprintf(err, errsize, "sandbox: seccomp rule for %s", failed);
-		goto out_release;
+		seccomp_release(ctx);
+		return NULL;
 	}
+	*nsyscalls_r = n;
+	return ctx;
+}
+
+int sandbox_seccomp_apply(enum sandbox_kind kind, unsigned action,
+			  unsigned *nsyscalls_r, char *err, size_t errsize)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	ctx = seccomp_build(kind, action, getpid(), nsyscalls_r, err, errsize);
+	if (ctx == NULL)
+		return -1;
 	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
 	if (rc < 0) {
 		snprintf(err, errsize, "sandbox: seccomp_load: %s",
 			 strerror(-rc));
-		goto out_release;
+		return -1;
 	}
-	*nsyscalls_r = n;
-	seccomp_release(ctx);
 	return 0;
+}
 
-out_release:
+int sandbox_seccomp_compile(enum sandbox_kind kind, unsigned action,
+			    struct sandbox_seccomp_prog *prog, char *err,
+			    size_t errsize)
+{
+	scmp_filter_ctx ctx;
+	int pipefd[2], rc;
+	ssize_t got;
+
+	memset(prog, 0, sizeof(*prog));
+	ctx = seccomp_build(kind, action, 0, &prog->nsyscalls, err, errsize);
+	if (ctx == NULL)
+		return -1;
+	/* libseccomp 2.5 exports to a descriptor only; a filter is a few
+	 * KB, far less than a pipe holds */
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		snprintf(err, errsize, "sandbox: pipe: %s", strerror(errno));
+		seccomp_release(ctx);
+		return -1;
+	}
+	rc = seccomp_export_bpf(ctx, pipefd[1]);
 	seccomp_release(ctx);
-	return -1;
+	got = rc == 0 ? read(pipefd[0], prog->insns, sizeof(prog->insns)) : -1;
+	close(pipefd[0]);
+	close(pipefd[1]);
+	if (got <= 0 || got % (ssize_t)sizeof(prog->insns[0]) != 0 ||
+	    got == (ssize_t)sizeof(prog->insns)) {
+		snprintf(err, errsize, "sandbox: seccomp_export_bpf failed");
+		return -1;
+	}
+	prog->len = (unsigned short)(got / (ssize_t)sizeof(prog->insns[0]));
+	prog->action = action;
+	return 0;
+}
+
+int sandbox_seccomp_load(const struct sandbox_seccomp_prog *prog, char *err,
+			 size_t errsize)
+{
+	struct sock_fprog fprog = {
+		.len = prog->len,
+		.filter = (struct sock_filter *)prog->insns,
+	};
+
+	/* no_new_privs is set (sandbox_apply's first step) */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) < 0) {
+		snprintf(err, errsize, "sandbox: loading the seccomp filter: "
+			 "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -15,8 +15,8 @@ not slow 10 concurrent right ones (p99 < 100 ms: the delay is a timer of
 the auth loop, the helpers are free meanwhile); pam_acct_mgmt refuses an
 expired account; root and uids below first_valid_uid never log in; the
 helpers run as root under the spawner and are replaced after
-pam_helper_requests answers; a user of another uid than mail_user gets
-[SYS/PERM] (the per-user mail agent is not built yet)."""
+pam_helper_requests answers. Users of other uids than mail_user's,
+served by mail agents, are test_mail_agent.py's."""
 
 import base64
 import crypt
@@ -180,8 +180,8 @@ def pam_server(ctx, users, config=None):
     cfg = {"users": "pam:satchel-test",
            "pam_confdir": confdir,
            "mail": "maildir:~/Maildir",
-           # the system users of the tests share mail_user's uid: the
-           # workers serve no other (no per-user mail agent yet)
+           # most system users here share mail_user's uid: the workers
+           # serve them (other uids: test_mail_agent.py)
            "first_valid_uid": str(uid),
            "sasl_mechanisms": "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256",
            "pam_helpers": "4"}
@@ -328,16 +328,6 @@ def test_account_refused(ctx):
            "uid below first_valid_uid")
     check("root has uid 0, below first_valid_uid" in srv.log_text(),
           "root refused as no mail user (log: %s)" % srv.log_tail(5))
-
-
-@with_system
-def test_other_uid_refused(ctx):
-    _, gid = mail_ids()
-    srv, _ = pam_server(ctx, {"sysfar": dict(uid=64000, gid=gid)})
-    starts(login_quit(srv, "sysfar", PW), "-ERR [SYS/PERM]",
-           "a system user of another uid than mail_user (no mail agent)")
-    wait_for(lambda: "no per-user mail agent" in srv.log_text(), 5,
-             "the reason logged (log: %s)" % srv.log_tail(3))
 
 
 @with_system
