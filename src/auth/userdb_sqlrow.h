@@ -51,8 +51,9 @@ struct sqlrow_line {
 	bool bad;                /* a value the passwd-file could not hold */
 };
 
-/* Takes column name's value (len octets; a NUL inside marks the line
- * bad). NULL value: not set. */
+/* Takes column name's value (len octets, and a NUL after them, as
+ * PQgetvalue and sqlite3_column_text give it; a NUL inside marks the
+ * line bad). NULL value: not set. */
 void sqlrow_column(struct sqlrow_line *l, const char *name,
 		   const char *value, size_t len);
 
