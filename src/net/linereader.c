@@ -51,13 +51,9 @@ static int linereader_resize(struct linereader *lr, size_t cap)
 
 int linereader_set_limit(struct linereader *lr, size_t max_line)
 {
-	if (max_line <= LINEREADER_BUF) {
-		lr->max_line = max_line;
-		return 0;
-	}
-	if ((lr->data == NULL || lr->cap < max_line) &&
-	    linereader_resize(lr, max_line) < 0)
-		return -1;
+	/* The buffer grows at the next linereader_space(), never here:
+	 * this is called while a line of the buffer is being handled (AUTH
+	 * raises the limit), and the caller still wipes that line after. */
 	lr->max_line = max_line;
 	return 0;
 }
@@ -78,6 +74,11 @@ char *linereader_space(struct linereader *lr, size_t *size_r)
 	if (lr->data != NULL && lr->cap > LINEREADER_BUF &&
 	    lr->max_line <= LINEREADER_BUF && lr->len <= LINEREADER_BUF)
 		(void)linereader_resize(lr, LINEREADER_BUF);
+	/* a raised limit (linereader_set_limit) takes effect here */
+	if (lr->max_line > lr->cap && linereader_resize(lr, lr->max_line) < 0) {
+		*size_r = 0;
+		return NULL;
+	}
 	if (lr->data == NULL && linereader_resize(lr, lr->cap) < 0) {
 		*size_r = 0;
 		return NULL;

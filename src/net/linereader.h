@@ -42,10 +42,11 @@ void linereader_deinit(struct linereader *lr);
 /* Wipes and frees the buffer when nothing is buffered and the limit is
  * the ordinary one (the connection went idle). */
 void linereader_release_if_empty(struct linereader *lr);
-/* Sets the line limit (with CRLF). Above LINEREADER_BUF it allocates a
- * buffer of max_line octets: 0, or -1 when out of memory (the old limit
- * stays). Lowering never fails; the big buffer goes once it is drained
- * down to what the inline one holds. */
+/* Sets the line limit (with CRLF). Above LINEREADER_BUF the buffer grows
+ * to max_line octets at the next linereader_space() (which gives no room
+ * when that fails), never during the call: a line taken from the buffer
+ * stays valid until it is handled. The big buffer goes once it is
+ * drained down to what the ordinary one holds. Returns 0. */
 int linereader_set_limit(struct linereader *lr, size_t max_line);
 /* Where to put new bytes, and how many fit (0 when full: consume lines
  * first). Allocates the buffer when none is held: NULL with *size_r 0
