@@ -623,6 +623,23 @@ void session_start(struct session *s)
 	session_settle(s);
 }
 
+void session_uidl_hash(struct session *s)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+
+	if (s->uidl_hash[0] != '\0' || s->drop == NULL)
+		return;
+	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
+		const char *u = maildrop_msg(s->drop, i)->uidl;
+
+		for (; *u != '\0'; u++)
+			h = (h ^ (unsigned char)*u) * 1099511628211ULL;
+		h = (h ^ '\n') * 1099511628211ULL;
+	}
+	snprintf(s->uidl_hash, sizeof(s->uidl_hash), "%016llx",
+		 (unsigned long long)h);
+}
+
 void session_destroy(struct session **sessionp)
 {
 	struct session *s = *sessionp;
@@ -632,12 +649,15 @@ void session_destroy(struct session **sessionp)
 		return;
 	*sessionp = NULL;
 	now = ioloop_now_ms(s->worker->loop);
+	session_uidl_hash(s);
 	if (s->state == STATE_TRANSACTION || s->counted)
 		log_info("logout: user=%s rip=%s retr=%u bytes=%llu dele=%u "
-			 "duration=%.3fs end=%s", s->user, s->log_client,
+			 "duration=%.3fs end=%s%s%s", s->user, s->log_client,
 			 s->retr_count, (unsigned long long)s->retr_bytes,
 			 s->dele_count, (double)(now - s->started_ms) / 1000.0,
-			 s->end_reason != NULL ? s->end_reason : "closed");
+			 s->end_reason != NULL ? s->end_reason : "closed",
+			 s->uidl_hash[0] != '\0' ? " uidls=" : "",
+			 s->uidl_hash);
 	else
 		log_debug("disconnect: rip=%s end=%s", s->log_client,
 			  s->end_reason != NULL ? s->end_reason : "closed");

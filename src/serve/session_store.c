@@ -239,6 +239,7 @@ int session_store_commit(struct session *s)
 	if (j == NULL)
 		return -1;
 	j->kind = STORE_COMMIT;
+	session_uidl_hash(s);
 	j->drop = s->drop;
 	s->drop = NULL; /* the job's now: no refresh, no reader */
 	store_job_submit(s, j);

@@ -300,3 +300,38 @@ def test_x_uidl_headers(ctx):
           "the UIDL of a name the index cannot hold")
     rc, out = migrate("--from", "x-uidl:nothing", "--maildir", md)
     eq(rc, EX_USAGE, "x-uidl with an argument (%s)" % out.strip())
+
+
+def logout_hashes(srv, user=USER):
+    import re
+    return re.findall(r"logout: user=%s .* uidls=([0-9a-f]{16})\b" % user,
+                      srv.log_text())
+
+
+def test_logout_line_hashes_the_uidl_list(ctx):
+    """Every logout line of a session that had the maildrop carries
+    uidls=, a hash of the UIDL list it was shown: the same while the
+    list is the same, another once it changed (an admin's way to see a
+    migration or a store change that would make clients refetch)."""
+    srv = ctx.server(store="maildir")
+    srv.fill(USER, make_msgs([body(i) for i in range(3)], "maildir"))
+    srv.start()
+
+    def session(dele=None):
+        before = len(logout_hashes(srv))
+        p = srv.login(USER)
+        if dele:
+            p.ok("DELE %d" % dele)
+        p.quit()
+        wait_for(lambda: len(logout_hashes(srv)) > before, 5,
+                 lambda: "a logout line with uidls=: %s" % srv.log_tail(3))
+        return logout_hashes(srv)[-1]
+
+    first = session()
+    eq(session(), first, "the same list, the same hash")
+    changed = session(dele=2)
+    eq(changed, first, "the session that deleted was shown the old list")
+    after = session()
+    check(after != first, "one message fewer: another hash (%s)" % after)
+    srv.add(USER, [Msg(body(9), name="1700000099.M99P9.added", sub="new")])
+    check(session() not in (first, after), "a new message: another hash")
