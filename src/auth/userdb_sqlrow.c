@@ -158,8 +158,11 @@ struct sqlrow_record *sqlrow_record_make(struct sqlrow_line *l,
 	int n;
 
 	*error_r = "a value the passwd-file could not hold";
+	/* a row without a user column is the login name's, which must be a
+	 * value the passwd-file can hold like any column's (a ':' in it
+	 * would make the record another, shorter name's: fuzz-sqlrow) */
 	if (l->user[0] == '\0' && user != NULL)
-		snprintf(l->user, sizeof(l->user), "%s", user);
+		sqlrow_copy(l, l->user, sizeof(l->user), user);
 	if (l->user[0] == '\0') {
 		*error_r = "a row without a user";
 		return NULL;
@@ -186,12 +189,18 @@ struct sqlrow_record *sqlrow_record_make(struct sqlrow_line *l,
 	r->line_len = (size_t)n;
 	memcpy(r->line, line, (size_t)n + 1);
 	explicit_bzero(line, sizeof(line));
-	if (passwd_parse_line(r->line, &r->entry, error_r) != 0) {
-		explicit_bzero(r->line, (size_t)n);
-		free(r);
-		goto out_refused;
+	if (passwd_parse_line(r->line, &r->entry, error_r) != 0)
+		goto out_free;
+	/* the record is the name's, never another's */
+	if (strcmp(r->entry.user, l->user) != 0) {
+		*error_r = "the user name does not parse as itself";
+		goto out_free;
 	}
 	return r;
+
+out_free:
+	explicit_bzero(r->line, (size_t)n);
+	free(r);
 
 out_refused:
 	explicit_bzero(line, sizeof(line));
