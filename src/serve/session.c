@@ -625,19 +625,9 @@ void session_start(struct session *s)
 
 void session_uidl_hash(struct session *s)
 {
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
-
-	if (s->uidl_hash[0] != '\0' || s->drop == NULL)
-		return;
-	for (unsigned i = 0; i < maildrop_count(s->drop); i++) {
-		const char *u = maildrop_msg(s->drop, i)->uidl;
-
-		for (; *u != '\0'; u++)
-			h = (h ^ (unsigned char)*u) * 1099511628211ULL;
-		h = (h ^ '\n') * 1099511628211ULL;
-	}
-	snprintf(s->uidl_hash, sizeof(s->uidl_hash), "%016llx",
-		 (unsigned long long)h);
+	if (s->uidl_hash[0] == '\0' && s->drop != NULL)
+		snprintf(s->uidl_hash, sizeof(s->uidl_hash), "%s",
+			 maildrop_uidl_hash(s->drop));
 }
 
 void session_destroy(struct session **sessionp)

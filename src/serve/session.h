@@ -231,12 +231,8 @@ void session_login_opened(struct session *s, int ret, struct maildrop *drop,
  * +OK line, else the line to send (the backend's -ERR, or ours).
  * May destroy s. */
 void session_login_proxied(struct session *s, bool ok, const char *reply);
-/* Takes the hash of the snapshot's UIDL list for the logout line (once,
- * while the maildrop is open): 64-bit FNV-1a over each UIDL and a LF,
- * in message order, so an admin sees in the log when the list a client
- * was shown changed (a migration gone wrong makes clients fetch
- * everything again; RFC 1939 wants UIDLs stable). Not cryptographic: a
- * change detector. */
+/* Takes the hash of the snapshot's UIDL list for the logout line
+ * (maildrop_uidl_hash), once, while the maildrop is open. */
 void session_uidl_hash(struct session *s);
 /* The commit finished: replies to QUIT and closes. May destroy s. */
 void session_quit_done(struct session *s, int ret, unsigned deleted,

@@ -35,6 +35,9 @@ struct maildrop {
 	struct maildrop_msg *msgs;
 	unsigned count;
 	unsigned expire_days;
+	/* maildrop_uidl_hash(), "" until asked: kept with a snapshot that
+	 * a worker keeps warm (its UIDLs cannot have changed then) */
+	char uidl_hash[MAILDROP_UIDL_HASH_LEN + 1];
 };
 
 struct maildrop_reader {

@@ -1,5 +1,6 @@
 /* maildrop.c: the format-independent face of the mail stores: dispatches
  * maildrop.h calls to the Maildir or mbox driver. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/driver.h"
@@ -101,4 +102,20 @@ void maildrop_close(struct maildrop **dropp)
 		return;
 	*dropp = NULL;
 	drop->driver->free(drop);
+}
+
+const char *maildrop_uidl_hash(struct maildrop *drop)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
+
+	if (drop->uidl_hash[0] != '\0')
+		return drop->uidl_hash;
+	for (unsigned i = 0; i < drop->count; i++) {
+		for (const char *u = drop->msgs[i].uidl; *u != '\0'; u++)
+			h = (h ^ (unsigned char)*u) * 1099511628211ULL;
+		h = (h ^ '\n') * 1099511628211ULL;
+	}
+	snprintf(drop->uidl_hash, sizeof(drop->uidl_hash), "%016llx",
+		 (unsigned long long)h);
+	return drop->uidl_hash;
 }

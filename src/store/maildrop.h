@@ -131,6 +131,15 @@ int maildrop_reader_fd(struct maildrop_reader *reader);
 int maildrop_commit(struct maildrop **dropp, unsigned *deleted_r,
 		    const char **error_r);
 
+/* A hash of the snapshot's UIDL list, in message order, as 16 hex
+ * digits: 64-bit FNV-1a over each UIDL and a LF, so a log can show when
+ * the list a client was shown changed (a migration gone wrong makes
+ * clients fetch everything again). Not cryptographic: a change
+ * detector. Made once per snapshot (a warm one keeps it: 3 ms for
+ * 100,000 messages, most of a no-news poll's session otherwise). */
+#define MAILDROP_UIDL_HASH_LEN 16
+const char *maildrop_uidl_hash(struct maildrop *drop);
+
 /* Releases the lock and frees without changing anything. NULL-safe. */
 void maildrop_close(struct maildrop **dropp);
 
