@@ -143,10 +143,12 @@ static void put(const char *name, const char *text)
 
 static int count_files(void)
 {
-	char cmd[160], buf[32] = "";
+	char cmd[512], buf[32] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "ls %s/new %s/cur | grep -c M", dir, dir);
+	/* names only: the directory's own random name may hold an M */
+	snprintf(cmd, sizeof(cmd), "find %s/new %s/cur -type f -printf '%%f\\n' "
+		 "| grep -c M", dir, dir);
 	p = popen(cmd, "r");
 	if (p == NULL)
 		return -1;
